@@ -1,0 +1,255 @@
+"""Settings: read once from app settings (environment) or a `local.settings.json`, validated at start.
+
+An invalid value raises ConfigError naming the setting, so a bad deployment fails at start-up instead of
+half-way through a remediation.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlparse
+
+from remediation import ids
+from remediation.errors import ConfigError, InvalidResourceIdError
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    REPORT = "report"  # every trigger becomes a dry run
+
+
+# ARM endpoints of the national clouds (azure-identity's AzureAuthorityHosts pairs with these).
+CLOUD_ENDPOINTS: Mapping[str, str] = {
+    "AzureCloud": "https://management.azure.com",
+    "AzureUSGovernment": "https://management.usgovcloudapi.net",
+    "AzureChinaCloud": "https://management.chinacloudapi.cn",
+}
+
+_PROTOCOLS = {"TCP", "UDP", "ICMP", "Any"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+# Service tags (AzureCloud, AzureCloud.westeurope), IPs, CIDRs, ranges and '*' are valid rule addresses.
+_ADDRESS_TOKEN = re.compile(r"^(\*|[A-Za-z][A-Za-z0-9.]*|[0-9a-fA-F:./-]+)$")
+
+DEFAULTS: Mapping[str, str] = {
+    "AZURE_CLOUD": "AzureCloud",
+    "OWNERSHIP_PREFIX": "rmd-",
+    "OWNERSHIP_TAG": "managed-by=aks-egress-remediation",
+    "RULE_COLLECTION_GROUP": "rmd-aks-runbook",
+    "RULE_COLLECTION_GROUP_PRIORITY": "250",
+    "EGRESS_DESTINATIONS": "AzureCloud",
+    "EGRESS_PORTS": "443,1194,9000,123",
+    "EGRESS_PROTOCOLS": "TCP,UDP",
+    "INGRESS_PORTS": "80,443",
+    "SPOKE_PREFIXES": "",
+    "FORCE_DEFAULT_ROUTE": "false",
+    "ALLOW_TAKEOVER": "false",
+    "REMEDIATION_MODE": "report",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    scope: tuple[ids.ResourceId, ...]
+    firewall_id: str
+    arm_endpoint: str
+    cloud: str
+    ownership_prefix: str
+    ownership_tag: tuple[str, str]
+    rule_collection_group: str
+    rule_collection_group_priority: int
+    egress_destinations: tuple[str, ...]
+    egress_ports: tuple[str, ...]
+    egress_protocols: tuple[str, ...]
+    ingress_ports: tuple[str, ...]
+    spoke_prefixes: tuple[str, ...]
+    force_default_route: bool
+    allow_takeover: bool
+    mode: Mode
+    principal_id: str | None = None
+    result_topic_endpoint: str | None = None
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        seen: dict[str, str] = {}
+        for s in self.scope:
+            seen.setdefault(s.subscription.lower(), s.subscription)
+        return tuple(seen.values())
+
+    def in_scope(self, resource_id: str) -> bool:
+        try:
+            rid = ids.parse_resource_id(resource_id)
+        except InvalidResourceIdError:
+            return False
+        return any(rid.within(s) for s in self.scope)
+
+    def owns_name(self, name: str) -> bool:
+        return name.lower().startswith(self.ownership_prefix.lower())
+
+    def owns_tags(self, tags: Mapping[str, str] | None) -> bool:
+        key, value = self.ownership_tag
+        return any(k.lower() == key.lower() and v == value for k, v in (tags or {}).items())
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Validate every setting once. Unknown keys are ignored (the Functions host adds its own)."""
+
+    def get(name: str) -> str:
+        return (env.get(name) or DEFAULTS.get(name, "")).strip()
+
+    scope = _parse_scope(get("REMEDIATION_SCOPE"))
+    firewall_id = _parse_firewall(get("FIREWALL_ID"))
+    cloud = get("AZURE_CLOUD")
+    if cloud not in CLOUD_ENDPOINTS:
+        raise ConfigError("AZURE_CLOUD", f"{cloud!r} is not one of {', '.join(CLOUD_ENDPOINTS)}")
+    arm_endpoint = get("ARM_ENDPOINT") or CLOUD_ENDPOINTS[cloud]
+    parsed = urlparse(arm_endpoint)
+    if parsed.scheme != "https" or not parsed.netloc:
+        # Bearer tokens are only sent over TLS (arm-protocol.md section 0.1).
+        raise ConfigError("ARM_ENDPOINT", f"must be an https URL, got {arm_endpoint!r}")
+    prefix = get("OWNERSHIP_PREFIX")
+    if not _NAME.match(prefix) or len(prefix) < 2:
+        raise ConfigError("OWNERSHIP_PREFIX", f"must be 2-40 letters, digits, '-', '_' or '.', got {prefix!r}")
+    tag_text = get("OWNERSHIP_TAG")
+    if tag_text.count("=") != 1 or not all(tag_text.split("=")):
+        raise ConfigError("OWNERSHIP_TAG", f"must be 'key=value', got {tag_text!r}")
+    tag_key, tag_value = tag_text.split("=")
+    rcg = get("RULE_COLLECTION_GROUP")
+    if not _NAME.match(rcg) or not rcg.lower().startswith(prefix.lower()):
+        raise ConfigError("RULE_COLLECTION_GROUP", f"must be a name that starts with OWNERSHIP_PREFIX {prefix!r}")
+    return Settings(
+        scope=scope,
+        firewall_id=firewall_id,
+        arm_endpoint=arm_endpoint.rstrip("/"),
+        cloud=cloud,
+        ownership_prefix=prefix,
+        ownership_tag=(tag_key.strip(), tag_value.strip()),
+        rule_collection_group=rcg,
+        rule_collection_group_priority=_parse_priority("RULE_COLLECTION_GROUP_PRIORITY",
+                                                       get("RULE_COLLECTION_GROUP_PRIORITY")),
+        egress_destinations=_parse_addresses("EGRESS_DESTINATIONS", get("EGRESS_DESTINATIONS")),
+        egress_ports=_parse_ports("EGRESS_PORTS", get("EGRESS_PORTS")),
+        egress_protocols=_parse_protocols("EGRESS_PROTOCOLS", get("EGRESS_PROTOCOLS")),
+        ingress_ports=_parse_ports("INGRESS_PORTS", get("INGRESS_PORTS")),
+        spoke_prefixes=_parse_prefixes("SPOKE_PREFIXES", get("SPOKE_PREFIXES")),
+        force_default_route=_parse_bool("FORCE_DEFAULT_ROUTE", get("FORCE_DEFAULT_ROUTE")),
+        allow_takeover=_parse_bool("ALLOW_TAKEOVER", get("ALLOW_TAKEOVER")),
+        mode=_parse_mode(get("REMEDIATION_MODE")),
+        principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
+        result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+    )
+
+
+def read_local_settings(path: str | Path) -> dict[str, str]:
+    """The `Values` of a Functions `local.settings.json`."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError("--settings", f"cannot read {path}: {exc}") from exc
+    values = document.get("Values") if isinstance(document, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError("--settings", f"{path} has no 'Values' object (the local.settings.json format)")
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parse_scope(text: str) -> tuple[ids.ResourceId, ...]:
+    if not text:
+        raise ConfigError("REMEDIATION_SCOPE", "is required: comma-separated subscription or resource-group ids")
+    scopes = []
+    for part in _split(text):
+        try:
+            rid = ids.parse_resource_id(part)
+        except InvalidResourceIdError as exc:
+            raise ConfigError("REMEDIATION_SCOPE", str(exc)) from exc
+        if rid.namespace is not None:
+            raise ConfigError("REMEDIATION_SCOPE", f"{part} is a resource; give subscription or resource-group ids")
+        scopes.append(rid)
+    return tuple(scopes)
+
+
+def _parse_firewall(text: str) -> str:
+    if not text:
+        raise ConfigError("FIREWALL_ID", "is required: the central Azure Firewall's resource id")
+    try:
+        return str(ids.parse_typed(text, ids.FIREWALL))
+    except InvalidResourceIdError as exc:
+        raise ConfigError("FIREWALL_ID", str(exc)) from exc
+
+
+def _parse_priority(name: str, text: str) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 65000:
+        raise ConfigError(name, f"must be a whole number from 100 to 65000, got {text!r}")
+    return int(text)
+
+
+def _parse_ports(name: str, text: str) -> tuple[str, ...]:
+    ports = _split(text)
+    if not ports:
+        raise ConfigError(name, "needs at least one port")
+    for port in ports:
+        if port == "*":
+            continue
+        bounds = port.split("-")
+        if len(bounds) > 2 or not all(b.isdigit() and 1 <= int(b) <= 65535 for b in bounds):
+            raise ConfigError(name, f"{port!r} is not a port (1-65535), a range 'a-b' or '*'")
+    return tuple(ports)
+
+
+def _parse_protocols(name: str, text: str) -> tuple[str, ...]:
+    protocols = _split(text)
+    bad = [p for p in protocols if p not in _PROTOCOLS]
+    if not protocols or bad:
+        raise ConfigError(name, f"must list protocols from {sorted(_PROTOCOLS)}, got {text!r}")
+    return tuple(protocols)
+
+
+def _parse_addresses(name: str, text: str) -> tuple[str, ...]:
+    addresses = _split(text)
+    bad = [a for a in addresses if not _ADDRESS_TOKEN.match(a)]
+    if not addresses or bad:
+        raise ConfigError(name, f"must list addresses, CIDRs or service tags, got {text!r}")
+    return tuple(addresses)
+
+
+def _parse_prefixes(name: str, text: str) -> tuple[str, ...]:
+    prefixes = []
+    for part in _split(text):
+        try:
+            prefixes.append(str(ipaddress.ip_network(part, strict=True)))
+        except ValueError as exc:
+            raise ConfigError(name, f"{part!r} is not a CIDR prefix ({exc})") from exc
+    return tuple(prefixes)
+
+
+def _parse_bool(name: str, text: str) -> bool:
+    lowered = text.lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise ConfigError(name, f"must be true or false, got {text!r}")
+
+
+def _parse_mode(text: str) -> Mode:
+    try:
+        return Mode(text.lower())
+    except ValueError as exc:
+        raise ConfigError("REMEDIATION_MODE", f"must be 'enforce' or 'report', got {text!r}") from exc
+
+
+def _parse_optional_url(name: str, text: str) -> str | None:
+    if not text:
+        return None
+    parsed = urlparse(text)
+    if parsed.scheme != "https" or not parsed.netloc:
+        raise ConfigError(name, f"must be an https URL, got {text!r}")
+    return text

@@ -1,0 +1,314 @@
+"""Plain data of the reconciler: what was observed, what is desired, what a plan changes.
+
+Everything here is a frozen dataclass or a str Enum with no I/O, so the pure core (desired, plan, render)
+can be tested with small literal tables. Ids are kept as ARM returned them; compare them with
+`remediation.ids.id_key`/`same_id`, never with `==`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# --------------------------------------------------------------------------------------------- targets
+
+
+class TargetKind(StrEnum):
+    CLUSTER = "cluster"  # a managedClusters id: its route tables, routes, associations, then its firewall
+    GATEWAY = "gateway"  # an applicationGateways id: reconciles the clusters whose ingress it is
+    FIREWALL = "firewall"  # a firewall (or its policy): the owned rule collection group, from all clusters
+    NETWORK = "network"  # a VNet, subnet or route table id: reconciles the clusters that use it
+    SUBNET = "subnet"  # prepare-subnet: egress route table before a userDefinedRouting cluster exists
+    SCOPE = "scope"  # the drift sweep: every cluster in REMEDIATION_SCOPE, with pruning, then the firewall
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+
+# --------------------------------------------------------------------------------------------- network
+
+
+class NextHopType(StrEnum):
+    VIRTUAL_APPLIANCE = "VirtualAppliance"
+    VIRTUAL_NETWORK_GATEWAY = "VirtualNetworkGateway"
+    VNET_LOCAL = "VnetLocal"
+    INTERNET = "Internet"
+    NONE = "None"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    address_prefix: str
+    next_hop_type: str
+    next_hop_ip_address: str | None = None
+
+    def to_arm(self) -> dict[str, Any]:
+        """The route's properties in ARM names (what a PUT sends and what plans show)."""
+        body: dict[str, Any] = {"addressPrefix": self.address_prefix, "nextHopType": self.next_hop_type}
+        if self.next_hop_ip_address is not None:
+            body["nextHopIpAddress"] = self.next_hop_ip_address
+        return body
+
+    def same_target(self, other: Route) -> bool:
+        """Equal destination behaviour (ARM compares next-hop types case-insensitively)."""
+        return (
+            self.address_prefix.lower() == other.address_prefix.lower()
+            and self.next_hop_type.lower() == other.next_hop_type.lower()
+            and (self.next_hop_ip_address or "") == (other.next_hop_ip_address or "")
+        )
+
+
+@dataclass(frozen=True)
+class ObservedRouteTable:
+    id: str
+    name: str
+    location: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
+class ObservedSubnet:
+    id: str
+    name: str
+    address_prefixes: tuple[str, ...]
+    location: str  # the VNet's region: a route table must be in the same region (arm-protocol.md 2.1)
+    route_table_id: str | None = None
+
+
+class NetworkPlugin(StrEnum):
+    AZURE = "azure"
+    KUBENET = "kubenet"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ObservedCluster:
+    id: str
+    name: str
+    location: str
+    provisioning_state: str
+    network_plugin: str
+    network_plugin_mode: str | None
+    outbound_type: str
+    node_subnet_ids: tuple[str, ...]  # agentPoolProfiles[].vnetSubnetID; empty = AKS-managed VNet
+    pod_subnet_ids: tuple[str, ...] = ()  # agentPoolProfiles[].podSubnetID (flat Azure CNI, dynamic IPs)
+    ingress_gateway_id: str | None = None  # AGIC: effectiveApplicationGatewayId, else applicationGatewayId
+    pools_without_subnet: tuple[str, ...] = ()  # agent pools with no vnetSubnetID (AKS-managed VNet)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedAppGateway:
+    id: str
+    name: str
+    sku_name: str
+    sku_tier: str
+    subnet_id: str | None
+    network_isolated: bool  # private deployment: tag EnhancedNetworkControl=True (domain-notes 3.2.3)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkRule:
+    name: str
+    protocols: tuple[str, ...]
+    source_addresses: tuple[str, ...]
+    destination_addresses: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleCollection:
+    """An Allow/Deny network rule collection (policy filter collection or classic networkRuleCollection)."""
+
+    name: str
+    priority: int
+    action: str
+    rules: tuple[NetworkRule, ...]
+
+
+@dataclass(frozen=True)
+class ObservedFirewall:
+    id: str
+    name: str
+    sku_name: str  # AZFW_VNet or AZFW_Hub
+    private_ip: str | None  # ipConfigurations[0].privateIPAddress, or hubIPAddresses.privateIPAddress
+    policy_id: str | None  # policy-based rules; None = classic rules inside the firewall resource
+    classic_collections: tuple[RuleCollection, ...] = ()  # properties.networkRuleCollections
+    provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
+class ObservedRuleCollectionGroup:
+    id: str
+    name: str
+    priority: int
+    rule_collections: tuple[RuleCollection, ...]
+
+
+@dataclass(frozen=True)
+class ObservedVpnGateway:
+    id: str
+    name: str
+    p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one reconcile observed. Maps are keyed by `ids.id_key` of each resource id.
+
+    A cluster target holds the cluster and what it references; a firewall target or a sweep holds every
+    cluster in scope. `absent` lists ids that were looked up and confirmed missing (404).
+    """
+
+    clusters: Mapping[str, ObservedCluster] = field(default_factory=dict)
+    subnets: Mapping[str, ObservedSubnet] = field(default_factory=dict)
+    route_tables: Mapping[str, ObservedRouteTable] = field(default_factory=dict)
+    app_gateways: Mapping[str, ObservedAppGateway] = field(default_factory=dict)
+    vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+    firewall: ObservedFirewall | None = None
+    rule_collection_group: ObservedRuleCollectionGroup | None = None  # the owned group, when it exists
+    absent: frozenset[str] = frozenset()
+
+
+# --------------------------------------------------------------------------------------------- desired
+
+
+class RoutePurpose(StrEnum):
+    EGRESS = "egress"  # node subnet: traffic leaving the cluster goes through the firewall
+    INGRESS = "ingress"  # App Gateway subnet: traffic to the AKS ranges goes through the firewall
+
+
+@dataclass(frozen=True)
+class DesiredSubnetRoutes:
+    subnet_id: str
+    purpose: RoutePurpose
+    routes: tuple[Route, ...]
+    reasons: Mapping[str, str] = field(default_factory=dict)  # route name -> the runbook rule behind it
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A target that fails a prerequisite: reported with the reason, nothing written."""
+
+    target: str
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NOOP = "noop"
+
+
+class ChangeKind(StrEnum):
+    ROUTE_TABLE = "routeTable"
+    ROUTE = "route"
+    SUBNET_ROUTE_TABLE = "subnetRouteTable"
+    RULE_COLLECTION_GROUP = "ruleCollectionGroup"
+    CLASSIC_RULE_COLLECTION = "firewallNetworkRuleCollection"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write (or a confirmed no-op). `before`/`after` use ARM property names; `reason` is for humans."""
+
+    action: Action
+    kind: ChangeKind
+    address: str  # the ARM id written (for a classic collection: firewall id + '/networkRuleCollections/x')
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A foreign object that contradicts the desired state; reported, never overwritten by default."""
+
+    kind: ChangeKind
+    address: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.writes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+class Outcome(StrEnum):
+    UNCHANGED = "unchanged"
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+OUTCOME_OF_ACTION: Mapping[Action, Outcome] = {
+    Action.CREATE: Outcome.CREATED,
+    Action.UPDATE: Outcome.UPDATED,
+    Action.DELETE: Outcome.DELETED,
+    Action.NOOP: Outcome.UNCHANGED,
+}
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    change: Change
+    outcome: Outcome
+    error: str | None = None  # "<ArmCode>: <message>" when failed
+
+
+@dataclass(frozen=True)
+class ArmCalls:
+    reads: int = 0
+    writes: int = 0
+
+    def __add__(self, other: ArmCalls) -> ArmCalls:
+        return ArmCalls(self.reads + other.reads, self.writes + other.writes)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    target: str
+    dry_run: bool
+    plan: Plan
+    outcomes: tuple[ChangeOutcome, ...] = ()
+    arm_calls: ArmCalls = ArmCalls()
+    converged: bool | None = None  # None on a dry run; after apply, True when a re-read shows no changes
+    error: str | None = None

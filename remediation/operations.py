@@ -1,0 +1,57 @@
+"""The one list of ARM operations this project reacts to and performs.
+
+Two consumers read these lists besides the code: the Event Grid subscription filter in `infra/`
+(``HANDLED_OPERATIONS``) and the custom role definition in `infra/` (``REQUIRED_ACTIONS``). Tests
+compare the Bicep with these tuples, so a new event or a new ARM call is added here first.
+"""
+
+from __future__ import annotations
+
+# Event Grid event types the intake accepts (subscription system topic, Microsoft.Resources.*).
+HANDLED_EVENT_TYPES: tuple[str, ...] = (
+    "Microsoft.Resources.ResourceWriteSuccess",
+    "Microsoft.Resources.ResourceDeleteSuccess",
+)
+
+# `data.operationName` values the intake maps to targets. Event Grid allows 25 filter values in total
+# per subscription (arm-protocol.md section 4.2), so this list must stay short.
+HANDLED_OPERATIONS: tuple[str, ...] = (
+    "Microsoft.ContainerService/managedClusters/write",
+    "Microsoft.ContainerService/managedClusters/delete",
+    "Microsoft.ContainerService/managedClusters/agentPools/write",
+    "Microsoft.Network/applicationGateways/write",
+    "Microsoft.Network/applicationGateways/delete",
+    "Microsoft.Network/virtualNetworks/write",
+    "Microsoft.Network/virtualNetworks/subnets/write",
+    "Microsoft.Network/routeTables/write",
+    "Microsoft.Network/routeTables/delete",
+    "Microsoft.Network/routeTables/routes/write",
+    "Microsoft.Network/routeTables/routes/delete",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete",
+    "Microsoft.Network/azureFirewalls/write",
+)
+
+# RBAC actions the function's identity needs, each tied to the calls that use it. `infra/` grants
+# exactly these through a custom role; nothing here may be a wildcard.
+REQUIRED_ACTIONS: dict[str, str] = {
+    "Microsoft.ContainerService/managedClusters/read": "observe clusters (get, list in scope)",
+    "Microsoft.Network/applicationGateways/read": "observe the ingress gateway (sku, subnet, isolation tag)",
+    "Microsoft.Network/azureFirewalls/read": "observe the firewall (private IP, policy or classic rules)",
+    "Microsoft.Network/azureFirewalls/write": "classic firewalls only: owned networkRuleCollections live in the firewall",
+    "Microsoft.Network/firewallPolicies/read": "observe the policy that owns the rule collection group",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/read": "observe the owned rule collection group",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write": "write the owned rule collection group whole",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete": "remove the owned group when no cluster needs it",
+    "Microsoft.Network/virtualNetworkGateways/read": "observe P2S client address pools",
+    "Microsoft.Network/virtualNetworks/read": "observe VNets in scope",
+    "Microsoft.Network/virtualNetworks/subnets/read": "observe node, pod and gateway subnets",
+    "Microsoft.Network/virtualNetworks/subnets/write": "associate a route table (read-modify-write of the subnet)",
+    "Microsoft.Network/routeTables/read": "observe route tables",
+    "Microsoft.Network/routeTables/write": "create the owned route table when a subnet has none",
+    "Microsoft.Network/routeTables/join/action": "linked access check when a subnet PUT references a route table",
+    "Microsoft.Network/routeTables/routes/read": "observe routes",
+    "Microsoft.Network/routeTables/routes/write": "write owned routes through the child endpoint",
+    "Microsoft.Network/routeTables/routes/delete": "remove owned routes that are no longer desired",
+    "Microsoft.Network/networkSecurityGroups/join/action": "linked access check: a subnet PUT re-sends its NSG",
+}

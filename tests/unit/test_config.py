@@ -1,0 +1,96 @@
+"""Settings are validated once at start; a bad value names the setting (issue: bad configuration)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from remediation.config import Mode, load_settings, read_local_settings
+from remediation.errors import ConfigError
+
+SUB = "00000000-0000-0000-0000-000000000000"
+FIREWALL = f"/subscriptions/{SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub"
+VALID = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_ID": FIREWALL}
+
+
+def test_defaults_are_safe() -> None:
+    settings = load_settings(VALID)
+    assert settings.mode is Mode.REPORT  # a new deployment only reports until told to enforce
+    assert settings.arm_endpoint == "https://management.azure.com"
+    assert settings.allow_takeover is False
+    assert settings.force_default_route is False
+    assert settings.owns_name("rmd-egress") and not settings.owns_name("to-onprem")
+    assert settings.owns_tags({"Managed-By": "aks-egress-remediation"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REMEDIATION_SCOPE", ""),
+        ("REMEDIATION_SCOPE", "not-an-id"),
+        ("REMEDIATION_SCOPE", FIREWALL),
+        ("FIREWALL_ID", ""),
+        ("FIREWALL_ID", f"/subscriptions/{SUB}/resourceGroups/rg"),
+        ("AZURE_CLOUD", "AzureGermanCloud"),
+        ("ARM_ENDPOINT", "http://management.azure.com"),
+        ("OWNERSHIP_PREFIX", "bad prefix!"),
+        ("OWNERSHIP_TAG", "no-equals-sign"),
+        ("RULE_COLLECTION_GROUP", "other-name"),
+        ("RULE_COLLECTION_GROUP_PRIORITY", "50"),
+        ("EGRESS_PORTS", "443,70000"),
+        ("EGRESS_PORTS", ","),
+        ("EGRESS_PROTOCOLS", "TCP,SCTP"),
+        ("INGRESS_PORTS", "http"),
+        ("SPOKE_PREFIXES", "10.2.0.1/16"),
+        ("FORCE_DEFAULT_ROUTE", "maybe"),
+        ("REMEDIATION_MODE", "yolo"),
+        ("RESULT_TOPIC_ENDPOINT", "ftp://topic"),
+    ],
+)
+def test_invalid_setting_fails_with_its_name(name: str, value: str) -> None:
+    env = {**VALID, name: value}
+    if name in {"REMEDIATION_SCOPE", "FIREWALL_ID"} and not value:
+        env.pop(name)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert caught.value.setting == name
+    assert str(caught.value).startswith(name + ":")
+
+
+@pytest.mark.parametrize(
+    ("cloud", "endpoint"),
+    [
+        ("AzureCloud", "https://management.azure.com"),
+        ("AzureUSGovernment", "https://management.usgovcloudapi.net"),
+        ("AzureChinaCloud", "https://management.chinacloudapi.cn"),
+    ],
+)
+def test_cloud_selects_arm_endpoint(cloud: str, endpoint: str) -> None:
+    assert load_settings({**VALID, "AZURE_CLOUD": cloud}).arm_endpoint == endpoint
+
+
+def test_explicit_endpoint_wins() -> None:
+    assert load_settings({**VALID, "ARM_ENDPOINT": "https://127.0.0.1:8443/"}).arm_endpoint == (
+        "https://127.0.0.1:8443")
+
+
+def test_scope_checks_are_case_insensitive() -> None:
+    settings = load_settings({**VALID, "REMEDIATION_SCOPE": f"/subscriptions/{SUB}/resourceGroups/RG-Spoke"})
+    assert settings.in_scope(f"/subscriptions/{SUB}/resourcegroups/rg-spoke/providers/Microsoft.Network/routeTables/x")
+    assert not settings.in_scope(FIREWALL)
+    assert not settings.in_scope("garbage")
+
+
+def test_local_settings_file(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": {**VALID, "REMEDIATION_MODE": "enforce"}}))
+    assert load_settings(read_local_settings(path)).mode is Mode.ENFORCE
+
+
+def test_local_settings_file_must_have_values(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    path.write_text("[]")
+    with pytest.raises(ConfigError, match="--settings"):
+        read_local_settings(path)
