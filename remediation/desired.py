@@ -1,0 +1,534 @@
+"""Pure: observed topology + settings -> the desired routes and firewall rules (the runbook, made precise).
+
+Every rule below is a line of the runbook or of ARCHITECTURE.md section 1; the comment next to it says which,
+and the platform fact that shapes it (domain-notes.md 3.2, arm-protocol.md 2.5-2.7). No I/O: the same
+snapshot and settings always give equal data, so a re-computation after an apply compares equal.
+
+Public API (the reconciler calls exactly these):
+  aks_ranges, check_cluster, egress_routes, ingress_routes, desired_cluster_routes, merge_subnet_routes,
+  desired_prepared_subnet, desired_rule_collections, canonical_prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from remediation.config import Settings
+from remediation.ids import id_key
+from remediation.model import (
+    DesiredSubnetRoutes,
+    NetworkPlugin,
+    NetworkRule,
+    NextHopType,
+    ObservedAppGateway,
+    ObservedCluster,
+    ObservedSubnet,
+    Route,
+    RoutePurpose,
+    RuleCollection,
+    Skip,
+    Snapshot,
+)
+
+DEFAULT_PREFIX = "0.0.0.0/0"
+EGRESS_PRIORITY = 200
+INGRESS_PRIORITY = 210
+P2S_PRIORITY = 220
+ALLOW = "Allow"
+# AGIC only supports these two SKUs (arm-protocol.md 2.5/2.7: "The AGIC add-on supports only v2 SKUs";
+# Basic_v2 is a v2 SKU that AGIC does not support).
+SUPPORTED_GATEWAY_SKUS = ("Standard_v2", "WAF_v2")
+# P2S clients reach web front-ends in the cluster (INGRESS_PORTS, 80/443): HTTP(S) is TCP. UDP is not
+# opened: least privilege, and nothing in the runbook's ingress path (App Gateway, AGIC backends) uses it.
+P2S_PROTOCOLS = ("TCP",)
+INGRESS_PROTOCOLS = ("TCP",)  # ARCHITECTURE.md 1: "configured ports (TCP)"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# --------------------------------------------------------------------------------------------- prefixes
+
+
+def _network(prefix: str) -> Network | None:
+    try:
+        return ipaddress.ip_network(prefix.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def canonical_prefix(prefix: str) -> str:
+    """`10.1.4.7/24` -> `10.1.4.0/24`; IPv6 compressed. Unparsable text is kept (stripped) as it is."""
+    net = _network(prefix)
+    return str(net) if net is not None else prefix.strip()
+
+
+def prefix_sort_key(prefix: str) -> tuple[int, int, int, str]:
+    """Numeric order (10.2.0.0/16 before 10.10.0.0/16), unparsable text last."""
+    net = _network(prefix)
+    if net is None:
+        return (9, 0, 0, prefix)
+    return (net.version, int(net.network_address), net.prefixlen, "")
+
+
+def _sorted_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({canonical_prefix(p) for p in prefixes if p.strip()}, key=prefix_sort_key))
+
+
+def _contains_ip(prefix: str, ip: str) -> bool:
+    net = _network(prefix)
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return net is not None and net.version == address.version and address in net
+
+
+def _overlaps(prefix: str, others: Iterable[str]) -> bool:
+    net = _network(prefix)
+    if net is None:
+        return False
+    for other in others:
+        o = _network(other)
+        if o is not None and o.version == net.version and net.overlaps(o):
+            return True
+    return False
+
+
+def route_name(settings: Settings, role: str, prefix: str) -> str:
+    """Deterministic owned name: `rmd-appgw-10-1-4-0-24`; the default route is `rmd-default`.
+
+    Route names allow letters, digits, '_', '.', '-' (1-80 chars), so '.', '/' and ':' become '-'.
+    """
+    cidr = canonical_prefix(prefix)
+    if cidr == DEFAULT_PREFIX:
+        return f"{settings.ownership_prefix}default"
+    slug = cidr.replace(".", "-").replace("/", "-").replace(":", "-")
+    return f"{settings.ownership_prefix}{role}-{slug}"[:80]
+
+
+# --------------------------------------------------------------------------------------------- lookups
+
+
+def _cluster(snapshot: Snapshot, cluster_id: str) -> ObservedCluster | None:
+    return snapshot.clusters.get(id_key(cluster_id))
+
+
+def _subnet(snapshot: Snapshot, subnet_id: str | None) -> ObservedSubnet | None:
+    return snapshot.subnets.get(id_key(subnet_id)) if subnet_id else None
+
+
+def _gateway(snapshot: Snapshot, cluster: ObservedCluster) -> ObservedAppGateway | None:
+    if not cluster.ingress_gateway_id:
+        return None
+    return snapshot.app_gateways.get(id_key(cluster.ingress_gateway_id))
+
+
+def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
+    """De-duplicate ids case-insensitively (two pools on one subnet = one subnet), keep first spelling."""
+    seen: dict[str, str] = {}
+    for value in values:
+        if value:
+            seen.setdefault(id_key(value), value)
+    return tuple(seen[k] for k in sorted(seen))
+
+
+def _is_flat_cni(cluster: ObservedCluster) -> bool:
+    # Flat Azure CNI = plugin azure without networkPluginMode overlay (arm-protocol.md 2.7).
+    return cluster.network_plugin.lower() == NetworkPlugin.AZURE.value and (
+        (cluster.network_plugin_mode or "").lower() != "overlay"
+    )
+
+
+def _range_subnet_ids(cluster: ObservedCluster) -> tuple[str, ...]:
+    pods = cluster.pod_subnet_ids if _is_flat_cni(cluster) else ()
+    return _unique_ids((*cluster.node_subnet_ids, *pods))
+
+
+def _gateway_prefixes(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
+    gateway = _gateway(snapshot, cluster)
+    subnet = _subnet(snapshot, gateway.subnet_id) if gateway else None
+    return _sorted_prefixes(subnet.address_prefixes) if subnet else ()
+
+
+def _missing(snapshot: Snapshot, resource_id: str) -> str:
+    """Why a referenced resource is not in the snapshot: confirmed 404, or simply not read."""
+    return "not found (deleted)" if id_key(resource_id) in snapshot.absent else "not observed"
+
+
+def _firewall_ip(snapshot: Snapshot) -> str | None:
+    return snapshot.firewall.private_ip if snapshot.firewall else None
+
+
+# --------------------------------------------------------------------------------------------- ranges
+
+
+def aks_ranges(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
+    """The addresses the cluster's traffic really uses on the VNet (ARCHITECTURE.md 1, arm-protocol.md 2.7).
+
+    Node subnet prefixes always; pod subnet prefixes only for flat Azure CNI with podSubnetID (pods get VNet
+    IPs there). Overlay and kubenet pods are SNAT'd to the node IP, so only node prefixes. Never serviceCidr:
+    it is virtual and never appears on the network. Subnets not in the snapshot contribute nothing.
+    """
+    prefixes: list[str] = []
+    for subnet_id in _range_subnet_ids(cluster):
+        subnet = _subnet(snapshot, subnet_id)
+        if subnet is not None:
+            prefixes.extend(subnet.address_prefixes)
+    return _sorted_prefixes(prefixes)
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def check_cluster(
+    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True
+) -> Skip | None:
+    """The runbook's prerequisites, each failure a Skip with a clear reason; None = the cluster qualifies.
+
+    `require_succeeded=False` tolerates a cluster that is still Creating/Updating: the firewall target uses it
+    so an upgrade does not drop the cluster's rules from the next whole-group PUT (and a userDefinedRouting
+    cluster needs its egress rules *while* it is being created).
+    """
+    del settings  # the checks depend on the topology only; kept for a stable signature
+    cluster = _cluster(snapshot, cluster_id)
+    if cluster is None:
+        if id_key(cluster_id) in snapshot.absent:
+            return Skip(cluster_id, "cluster not found (deleted): nothing to configure")
+        return Skip(cluster_id, "cluster was not observed in this snapshot")
+    state = cluster.provisioning_state or "Unknown"
+    if require_succeeded and state.lower() != "succeeded":
+        # The cluster (and its subnets/pools) may still change; the event for the final state re-queues it.
+        return Skip(cluster_id, f"cluster provisioningState is still {state}; will retry")
+    plugin = (cluster.network_plugin or "").lower()
+    if plugin == NetworkPlugin.KUBENET.value:
+        return Skip(cluster_id, "network plugin kubenet: the runbook needs Azure CNI (flat or overlay)")
+    if plugin == NetworkPlugin.NONE.value:
+        return Skip(cluster_id, "network plugin none (bring your own CNI): the runbook needs Azure CNI "
+                                "(flat or overlay)")
+    if plugin != NetworkPlugin.AZURE.value:
+        return Skip(cluster_id, f"network plugin {cluster.network_plugin!r}: the runbook needs Azure CNI "
+                                "(flat or overlay)")
+    if cluster.pools_without_subnet or not cluster.node_subnet_ids:
+        pools = ", ".join(sorted(cluster.pools_without_subnet)) or "all pools"
+        # No vnetSubnetID = AKS-managed VNet in the node resource group; changing it is unsupported
+        # (arm-protocol.md 2.2) and often blocked by NRG lockdown.
+        return Skip(cluster_id, f"AKS-managed VNet: agent pool(s) {pools} have no vnetSubnetID; the runbook "
+                                "needs a bring-your-own VNet")
+    for role, subnet_ids in (("node", cluster.node_subnet_ids),
+                             ("pod", cluster.pod_subnet_ids if _is_flat_cni(cluster) else ())):
+        for subnet_id in _unique_ids(subnet_ids):
+            if _subnet(snapshot, subnet_id) is None:
+                return Skip(cluster_id, f"{role} subnet {subnet_id} {_missing(snapshot, subnet_id)}")
+    firewall = snapshot.firewall
+    if firewall is None:
+        return Skip(cluster_id, "firewall not found: the runbook needs a firewall to route through")
+    if not firewall.private_ip:
+        return Skip(cluster_id, f"firewall {firewall.id} has no private IP to use as the next hop")
+    return _check_gateway(snapshot, cluster)
+
+
+def _check_gateway(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
+    if not cluster.ingress_gateway_id:
+        return None
+    gateway = _gateway(snapshot, cluster)
+    if gateway is None:
+        return Skip(cluster.id, f"ingress gateway {cluster.ingress_gateway_id} "
+                                f"{_missing(snapshot, cluster.ingress_gateway_id)}")
+    sku = gateway.sku_name or gateway.sku_tier
+    if sku.lower() == "basic_v2":
+        return Skip(cluster.id, f"App Gateway {gateway.name} is Basic_v2: not supported by AGIC (needs "
+                                "Standard_v2 or WAF_v2)")
+    if sku.lower() not in {s.lower() for s in SUPPORTED_GATEWAY_SKUS}:
+        return Skip(cluster.id, f"App Gateway {gateway.name} is SKU {sku} (v1): the runbook needs a V2 "
+                                "gateway (Standard_v2 or WAF_v2)")
+    subnet = _subnet(snapshot, gateway.subnet_id)
+    if subnet is None:
+        return Skip(cluster.id, f"App Gateway {gateway.name} subnet {gateway.subnet_id} not observed")
+    table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet.route_table_id else None
+    if table is not None and not gateway.network_isolated:
+        for route in table.routes:
+            if (canonical_prefix(route.address_prefix) == DEFAULT_PREFIX
+                    and route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()):
+                # "0.0.0.0/0 through any virtual appliance isn't supported for V2" unless the gateway is
+                # network-isolated (domain-notes 3.2.3): it breaks the gateway's control plane.
+                return Skip(cluster.id, f"route {route.name} on App Gateway subnet route table {table.name} "
+                                        f"sends 0.0.0.0/0 to VirtualAppliance {route.next_hop_ip_address}, "
+                                        f"unsupported on a v2 gateway that is not network-isolated "
+                                        "(breaks its control plane); fix that route first")
+    return None
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    role: str
+    prefix: str
+    reason: str
+
+
+def _to_routes(
+    candidates: Iterable[_Candidate], settings: Settings, firewall_ip: str, exclude: Sequence[str]
+) -> list[tuple[Route, str]]:
+    """Candidates -> routes to the firewall, first role wins per prefix, sorted by prefix."""
+    chosen: dict[str, tuple[Route, str]] = {}
+    for c in candidates:
+        prefix = canonical_prefix(c.prefix)
+        if prefix in chosen:
+            continue
+        if prefix != DEFAULT_PREFIX:
+            # Spoke UDRs must not include the firewall subnet (or anything holding its IP): the firewall's
+            # own traffic would loop and routing becomes asymmetric (domain-notes 3.2.3).
+            if _contains_ip(prefix, firewall_ip):
+                continue
+            # A route for the subnet's own ranges would send intra-cluster traffic through the firewall.
+            if _overlaps(prefix, exclude):
+                continue
+        route = Route(route_name(settings, c.role, prefix), prefix, NextHopType.VIRTUAL_APPLIANCE.value,
+                      firewall_ip)
+        chosen[prefix] = (route, c.reason)
+    return [chosen[p] for p in sorted(chosen, key=prefix_sort_key)]
+
+
+def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    # Runbook hint: the P2S source is the configured client pool, never the GatewaySubnet prefix.
+    for gateway in sorted(snapshot.vpn_gateways, key=lambda g: id_key(g.id)):
+        for prefix in _sorted_prefixes(gateway.p2s_prefixes):
+            out.append(_Candidate("p2s", prefix, f"runbook egress: P2S client pool {prefix} of VPN gateway "
+                                                 f"{gateway.name} via firewall {firewall_ip}"))
+    # Transitive spoke-to-spoke through the hub firewall (runbook: "transitive connection using a firewall").
+    for prefix in _sorted_prefixes(settings.spoke_prefixes):
+        out.append(_Candidate("spoke", prefix, f"runbook egress: spoke prefix {prefix} (SPOKE_PREFIXES) via "
+                                               f"firewall {firewall_ip}"))
+    return out
+
+
+def _egress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> list[tuple[Route, str]]:
+    firewall_ip = _firewall_ip(snapshot)
+    if not firewall_ip:
+        return []
+    candidates: list[_Candidate] = []
+    # Runbook step 1: App Gateway subnet -> firewall on the AKS subnet. Azure Firewall does not SNAT private
+    # destinations for network rules, so the return path must pass the firewall too (domain-notes 3.2.3).
+    for prefix in _gateway_prefixes(snapshot, cluster):
+        candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
+                                                      f"firewall {firewall_ip}"))
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip))
+    udr = cluster.outbound_type.lower() == "userdefinedrouting"
+    if udr or settings.force_default_route:
+        why = "outboundType userDefinedRouting" if udr else "FORCE_DEFAULT_ROUTE=true"
+        candidates.append(_Candidate("default", DEFAULT_PREFIX, f"runbook egress: default route via firewall "
+                                                                f"{firewall_ip} ({why})"))
+    return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster))
+
+
+def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
+    """Owned routes for the cluster's node subnet(s): App Gateway subnet, P2S pools, spokes, maybe default.
+
+    Prefixes that hold the firewall IP or overlap the cluster's own ranges are left out (see `_to_routes`).
+    """
+    return tuple(route for route, _ in _egress(snapshot, cluster, settings))
+
+
+def _ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> list[tuple[Route, str]]:
+    firewall_ip = _firewall_ip(snapshot)
+    if not firewall_ip or _gateway(snapshot, cluster) is None:
+        return []
+    # Runbook step 2: on the App Gateway subnet, the AKS ranges (AGIC backends are pod IPs) -> firewall.
+    # Never 0.0.0.0/0 here: unsupported on a non-isolated v2 gateway subnet (domain-notes 3.2.3).
+    candidates = [
+        _Candidate("aks", prefix, f"runbook ingress: AKS range {prefix} of cluster {cluster.name} via "
+                                  f"firewall {firewall_ip}")
+        for prefix in aks_ranges(snapshot, cluster)
+        if prefix != DEFAULT_PREFIX
+    ]
+    return _to_routes(candidates, settings, firewall_ip, _gateway_prefixes(snapshot, cluster))
+
+
+def ingress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
+    """Owned routes for the cluster's App Gateway subnet: each AKS range -> firewall."""
+    return tuple(route for route, _ in _ingress(snapshot, cluster, settings))
+
+
+def _desired(
+    subnet_id: str, purpose: RoutePurpose, pairs: Sequence[tuple[Route, str]]
+) -> DesiredSubnetRoutes:
+    routes = tuple(r for r, _ in pairs)
+    return DesiredSubnetRoutes(subnet_id, purpose, routes, {r.name: why for r, why in pairs})
+
+
+def desired_cluster_routes(
+    snapshot: Snapshot, cluster_id: str, settings: Settings
+) -> tuple[DesiredSubnetRoutes, ...] | Skip:
+    """One EGRESS entry per node subnet, and per pod subnet for flat Azure CNI (pools sharing a subnet = one
+    entry), and one INGRESS entry for the App Gateway subnet when the cluster has an ingress gateway.
+    Sorted by subnet id."""
+    skip = check_cluster(snapshot, cluster_id, settings)
+    if skip is not None:
+        return skip
+    cluster = _cluster(snapshot, cluster_id)
+    assert cluster is not None  # check_cluster returned None, so the cluster is in the snapshot
+    egress = _egress(snapshot, cluster, settings)
+    # Pod subnets (flat CNI) too: pods send from their own VNet IPs there, and AGIC reaches them directly,
+    # so without the same routes the return path to the App Gateway would bypass the firewall (asymmetric).
+    items = [_desired(s, RoutePurpose.EGRESS, egress) for s in _range_subnet_ids(cluster)]
+    gateway = _gateway(snapshot, cluster)
+    if gateway is not None and gateway.subnet_id:
+        items.append(_desired(gateway.subnet_id, RoutePurpose.INGRESS, _ingress(snapshot, cluster, settings)))
+    return merge_subnet_routes(items)
+
+
+def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSubnetRoutes, ...]:
+    """Union the desired routes of several clusters per subnet (a subnet has one route table).
+
+    Routes are unioned by name; when two names claim one prefix (one cluster sees it as a spoke, another as
+    its App Gateway subnet) the first name in sorted order wins, since a table holds one route per prefix.
+    Reasons for one route name are joined. The purpose is EGRESS if any item for the subnet is EGRESS.
+    """
+    groups: dict[str, list[DesiredSubnetRoutes]] = {}
+    for item in items:
+        groups.setdefault(id_key(item.subnet_id), []).append(item)
+    merged: list[DesiredSubnetRoutes] = []
+    for key in sorted(groups):
+        group = groups[key]
+        routes: dict[str, Route] = {}
+        reasons: dict[str, list[str]] = {}
+        for item in group:
+            for route in item.routes:
+                routes.setdefault(route.name.lower(), route)
+                why = item.reasons.get(route.name)
+                bucket = reasons.setdefault(route.name.lower(), [])
+                if why and why not in bucket:
+                    bucket.append(why)
+        by_prefix: dict[str, Route] = {}
+        for name in sorted(routes):
+            by_prefix.setdefault(canonical_prefix(routes[name].address_prefix), routes[name])
+        kept = sorted(by_prefix.values(), key=lambda r: (prefix_sort_key(r.address_prefix), r.name.lower()))
+        purposes = {i.purpose for i in group}
+        purpose = RoutePurpose.EGRESS if RoutePurpose.EGRESS in purposes else RoutePurpose.INGRESS
+        merged.append(DesiredSubnetRoutes(
+            group[0].subnet_id, purpose, tuple(kept),
+            {r.name: "; ".join(reasons.get(r.name.lower(), [])) for r in kept},
+        ))
+    return tuple(merged)
+
+
+def desired_prepared_subnet(
+    snapshot: Snapshot, subnet_id: str, settings: Settings
+) -> DesiredSubnetRoutes | Skip:
+    """`prepare-subnet`: the egress table a userDefinedRouting cluster needs *before* it is created.
+
+    AKS validates at create time that the subnet has a route table with a 0.0.0.0/0 route
+    (ExistingRouteTableNotAssociatedWithSubnet, arm-protocol.md 2.2); no App Gateway is known yet.
+    """
+    subnet = _subnet(snapshot, subnet_id)
+    if subnet is None:
+        return Skip(subnet_id, f"subnet {_missing(snapshot, subnet_id)}")
+    firewall = snapshot.firewall
+    if firewall is None or not firewall.private_ip:
+        return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
+    ip = firewall.private_ip
+    candidates = [
+        _Candidate("default", DEFAULT_PREFIX, f"prepare-subnet: default route via firewall {ip} "
+                                              "(userDefinedRouting needs it before the cluster exists)"),
+        *_shared_egress_candidates(snapshot, settings, ip),
+    ]
+    pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes))
+    return _desired(subnet.id, RoutePurpose.EGRESS, pairs)
+
+
+# --------------------------------------------------------------------------------------------- firewall
+
+
+def _rule_names(clusters: Sequence[ObservedCluster]) -> dict[str, str]:
+    """cluster id key -> rule name: the cluster name, plus a short stable hash of the id if names collide."""
+    counts: dict[str, int] = {}
+    for c in clusters:
+        counts[c.name.lower()] = counts.get(c.name.lower(), 0) + 1
+    names: dict[str, str] = {}
+    for c in clusters:
+        key = id_key(c.id)
+        if counts[c.name.lower()] > 1:
+            names[key] = f"{c.name}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+        else:
+            names[key] = c.name
+    return names
+
+
+def _rule(name: str, protocols: Iterable[str], sources: Iterable[str], destinations: Iterable[str],
+          ports: Iterable[str]) -> NetworkRule:
+    return NetworkRule(
+        name=name,
+        protocols=tuple(sorted(set(protocols))),
+        source_addresses=_sorted_addresses(sources),
+        destination_addresses=_sorted_addresses(destinations),
+        destination_ports=tuple(sorted(set(ports), key=_port_key)),
+    )
+
+
+def _sorted_addresses(values: Iterable[str]) -> tuple[str, ...]:
+    # Service tags (AzureCloud.westeurope) are kept as text; CIDRs are canonical and numerically ordered.
+    return tuple(sorted({canonical_prefix(v) if _network(v) else v for v in values}, key=prefix_sort_key))
+
+
+def _port_key(port: str) -> tuple[int, str]:
+    head = port.split("-")[0]
+    return (int(head), port) if head.isdigit() else (1 << 20, port)
+
+
+def desired_rule_collections(
+    snapshot: Snapshot, settings: Settings
+) -> tuple[tuple[RuleCollection, ...], tuple[Skip, ...]]:
+    """The owned firewall rule collections for every cluster in the snapshot (a firewall PUT replaces the
+    whole group, so the last write must carry the complete set: ARCHITECTURE.md 2).
+
+    A cluster that is only still provisioning keeps its rules (see `check_cluster(require_succeeded=False)`);
+    clusters failing a real prerequisite are returned as skips. Empty collections are omitted.
+    """
+    eligible: list[ObservedCluster] = []
+    skips: list[Skip] = []
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        skip = check_cluster(snapshot, cluster.id, settings, require_succeeded=False)
+        if skip is None:
+            eligible.append(cluster)
+        else:
+            skips.append(skip)
+    names = _rule_names(eligible)
+    egress: list[NetworkRule] = []
+    ingress: list[NetworkRule] = []
+    all_ranges: list[str] = []
+    for cluster in eligible:
+        ranges = aks_ranges(snapshot, cluster)
+        if not ranges:
+            continue
+        all_ranges.extend(ranges)
+        name = names[id_key(cluster.id)]
+        # Runbook step 1 firewall rule: source = the AKS subnet, destination/protocols = egress profile.
+        egress.append(_rule(name, settings.egress_protocols, ranges, settings.egress_destinations,
+                            settings.egress_ports))
+        gateway_prefixes = _gateway_prefixes(snapshot, cluster)
+        if gateway_prefixes:
+            # Runbook step 2 firewall rule: source = App Gateway subnet, destination = the AKS ranges.
+            ingress.append(_rule(name, INGRESS_PROTOCOLS, gateway_prefixes, ranges, settings.ingress_ports))
+    p2s = _sorted_prefixes(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes)
+    prefix = settings.ownership_prefix
+    collections: list[RuleCollection] = []
+    if egress:
+        collections.append(RuleCollection(f"{prefix}egress", EGRESS_PRIORITY, ALLOW, _by_name(egress)))
+    if ingress:
+        collections.append(RuleCollection(f"{prefix}ingress", INGRESS_PRIORITY, ALLOW, _by_name(ingress)))
+    if p2s and all_ranges:
+        # Runbook hint: the P2S source is the vpnClientAddressPool, never the GatewaySubnet prefix.
+        rule = _rule("p2s-to-aks", P2S_PROTOCOLS, p2s, all_ranges, settings.ingress_ports)
+        collections.append(RuleCollection(f"{prefix}p2s", P2S_PRIORITY, ALLOW, (rule,)))
+    return tuple(collections), tuple(skips)
+
+
+def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
+    return tuple(sorted(rules, key=lambda r: r.name.lower()))

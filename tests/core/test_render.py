@@ -1,0 +1,154 @@
+"""render.py: terraform-like text and the stable JSON schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from remediation import render
+from remediation.model import (
+    Action,
+    ArmCalls,
+    Change,
+    ChangeKind,
+    ChangeOutcome,
+    Conflict,
+    Outcome,
+    Plan,
+    ReconcileResult,
+    Skip,
+)
+
+RT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
+ROUTE = {"addressPrefix": "10.1.4.0/24", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}
+CREATE = Change(Action.CREATE, ChangeKind.ROUTE_TABLE, RT, None, {"location": "westeurope"}, "no table yet")
+UPDATE = Change(
+    Action.UPDATE,
+    ChangeKind.ROUTE,
+    RT + "/routes/rmd-appgw",
+    ROUTE,
+    {**ROUTE, "nextHopIpAddress": "10.0.1.5"},
+    "drift",
+)
+DELETE = Change(Action.DELETE, ChangeKind.ROUTE, RT + "/routes/rmd-old", ROUTE, None, "prune")
+NOOP = Change(Action.NOOP, ChangeKind.ROUTE, RT + "/routes/rmd-ok", ROUTE, ROUTE, "converged")
+CONFLICT = Conflict(ChangeKind.ROUTE, RT + "/routes/corp", "foreign route corp")
+SKIP = Skip("/subscriptions/s/x", "network plugin kubenet")
+
+
+def _result(*changes: Change, dry_run: bool = True, **kw) -> ReconcileResult:
+    plan = Plan("cluster:c", tuple(changes), (CONFLICT,), (SKIP,))
+    return ReconcileResult("cluster:c", dry_run, plan, **kw)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected_lines"),
+    [
+        pytest.param(
+            (CREATE, UPDATE, DELETE, NOOP),
+            [
+                "cluster:c (dry run)",
+                f"  + create routeTable {RT}",
+                '      location: "westeurope"',
+                "      # no table yet",
+                f"  ~ update route {RT}/routes/rmd-appgw",
+                '      nextHopIpAddress: "10.0.1.4" -> "10.0.1.5"',
+                f"  - delete route {RT}/routes/rmd-old",
+                '      addressPrefix: "10.1.4.0/24" -> null',
+                f"! conflict route {RT}/routes/corp: foreign route corp",
+                "skipped /subscriptions/s/x: network plugin kubenet",
+                "Plan: 1 to create, 1 to update, 1 to delete, 1 unchanged.",
+            ],
+            id="each-action",
+        ),
+        pytest.param(
+            (NOOP,),
+            [
+                "cluster:c (dry run)",
+                f"! conflict route {RT}/routes/corp: foreign route corp",
+                "skipped /subscriptions/s/x: network plugin kubenet",
+                "No changes.",
+            ],
+            id="no-changes",
+        ),
+    ],
+)
+def test_render_text(changes, expected_lines: list[str]) -> None:
+    text = render.render_text(_result(*changes))
+    lines = text.splitlines()
+    for line in expected_lines:
+        assert line in lines
+    assert "rmd-ok" not in text  # NOOPs are counted, not listed
+    assert text == render.render_text(_result(*changes))
+
+
+def test_render_text_after_apply() -> None:
+    outcomes = (
+        ChangeOutcome(CREATE, Outcome.CREATED),
+        ChangeOutcome(UPDATE, Outcome.FAILED, "AnotherOperationInProgress: busy"),
+    )
+    text = render.render_text(_result(CREATE, UPDATE, dry_run=False, outcomes=outcomes, converged=False))
+    assert text.splitlines()[0] == "cluster:c (apply)"
+    assert f"  failed route {RT}/routes/rmd-appgw: AnotherOperationInProgress: busy" in text
+    assert (
+        text.splitlines()[-1]
+        == "Apply: 1 created, 0 updated, 0 deleted, 0 unchanged, 1 failed; converged: false"
+    )
+
+
+def test_to_json_schema() -> None:
+    result = _result(CREATE, NOOP, arm_calls=ArmCalls(5, 0))
+    doc = render.to_json(result)
+    assert set(doc) == {
+        "target",
+        "dryRun",
+        "changes",
+        "summary",
+        "conflicts",
+        "skipped",
+        "armCalls",
+        "converged",
+        "outcomes",
+        "error",
+    }
+    assert doc["changes"][0] == {
+        "action": "create",
+        "kind": "routeTable",
+        "address": RT,
+        "before": None,
+        "after": {"location": "westeurope"},
+        "reason": "no table yet",
+    }
+    assert [c["action"] for c in doc["changes"]] == ["create", "noop"]
+    assert doc["summary"] == {"create": 1, "update": 0, "delete": 0, "noop": 1}
+    assert doc["conflicts"] == [
+        {"kind": "route", "address": RT + "/routes/corp", "message": "foreign route corp"}
+    ]
+    assert doc["skipped"] == [{"target": "/subscriptions/s/x", "reason": "network plugin kubenet"}]
+    assert (doc["armCalls"], doc["converged"], doc["outcomes"], doc["error"]) == (
+        {"reads": 5, "writes": 0},
+        None,
+        [],
+        None,
+    )
+    json.dumps(doc)
+
+
+def test_many() -> None:
+    results = [_result(CREATE), _result(NOOP)]
+    doc = render.to_json_many(results)
+    assert set(doc) == {"results", "summary", "armCalls", "converged"}
+    assert doc["summary"] == {
+        "create": 1,
+        "update": 0,
+        "delete": 0,
+        "noop": 1,
+        "conflicts": 2,
+        "skipped": 2,
+        "failed": 0,
+    }
+    assert render.render_many(results).splitlines()[-1] == (
+        "Total: 2 targets, 1 to create, 0 to update, 0 to delete, 1 unchanged, "
+        "2 conflicts, 2 skipped, 0 failed."
+    )
