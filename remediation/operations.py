@@ -38,7 +38,8 @@ REQUIRED_ACTIONS: dict[str, str] = {
     "Microsoft.ContainerService/managedClusters/read": "observe clusters (get, list in scope)",
     "Microsoft.Network/applicationGateways/read": "observe the ingress gateway (sku, subnet, isolation tag)",
     "Microsoft.Network/azureFirewalls/read": "observe the firewall (private IP, policy or classic rules)",
-    "Microsoft.Network/azureFirewalls/write": "classic firewalls only: owned networkRuleCollections live in the firewall",
+    # Classic firewalls only: their owned networkRuleCollections live inside the firewall resource.
+    "Microsoft.Network/azureFirewalls/write": "classic firewalls: write owned networkRuleCollections",
     "Microsoft.Network/firewallPolicies/read": "observe the policy that owns the rule collection group",
     "Microsoft.Network/firewallPolicies/ruleCollectionGroups/read": "observe the owned rule collection group",
     "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write": "write the owned rule collection group whole",

@@ -1,0 +1,163 @@
+"""SDK clients per subscription, and the policy that counts ARM calls.
+
+How calls are counted (the numbers behind `ArmCalls`):
+- The counting policy is a *per-call* policy: it sits in front of azure-core's RetryPolicy, so it sees each
+  logical request once; azure-core's own 429/5xx re-sends are not counted again.
+- reads = GET requests of resources and lists (every page of a list is one read);
+  writes = PUT / PATCH / DELETE / POST.
+- Protocol overhead is not counted: LRO status polls (`.../operations/{id}`, `.../operationResults/{id}`) and
+  the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling and the
+  final GET after an Azure-AsyncOperation completes, arm-protocol.md 1.2).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.core import AzureClouds
+from azure.core.credentials import TokenCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.identity import DefaultAzureCredential
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.core.tools import get_arm_endpoints
+from azure.mgmt.network import NetworkManagementClient
+
+from remediation.config import CLOUD_ENDPOINTS, Settings
+from remediation.model import ArmCalls
+
+# Real ARM answers with Retry-After on every async operation (Network RP typically 10 s); this is only the
+# fallback when a poll response carries none. The SDK default of 30 s would add half a minute to every
+# route write, and firewall updates run for minutes anyway (arm-protocol.md 1.2 step 6).
+PRODUCTION_POLLING_INTERVAL_S = 5
+
+_CLOUD_SETTINGS: dict[str, AzureClouds] = {
+    "AzureCloud": AzureClouds.AZURE_PUBLIC_CLOUD,
+    "AzureUSGovernment": AzureClouds.AZURE_US_GOVERNMENT,
+    "AzureChinaCloud": AzureClouds.AZURE_CHINA_CLOUD,
+}
+
+# Async-operation status URLs: /subscriptions/{s}/providers/{ns}/locations/{l}/operations[Results]/{id}
+_POLL_PATH = re.compile(r"/providers/[^/]+/locations/[^/]+/(operations|operationresults)/", re.IGNORECASE)
+
+
+def credential_scopes(settings: Settings) -> list[str]:
+    """The token audience of the configured cloud, so sovereign clouds get their own ARM audience.
+
+    A custom ARM_ENDPOINT that is a known cloud's endpoint uses that cloud's audience; any other endpoint
+    (Azure Stack-like or a local emulator) keeps the audience of AZURE_CLOUD.
+    """
+    cloud = settings.cloud
+    for name, endpoint in CLOUD_ENDPOINTS.items():
+        if settings.arm_endpoint.rstrip("/").lower() == endpoint.lower():
+            cloud = name
+    scopes = get_arm_endpoints(_CLOUD_SETTINGS[cloud])["credential_scopes"]
+    return [str(scope) for scope in scopes]
+
+
+class CallCounter:
+    """Thread-safe read/write counters, fed by `CountingPolicy`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads = 0
+        self._writes = 0
+        self._lro_paths: Counter[str] = Counter()
+
+    def snapshot(self) -> ArmCalls:
+        with self._lock:
+            return ArmCalls(reads=self._reads, writes=self._writes)
+
+    @contextmanager
+    def long_running(self, url_path: str) -> Iterator[None]:
+        """While our LRO on `url_path` runs, GETs of that path are polling, not reads."""
+        key = url_path.rstrip("/").lower()
+        with self._lock:
+            self._lro_paths[key] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._lro_paths[key] -= 1
+                if self._lro_paths[key] <= 0:
+                    del self._lro_paths[key]
+
+    def record(self, method: str, url: str) -> None:
+        path = urlsplit(url).path
+        method = method.upper()
+        with self._lock:
+            if method == "GET":
+                if _POLL_PATH.search(path) or path.rstrip("/").lower() in self._lro_paths:
+                    return
+                self._reads += 1
+            elif method in {"PUT", "PATCH", "DELETE", "POST"}:
+                self._writes += 1
+
+
+class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Per-call policy (before RetryPolicy): one count per logical request."""
+
+    def __init__(self, counter: CallCounter) -> None:
+        super().__init__()
+        self._counter = counter
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        self._counter.record(request.http_request.method, request.http_request.url)
+
+
+class ClientFactory:
+    """One NetworkManagementClient / ContainerServiceClient per subscription, built on first use."""
+
+    def __init__(self, settings: Settings, counter: CallCounter, credential: TokenCredential | None = None,
+                 **client_kwargs: Any) -> None:
+        self._settings = settings
+        self._counter = counter
+        # DefaultAzureCredential picks the Function app's managed identity (IDENTITY_ENDPOINT/HEADER).
+        self._credential: TokenCredential = credential or DefaultAzureCredential()
+        self._client_kwargs = client_kwargs
+        self._lock = threading.Lock()
+        self._network: dict[str, NetworkManagementClient] = {}
+        self._aks: dict[str, ContainerServiceClient] = {}
+
+    def _common_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "base_url": self._settings.arm_endpoint,
+            "credential_scopes": credential_scopes(self._settings),
+            "polling_interval": PRODUCTION_POLLING_INTERVAL_S,
+            "per_call_policies": [CountingPolicy(self._counter)],
+        }
+        kwargs.update(self._client_kwargs)
+        return kwargs
+
+    def network(self, subscription: str) -> NetworkManagementClient:
+        key = subscription.lower()
+        with self._lock:
+            client = self._network.get(key)
+            if client is None:
+                client = NetworkManagementClient(self._credential, subscription, **self._common_kwargs())
+                self._network[key] = client
+            return client
+
+    def aks(self, subscription: str) -> ContainerServiceClient:
+        key = subscription.lower()
+        with self._lock:
+            client = self._aks.get(key)
+            if client is None:
+                client = ContainerServiceClient(self._credential, subscription, **self._common_kwargs())
+                self._aks[key] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for network in self._network.values():
+                network.close()
+            for aks in self._aks.values():
+                aks.close()
+            self._network.clear()
+            self._aks.clear()

@@ -1,0 +1,351 @@
+"""ARM JSON (as a GET returns it) -> the project's Observed* models, and a few model -> ARM bodies.
+
+The parsers take plain dicts in ARM property names (`model.as_dict()` of the SDK models, which are
+MutableMappings over the REST JSON), so they do not depend on SDK attribute names and also accept bodies
+from `az ... show` or the reference examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from remediation import ids
+from remediation.model import (
+    NetworkRule,
+    ObservedAppGateway,
+    ObservedCluster,
+    ObservedFirewall,
+    ObservedRouteTable,
+    ObservedRuleCollectionGroup,
+    ObservedSubnet,
+    ObservedVpnGateway,
+    Route,
+    RuleCollection,
+)
+
+# Tag set on Application Gateways provisioned with network isolation (domain-notes.md 3.2.3).
+ISOLATION_TAG = "EnhancedNetworkControl"
+AGIC_ADDON = "ingressApplicationGateway"
+FILTER_COLLECTION = "FirewallPolicyFilterRuleCollection"
+
+
+def _props(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = body.get("properties")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _get_ci(mapping: Mapping[str, Any] | None, key: str) -> Any:
+    """Case-insensitive key lookup (AKS add-on names and config keys vary in case)."""
+    if not mapping:
+        return None
+    if key in mapping:
+        return mapping[key]
+    lowered = key.lower()
+    for k, v in mapping.items():
+        if isinstance(k, str) and k.lower() == lowered:
+            return v
+    return None
+
+
+def _ref_id(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        ref = value.get("id")
+        return ref if isinstance(ref, str) and ref else None
+    return None
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, Iterable) or isinstance(value, str | bytes | Mapping):
+        return ()
+    return tuple(str(v) for v in value if v is not None)
+
+
+def _tags(body: Mapping[str, Any]) -> dict[str, str]:
+    tags = body.get("tags")
+    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {}
+
+
+def _unique_ids(values: Iterable[str | None]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for value in values:
+        if value:
+            seen.setdefault(ids.id_key(value), value)
+    return tuple(seen.values())
+
+
+# --------------------------------------------------------------------------------------------- clusters
+
+
+def cluster_from_arm(body: Mapping[str, Any]) -> ObservedCluster:
+    props = _props(body)
+    pools = [p for p in props.get("agentPoolProfiles") or [] if isinstance(p, Mapping)]
+    network = props.get("networkProfile") or {}
+    ingress_id: str | None = None
+    addon = _get_ci(props.get("addonProfiles"), AGIC_ADDON)
+    if isinstance(addon, Mapping) and _truthy(addon.get("enabled")):
+        config = addon.get("config") or {}
+        ingress_id = (_get_ci(config, "effectiveApplicationGatewayId")
+                      or _get_ci(config, "applicationGatewayId") or None)
+    return ObservedCluster(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        location=str(body.get("location") or ""),
+        provisioning_state=str(props.get("provisioningState") or "Unknown"),
+        network_plugin=str(network.get("networkPlugin") or "kubenet"),
+        network_plugin_mode=network.get("networkPluginMode") or None,
+        # outboundType defaults to loadBalancer when absent (AKS API default).
+        outbound_type=str(network.get("outboundType") or "loadBalancer"),
+        node_subnet_ids=_unique_ids(p.get("vnetSubnetID") for p in pools),
+        pod_subnet_ids=_unique_ids(p.get("podSubnetID") for p in pools),
+        ingress_gateway_id=ingress_id if isinstance(ingress_id, str) else None,
+        pools_without_subnet=tuple(str(p.get("name")) for p in pools if not p.get("vnetSubnetID")),
+        tags=_tags(body),
+    )
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+# --------------------------------------------------------------------------------------------- network
+
+
+def subnet_from_arm(body: Mapping[str, Any], *, location: str, vnet_id: str | None = None) -> ObservedSubnet:
+    props = _props(body)
+    prefixes = _strs(props.get("addressPrefixes")) or _strs([props.get("addressPrefix")])
+    name = str(body.get("name") or "")
+    subnet_id = body.get("id") or (
+        str(ids.parse_resource_id(vnet_id).child("subnets", name)) if vnet_id else name)
+    return ObservedSubnet(
+        id=str(subnet_id),
+        name=name,
+        address_prefixes=prefixes,
+        location=location,
+        route_table_id=_ref_id(props.get("routeTable")),
+    )
+
+
+def vnet_subnets_from_arm(body: Mapping[str, Any]) -> list[ObservedSubnet]:
+    location = str(body.get("location") or "")
+    vnet_id = str(body.get("id") or "")
+    return [subnet_from_arm(s, location=location, vnet_id=vnet_id)
+            for s in _props(body).get("subnets") or [] if isinstance(s, Mapping)]
+
+
+def gateway_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(GatewaySubnet ids, virtualNetworkGateway ids referenced by their ipConfigurations)."""
+    subnet_ids: list[str] = []
+    gateway_ids: list[str] = []
+    vnet_id = str(body.get("id") or "")
+    for subnet in _props(body).get("subnets") or []:
+        if not isinstance(subnet, Mapping) or str(subnet.get("name", "")).lower() != "gatewaysubnet":
+            continue
+        subnet_ids.append(str(subnet.get("id") or f"{vnet_id}/subnets/{subnet.get('name')}"))
+        for config in _props(subnet).get("ipConfigurations") or []:
+            ref = _ref_id(config)
+            if not ref:
+                continue
+            try:
+                rid = ids.parse_resource_id(ref)
+            except ValueError:
+                continue
+            parent = rid.parent
+            if parent is not None and parent.is_type(ids.VPN_GATEWAY):
+                gateway_ids.append(str(parent))
+    return subnet_ids, gateway_ids
+
+
+def route_from_arm(body: Mapping[str, Any]) -> Route:
+    props = _props(body)
+    return Route(
+        name=str(body.get("name") or ""),
+        address_prefix=str(props.get("addressPrefix") or ""),
+        next_hop_type=str(props.get("nextHopType") or ""),
+        next_hop_ip_address=props.get("nextHopIpAddress") or None,
+    )
+
+
+def route_table_from_arm(body: Mapping[str, Any]) -> ObservedRouteTable:
+    props = _props(body)
+    return ObservedRouteTable(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        location=str(body.get("location") or ""),
+        tags=_tags(body),
+        routes=tuple(route_from_arm(r) for r in props.get("routes") or [] if isinstance(r, Mapping)),
+        subnet_ids=_unique_ids(_ref_id(s) for s in props.get("subnets") or []),
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+    )
+
+
+def app_gateway_from_arm(body: Mapping[str, Any]) -> ObservedAppGateway:
+    props = _props(body)
+    sku = props.get("sku") or {}
+    configs = [c for c in props.get("gatewayIPConfigurations") or [] if isinstance(c, Mapping)]
+    subnet_id = _ref_id(_props(configs[0]).get("subnet")) if configs else None
+    tags = _tags(body)
+    isolated = str(_get_ci(tags, ISOLATION_TAG) or "").strip().lower() == "true"
+    return ObservedAppGateway(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        sku_name=str(sku.get("name") or ""),
+        sku_tier=str(sku.get("tier") or ""),
+        subnet_id=subnet_id,
+        network_isolated=isolated,
+        tags=tags,
+    )
+
+
+def vpn_gateway_from_arm(body: Mapping[str, Any]) -> ObservedVpnGateway:
+    props = _props(body)
+    pool = (props.get("vpnClientConfiguration") or {}).get("vpnClientAddressPool") or {}
+    return ObservedVpnGateway(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        p2s_prefixes=_strs(pool.get("addressPrefixes")),
+    )
+
+
+def vpn_gateway_subnet_ids(body: Mapping[str, Any]) -> list[str]:
+    return [sid for c in _props(body).get("ipConfigurations") or [] if isinstance(c, Mapping)
+            if (sid := _ref_id(_props(c).get("subnet")))]
+
+
+# --------------------------------------------------------------------------------------------- firewall
+
+
+def _network_rule(body: Mapping[str, Any], *, protocols_key: str) -> NetworkRule:
+    return NetworkRule(
+        name=str(body.get("name") or ""),
+        protocols=_strs(body.get(protocols_key)),
+        source_addresses=_strs(body.get("sourceAddresses")),
+        destination_addresses=_strs(body.get("destinationAddresses")),
+        destination_ports=_strs(body.get("destinationPorts")),
+    )
+
+
+def classic_collection_from_arm(body: Mapping[str, Any]) -> RuleCollection:
+    """A classic `networkRuleCollections[]` item: {name, properties: {priority, action: {type}, rules}}."""
+    props = _props(body)
+    return RuleCollection(
+        name=str(body.get("name") or ""),
+        priority=int(props.get("priority") or 0),
+        action=str((props.get("action") or {}).get("type") or ""),
+        rules=tuple(_network_rule(r, protocols_key="protocols") for r in props.get("rules") or []
+                    if isinstance(r, Mapping)),
+    )
+
+
+def firewall_from_arm(body: Mapping[str, Any]) -> ObservedFirewall:
+    props = _props(body)
+    sku_name = str((props.get("sku") or {}).get("name") or "AZFW_VNet")
+    private_ip: str | None = None
+    if sku_name.lower() == "azfw_hub":
+        # vWAN secured hub: ipConfigurations is empty, the address is in hubIPAddresses (arm-protocol.md 2.3).
+        private_ip = (props.get("hubIPAddresses") or {}).get("privateIPAddress") or None
+    else:
+        configs = [c for c in props.get("ipConfigurations") or [] if isinstance(c, Mapping)]
+        private_ip = _props(configs[0]).get("privateIPAddress") or None if configs else None
+    return ObservedFirewall(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        sku_name=sku_name,
+        private_ip=private_ip,
+        policy_id=_ref_id(props.get("firewallPolicy")),
+        classic_collections=tuple(
+            classic_collection_from_arm(c) for c in props.get("networkRuleCollections") or []
+            if isinstance(c, Mapping)),
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+    )
+
+
+def _policy_collection(body: Mapping[str, Any]) -> RuleCollection:
+    """A policy rule collection. What NetworkRule cannot express (NAT collections, application rules) is
+    kept visible as a rule/collection that can never equal a desired one, so the plan sees drift and the
+    whole-group PUT (the group is wholly ours) replaces it instead of silently keeping it."""
+    kind = str(body.get("ruleCollectionType") or "")
+    action = str((body.get("action") or {}).get("type") or "")
+    rules: list[NetworkRule] = []
+    for rule in body.get("rules") or []:
+        if not isinstance(rule, Mapping):
+            continue
+        rule_type = str(rule.get("ruleType") or "NetworkRule")
+        if kind == FILTER_COLLECTION and rule_type == "NetworkRule":
+            rules.append(_network_rule(rule, protocols_key="ipProtocols"))
+        else:
+            rules.append(NetworkRule(name=str(rule.get("name") or ""), protocols=(f"<{rule_type}>",),
+                                     source_addresses=_strs(rule.get("sourceAddresses")),
+                                     destination_addresses=(), destination_ports=()))
+    if kind != FILTER_COLLECTION:
+        action = f"<{kind}:{action}>"
+    return RuleCollection(name=str(body.get("name") or ""), priority=int(body.get("priority") or 0),
+                          action=action, rules=tuple(rules))
+
+
+def rule_collection_group_from_arm(body: Mapping[str, Any]) -> ObservedRuleCollectionGroup:
+    props = _props(body)
+    return ObservedRuleCollectionGroup(
+        id=str(body["id"]),
+        name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
+        priority=int(props.get("priority") or 0),
+        rule_collections=tuple(_policy_collection(c) for c in props.get("ruleCollections") or []
+                               if isinstance(c, Mapping)),
+    )
+
+
+# --------------------------------------------------------------------------------------------- to ARM
+# Fallbacks for bodies given as models; the planner normally hands over ARM-shaped dicts already.
+
+
+def policy_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
+    return {
+        "ruleCollectionType": FILTER_COLLECTION,
+        "name": collection.name,
+        "priority": collection.priority,
+        "action": {"type": collection.action},
+        "rules": [
+            {"ruleType": "NetworkRule", "name": r.name, "ipProtocols": list(r.protocols),
+             "sourceAddresses": list(r.source_addresses),
+             "destinationAddresses": list(r.destination_addresses),
+             "destinationPorts": list(r.destination_ports)}
+            for r in collection.rules
+        ],
+    }
+
+
+def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
+    return {
+        "name": collection.name,
+        "properties": {
+            "priority": collection.priority,
+            "action": {"type": collection.action},
+            "rules": [
+                {"name": r.name, "protocols": list(r.protocols), "sourceAddresses": list(r.source_addresses),
+                 "destinationAddresses": list(r.destination_addresses),
+                 "destinationPorts": list(r.destination_ports)}
+                for r in collection.rules
+            ],
+        },
+    }
+
+
+def as_classic_arm(value: Mapping[str, Any] | RuleCollection, name: str | None = None) -> dict[str, Any]:
+    """Normalize a classic collection given as a model, `{name, properties}` or flat `{priority, action,
+    rules}` into the `{name, properties}` shape of `networkRuleCollections[]`."""
+    if isinstance(value, RuleCollection):
+        return classic_collection_to_arm(value)
+    if isinstance(value.get("properties"), Mapping):
+        body = {"name": value.get("name") or name, "properties": dict(value["properties"])}
+    else:
+        body = {"name": value.get("name") or name,
+                "properties": {k: v for k, v in value.items() if k not in {"name", "id", "etag"}}}
+    if not body["name"]:
+        raise ValueError("a classic rule collection needs a name")
+    return body
+
+
+def as_policy_collections_arm(values: Sequence[Mapping[str, Any] | RuleCollection]) -> list[dict[str, Any]]:
+    return [policy_collection_to_arm(v) if isinstance(v, RuleCollection) else dict(v) for v in values]

@@ -1,0 +1,97 @@
+"""Turn azure-core exceptions into the project's TransientError / TerminalError, by ARM error CODE.
+
+The HTTP status alone is not enough: an LRO whose operation ended Failed or Canceled surfaces as an
+`HttpResponseError` with `status_code == 200` (the status of the poll response), and the reason is only in
+`e.error.code` / `e.error.details[*].code` (arm-protocol.md 0.5, 1.1). azure-core has already retried
+408/429/5xx and anything with Retry-After by the time we see an exception, so a 429/5xx here means
+"still failing after azure-core's own attempts" (ARCHITECTURE.md section 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from remediation.errors import ArmError, TerminalError, TransientError
+
+# ARM/Network RP codes that mean "the resource (or its lock domain) was busy: try again later"
+# (arm-protocol.md 1.1 and 3.4). Compared case-insensitively.
+TRANSIENT_CODES: frozenset[str] = frozenset(
+    code.lower()
+    for code in (
+        "AnotherOperationInProgress",
+        "RetryableError",
+        "RetryableErrorDueToAnotherOperation",
+        "ReferencedResourceNotProvisioned",
+        "FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting",
+        # An older write superseded by a newer one on the same lock domain ends Canceled with this detail.
+        "CanceledAndSupersededDueToAnotherOperation",
+        # If-Match lost a race: re-read, then write again (arm-protocol.md 3.2).
+        "PreconditionFailed",
+        # Throttling that outlived azure-core's 4 attempts.
+        "TooManyRequests",
+        "SubscriptionRequestsThrottled",
+    )
+)
+
+# Statuses azure-core retries itself (arm-protocol.md 1.1); seeing one here means its retries ran out.
+_TRANSIENT_STATUS = frozenset({408, 412, 429, 500, 502, 503, 504})
+
+
+def error_codes(exc: HttpResponseError) -> tuple[str, ...]:
+    """The top-level ARM error code followed by every detail code (recursively), in order."""
+    codes: list[str] = []
+
+    def visit(node: object) -> None:
+        code = getattr(node, "code", None)
+        if isinstance(code, str) and code:
+            codes.append(code)
+        details: Iterable[object] = getattr(node, "details", None) or ()
+        for detail in details:
+            visit(detail)
+
+    if exc.error is not None:
+        visit(exc.error)
+    return tuple(codes)
+
+
+def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
+    """The project error for an SDK exception raised while doing `operation` on `target`."""
+    if isinstance(exc, ArmError):
+        return exc
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        # The connection failed or dropped after azure-core's connect/read retries.
+        return TransientError(
+            f"{operation} {target}: connection failed: {exc}",
+            arm_code=type(exc).__name__,
+            status=None,
+            target=target,
+        )
+    if isinstance(exc, HttpResponseError):
+        codes = error_codes(exc)
+        status = exc.status_code
+        code = codes[0] if codes else (f"Http{status}" if status else "UnknownError")
+        message = (exc.error.message if exc.error is not None else None) or exc.reason or ""
+        if status == 412 and not codes:
+            code = "PreconditionFailed"
+        transient = any(c.lower() in TRANSIENT_CODES for c in codes) or (
+            status is not None and (status in _TRANSIENT_STATUS or status >= 506)
+        )
+        # Prefer the detail code that made it transient (e.g. Canceled -> CanceledAndSuperseded...) in text.
+        shown = ", ".join(dict.fromkeys(codes)) or code
+        text = f"{shown}: {operation} {target}: {message}".rstrip(": ")
+        error_class = TransientError if transient else TerminalError
+        return error_class(text, arm_code=code, status=status, target=target)
+    return TerminalError(
+        f"{type(exc).__name__}: {operation} {target}: {exc}", arm_code=type(exc).__name__, status=None,
+        target=target,
+    )
+
+
+def is_not_found(exc: Exception) -> bool:
+    return isinstance(exc, HttpResponseError) and exc.status_code == 404

@@ -1,0 +1,229 @@
+"""Observe: read what one reconcile needs through the gateway, into a Snapshot. No azure imports here.
+
+Each resource is read at most once per reconcile: ids are collected first, de-duplicated by `ids.id_key`,
+and the gateway's per-reconcile cache answers repeats (e.g. a VNet already listed for the VPN gateways).
+Looked-up resources that do not exist (404) are recorded in `Snapshot.absent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from remediation import ids
+from remediation.config import Settings
+from remediation.model import (
+    ObservedAppGateway,
+    ObservedCluster,
+    ObservedFirewall,
+    ObservedRouteTable,
+    ObservedRuleCollectionGroup,
+    ObservedSubnet,
+    ObservedVpnGateway,
+    Snapshot,
+)
+
+
+class ReadGateway(Protocol):
+    """The reads observe needs (implemented by remediation.azure.gateway.ArmGateway)."""
+
+    def get_cluster(self, cluster_id: str) -> ObservedCluster | None: ...
+    def list_clusters(self) -> list[ObservedCluster]: ...
+    def get_vnet_subnets(self, vnet_id: str) -> list[ObservedSubnet] | None: ...
+    def list_subnets(self) -> list[ObservedSubnet]: ...
+    def get_route_table(self, route_table_id: str) -> ObservedRouteTable | None: ...
+    def list_route_tables(self) -> list[ObservedRouteTable]: ...
+    def get_app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None: ...
+    def list_app_gateways(self) -> list[ObservedAppGateway]: ...
+    def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
+    def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
+    def list_vpn_gateways(self) -> list[ObservedVpnGateway]: ...
+
+
+class _Collector:
+    """Accumulates one Snapshot; every lookup goes through here so nothing is read twice."""
+
+    def __init__(self, gateway: ReadGateway) -> None:
+        self.gateway = gateway
+        self.clusters: dict[str, ObservedCluster] = {}
+        self.subnets: dict[str, ObservedSubnet] = {}
+        self.route_tables: dict[str, ObservedRouteTable] = {}
+        self.app_gateways: dict[str, ObservedAppGateway] = {}
+        self.vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+        self.firewall: ObservedFirewall | None = None
+        self.rule_collection_group: ObservedRuleCollectionGroup | None = None
+        self.absent: set[str] = set()
+        self._vnets: dict[str, dict[str, ObservedSubnet] | None] = {}
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            clusters=dict(self.clusters), subnets=dict(self.subnets), route_tables=dict(self.route_tables),
+            app_gateways=dict(self.app_gateways), vpn_gateways=self.vpn_gateways, firewall=self.firewall,
+            rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
+        )
+
+    # -------------------------------------------------------------------------------------- adders
+
+    def add_clusters(self, clusters: Iterable[ObservedCluster]) -> None:
+        for cluster in clusters:
+            self.clusters[ids.id_key(cluster.id)] = cluster
+
+    def add_subnets_listed(self, subnets: Iterable[ObservedSubnet]) -> None:
+        for subnet in subnets:
+            key = ids.id_key(subnet.id)
+            self.subnets[key] = subnet
+            vnet_key = ids.id_key(subnet.id.rsplit("/subnets/", 1)[0])
+            vnet = self._vnets.setdefault(vnet_key, {})
+            if vnet is not None:
+                vnet[key] = subnet
+
+    def add_route_tables(self, tables: Iterable[ObservedRouteTable]) -> None:
+        for table in tables:
+            self.route_tables[ids.id_key(table.id)] = table
+
+    def add_app_gateways(self, gateways: Iterable[ObservedAppGateway]) -> None:
+        for gateway in gateways:
+            self.app_gateways[ids.id_key(gateway.id)] = gateway
+
+    # -------------------------------------------------------------------------------------- lookups
+
+    def subnets_by_id(self, subnet_ids: Iterable[str]) -> None:
+        """Each subnet through ONE read of its VNet (which also gives all sibling subnets and the region)."""
+        for subnet_id in subnet_ids:
+            key = ids.id_key(subnet_id)
+            if key in self.subnets or key in self.absent:
+                continue
+            try:
+                vnet_id = str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
+            except ValueError:
+                self.absent.add(key)
+                continue
+            vnet_key = ids.id_key(vnet_id)
+            if vnet_key not in self._vnets:
+                listed = self.gateway.get_vnet_subnets(vnet_id)
+                self._vnets[vnet_key] = None if listed is None else {ids.id_key(s.id): s for s in listed}
+                if listed is None:
+                    self.absent.add(vnet_key)
+            found = (self._vnets[vnet_key] or {}).get(key)
+            if found is None:
+                self.absent.add(key)
+            else:
+                self.subnets[key] = found
+
+    def route_tables_of(self, subnet_ids: Iterable[str]) -> None:
+        for subnet_id in subnet_ids:
+            subnet = self.subnets.get(ids.id_key(subnet_id))
+            if subnet is not None and subnet.route_table_id:
+                self.route_table(subnet.route_table_id)
+
+    def route_table(self, route_table_id: str) -> None:
+        key = ids.id_key(route_table_id)
+        if key in self.route_tables or key in self.absent:
+            return
+        table = self.gateway.get_route_table(route_table_id)
+        if table is None:
+            self.absent.add(key)
+        else:
+            self.route_tables[key] = table
+
+    def app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None:
+        key = ids.id_key(app_gateway_id)
+        if key in self.app_gateways or key in self.absent:
+            return self.app_gateways.get(key)
+        gateway = self.gateway.get_app_gateway(app_gateway_id)
+        if gateway is None:
+            self.absent.add(key)
+        else:
+            self.app_gateways[key] = gateway
+        return gateway
+
+    def read_firewall(self, settings: Settings, *, with_group: bool) -> None:
+        firewall = self.gateway.get_firewall(settings.firewall_id)
+        self.firewall = firewall
+        if firewall is None:
+            self.absent.add(ids.id_key(settings.firewall_id))
+            return
+        if with_group and firewall.policy_id:
+            group = self.gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
+            self.rule_collection_group = group
+            if group is None:
+                rcg_id = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
+                self.absent.add(ids.id_key(rcg_id))
+
+
+def _cluster_subnets(cluster: ObservedCluster) -> list[str]:
+    return [*cluster.node_subnet_ids, *cluster.pod_subnet_ids]
+
+
+def observe_cluster(gateway: ReadGateway, cluster_id: str, settings: Settings) -> Snapshot:
+    """A cluster target: the cluster, its node/pod subnets (one GET per VNet), their route tables, its
+    ingress gateway with that gateway's subnet and route table, the firewall and the VPN gateways in scope.
+    Not the rule collection group: the firewall target owns it."""
+    c = _Collector(gateway)
+    cluster = gateway.get_cluster(cluster_id)
+    if cluster is None:
+        c.absent.add(ids.id_key(cluster_id))
+        return c.snapshot()
+    c.add_clusters([cluster])
+    # VPN gateways first: finding them lists the VNets in scope, which the gateway then reuses for the
+    # cluster's own VNets instead of a second GET of each.
+    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    subnet_ids = _cluster_subnets(cluster)
+    app_gateway = c.app_gateway(cluster.ingress_gateway_id) if cluster.ingress_gateway_id else None
+    if app_gateway is not None and app_gateway.subnet_id:
+        subnet_ids.append(app_gateway.subnet_id)
+    c.subnets_by_id(subnet_ids)
+    c.route_tables_of(subnet_ids)
+    c.read_firewall(settings, with_group=False)
+    return c.snapshot()
+
+
+def observe_firewall(gateway: ReadGateway, settings: Settings) -> Snapshot:
+    """A firewall target: the firewall, the owned rule collection group, and every cluster, subnet, App
+    Gateway and VPN gateway in scope, all from list calls, so the reads do not grow with the cluster count.
+    Resources that clusters reference outside the scope are read one by one."""
+    c = _Collector(gateway)
+    c.read_firewall(settings, with_group=True)
+    c.add_clusters(gateway.list_clusters())
+    c.add_subnets_listed(gateway.list_subnets())
+    c.add_app_gateways(gateway.list_app_gateways())
+    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    referenced: list[str] = []
+    for cluster in c.clusters.values():
+        referenced.extend(_cluster_subnets(cluster))
+        if cluster.ingress_gateway_id:
+            app_gateway = c.app_gateway(cluster.ingress_gateway_id)
+            if app_gateway is not None and app_gateway.subnet_id:
+                referenced.append(app_gateway.subnet_id)
+    for app_gateway in c.app_gateways.values():
+        if app_gateway.subnet_id:
+            referenced.append(app_gateway.subnet_id)
+    c.subnets_by_id(referenced)
+    return c.snapshot()
+
+
+def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:
+    """A sweep: everything of observe_firewall plus every route table in scope (one list per scope)."""
+    firewall_view = observe_firewall(gateway, settings)
+    c = _Collector(gateway)
+    c.clusters = dict(firewall_view.clusters)
+    c.subnets = dict(firewall_view.subnets)
+    c.app_gateways = dict(firewall_view.app_gateways)
+    c.vpn_gateways = firewall_view.vpn_gateways
+    c.firewall = firewall_view.firewall
+    c.rule_collection_group = firewall_view.rule_collection_group
+    c.absent = set(firewall_view.absent)
+    c.add_route_tables(gateway.list_route_tables())
+    # Tables in another scope that subnets in scope point at.
+    c.route_tables_of(list(c.subnets))
+    return c.snapshot()
+
+
+def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> Snapshot:
+    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall and the VPN gateways."""
+    c = _Collector(gateway)
+    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    c.subnets_by_id([subnet_id])
+    c.route_tables_of([subnet_id])
+    c.read_firewall(settings, with_group=False)
+    return c.snapshot()

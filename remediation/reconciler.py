@@ -1,0 +1,302 @@
+"""The one orchestrator: reconcile(target) = observe -> desire -> plan -> apply -> verify.
+
+Level-triggered (ARCHITECTURE.md section 2): a trigger only names a target; the state is always re-read
+from ARM. Dry run walks the same path and skips only the writes. The firewall's owned rule collection
+group is computed from every cluster in scope inside the firewall lock, so a burst of cluster events
+coalesces: the first run writes the complete group and the others find nothing to change.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from remediation import desired, ids, observe, plan
+from remediation.apply import apply_changes
+from remediation.azure.gateway import ArmGateway
+from remediation.config import Mode, Settings
+from remediation.errors import OutOfScopeError, TargetNotFoundError, UnsupportedTargetError
+from remediation.locks import InProcessLocks, LockProvider
+from remediation.model import (
+    ArmCalls,
+    Change,
+    ChangeOutcome,
+    Conflict,
+    DesiredSubnetRoutes,
+    Outcome,
+    ReconcileResult,
+    Skip,
+    Snapshot,
+    Target,
+    TargetKind,
+)
+
+log = logging.getLogger(__name__)
+
+_TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
+    (ids.CLUSTER, TargetKind.CLUSTER),
+    (ids.AGENT_POOL, TargetKind.CLUSTER),
+    (ids.APP_GATEWAY, TargetKind.GATEWAY),
+    (ids.FIREWALL, TargetKind.FIREWALL),
+    (ids.FIREWALL_POLICY, TargetKind.FIREWALL),
+    (ids.RULE_COLLECTION_GROUP, TargetKind.FIREWALL),
+    (ids.VNET, TargetKind.NETWORK),
+    (ids.SUBNET, TargetKind.NETWORK),
+    (ids.ROUTE_TABLE, TargetKind.NETWORK),
+    (ids.ROUTE, TargetKind.NETWORK),
+)
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One observe-desire-plan pass: the changes to make and what was reported alongside."""
+
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        gateway_factory: Callable[[], ArmGateway] | None = None,
+        locks: LockProvider | None = None,
+        retry_deadline_s: float = 240.0,
+    ) -> None:
+        """gateway_factory builds a fresh gateway per pass, so read caches and call counters start empty;
+        locks defaults to in-process locks (the Function app passes blob leases shared by all instances)."""
+        self.settings = settings
+        self._gateway_factory = gateway_factory or (lambda: ArmGateway(settings))
+        self._locks: LockProvider = locks or InProcessLocks()
+        self._retry_deadline_s = retry_deadline_s
+
+    # ------------------------------------------------------------------------------------ targets
+
+    def resolve(self, resource_id: str) -> Target:
+        """Map a caller's id to a target without any ARM call; bad ids raise RemediationInputError."""
+        rid = ids.parse_resource_id(resource_id)
+        if rid.namespace is None:
+            raise UnsupportedTargetError(
+                f"{resource_id} is a subscription or resource group; name a cluster, App Gateway, firewall, "
+                "VNet, subnet or route table (use 'sweep' for a whole scope)")
+        kind = next((k for t, k in _TARGET_KINDS if rid.is_type(t)), None)
+        if kind is None:
+            raise UnsupportedTargetError(f"{rid.resource_type} is not a resource type this tool reconciles")
+        if not self.settings.in_scope(str(rid)):
+            raise OutOfScopeError(f"{resource_id} is outside REMEDIATION_SCOPE")
+        if rid.is_type(ids.AGENT_POOL):
+            parent = rid.parent
+            assert parent is not None  # an agent pool id always has its cluster as parent
+            return Target(TargetKind.CLUSTER, str(parent))
+        if kind is TargetKind.FIREWALL:
+            # Every firewall-side id maps to the one configured firewall: its group is computed whole.
+            return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+        return Target(kind, str(rid))
+
+    def subnet_target(self, subnet_id: str) -> Target:
+        rid = ids.parse_typed(subnet_id, ids.SUBNET)
+        if not self.settings.in_scope(str(rid)):
+            raise OutOfScopeError(f"{subnet_id} is outside REMEDIATION_SCOPE")
+        return Target(TargetKind.SUBNET, str(rid))
+
+    def scope_target(self) -> Target:
+        return Target(TargetKind.SCOPE, ",".join(str(s) for s in self.settings.scope))
+
+    def sweep_targets(self) -> list[Target]:
+        """One fleet target: list calls per scope cost the same for 1 or 1000 clusters (bench/)."""
+        return [self.scope_target()]
+
+    # ------------------------------------------------------------------------------------ reconcile
+
+    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False) -> ReconcileResult:
+        """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify.
+
+        Failed writes are outcomes, not exceptions. A missing cluster or gateway triggers the clean-up
+        pass (owned routes and rules that no cluster needs any more), unless require_exists is set, when
+        TargetNotFoundError is raised (the HTTP re-run answers 404).
+        """
+        dry_run = dry_run or self.settings.mode is Mode.REPORT
+        started = time.monotonic()
+        calls = ArmCalls()
+        passes: list[_Pass] = []
+        outcomes: list[ChangeOutcome] = []
+
+        def run(step: Callable[[ArmGateway], _Pass], *, firewall: bool) -> None:
+            nonlocal calls
+            gateway = self._gateway_factory()
+            try:
+                if firewall and not dry_run:
+                    # One writer per firewall across all instances; the group is re-read inside the lock.
+                    with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id)):
+                        result = step(gateway)
+                        outcomes.extend(self._apply(gateway, result.changes))
+                else:
+                    result = step(gateway)
+                    if not dry_run:
+                        outcomes.extend(self._apply(gateway, result.changes))
+                passes.append(result)
+            finally:
+                calls = calls + gateway.arm_calls
+
+        for step, firewall in self._steps(target, require_exists):
+            run(step, firewall=firewall)
+
+        plan_ = plan.build_plan(
+            str(target),
+            [c for p in passes for c in p.changes],
+            [c for p in passes for c in p.conflicts],
+            _unique_skips([s for p in passes for s in p.skipped]),
+        )
+        converged: bool | None = None
+        if not dry_run:
+            verify_gateway = self._gateway_factory()
+            try:
+                remaining = [c for step, _ in self._steps(target, False) for c in step(verify_gateway).changes]
+            finally:
+                calls = calls + verify_gateway.arm_calls
+            failed = any(o.outcome is Outcome.FAILED for o in outcomes)
+            converged = not failed and not any(c.action.value != "noop" for c in remaining)
+        result = ReconcileResult(
+            target=str(target), dry_run=dry_run, plan=plan_, outcomes=tuple(outcomes), arm_calls=calls,
+            converged=converged)
+        log.info(
+            "reconciled %s: %s, %d writes planned, %d conflicts, %d skipped, converged=%s, %d reads, "
+            "%d writes in %.2fs", target, "dry run" if dry_run else "applied", len(plan_.writes),
+            len(plan_.conflicts), len(plan_.skipped), converged, calls.reads, calls.writes,
+            time.monotonic() - started,
+            extra={"target": target.id, "action": "reconcile", "dryRun": dry_run})
+        return result
+
+    def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
+        return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s)
+
+    # ------------------------------------------------------------------------------------ passes
+
+    def _steps(self, target: Target,
+               require_exists: bool) -> list[tuple[Callable[[ArmGateway], _Pass], bool]]:
+        """The passes a target needs, each (step, needs firewall lock). Evaluated lazily per run."""
+        firewall_step = (self._firewall_pass, True)
+        if target.kind is TargetKind.CLUSTER:
+            return [(lambda gw: self._cluster_pass(gw, target.id, require_exists), False), firewall_step]
+        if target.kind is TargetKind.GATEWAY:
+            return [(lambda gw: self._gateway_pass(gw, target.id, require_exists), False), firewall_step]
+        if target.kind is TargetKind.SUBNET:
+            return [(lambda gw: self._subnet_pass(gw, target.id), False)]
+        if target.kind is TargetKind.FIREWALL:
+            return [firewall_step]
+        # NETWORK and SCOPE: which clusters a VNet, subnet or route table affects is only known from the
+        # whole picture, and deletes are only safe with it, so both run the fleet pass with pruning.
+        return [(self._fleet_pass, False), firewall_step]
+
+    def _cluster_pass(self, gateway: ArmGateway, cluster_id: str, require_exists: bool) -> _Pass:
+        snapshot = observe.observe_cluster(gateway, cluster_id, self.settings)
+        if ids.id_key(cluster_id) in snapshot.absent:
+            if require_exists:
+                raise TargetNotFoundError(f"cluster {cluster_id} was not found")
+            cleanup = self._fleet_pass(gateway)
+            note = Skip(cluster_id, "cluster not found: removing owned routes that no cluster in scope needs")
+            return _Pass(cleanup.changes, cleanup.conflicts, (note, *cleanup.skipped))
+        wanted = desired.desired_cluster_routes(snapshot, cluster_id, self.settings)
+        if isinstance(wanted, Skip):
+            return _Pass(skipped=(wanted,))
+        changes, conflicts = plan.plan_routes(snapshot, wanted, self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts))
+
+    def _gateway_pass(self, gateway: ArmGateway, gateway_id: str, require_exists: bool) -> _Pass:
+        users = [c for c in gateway.list_clusters() if ids.same_id(c.ingress_gateway_id, gateway_id)]
+        if not users:
+            if require_exists and gateway.get_app_gateway(gateway_id) is None:
+                raise TargetNotFoundError(f"application gateway {gateway_id} was not found")
+            # A gateway no cluster uses (or a deleted one): the fleet pass prunes its subnet's routes.
+            return self._fleet_pass(gateway)
+        changes: list[Change] = []
+        conflicts: list[Conflict] = []
+        skipped: list[Skip] = []
+        for cluster in users:
+            result = self._cluster_pass(gateway, cluster.id, False)
+            changes.extend(result.changes)
+            conflicts.extend(result.conflicts)
+            skipped.extend(result.skipped)
+        return _Pass(tuple(_dedupe(changes)), tuple(conflicts), tuple(skipped))
+
+    def _subnet_pass(self, gateway: ArmGateway, subnet_id: str) -> _Pass:
+        snapshot = observe.observe_subnet(gateway, subnet_id, self.settings)
+        if ids.id_key(subnet_id) in snapshot.absent:
+            raise TargetNotFoundError(f"subnet {subnet_id} was not found")
+        wanted = desired.desired_prepared_subnet(snapshot, subnet_id, self.settings)
+        if isinstance(wanted, Skip):
+            return _Pass(skipped=(wanted,))
+        changes, conflicts = plan.plan_routes(snapshot, (wanted,), self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts))
+
+    def _fleet_pass(self, gateway: ArmGateway) -> _Pass:
+        snapshot = observe.observe_fleet(gateway, self.settings)
+        wanted: list[DesiredSubnetRoutes] = []
+        skipped: list[Skip] = []
+        for cluster_key in sorted(snapshot.clusters):
+            cluster = snapshot.clusters[cluster_key]
+            result = desired.desired_cluster_routes(snapshot, cluster.id, self.settings)
+            if isinstance(result, Skip):
+                skipped.append(result)
+            else:
+                wanted.extend(result)
+        wanted.extend(self._prepared_subnets(snapshot, wanted))
+        changes, conflicts = plan.plan_routes(
+            snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=True)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped))
+
+    def _prepared_subnets(self, snapshot: Snapshot,
+                          covered: Sequence[DesiredSubnetRoutes]) -> list[DesiredSubnetRoutes]:
+        """Subnets prepared for a userDefinedRouting cluster stay prepared while no cluster uses them.
+
+        AKS refuses to create such a cluster unless the subnet already routes 0.0.0.0/0 to the appliance
+        (domain-notes 3.2.1), so an owned default route with no cluster behind it is kept, not pruned.
+        """
+        covered_keys = {ids.id_key(d.subnet_id) for d in covered}
+        default_name = desired.route_name(self.settings, "default", "0.0.0.0/0").lower()
+        prepared: list[DesiredSubnetRoutes] = []
+        for subnet_key, subnet in sorted(snapshot.subnets.items()):
+            if subnet_key in covered_keys or subnet.route_table_id is None:
+                continue
+            table = snapshot.route_tables.get(ids.id_key(subnet.route_table_id))
+            if table is None:
+                continue
+            if any(r.name.lower() == default_name for r in table.routes):
+                wanted = desired.desired_prepared_subnet(snapshot, subnet.id, self.settings)
+                if not isinstance(wanted, Skip):
+                    prepared.append(wanted)
+        return prepared
+
+    def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
+        snapshot = observe.observe_firewall(gateway, self.settings)
+        if snapshot.firewall is None:
+            return _Pass(skipped=(Skip(self.settings.firewall_id, "firewall not found: no rules written"),))
+        collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
+        return _Pass(tuple(plan.plan_firewall(snapshot, collections, self.settings)), (), tuple(skipped))
+
+
+def _dedupe(changes: Sequence[Change]) -> list[Change]:
+    """Two clusters behind one gateway plan the same ingress route: keep each address once."""
+    seen: set[tuple[str, str]] = set()
+    unique: list[Change] = []
+    for change in changes:
+        key = (change.kind.value, ids.id_key(change.address))
+        if key not in seen:
+            seen.add(key)
+            unique.append(change)
+    return unique
+
+
+def _unique_skips(skips: Sequence[Skip]) -> list[Skip]:
+    """The routing pass and the firewall pass both report a cluster that fails a prerequisite."""
+    seen: set[str] = set()
+    unique: list[Skip] = []
+    for skip in skips:
+        if ids.id_key(skip.target) not in seen:
+            seen.add(ids.id_key(skip.target))
+            unique.append(skip)
+    return unique

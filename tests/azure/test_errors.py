@@ -1,0 +1,124 @@
+"""Error classification and retries against injected ARM faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+from remediation.apply import DEPENDENCY_FAILED, apply_changes
+from remediation.azure.gateway import ArmGateway
+from remediation.config import Settings
+from remediation.errors import TerminalError, TransientError
+from remediation.model import Action, Change, ChangeKind, Outcome, Route
+from remediation.retry import run_with_retries
+
+from .conftest import SPOKE, make_emulator, make_settings, no_sleep
+
+TABLE = f"{SPOKE}/routeTables/rt-spoke-nodes"
+NODES = f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-nodes"
+HOP = {"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}
+ROUTE = Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4")
+
+
+def test_conflict_is_transient_then_retried(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("PUT", r"/routes/rmd-appgw", kind="conflict", count=2)
+    with pytest.raises(TransientError) as raised:
+        gateway.put_route(TABLE, ROUTE)
+    assert raised.value.arm_code == "AnotherOperationInProgress"
+    sleeps: list[float] = []
+    run_with_retries(lambda: gateway.put_route(TABLE, ROUTE), deadline_s=300, describe="put route",
+                     sleep=sleeps.append)
+    assert len(sleeps) == 1 and 2.0 <= sleeps[0] <= 60.0
+    assert any(r["name"] == "rmd-appgw" for r in emu.get(TABLE)["properties"]["routes"])  # type: ignore[index]
+
+
+def test_lro_failed_with_terminal_code(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("PUT", r"/routes/rmd-appgw", kind="lro_failed", code="InvalidRouteNextHop",
+                   message="bad next hop")
+    calls = 0
+
+    def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        gateway.put_route(TABLE, ROUTE)
+
+    with pytest.raises(TerminalError) as raised:
+        run_with_retries(attempt, deadline_s=300, describe="put route", sleep=no_sleep)
+    assert calls == 1  # terminal: never retried
+    assert raised.value.arm_code == "InvalidRouteNextHop"
+    assert "InvalidRouteNextHop" in str(raised.value) and "rmd-appgw" in str(raised.value)
+
+
+def test_lro_canceled_superseded_is_transient(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("PUT", r"/routes/rmd-appgw", kind="lro_canceled")
+    with pytest.raises(TransientError) as raised:
+        gateway.put_route(TABLE, ROUTE)
+    assert "CanceledAndSupersededDueToAnotherOperation" in str(raised.value)
+
+
+def test_retries_stop_at_the_deadline(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("PUT", r"/routes/rmd-appgw", kind="conflict", count=100)
+    sleeps: list[float] = []
+    with pytest.raises(TransientError):
+        run_with_retries(lambda: gateway.put_route(TABLE, ROUTE), deadline_s=30, describe="put route",
+                         sleep=sleeps.append)
+    assert sleeps and sum(sleeps) < 30
+
+
+def test_dropped_connection_is_transient(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("GET", r"/routeTables/rt-spoke-nodes$", kind="drop", count=10)
+    with pytest.raises(TransientError):
+        gateway.get_route_table(TABLE)
+
+
+def test_apply_records_failures_and_skips_dependents(emu: Emulator, gateway: ArmGateway,
+                                                    settings: Settings) -> None:
+    new_table = f"{SPOKE}/routeTables/rmd-broken"
+    emu.faults.add("PUT", r"/routeTables/rmd-broken$", kind="lro_failed", code="RouteTableQuotaExceeded")
+    emu.faults.add("PUT", r"/routes/rmd-ok", kind="conflict", count=1)
+
+    def change(kind: ChangeKind, address: str, after: dict[str, Any]) -> Change:
+        return Change(Action.CREATE, kind, address, None, after, "test")
+
+    outcomes = apply_changes(gateway, [
+        change(ChangeKind.ROUTE_TABLE, new_table, {"location": "westeurope"}),
+        change(ChangeKind.ROUTE, f"{new_table}/routes/rmd-x",
+               HOP),
+        change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, {"routeTable": {"id": new_table}}),
+        change(ChangeKind.ROUTE, f"{TABLE}/routes/rmd-ok",
+               HOP),
+    ], settings=settings, sleep=no_sleep)
+    assert [o.outcome for o in outcomes] == [Outcome.FAILED, Outcome.FAILED, Outcome.FAILED, Outcome.CREATED]
+    assert outcomes[0].error is not None and outcomes[0].error.startswith("RouteTableQuotaExceeded: ")
+    assert outcomes[1].error == DEPENDENCY_FAILED and outcomes[2].error == DEPENDENCY_FAILED
+    assert emu.get(new_table) is None
+
+
+def test_foreign_change_between_get_and_put_survives(monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = make_emulator(monkeypatch, strict_if_match=True)
+    try:
+        nsg = f"{SPOKE}/networkSecurityGroups/nsg-foreign"
+
+        def foreign_write(emulator: Emulator) -> None:
+            body = emulator.get(NODES)
+            assert body is not None
+            body["properties"]["networkSecurityGroup"] = {"id": nsg}
+            emulator.put_foreign(NODES, body)
+
+        # Runs once, just before our first subnet PUT: after our GET, so that PUT carries a stale etag.
+        emu.faults.before("PUT", r"/subnets/snet-aks-nodes$", foreign_write)
+        gateway = ArmGateway(make_settings(emu))
+        new_table = f"{SPOKE}/routeTables/rmd-rt"
+        gateway.create_route_table(new_table, "westeurope", {"managed-by": "aks-egress-remediation"})
+        gateway.set_subnet_route_table(NODES, new_table)
+        body = emu.get(NODES)
+        assert body is not None
+        assert body["properties"]["networkSecurityGroup"]["id"].lower() == nsg.lower()
+        assert body["properties"]["routeTable"]["id"].lower() == new_table.lower()
+        statuses = [r.status for r in emu.request_log if r.method == "PUT" and "/subnets/" in r.path]
+        assert statuses[0] == 412 and statuses[-1] in (200, 201)
+        gateway.close()
+    finally:
+        emu.stop()

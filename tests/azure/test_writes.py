@@ -1,0 +1,149 @@
+"""Writes through the gateway and apply_changes, asserted on the emulator's resulting ARM state."""
+
+from __future__ import annotations
+
+from emulator import Emulator
+from remediation import ids
+from remediation.apply import apply_changes
+from remediation.azure.gateway import ArmGateway
+from remediation.config import Settings
+from remediation.model import Action, Change, ChangeKind, Outcome, Route
+
+from .conftest import FIREWALL_ID, HUB, SPOKE, no_sleep
+
+VNET_SPOKE = f"{SPOKE}/virtualNetworks/vnet-spoke"
+NODES = f"{VNET_SPOKE}/subnets/snet-aks-nodes"
+APPGW_SUBNET = f"{VNET_SPOKE}/subnets/snet-appgw"
+RT_NEW = f"{SPOKE}/routeTables/rmd-rt-appgw"
+POLICY = f"{HUB}/firewallPolicies/fwpol-hub"
+RCG = f"{POLICY}/ruleCollectionGroups/rmd-aks-runbook"
+
+
+def _services(endpoints: list | None) -> list[tuple[str, tuple[str, ...]]]:
+    # provisioningState inside serviceEndpoints is readonly: the SDK drops it from the PUT body.
+    return [(e["service"], tuple(e.get("locations") or ())) for e in endpoints or []]
+
+
+def _change(kind: ChangeKind, address: str, after: dict | None, action: Action = Action.CREATE) -> Change:
+    return Change(action=action, kind=kind, address=address, before=None, after=after, reason="test")
+
+
+def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, settings: Settings) -> None:
+    before = emu.get(NODES)
+    assert before is not None
+    nsg = before["properties"]["networkSecurityGroup"]
+    endpoints = before["properties"].get("serviceEndpoints")
+    changes = [
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, {"routeTable": {"id": RT_NEW}}, Action.UPDATE),
+        _change(ChangeKind.ROUTE, f"{RT_NEW}/routes/rmd-aks-nodes",
+                {"addressPrefix": "10.1.0.0/22", "nextHopType": "VirtualAppliance",
+                 "nextHopIpAddress": "10.0.1.4"}),
+        _change(ChangeKind.ROUTE_TABLE, RT_NEW, {"location": "westeurope"}),
+        _change(ChangeKind.ROUTE, f"{SPOKE}/routeTables/rt-spoke-nodes/routes/rmd-x", None, Action.NOOP),
+    ]
+    outcomes = apply_changes(gateway, changes, settings=settings, sleep=no_sleep)
+    assert [o.outcome for o in outcomes] == [Outcome.UPDATED, Outcome.CREATED, Outcome.CREATED,
+                                             Outcome.UNCHANGED]
+    assert all(o.error is None for o in outcomes)
+    table = emu.get(RT_NEW)
+    assert table is not None and table["tags"] == {"managed-by": "aks-egress-remediation"}
+    (route,) = table["properties"]["routes"]
+    assert route["name"] == "rmd-aks-nodes" and route["properties"]["nextHopIpAddress"] == "10.0.1.4"
+    after = emu.get(NODES)
+    assert after is not None
+    assert ids.same_id(after["properties"]["routeTable"]["id"], RT_NEW)
+    # Full-replace PUT built from the SDK model: the NSG and service endpoints survive.
+    assert after["properties"]["networkSecurityGroup"] == nsg
+    assert _services(after["properties"].get("serviceEndpoints")) == _services(endpoints)
+    assert _services(endpoints) == [("Microsoft.Storage", ("westeurope", "northeurope"))]
+    assert gateway.arm_calls.writes == 3
+
+
+def test_put_route_keeps_foreign_routes_and_delete_route(emu: Emulator, gateway: ArmGateway) -> None:
+    table_id = f"{SPOKE}/routeTables/rt-spoke-nodes"
+    gateway.put_route(table_id, Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4"))
+    names = {r["name"] for r in emu.get(table_id)["properties"]["routes"]}  # type: ignore[index]
+    assert names == {"to-onprem", "rmd-appgw"}
+    gateway.delete_route(table_id, "rmd-appgw")
+    names = {r["name"] for r in emu.get(table_id)["properties"]["routes"]}  # type: ignore[index]
+    assert names == {"to-onprem"}
+    observed = gateway.get_route_table(table_id)
+    assert observed is not None and [r.name for r in observed.routes] == ["to-onprem"]
+
+
+def test_create_route_table_never_empties_an_existing_table(emu: Emulator, gateway: ArmGateway) -> None:
+    table_id = f"{SPOKE}/routeTables/rt-spoke-nodes"
+    gateway.create_route_table(table_id, "westeurope", {"managed-by": "x"})
+    body = emu.get(table_id)
+    assert body is not None and [r["name"] for r in body["properties"]["routes"]] == ["to-onprem"]
+    assert body["tags"] == {"owner": "network-team", "managed-by": "x"}
+
+
+def test_detach_route_table(emu: Emulator, gateway: ArmGateway) -> None:
+    gateway.set_subnet_route_table(NODES, None)
+    body = emu.get(NODES)
+    assert body is not None and not body["properties"].get("routeTable")
+    assert body["properties"]["networkSecurityGroup"]
+
+
+def test_rule_collection_group_put_and_delete(emu: Emulator, gateway: ArmGateway,
+                                              settings: Settings) -> None:
+    collection = {
+        "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "rmd-egress", "priority": 260,
+        "action": {"type": "Allow"},
+        "rules": [{"ruleType": "NetworkRule", "name": "aks-udp-1194", "ipProtocols": ["UDP"],
+                   "sourceAddresses": ["10.1.0.0/22"], "destinationAddresses": ["AzureCloud.westeurope"],
+                   "destinationPorts": ["1194"]}],
+    }
+    outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG,
+                                               {"priority": 250, "ruleCollections": [collection]})],
+                             settings=settings, sleep=no_sleep)
+    assert outcomes[0].outcome is Outcome.CREATED, outcomes[0].error
+    group = gateway.get_rule_collection_group(POLICY, "rmd-aks-runbook")
+    assert group is not None and group.priority == 250
+    (observed,) = group.rule_collections
+    assert observed.rules[0].destination_ports == ("1194",)
+    # An update PUTs the whole group again (If-Match with the etag just read).
+    gateway.put_rule_collection_group(POLICY, "rmd-aks-runbook", 255, [collection])
+    assert emu.get(RCG)["properties"]["priority"] == 255  # type: ignore[index]
+    outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG, None, Action.DELETE)],
+                             settings=settings, sleep=no_sleep)
+    assert outcomes[0].outcome is Outcome.DELETED
+    assert emu.get(RCG) is None
+    assert emu.get(f"{POLICY}/ruleCollectionGroups/platform-baseline") is not None
+
+
+def test_classic_collections_keep_foreign(emu: Emulator, gateway: ArmGateway, settings: Settings) -> None:
+    firewall = emu.get(FIREWALL_ID)
+    assert firewall is not None
+    firewall["properties"].pop("firewallPolicy", None)
+    firewall["properties"]["networkRuleCollections"] = [
+        {"name": "corp-allow", "properties": {"priority": 100, "action": {"type": "Allow"}, "rules": [
+            {"name": "dns", "protocols": ["UDP"], "sourceAddresses": ["10.0.0.0/8"],
+             "destinationAddresses": ["168.63.129.16"], "destinationPorts": ["53"]}]}},
+        {"name": "rmd-stale", "properties": {"priority": 400, "action": {"type": "Allow"}, "rules": []}},
+    ]
+    emu.put_foreign(FIREWALL_ID, firewall)
+    wanted = {"name": "rmd-aks-egress", "properties": {"priority": 300, "action": {"type": "Allow"},
+                                                        "rules": [
+        {"name": "udp-1194", "protocols": ["UDP"], "sourceAddresses": ["10.1.0.0/22"],
+         "destinationAddresses": ["AzureCloud.westeurope"], "destinationPorts": ["1194"]}]}}
+    gateway.put_classic_collections(FIREWALL_ID, [wanted], "rmd-")
+    names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]
+    assert names == ["corp-allow", "rmd-aks-egress"]
+    observed = gateway.get_firewall(FIREWALL_ID)
+    assert observed is not None and observed.policy_id is None
+    assert [c.name for c in observed.classic_collections] == ["corp-allow", "rmd-aks-egress"]
+
+    # Through apply: per-collection changes of one firewall become ONE firewall PUT.
+    emu.clear_log()
+    outcomes = apply_changes(gateway, [
+        _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-egress",
+                None, Action.DELETE),
+        _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-ingress",
+                {"priority": 310, "action": {"type": "Allow"}, "rules": []}),
+    ], settings=settings, sleep=no_sleep)
+    assert [o.outcome for o in outcomes] == [Outcome.DELETED, Outcome.CREATED]
+    names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]
+    assert names == ["corp-allow", "rmd-aks-ingress"]
+    assert [r.method for r in emu.request_log].count("PUT") == 1
