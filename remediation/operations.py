@@ -30,6 +30,8 @@ HANDLED_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write",
     "Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete",
     "Microsoft.Network/azureFirewalls/write",
+    # A changed P2S client pool changes egress routes and the P2S rule of every cluster.
+    "Microsoft.Network/virtualNetworkGateways/write",
 )
 
 # RBAC actions the function's identity needs, each tied to the calls that use it. `infra/` grants
@@ -54,5 +56,12 @@ REQUIRED_ACTIONS: dict[str, str] = {
     "Microsoft.Network/routeTables/routes/read": "observe routes",
     "Microsoft.Network/routeTables/routes/write": "write owned routes through the child endpoint",
     "Microsoft.Network/routeTables/routes/delete": "remove owned routes that are no longer desired",
+    # Linked access checks: a PUT re-sends every reference the resource already holds, and ARM checks the
+    # caller's join right on each (a subnet's NSG and NAT gateway; a classic firewall's subnet and IPs).
     "Microsoft.Network/networkSecurityGroups/join/action": "linked access check: a subnet PUT re-sends its NSG",
+    "Microsoft.Network/natGateways/join/action": "linked access check: a subnet PUT re-sends its NAT gateway",
+    "Microsoft.Network/virtualNetworks/subnets/join/action": "linked access check: a classic firewall PUT "
+    "re-sends its AzureFirewallSubnet",
+    "Microsoft.Network/publicIPAddresses/join/action": "linked access check: a classic firewall PUT "
+    "re-sends its public IPs",
 }

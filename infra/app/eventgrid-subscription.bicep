@@ -1,0 +1,109 @@
+// The event subscription from a watched subscription's system topic to the on_resource_event function.
+// Deployed in the topic's resource group, after the code is published: Event Grid checks that the
+// AzureFunction endpoint (<site id>/functions/<name>) exists when the subscription is created.
+targetScope = 'resourceGroup'
+
+@description('System topic of the watched subscription.')
+param systemTopicName string
+
+@description('Event subscription name.')
+param eventSubscriptionName string
+
+@description('Resource id of the Function app.')
+param functionAppId string
+
+@description('Resource id of the storage account that receives dead letters.')
+param deadLetterStorageAccountId string
+
+@description('Blob container for dead letters.')
+param deadLetterContainerName string
+
+@description('Delivery attempts before dead-lettering (Event Grid: 1-30, default 30).')
+@minValue(1)
+@maxValue(30)
+param maxDeliveryAttempts int = 30
+
+@description('Minutes an undelivered event is retried before dead-lettering (Event Grid: 1-1440, default 1440).')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int = 1440
+
+// = HANDLED_EVENT_TYPES in remediation/operations.py (tests/infra compares them).
+var handledEventTypes = [
+  'Microsoft.Resources.ResourceWriteSuccess'
+  'Microsoft.Resources.ResourceDeleteSuccess'
+]
+
+// = HANDLED_OPERATIONS in remediation/operations.py (tests/infra compares them). Event Grid allows 25
+// filter values in total per event subscription (arm-protocol.md 4.2); comparisons are case-insensitive.
+var handledOperations = [
+  'Microsoft.ContainerService/managedClusters/write'
+  'Microsoft.ContainerService/managedClusters/delete'
+  'Microsoft.ContainerService/managedClusters/agentPools/write'
+  'Microsoft.Network/applicationGateways/write'
+  'Microsoft.Network/applicationGateways/delete'
+  'Microsoft.Network/virtualNetworks/write'
+  'Microsoft.Network/virtualNetworks/subnets/write'
+  'Microsoft.Network/routeTables/write'
+  'Microsoft.Network/routeTables/delete'
+  'Microsoft.Network/routeTables/routes/write'
+  'Microsoft.Network/routeTables/routes/delete'
+  'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write'
+  'Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete'
+  'Microsoft.Network/azureFirewalls/write'
+  'Microsoft.Network/virtualNetworkGateways/write'
+]
+
+resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+  name: systemTopicName
+}
+
+resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+  parent: topic
+  name: eventSubscriptionName
+  properties: {
+    eventDeliverySchema: 'EventGridSchema'
+    destination: {
+      // AzureFunction delivery needs no key or webhook URL: Event Grid calls the function through the
+      // platform, and the trigger acknowledges well inside Event Grid's 30 s timeout (it only enqueues).
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${functionAppId}/functions/on_resource_event'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      includedEventTypes: handledEventTypes
+      // One StringIn filter on data.operationName: subjectBeginsWith cannot say "any resource group,
+      // type X" (arm-protocol.md 4.2).
+      advancedFilters: [
+        {
+          operatorType: 'StringIn'
+          key: 'data.operationName'
+          values: handledOperations
+        }
+      ]
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+    // Dead-lettering is off unless configured; Event Grid does not retry 400/403/413 at all, so without a
+    // dead-letter destination those events would be dropped silently (arm-protocol.md 4.3).
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterStorageAccountId
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
+  }
+}
+
+output id string = eventSubscription.id

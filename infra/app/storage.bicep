@@ -1,0 +1,153 @@
+// Storage account of the Function app: the Functions host (identity-based AzureWebJobsStorage), the Flex
+// Consumption deployment package, the work queue, the audit table, the lease blobs that give one writer per
+// firewall policy, and the Event Grid dead letters. No key is ever handed out: shared keys are disabled, so
+// every client (host, app code, Event Grid) authenticates with Microsoft Entra ID.
+targetScope = 'resourceGroup'
+
+@description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region of the account (the Function app region).')
+param location string
+
+@description('Tags for every resource.')
+param tags object = {}
+
+@description('Blob container that the Flex Consumption plan deploys the app package into.')
+param deploymentContainerName string
+
+// Names the app code uses (remediation/storage: QUEUE_NAME, POISON_QUEUE_NAME, AUDIT_TABLE, STATUS_TABLE,
+// DEDUPE_TABLE, LOCK_CONTAINER); tests/infra compares them.
+var workQueueName = 'remediation-requests'
+// The host moves a message here after maxDequeueCount failed attempts (Functions queue trigger docs);
+// creating it up front lets operators alert on it before the first failure.
+var poisonQueueName = 'remediation-requests-poison'
+var auditTableName = 'remediationaudit'
+var statusTableName = 'remediationstatus'
+var dedupeTableName = 'remediationdedupe'
+var tableNames = [
+  auditTableName
+  statusTableName
+  dedupeTableName
+]
+var locksContainerName = 'remediation-locks'
+var deadLetterContainerName = 'eventgrid-deadletter'
+var containerNames = [
+  deploymentContainerName
+  locksContainerName
+  deadLetterContainerName
+]
+var queueNames = [
+  workQueueName
+  poisonQueueName
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its storage over the public endpoint; with shared keys off every request still needs an Entra token and an RBAC role
+  // checkov:skip=CKV_AZURE_59: same as CKV_AZURE_35: the host and Event Grid dead-lettering use the public endpoint, authenticated with Entra ID only
+  // checkov:skip=CKV_AZURE_206: work items, leases and an audit trail the drift sweep can rebuild; LRS keeps a small app cheap (edit the sku for ZRS/GRS)
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: 'Standard_LRS'
+  }
+  properties: {
+    accessTier: 'Hot'
+    // Identity-based connections only: AzureWebJobsStorage__* settings, no connection string, no key.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    isLocalUserEnabled: false
+    isSftpEnabled: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+    encryption: {
+      keySource: 'Microsoft.Storage'
+      requireInfrastructureEncryption: true
+      services: {
+        blob: {
+          enabled: true
+          keyType: 'Account'
+        }
+        file: {
+          enabled: true
+          keyType: 'Account'
+        }
+        queue: {
+          enabled: true
+          keyType: 'Account'
+        }
+        table: {
+          enabled: true
+          keyType: 'Account'
+        }
+      }
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+  properties: {
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+    containerDeleteRetentionPolicy: {
+      enabled: true
+      days: 7
+    }
+  }
+}
+
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [for containerName in containerNames: {
+  parent: blobService
+  name: containerName
+  properties: {
+    publicAccess: 'None'
+  }
+}]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in queueNames: {
+  parent: queueService
+  name: queueName
+}]
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [for tableName in tableNames: {
+  parent: tableService
+  name: tableName
+}]
+
+output name string = storage.name
+output id string = storage.id
+// Endpoints come from the account itself, so they carry the right DNS suffix in every cloud
+// (core.windows.net, core.usgovcloudapi.net, core.chinacloudapi.cn).
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+output tableEndpoint string = storage.properties.primaryEndpoints.table
+output deploymentContainerName string = deploymentContainerName
+output deadLetterContainerName string = deadLetterContainerName
+output workQueueName string = workQueueName
+output auditTableName string = auditTableName
+output locksContainerName string = locksContainerName
