@@ -1,0 +1,210 @@
+"""The Emulator facade: HTTPS ARM endpoint + managed-identity endpoint + state, in one object."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import ssl
+import tempfile
+import threading
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import trustme
+
+from .errors import ArmError
+from .faults import Faults
+from .identity import IdentityServer
+from .lro import OperationRecord
+from .resource_types import TYPES, parse_id
+from .server import ArmHandler, RequestRecord
+from .store import Store
+from .throttle import RateLimiter
+
+DEFAULT_PRINCIPAL_ID = "11111111-1111-1111-1111-111111111111"
+DEFAULT_TENANT_ID = "72f988bf-0000-0000-0000-000000000000"
+DEFAULT_CLIENT_ID = "22222222-2222-2222-2222-222222222222"
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class Emulator:
+    """A local ARM endpoint for the real azure-mgmt-* SDK clients.  See emulator/README.md."""
+
+    def __init__(
+        self,
+        seed: dict[str, Any] | None = None,
+        *,
+        port: int = 0,
+        time_factor: float = 0.0,
+        lro_seconds: dict[str, float] | None = None,
+        strict_if_match: bool = False,
+        token_buckets: bool = False,
+        conflict_mode: str = "409",
+        page_size: int = 50,
+        principal_id: str = DEFAULT_PRINCIPAL_ID,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        client_id: str = DEFAULT_CLIENT_ID,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        self.port = port
+        self.page_size = page_size
+        self.store = Store(
+            lro_seconds=dict(lro_seconds or {}),
+            time_factor=time_factor,
+            conflict_mode=conflict_mode,
+            strict_if_match=strict_if_match,
+        )
+        self.faults = Faults()
+        self._limiter = RateLimiter(enforce=token_buckets)
+        self._log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+        self.identity_header = secrets.token_hex(16)
+        self.identity = IdentityServer(
+            secret=self.identity_header, principal_id=principal_id, tenant_id=tenant_id, client_id=client_id
+        )
+        self._server: _TLSServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: str | None = None
+        self._ca_path: str | None = None
+        if seed is not None:
+            self.store.load(seed)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self._tmp = tempfile.mkdtemp(prefix="arm-emulator-")
+        ca_path = Path(self._tmp) / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_path))
+        self._ca_path = str(ca_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(context)
+        handler = type("BoundArmHandler", (ArmHandler,), {"emu": self})
+        server = _TLSServer(("127.0.0.1", self.port), handler)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        self._server = server
+        self.identity.start()
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="arm-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.identity.stop()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ connection details
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("emulator not started")
+        return f"https://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ca_bundle(self) -> str:
+        if self._ca_path is None:
+            raise RuntimeError("emulator not started")
+        return self._ca_path
+
+    @property
+    def identity_endpoint(self) -> str:
+        return self.identity.endpoint
+
+    def env(self) -> dict[str, str]:
+        """Environment for the product (and DefaultAzureCredential) to talk to this emulator."""
+        return {
+            "ARM_ENDPOINT": self.base_url,
+            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+        }
+
+    # ------------------------------------------------------------------ state
+    def load_seed(self, seed: dict[str, Any], *, replace: bool = False) -> None:
+        """Add (or with replace=True, replace everything with) the resources of a seed document."""
+        self.store.load(seed, replace=replace)
+
+    def dump(self) -> dict[str, Any]:
+        return self.store.dump()
+
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource as an ARM GET returns it, or None (case-insensitive id)."""
+        return self.store.get(parse_id(resource_id))
+
+    def put_foreign(self, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Change state as another writer would have (no LRO, provisioningState Succeeded, new etag)."""
+        rid = parse_id(resource_id)
+        if rid.type_key not in TYPES:
+            raise ValueError(f"unsupported resource type in {resource_id}")
+        with self.store.lock:
+            self.store._groups.add((rid.subscription.lower(), rid.resource_group.lower()))
+            result = self.store.put(rid, body, api_version="foreign", foreign=True)
+        assert result.body is not None
+        return result.body
+
+    def delete_foreign(self, resource_id: str) -> None:
+        """Delete as another writer would have (immediately).  ArmError for e.g. an in-use route table."""
+        self.store.delete(parse_id(resource_id), api_version="foreign", foreign=True)
+
+    @property
+    def operations(self) -> list[OperationRecord]:
+        with self.store.lock:
+            self.store.tick()
+            return list(self.store.records)
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+        with self.store.lock:
+            self.store.records.clear()
+
+    def _log_request(self, record: RequestRecord) -> None:
+        with self._log_lock:
+            self._log.append(record)
+
+    def _resource_group_body(self, subscription: str, resource_group: str) -> dict[str, Any]:
+        location = "westeurope"
+        for body in self.store.dump()["resources"]:
+            rid = parse_id(body["id"])
+            if rid.resource_group.lower() == resource_group.lower() and body.get("location"):
+                location = body["location"]
+                break
+        return {
+            "id": f"/subscriptions/{subscription}/resourceGroups/{resource_group}",
+            "name": resource_group,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": location,
+            "properties": {"provisioningState": "Succeeded"},
+        }
+
+
+__all__ = ["ArmError", "Emulator"]

@@ -1,0 +1,100 @@
+"""Long-running operations: what the Azure-AsyncOperation URL reports, and the per-lock-domain write log.
+
+arm-protocol.md §3.1: the fake applies the mutation at PUT time, keeps the resource `Updating` until the
+operation's duration has elapsed, then flips it to `Succeeded`.  An operation may instead end `Failed` or
+`Canceled` (fault injection, or superseded by a newer write, §3.4) and then the change is rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TERMINAL = ("Succeeded", "Failed", "Canceled")
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class OperationRecord:
+    """One write, for tests asserting that two writes to one lock domain never overlapped."""
+
+    resource_id: str
+    lock_domain: str
+    method: str
+    started_at: float  # time.time()
+    ended_at: float | None = None
+    status: str = "InProgress"
+    operation_id: str = ""
+    foreign: bool = False
+
+
+@dataclass
+class Operation:
+    """An in-flight or finished asynchronous operation."""
+
+    op_id: str
+    resource_id: str
+    resource_key: str
+    lock_domain: str
+    method: str
+    namespace: str
+    subscription: str
+    location: str
+    api_version: str
+    starts: float  # time.monotonic()
+    ends: float  # time.monotonic() when the operation reaches its terminal state
+    outcome: str = "Succeeded"
+    error: dict[str, Any] | None = None
+    status: str = "InProgress"
+    snapshot: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record: OperationRecord | None = None
+    start_iso: str = field(default_factory=iso_now)
+    end_iso: str | None = None
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def status_body(self) -> dict[str, Any]:
+        """The body of GET {Azure-AsyncOperation}.
+
+        Network answers a bare {"status": ...} [REC test_network_route_table_operation.yaml]; AKS adds
+        name/startTime/endTime [REC 2020, arm-protocol.md §2.7].
+        """
+        body: dict[str, Any] = {"status": self.status}
+        if self.namespace.lower() != "microsoft.network":
+            body = {"name": self.op_id, "status": self.status, "startTime": self.start_iso}
+            if self.end_iso:
+                body["endTime"] = self.end_iso
+        if self.status in ("Failed", "Canceled") and self.error is not None:
+            body["error"] = self.error
+        return body
+
+
+def new_op_id() -> str:
+    return str(uuid.uuid4())
+
+
+def canceled_error(old: Operation | None, new_method: str, resource_type: str) -> dict[str, Any]:
+    """arm-protocol.md §3.4 outcome 3: the older operation ends Canceled / CanceledAndSuperseded."""
+    short = resource_type.split("/")[-1]
+    short = short[:1].upper() + short[1:].rstrip("s")
+    old_id = old.op_id if old else new_op_id()
+    return {
+        "code": "Canceled",
+        "message": "Operation was canceled.",
+        "details": [
+            {
+                "code": "CanceledAndSupersededDueToAnotherOperation",
+                "message": (
+                    f"Operation Put{short}Operation ({old_id}) was canceled and superseded by operation "
+                    f"{new_method.title()}{short}Operation ({new_op_id()})."
+                ),
+            }
+        ],
+    }

@@ -1,0 +1,226 @@
+"""Resource types the emulator serves, and ARM resource-id parsing.
+
+ARM treats ids and paths case-insensitively (arm-protocol.md §4.1 "Casing"), so every lookup key here is
+lower-cased while the stored bodies keep the casing they were written with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Per-type settings.  `lro_seconds` defaults are realistic durations (arm-protocol.md §2.3: a firewall update
+# "can take three to five minutes"); Emulator(time_factor=...) scales them.
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """What the emulator knows about one resource type."""
+
+    type_name: str  # canonical casing written into bodies ("type")
+    namespace: str
+    lro_seconds: float
+    etag_key: str = "etag"  # AKS spells it "eTag" (arm-protocol.md §2.7)
+    parent_key: str | None = None  # lower-cased type key of the parent, for child types
+    embedded_in: str | None = None  # name of the parent's properties list holding this child, if embedded
+    readonly_props: tuple[
+        str, ...
+    ] = ()  # properties.* keys the server owns (ignored on PUT, kept from state)
+    create_state: str = "Updating"  # provisioningState shown while a create runs
+    children: tuple[str, ...] = field(default=())
+
+
+VNET = "microsoft.network/virtualnetworks"
+SUBNET = "microsoft.network/virtualnetworks/subnets"
+ROUTE_TABLE = "microsoft.network/routetables"
+ROUTE = "microsoft.network/routetables/routes"
+FIREWALL = "microsoft.network/azurefirewalls"
+POLICY = "microsoft.network/firewallpolicies"
+RCG = "microsoft.network/firewallpolicies/rulecollectiongroups"
+APP_GW = "microsoft.network/applicationgateways"
+VNET_GW = "microsoft.network/virtualnetworkgateways"
+CLUSTER = "microsoft.containerservice/managedclusters"
+AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
+
+_COMMON_RO = ("provisioningState", "resourceGuid")
+
+TYPES: dict[str, TypeSpec] = {
+    VNET: TypeSpec(
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.Network",
+        10.0,
+        children=(SUBNET,),
+        readonly_props=_COMMON_RO,
+    ),
+    SUBNET: TypeSpec(
+        "Microsoft.Network/virtualNetworks/subnets",
+        "Microsoft.Network",
+        8.0,
+        parent_key=VNET,
+        embedded_in="subnets",
+        readonly_props=(
+            "provisioningState",
+            "ipConfigurations",
+            "ipConfigurationProfiles",
+            "purpose",
+            "privateEndpoints",
+            "resourceNavigationLinks",
+            "serviceAssociationLinks",
+        ),
+    ),
+    ROUTE_TABLE: TypeSpec(
+        "Microsoft.Network/routeTables",
+        "Microsoft.Network",
+        5.0,
+        children=(ROUTE,),
+        readonly_props=(*_COMMON_RO, "subnets"),
+    ),
+    ROUTE: TypeSpec(
+        "Microsoft.Network/routeTables/routes",
+        "Microsoft.Network",
+        5.0,
+        parent_key=ROUTE_TABLE,
+        embedded_in="routes",
+        readonly_props=("provisioningState",),
+    ),
+    FIREWALL: TypeSpec(
+        "Microsoft.Network/azureFirewalls",
+        "Microsoft.Network",
+        180.0,
+        readonly_props=("provisioningState", "ipGroups"),
+    ),
+    POLICY: TypeSpec(
+        "Microsoft.Network/firewallPolicies",
+        "Microsoft.Network",
+        180.0,
+        children=(RCG,),
+        readonly_props=("provisioningState", "ruleCollectionGroups", "firewalls", "childPolicies", "size"),
+    ),
+    # arm-protocol.md §2.4: real responses spell the type
+    # "Microsoft.Network/FirewallPolicies/RuleCollectionGroups".
+    RCG: TypeSpec(
+        "Microsoft.Network/FirewallPolicies/RuleCollectionGroups",
+        "Microsoft.Network",
+        180.0,
+        parent_key=POLICY,
+        readonly_props=("provisioningState", "size"),
+    ),
+    APP_GW: TypeSpec(
+        "Microsoft.Network/applicationGateways",
+        "Microsoft.Network",
+        300.0,
+        readonly_props=(*_COMMON_RO, "operationalState"),
+    ),
+    VNET_GW: TypeSpec(
+        "Microsoft.Network/virtualNetworkGateways",
+        "Microsoft.Network",
+        300.0,
+        readonly_props=(*_COMMON_RO, "inboundDnsForwardingEndpoint"),
+    ),
+    CLUSTER: TypeSpec(
+        "Microsoft.ContainerService/ManagedClusters",
+        "Microsoft.ContainerService",
+        300.0,
+        etag_key="eTag",
+        create_state="Creating",
+        children=(AGENT_POOL,),
+        readonly_props=(
+            "provisioningState",
+            "powerState",
+            "maxAgentPools",
+            "fqdn",
+            "azurePortalFQDN",
+            "privateFQDN",
+            "currentKubernetesVersion",
+            "resourceUID",
+        ),
+    ),
+    # Served read-only, derived from the cluster's agentPoolProfiles.
+    AGENT_POOL: TypeSpec(
+        "Microsoft.ContainerService/managedClusters/agentPools",
+        "Microsoft.ContainerService",
+        300.0,
+        etag_key="eTag",
+        parent_key=CLUSTER,
+    ),
+}
+
+# The collection segment (lower-case) for each child type, e.g. "subnets".
+CHILD_SEGMENT: dict[str, str] = {
+    SUBNET: "subnets",
+    ROUTE: "routes",
+    RCG: "rulecollectiongroups",
+    AGENT_POOL: "agentpools",
+}
+
+
+def lro_key(type_key: str) -> str:
+    """Key used in `lro_seconds` overrides: the canonical type name."""
+    return TYPES[type_key].type_name
+
+
+class IdError(ValueError):
+    """A string that is not an ARM resource id of the expected shape."""
+
+
+@dataclass(frozen=True)
+class ResourceId:
+    """A parsed ARM resource id: /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{t}/{n}[/{ct}/{cn}]."""
+
+    subscription: str
+    resource_group: str
+    namespace: str
+    segments: tuple[tuple[str, str], ...]  # ((type, name), ...) as written
+
+    @property
+    def type_key(self) -> str:
+        return (self.namespace + "/" + "/".join(t for t, _ in self.segments)).lower()
+
+    @property
+    def name(self) -> str:
+        return self.segments[-1][1]
+
+    @property
+    def parent(self) -> ResourceId | None:
+        if len(self.segments) < 2:
+            return None
+        return ResourceId(self.subscription, self.resource_group, self.namespace, self.segments[:-1])
+
+    def top(self) -> ResourceId:
+        return ResourceId(self.subscription, self.resource_group, self.namespace, self.segments[:1])
+
+    def canonical(self) -> str:
+        """The id with ARM's usual casing for the fixed words (used for new resources)."""
+        tail = "/".join(f"{t}/{n}" for t, n in self.segments)
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/{self.namespace}/{tail}"
+        )
+
+    def key(self) -> str:
+        return self.canonical().lower()
+
+
+def parse_id(text: str) -> ResourceId:
+    """Parse a resource id (case-insensitive fixed words); raises IdError when malformed."""
+    parts = text.strip("/").split("/")
+    if (
+        len(parts) < 8
+        or len(parts) % 2 != 0
+        or parts[0].lower() != "subscriptions"
+        or parts[2].lower() != "resourcegroups"
+        or parts[4].lower() != "providers"
+    ):
+        raise IdError(f"not an ARM resource id: {text!r}")
+    if any(not p for p in parts):
+        raise IdError(f"empty segment in resource id: {text!r}")
+    rest = parts[6:]
+    segments = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
+    return ResourceId(parts[1], parts[3], parts[5], segments)
+
+
+def id_key(text: str) -> str:
+    """Lower-cased, normalised key for a resource id string (for case-insensitive comparison)."""
+    try:
+        return parse_id(text).key()
+    except IdError:
+        return text.rstrip("/").lower()

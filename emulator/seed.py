@@ -1,0 +1,88 @@
+"""Seed files: {"resources": [<resource exactly as an ARM GET returns it>, ...]}.
+
+Subnets and routes normally arrive inside their VNet / route table
+(`properties.subnets`, `properties.routes`),
+as `az network vnet show` prints them; rule collection groups are their own items.  A standalone subnet or
+route item is merged into its parent, which must also be in the seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .resource_types import AGENT_POOL, TYPES, IdError, ResourceId, parse_id
+
+
+class SeedError(ValueError):
+    """The seed is not ARM JSON the emulator can serve."""
+
+
+@dataclass
+class SeedItem:
+    index: int
+    rid: ResourceId
+    type_key: str
+    body: dict[str, Any]
+
+
+def _fail(index: int, problem: str) -> SeedError:
+    return SeedError(f"seed resources[{index}]: {problem}")
+
+
+def parse_seed(seed: Any) -> list[SeedItem]:
+    """Check a seed document and return its items in order; raises SeedError naming the bad item."""
+    if not isinstance(seed, dict) or not isinstance(seed.get("resources"), list):
+        raise SeedError('seed must be a JSON object {"resources": [...]} (each item an ARM GET body)')
+    items: list[SeedItem] = []
+    for index, body in enumerate(seed["resources"]):
+        if not isinstance(body, dict):
+            raise _fail(index, f"expected a JSON object, got {type(body).__name__}")
+        rid_text = body.get("id")
+        if not isinstance(rid_text, str) or not rid_text:
+            raise _fail(index, "missing 'id' (every item must be a resource as an ARM GET returns it)")
+        try:
+            rid = parse_id(rid_text)
+        except IdError as exc:
+            raise _fail(index, f"malformed id: {exc}") from None
+        type_key = rid.type_key
+        spec = TYPES.get(type_key)
+        declared = body.get("type")
+        if spec is None:
+            raise _fail(
+                index,
+                f"unsupported resource type {declared or type_key!r} (id {rid_text}); "
+                f"served types: {', '.join(sorted(t.type_name for t in TYPES.values()))}",
+            )
+        if declared is None:
+            # The public spec examples for child GETs (SubnetGet, RouteTableRouteCreate,
+            # FirewallPolicyRuleCollectionGroupGet) omit `type`; the id names it unambiguously.
+            if spec.parent_key is None:
+                raise _fail(index, f"missing 'type' (expected {spec.type_name!r})")
+        elif not isinstance(declared, str) or declared.lower() != type_key:
+            raise _fail(index, f"type {declared!r} does not match the id, which names {spec.type_name!r}")
+        if spec.parent_key is None and not isinstance(body.get("location"), str):
+            raise _fail(index, "missing 'location'")
+        if "properties" in body and not isinstance(body["properties"], dict):
+            raise _fail(index, "'properties' must be an object")
+        if type_key == AGENT_POOL:
+            raise _fail(
+                index,
+                "agentPools are served from the cluster's properties.agentPoolProfiles; "
+                "seed the managedCluster instead",
+            )
+        items.append(SeedItem(index, rid, type_key, copy.deepcopy(body)))
+    return items
+
+
+def load_seed_file(path: str | Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SeedError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{path}: expected a JSON object with 'resources'")
+    return data

@@ -1,0 +1,477 @@
+"""HTTP handling: routes ARM REST paths to the store and writes ARM-shaped responses."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from . import resource_types as rt
+from .errors import ArmError, resource_group_not_found
+from .lro import Operation
+from .resource_types import CHILD_SEGMENT, TYPES, ResourceId
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    status: int  # 0 when the connection was dropped
+    duration_s: float
+    started_at: float
+    fault: str | None = None
+
+
+class _Dropped(Exception):
+    """The connection is closed without an answer."""
+
+
+class ArmHandler(BaseHTTPRequestHandler):
+    """One request on the HTTPS ARM endpoint.  `emu` is set on a per-emulator subclass."""
+
+    emu: Emulator
+    protocol_version = "HTTP/1.1"
+    server_version = "Microsoft-HTTPAPI/2.0"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle + delayed ACK add ~40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    # ------------------------------------------------------------------ plumbing
+    def _handle(self, method: str) -> None:
+        started_at = time.time()
+        t0 = time.monotonic()
+        url = urlsplit(self.path)
+        path = url.path
+        query = {k.lower(): v[0] for k, v in parse_qs(url.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        self._extra: dict[str, str] = {}
+        status = 0
+        fault_name: str | None = None
+        try:
+            status, fault_name = self._dispatch(method, path, query, raw)
+        except _Dropped:
+            status, fault_name = 0, "drop"
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+        finally:
+            self.emu._log_request(
+                RequestRecord(method, path, status, time.monotonic() - t0, started_at, fault_name)
+            )
+
+    def _dispatch(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, str | None]:
+        emu = self.emu
+        if path.lower().startswith("/_emulator"):
+            return self._control(method, path, raw), None
+        for hook in emu.faults.take_hooks(method, path):
+            assert hook.callback is not None
+            hook.callback(emu)
+        delay = emu.faults.take(method, path, ("delay",))
+        if delay is not None:
+            time.sleep(float(delay.params.get("seconds", 1.0)))
+        fault = emu.faults.take(method, path, ("throttle", "status", "drop", "conflict"))
+        auth = self.headers.get("Authorization") or ""
+        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+            return self._error(
+                ArmError(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                )
+            ), None
+        subscription = _subscription_of(path)
+        if subscription:
+            headers, retry = emu._limiter.charge(subscription, method)
+            self._extra.update(headers)
+            if retry is not None:
+                return self._error(
+                    ArmError(
+                        429,
+                        "SubscriptionRequestsThrottled",
+                        f"Number of '{_kind_word(method)}' requests for subscription '{subscription}' actor "
+                        f"'{uuid.uuid4()}' exceeded. Please try again after '{retry}' seconds after the "
+                        "additional tokens are available. Refer to https://aka.ms/arm-throttling",
+                        headers={"Retry-After": str(retry)},
+                    )
+                ), "token_bucket"
+        if fault is not None:
+            return self._fault_answer(fault.kind, fault.params), fault.kind
+        outcome = None
+        lro_fault = emu.faults.take(method, path, ("lro_failed", "lro_canceled"))
+        if lro_fault is not None:
+            outcome = _lro_outcome(lro_fault.kind, lro_fault.params)
+        try:
+            return self._route(method, path, query, raw, outcome), (lro_fault.kind if lro_fault else None)
+        except ArmError as err:
+            return self._error(err), None
+
+    def _fault_answer(self, kind: str, params: dict[str, Any]) -> int:
+        if kind == "drop":
+            raise _Dropped()
+        if kind == "throttle":
+            retry = int(params.get("retry_after", 1))
+            return self._error(
+                ArmError(
+                    429,
+                    str(params.get("code", "SubscriptionRequestsThrottled")),
+                    params.get("message", f"The request is being throttled. Retry after {retry} seconds."),
+                    headers={"Retry-After": str(retry)},
+                )
+            )
+        if kind == "conflict":
+            return self._error(
+                ArmError(
+                    409,
+                    "AnotherOperationInProgress",
+                    params.get("message", "Another operation on this or dependent resource is in progress."),
+                )
+            )
+        status = int(params.get("status", 500))
+        headers = {"Retry-After": str(params["retry_after"])} if "retry_after" in params else {}
+        return self._error(
+            ArmError(
+                status,
+                str(params.get("code", "InternalServerError")),
+                str(params.get("message", "An error occurred.")),
+                headers=headers,
+            )
+        )
+
+    def _send(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, pretty: bool = False
+    ) -> int:
+        if body is None:
+            data = b""
+        elif pretty:
+            # The Network RP pretty-prints with CRLF and 2-space indent [REC].
+            data = json.dumps(body, indent=2).replace("\n", "\r\n").encode()
+        else:
+            data = json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(status)
+        correlation = self.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        request_id = str(uuid.uuid4())
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        base = {
+            "Cache-Control": "no-cache",
+            "Pragma": "no-cache",
+            "Expires": "-1",
+            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+            "X-Content-Type-Options": "nosniff",
+            "x-ms-request-id": request_id,
+            "x-ms-correlation-request-id": correlation,
+            "x-ms-routing-request-id": f"WESTEUROPE:{stamp}:{request_id}",
+        }
+        if body is not None:
+            base["Content-Type"] = JSON_TYPE
+        base.update(self._extra)
+        base.update(headers or {})
+        for name, value in base.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+        return status
+
+    def _error(self, err: ArmError) -> int:
+        return self._send(err.status, err.body(), err.headers)
+
+    # ------------------------------------------------------------------ control endpoint
+    def _control(self, method: str, path: str, raw: bytes) -> int:
+        emu = self.emu
+        what = path.lower().rstrip("/")[len("/_emulator") :]
+        try:
+            payload = json.loads(raw) if raw else {}
+        except ValueError:
+            return self._send(400, {"error": {"code": "InvalidJson", "message": "body is not JSON"}})
+        if what == "/faults" and method == "POST":
+            items = payload if isinstance(payload, list) else [payload]
+            try:
+                for item in items:
+                    params = dict(item)
+                    emu.faults.add(
+                        params.pop("method", None),
+                        params.pop("path", ".*"),
+                        params.pop("kind", "status"),
+                        int(params.pop("count", 1)),
+                        **params,
+                    )
+            except (ValueError, TypeError) as exc:
+                return self._send(400, {"error": {"code": "InvalidFault", "message": str(exc)}})
+            return self._send(200, {"faults": emu.faults.pending()})
+        if what == "/faults" and method == "GET":
+            return self._send(200, {"faults": emu.faults.pending()})
+        if what == "/reset-faults" and method == "POST":
+            emu.faults.clear()
+            return self._send(200, {"faults": []})
+        if what == "/log" and method == "GET":
+            return self._send(200, {"requests": [r.__dict__ for r in emu.request_log]})
+        if what == "/log" and method == "DELETE":
+            emu.clear_log()
+            return self._send(204)
+        if what == "/operations" and method == "GET":
+            return self._send(200, {"operations": [r.__dict__ for r in emu.operations]})
+        if what == "/state" and method == "GET":
+            return self._send(200, emu.dump())
+        if what == "/state" and method in ("PUT", "POST"):
+            try:
+                emu.load_seed(payload, replace=method == "PUT")
+            except ValueError as exc:
+                return self._send(400, {"error": {"code": "SeedError", "message": str(exc)}})
+            return self._send(200, {"resources": len(emu.dump()["resources"])})
+        return self._send(404, {"error": {"code": "NotFound", "message": f"no control endpoint {path}"}})
+
+    # ------------------------------------------------------------------ ARM routes
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        raw: bytes,
+        outcome: tuple[str, dict[str, Any] | None] | None,
+    ) -> int:
+        emu = self.emu
+        api_version = query.get("api-version", "")
+        if not api_version:
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        parts = [p for p in path.split("/") if p]
+        low = [p.lower() for p in parts]
+        if len(parts) < 2 or low[0] != "subscriptions":
+            raise _no_route(path)
+        sub = parts[1]
+        # /subscriptions/{s}/providers/{ns}/locations/{loc}/operations|operationResults/{id}
+        if (
+            len(parts) == 8
+            and low[2] == "providers"
+            and low[4] == "locations"
+            and low[6] in ("operations", "operationresults")
+            and method == "GET"
+        ):
+            return self._operation(parts[7], low[6] == "operationresults", api_version)
+        # /subscriptions/{s}/providers/{ns}/{type}: list across the subscription
+        if len(parts) == 5 and low[2] == "providers" and method == "GET":
+            type_key = f"{low[3]}/{low[4]}"
+            _require_type(type_key, parts[3], parts[4], api_version)
+            return self._list(emu.store.list_top(sub, None, type_key), query)
+        if len(parts) < 4 or low[2] != "resourcegroups":
+            raise _no_route(path)
+        rg = parts[3]
+        if not emu.store.group_exists(sub, rg):
+            raise resource_group_not_found(rg)
+        if len(parts) == 4 and method == "GET":
+            return self._send(200, emu._resource_group_body(sub, rg))
+        if len(parts) < 7 or low[4] != "providers":
+            raise _no_route(path)
+        if len(parts) == 7 and method == "GET":
+            type_key = f"{low[5]}/{low[6]}"
+            _require_type(type_key, parts[5], parts[6], api_version)
+            return self._list(emu.store.list_top(sub, rg, type_key), query)
+        if len(parts) == 9 and method == "GET":
+            parent = ResourceId(sub, rg, parts[5], ((parts[6], parts[7]),))
+            child_key = f"{parent.type_key}/{low[8]}"
+            _require_type(parent.type_key, parts[5], parts[6], api_version)
+            if child_key not in TYPES:
+                raise _no_route(path)
+            return self._list(emu.store.list_children(parent, child_key), query)
+        if len(parts) not in (8, 10):
+            raise _no_route(path)
+        segments = tuple((parts[i], parts[i + 1]) for i in range(6, len(parts), 2))
+        rid = ResourceId(sub, rg, parts[5], segments)
+        if rid.type_key not in TYPES:
+            _require_type(rid.top().type_key, parts[5], parts[6], api_version)
+            raise _no_route(path)
+        spec = TYPES[rid.type_key]
+        pretty = spec.namespace == "Microsoft.Network"
+        if method == "GET":
+            body = emu.store.require(rid)
+            etag = body.get(spec.etag_key)
+            return self._send(200, body, {"ETag": etag} if isinstance(etag, str) else None, pretty=pretty)
+        if method == "PUT":
+            try:
+                payload = json.loads(raw) if raw else None
+            except ValueError:
+                raise ArmError(
+                    400,
+                    "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized.",
+                ) from None
+            if spec.parent_key is None and payload is not None:
+                pass
+            result = emu.store.put(
+                rid,
+                payload if isinstance(payload, dict) else {},
+                api_version=api_version,
+                if_match=self.headers.get("If-Match"),
+                outcome=outcome,
+            )
+            assert result.operation is not None
+            headers = {
+                "Azure-AsyncOperation": self._op_url(result.operation, "operations"),
+                "Azure-AsyncNotification": "Enabled",
+            }
+            return self._send(result.status, result.body, headers, pretty=pretty)
+        if method == "DELETE":
+            result = emu.store.delete(
+                rid, api_version=api_version, if_match=self.headers.get("If-Match"), outcome=outcome
+            )
+            if result.operation is None:
+                return self._send(result.status)
+            op = result.operation
+            headers = {
+                "Location": self._op_url(op, "operationResults"),
+                "Azure-AsyncOperation": self._op_url(op, "operations"),
+            }
+            headers.update(_retry_headers(op, initial=True))
+            return self._send(202, None, headers)
+        raise ArmError(
+            405,
+            "MethodNotAllowed",
+            f"The method '{method}' is not supported by the emulator for {spec.type_name}.",
+        )
+
+    def _op_url(self, op: Operation, kind: str) -> str:
+        return (
+            f"{self.emu.base_url}/subscriptions/{op.subscription}/providers/{op.namespace}/locations/"
+            f"{op.location}/{kind}/{op.op_id}?api-version={quote(op.api_version)}"
+        )
+
+    def _operation(self, op_id: str, results: bool, api_version: str) -> int:
+        op = self.emu.store.operation(op_id)
+        if op is None:
+            raise ArmError(404, "NotFound", f"Operation {op_id} not found.")
+        if results:
+            # RPC async-api-reference: the Location URI answers 202 while running, then the result.
+            if op.status == "InProgress":
+                headers = {"Location": self._op_url(op, "operationResults")}
+                headers.update(_retry_headers(op))
+                return self._send(202, None, headers)
+            if op.status == "Succeeded":
+                return self._send(
+                    204 if op.method == "DELETE" else 200,
+                    None if op.method == "DELETE" else self.emu.store.get(_rid(op)),
+                )
+            err = op.error or {"code": op.status, "message": f"Operation {op.status.lower()}."}
+            return self._send(400, {"error": err})
+        headers = _retry_headers(op) if op.status == "InProgress" else {}
+        return self._send(200, op.status_body(), headers, pretty=op.namespace == "Microsoft.Network")
+
+    def _list(self, items: list[dict[str, Any]], query: dict[str, str]) -> int:
+        size = self.emu.page_size
+        try:
+            skip = int(query.get("$skiptoken", "0"))
+        except ValueError:
+            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
+        page = items[skip : skip + size]
+        body: dict[str, Any] = {"value": page}
+        if skip + size < len(items):
+            url = urlsplit(self.path)
+            params = [f"{k}={quote(v, safe='')}" for k, v in query.items() if k != "$skiptoken"]
+            params.append(f"$skiptoken={skip + size}")
+            body["nextLink"] = f"{self.emu.base_url}{url.path}?{'&'.join(params)}"
+        return self._send(200, body)
+
+
+def _rid(op: Operation) -> ResourceId:
+    return rt.parse_id(op.resource_id)
+
+
+def _retry_headers(op: Operation, initial: bool = False) -> dict[str, str]:
+    """Poll pacing.  azure-core's get_retry_after() reads `Retry-After` first and only falls back to
+    `retry-after-ms` when Retry-After is absent (azure/core/pipeline/policies/_utils.py), so a sub-second
+    wait is expressed with retry-after-ms alone; otherwise both, Retry-After in whole seconds as ARM sends it.
+    """
+    remaining = op.remaining()
+    ms = max(20, int(remaining * 1000) + 20)  # never 0: a falsy delay falls back to the 30 s default
+    if remaining >= 1.0 or initial:
+        return {"Retry-After": str(max(1, math.ceil(remaining))), "retry-after-ms": str(ms)}
+    return {"retry-after-ms": str(ms)}
+
+
+def _lro_outcome(kind: str, params: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    if kind == "lro_canceled":
+        return "Canceled", {
+            "code": "Canceled",
+            "message": str(params.get("message", "Operation was canceled.")),
+            "details": [
+                {
+                    "code": "CanceledAndSupersededDueToAnotherOperation",
+                    "message": "Operation was canceled and superseded by operation "
+                    f"PutOperation ({uuid.uuid4()}).",
+                }
+            ],
+        }
+    return "Failed", {
+        "code": str(params.get("code", "InternalServerError")),
+        "message": str(params.get("message", "An error occurred.")),
+        "details": [],
+    }
+
+
+def _subscription_of(path: str) -> str | None:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        return parts[1]
+    return None
+
+
+def _kind_word(method: str) -> str:
+    return {"GET": "read", "DELETE": "delete"}.get(method, "write")
+
+
+def _no_route(path: str) -> ArmError:
+    return ArmError(404, "NotFound", f"No HTTP resource was found that matches the request URI '{path}'.")
+
+
+def _require_type(type_key: str, namespace: str, type_name: str, api_version: str) -> None:
+    if type_key not in TYPES:
+        raise ArmError(
+            404,
+            "InvalidResourceType",
+            f"The resource type '{type_name}' could not be found in the namespace '{namespace}' "
+            f"for api version '{api_version}'.",
+        )
+
+
+__all__ = ["CHILD_SEGMENT", "ArmHandler", "RequestRecord"]

@@ -1,0 +1,835 @@
+"""Resource state, write semantics and the consistency ARM keeps between resources.
+
+Bodies are stored exactly as an ARM GET returns them.  Subnets and routes live embedded in their parent
+(`properties.subnets` / `properties.routes`) as the Network RP returns them; rule collection groups are
+separate documents under their policy.  All lookups are case-insensitive (arm-protocol.md §4.1).
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from . import resource_types as rt
+from .errors import ArmError, bad_request, child_not_found, resource_not_found
+from .lro import Operation, OperationRecord, canceled_error, iso_now, new_op_id
+from .resource_types import TYPES, IdError, ResourceId, TypeSpec, id_key, parse_id
+from .seed import SeedError, parse_seed
+from .validation import validate_rcg, validate_route, validate_subnet_prefix
+
+NON_TERMINAL = ("Updating", "Creating", "Deleting", "Accepted")
+CONFLICT_MODES = ("409", "429", "supersede")
+
+
+@dataclass
+class WriteResult:
+    status: int
+    body: dict[str, Any] | None
+    operation: Operation | None
+
+
+def _props(body: dict[str, Any]) -> dict[str, Any]:
+    props = body.get("properties")
+    if not isinstance(props, dict):
+        props = {}
+        body["properties"] = props
+    return props
+
+
+def _same(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and id_key(a) == id_key(b)
+
+
+def _find_named(items: list[Any], name: str) -> dict[str, Any] | None:
+    for item in items:
+        if isinstance(item, dict) and str(item.get("name", "")).lower() == name.lower():
+            return item
+    return None
+
+
+class Store:
+    """All emulator state; every public method is thread-safe."""
+
+    def __init__(
+        self, *, lro_seconds: dict[str, float], time_factor: float, conflict_mode: str, strict_if_match: bool
+    ) -> None:
+        if conflict_mode not in CONFLICT_MODES:
+            raise ValueError(f"conflict_mode must be one of {CONFLICT_MODES}")
+        self.lock = threading.RLock()
+        self.time_factor = time_factor
+        self.conflict_mode = conflict_mode
+        self.strict_if_match = strict_if_match
+        self._lro_seconds = {k.lower(): v for k, v in lro_seconds.items()}
+        self._docs: dict[str, dict[str, Any]] = {}  # key -> body (top-level resources and RCGs)
+        self._groups: set[tuple[str, str]] = set()  # (subscription, resource group), lower-case
+        self._ops: dict[str, Operation] = {}
+        self._inflight: dict[str, Operation] = {}  # lock domain -> running operation
+        self.records: list[OperationRecord] = []
+
+    # ------------------------------------------------------------------ seeds
+    def load(self, seed: Any, *, replace: bool = False) -> None:
+        items = parse_seed(seed)
+        with self.lock:
+            if replace:
+                self._docs.clear()
+                self._groups.clear()
+                self._inflight.clear()
+            for item in sorted(items, key=lambda i: len(i.rid.segments)):
+                spec = TYPES[item.type_key]
+                body = item.body
+                body.setdefault("name", item.rid.name)
+                if spec.parent_key is None:
+                    self._docs[item.rid.key()] = body
+                elif spec.embedded_in:
+                    parent = self._docs.get(item.rid.top().key())
+                    if parent is None:
+                        raise SeedError(
+                            f"seed resources[{item.index}]: parent {item.rid.top().canonical()} "
+                            "of this child is not in the seed"
+                        )
+                    children = _props(parent).setdefault(spec.embedded_in, [])
+                    old = _find_named(children, item.rid.name)
+                    if old is not None:
+                        children[children.index(old)] = body
+                    else:
+                        children.append(body)
+                else:  # rule collection groups
+                    if item.rid.top().key() not in self._docs:
+                        raise SeedError(
+                            f"seed resources[{item.index}]: firewall policy "
+                            f"{item.rid.top().canonical()} is not in the seed"
+                        )
+                    self._docs[item.rid.key()] = body
+                self._groups.add((item.rid.subscription.lower(), item.rid.resource_group.lower()))
+            for key in list(self._docs):
+                self._fill_etags(key)
+            self._recompute()
+
+    def dump(self) -> dict[str, Any]:
+        with self.lock:
+            self.tick()
+            return {"resources": [copy.deepcopy(b) for b in self._docs.values()]}
+
+    def _fill_etags(self, key: str) -> None:
+        """Seeds may omit etags; children share the parent's (arm-protocol.md §3.2)."""
+        body = self._docs[key]
+        rid = parse_id(body["id"])
+        spec = TYPES[rid.type_key]
+        if spec.etag_key not in body:
+            parent = self._docs.get(rid.top().key()) if spec.parent_key else None
+            body[spec.etag_key] = parent.get("etag") if parent and parent.get("etag") else self._mint(spec)
+        for child_key in spec.children:
+            child_spec = TYPES[child_key]
+            if child_spec.embedded_in:
+                for child in _props(body).get(child_spec.embedded_in) or []:
+                    if isinstance(child, dict) and "etag" not in child:
+                        child["etag"] = body[spec.etag_key]
+
+    # ------------------------------------------------------------------ reads
+    def group_exists(self, subscription: str, resource_group: str) -> bool:
+        return (subscription.lower(), resource_group.lower()) in self._groups
+
+    def get(self, rid: ResourceId) -> dict[str, Any] | None:
+        with self.lock:
+            self.tick()
+            found = self._locate(rid)
+            return copy.deepcopy(found) if found is not None else None
+
+    def _locate(self, rid: ResourceId) -> dict[str, Any] | None:
+        spec = TYPES.get(rid.type_key)
+        if spec is None:
+            return None
+        if spec.parent_key is None or (spec.embedded_in is None and rid.type_key != rt.AGENT_POOL):
+            return self._docs.get(rid.key())
+        parent = self._docs.get(rid.top().key())
+        if parent is None:
+            return None
+        if rid.type_key == rt.AGENT_POOL:
+            return self._agent_pool(parent, rid.name)
+        assert spec.embedded_in is not None
+        return _find_named(_props(parent).get(spec.embedded_in) or [], rid.name)
+
+    def _agent_pool(self, cluster: dict[str, Any], name: str) -> dict[str, Any] | None:
+        """agentPools are the cluster's agentPoolProfiles seen as child resources."""
+        profile = _find_named(_props(cluster).get("agentPoolProfiles") or [], name)
+        if profile is None:
+            return None
+        props = {k: v for k, v in profile.items() if k not in ("name", "eTag")}
+        body: dict[str, Any] = {
+            "id": f"{cluster['id']}/agentPools/{profile['name']}",
+            "name": profile["name"],
+            "type": TYPES[rt.AGENT_POOL].type_name,
+            "properties": props,
+        }
+        if "eTag" in profile:
+            body["eTag"] = profile["eTag"]
+        return body
+
+    def require(self, rid: ResourceId) -> dict[str, Any]:
+        """The resource, or the 404 ARM answers for it."""
+        with self.lock:
+            self.tick()
+            found = self._locate(rid)
+            if found is None:
+                raise self._not_found(rid)
+            return copy.deepcopy(found)
+
+    def _not_found(self, rid: ResourceId) -> ArmError:
+        spec = TYPES[rid.type_key]
+        top = rid.top()
+        if spec.parent_key is None or top.key() not in self._docs:
+            # The gateway answers for the top-level resource, with the type casing of the request path.
+            return resource_not_found(f"{top.namespace}/{top.segments[0][0]}", top.name, rid.resource_group)
+        if rid.type_key == rt.AGENT_POOL:
+            return ArmError(404, "NotFound", f"Agent pool '{rid.name}' not found.")
+        return child_not_found(rid.canonical())
+
+    def list_top(self, subscription: str, resource_group: str | None, type_key: str) -> list[dict[str, Any]]:
+        with self.lock:
+            self.tick()
+            out = []
+            for body in self._docs.values():
+                rid = parse_id(body["id"])
+                if rid.type_key != type_key or rid.subscription.lower() != subscription.lower():
+                    continue
+                if resource_group is not None and rid.resource_group.lower() != resource_group.lower():
+                    continue
+                out.append(copy.deepcopy(body))
+            return out
+
+    def list_children(self, parent: ResourceId, child_key: str) -> list[dict[str, Any]]:
+        with self.lock:
+            self.tick()
+            body = self._docs.get(parent.key())
+            if body is None:
+                raise self._not_found(parent)
+            spec = TYPES[child_key]
+            if child_key == rt.AGENT_POOL:
+                names = [p.get("name", "") for p in _props(body).get("agentPoolProfiles") or []]
+                return [b for b in (self._agent_pool(body, n) for n in names) if b is not None]
+            if spec.embedded_in:
+                return copy.deepcopy(list(_props(body).get(spec.embedded_in) or []))
+            prefix = parent.key() + "/"
+            return [
+                copy.deepcopy(b)
+                for k, b in self._docs.items()
+                if k.startswith(prefix) and parse_id(b["id"]).type_key == child_key
+            ]
+
+    def etag_of(self, rid: ResourceId) -> str | None:
+        found = self._locate(rid)
+        if found is None:
+            return None
+        value = found.get(TYPES[rid.type_key].etag_key)
+        return value if isinstance(value, str) else None
+
+    # ------------------------------------------------------------------ operations
+    def operation(self, op_id: str) -> Operation | None:
+        with self.lock:
+            self.tick()
+            return self._ops.get(op_id.lower())
+
+    def tick(self) -> None:
+        """Finish every operation whose duration has elapsed."""
+        with self.lock:
+            now = time.monotonic()
+            for domain, op in list(self._inflight.items()):
+                if op.ends <= now:
+                    self._finish(domain, op)
+
+    def _finish(self, domain: str, op: Operation) -> None:
+        del self._inflight[domain]
+        if op.outcome == "Succeeded":
+            self._settle(domain)
+        else:
+            self._rollback(domain, op)
+        self._end(op, op.outcome)
+
+    def _end(self, op: Operation, status: str) -> None:
+        op.status = status
+        op.end_iso = iso_now()
+        if op.record is not None:
+            op.record.status = status
+            op.record.ended_at = time.time()
+
+    def _settle(self, domain: str) -> None:
+        """Operation succeeded: drop what was being deleted, flip the rest to Succeeded, new etag (§3.1)."""
+        for key in self._domain_keys(domain):
+            body = self._docs[key]
+            if _props(body).get("provisioningState") == "Deleting":
+                del self._docs[key]
+                continue
+            spec = TYPES[parse_id(body["id"]).type_key]
+            for child_key in spec.children:
+                embedded = TYPES[child_key].embedded_in
+                if embedded and isinstance(_props(body).get(embedded), list):
+                    _props(body)[embedded] = [
+                        c for c in _props(body)[embedded] if _props(c).get("provisioningState") != "Deleting"
+                    ]
+        if domain in self._docs:
+            self._set_state(domain, "Succeeded", only_non_terminal=True)
+            self._mint_domain_etag(domain)
+        self._recompute()
+
+    def _rollback(self, domain: str, op: Operation) -> None:
+        for key in self._domain_keys(domain):
+            del self._docs[key]
+        self._docs.update({k: copy.deepcopy(v) for k, v in op.snapshot.items() if v is not None})
+        self._recompute()
+
+    def _domain_keys(self, domain: str) -> list[str]:
+        return [k for k in self._docs if k == domain or k.startswith(domain + "/")]
+
+    # ------------------------------------------------------------------ writes
+    def put(
+        self,
+        rid: ResourceId,
+        body: dict[str, Any],
+        *,
+        api_version: str,
+        if_match: str | None = None,
+        outcome: tuple[str, dict[str, Any] | None] | None = None,
+        foreign: bool = False,
+    ) -> WriteResult:
+        with self.lock:
+            self.tick()
+            spec = self._writable_spec(rid)
+            if not isinstance(body, dict):
+                raise bad_request("InvalidRequestFormat", "Cannot parse the request.")
+            domain = rid.top().key()
+            if spec.parent_key is not None and domain not in self._docs:
+                raise self._not_found(rid.top())
+            existing = self._locate(rid)
+            if not foreign:
+                self._check_if_match(rid, existing, if_match)
+                self._check_conflict(domain, "PUT", spec)
+            snapshot = {k: copy.deepcopy(self._docs[k]) for k in self._domain_keys(domain)}
+            if spec.parent_key is None:
+                self._put_top(rid, spec, body, existing)
+            elif spec.embedded_in:
+                self._put_embedded(rid, spec, body, existing)
+            else:
+                self._put_rcg(rid, spec, body, existing)
+            self._mint_domain_etag(domain)
+            self._recompute()
+            status = 200 if existing is not None else 201
+            op = None
+            if foreign:
+                self._set_state(domain, "Succeeded")
+            else:
+                op = self._start(rid, spec, domain, "PUT", api_version, snapshot, outcome)
+            result = self._locate(rid)
+            return WriteResult(status, copy.deepcopy(result), op)
+
+    def delete(
+        self,
+        rid: ResourceId,
+        *,
+        api_version: str,
+        if_match: str | None = None,
+        outcome: tuple[str, dict[str, Any] | None] | None = None,
+        foreign: bool = False,
+    ) -> WriteResult:
+        with self.lock:
+            self.tick()
+            spec = self._writable_spec(rid)
+            domain = rid.top().key()
+            existing = self._locate(rid)
+            if existing is None:
+                # RPC resource-api-reference: 204 when there is nothing to delete.
+                if not foreign and self.strict_if_match and if_match not in (None, "*"):
+                    raise self._precondition(rid)
+                return WriteResult(204, None, None)
+            if not foreign:
+                self._check_if_match(rid, existing, if_match)
+                self._check_conflict(domain, "DELETE", spec)
+            self._check_deletable(rid, existing)
+            snapshot = {k: copy.deepcopy(self._docs[k]) for k in self._domain_keys(domain)}
+            if foreign:
+                self._remove(rid, spec)
+                if domain in self._docs:
+                    self._mint_domain_etag(domain)
+                self._recompute()
+                return WriteResult(200, None, None)
+            _props(existing)["provisioningState"] = "Deleting"
+            if spec.parent_key is None:
+                self._set_state(domain, "Deleting")
+            op = self._start(rid, spec, domain, "DELETE", api_version, snapshot, outcome)
+            return WriteResult(202, None, op)
+
+    def _remove(self, rid: ResourceId, spec: TypeSpec) -> None:
+        if spec.parent_key is None:
+            for key in self._domain_keys(rid.key()):
+                del self._docs[key]
+        elif spec.embedded_in:
+            parent = self._docs[rid.top().key()]
+            children = _props(parent).get(spec.embedded_in) or []
+            child = _find_named(children, rid.name)
+            if child is not None:
+                children.remove(child)
+        else:
+            self._docs.pop(rid.key(), None)
+
+    def _writable_spec(self, rid: ResourceId) -> TypeSpec:
+        spec = TYPES.get(rid.type_key)
+        if spec is None or rid.type_key == rt.AGENT_POOL:
+            raise ArmError(
+                400,
+                "InvalidResourceType",
+                f"The resource type '{rid.type_key}' is not writable in this emulator.",
+            )
+        return spec
+
+    def _precondition(self, rid: ResourceId) -> ArmError:
+        return ArmError(
+            412,
+            "PreconditionFailed",
+            f"The condition specified using HTTP conditional header(s) is not met for {rid.canonical()}.",
+        )
+
+    def _check_if_match(self, rid: ResourceId, existing: dict[str, Any] | None, if_match: str | None) -> None:
+        # arm-protocol.md §3.2: the Network RP ignores If-Match; strict mode follows the RPC table.
+        if not self.strict_if_match or if_match is None:
+            return
+        if existing is None:
+            raise self._precondition(rid)
+        if if_match.strip() == "*":
+            return
+        current = self.etag_of(rid)
+        wanted = {t.strip() for t in if_match.split(",")}
+        if current not in wanted:
+            raise self._precondition(rid)
+
+    def _check_conflict(self, domain: str, method: str, spec: TypeSpec) -> None:
+        running = self._inflight.get(domain)
+        if running is None:
+            return
+        # arm-protocol.md §3.4: three observed outcomes, chosen by configuration.
+        if self.conflict_mode == "supersede":
+            del self._inflight[domain]
+            running.error = canceled_error(running, method.lower(), spec.type_name)
+            self._settle_keep_state(domain)
+            self._end(running, "Canceled")
+            return
+        op_url = (
+            f"https://management.azure.com/subscriptions/{running.subscription}/providers/"
+            f"{running.namespace}/locations/{running.location}/operations/{running.op_id}"
+            f"?api-version={running.api_version}"
+        )
+        if self.conflict_mode == "429":
+            wait = max(1, int(running.remaining() + 0.999))
+            raise ArmError(
+                429,
+                "RetryableErrorDueToAnotherOperation",
+                f"Operation on {running.resource_id} is retryable because another operation "
+                f"on this or dependent resource is in progress. To retrieve status of the "
+                f"operation use uri: {op_url}.",
+                headers={"Retry-After": str(wait)},
+            )
+        raise ArmError(
+            409,
+            "AnotherOperationInProgress",
+            "Another operation on this or dependent resource is in progress. To retrieve status "
+            f"of the operation use uri: {op_url}.",
+        )
+
+    def _settle_keep_state(self, domain: str) -> None:
+        """A superseded operation ends; its changes stay (the newer write builds on them)."""
+        self._settle(domain)
+
+    def _check_deletable(self, rid: ResourceId, existing: dict[str, Any]) -> None:
+        if rid.type_key == rt.ROUTE_TABLE:
+            in_use = [s["id"] for s in _props(existing).get("subnets") or [] if isinstance(s, dict)]
+            if in_use:
+                raise bad_request(
+                    "InUseRouteTableCannotBeDeleted",
+                    f"Route table {existing['id']} is in use and cannot be deleted. "
+                    f"It is associated with subnets: {', '.join(in_use)}. "
+                    "Disassociate the route table from the subnets before deleting it.",
+                )
+        subnets: list[dict[str, Any]] = []
+        if rid.type_key == rt.SUBNET:
+            subnets = [existing]
+        elif rid.type_key == rt.VNET:
+            subnets = [s for s in _props(existing).get("subnets") or [] if isinstance(s, dict)]
+        for subnet in subnets:
+            if _props(subnet).get("ipConfigurations"):
+                raise bad_request(
+                    "InUseSubnetCannotBeDeleted",
+                    f"Subnet {subnet.get('name')} is in use by "
+                    f"{_props(subnet)['ipConfigurations'][0].get('id', 'an IP configuration')} "
+                    "and cannot be deleted. In order to delete the subnet, delete all the resources "
+                    "within the subnet.",
+                )
+
+    def _start(
+        self,
+        rid: ResourceId,
+        spec: TypeSpec,
+        domain: str,
+        method: str,
+        api_version: str,
+        snapshot: dict[str, dict[str, Any]],
+        outcome: tuple[str, dict[str, Any] | None] | None,
+    ) -> Operation:
+        top = self._docs.get(domain) or snapshot.get(domain) or {}
+        location = str(top.get("location") or "westeurope").replace(" ", "").lower()
+        seconds = self._lro_seconds.get(spec.type_name.lower(), spec.lro_seconds) * self.time_factor
+        now = time.monotonic()
+        op = Operation(
+            op_id=new_op_id(),
+            resource_id=rid.canonical(),
+            resource_key=rid.key(),
+            lock_domain=domain,
+            method=method,
+            namespace=spec.namespace,
+            subscription=rid.subscription,
+            location=location,
+            api_version=api_version,
+            starts=now,
+            ends=now + seconds,
+            snapshot=snapshot,
+        )
+        if outcome is not None:
+            op.outcome, op.error = outcome
+        op.record = OperationRecord(
+            resource_id=op.resource_id,
+            lock_domain=domain,
+            method=method,
+            started_at=time.time(),
+            operation_id=op.op_id,
+        )
+        self.records.append(op.record)
+        self._ops[op.op_id] = op
+        self._inflight[domain] = op
+        return op
+
+    # ------------------------------------------------------------------ body normalisation
+    def _mint(self, spec: TypeSpec) -> str:
+        # Network etags are weak W/"<guid>"; AKS eTags are opaque strings (arm-protocol.md §2.7, §3.2).
+        return str(uuid.uuid4()) if spec.etag_key == "eTag" else f'W/"{uuid.uuid4()}"'
+
+    def _mint_domain_etag(self, domain: str) -> None:
+        """Every write mints a new etag for the parent, shared by its children (arm-protocol.md §2.2)."""
+        top = self._docs.get(domain)
+        if top is None:
+            return
+        spec = TYPES[parse_id(top["id"]).type_key]
+        etag = self._mint(spec)
+        top[spec.etag_key] = etag
+        for child_key in spec.children:
+            embedded = TYPES[child_key].embedded_in
+            if embedded:
+                for child in _props(top).get(embedded) or []:
+                    if isinstance(child, dict):
+                        child["etag"] = etag
+        for key in self._domain_keys(domain):
+            if key != domain:
+                self._docs[key]["etag"] = etag
+
+    def _set_state(self, domain: str, state: str, only_non_terminal: bool = False) -> None:
+        def apply(target: dict[str, Any]) -> None:
+            props = _props(target)
+            if only_non_terminal and props.get("provisioningState") not in NON_TERMINAL:
+                return
+            props["provisioningState"] = state
+
+        for key in self._domain_keys(domain):
+            body = self._docs[key]
+            apply(body)
+            props = _props(body)
+            for list_key in ("subnets", "routes"):
+                if key == domain and parse_id(body["id"]).type_key in (rt.VNET, rt.ROUTE_TABLE):
+                    for child in props.get(list_key) or []:
+                        if (
+                            isinstance(child, dict)
+                            and list_key in ("subnets", "routes")
+                            and "properties" in child
+                        ):
+                            apply(child)
+            for pool in props.get("agentPoolProfiles") or []:
+                if isinstance(pool, dict) and (
+                    not only_non_terminal or pool.get("provisioningState") in NON_TERMINAL
+                ):
+                    pool["provisioningState"] = state
+
+    def _clean(self, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
+        """Drop readonly fields from a PUT body and keep the server's values (arm-protocol.md §0.9)."""
+        new = {
+            k: copy.deepcopy(v)
+            for k, v in body.items()
+            if k not in ("id", "name", "type", "etag", "eTag", "systemData")
+        }
+        props = new.get("properties")
+        props = copy.deepcopy(props) if isinstance(props, dict) else {}
+        old_props = _props(existing) if existing is not None else {}
+        for key in spec.readonly_props:
+            props.pop(key, None)
+            if key in old_props:
+                props[key] = copy.deepcopy(old_props[key])
+        new["properties"] = props
+        if existing is not None and "systemData" in existing:
+            new["systemData"] = copy.deepcopy(existing["systemData"])
+        return new
+
+    def _envelope(
+        self, rid: ResourceId, spec: TypeSpec, cleaned: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Key order as ARM prints it: name, id, etag, type, location, ..., properties."""
+        out: dict[str, Any] = {
+            "name": existing["name"] if existing else rid.name,
+            "id": existing["id"] if existing else rid.canonical(),
+            spec.etag_key: "",
+            "type": existing.get("type", spec.type_name) if existing else spec.type_name,
+        }
+        for key, value in cleaned.items():
+            if key != "properties":
+                out[key] = value
+        out["properties"] = cleaned["properties"]
+        return out
+
+    def _put_top(
+        self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
+        if not isinstance(body.get("location"), str) or not body["location"]:
+            raise bad_request("LocationRequired", "The location property is required for this definition.")
+        cleaned = self._clean(spec, body, existing)
+        props = cleaned["properties"]
+        state = "Updating" if existing is not None else spec.create_state
+        props["provisioningState"] = state
+        if "resourceGuid" in spec.readonly_props and "resourceGuid" not in props:
+            props["resourceGuid"] = str(uuid.uuid4())
+        new = self._envelope(rid, spec, cleaned, existing)
+        if rid.type_key == rt.VNET:
+            self._normalise_subnets(new, existing, state)
+        elif rid.type_key == rt.ROUTE_TABLE:
+            self._normalise_routes(new, existing, state)
+        elif rid.type_key == rt.FIREWALL:
+            self._assign_firewall_ips(new, existing)
+        elif rid.type_key == rt.CLUSTER:
+            self._keep_pool_readonly(new, existing, state)
+        self._docs[rid.key()] = new
+
+    def _put_embedded(
+        self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
+        parent = self._docs[rid.top().key()]
+        assert spec.embedded_in is not None
+        child = self._child(rid.type_key, parent, dict(body, name=rid.name), existing, "Updating")
+        children = _props(parent).setdefault(spec.embedded_in, [])
+        if existing is not None:
+            children[children.index(existing)] = child
+        else:
+            children.append(child)
+
+    def _put_rcg(
+        self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> None:
+        cleaned = self._clean(spec, body, existing)
+        validate_rcg(rid.canonical(), cleaned["properties"])
+        cleaned["properties"]["provisioningState"] = "Updating"
+        cleaned["properties"].setdefault("size", (existing and _props(existing).get("size")) or "0.001 MB")
+        cleaned.pop("location", None)
+        new = self._envelope(rid, spec, cleaned, existing)
+        new["type"] = spec.type_name
+        self._docs[rid.key()] = new
+
+    def _child(
+        self,
+        type_key: str,
+        parent: dict[str, Any],
+        body: dict[str, Any],
+        existing: dict[str, Any] | None,
+        state: str,
+    ) -> dict[str, Any]:
+        spec = TYPES[type_key]
+        if not isinstance(body, dict):
+            raise bad_request("InvalidRequestFormat", "Cannot parse the request.")
+        name = body.get("name") if existing is None else existing["name"]
+        if not isinstance(name, str) or not name:
+            raise bad_request("InvalidRequestFormat", f"A {spec.type_name} item has no name.")
+        cleaned = self._clean(spec, body, existing)
+        cleaned.pop("location", None)
+        child_id = existing["id"] if existing else f"{parent['id']}/{spec.embedded_in}/{name}"
+        if type_key == rt.ROUTE:
+            validate_route(child_id, cleaned["properties"])
+        else:
+            validate_subnet_prefix(child_id, cleaned["properties"])
+            self._check_route_table_ref(child_id, cleaned["properties"], parent)
+        cleaned["properties"]["provisioningState"] = state
+        out: dict[str, Any] = {"name": name, "id": child_id, "etag": parent.get("etag", "")}
+        for key, value in cleaned.items():
+            if key != "properties":
+                out[key] = value
+        out["properties"] = cleaned["properties"]
+        out["type"] = spec.type_name
+        return out
+
+    def _check_route_table_ref(self, subnet_id: str, props: dict[str, Any], vnet: dict[str, Any]) -> None:
+        ref = props.get("routeTable")
+        if ref is None:
+            return
+        ref_id = ref.get("id") if isinstance(ref, dict) else None
+        table = self._docs.get(id_key(ref_id)) if isinstance(ref_id, str) else None
+        if table is None:
+            raise bad_request(
+                "InvalidResourceReference",
+                f"Resource {ref_id} referenced by resource {subnet_id} was not found. Please make sure that "
+                "the referenced resource exists, and that both resources are in the same region.",
+                details=[],
+            )
+        if str(table.get("location", "")).lower() != str(vnet.get("location", "")).lower():
+            raise bad_request(
+                "InvalidResourceReference",
+                f"Resource {ref_id} referenced by resource {subnet_id} was not found. Please make sure that "
+                "the referenced resource exists, and that both resources are in the same region.",
+            )
+        # arm-protocol.md §2.2: associating a route table that is still Updating.
+        if _props(table).get("provisioningState") in NON_TERMINAL:
+            raise bad_request(
+                "ReferencedResourceNotProvisioned",
+                f"Cannot proceed with operation because resource {table['id']} used by resource {subnet_id} "
+                f"is not in Succeeded state. Resource is in {_props(table)['provisioningState']} state and "
+                "the last operation that updated/is updating the resource is PutRouteTableOperation.",
+            )
+        props["routeTable"] = {"id": table["id"]} if set(ref) <= {"id"} else ref
+
+    def _normalise_subnets(self, vnet: dict[str, Any], existing: dict[str, Any] | None, state: str) -> None:
+        old = (_props(existing).get("subnets") or []) if existing else []
+        new_list = []
+        for item in _props(vnet).get("subnets") or []:
+            name = item.get("name") if isinstance(item, dict) else None
+            prior = _find_named(old, name) if isinstance(name, str) else None
+            new_list.append(self._child(rt.SUBNET, vnet, item, prior, state))
+        kept = {s["name"].lower() for s in new_list}
+        for prior in old:
+            # §2.2: a VNet PUT that omits an in-use subnet fails rather than deleting it.
+            if (
+                isinstance(prior, dict)
+                and prior.get("name", "").lower() not in kept
+                and _props(prior).get("ipConfigurations")
+            ):
+                raise bad_request(
+                    "InUseSubnetCannotBeDeleted",
+                    f"Subnet {prior['name']} is in use by {_props(prior)['ipConfigurations'][0]['id']}"
+                    " and cannot be deleted. In order to delete the subnet, delete all the "
+                    "resources within the subnet.",
+                )
+        _props(vnet)["subnets"] = new_list
+
+    def _normalise_routes(self, table: dict[str, Any], existing: dict[str, Any] | None, state: str) -> None:
+        old = (_props(existing).get("routes") or []) if existing else []
+        new_list = []
+        for item in _props(table).get("routes") or []:
+            name = item.get("name") if isinstance(item, dict) else None
+            prior = _find_named(old, name) if isinstance(name, str) else None
+            new_list.append(self._child(rt.ROUTE, table, item, prior, state))
+        # §2.1: a table PUT replaces the routes list.
+        _props(table)["routes"] = new_list
+
+    def _assign_firewall_ips(self, fw: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        """privateIPAddress is readonly: keep the allocated one, or take the subnet's first usable (.4)."""
+        old = (_props(existing).get("ipConfigurations") or []) if existing else []
+        for conf in _props(fw).get("ipConfigurations") or []:
+            if not isinstance(conf, dict):
+                continue
+            cprops = conf.setdefault("properties", {})
+            prior = _find_named(old, str(conf.get("name", "")))
+            prior_ip = _props(prior).get("privateIPAddress") if prior else None
+            if prior_ip:
+                cprops["privateIPAddress"] = prior_ip
+            elif not cprops.get("privateIPAddress"):
+                subnet_ref = cprops.get("subnet") or {}
+                subnet = self._subnet(subnet_ref.get("id")) if isinstance(subnet_ref, dict) else None
+                prefix = _props(subnet).get("addressPrefix") if subnet else None
+                if isinstance(prefix, str):
+                    try:
+                        net = ipaddress.ip_network(prefix, strict=False)
+                        cprops["privateIPAddress"] = str(net.network_address + 4)
+                    except ValueError:
+                        pass
+
+    def _keep_pool_readonly(
+        self, cluster: dict[str, Any], existing: dict[str, Any] | None, state: str
+    ) -> None:
+        old = (_props(existing).get("agentPoolProfiles") or []) if existing else []
+        for pool in _props(cluster).get("agentPoolProfiles") or []:
+            if not isinstance(pool, dict):
+                continue
+            prior = _find_named(old, str(pool.get("name", "")))
+            for key in ("eTag", "currentOrchestratorVersion", "nodeImageVersion"):
+                pool.pop(key, None)
+                if prior is not None and key in prior:
+                    pool[key] = prior[key]
+            pool["provisioningState"] = state
+
+    def _subnet(self, subnet_id: Any) -> dict[str, Any] | None:
+        if not isinstance(subnet_id, str):
+            return None
+        try:
+            rid = parse_id(subnet_id)
+        except IdError:
+            return None
+        return self._locate(rid) if rid.type_key == rt.SUBNET else None
+
+    # ------------------------------------------------------------------ derived consistency
+    def _recompute(self) -> None:
+        """Refresh the back-references ARM maintains itself (route table subnets, policy RCGs/firewalls)."""
+        assoc: dict[str, list[dict[str, str]]] = {}
+        vnet_keys = set()
+        for key, body in self._docs.items():
+            rid = parse_id(body["id"])
+            if rid.type_key == rt.VNET:
+                vnet_keys.add(key)
+                for subnet in _props(body).get("subnets") or []:
+                    ref = _props(subnet).get("routeTable") if isinstance(subnet, dict) else None
+                    if isinstance(ref, dict) and isinstance(ref.get("id"), str):
+                        assoc.setdefault(id_key(ref["id"]), []).append({"id": subnet["id"]})
+        firewalls: dict[str, list[dict[str, str]]] = {}
+        rcgs: dict[str, list[dict[str, str]]] = {}
+        for body in self._docs.values():
+            rid = parse_id(body["id"])
+            if rid.type_key == rt.FIREWALL:
+                ref = _props(body).get("firewallPolicy")
+                if isinstance(ref, dict) and isinstance(ref.get("id"), str):
+                    firewalls.setdefault(id_key(ref["id"]), []).append({"id": body["id"]})
+            elif rid.type_key == rt.RCG:
+                rcgs.setdefault(rid.top().key(), []).append({"id": body["id"]})
+        for key, body in self._docs.items():
+            rid = parse_id(body["id"])
+            props = _props(body)
+            if rid.type_key == rt.ROUTE_TABLE:
+                # Keep references into VNets the emulator does not hold (a partial seed).
+                foreign = [
+                    s
+                    for s in props.get("subnets") or []
+                    if isinstance(s, dict) and self._vnet_key_of(s.get("id")) not in vnet_keys
+                ]
+                subnets = assoc.get(key, []) + foreign
+                if subnets:
+                    props["subnets"] = subnets
+                else:
+                    props.pop("subnets", None)
+            elif rid.type_key == rt.POLICY:
+                served = {k for k, b in self._docs.items() if parse_id(b["id"]).type_key == rt.FIREWALL}
+                foreign = [
+                    f
+                    for f in props.get("firewalls") or []
+                    if isinstance(f, dict) and id_key(str(f.get("id"))) not in served
+                ]
+                props["firewalls"] = firewalls.get(key, []) + foreign
+                props["ruleCollectionGroups"] = rcgs.get(key, [])
+
+    @staticmethod
+    def _vnet_key_of(subnet_id: Any) -> str | None:
+        if not isinstance(subnet_id, str):
+            return None
+        try:
+            return parse_id(subnet_id).top().key()
+        except IdError:
+            return None

@@ -1,0 +1,93 @@
+"""ARM's per-subscription token buckets and the x-ms-ratelimit-remaining-* headers.
+
+arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription; the
+subscription-global buckets are 15x larger.  Every response carries the remaining counts.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+LIMITS: dict[str, tuple[float, float]] = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
+GLOBAL_FACTOR = 15
+
+
+def op_kind(method: str) -> str:
+    if method == "DELETE":
+        return "deletes"
+    if method in ("GET", "HEAD"):
+        return "reads"
+    return "writes"
+
+
+@dataclass
+class Bucket:
+    capacity: float
+    rate: float
+    tokens: float = -1.0
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def try_take(self) -> bool:
+        self._refill()
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+    def take_anyway(self) -> None:
+        self._refill()
+        self.tokens = max(0.0, self.tokens - 1)
+
+    def wait_seconds(self) -> int:
+        """Whole seconds until one token is back (ARM sends integer Retry-After)."""
+        return max(1, math.ceil((1 - self.tokens) / self.rate))
+
+
+class RateLimiter:
+    def __init__(self, enforce: bool) -> None:
+        self.enforce = enforce
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str, bool], Bucket] = {}
+
+    def _bucket(self, subscription: str, kind: str, is_global: bool) -> Bucket:
+        key = (subscription.lower(), kind, is_global)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            cap, rate = LIMITS[kind]
+            factor = GLOBAL_FACTOR if is_global else 1
+            bucket = Bucket(cap * factor, rate * factor)
+            self._buckets[key] = bucket
+        return bucket
+
+    def charge(self, subscription: str, method: str) -> tuple[dict[str, str], int | None]:
+        """Take a token; returns (headers, retry_after) where retry_after is set when throttled."""
+        kind = op_kind(method)
+        with self._lock:
+            sub = self._bucket(subscription, kind, False)
+            glob = self._bucket(subscription, kind, True)
+            retry: int | None = None
+            if self.enforce:
+                if not sub.try_take():
+                    retry = sub.wait_seconds()
+                elif not glob.try_take():
+                    retry = glob.wait_seconds()
+            else:
+                sub.take_anyway()
+                glob.take_anyway()
+            headers = {
+                f"x-ms-ratelimit-remaining-subscription-{kind}": str(int(sub.tokens)),
+                f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(int(glob.tokens)),
+            }
+            return headers, retry
