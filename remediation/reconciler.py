@@ -46,6 +46,7 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
     (ids.SUBNET, TargetKind.NETWORK),
     (ids.ROUTE_TABLE, TargetKind.NETWORK),
     (ids.ROUTE, TargetKind.NETWORK),
+    (ids.VPN_GATEWAY, TargetKind.SCOPE),
 )
 
 
@@ -92,6 +93,9 @@ class Reconciler:
             parent = rid.parent
             assert parent is not None  # an agent pool id always has its cluster as parent
             return Target(TargetKind.CLUSTER, str(parent))
+        if kind is TargetKind.SCOPE:
+            # A VPN gateway's P2S pool feeds egress routes and the P2S rule of every cluster in scope.
+            return self.scope_target()
         if kind is TargetKind.FIREWALL:
             # Every firewall-side id maps to the one configured firewall: its group is computed whole.
             return Target(TargetKind.FIREWALL, self.settings.firewall_id)

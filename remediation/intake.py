@@ -1,0 +1,237 @@
+"""Event intake and the queue message: pure parsing and mapping, no Azure SDK, no I/O.
+
+An Event Grid event is only a hint that a resource changed (ARCHITECTURE.md section 2): intake decides
+whether the event concerns this deployment and which target to reconcile, and nothing else. The worker
+re-reads ARM. The same module defines the queue message every trigger sends, so the producer side
+(event, timer, HTTP) and the consumer side (the worker) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from remediation import ids
+from remediation.config import Settings
+from remediation.errors import (
+    InvalidResourceIdError,
+    OutOfScopeError,
+    RemediationInputError,
+    UnsupportedTargetError,
+)
+from remediation.model import Target, TargetKind
+from remediation.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+
+# Events for the same target within this many seconds are enqueued once. The message is sent with the
+# same visibility delay, so every event folded into it happened before the worker starts reading ARM.
+DEDUPE_WINDOW_S = 30
+
+# Claim names that carry the caller's object id in `data.claims` (a short name and the full URI form).
+_OID_CLAIMS = ("oid", "http://schemas.microsoft.com/identity/claims/objectidentifier")
+
+_HANDLED_TYPES = frozenset(t.lower() for t in HANDLED_EVENT_TYPES)
+_HANDLED_OPERATIONS = frozenset(o.lower() for o in HANDLED_OPERATIONS)
+
+
+class MalformedEventError(RemediationInputError):
+    """The event lacks what intake needs (data, a resource id): logged and dropped, never redelivered."""
+
+    code = "MalformedEvent"
+
+
+class MalformedMessageError(RemediationInputError):
+    """A queue message that is not a remediation request: recorded and removed, never retried."""
+
+    code = "MalformedMessage"
+
+
+class Trigger(StrEnum):
+    EVENT = "event"
+    TIMER = "timer"
+    HTTP = "http"
+
+
+# --------------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class ResourceEvent:
+    """The fields of an ARM resource event (Event Grid schema or CloudEvents 1.0) that intake uses."""
+
+    id: str
+    event_type: str
+    resource_id: str  # data.resourceUri, else the subject
+    operation_name: str
+    correlation_id: str | None
+    caller_ids: tuple[str, ...]  # object ids of the caller: claims oid and authorization evidence
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An event that needs no reconcile, with the reason for the log line."""
+
+    reason: str
+
+
+def parse_event(payload: Mapping[str, Any]) -> ResourceEvent:
+    """Read an event in either schema: `eventType` (Event Grid) or `type` (CloudEvents 1.0).
+
+    Raises MalformedEventError when there is no id, no type, no `data` object or no resource id.
+    """
+    event_id = payload.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        raise MalformedEventError("event has no id")
+    event_type = payload.get("eventType") or payload.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedEventError(f"event {event_id} has no event type")
+    data = payload.get("data")
+    if not isinstance(data, Mapping):
+        raise MalformedEventError(f"event {event_id} has no data object")
+    resource_id = data.get("resourceUri") or payload.get("subject")
+    if not isinstance(resource_id, str) or not resource_id.strip():
+        raise MalformedEventError(f"event {event_id} has neither data.resourceUri nor a subject")
+    operation = data.get("operationName")
+    correlation = data.get("correlationId")
+    return ResourceEvent(
+        id=event_id,
+        event_type=event_type,
+        resource_id=resource_id.strip(),
+        operation_name=operation if isinstance(operation, str) else "",
+        correlation_id=correlation if isinstance(correlation, str) and correlation else None,
+        caller_ids=_caller_ids(data),
+    )
+
+
+def _caller_ids(data: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    claims = data.get("claims")
+    if isinstance(claims, Mapping):
+        found.extend(str(claims[name]) for name in _OID_CLAIMS if claims.get(name))
+    authorization = data.get("authorization")
+    evidence = authorization.get("evidence") if isinstance(authorization, Mapping) else None
+    if isinstance(evidence, Mapping) and evidence.get("principalId"):
+        found.append(str(evidence["principalId"]))
+    return tuple(dict.fromkeys(found))
+
+
+def decide(event: ResourceEvent, settings: Settings, resolve: Callable[[str], Target]) -> Target | Ignored:
+    """The target an event asks to reconcile, or why it needs none. `resolve` must not call ARM.
+
+    Raises MalformedEventError for a resource id that cannot be parsed.
+    """
+    if event.event_type.lower() not in _HANDLED_TYPES:
+        return Ignored(f"event type {event.event_type} is not handled")
+    if event.operation_name.lower() not in _HANDLED_OPERATIONS:
+        return Ignored(f"operation {event.operation_name or '(none)'} is not handled")
+    if settings.principal_id and any(c.lower() == settings.principal_id.lower() for c in event.caller_ids):
+        # Our own writes raise events too; reacting to them would only re-verify what was just verified.
+        return Ignored("caused by this function's own identity")
+    if "/providers/microsoft.resources/deployments/" in event.resource_id.lower() + "/":
+        # A deployment raises its own WriteSuccess next to the resources it wrote (arm-protocol.md 4.1);
+        # subscription-level deployments have no resource group, so test the text before parsing.
+        return Ignored("a deployment, not a resource")
+    try:
+        rid = ids.parse_resource_id(event.resource_id)
+    except InvalidResourceIdError as exc:
+        raise MalformedEventError(f"event {event.id}: {exc}") from exc
+    if not settings.in_scope(str(rid)):
+        return Ignored("outside REMEDIATION_SCOPE")
+    try:
+        return resolve(str(rid))
+    except (UnsupportedTargetError, OutOfScopeError) as exc:
+        return Ignored(str(exc))
+    except InvalidResourceIdError as exc:
+        raise MalformedEventError(f"event {event.id}: {exc}") from exc
+
+
+def unique_targets(targets: Iterable[Target]) -> list[Target]:
+    """Each target once (ids compared case-insensitively), in first-seen order."""
+    seen: dict[str, Target] = {}
+    for target in targets:
+        seen.setdefault(target_key(target), target)
+    return list(seen.values())
+
+
+def target_key(target: Target) -> str:
+    """A short stable key of a target, safe as a table PartitionKey/RowKey (no '/', '#', '?', '\\')."""
+    text = f"{target.kind.value}:{ids.id_key(target.id)}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------------------------- messages
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class RemediationRequest:
+    """The body of a `remediation-requests` queue message (JSON)::
+
+        {"target": {"kind": "cluster", "id": "/subscriptions/..."}, "trigger": "event"|"timer"|"http",
+         "eventId": str|null, "correlationId": str|null, "dryRun": bool, "requestId": str}
+    """
+
+    target: Target
+    trigger: Trigger
+    request_id: str
+    dry_run: bool = False
+    event_id: str | None = None
+    correlation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": {"kind": self.target.kind.value, "id": self.target.id},
+            "trigger": self.trigger.value,
+            "eventId": self.event_id,
+            "correlationId": self.correlation_id,
+            "dryRun": self.dry_run,
+            "requestId": self.request_id,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str | bytes) -> RemediationRequest:
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedMessageError(f"message is not JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise MalformedMessageError("message is not a JSON object")
+        target = document.get("target")
+        if not isinstance(target, dict):
+            raise MalformedMessageError("message has no target object")
+        try:
+            kind = TargetKind(str(target.get("kind")))
+            trigger = Trigger(str(document.get("trigger")))
+        except ValueError as exc:
+            raise MalformedMessageError(f"message has an unknown kind or trigger: {exc}") from exc
+        target_id = target.get("id")
+        if not isinstance(target_id, str) or not target_id:
+            raise MalformedMessageError("message target has no id")
+        request_id = document.get("requestId")
+        if not isinstance(request_id, str) or not request_id:
+            raise MalformedMessageError("message has no requestId")
+        dry_run = document.get("dryRun", False)
+        if not isinstance(dry_run, bool):
+            raise MalformedMessageError("message dryRun is not a boolean")
+        return cls(
+            target=Target(kind, target_id),
+            trigger=trigger,
+            request_id=request_id,
+            dry_run=dry_run,
+            event_id=_optional_text(document.get("eventId")),
+            correlation_id=_optional_text(document.get("correlationId")),
+        )
+
+
+def _optional_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,103 @@
+"""The `remediation-requests` queue (one message = "reconcile this target") and best-effort dedupe markers.
+
+Dedupe choice: the reconciler is idempotent and level-triggered, so a duplicate message costs reads, never
+a wrong write. Dedupe is therefore best-effort and can only err towards sending a message:
+  * the first event for a target writes a marker (table `remediationdedupe`, expiry `window` seconds) and
+    sends its message with a visibility delay of the same `window`;
+  * a later event for the target while the marker is fresh is dropped: it happened before the pending
+    message becomes visible, so the worker's fresh read of ARM already sees its change;
+  * the marker is written only AFTER the message was accepted, so a failed enqueue never suppresses the
+    redelivered event; a marker that cannot be read or written just means one more message.
+Two instances racing on the same target may both send: harmless, by the same idempotency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+from azure.storage.queue import QueueClient
+
+from remediation.errors import TransientError
+from remediation.intake import RemediationRequest
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "remediation-requests"
+# The host moves a message here after host.json `maxDequeueCount` failed attempts.
+POISON_QUEUE_NAME = QUEUE_NAME + "-poison"
+DEDUPE_TABLE = "remediationdedupe"
+_PARTITION = "marker"
+
+
+class RequestQueue:
+    def __init__(self, client: QueueClient) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> QueueClient:
+        return self._client
+
+    def send(self, request: RemediationRequest, *, delay_s: int = 0) -> None:
+        """Enqueue; raise TransientError when storage refuses, so the caller's trigger is retried."""
+        body = request.to_json()
+        try:
+            try:
+                self._client.send_message(body, visibility_timeout=delay_s or None)
+            except ResourceNotFoundError:
+                # First message in a fresh storage account: the host creates the queue only when its
+                # listener starts, which may be on another instance or not yet.
+                self._create()
+                self._client.send_message(body, visibility_timeout=delay_s or None)
+        except AzureError as exc:
+            raise TransientError(f"cannot enqueue {request.target}: {exc}", arm_code=None,
+                                 status=getattr(exc, "status_code", None), target=request.target.id) from exc
+
+    def _create(self) -> None:
+        with contextlib.suppress(ResourceExistsError):
+            self._client.create_queue()
+
+
+class DedupeMarkers:
+    """Short-lived "a message for this target is pending" markers; every failure means "not deduped"."""
+
+    def __init__(self, table: TableClient, window_s: int) -> None:
+        self._table = table
+        self._window = dt.timedelta(seconds=window_s)
+        self._ready = False
+
+    @property
+    def window_s(self) -> int:
+        return int(self._window.total_seconds())
+
+    def is_pending(self, key: str) -> bool:
+        try:
+            entity = self._table.get_entity(_PARTITION, key)
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            log.warning("dedupe marker %s unreadable, enqueueing anyway: %s", key, exc)
+            return False
+        expires = entity.get("expiresAt")
+        return isinstance(expires, dt.datetime) and expires > _now()
+
+    def mark(self, key: str) -> None:
+        entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window}
+        try:
+            self._ensure_table()
+            self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        except AzureError as exc:
+            log.warning("dedupe marker %s not written, the next event enqueues again: %s", key, exc)
+
+    def _ensure_table(self) -> None:
+        if not self._ready:
+            with contextlib.suppress(ResourceExistsError):
+                self._table.create_table()
+            self._ready = True
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,146 @@
+"""`remediate` (POST /api/remediations) and `remediation_status` (GET /api/remediations/{id}).
+
+POST body: {"target": "<ARM id>", "dryRun": true|false}.
+  400 invalid JSON / id / unsupported type; 403 outside REMEDIATION_SCOPE (decided without any ARM call);
+  dry run -> 200 with the plan JSON, computed now (a plan only reads, well inside the 230 s HTTP limit);
+  404 when a dry run's target does not exist;
+  apply -> 202, `Location: <base>/api/remediations/<requestId>`, {"requestId", "status": "queued"}: a
+  firewall update takes minutes, so the work goes through the queue and the caller polls the status.
+REMEDIATION_MODE=report turns an apply request into a dry run answered now (200, plan with
+`dryRun: true`, header `X-Remediation-Mode: report`): the caller sees at once that nothing will be written.
+Every error is JSON {"error": {"code", "message"}}; a stack trace never leaves the process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from remediation import intake
+from remediation.errors import (
+    ConfigError,
+    InvalidResourceIdError,
+    OutOfScopeError,
+    TargetNotFoundError,
+    TerminalError,
+    TransientError,
+    UnsupportedTargetError,
+)
+from remediation.intake import RemediationRequest, Trigger
+from remediation.model import Target
+from remediation.storage import RunState
+from remediation.storage.audit import valid_request_id
+from remediation.telemetry import log_action
+from remediation.triggers.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+_JSON = "application/json"
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype=_JSON, headers=headers)
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return _json(status, {"error": {"code": code, "message": message}}, headers)
+
+
+@bp.function_name("remediate")
+@bp.route(route="remediations", methods=[func.HttpMethod.POST], auth_level=func.AuthLevel.FUNCTION)
+def remediate(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        return _remediate(req)
+    except ConfigError as exc:
+        return error_response(500, exc.code, str(exc))
+    except Exception:
+        log.exception("remediate failed unexpectedly")
+        return error_response(500, "InternalError", "unexpected error; the function log has the details")
+
+
+@bp.function_name("remediation_status")
+@bp.route(route="remediations/{id}", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+def remediation_status(req: func.HttpRequest) -> func.HttpResponse:
+    request_id = req.route_params.get("id", "")
+    try:
+        if not valid_request_id(request_id):
+            return error_response(400, "InvalidRequestId", "a request id is 1-64 letters, digits or '-'")
+        status = get_runtime().status.get(request_id)
+    except ConfigError as exc:
+        return error_response(500, exc.code, str(exc))
+    except Exception:
+        log.exception("remediation_status failed unexpectedly")
+        return error_response(500, "InternalError", "unexpected error; the function log has the details")
+    if status is None:
+        return error_response(404, "RequestNotFound", f"no remediation request {request_id}")
+    return _json(200, status)
+
+
+def _remediate(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        body = req.get_json()
+    except ValueError:
+        return error_response(400, "InvalidJson",
+                              'the body must be JSON: {"target": "<resource id>", "dryRun": true|false}')
+    if not isinstance(body, dict):
+        return error_response(400, "InvalidJson", "the body must be a JSON object")
+    target_id = body.get("target")
+    if not isinstance(target_id, str) or not target_id.strip():
+        return error_response(400, InvalidResourceIdError.code, "'target' must be an ARM resource id string")
+    dry_run = body.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        return error_response(400, "InvalidInput", "'dryRun' must be true or false")
+    runtime = get_runtime()
+    try:
+        target = runtime.reconciler.resolve(target_id.strip())
+    except OutOfScopeError as exc:
+        return error_response(403, exc.code, str(exc))
+    except (InvalidResourceIdError, UnsupportedTargetError) as exc:
+        return error_response(400, exc.code, str(exc))
+    if dry_run or runtime.report_mode:
+        return _plan_now(runtime, target)
+    return _enqueue(runtime, req, target)
+
+
+def _plan_now(runtime: Runtime, target: Target) -> func.HttpResponse:
+    from remediation.render import to_json
+
+    try:
+        result = runtime.reconciler.reconcile(target, dry_run=True, require_exists=True)
+    except TargetNotFoundError as exc:
+        return error_response(404, exc.code, str(exc))
+    except TransientError as exc:
+        return error_response(503, exc.arm_code or "Transient", str(exc), {"Retry-After": "30"})
+    except TerminalError as exc:
+        return error_response(502, exc.arm_code or "ArmError", str(exc))
+    headers = {"X-Remediation-Mode": runtime.settings.mode.value}
+    log_action(log, logging.INFO, "planned %s on request: %d changes", target, len(result.plan.writes),
+               target=target.id, action="plan", trigger=Trigger.HTTP.value)
+    return _json(200, to_json(result), headers)
+
+
+def _enqueue(runtime: Runtime, req: func.HttpRequest, target: Target) -> func.HttpResponse:
+    request = RemediationRequest(target=target, trigger=Trigger.HTTP, request_id=intake.new_request_id(),
+                                 dry_run=False,
+                                 correlation_id=req.headers.get("x-ms-client-request-id") or None)
+    try:
+        # Status first: a caller polling right after the 202 must find the request.
+        runtime.status.set(request.request_id, RunState.QUEUED, target=target.id, trigger=Trigger.HTTP.value,
+                           dry_run=False, attempt=0)
+        runtime.queue.send(request)
+    except TransientError as exc:
+        return error_response(503, "QueueUnavailable", str(exc), {"Retry-After": "30"})
+    parts = urlsplit(req.url)
+    location = f"{parts.scheme}://{parts.netloc}/api/remediations/{request.request_id}"
+    log_action(log, logging.INFO, "enqueued %s on request %s", target, request.request_id, target=target.id,
+               correlation_id=request.correlation_id, action="enqueue", requestId=request.request_id,
+               trigger=Trigger.HTTP.value)
+    return _json(202, {"requestId": request.request_id, "status": RunState.QUEUED.value, "target": target.id},
+                 {"Location": location, "Retry-After": "10"})

@@ -1,0 +1,151 @@
+"""`reconcile_worker`: one queue message -> one reconcile, recorded in the audit and status tables.
+
+Who retries what (ARCHITECTURE.md section 4): azure-core and tenacity retry single ARM calls inside the
+reconciler. What still fails transiently here is re-raised, so the host makes the message visible again
+after `visibilityTimeout` and, after host.json `maxDequeueCount` attempts, moves it to
+`remediation-requests-poison`; the last attempt writes that reason into the audit record. Terminal errors
+and malformed messages are recorded and the message is completed: retrying them cannot help.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+import azure.functions as func
+
+from remediation import intake
+from remediation.errors import RemediationError, TerminalError, TransientError
+from remediation.intake import MalformedMessageError, RemediationRequest, Trigger
+from remediation.model import Outcome, ReconcileResult
+from remediation.storage import POISON_QUEUE_NAME, QUEUE_NAME, AuditRecord, RunState
+from remediation.telemetry import log_action
+from remediation.triggers.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+bp = func.Blueprint()
+
+# Must equal host.json extensions.queues.maxDequeueCount (a test compares them).
+MAX_DEQUEUE_COUNT = 5
+
+
+@bp.function_name("reconcile_worker")
+@bp.queue_trigger(arg_name="msg", queue_name=QUEUE_NAME, connection="AzureWebJobsStorage")
+def reconcile_worker(msg: func.QueueMessage) -> None:
+    runtime = get_runtime()
+    # The host passes azure.functions.queue.QueueMessage, which adds dequeue_count to the base class.
+    attempt = int(getattr(msg, "dequeue_count", None) or 1)
+    started = dt.datetime.now(dt.UTC)
+    clock = time.monotonic()
+    try:
+        request = RemediationRequest.from_json(msg.get_body())
+    except MalformedMessageError as exc:
+        # Completing the message (returning) keeps a message that can never parse out of the retry loop.
+        log_action(log, logging.ERROR, "dropped malformed queue message %s: %s", msg.id, exc,
+                   action="drop-message", messageId=msg.id)
+        _audit(runtime, AuditRecord(run_id=str(msg.id or "unknown"), attempt=attempt, partition="malformed",
+                                    state=RunState.FAILED, started=started, duration_s=0.0,
+                                    error=f"{exc.code}: {exc}"))
+        return
+    run(runtime, request, attempt=attempt, started=started, clock=clock)
+
+
+def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started: dt.datetime,
+        clock: float) -> ReconcileResult | None:
+    """Reconcile one request and record it. Re-raises only what a later attempt can fix."""
+    dry_run = request.dry_run or runtime.report_mode
+    final = attempt >= MAX_DEQUEUE_COUNT
+    common: dict[str, Any] = {
+        "run_id": request.request_id, "attempt": attempt, "partition": intake.target_key(request.target),
+        "started": started, "target": request.target.id, "target_kind": request.target.kind.value,
+        "trigger": request.trigger.value, "event_id": request.event_id,
+        "correlation_id": request.correlation_id, "dry_run": dry_run, "final_attempt": final,
+    }
+    _status(runtime, request, RunState.RUNNING, attempt=attempt)
+    log_action(log, logging.INFO, "reconciling %s (%s, attempt %d, %s)", request.target,
+               request.trigger.value, attempt, "dry run" if dry_run else "apply", target=request.target.id,
+               correlation_id=request.correlation_id, action="reconcile-start", requestId=request.request_id)
+    try:
+        result = runtime.reconciler.reconcile(
+            request.target, dry_run=dry_run,
+            # An explicit HTTP request for a target that does not exist is an error for the caller; an
+            # event or sweep for a deleted resource is the clean-up case.
+            require_exists=request.trigger is Trigger.HTTP)
+    except TerminalError as exc:
+        _fail(runtime, request, common, clock, exc, reraised=False)
+        return None
+    except TransientError as exc:
+        _fail(runtime, request, common, clock, exc, reraised=True)
+        raise
+    except RemediationError as exc:
+        # TargetNotFoundError, bad input: the same request will fail the same way.
+        _fail(runtime, request, common, clock, exc, reraised=False)
+        return None
+    except Exception as exc:
+        # A bug: record it and let the host retry and finally park the message in the poison queue,
+        # where it can be re-driven once fixed.
+        log.exception("reconcile of %s failed unexpectedly", request.target,
+                      extra={"target": request.target.id, "action": "reconcile-error"})
+        _fail(runtime, request, common, clock, exc, reraised=True)
+        raise
+    from remediation.render import to_json
+
+    document = to_json(result)
+    failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
+    state = RunState.FAILED if failed else RunState.SUCCEEDED
+    _audit(runtime, AuditRecord(
+        **common, state=state, duration_s=time.monotonic() - clock, plan=document,
+        outcomes=[{"address": o.change.address, "kind": o.change.kind.value, "action": o.change.action.value,
+                   "outcome": o.outcome.value, "error": o.error} for o in result.outcomes],
+        arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error))
+    _status(runtime, request, state, attempt=attempt, result=document, error=result.error)
+    changed = [o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.FAILED)]
+    log_action(log, logging.INFO, "%s %s: %d changes planned, %d applied, %d conflicts, converged=%s",
+               "planned" if dry_run else "reconciled", request.target, len(result.plan.writes), len(changed),
+               len(result.plan.conflicts), result.converged, target=request.target.id,
+               correlation_id=request.correlation_id, action="reconcile-done", requestId=request.request_id,
+               state=state.value, armReads=result.arm_calls.reads, armWrites=result.arm_calls.writes)
+    runtime.publisher.publish(request.target.id, {
+        "requestId": request.request_id, "trigger": request.trigger.value, "status": state.value,
+        "dryRun": dry_run, "summary": document.get("summary"), "converged": result.converged,
+        "correlationId": request.correlation_id})
+    return result
+
+
+def _fail(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+          exc: BaseException, *, reraised: bool) -> None:
+    """Record a failed attempt. `reraised`: the host will retry it, or on the last attempt poison it."""
+    code = getattr(exc, "arm_code", None) or getattr(exc, "code", None) or type(exc).__name__
+    error = f"{code}: {exc}"
+    poisoned = reraised and common["final_attempt"]
+    if poisoned:
+        error = f"{error} (attempt {common['attempt']} of {MAX_DEQUEUE_COUNT}: moved to {POISON_QUEUE_NAME})"
+    retry = reraised and not poisoned
+    state = RunState.QUEUED if retry else RunState.FAILED
+    _audit(runtime, AuditRecord(**common, state=state, duration_s=time.monotonic() - clock, error=error))
+    _status(runtime, request, state, attempt=common["attempt"], error=error)
+    log_action(log, logging.WARNING if retry else logging.ERROR, "reconcile of %s %s: %s", request.target,
+               "will be retried" if retry else "failed", error, target=request.target.id,
+               correlation_id=request.correlation_id, action="reconcile-failed", requestId=request.request_id,
+               attempt=common["attempt"], poisoned=poisoned)
+
+
+def _status(runtime: Runtime, request: RemediationRequest, state: RunState, *, attempt: int,
+            result: dict[str, Any] | None = None, error: str | None = None) -> None:
+    try:
+        runtime.status.set(request.request_id, state, target=request.target.id, trigger=request.trigger.value,
+                           dry_run=request.dry_run or runtime.report_mode, attempt=attempt, result=result,
+                           error=error)
+    except Exception as exc:  # status is for callers polling; losing one update must not fail the run
+        log.warning("status of request %s not stored: %s", request.request_id, exc)
+
+
+def _audit(runtime: Runtime, record: AuditRecord) -> None:
+    try:
+        runtime.audit.write(record)
+    except Exception as exc:  # the reconcile already happened; a lost audit row must not re-run it
+        log.error("audit record of request %s not stored: %s", record.run_id, exc,
+                  extra={"target": record.target, "action": "audit-failed"})

@@ -1,0 +1,91 @@
+"""The process-wide dependencies of the triggers, built on first use and cached.
+
+Importing `function_app` must not need settings or network: the host imports it to index the functions,
+often before app settings are complete. So nothing here runs at import time. The first invocation loads
+and validates the settings; an invalid setting fails that invocation with the setting's name (and the
+next ones, until the app is fixed and restarted) instead of half-way through a remediation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from remediation.config import Mode, Settings, load_settings
+from remediation.errors import ConfigError
+from remediation.intake import DEDUPE_WINDOW_S
+from remediation.storage import (
+    AUDIT_TABLE,
+    DEDUPE_TABLE,
+    QUEUE_NAME,
+    STATUS_TABLE,
+    AuditLog,
+    BlobLeaseLocks,
+    DedupeMarkers,
+    RequestQueue,
+    StatusStore,
+    StorageClients,
+)
+from remediation.triggers.publish import ResultPublisher
+
+if TYPE_CHECKING:
+    from remediation.reconciler import Reconciler
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, storage: StorageClients) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.queue = RequestQueue(storage.queue_client(QUEUE_NAME))
+        self.dedupe = DedupeMarkers(storage.tables.get_table_client(DEDUPE_TABLE), DEDUPE_WINDOW_S)
+        self.audit = AuditLog(storage.tables.get_table_client(AUDIT_TABLE))
+        self.status = StatusStore(storage.tables.get_table_client(STATUS_TABLE))
+        self.locks = BlobLeaseLocks(storage.blobs)
+        self.publisher = ResultPublisher(settings.result_topic_endpoint)
+        self._reconciler: Reconciler | None = None
+        self._guard = threading.Lock()
+
+    @property
+    def report_mode(self) -> bool:
+        return self.settings.mode is Mode.REPORT
+
+    @property
+    def reconciler(self) -> Reconciler:
+        # Built on first use: the Azure SDK clients behind it are only needed by the paths that read ARM.
+        with self._guard:
+            if self._reconciler is None:
+                from remediation.reconciler import Reconciler
+
+                self._reconciler = Reconciler(self.settings, locks=self.locks)
+            return self._reconciler
+
+
+_runtime: Runtime | None = None
+_runtime_guard = threading.Lock()
+
+
+def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
+    """The cached runtime; raises ConfigError (naming the setting) when the app settings are invalid."""
+    global _runtime
+    with _runtime_guard:
+        if _runtime is None:
+            values = os.environ if env is None else env
+            try:
+                _runtime = Runtime(load_settings(values), StorageClients.from_env(values))
+            except ConfigError as exc:
+                log.error("invalid app setting %s: %s; fix the setting and restart the app", exc.setting,
+                          exc.problem, extra={"action": "load-settings", "setting": exc.setting})
+                raise
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime, e.g. after app settings changed in a long-lived process."""
+    global _runtime
+    with _runtime_guard:
+        _runtime = None

@@ -1,0 +1,177 @@
+"""The queue worker, the timer, audit and status records, and the blob-lease lock, against Azurite."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.data.tables import TableClient
+from azure.functions.queue import QueueMessage as HostQueueMessage
+from azure.functions.timer import TimerRequest as HostTimerRequest
+from azure.storage.blob import BlobServiceClient
+
+from remediation.errors import TerminalError, TransientError
+from remediation.model import ReconcileResult, Target
+from remediation.storage import AUDIT_TABLE, BlobLeaseLocks
+from remediation.triggers.queue import MAX_DEQUEUE_COUNT
+from remediation.triggers.runtime import get_runtime
+from tests.functions.helpers import (
+    AKS,
+    Azurite,
+    as_queue_message,
+    http_request,
+    queued_count,
+    receive_all,
+    user_function,
+)
+
+
+def audit_rows(azurite: Azurite) -> list[dict[str, Any]]:
+    table = TableClient.from_connection_string(azurite.connection_string(), AUDIT_TABLE)
+    return [dict(e) for e in table.list_entities()]
+
+
+def enqueue_apply(target: str) -> str:
+    response = user_function("remediate")(http_request(
+        "POST", "https://fn.example/api/remediations", body=json.dumps({"target": target})))
+    assert response.status_code == 202
+    return str(json.loads(response.get_body())["requestId"])
+
+
+def status_of(request_id: str) -> dict[str, Any]:
+    response = user_function("remediation_status")(http_request(
+        "GET", f"https://fn.example/api/remediations/{request_id}", route_params={"id": request_id}))
+    assert response.status_code == 200
+    return dict(json.loads(response.get_body()))
+
+
+def test_queued_http_request_is_reconciled_audited_and_reported(arm: Any, storage: Azurite) -> None:
+    request_id = enqueue_apply(f"{AKS}/aks-cni")
+    (message,) = receive_all(storage)
+    user_function("reconcile_worker")(as_queue_message(message))
+    status = status_of(request_id)
+    assert status["status"] in {"succeeded", "failed"}, status
+    assert status["result"]["dryRun"] is False
+    (row,) = audit_rows(storage)
+    assert row["requestId"] == request_id
+    assert row["trigger"] == "http"
+    assert row["armReads"] > 0
+    assert json.loads(row["planJson"])["target"].startswith("cluster:")
+
+
+def test_malformed_message_is_audited_and_not_retried(app_env: Callable[..., None], storage: Azurite) -> None:
+    user_function("reconcile_worker")(HostQueueMessage(id="m-1", body=b"{oops", dequeue_count=1))
+    (row,) = audit_rows(storage)
+    assert row["PartitionKey"] == "malformed"
+    assert row["state"] == "failed"
+    assert row["error"].startswith("MalformedMessage")
+
+
+class _Failing:
+    """Stands in for the reconciler to reproduce a failure class on demand; storage stays real."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False) -> ReconcileResult:
+        raise self.error
+
+
+def _message(request_id: str, dequeue_count: int) -> HostQueueMessage:
+    body = {"target": {"kind": "cluster", "id": f"{AKS}/aks-cni"}, "trigger": "event", "eventId": "ev",
+            "correlationId": "corr", "dryRun": False, "requestId": request_id}
+    return HostQueueMessage(id="m", body=json.dumps(body).encode(), dequeue_count=dequeue_count)
+
+
+def test_transient_failure_reraises_and_the_last_attempt_records_the_poison_queue(
+        app_env: Callable[..., None], storage: Azurite) -> None:
+    get_runtime()._reconciler = _Failing(  # type: ignore[assignment]
+        TransientError("busy", arm_code="AnotherOperationInProgress", status=409, target="x"))
+    worker = user_function("reconcile_worker")
+    with pytest.raises(TransientError):
+        worker(_message("req-t", 1))
+    with pytest.raises(TransientError):
+        worker(_message("req-t", MAX_DEQUEUE_COUNT))
+    rows = sorted(audit_rows(storage), key=lambda r: r["attempt"])
+    assert [(r["attempt"], r["state"]) for r in rows] == [(1, "queued"), (MAX_DEQUEUE_COUNT, "failed")]
+    assert "remediation-requests-poison" not in rows[0]["error"]
+    assert "moved to remediation-requests-poison" in rows[1]["error"]
+    assert rows[1]["error"].startswith("AnotherOperationInProgress")
+    assert status_of("req-t")["status"] == "failed"
+
+
+def test_terminal_failure_is_recorded_and_not_reraised(app_env: Callable[..., None], storage: Azurite) -> None:
+    get_runtime()._reconciler = _Failing(  # type: ignore[assignment]
+        TerminalError("denied", arm_code="AuthorizationFailed", status=403, target="x"))
+    user_function("reconcile_worker")(_message("req-x", 1))
+    (row,) = audit_rows(storage)
+    assert (row["state"], row["finalAttempt"]) == ("failed", False)
+    assert row["error"].startswith("AuthorizationFailed")
+    assert status_of("req-x")["status"] == "failed"
+
+
+def test_timer_enqueues_every_sweep_target(arm: Any, storage: Azurite, caplog: pytest.LogCaptureFixture) -> None:
+    targets = get_runtime().reconciler.sweep_targets()
+    user_function("drift_sweep")(HostTimerRequest(past_due=True))
+    messages = receive_all(storage)
+    assert len(messages) == len(targets) == queued_count(storage)
+    assert {json.loads(m.content)["trigger"] for m in messages} == {"timer"}
+    assert any("past due" in r.getMessage() for r in caplog.records)
+
+
+# ------------------------------------------------------------------------------------ lease lock
+
+
+def test_two_holders_never_overlap(storage: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(storage.connection_string())
+    inside = 0
+    overlaps: list[int] = []
+    entries: list[str] = []
+    guard = threading.Lock()
+
+    def worker(name: str) -> None:
+        nonlocal inside
+        locks = BlobLeaseLocks(service, acquire_timeout_s=30, max_backoff_s=0.5)
+        for _ in range(3):
+            with locks.hold("firewall:/subscriptions/x/resourceGroups/rg/providers/Microsoft.Network/"
+                            "firewallPolicies/P"):
+                with guard:
+                    inside += 1
+                    overlaps.append(inside)
+                    entries.append(name)
+                time.sleep(0.2)
+                with guard:
+                    inside -= 1
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(entries) == ["a", "a", "a", "b", "b", "b"]
+    assert max(overlaps) == 1
+
+
+def test_lock_names_compare_case_insensitively_and_waiters_time_out(storage: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(storage.connection_string())
+    holder = BlobLeaseLocks(service)
+    waiter = BlobLeaseLocks(service, acquire_timeout_s=1.5, max_backoff_s=0.3)
+    with holder.hold("firewall:/SUBSCRIPTIONS/X/policy"), pytest.raises(TransientError), \
+            waiter.hold("firewall:/subscriptions/x/POLICY"):
+        pass
+    with waiter.hold("firewall:/subscriptions/x/policy"):  # released on exit
+        pass
+
+
+def test_the_lease_is_renewed_while_held(storage: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(storage.connection_string())
+    holder = BlobLeaseLocks(service, lease_s=15, renew_every_s=3)
+    waiter = BlobLeaseLocks(service, acquire_timeout_s=0.5)
+    with holder.hold("firewall:renewed"):
+        time.sleep(17)  # past the 15 s lease: only renewal keeps it
+        with pytest.raises(TransientError), waiter.hold("firewall:renewed"):
+            pass
