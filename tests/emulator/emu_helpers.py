@@ -45,7 +45,7 @@ def network_client(emu: Emulator, sub: str = SUB, **kwargs: Any) -> NetworkManag
     return NetworkManagementClient(
         StaticCredential(),
         sub,
-        base_url=emu.base_url,  # type: ignore[arg-type]
+        base_url=emu.base_url,
         connection_verify=emu.ca_bundle,
         **kwargs,
     )
@@ -55,7 +55,7 @@ def aks_client(emu: Emulator, sub: str = SUB, **kwargs: Any) -> ContainerService
     return ContainerServiceClient(
         StaticCredential(),
         sub,
-        base_url=emu.base_url,  # type: ignore[arg-type]
+        base_url=emu.base_url,
         connection_verify=emu.ca_bundle,
         **kwargs,
     )

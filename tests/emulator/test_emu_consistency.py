@@ -8,7 +8,7 @@ import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import Route, RouteTable
+from azure.mgmt.network.models import Route, RoutePropertiesFormat, RouteTable
 from emu_helpers import SUB, network_client, rid
 
 from emulator import Emulator
@@ -70,7 +70,9 @@ def test_vnet_put_updates_route_table_back_references(net: NetworkManagementClie
 
 def test_route_table_put_replaces_routes(net: NetworkManagementClient) -> None:
     table = net.route_tables.get("rg-spoke", "rt-spoke-nodes")
-    table.routes = [Route(name="only", address_prefix="10.2.0.0/16", next_hop_type="VnetLocal")]
+    table.routes = [
+        Route(name="only", properties=RoutePropertiesFormat(address_prefix="10.2.0.0/16", next_hop_type="VnetLocal"))
+    ]
     result = net.route_tables.begin_create_or_update("rg-spoke", "rt-spoke-nodes", table).result()
     assert [r.name for r in result.routes or []] == ["only"]
     assert [s.id for s in result.subnets or []] == [NODES]  # readonly, kept

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.rest import HttpResponse
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import Route, RouteTable, Subnet
+from azure.mgmt.network.models import (
+    Route,
+    RoutePropertiesFormat,
+    RouteTable,
+    RouteTablePropertiesFormat,
+    Subnet,
+    SubnetPropertiesFormat,
+)
 from emu_helpers import network_client, rid
 
 from emulator import Emulator
@@ -53,7 +62,8 @@ def test_missing_children_and_group(net: NetworkManagementClient) -> None:
         net.route_tables.get("rg-unknown", "x")
     assert exc.value.error is not None and exc.value.error.code == "ResourceGroupNotFound"
     assert exc.value.response is not None
-    assert exc.value.response.headers["x-ms-failure-cause"] == "gateway"
+    # HttpResponseError.response is typed as a minimal protocol; the SDK raises with an azure.core.rest.HttpResponse.
+    assert cast(HttpResponse, exc.value.response).headers["x-ms-failure-cause"] == "gateway"
 
 
 def test_bearer_token_required(emu: Emulator) -> None:
@@ -79,7 +89,10 @@ def test_conflict_in_lock_domain(make_emu: Callable[..., Emulator]) -> None:
     assert first.result().provisioning_state == "Succeeded"
     # Other lock domains are not blocked.
     net.routes.begin_create_or_update(
-        "rg-spoke", "rt-spoke-nodes", "x", Route(address_prefix="10.8.0.0/16", next_hop_type="None")
+        "rg-spoke",
+        "rt-spoke-nodes",
+        "x",
+        Route(properties=RoutePropertiesFormat(address_prefix="10.8.0.0/16", next_hop_type="None")),
     ).result()
     net.subnets.begin_create_or_update("rg-spoke", "vnet-spoke", "snet-aks-pods", pods).result()
 
@@ -90,10 +103,16 @@ def test_conflict_supersede_mode(make_emu: Callable[..., Emulator]) -> None:
     )
     net = network_client(emu)
     old = net.routes.begin_create_or_update(
-        "rg-spoke", "rt-spoke-nodes", "a", Route(address_prefix="10.7.0.0/16", next_hop_type="None")
+        "rg-spoke",
+        "rt-spoke-nodes",
+        "a",
+        Route(properties=RoutePropertiesFormat(address_prefix="10.7.0.0/16", next_hop_type="None")),
     )
     new = net.routes.begin_create_or_update(
-        "rg-spoke", "rt-spoke-nodes", "b", Route(address_prefix="10.6.0.0/16", next_hop_type="None")
+        "rg-spoke",
+        "rt-spoke-nodes",
+        "b",
+        Route(properties=RoutePropertiesFormat(address_prefix="10.6.0.0/16", next_hop_type="None")),
     )
     with pytest.raises(HttpResponseError) as exc:
         old.result()
@@ -109,6 +128,15 @@ def test_in_use_route_table_cannot_be_deleted(emu: Emulator, net: NetworkManagem
     assert exc.value.status_code == 400 and exc.value.error is not None
     assert exc.value.error.code == "InUseRouteTableCannotBeDeleted"
     assert emu.get(RT) is not None
+
+
+def _route_props(props: dict[str, str]) -> RoutePropertiesFormat:
+    """Keys absent from props stay unset (None values are not serialized)."""
+    return RoutePropertiesFormat(
+        address_prefix=props.get("address_prefix"),
+        next_hop_type=props["next_hop_type"],
+        next_hop_ip_address=props.get("next_hop_ip_address"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,11 +156,16 @@ def test_route_validation(
     net: NetworkManagementClient, emu: Emulator, props: dict[str, str], code: str
 ) -> None:
     with pytest.raises(HttpResponseError) as exc:
-        net.routes.begin_create_or_update("rg-spoke", "rt-spoke-nodes", "bad", Route(**props))
+        net.routes.begin_create_or_update("rg-spoke", "rt-spoke-nodes", "bad", Route(properties=_route_props(props)))
     assert exc.value.status_code == 400 and exc.value.error is not None and exc.value.error.code == code
     with pytest.raises(HttpResponseError):  # the same check applies to routes inside a table PUT
         net.route_tables.begin_create_or_update(
-            "rg-spoke", "rt-other", RouteTable(location="westeurope", routes=[Route(name="bad", **props)])
+            "rg-spoke",
+            "rt-other",
+            RouteTable(
+                location="westeurope",
+                properties=RouteTablePropertiesFormat(routes=[Route(name="bad", properties=_route_props(props))]),
+            ),
         )
     assert [r["name"] for r in emu.get(RT)["properties"]["routes"]] == ["to-onprem"]  # type: ignore[index]
 
@@ -144,7 +177,7 @@ def test_subnet_with_missing_route_table(net: NetworkManagementClient) -> None:
         net.subnets.begin_create_or_update("rg-spoke", "vnet-spoke", "snet-aks-pods", subnet)
     assert exc.value.status_code == 400 and exc.value.error is not None
     assert exc.value.error.code == "InvalidResourceReference"
-    bad = Subnet(address_prefix="10.1.300.0/24")
+    bad = Subnet(properties=SubnetPropertiesFormat(address_prefix="10.1.300.0/24"))
     with pytest.raises(HttpResponseError) as exc:
         net.subnets.begin_create_or_update("rg-spoke", "vnet-spoke", "snet-bad", bad)
     assert exc.value.error is not None and exc.value.error.code == "InvalidAddressPrefixFormat"

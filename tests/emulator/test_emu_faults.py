@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceResponseError
+from azure.core.rest import HttpResponse
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import Route
+from azure.mgmt.network.models import Route, RoutePropertiesFormat
 from emu_helpers import network_client, rid
 
 from emulator import Emulator
@@ -19,7 +20,11 @@ ROUTE_PATH = r"/routeTables/rt-spoke-nodes/routes/"
 
 
 def _route() -> Route:
-    return Route(address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.1.4")
+    return Route(
+        properties=RoutePropertiesFormat(
+            address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.1.4"
+        )
+    )
 
 
 def test_throttle_is_retried_by_azure_core(emu: Emulator, net: NetworkManagementClient) -> None:
@@ -42,7 +47,9 @@ def test_status_and_conflict_faults(emu: Emulator) -> None:
     with pytest.raises(ResourceExistsError) as conflict:
         net.routes.begin_create_or_update("rg-spoke", "rt-spoke-nodes", "to-fw", _route())
     assert conflict.value.error is not None and conflict.value.error.code == "AnotherOperationInProgress"
-    assert conflict.value.response is not None and "Retry-After" not in conflict.value.response.headers
+    assert conflict.value.response is not None
+    # HttpResponseError.response is typed as a minimal protocol; the SDK raises with an azure.core.rest.HttpResponse.
+    assert "Retry-After" not in cast(HttpResponse, conflict.value.response).headers
     # Faults are used up: the next write goes through.
     net.routes.begin_create_or_update("rg-spoke", "rt-spoke-nodes", "to-fw", _route()).result()
     assert emu.faults.pending() == []

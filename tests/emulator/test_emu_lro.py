@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 import requests
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import Route, RouteTable
+from azure.mgmt.network.models import Route, RoutePropertiesFormat, RouteTable
 from emu_helpers import SUB, network_client, rid
 
 from emulator import Emulator
@@ -19,7 +20,7 @@ AUTH = {"Authorization": "Bearer t"}
 
 def test_put_create_then_update_raw_protocol(emu: Emulator) -> None:
     url = f"{emu.base_url}{rid('rg-spoke', 'routeTables', 'rt-new')}?api-version=2026-03-01"
-    body = {
+    body: dict[str, Any] = {
         "location": "westeurope",
         "properties": {
             "routes": [
@@ -82,13 +83,17 @@ def test_sdk_create_route_and_table(net: NetworkManagementClient, emu: Emulator)
         "rg-spoke",
         "rt-spoke-nodes",
         "to-fw",
-        Route(address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.1.4"),
+        Route(
+            properties=RoutePropertiesFormat(
+                address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.1.4"
+            )
+        ),
     ).result()
     assert route.provisioning_state == "Succeeded" and route.next_hop_ip_address == "10.0.1.4"
     table = net.route_tables.begin_create_or_update(
         "rg-hub", "rt-hub", RouteTable(location="westeurope")
     ).result()
-    assert table.id.endswith("/routeTables/rt-hub") and table.provisioning_state == "Succeeded"
+    assert table.id is not None and table.id.endswith("/routeTables/rt-hub") and table.provisioning_state == "Succeeded"
     stored = emu.get(RT)
     assert stored is not None
     assert [r["name"] for r in stored["properties"]["routes"]] == ["to-onprem", "to-fw"]
@@ -118,7 +123,7 @@ def test_operations_in_one_lock_domain_never_overlap(emu: Emulator, net: Network
             "rg-spoke",
             "rt-spoke-nodes",
             f"r{i}",
-            Route(address_prefix=f"10.{50 + i}.0.0/16", next_hop_type="VnetLocal"),
+            Route(properties=RoutePropertiesFormat(address_prefix=f"10.{50 + i}.0.0/16", next_hop_type="VnetLocal")),
         ).result()
     ops = [o for o in emu.operations if o.lock_domain == RT.lower()]
     assert len(ops) == 3 and all(o.status == "Succeeded" and o.ended_at is not None for o in ops)

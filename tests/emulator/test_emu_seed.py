@@ -58,7 +58,7 @@ def test_spec_examples_round_trip(make_emu: Callable[..., Emulator]) -> None:
     assert table.routes is not None and table.routes[0].address_prefix == "10.0.3.0/24"
     fw = net.azure_firewalls.get("rg1", "azurefirewall")
     assert fw.ip_configurations is not None and fw.ip_configurations[0].private_ip_address
-    assert net.application_gateways.get("rg1", "appgw").sku.name == "Standard_Medium"  # type: ignore[union-attr]
+    assert net.application_gateways.get("rg1", "appgw").sku.name == "Standard_Medium"
     assert net.virtual_network_gateways.get("rg1", "vpngw").gateway_type == "Vpn"
     rcg = net.firewall_policy_rule_collection_groups.get("rg1", "firewallPolicy", "ruleCollectionGroup1")
     assert rcg.priority == 110
@@ -136,14 +136,14 @@ def test_private_network_example_reads_with_sdk(emu: Emulator, net: NetworkManag
     assert [g.name for g in rcgs] == ["platform-baseline"] and rcgs[0].priority == 300
     gw = net.virtual_network_gateways.get("rg-hub", "vpngw-hub")
     assert gw.vpn_client_configuration is not None
-    assert gw.vpn_client_configuration.vpn_client_address_pool.address_prefixes == ["172.16.201.0/24"]  # type: ignore[union-attr]
+    assert gw.vpn_client_configuration.vpn_client_address_pool.address_prefixes == ["172.16.201.0/24"]
     assert {s.name for s in net.subnets.list("rg-hub", "vnet-hub")} == {
         "AzureFirewallSubnet",
         "GatewaySubnet",
     }
     nodes = net.subnets.get("rg-spoke", "vnet-spoke", "snet-aks-nodes")
     assert nodes.route_table is not None and nodes.network_security_group is not None
-    assert net.route_tables.get("rg-spoke", "rt-spoke-nodes").routes[0].name == "to-onprem"  # type: ignore[index]
+    assert net.route_tables.get("rg-spoke", "rt-spoke-nodes").routes[0].name == "to-onprem"
     agw = net.application_gateways.get("rg-spoke", "agw-spoke")
     assert agw.sku is not None and agw.sku.tier == "Standard_v2"
     aks = aks_client(emu)
