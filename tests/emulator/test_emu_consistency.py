@@ -151,14 +151,17 @@ def test_rate_limit_headers_and_token_buckets(make_emu: Callable[..., Emulator])
     put = requests.put(url, json=first.json(), headers=AUTH, verify=emu.ca_bundle, timeout=10)
     assert put.headers["x-ms-ratelimit-remaining-subscription-writes"] == "199"
     limited = make_emu(token_buckets=True)
+    # The bucket refills 25 tokens/s while we drain it, so on a slow machine 260 reads may not be enough:
+    # keep reading (bounded) until the first 429.
+    throttled: list[requests.Response] = []
     with requests.Session() as session:
-        codes = [
-            session.get(
+        for _ in range(3000):
+            response = session.get(
                 f"{limited.base_url}{RT}?api-version=1", headers=AUTH, verify=limited.ca_bundle, timeout=10
             )
-            for _ in range(260)
-        ]
-    throttled = [r for r in codes if r.status_code == 429]
+            if response.status_code == 429:
+                throttled.append(response)
+                break
     assert throttled, "the 250-token read bucket must run dry"
     assert throttled[0].json()["error"]["code"] == "SubscriptionRequestsThrottled"
     assert int(throttled[0].headers["Retry-After"]) >= 1
