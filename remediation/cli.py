@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from remediation import render
 from remediation.config import Mode, load_settings, read_local_settings
@@ -30,8 +30,15 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 1 with one line: exit 2 means "the plan has changes" (--detailed-exitcode)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"error: {self.prog}: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--settings", metavar="FILE",
                         help="read settings from a Functions local.settings.json (else from the environment)")
     common.add_argument("--output", choices=("text", "json"), default="text")
@@ -43,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --emulator-seed: write the emulator's final state to FILE (seed format)")
     common.add_argument("-v", "--verbose", action="store_true", help="log what is read and written")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m remediation",
         description="Keep AKS private-network egress/ingress routing and firewall rules as the runbook says.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -79,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reconciler = Reconciler(settings)
             result = _run(args, reconciler)
     except (RemediationInputError, ArmError, RemediationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # ONE line: ARM messages (and paths in seed/settings errors) may hold newlines.
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_ERROR
     _print(result, args.output)
     return _exit_code(result, args)

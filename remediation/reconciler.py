@@ -145,6 +145,7 @@ class Reconciler:
                 passes.append(result)
             finally:
                 calls = calls + gateway.arm_calls
+                gateway.close()
 
         for step, firewall in self._steps(target, require_exists):
             run(step, firewall=firewall)
@@ -157,11 +158,16 @@ class Reconciler:
         )
         converged: bool | None = None
         if not dry_run:
-            verify_gateway = self._gateway_factory()
-            try:
-                remaining = [c for step, _ in self._steps(target, False) for c in step(verify_gateway).changes]
-            finally:
-                calls = calls + verify_gateway.arm_calls
+            # One fresh gateway per verify step, as for the passes: the steps' observers list overlapping
+            # collections (VPN gateways, clusters, App Gateways) that a shared gateway would list twice.
+            remaining: list[Change] = []
+            for step, _ in self._steps(target, False):
+                verify_gateway = self._gateway_factory()
+                try:
+                    remaining.extend(step(verify_gateway).changes)
+                finally:
+                    calls = calls + verify_gateway.arm_calls
+                    verify_gateway.close()
             failed = any(o.outcome is Outcome.FAILED for o in outcomes)
             converged = not failed and not any(c.action.value != "noop" for c in remaining)
         result = ReconcileResult(
@@ -211,21 +217,27 @@ class Reconciler:
         return _Pass(tuple(changes), tuple(conflicts))
 
     def _gateway_pass(self, gateway: ArmGateway, gateway_id: str, require_exists: bool) -> _Pass:
-        users = [c for c in gateway.list_clusters() if ids.same_id(c.ingress_gateway_id, gateway_id)]
+        """The clusters behind an App Gateway, planned from ONE fleet observation: list calls cost the same
+        for any number of clusters, and no VPN gateway list or VNet is read once per cluster."""
+        snapshot = observe.observe_fleet(gateway, self.settings)
+        users = sorted((c for c in snapshot.clusters.values() if ids.same_id(c.ingress_gateway_id, gateway_id)),
+                       key=lambda c: ids.id_key(c.id))
         if not users:
-            if require_exists and gateway.get_app_gateway(gateway_id) is None:
+            if require_exists and ids.id_key(gateway_id) not in snapshot.app_gateways:
                 raise TargetNotFoundError(f"application gateway {gateway_id} was not found")
-            # A gateway no cluster uses (or a deleted one): the fleet pass prunes its subnet's routes.
-            return self._fleet_pass(gateway)
-        changes: list[Change] = []
-        conflicts: list[Conflict] = []
+            # A gateway no cluster uses (or a deleted one): the fleet plan prunes its subnet's routes.
+            return self._fleet_plan(snapshot)
+        wanted: list[DesiredSubnetRoutes] = []
         skipped: list[Skip] = []
         for cluster in users:
-            result = self._cluster_pass(gateway, cluster.id, False)
-            changes.extend(result.changes)
-            conflicts.extend(result.conflicts)
-            skipped.extend(result.skipped)
-        return _Pass(tuple(_dedupe(changes)), tuple(conflicts), tuple(skipped))
+            result = desired.desired_cluster_routes(snapshot, cluster.id, self.settings)
+            if isinstance(result, Skip):
+                skipped.append(result)
+            else:
+                wanted.extend(result)
+        changes, conflicts = plan.plan_routes(
+            snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped))
 
     def _subnet_pass(self, gateway: ArmGateway, subnet_id: str) -> _Pass:
         snapshot = observe.observe_subnet(gateway, subnet_id, self.settings)
@@ -238,7 +250,9 @@ class Reconciler:
         return _Pass(tuple(changes), tuple(conflicts))
 
     def _fleet_pass(self, gateway: ArmGateway) -> _Pass:
-        snapshot = observe.observe_fleet(gateway, self.settings)
+        return self._fleet_plan(observe.observe_fleet(gateway, self.settings))
+
+    def _fleet_plan(self, snapshot: Snapshot) -> _Pass:
         wanted: list[DesiredSubnetRoutes] = []
         skipped: list[Skip] = []
         for cluster_key in sorted(snapshot.clusters):
@@ -281,18 +295,6 @@ class Reconciler:
             return _Pass(skipped=(Skip(self.settings.firewall_id, "firewall not found: no rules written"),))
         collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
         return _Pass(tuple(plan.plan_firewall(snapshot, collections, self.settings)), (), tuple(skipped))
-
-
-def _dedupe(changes: Sequence[Change]) -> list[Change]:
-    """Two clusters behind one gateway plan the same ingress route: keep each address once."""
-    seen: set[tuple[str, str]] = set()
-    unique: list[Change] = []
-    for change in changes:
-        key = (change.kind.value, ids.id_key(change.address))
-        if key not in seen:
-            seen.add(key)
-            unique.append(change)
-    return unique
 
 
 def _unique_skips(skips: Sequence[Skip]) -> list[Skip]:

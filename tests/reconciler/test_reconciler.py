@@ -1,0 +1,432 @@
+"""Reconciler behaviour against the emulator: the runbook's rules, its prerequisites and its safety rules.
+
+Each test asserts on the ARM state the emulator holds afterwards (and on its request log for "no writes").
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from remediation.model import Action, ChangeKind
+from tests.reconciler.conftest import WorldFactory
+from tests.reconciler.helpers import (
+    APP_GATEWAY,
+    APPGW_SUBNET,
+    APPGW_TABLE,
+    CNI,
+    CUSTOMER_TABLE,
+    FIREWALL,
+    FIREWALL_IP,
+    FOREIGN_RCG,
+    FOREIGN_ROUTE,
+    KUBENET,
+    KUBENET_SUBNET,
+    KUBENET_TABLE,
+    NODE_SUBNET,
+    OVERLAY,
+    OVERLAY_SUBNET,
+    OVERLAY_TABLE,
+    OWNED_RCG,
+    POD_TABLE,
+    SPOKE,
+    VNET,
+    Seed,
+    appliance,
+    arm_writes,
+    canonical,
+    props,
+    route_names,
+    route_props,
+    seed_item,
+)
+
+# --------------------------------------------------------------------------------------------- seed edits
+
+
+def _pool(seed: Seed, cluster_id: str) -> dict[str, Any]:
+    pool = seed_item(seed, cluster_id)["properties"]["agentPoolProfiles"][0]
+    assert isinstance(pool, dict)
+    return pool
+
+
+def _subnet(seed: Seed, name: str) -> dict[str, Any]:
+    for subnet in seed_item(seed, VNET)["properties"]["subnets"]:
+        if subnet["name"] == name:
+            assert isinstance(subnet, dict)
+            return subnet
+    raise KeyError(name)
+
+
+def _add_subnet(seed: Seed, name: str, prefix: str) -> None:
+    seed_item(seed, VNET)["properties"]["subnets"].append({
+        "name": name, "id": f"{VNET}/subnets/{name}", "type": "Microsoft.Network/virtualNetworks/subnets",
+        "properties": {"addressPrefix": prefix, "delegations": []},
+    })
+
+
+def _add_route(seed: Seed, table_id: str, name: str, properties: dict[str, str]) -> None:
+    seed_item(seed, table_id)["properties"]["routes"].append(
+        {"name": name, "id": f"{table_id}/routes/{name}", "type": "Microsoft.Network/routeTables/routes",
+         "properties": dict(properties)})
+
+
+def appgw_v1(seed: Seed) -> None:
+    sku = seed_item(seed, APP_GATEWAY)["properties"]["sku"]
+    sku.update({"name": "Standard_Medium", "tier": "Standard"})
+
+
+def aks_managed_vnet(seed: Seed) -> None:
+    pool = _pool(seed, CNI)
+    pool.pop("vnetSubnetID")
+    pool.pop("podSubnetID")
+
+
+def default_route_on_appgw_subnet(seed: Seed) -> None:
+    table_id = f"{SPOKE}/routeTables/rt-appgw-customer"
+    seed["resources"].append({
+        "name": "rt-appgw-customer", "id": table_id, "type": "Microsoft.Network/routeTables",
+        "location": "westeurope", "tags": {},
+        "properties": {"disableBgpRoutePropagation": False, "routes": [
+            {"name": "everything-to-nva", "id": f"{table_id}/routes/everything-to-nva",
+             "properties": appliance("0.0.0.0/0", "10.0.1.4")}]},
+    })
+    _subnet(seed, "snet-appgw")["properties"]["routeTable"] = {"id": table_id}
+
+
+def no_firewall(seed: Seed) -> None:
+    seed["resources"].remove(seed_item(seed, FIREWALL))
+
+
+def future_subnet(seed: Seed) -> None:
+    _add_subnet(seed, "snet-future", "10.1.7.0/24")
+
+
+def foreign_spoke_route(seed: Seed) -> None:
+    _add_route(seed, CUSTOMER_TABLE, "legacy-spoke", appliance("10.2.0.0/16", "10.9.9.9"))
+
+
+FOREIGN_CLASSIC = {
+    "name": "corp-allow-ntp",
+    "properties": {"priority": 500, "action": {"type": "Allow"}, "rules": [
+        {"name": "ntp", "protocols": ["UDP"], "sourceAddresses": ["10.0.0.0/8"],
+         "destinationAddresses": ["*"], "destinationPorts": ["123"]}]},
+}
+
+
+def classic_firewall(seed: Seed) -> None:
+    body = seed_item(seed, FIREWALL)["properties"]
+    body.pop("firewallPolicy")
+    body["networkRuleCollections"] = [json.loads(json.dumps(FOREIGN_CLASSIC))]
+
+
+HUB_IP = "10.100.0.132"
+
+
+def hub_firewall(seed: Seed) -> None:
+    body = seed_item(seed, FIREWALL)["properties"]
+    body["sku"] = {"name": "AZFW_Hub", "tier": "Standard"}
+    body["ipConfigurations"] = []
+    body["hubIPAddresses"] = {"privateIPAddress": HUB_IP,
+                              "publicIPs": {"count": 1, "addresses": [{"address": "20.0.0.1"}]}}
+    body["virtualHub"] = {"id": f"/subscriptions/{CNI.split('/')[2]}/resourceGroups/rg-hub/providers/"
+                                "Microsoft.Network/virtualHubs/vhub"}
+
+
+def both_clusters_on_gateway(seed: Seed) -> None:
+    seed_item(seed, OVERLAY)["properties"]["addonProfiles"] = {"ingressApplicationGateway": {
+        "enabled": True, "config": {"applicationGatewayId": APP_GATEWAY, "effectiveApplicationGatewayId": APP_GATEWAY}}}
+
+
+def _owned(names: set[str]) -> set[str]:
+    return {n for n in names if n.startswith("rmd-")}
+
+
+# --------------------------------------------------------------------------------------------- prerequisites
+
+
+PREREQUISITE_FAILURES: list[tuple[str, Callable[[Seed], None] | None, str, str, str]] = [
+    # (case, seed edit, cluster, reason fragment, its subnet that must stay untouched)
+    ("kubenet", None, KUBENET, "kubenet", KUBENET_SUBNET),
+    ("app-gateway-v1", appgw_v1, CNI, "v1", NODE_SUBNET),
+    ("aks-managed-vnet", aks_managed_vnet, CNI, "AKS-managed VNet", NODE_SUBNET),
+    ("default-route-on-v2-gateway-subnet", default_route_on_appgw_subnet, CNI, "not network-isolated",
+     NODE_SUBNET),
+]
+
+
+@pytest.mark.parametrize(("mutate", "cluster", "reason", "subnet"),
+                         [c[1:] for c in PREREQUISITE_FAILURES], ids=[c[0] for c in PREREQUISITE_FAILURES])
+def test_a_cluster_failing_a_prerequisite_is_skipped_with_its_reason_and_nothing_is_written(
+        world: WorldFactory, mutate: Callable[[Seed], None] | None, cluster: str, reason: str,
+        subnet: str) -> None:
+    w = world(mutate)
+    # The other clusters converge first, so any write now could only be for the failing cluster.
+    assert w.sweep().converged is True
+    subnet_before = canonical(props(w.emu, subnet))
+    rt_before = canonical(props(w.emu, CUSTOMER_TABLE))
+    w.reset_log()
+
+    result = w.run(cluster)
+
+    skips = {s.target.lower(): s.reason for s in result.plan.skipped}
+    assert reason in skips[cluster.lower()]
+    assert arm_writes(w.emu) == [] and result.arm_calls.writes == 0
+    assert not result.plan.writes
+    assert canonical(props(w.emu, subnet)) == subnet_before
+    if cluster == CNI:
+        assert canonical(props(w.emu, CUSTOMER_TABLE)) == rt_before
+        assert _owned(route_names(w.emu, CUSTOMER_TABLE)) == set()
+
+
+def test_kubenet_alone_writes_nothing_even_on_a_fresh_topology(world: WorldFactory) -> None:
+    w = world()
+    w.emu.delete_foreign(CNI)
+    w.emu.delete_foreign(OVERLAY)
+    w.reset_log()
+    result = w.run(KUBENET)
+    assert [s.target.lower() for s in result.plan.skipped] == [KUBENET.lower()]
+    assert arm_writes(w.emu) == []
+    assert "routeTable" not in props(w.emu, KUBENET_SUBNET)
+    assert w.emu.get(KUBENET_TABLE) is None and w.emu.get(OWNED_RCG) is None
+
+
+def test_missing_firewall_is_skipped_and_no_rules_or_routes_are_written(world: WorldFactory) -> None:
+    w = world(no_firewall)
+    result = w.run(CNI)
+    reasons = {s.target.lower(): s.reason for s in result.plan.skipped}
+    assert "firewall not found" in reasons[FIREWALL.lower()]
+    assert "firewall not found" in reasons[CNI.lower()]
+    assert arm_writes(w.emu) == []
+    assert w.emu.get(OWNED_RCG) is None
+    assert _owned(route_names(w.emu, CUSTOMER_TABLE)) == set()
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+def test_cluster_apply_writes_the_runbook_routes_and_keeps_foreign_state(world: WorldFactory) -> None:
+    w = world()
+    foreign_route = canonical(props(w.emu, FOREIGN_ROUTE))
+    foreign_rcg = canonical(props(w.emu, FOREIGN_RCG))
+    result = w.run(CNI)
+    assert result.converged is True
+    # Egress on the node subnet's existing (customer) table: merged in, association untouched.
+    for name, prefix in (("rmd-appgw-10-1-4-0-24", "10.1.4.0/24"), ("rmd-spoke-10-2-0-0-16", "10.2.0.0/16"),
+                         ("rmd-p2s-172-16-201-0-24", "172.16.201.0/24")):
+        assert route_props(w.emu, CUSTOMER_TABLE, name) == {**appliance(prefix), "provisioningState": "Succeeded"}
+    assert route_props(w.emu, CUSTOMER_TABLE, "rmd-default") is None  # loadBalancer: no default route
+    assert props(w.emu, NODE_SUBNET)["routeTable"]["id"].lower() == CUSTOMER_TABLE.lower()
+    # Ingress on the App Gateway subnet: an owned, tagged table, associated; never 0.0.0.0/0.
+    appgw_table = w.emu.get(APPGW_TABLE)
+    assert appgw_table is not None and appgw_table["tags"] == {"managed-by": "aks-egress-remediation"}
+    assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22"}
+    assert props(w.emu, APPGW_SUBNET)["routeTable"]["id"].lower() == APPGW_TABLE.lower()
+    assert route_props(w.emu, APPGW_TABLE, "rmd-aks-10-1-8-0-22") == {
+        **appliance("10.1.8.0/22"), "provisioningState": "Succeeded"}
+    # Flat CNI pod subnet gets the egress routes too.
+    assert props(w.emu, f"{VNET}/subnets/snet-aks-pods")["routeTable"]["id"].lower() == POD_TABLE.lower()
+    # The firewall rules, in an owned group, next to the untouched foreign group.
+    collections = {c["name"]: c for c in props(w.emu, OWNED_RCG)["ruleCollections"]}
+    assert set(collections) == {"rmd-egress", "rmd-ingress", "rmd-p2s"}
+    egress = {r["name"]: r for r in collections["rmd-egress"]["rules"]}
+    assert egress["aks-cni"]["sourceAddresses"] == ["10.1.0.0/22", "10.1.8.0/22"]
+    assert canonical(props(w.emu, FOREIGN_ROUTE)) == foreign_route
+    assert canonical(props(w.emu, FOREIGN_RCG)) == foreign_rcg
+    node = props(w.emu, NODE_SUBNET)
+    assert node["networkSecurityGroup"]["id"].endswith("/nsg-aks-nodes")
+    assert [e["service"] for e in node["serviceEndpoints"]] == ["Microsoft.Storage"]
+
+
+def test_apply_twice_the_second_writes_nothing(world: WorldFactory) -> None:
+    w = world()
+    assert w.run(CNI).converged is True
+    w.reset_log()
+    second = w.run(CNI)
+    assert arm_writes(w.emu) == [] and second.arm_calls.writes == 0
+    assert not second.plan.has_changes and second.converged is True
+    assert {c.action for c in second.plan.changes} == {Action.NOOP}
+
+
+def test_user_defined_routing_cluster_gets_the_default_route(world: WorldFactory) -> None:
+    w = world()
+    assert w.run(OVERLAY).converged is True
+    assert props(w.emu, OVERLAY_SUBNET)["routeTable"]["id"].lower() == OVERLAY_TABLE.lower()
+    assert route_props(w.emu, OVERLAY_TABLE, "rmd-default") == {
+        **appliance("0.0.0.0/0"), "provisioningState": "Succeeded"}
+
+
+def test_prepare_subnet_creates_an_owned_table_that_a_later_sweep_keeps(world: WorldFactory) -> None:
+    w = world(future_subnet)
+    subnet_id = f"{VNET}/subnets/snet-future"
+    table_id = f"{SPOKE}/routeTables/rmd-vnet-spoke-snet-future"
+    result = w.run_target(w.reconciler.subnet_target(subnet_id))
+    assert result.converged is True
+    assert props(w.emu, subnet_id)["routeTable"]["id"].lower() == table_id.lower()
+    table = w.emu.get(table_id)
+    assert table is not None and table["tags"] == {"managed-by": "aks-egress-remediation"}
+    assert route_props(w.emu, table_id, "rmd-default") == {**appliance("0.0.0.0/0"), "provisioningState": "Succeeded"}
+
+    sweep = w.sweep()
+    assert sweep.converged is True
+    assert not [c for c in sweep.plan.changes if c.action is Action.DELETE and table_id.lower() in c.address.lower()]
+    assert route_props(w.emu, table_id, "rmd-default") == {**appliance("0.0.0.0/0"), "provisioningState": "Succeeded"}
+    assert props(w.emu, subnet_id)["routeTable"]["id"].lower() == table_id.lower()
+
+
+def test_deleted_cluster_loses_its_owned_routes_and_rules_foreign_ones_stay(world: WorldFactory) -> None:
+    w = world()
+    assert w.sweep().converged is True
+    assert _owned(route_names(w.emu, CUSTOMER_TABLE))
+    foreign_route = canonical(props(w.emu, FOREIGN_ROUTE))
+    foreign_rcg = canonical(props(w.emu, FOREIGN_RCG))
+    w.emu.delete_foreign(CNI)
+
+    result = w.run(CNI)
+
+    assert result.converged is True
+    assert "cluster not found" in {s.target.lower(): s.reason for s in result.plan.skipped}[CNI.lower()]
+    assert route_names(w.emu, CUSTOMER_TABLE) == {"to-onprem"}
+    assert _owned(route_names(w.emu, APPGW_TABLE)) == set() and _owned(route_names(w.emu, POD_TABLE)) == set()
+    assert canonical(props(w.emu, FOREIGN_ROUTE)) == foreign_route
+    assert canonical(props(w.emu, FOREIGN_RCG)) == foreign_rcg
+    # The overlay cluster keeps its routes and rules; the deleted cluster's rules are gone.
+    assert route_props(w.emu, OVERLAY_TABLE, "rmd-default") is not None
+    rules = {c["name"]: [r["name"] for r in c["rules"]] for c in props(w.emu, OWNED_RCG)["ruleCollections"]}
+    assert rules["rmd-egress"] == ["aks-overlay"]
+    assert "rmd-ingress" not in rules
+
+
+def test_app_gateway_target_reconciles_the_clusters_behind_it(world: WorldFactory) -> None:
+    w = world()
+    result = w.run(APP_GATEWAY)
+    assert result.converged is True
+    assert result.target.startswith("gateway:")
+    assert "rmd-appgw-10-1-4-0-24" in route_names(w.emu, CUSTOMER_TABLE)
+    assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22"}
+    # aks-overlay does not use the gateway: its subnet's routes are not this target's business.
+    assert w.emu.get(OVERLAY_TABLE) is None
+
+
+def test_route_table_target_repairs_a_deleted_owned_route(world: WorldFactory) -> None:
+    w = world()
+    assert w.sweep().converged is True
+    w.emu.delete_foreign(f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16")
+    foreign_route = canonical(props(w.emu, FOREIGN_ROUTE))
+    w.reset_log()
+
+    result = w.run(CUSTOMER_TABLE)
+
+    assert result.converged is True
+    assert [c.address for c in result.plan.writes] == [f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16"]
+    assert route_props(w.emu, CUSTOMER_TABLE, "rmd-spoke-10-2-0-0-16") == {
+        **appliance("10.2.0.0/16"), "provisioningState": "Succeeded"}
+    assert canonical(props(w.emu, FOREIGN_ROUTE)) == foreign_route
+    assert [w for w in arm_writes(w.emu) if w.startswith("PUT")] == [
+        f"PUT {CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16"]
+
+
+def test_report_mode_turns_apply_into_a_dry_run(world: WorldFactory) -> None:
+    w = world(REMEDIATION_MODE="report")
+    result = w.run(CNI, dry_run=False)
+    assert result.dry_run is True and result.converged is None
+    assert result.plan.has_changes
+    assert arm_writes(w.emu) == [] and result.arm_calls.writes == 0
+    assert w.emu.get(OWNED_RCG) is None and w.emu.get(APPGW_TABLE) is None
+
+
+# --------------------------------------------------------------------------------------------- ownership
+
+
+def test_foreign_same_prefix_route_is_a_conflict_and_is_not_overwritten(world: WorldFactory) -> None:
+    w = world(foreign_spoke_route)
+    before = canonical(props(w.emu, f"{CUSTOMER_TABLE}/routes/legacy-spoke"))
+    result = w.run(CNI)
+    conflicts = [c for c in result.plan.conflicts if c.kind is ChangeKind.ROUTE]
+    assert [c.address for c in conflicts] == [f"{CUSTOMER_TABLE}/routes/legacy-spoke"]
+    assert "ALLOW_TAKEOVER=false" in conflicts[0].message
+    assert canonical(props(w.emu, f"{CUSTOMER_TABLE}/routes/legacy-spoke")) == before
+    assert "rmd-spoke-10-2-0-0-16" not in route_names(w.emu, CUSTOMER_TABLE)
+
+
+def test_foreign_same_prefix_route_is_taken_over_when_allowed(world: WorldFactory) -> None:
+    w = world(foreign_spoke_route, ALLOW_TAKEOVER="true")
+    result = w.run(CNI)
+    assert result.converged is True and not result.plan.conflicts
+    assert route_props(w.emu, CUSTOMER_TABLE, "legacy-spoke") == {
+        **appliance("10.2.0.0/16"), "provisioningState": "Succeeded"}
+    assert "rmd-spoke-10-2-0-0-16" not in route_names(w.emu, CUSTOMER_TABLE)
+
+
+# --------------------------------------------------------------------------------------------- firewalls
+
+
+def test_classic_firewall_gets_owned_collections_and_keeps_foreign_ones(world: WorldFactory) -> None:
+    w = world(classic_firewall)
+    result = w.run(CNI)
+    assert result.converged is True
+    collections = {c["name"]: c for c in props(w.emu, FIREWALL)["networkRuleCollections"]}
+    assert set(collections) == {"corp-allow-ntp", "rmd-egress", "rmd-ingress", "rmd-p2s"}
+    assert canonical(collections["corp-allow-ntp"]["properties"]) == canonical(FOREIGN_CLASSIC["properties"])
+    egress = {r["name"]: r for r in collections["rmd-egress"]["properties"]["rules"]}
+    assert egress["aks-cni"]["sourceAddresses"] == ["10.1.0.0/22", "10.1.8.0/22"]
+    assert w.emu.get(OWNED_RCG) is None  # no policy: nothing written there
+    w.reset_log()
+    again = w.run(CNI)
+    assert arm_writes(w.emu) == [] and again.arm_calls.writes == 0
+
+
+def test_hub_firewall_next_hop_is_its_hub_private_ip(world: WorldFactory) -> None:
+    w = world(hub_firewall)
+    result = w.run(CNI)
+    assert result.converged is True
+    assert route_props(w.emu, CUSTOMER_TABLE, "rmd-spoke-10-2-0-0-16") == {
+        **appliance("10.2.0.0/16", HUB_IP), "provisioningState": "Succeeded"}
+    assert route_props(w.emu, APPGW_TABLE, "rmd-aks-10-1-0-0-22") == {
+        **appliance("10.1.0.0/22", HUB_IP), "provisioningState": "Succeeded"}
+    assert FIREWALL_IP not in json.dumps(w.emu.get(CUSTOMER_TABLE))
+
+
+# --------------------------------------------------------------------------------------------- reads
+
+
+def _repeated_gets(requests: list[tuple[str, str]]) -> dict[str, int]:
+    counts = Counter(path for method, path in requests if method == "GET")
+    return {path: n for path, n in counts.items() if n > 1}
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["plan", "apply"])
+def test_cluster_reconcile_reads_each_resource_once_per_pass(world: WorldFactory, dry_run: bool) -> None:
+    w = world()
+    w.reset_log()
+    result = w.run(CNI, dry_run=dry_run)
+    assert result.plan.has_changes
+    passes = w.passes()
+    # Routing pass and firewall pass (+ the verify's routing and firewall steps after an apply), each with
+    # its own gateway. Across passes the firewall pass re-reads the firewall, the VNet list and the VPN
+    # gateways: by design, it is self-contained because in apply it runs inside the firewall lock.
+    assert len(passes) == (2 if dry_run else 4)
+    for requests in passes:
+        # After a write the gateway drops what it made stale and the verify re-reads: only pre-write
+        # reads count. Within the read phase of each pass, no path is read twice.
+        first_write = next((i for i, (m, _) in enumerate(requests) if m != "GET"), len(requests))
+        assert _repeated_gets(requests[:first_write]) == {}
+
+
+def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldFactory) -> None:
+    w = world(both_clusters_on_gateway)
+    w.reset_log()
+    result = w.run(APP_GATEWAY, dry_run=True)
+    assert result.plan.has_changes
+    for requests in w.passes():
+        assert _repeated_gets(requests) == {}
+    # Both clusters' ranges reach the one App Gateway subnet table (merged, not one cluster's set).
+    w.reset_log()
+    assert w.run(APP_GATEWAY).converged is True
+    assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22", "rmd-aks-10-1-5-0-24"}
+    for requests in w.passes()[2:]:  # the verify steps read only
+        assert _repeated_gets(requests) == {}
