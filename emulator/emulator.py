@@ -64,7 +64,10 @@ class Emulator:
         self.faults = Faults()
         self._limiter = RateLimiter(enforce=token_buckets)
         self._log: list[RequestRecord] = []
-        self._log_lock = threading.Lock()
+        # A handler records its request after the response bytes have gone out, so a client can see the
+        # answer before the record exists; readers wait (bounded) for requests still being handled.
+        self._log_lock = threading.Condition()
+        self._in_flight = 0
         self.identity_header = secrets.token_hex(16)
         self.identity = IdentityServer(
             secret=self.identity_header, principal_id=principal_id, tenant_id=tenant_id, client_id=client_id
@@ -179,6 +182,7 @@ class Emulator:
     @property
     def request_log(self) -> list[RequestRecord]:
         with self._log_lock:
+            self._log_lock.wait_for(lambda: self._in_flight == 0, timeout=5.0)
             return list(self._log)
 
     def clear_log(self) -> None:
@@ -187,9 +191,15 @@ class Emulator:
         with self.store.lock:
             self.store.records.clear()
 
+    def _request_started(self) -> None:
+        with self._log_lock:
+            self._in_flight += 1
+
     def _log_request(self, record: RequestRecord) -> None:
         with self._log_lock:
             self._log.append(record)
+            self._in_flight -= 1
+            self._log_lock.notify_all()
 
     def _resource_group_body(self, subscription: str, resource_group: str) -> dict[str, Any]:
         location = "westeurope"

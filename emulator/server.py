@@ -85,6 +85,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         self._extra: dict[str, str] = {}
         status = 0
         fault_name: str | None = None
+        self.emu._request_started()  # paired with _log_request in the finally below
         try:
             status, fault_name = self._dispatch(method, path, query, raw)
         except _Dropped:
