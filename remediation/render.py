@@ -22,22 +22,21 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
       "error":     "<why the reconcile stopped>" | null
     }
 
-A sweep (`to_json_many`) is ``{"results": [<one result>, ...], "summary": {"create", "update", "delete",
-"noop", "conflicts", "skipped", "failed"}, "armCalls": {"reads", "writes"}, "converged": bool | null}``:
-results in the given order, totals summed; `converged` is null if any result is a dry run, else true only
-when every result converged.
+A sweep is one result too: its target is `scope:<REMEDIATION_SCOPE>` and its changes cover every cluster.
+`converged` says whether a re-read after apply found nothing left to write; conflicts are reported beside
+it, since a conflict is something this tool must not resolve on its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from remediation.model import (
     Action,
-    ArmCalls,
     Change,
+    ChangeKind,
     Outcome,
     ReconcileResult,
 )
@@ -89,32 +88,6 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
     }
 
 
-def _converged_all(results: Sequence[ReconcileResult]) -> bool | None:
-    if not results or any(r.dry_run or r.converged is None for r in results):
-        return None
-    return all(r.converged for r in results)
-
-
-def to_json_many(results: Iterable[ReconcileResult]) -> dict[str, Any]:
-    """A sweep: every result plus summed totals (shape in the module docstring)."""
-    items = list(results)
-    summary = {a.value: 0 for a in Action} | {"conflicts": 0, "skipped": 0, "failed": 0}
-    calls = ArmCalls()
-    for r in items:
-        for key, count in r.plan.summary().items():
-            summary[key] += count
-        summary["conflicts"] += len(r.plan.conflicts)
-        summary["skipped"] += len(r.plan.skipped)
-        summary["failed"] += sum(o.outcome is Outcome.FAILED for o in r.outcomes)
-        calls = calls + r.arm_calls
-    return {
-        "results": [to_json(r) for r in items],
-        "summary": summary,
-        "armCalls": {"reads": calls.reads, "writes": calls.writes},
-        "converged": _converged_all(items),
-    }
-
-
 # --------------------------------------------------------------------------------------------- text
 
 
@@ -156,9 +129,80 @@ def _attribute_lines(change: Change) -> list[str]:
     return lines
 
 
+def _rule_text(rule: Mapping[str, Any]) -> str:
+    """One network rule on one line: protocols, sources -> destinations, ports (policy or classic shape)."""
+    protocols = rule.get("ipProtocols") or rule.get("protocols") or []
+    sources = [*(rule.get("sourceAddresses") or []), *(rule.get("sourceIpGroups") or [])]
+    targets = [*(rule.get("destinationAddresses") or []), *(rule.get("destinationIpGroups") or []),
+               *(rule.get("destinationFqdns") or [])]
+    ports = rule.get("destinationPorts") or []
+    return (f"{','.join(protocols)} {', '.join(sources)} -> {', '.join(targets)} "
+            f"ports {','.join(str(p) for p in ports)}")
+
+
+def _collection_head(collection: Mapping[str, Any]) -> str:
+    action = (collection.get("action") or {}).get("type", "")
+    return f"priority {collection.get('priority')}, {action}"
+
+
+def _rules_by_name(collection: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    return {str(r.get("name")): r for r in (collection or {}).get("rules") or []}
+
+
+def _collection_lines(name: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
+    """A rule collection as a small table of rules; an update shows only the rules that differ."""
+    if before == after:
+        return []
+    if before is None or after is None:
+        symbol, shown = ("+", after) if before is None else ("-", before)
+        assert shown is not None
+        lines = [f"{symbol} collection {name} ({_collection_head(shown)})"]
+        lines.extend(f"    {symbol} rule {rule_name}: {_rule_text(rule)}"
+                     for rule_name, rule in _rules_by_name(shown).items())
+        return lines
+    head_before, head_after = _collection_head(before), _collection_head(after)
+    head = head_after if head_before == head_after else f"{head_before} -> {head_after}"
+    lines = [f"~ collection {name} ({head})"]
+    old_rules, new_rules = _rules_by_name(before), _rules_by_name(after)
+    for rule_name in [*old_rules, *(n for n in new_rules if n not in old_rules)]:
+        old, new = old_rules.get(rule_name), new_rules.get(rule_name)
+        if old == new:
+            continue
+        if old is None and new is not None:
+            lines.append(f"    + rule {rule_name}: {_rule_text(new)}")
+        elif new is None and old is not None:
+            lines.append(f"    - rule {rule_name}: {_rule_text(old)}")
+        elif old is not None and new is not None:
+            lines.append(f"    ~ rule {rule_name}: {_rule_text(old)}")
+            # The new rule text starts under the old one: "    ~ rule <name>: " is the indent.
+            lines.append(" " * (len(f"    ~ rule {rule_name}: ") - 3) + "-> " + _rule_text(new))
+    return lines
+
+
+def _firewall_lines(change: Change) -> list[str]:
+    """Rule collection groups and classic collections read as rules, not as flattened JSON paths."""
+    before, after = change.before, change.after
+    if change.kind is ChangeKind.CLASSIC_RULE_COLLECTION:
+        name = change.address.rsplit("/", 1)[-1]
+        return _collection_lines(name, before, after)
+    lines = []
+    old_priority = (before or {}).get("priority")
+    new_priority = (after or {}).get("priority")
+    if after is not None and old_priority != new_priority:
+        lines.append(f"priority: {_show(old_priority)} -> {_show(new_priority)}" if before is not None
+                     else f"priority: {_show(new_priority)}")
+    old = {str(c.get("name")): c for c in (before or {}).get("ruleCollections") or []}
+    new = {str(c.get("name")): c for c in (after or {}).get("ruleCollections") or []}
+    for name in [*old, *(n for n in new if n not in old)]:
+        lines.extend(_collection_lines(name, old.get(name), new.get(name)))
+    return lines
+
+
 def _change_lines(change: Change) -> list[str]:
     lines = [f"  {_SYMBOL[change.action]} {change.action.value} {change.kind.value} {change.address}"]
-    lines.extend(f"      {line}" for line in _attribute_lines(change))
+    firewall = change.kind in {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION}
+    details = _firewall_lines(change) if firewall else _attribute_lines(change)
+    lines.extend(f"      {line}" for line in details)
     if change.reason:
         lines.append(f"      # {change.reason}")
     return lines
@@ -209,16 +253,3 @@ def _outcome_lines(result: ReconcileResult) -> list[str]:
     else:
         lines.append(f"converged: {converged}")
     return lines
-
-
-def render_many(results: Iterable[ReconcileResult]) -> str:
-    """A sweep: each result's text, separated by a blank line, then one total line."""
-    items = list(results)
-    totals = to_json_many(items)["summary"]
-    blocks = [render_text(r) for r in items]
-    blocks.append(
-        f"Total: {len(items)} target{'s' if len(items) != 1 else ''}, {totals['create']} to create, "
-        f"{totals['update']} to update, {totals['delete']} to delete, {totals['noop']} unchanged, "
-        f"{totals['conflicts']} conflicts, {totals['skipped']} skipped, {totals['failed']} failed."
-    )
-    return "\n\n".join(blocks)

@@ -135,20 +135,48 @@ def test_to_json_schema() -> None:
     json.dumps(doc)
 
 
-def test_many() -> None:
-    results = [_result(CREATE), _result(NOOP)]
-    doc = render.to_json_many(results)
-    assert set(doc) == {"results", "summary", "armCalls", "converged"}
-    assert doc["summary"] == {
-        "create": 1,
-        "update": 0,
-        "delete": 0,
-        "noop": 1,
-        "conflicts": 2,
-        "skipped": 2,
-        "failed": 0,
-    }
-    assert render.render_many(results).splitlines()[-1] == (
-        "Total: 2 targets, 1 to create, 0 to update, 0 to delete, 1 unchanged, "
-        "2 conflicts, 2 skipped, 0 failed."
-    )
+POLICY_RCG = "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/g"
+
+
+def _collection(name: str, *rules: dict[str, object]) -> dict[str, object]:
+    return {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": name, "priority": 200,
+            "action": {"type": "Allow"}, "rules": list(rules)}
+
+
+def _rule(name: str, ports: list[str]) -> dict[str, object]:
+    return {"ruleType": "NetworkRule", "name": name, "ipProtocols": ["TCP"], "sourceAddresses": ["10.1.0.0/22"],
+            "destinationAddresses": ["AzureCloud"], "destinationPorts": ports}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(
+            None, {"priority": 250, "ruleCollections": [_collection("rmd-egress", _rule("aks", ["443"]))]},
+            ["priority: 250", "+ collection rmd-egress (priority 200, Allow)",
+             "    + rule aks: TCP 10.1.0.0/22 -> AzureCloud ports 443"],
+            id="create-lists-rules"),
+        pytest.param(
+            {"priority": 250, "ruleCollections": [_collection("rmd-egress", _rule("aks", ["443"]),
+                                                              _rule("gone", ["80"]))]},
+            {"priority": 250, "ruleCollections": [_collection("rmd-egress", _rule("aks", ["443", "9000"]),
+                                                              _rule("new", ["22"]))]},
+            ["~ collection rmd-egress (priority 200, Allow)",
+             "    ~ rule aks: TCP 10.1.0.0/22 -> AzureCloud ports 443",
+             "             -> TCP 10.1.0.0/22 -> AzureCloud ports 443,9000",
+             "    - rule gone: TCP 10.1.0.0/22 -> AzureCloud ports 80",
+             "    + rule new: TCP 10.1.0.0/22 -> AzureCloud ports 22"],
+            id="update-shows-only-differing-rules"),
+        pytest.param(
+            {"priority": 250, "ruleCollections": [_collection("rmd-p2s", _rule("p2s", ["443"]))]}, None,
+            ["- collection rmd-p2s (priority 200, Allow)", "    - rule p2s: TCP 10.1.0.0/22 -> AzureCloud ports 443"],
+            id="delete-lists-rules"),
+    ],
+)
+def test_rule_collection_group_renders_rules(before, after, expected: list[str]) -> None:
+    action = Action.CREATE if before is None else Action.DELETE if after is None else Action.UPDATE
+    change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, POLICY_RCG, before, after, "why")
+    result = ReconcileResult(target="firewall:x", dry_run=True, plan=Plan("firewall:x", (change,)))
+    lines = render.render_text(result).splitlines()
+    body = [line[6:] for line in lines[2:-2]]  # header, change line ... reason, summary
+    assert body == expected
