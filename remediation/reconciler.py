@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from remediation import desired, ids, observe, plan
@@ -20,7 +21,7 @@ from remediation.config import Mode, Settings
 from remediation.errors import OutOfScopeError, TargetNotFoundError, UnsupportedTargetError
 from remediation.locks import InProcessLocks, LockProvider
 from remediation.model import (
-    ArmCalls,
+    Action,
     Change,
     ChangeOutcome,
     Conflict,
@@ -57,6 +58,9 @@ class _Pass:
     changes: tuple[Change, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     skipped: tuple[Skip, ...] = ()
+
+
+_Step = Callable[[ArmGateway], _Pass]
 
 
 class Reconciler:
@@ -125,51 +129,31 @@ class Reconciler:
         """
         dry_run = dry_run or self.settings.mode is Mode.REPORT
         started = time.monotonic()
-        calls = ArmCalls()
+        routing, with_firewall = self._passes(target, require_exists)
+        # One gateway, so one read cache, for the whole reconcile: the routing and firewall passes share
+        # the firewall, VPN gateways and lists they both need (bench/: reads per converged cluster).
+        gateway = self._gateway_factory()
         passes: list[_Pass] = []
         outcomes: list[ChangeOutcome] = []
-
-        def run(step: Callable[[ArmGateway], _Pass], *, firewall: bool) -> None:
-            nonlocal calls
-            gateway = self._gateway_factory()
-            try:
-                if firewall and not dry_run:
-                    # One writer per firewall across all instances; the group is re-read inside the lock.
-                    with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id)):
-                        result = step(gateway)
-                        outcomes.extend(self._apply(gateway, result.changes))
-                else:
-                    result = step(gateway)
-                    if not dry_run:
-                        outcomes.extend(self._apply(gateway, result.changes))
-                passes.append(result)
-            finally:
-                calls = calls + gateway.arm_calls
-                gateway.close()
-
-        for step, firewall in self._steps(target, require_exists):
-            run(step, firewall=firewall)
-
+        converged: bool | None = None
+        try:
+            if dry_run:
+                if routing is not None:
+                    passes.append(routing(gateway))
+                if with_firewall:
+                    passes.append(self._firewall_pass(gateway))
+            else:
+                passes, outcomes = self._plan_and_apply(gateway, routing, with_firewall)
+                converged = self._verify(gateway, routing, with_firewall, outcomes)
+        finally:
+            calls = gateway.arm_calls
+            gateway.close()
         plan_ = plan.build_plan(
             str(target),
             [c for p in passes for c in p.changes],
             [c for p in passes for c in p.conflicts],
             _unique_skips([s for p in passes for s in p.skipped]),
         )
-        converged: bool | None = None
-        if not dry_run:
-            # One fresh gateway per verify step, as for the passes: the steps' observers list overlapping
-            # collections (VPN gateways, clusters, App Gateways) that a shared gateway would list twice.
-            remaining: list[Change] = []
-            for step, _ in self._steps(target, False):
-                verify_gateway = self._gateway_factory()
-                try:
-                    remaining.extend(step(verify_gateway).changes)
-                finally:
-                    calls = calls + verify_gateway.arm_calls
-                    verify_gateway.close()
-            failed = any(o.outcome is Outcome.FAILED for o in outcomes)
-            converged = not failed and not any(c.action.value != "noop" for c in remaining)
         result = ReconcileResult(
             target=str(target), dry_run=dry_run, plan=plan_, outcomes=tuple(outcomes), arm_calls=calls,
             converged=converged)
@@ -181,26 +165,60 @@ class Reconciler:
             extra={"target": target.id, "action": "reconcile", "dryRun": dry_run})
         return result
 
+    def _plan_and_apply(self, gateway: ArmGateway, routing: _Step | None,
+                        with_firewall: bool) -> tuple[list[_Pass], list[ChangeOutcome]]:
+        """Routing writes and the firewall write run side by side: they touch different parents, and a
+        firewall policy write takes minutes, so serializing them would add the routing chain to it."""
+        passes: list[_Pass] = []
+        routing_pass = routing(gateway) if routing is not None else None
+        firewall_outcomes: tuple[ChangeOutcome, ...] = ()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-writes") as pool:
+            routing_writes = (pool.submit(self._apply, gateway, routing_pass.changes)
+                              if routing_pass is not None else None)
+            if routing_pass is not None:
+                passes.append(routing_pass)
+            if with_firewall:
+                # One writer per firewall across all instances. The owned group is first read here, inside
+                # the lock, so the write is computed from what the previous holder left.
+                with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id)):
+                    firewall_pass = self._firewall_pass(gateway)
+                    firewall_outcomes = self._apply(gateway, firewall_pass.changes)
+                passes.append(firewall_pass)
+            routing_outcomes = routing_writes.result() if routing_writes is not None else ()
+        return passes, [*routing_outcomes, *firewall_outcomes]
+
+    def _verify(self, gateway: ArmGateway, routing: _Step | None, with_firewall: bool,
+                outcomes: Sequence[ChangeOutcome]) -> bool:
+        """Converged = nothing failed and a fresh read plans no more writes. When nothing was written, the
+        state just read is the state, so no second read is needed."""
+        if any(o.outcome is Outcome.FAILED for o in outcomes):
+            return False
+        if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
+            return True
+        gateway.clear_cache()
+        remaining = list(routing(gateway).changes) if routing is not None else []
+        if with_firewall:
+            remaining.extend(self._firewall_pass(gateway).changes)
+        return not any(c.action is not Action.NOOP for c in remaining)
+
     def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
         return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s)
 
     # ------------------------------------------------------------------------------------ passes
 
-    def _steps(self, target: Target,
-               require_exists: bool) -> list[tuple[Callable[[ArmGateway], _Pass], bool]]:
-        """The passes a target needs, each (step, needs firewall lock). Evaluated lazily per run."""
-        firewall_step = (self._firewall_pass, True)
+    def _passes(self, target: Target, require_exists: bool) -> tuple[_Step | None, bool]:
+        """The routing pass a target needs (or None) and whether the firewall pass follows."""
         if target.kind is TargetKind.CLUSTER:
-            return [(lambda gw: self._cluster_pass(gw, target.id, require_exists), False), firewall_step]
+            return (lambda gw: self._cluster_pass(gw, target.id, require_exists)), True
         if target.kind is TargetKind.GATEWAY:
-            return [(lambda gw: self._gateway_pass(gw, target.id, require_exists), False), firewall_step]
+            return (lambda gw: self._gateway_pass(gw, target.id, require_exists)), True
         if target.kind is TargetKind.SUBNET:
-            return [(lambda gw: self._subnet_pass(gw, target.id), False)]
+            return (lambda gw: self._subnet_pass(gw, target.id)), False
         if target.kind is TargetKind.FIREWALL:
-            return [firewall_step]
+            return None, True
         # NETWORK and SCOPE: which clusters a VNet, subnet or route table affects is only known from the
         # whole picture, and deletes are only safe with it, so both run the fleet pass with pruning.
-        return [(self._fleet_pass, False), firewall_step]
+        return self._fleet_pass, True
 
     def _cluster_pass(self, gateway: ArmGateway, cluster_id: str, require_exists: bool) -> _Pass:
         snapshot = observe.observe_cluster(gateway, cluster_id, self.settings)

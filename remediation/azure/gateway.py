@@ -83,6 +83,7 @@ class ArmGateway:
         self._vnets: dict[str, dict[str, Any] | None] = {}
         self._etags: dict[str, str] = {}
         self._vnet_listing: list[dict[str, Any]] | None = None  # VNets in scope, from the last list
+        self._listings: dict[str, list[Any]] = {}  # other list results in scope, by what was listed
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -95,6 +96,7 @@ class ArmGateway:
             self._cache.clear()
             self._vnets.clear()
             self._vnet_listing = None
+            self._listings.clear()
 
     def close(self) -> None:
         self._clients.close()
@@ -105,6 +107,18 @@ class ArmGateway:
                 self._cache.pop(ids.id_key(rid), None)
                 self._vnets.pop(ids.id_key(rid), None)
             self._vnet_listing = None
+            self._listings.clear()
+
+    def _listing(self, what: str, compute: Callable[[], list[T]]) -> list[T]:
+        """A list result in scope, listed once per gateway (and again after a write of ours)."""
+        with self._cache_lock:
+            cached = self._listings.get(what)
+        if cached is not None:
+            return list(cached)
+        listed = compute()
+        with self._cache_lock:
+            self._listings[what] = list(listed)
+        return listed
 
     def _read(self, resource_id: str, operation: str, fn: Callable[[], Any],
               parse: Callable[[dict[str, Any]], T]) -> T | None:
@@ -174,6 +188,9 @@ class ArmGateway:
                           convert.cluster_from_arm)
 
     def list_clusters(self) -> list[ObservedCluster]:
+        return self._listing("clusters", self._list_clusters)
+
+    def _list_clusters(self) -> list[ObservedCluster]:
         result: dict[str, ObservedCluster] = {}
         for sub, rg in self._scopes():
             aks = self._clients.aks(sub)
@@ -254,6 +271,9 @@ class ArmGateway:
                           convert.route_table_from_arm)
 
     def list_route_tables(self) -> list[ObservedRouteTable]:
+        return self._listing("route_tables", self._list_route_tables)
+
+    def _list_route_tables(self) -> list[ObservedRouteTable]:
         result: list[ObservedRouteTable] = []
         for sub, rg in self._scopes():
             client = self._clients.network(sub)
@@ -276,6 +296,9 @@ class ArmGateway:
                           lambda: client.application_gateways.get(rg, name), convert.app_gateway_from_arm)
 
     def list_app_gateways(self) -> list[ObservedAppGateway]:
+        return self._listing("app_gateways", self._list_app_gateways)
+
+    def _list_app_gateways(self) -> list[ObservedAppGateway]:
         result: list[ObservedAppGateway] = []
         for sub, rg in self._scopes():
             client = self._clients.network(sub)
@@ -319,6 +342,9 @@ class ArmGateway:
                           lambda: client.virtual_network_gateways.get(rg, name), convert.vpn_gateway_from_arm)
 
     def list_vpn_gateways(self) -> list[ObservedVpnGateway]:
+        return self._listing("vpn_gateways", self._list_vpn_gateways)
+
+    def _list_vpn_gateways(self) -> list[ObservedVpnGateway]:
         """Virtual network gateways in scope, found through the VNets in scope (see the module docstring)."""
         groups: dict[str, tuple[str, str]] = {}
         for sub, rg in self._scopes():
