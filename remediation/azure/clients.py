@@ -12,6 +12,7 @@ How calls are counted (the numbers behind `ArmCalls`):
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import Counter
@@ -24,11 +25,12 @@ from azure.core import AzureClouds
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
-from azure.identity import DefaultAzureCredential
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.core.tools import get_arm_endpoints
 from azure.mgmt.network import NetworkManagementClient
 
+from remediation.azure.credentials import default_credential
+from remediation.azure.pacing import RatePacingPolicy, estimate_for
 from remediation.config import CLOUD_ENDPOINTS, Settings
 from remediation.model import ArmCalls
 
@@ -59,6 +61,23 @@ def credential_scopes(settings: Settings) -> list[str]:
             cloud = name
     scopes = get_arm_endpoints(_CLOUD_SETTINGS[cloud])["credential_scopes"]
     return [str(scope) for scope in scopes]
+
+
+# What DefaultAzureCredential reads from the environment when it is built; a change means a new one.
+_IDENTITY_ENVIRONMENT = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "AZURE_CLIENT_ID",
+                         "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE")
+_credentials: dict[tuple[str | None, ...], TokenCredential] = {}
+_credential_lock = threading.Lock()
+
+
+def shared_credential() -> TokenCredential:
+    """One credential per identity configuration in this process: it caches its token across reconciles."""
+    key = tuple(os.environ.get(name) for name in _IDENTITY_ENVIRONMENT)
+    with _credential_lock:
+        credential = _credentials.get(key)
+        if credential is None:
+            credential = _credentials[key] = default_credential()
+        return credential
 
 
 class CallCounter:
@@ -118,19 +137,22 @@ class ClientFactory:
                  **client_kwargs: Any) -> None:
         self._settings = settings
         self._counter = counter
-        # DefaultAzureCredential picks the Function app's managed identity (IDENTITY_ENDPOINT/HEADER).
-        self._credential: TokenCredential = credential or DefaultAzureCredential()
+        # DefaultAzureCredential picks the Function app's managed identity (IDENTITY_ENDPOINT/HEADER). One
+        # per process: it caches its token, so a reconcile does not fetch a new one.
+        self._credential: TokenCredential = credential or shared_credential()
         self._client_kwargs = client_kwargs
         self._lock = threading.Lock()
         self._network: dict[str, NetworkManagementClient] = {}
         self._aks: dict[str, ContainerServiceClient] = {}
 
-    def _common_kwargs(self) -> dict[str, Any]:
+    def _common_kwargs(self, subscription: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "base_url": self._settings.arm_endpoint,
             "credential_scopes": credential_scopes(self._settings),
             "polling_interval": PRODUCTION_POLLING_INTERVAL_S,
             "per_call_policies": [CountingPolicy(self._counter)],
+            # Per retry: every attempt, poll and final GET takes a token from ARM's buckets.
+            "per_retry_policies": [RatePacingPolicy(estimate_for(self._settings.arm_endpoint, subscription))],
         }
         kwargs.update(self._client_kwargs)
         return kwargs
@@ -140,7 +162,7 @@ class ClientFactory:
         with self._lock:
             client = self._network.get(key)
             if client is None:
-                client = NetworkManagementClient(self._credential, subscription, **self._common_kwargs())
+                client = NetworkManagementClient(self._credential, subscription, **self._common_kwargs(subscription))
                 self._network[key] = client
             return client
 
@@ -149,7 +171,7 @@ class ClientFactory:
         with self._lock:
             client = self._aks.get(key)
             if client is None:
-                client = ContainerServiceClient(self._credential, subscription, **self._common_kwargs())
+                client = ContainerServiceClient(self._credential, subscription, **self._common_kwargs(subscription))
                 self._aks[key] = client
             return client
 

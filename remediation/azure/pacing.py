@@ -1,0 +1,104 @@
+"""Client-side pacing on ARM's token buckets, so a fleet sweep slows down instead of collecting 429s.
+
+ARM throttles per subscription and principal with token buckets (reads: 250 burst, 25/s refill; writes and
+deletes: 200 burst, 10/s; arm-protocol.md 3.3) and reports what is left on every response in
+`x-ms-ratelimit-remaining-subscription-{reads|writes|deletes}`. azure-core retries a 429 after its
+Retry-After, but only 3 times (arm-protocol.md 1.1); under a sustained burst the retries run out and the
+write fails. Pacing keeps a reserve instead: when the estimated bucket falls below a low-water mark, the
+next request waits for the refill. Status polls and the SDK's final GET count as reads, so they are paced
+too (the policy sits per retry, after the SDK's own requests are formed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+log = logging.getLogger(__name__)
+
+# Refill per second of ARM's per-subscription buckets (arm-protocol.md 3.3).
+REFILL_PER_S: dict[str, float] = {"reads": 25.0, "writes": 10.0, "deletes": 10.0}
+LOW_WATER = 20  # tokens kept in reserve for other callers of the same principal (and our own retries)
+MAX_WAIT_S = 30.0
+
+
+def bucket_of(method: str) -> str:
+    method = method.upper()
+    if method in {"GET", "HEAD"}:
+        return "reads"
+    if method == "DELETE":
+        return "deletes"
+    return "writes"
+
+
+class BucketEstimate:
+    """Our estimate of one subscription's remaining tokens per bucket, from the last header we saw."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, low_water: int = LOW_WATER) -> None:
+        self._clock = clock
+        self._low_water = low_water
+        self._lock = threading.Lock()
+        self._remaining: dict[str, float] = {}
+        self._seen_at: dict[str, float] = {}
+
+    def reserve(self, bucket: str) -> float:
+        """Take one token for a request about to be sent; return how long to wait first (0 if none)."""
+        with self._lock:
+            if bucket not in self._remaining:
+                return 0.0  # nothing observed yet: ARM's burst allowance covers the first requests
+            now = self._clock()
+            rate = REFILL_PER_S[bucket]
+            estimate = self._remaining[bucket] + rate * (now - self._seen_at[bucket])
+            wait = 0.0 if estimate >= self._low_water else min(MAX_WAIT_S, (self._low_water - estimate) / rate)
+            # Count the request now, so that concurrent senders see each other before the next header.
+            self._remaining[bucket] = estimate - 1 + rate * wait
+            self._seen_at[bucket] = now + wait
+            return wait
+
+    def observe(self, bucket: str, remaining: int) -> None:
+        with self._lock:
+            self._remaining[bucket] = float(remaining)
+            self._seen_at[bucket] = self._clock()
+
+
+class RatePacingPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Waits before a request when the subscription's bucket is nearly empty; learns from each response."""
+
+    def __init__(self, estimate: BucketEstimate, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__()
+        self._estimate = estimate
+        self._sleep = sleep
+
+    def on_request(self, request: PipelineRequest[Any]) -> None:
+        bucket = bucket_of(request.http_request.method)
+        wait = self._estimate.reserve(bucket)
+        if wait > 0:
+            log.info("ARM %s bucket nearly empty: waiting %.2f s before %s %s", bucket, wait,
+                     request.http_request.method, request.http_request.url.split("?", 1)[0])
+            self._sleep(wait)
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        bucket = bucket_of(request.http_request.method)
+        header = response.http_response.headers.get(f"x-ms-ratelimit-remaining-subscription-{bucket}")
+        if header is not None and header.strip().isdigit():
+            self._estimate.observe(bucket, int(header))
+
+
+_estimates: dict[str, BucketEstimate] = {}
+_estimates_lock = threading.Lock()
+
+
+def estimate_for(endpoint: str, subscription: str) -> BucketEstimate:
+    """One estimate per ARM endpoint and subscription in this process: every gateway shares the bucket."""
+    key = f"{endpoint.rstrip('/').lower()}|{subscription.lower()}"
+    with _estimates_lock:
+        estimate = _estimates.get(key)
+        if estimate is None:
+            estimate = _estimates[key] = BucketEstimate()
+        return estimate
