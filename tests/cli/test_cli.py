@@ -193,6 +193,26 @@ def test_python_dash_m_remediation_in_a_real_process() -> None:
         "error: Microsoft.Storage/storageAccounts is not a resource type this tool reconciles"]
 
 
+def test_served_emulator_is_reachable_from_the_exported_environment() -> None:
+    """`python -m remediation emulator` prints `export` lines; a second process that applies them plans
+    against the served topology exactly as it would against ARM (no seed flags, no test switches)."""
+    server = subprocess.Popen([sys.executable, "-m", "remediation", "emulator", "--seed", str(SEED_PATH)],
+                              cwd=ROOT, env=_subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    try:
+        assert server.stdout is not None
+        exports = dict(server.stdout.readline().strip().removeprefix("export ").split("=", 1) for _ in range(4))
+        env = {**_subprocess_env(), **exports, **BASE_SETTINGS}
+        proc = subprocess.run([sys.executable, "-m", "remediation", "plan", "--target", CNI, "--output", "json"],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    assert set(exports) == {"ARM_ENDPOINT", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
+    assert json.loads(proc.stdout)["summary"]["create"] == 13
+
+
 # --------------------------------------------------------------------------------------------- bad input
 
 
