@@ -181,6 +181,10 @@ class Reconciler:
                 # One writer per firewall across all instances. The owned group is first read here, inside
                 # the lock, so the write is computed from what the previous holder left.
                 with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id)):
+                    # The group is computed from every cluster in scope: a cluster list taken before the
+                    # lock could miss one that another instance has just written rules for, and our write
+                    # would remove them. So the lists are taken again here, like the group itself.
+                    gateway.forget_listings()
                     firewall_pass = self._firewall_pass(gateway)
                     firewall_outcomes = self._apply(gateway, firewall_pass.changes)
                 passes.append(firewall_pass)

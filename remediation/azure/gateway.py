@@ -98,6 +98,13 @@ class ArmGateway:
             self._vnet_listing = None
             self._listings.clear()
 
+    def forget_listings(self) -> None:
+        """Drop list results (clusters, VNets, App Gateways, VPN gateways, route tables) so the next
+        observation lists again: the firewall pass must see the clusters as they are once it holds the lock."""
+        with self._cache_lock:
+            self._vnet_listing = None
+            self._listings.clear()
+
     def close(self) -> None:
         self._clients.close()
 

@@ -5,14 +5,19 @@ Each test asserts on the ARM state the emulator holds afterwards (and on its req
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
+from emulator import Emulator
+from remediation.locks import InProcessLocks
 from remediation.model import Action, ChangeKind
+from remediation.reconciler import Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     APP_GATEWAY,
@@ -39,6 +44,7 @@ from tests.reconciler.helpers import (
     appliance,
     arm_writes,
     canonical,
+    load_seed,
     props,
     route_names,
     route_props,
@@ -429,3 +435,38 @@ def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldF
     assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22", "rmd-aks-10-1-5-0-24"}
     for requests in w.passes()[2:]:  # the verify steps read only
         assert _repeated_gets(requests) == {}
+
+
+# --------------------------------------------------------------------------------------------- lock
+
+
+class _ClusterAppearsWhileWaiting:
+    """A lock that, while we wait for it, lets another writer create a cluster (as another instance would)."""
+
+    def __init__(self, emu: Emulator, cluster: dict[str, Any]) -> None:
+        self._emu = emu
+        self._cluster = cluster
+        self._inner = InProcessLocks()
+
+    @contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        self._emu.put_foreign(self._cluster["id"], self._cluster)
+        with self._inner.hold(name):
+            yield
+
+
+def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world: WorldFactory) -> None:
+    overlay = copy.deepcopy(seed_item(load_seed(), OVERLAY))
+
+    def without_overlay(seed: Seed) -> None:
+        seed["resources"] = [r for r in seed["resources"] if r["id"].lower() != OVERLAY.lower()]
+
+    w = world(without_overlay)
+    reconciler = Reconciler(w.settings, locks=_ClusterAppearsWhileWaiting(w.emu, overlay))
+    # The sweep lists the clusters for its routing pass before it takes the firewall lock; the cluster that
+    # appears meanwhile must still get its rule, or this write would remove what its own run wrote.
+    result = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress")
+    assert {r["name"] for r in egress["rules"]} == {"aks-cni", "aks-overlay"}
+    # The verify re-read sees the new cluster's routes missing: routing it is its own run's job.
+    assert result.converged is False
