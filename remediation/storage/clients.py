@@ -47,9 +47,7 @@ class StorageClients:
         queue_options: dict[str, Any] = dict(_TIMEOUTS)
         conn_str = (env.get(connection) or "").strip()
         if conn_str:
-            if conn_str.lower().startswith("usedevelopmentstorage=true"):
-                raise ConfigError(connection, "UseDevelopmentStorage=true is ambiguous with custom Azurite "
-                                  "ports: give an explicit connection string with Blob/Queue/TableEndpoint")
+            # `UseDevelopmentStorage=true` (Azurite on its default ports) is understood by all three SDKs.
             return cls(
                 queues=QueueServiceClient.from_connection_string(
                     conn_str, retry_policy=LinearRetry(**_STORAGE_RETRY), **queue_options),

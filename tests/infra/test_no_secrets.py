@@ -22,7 +22,8 @@ FORBIDDEN = [
 
 def _deployment_files() -> list[Path]:
     files = [p for p in INFRA_DIR.rglob("*") if p.is_file()]
-    return [*files, REPO_ROOT / "azure.yaml"]
+    return [*files, REPO_ROOT / "azure.yaml", REPO_ROOT / "local.settings.json.example",
+            REPO_ROOT / "host.json"]
 
 
 @pytest.mark.parametrize("path", _deployment_files(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
