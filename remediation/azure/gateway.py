@@ -281,17 +281,18 @@ class ArmGateway:
         return self._listing("route_tables", self._list_route_tables)
 
     def _list_route_tables(self) -> list[ObservedRouteTable]:
-        result: list[ObservedRouteTable] = []
+        return self._list_network("route tables", lambda c: c.route_tables, convert.route_table_from_arm)
+
+    def _list_network(self, what: str, operations: Callable[[Any], Any],
+                      parse: Callable[[dict[str, Any]], T]) -> list[T]:
+        """A Microsoft.Network type in scope: `list(rg)` per resource-group scope, `list_all()` per
+        subscription scope (the SDK's two list operations of every top-level network resource)."""
+        result: list[T] = []
         for sub, rg in self._scopes():
-            client = self._clients.network(sub)
+            ops = operations(self._clients.network(sub))
             scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
-            if rg:
-                bodies = self._list(scope, "list route tables",
-                                    partial(client.route_tables.list, rg))
-            else:
-                bodies = self._list(scope, "list route tables",
-                                    client.route_tables.list_all)
-            result.extend(self._remember(bodies, convert.route_table_from_arm))
+            bodies = self._list(scope, f"list {what}", partial(ops.list, rg) if rg else ops.list_all)
+            result.extend(self._remember(bodies, parse))
         return result
 
     # ----------------------------------------------------------------------------------------- app gateways
@@ -306,18 +307,8 @@ class ArmGateway:
         return self._listing("app_gateways", self._list_app_gateways)
 
     def _list_app_gateways(self) -> list[ObservedAppGateway]:
-        result: list[ObservedAppGateway] = []
-        for sub, rg in self._scopes():
-            client = self._clients.network(sub)
-            scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
-            if rg:
-                bodies = self._list(scope, "list application gateways",
-                                    partial(client.application_gateways.list, rg))
-            else:
-                bodies = self._list(scope, "list application gateways",
-                                    client.application_gateways.list_all)
-            result.extend(self._remember(bodies, convert.app_gateway_from_arm))
-        return result
+        return self._list_network("application gateways", lambda c: c.application_gateways,
+                                  convert.app_gateway_from_arm)
 
     # ----------------------------------------------------------------------------------------- firewall
 
