@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from remediation import ids
 from remediation.config import Settings
-from remediation.errors import ArmError, RemediationError
+from remediation.errors import ArmError, RemediationError, TransientError
 from remediation.model import (
     OUTCOME_OF_ACTION,
     Action,
@@ -116,7 +116,8 @@ class _Run:
         elif error is not None:
             text = _error_text(error)
             log.warning("%s %s %s failed: %s", change.action.value, change.kind.value, change.address, text)
-            self.outcomes[index] = ChangeOutcome(change, Outcome.FAILED, text)
+            self.outcomes[index] = ChangeOutcome(change, Outcome.FAILED, text,
+                                                 retryable=isinstance(error, TransientError))
         else:
             self.outcomes[index] = ChangeOutcome(change, OUTCOME_OF_ACTION[change.action])
 

@@ -292,6 +292,7 @@ class ChangeOutcome:
     change: Change
     outcome: Outcome
     error: str | None = None  # "<ArmCode>: <message>" when failed
+    retryable: bool = False  # failed on a transient ARM error that outlived the retry deadline
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
       "armCalls":  {"reads": 0, "writes": 0},
       "converged": true | false | null,                                # null on a dry run
       "outcomes":  [{"address": "<ARM id>", "outcome": "unchanged|created|updated|deleted|failed",
-                     "error": "<ArmCode>: <message>" | null}],         # empty on a dry run
+                     "error": "<ArmCode>: <message>" | null,
+                     "retryable": false}],                              # empty on a dry run
       "error":     "<why the reconcile stopped>" | null
     }
 
@@ -81,7 +82,7 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
         "armCalls": {"reads": result.arm_calls.reads, "writes": result.arm_calls.writes},
         "converged": result.converged,
         "outcomes": [
-            {"address": o.change.address, "outcome": o.outcome.value, "error": o.error}
+            {"address": o.change.address, "outcome": o.outcome.value, "error": o.error, "retryable": o.retryable}
             for o in result.outcomes
         ],
         "error": result.error,

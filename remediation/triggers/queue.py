@@ -112,6 +112,12 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         "requestId": request.request_id, "trigger": request.trigger.value, "status": state.value,
         "dryRun": dry_run, "summary": document.get("summary"), "converged": result.converged,
         "correlationId": request.correlation_id})
+    busy = [o for o in result.outcomes if o.retryable]
+    if busy:
+        # A write that kept meeting a busy resource (e.g. a firewall update of several minutes) is worth
+        # another attempt: the host redelivers the message, then parks it in the poison queue.
+        raise TransientError(f"{len(busy)} change(s) still failing transiently, first: {busy[0].error}",
+                             arm_code=None, status=None, target=request.target.id)
     return result
 
 

@@ -16,7 +16,9 @@ from azure.storage.blob import BlobServiceClient
 
 from remediation.errors import TerminalError, TransientError
 from remediation.model import ReconcileResult, Target
+from remediation.reconciler import Reconciler
 from remediation.storage import AUDIT_TABLE, BlobLeaseLocks
+from remediation.storage.audit import get_json
 from remediation.triggers.queue import MAX_DEQUEUE_COUNT
 from remediation.triggers.runtime import get_runtime
 from tests.functions.helpers import (
@@ -102,6 +104,22 @@ def test_transient_failure_reraises_and_the_last_attempt_records_the_poison_queu
     assert "moved to remediation-requests-poison" in rows[1]["error"]
     assert rows[1]["error"].startswith("AnotherOperationInProgress")
     assert status_of("req-t")["status"] == "failed"
+
+
+def test_a_change_still_busy_after_the_retry_deadline_sends_the_message_back(arm: Any, storage: Azurite) -> None:
+    runtime = get_runtime()
+    # The real reconciler with a short retry budget; the route writes keep meeting a busy route table.
+    runtime._reconciler = Reconciler(runtime.settings, locks=runtime.locks, retry_deadline_s=0.5)
+    arm.faults.add("PUT", r"/routeTables/rt-spoke-nodes/routes/", kind="conflict", count=1000)
+    with pytest.raises(TransientError, match="still failing transiently"):
+        user_function("reconcile_worker")(_message("req-busy", 1))
+    (row,) = audit_rows(storage)
+    assert row["state"] == "failed"
+    outcomes = get_json(row, "outcomesJson")
+    busy = [o for o in outcomes if o["outcome"] == "failed"]
+    assert busy and all(o["error"].startswith("AnotherOperationInProgress") for o in busy)
+    # Everything that was not blocked was written: the next delivery only has the busy routes left.
+    assert any(o["outcome"] == "created" for o in outcomes)
 
 
 def test_terminal_failure_is_recorded_and_not_reraised(app_env: Callable[..., None], storage: Azurite) -> None:
