@@ -68,6 +68,12 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             raise _fail(index, "missing 'location'")
         if "properties" in body and not isinstance(body["properties"], dict):
             raise _fail(index, "'properties' must be an object")
+        for child_list in ("subnets", "routes"):
+            # A VNet's subnets and a route table's routes become resources of their own.
+            children = (body.get("properties") or {}).get(child_list)
+            if children is not None and not (isinstance(children, list)
+                                             and all(isinstance(c, dict) for c in children)):
+                raise _fail(index, f"'properties.{child_list}' must be a list of objects")
         if type_key == AGENT_POOL:
             raise _fail(
                 index,

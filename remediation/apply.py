@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from remediation import ids
 from remediation.config import Settings
 from remediation.errors import ArmError, RemediationError, TransientError
+from remediation.locks import InProcessLocks, LockProvider
 from remediation.model import (
     OUTCOME_OF_ACTION,
     Action,
@@ -97,11 +98,12 @@ def _error_text(exc: Exception) -> str:
 
 class _Run:
     def __init__(self, gateway: WriteGateway, settings: Settings, deadline: float,
-                 sleep: Callable[[float], None]) -> None:
+                 sleep: Callable[[float], None], locks: LockProvider) -> None:
         self.gateway = gateway
         self.settings = settings
         self.deadline = deadline
         self.sleep = sleep
+        self.locks = locks
         self.outcomes: dict[int, ChangeOutcome] = {}
         self.failed_tables: set[str] = set()
 
@@ -133,6 +135,16 @@ class _Run:
     # ------------------------------------------------------------------------------------- lanes
 
     def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> None:
+        if any(change.kind is ChangeKind.ROUTE_TABLE for _, change in items):
+            # Creating a table is check-then-PUT, and a table PUT replaces its routes (arm-protocol.md 2.1):
+            # two instances that both saw no table would let the later, empty PUT wipe the routes the first
+            # one wrote. One holder per table (across instances) makes the second see the table and keep it.
+            with self.locks.hold("route-table:" + table_key):
+                self._route_table_lane(table_key, items)
+        else:
+            self._route_table_lane(table_key, items)
+
+    def _route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> None:
         for index, change in items:
             if change.kind is ChangeKind.ROUTE_TABLE:
                 if not self.attempt(index, change, partial(self.write_route_table, change)):
@@ -239,11 +251,12 @@ def apply_changes(
     deadline_s: float = DEFAULT_DEADLINE_S,
     sleep: Callable[[float], None] = time.sleep,
     max_workers: int = MAX_PARALLEL_WRITES,
+    locks: LockProvider | None = None,
 ) -> tuple[ChangeOutcome, ...]:
     """Execute the writes of `changes` (NOOPs are UNCHANGED without a call); outcomes in `changes` order.
 
     `deadline_s` bounds the whole apply including retries (keep it under the Function timeout)."""
-    run = _Run(gateway, settings, time.monotonic() + deadline_s, sleep)
+    run = _Run(gateway, settings, time.monotonic() + deadline_s, sleep, locks or InProcessLocks())
     tables: dict[str, list[tuple[int, Change]]] = {}
     vnets: dict[str, list[tuple[int, Change]]] = {}
     policies: dict[str, list[tuple[int, Change]]] = {}

@@ -108,10 +108,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if cloud not in CLOUD_ENDPOINTS:
         raise ConfigError("AZURE_CLOUD", f"{cloud!r} is not one of {', '.join(CLOUD_ENDPOINTS)}")
     arm_endpoint = get("ARM_ENDPOINT") or CLOUD_ENDPOINTS[cloud]
-    parsed = urlparse(arm_endpoint)
-    if parsed.scheme != "https" or not parsed.netloc:
-        # Bearer tokens are only sent over TLS (arm-protocol.md section 0.1).
-        raise ConfigError("ARM_ENDPOINT", f"must be an https URL, got {arm_endpoint!r}")
+    # Bearer tokens are only sent over TLS (arm-protocol.md section 0.1).
+    _require_https("ARM_ENDPOINT", arm_endpoint)
     prefix = get("OWNERSHIP_PREFIX")
     if not _NAME.match(prefix) or len(prefix) < 2:
         raise ConfigError("OWNERSHIP_PREFIX", f"must be 2-40 letters, digits, '-', '_' or '.', got {prefix!r}")
@@ -185,8 +183,11 @@ def _parse_firewall(text: str) -> str:
         raise ConfigError("FIREWALL_ID", str(exc)) from exc
 
 
+_DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also accepts '²', which int() refuses
+
+
 def _parse_priority(name: str, text: str) -> int:
-    if not text.isdigit() or not 100 <= int(text) <= 65000:
+    if not _DIGITS.match(text) or not 100 <= int(text) <= 65000:
         raise ConfigError(name, f"must be a whole number from 100 to 65000, got {text!r}")
     return int(text)
 
@@ -199,7 +200,7 @@ def _parse_ports(name: str, text: str) -> tuple[str, ...]:
         if port == "*":
             continue
         bounds = port.split("-")
-        if len(bounds) > 2 or not all(b.isdigit() and 1 <= int(b) <= 65535 for b in bounds):
+        if len(bounds) > 2 or not all(_DIGITS.match(b) and 1 <= int(b) <= 65535 for b in bounds):
             raise ConfigError(name, f"{port!r} is not a port (1-65535), a range 'a-b' or '*'")
     return tuple(ports)
 
@@ -249,7 +250,15 @@ def _parse_mode(text: str) -> Mode:
 def _parse_optional_url(name: str, text: str) -> str | None:
     if not text:
         return None
-    parsed = urlparse(text)
-    if parsed.scheme != "https" or not parsed.netloc:
-        raise ConfigError(name, f"must be an https URL, got {text!r}")
+    _require_https(name, text)
     return text
+
+
+def _require_https(name: str, text: str) -> None:
+    try:
+        parsed = urlparse(text)
+        valid = parsed.scheme == "https" and bool(parsed.netloc) and parsed.hostname is not None
+    except ValueError:  # urlparse refuses e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
+        raise ConfigError(name, f"must be an https URL, got {text!r}")

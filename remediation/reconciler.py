@@ -71,13 +71,16 @@ class Reconciler:
         gateway_factory: Callable[[], ArmGateway] | None = None,
         locks: LockProvider | None = None,
         retry_deadline_s: float = 240.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """gateway_factory builds a fresh gateway per pass, so read caches and call counters start empty;
-        locks defaults to in-process locks (the Function app passes blob leases shared by all instances)."""
+        """gateway_factory builds a fresh gateway per reconcile, so read caches and call counters start
+        empty; locks defaults to in-process locks (the Function app passes blob leases shared by all
+        instances); sleep is how retries wait."""
         self.settings = settings
         self._gateway_factory = gateway_factory or (lambda: ArmGateway(settings))
         self._locks: LockProvider = locks or InProcessLocks()
         self._retry_deadline_s = retry_deadline_s
+        self._sleep = sleep  # how retries wait (tenacity's sleep)
 
     # ------------------------------------------------------------------------------------ targets
 
@@ -206,7 +209,8 @@ class Reconciler:
         return not any(c.action is not Action.NOOP for c in remaining)
 
     def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
-        return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s)
+        return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s,
+                             sleep=self._sleep, locks=self._locks)
 
     # ------------------------------------------------------------------------------------ passes
 
