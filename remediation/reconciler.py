@@ -33,6 +33,7 @@ from remediation.model import (
     Target,
     TargetKind,
 )
+from remediation.retry import run_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,9 @@ class Reconciler:
         try:
             if dry_run:
                 if routing is not None:
-                    passes.append(routing(gateway))
+                    passes.append(self._observe(routing, gateway))
                 if with_firewall:
-                    passes.append(self._firewall_pass(gateway))
+                    passes.append(self._observe(self._firewall_pass, gateway))
             else:
                 passes, outcomes = self._plan_and_apply(gateway, routing, with_firewall)
                 converged = self._verify(gateway, routing, with_firewall, outcomes)
@@ -173,7 +174,7 @@ class Reconciler:
         """Routing writes and the firewall write run side by side: they touch different parents, and a
         firewall policy write takes minutes, so serializing them would add the routing chain to it."""
         passes: list[_Pass] = []
-        routing_pass = routing(gateway) if routing is not None else None
+        routing_pass = self._observe(routing, gateway) if routing is not None else None
         firewall_outcomes: tuple[ChangeOutcome, ...] = ()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-writes") as pool:
             routing_writes = (pool.submit(self._apply, gateway, routing_pass.changes)
@@ -188,7 +189,7 @@ class Reconciler:
                     # lock could miss one that another instance has just written rules for, and our write
                     # would remove them. So the lists are taken again here, like the group itself.
                     gateway.forget_listings()
-                    firewall_pass = self._firewall_pass(gateway)
+                    firewall_pass = self._observe(self._firewall_pass, gateway)
                     firewall_outcomes = self._apply(gateway, firewall_pass.changes)
                 passes.append(firewall_pass)
             routing_outcomes = routing_writes.result() if routing_writes is not None else ()
@@ -203,10 +204,16 @@ class Reconciler:
         if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
             return True
         gateway.clear_cache()
-        remaining = list(routing(gateway).changes) if routing is not None else []
+        remaining = list(self._observe(routing, gateway).changes) if routing is not None else []
         if with_firewall:
-            remaining.extend(self._firewall_pass(gateway).changes)
+            remaining.extend(self._observe(self._firewall_pass, gateway).changes)
         return not any(c.action is not Action.NOOP for c in remaining)
+
+    def _observe(self, step: _Step, gateway: ArmGateway) -> _Pass:
+        """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
+        (arm-protocol.md 1.1) can simply be tried again (ARCHITECTURE.md 4)."""
+        return run_with_retries(lambda: step(gateway), deadline_s=self._retry_deadline_s,
+                                describe="observe", sleep=self._sleep)
 
     def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
         return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s,

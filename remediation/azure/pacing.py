@@ -22,7 +22,8 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 log = logging.getLogger(__name__)
 
-# Refill per second of ARM's per-subscription buckets (arm-protocol.md 3.3).
+# Size and refill per second of ARM's per-subscription buckets (arm-protocol.md 3.3).
+CAPACITY: dict[str, float] = {"reads": 250.0, "writes": 200.0, "deletes": 200.0}
 REFILL_PER_S: dict[str, float] = {"reads": 25.0, "writes": 10.0, "deletes": 10.0}
 LOW_WATER = 20  # tokens kept in reserve for other callers of the same principal (and our own retries)
 MAX_WAIT_S = 30.0
@@ -47,14 +48,17 @@ class BucketEstimate:
         self._remaining: dict[str, float] = {}
         self._seen_at: dict[str, float] = {}
 
+    def _estimate(self, bucket: str, now: float) -> float:
+        if bucket not in self._remaining:
+            return CAPACITY[bucket]  # nothing seen yet: assume the full burst allowance
+        return min(CAPACITY[bucket], self._remaining[bucket] + REFILL_PER_S[bucket] * (now - self._seen_at[bucket]))
+
     def reserve(self, bucket: str) -> float:
         """Take one token for a request about to be sent; return how long to wait first (0 if none)."""
         with self._lock:
-            if bucket not in self._remaining:
-                return 0.0  # nothing observed yet: ARM's burst allowance covers the first requests
             now = self._clock()
             rate = REFILL_PER_S[bucket]
-            estimate = self._remaining[bucket] + rate * (now - self._seen_at[bucket])
+            estimate = self._estimate(bucket, now)
             wait = 0.0 if estimate >= self._low_water else min(MAX_WAIT_S, (self._low_water - estimate) / rate)
             # Count the request now, so that concurrent senders see each other before the next header.
             self._remaining[bucket] = estimate - 1 + rate * wait
@@ -62,9 +66,15 @@ class BucketEstimate:
             return wait
 
     def observe(self, bucket: str, remaining: int) -> None:
+        """Learn from a response header. Responses of concurrent requests arrive out of order, and a header
+        does not count our requests still in flight, so it may only lower the estimate, never raise it:
+        the estimate rises by the refill alone."""
         with self._lock:
-            self._remaining[bucket] = float(remaining)
-            self._seen_at[bucket] = self._clock()
+            now = self._clock()
+            current = self._estimate(bucket, now)
+            if bucket not in self._remaining or remaining < current:
+                self._remaining[bucket] = min(current, float(remaining))
+                self._seen_at[bucket] = now
 
 
 class RatePacingPolicy(SansIOHTTPPolicy[Any, Any]):

@@ -24,7 +24,7 @@ def test_bucket_of_method(method: str, bucket: str) -> None:
 @pytest.mark.parametrize(
     ("bucket", "remaining", "elapsed", "wait"),
     [
-        pytest.param("writes", None, 0.0, 0.0, id="nothing-observed-uses-the-burst"),
+        pytest.param("writes", None, 0.0, 0.0, id="nothing-observed-assumes-a-full-bucket"),
         pytest.param("writes", 199, 0.0, 0.0, id="full-bucket"),
         pytest.param("writes", LOW_WATER, 0.0, 0.0, id="at-low-water"),
         pytest.param("writes", LOW_WATER - 5, 0.0, 0.5, id="writes-refill-10-per-second"),
@@ -51,10 +51,19 @@ def test_concurrent_senders_queue_behind_each_other() -> None:
     assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
-def test_a_new_header_replaces_the_estimate() -> None:
+def test_headers_only_lower_the_estimate_and_the_refill_raises_it() -> None:
     clock = FakeClock()
     estimate = BucketEstimate(clock=clock)
     estimate.observe("reads", 0)
     assert estimate.reserve("reads") > 0
+    # A higher header may be a stale response, or not count our requests still in flight: ignored.
     estimate.observe("reads", 249)
+    assert estimate.reserve("reads") > 0
+    clock.now += 2.0  # 50 tokens refilled
     assert estimate.reserve("reads") == 0.0
+
+
+def test_full_burst_is_assumed_before_the_first_header() -> None:
+    estimate = BucketEstimate(clock=FakeClock())
+    waits = [estimate.reserve("writes") for _ in range(200)]
+    assert waits[:200 - LOW_WATER] == [0.0] * (200 - LOW_WATER) and waits[-1] > 0

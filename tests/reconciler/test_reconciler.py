@@ -470,3 +470,14 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
     assert {r["name"] for r in egress["rules"]} == {"aks-cni", "aks-overlay"}
     # The verify re-read sees the new cluster's routes missing: routing it is its own run's job.
     assert result.converged is False
+
+
+def test_a_read_still_throttled_after_azure_core_retries_is_tried_again(world: WorldFactory) -> None:
+    w = world()
+    # azure-core makes 4 attempts at a 429 (arm-protocol.md 1.1); all 4 fail, the pass is observed again.
+    w.emu.faults.add("GET", r"/managedClusters/aks-cni$", kind="throttle", retry_after=1, count=4)
+    reconciler = Reconciler(w.settings, sleep=lambda _seconds: None)
+    result = reconciler.reconcile(reconciler.resolve(CNI), dry_run=True)
+    assert result.plan.has_changes
+    assert [r.status for r in w.emu.request_log if r.path.lower().endswith("/managedclusters/aks-cni")] == [
+        429, 429, 429, 429, 200]
