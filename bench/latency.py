@@ -1,0 +1,109 @@
+"""Benchmark 3: event-to-converged latency with realistic LRO durations, scaled by the emulator's time factor.
+
+The emulator's default durations (emulator/README.md) are realistic: route tables and routes 5 s, subnets 8 s,
+firewall policies and rule collection groups 180 s. With time_factor F every LRO takes F times as long.
+A new cluster's Event Grid event (as scripts/demo.py sends it) is parsed and mapped to a target by
+remediation.intake, then the worker's reconcile runs; the clock stops when reconcile returns converged.
+
+The floor is the longest single dependency chain (ARCHITECTURE.md section 2):
+  max(route table create -> one route -> subnet association,  rule collection group PUT)
+  = max(5 + 5 + 8, 180) = 180 Azure seconds,
+which a reconcile only reaches if the routing writes and the firewall write run side by side.
+Reported in real seconds and scaled back to "Azure seconds": LRO time / F plus the rest (local HTTP,
+SDK and planning time) unscaled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from bench.common import ROOT, BenchFailure, harness
+from bench.converged import CLUSTER, SETTINGS, SUB
+from emulator.resource_types import RCG, ROUTE, ROUTE_TABLE, SUBNET, TYPES
+from remediation import intake
+from remediation.model import Target
+
+TIME_FACTOR = 0.01
+
+
+def new_cluster_event() -> dict[str, Any]:
+    return {
+        "id": "5d9c1f2e-0000-4000-8000-000000000001",
+        "topic": f"/subscriptions/{SUB}",
+        "subject": CLUSTER,
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "eventTime": "2026-11-28T07:00:00.000Z",
+        "dataVersion": "2",
+        "metadataVersion": "1",
+        "data": {
+            "operationName": "Microsoft.ContainerService/managedClusters/write",
+            "resourceProvider": "Microsoft.ContainerService",
+            "resourceUri": CLUSTER,
+            "status": "Succeeded",
+            "subscriptionId": SUB,
+            "tenantId": "72f988bf-0000-0000-0000-000000000000",
+            "correlationId": "0f6a7b44-0000-4000-8000-00000000c0de",
+        },
+    }
+
+
+def _union(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    seed = json.loads((ROOT / "examples" / "private-network.json").read_text(encoding="utf-8"))
+    durations = {k: TYPES[k].lro_seconds for k in (ROUTE_TABLE, ROUTE, SUBNET, RCG)}
+    floor_azure = max(durations[ROUTE_TABLE] + durations[ROUTE] + durations[SUBNET], durations[RCG])
+    with harness(seed, SETTINGS, time_factor=TIME_FACTOR) as h:
+        h.emu.clear_log()
+        wall_started = time.time()
+        started = time.monotonic()
+        decision = intake.decide(intake.parse_event(new_cluster_event()), h.settings, h.reconciler.resolve)
+        if not isinstance(decision, Target):
+            raise BenchFailure(f"the new-cluster event was not mapped to a target: {decision}")
+        result = h.reconciler.reconcile(decision, dry_run=False)
+        real = time.monotonic() - started
+        if result.converged is not True:
+            raise BenchFailure("event-to-converged: the reconcile did not converge")
+        ops = [o for o in h.emu.operations if not o.foreign and o.ended_at is not None]
+    rcg_ops = [(o.started_at, o.ended_at or o.started_at) for o in ops
+               if "/rulecollectiongroups/" in o.resource_id.lower()]
+    route_ops = [(o.started_at, o.ended_at or o.started_at) for o in ops
+                 if "/rulecollectiongroups/" not in o.resource_id.lower()]
+    lro_real = _union([*rcg_ops, *route_ops])
+    other_real = real - lro_real
+    azure = lro_real / TIME_FACTOR + other_real
+
+    def span(intervals: list[tuple[float, float]]) -> tuple[float, float] | None:
+        if not intervals:
+            return None
+        return min(s for s, _ in intervals) - wall_started, max(e for _, e in intervals) - wall_started
+
+    route_span, rcg_span = span(route_ops), span(rcg_ops)
+    return {
+        "name": "event to converged",
+        "time_factor": TIME_FACTOR,
+        "lro_seconds": {TYPES[k].type_name: v for k, v in durations.items()},
+        "writes": result.arm_calls.writes,
+        "route_and_subnet_operations": len(route_ops),
+        "rcg_operations": len(rcg_ops),
+        "real_s": round(real, 3),
+        "lro_busy_real_s": round(lro_real, 3),
+        "non_lro_real_s": round(other_real, 3),
+        "azure_s": round(azure, 1),
+        "floor_azure_s": floor_azure,
+        "floor_real_s": round(floor_azure * TIME_FACTOR, 3),
+        "ratio_to_floor": round(azure / floor_azure, 2),
+        "routing_writes_window_real_s": [round(x, 3) for x in route_span] if route_span else None,
+        "rcg_write_window_real_s": [round(x, 3) for x in rcg_span] if rcg_span else None,
+        "routing_and_rcg_overlap": bool(route_span and rcg_span and rcg_span[0] < route_span[1]),
+    }

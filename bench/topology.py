@@ -1,0 +1,214 @@
+"""A synthetic hub-and-spoke fleet of N AKS clusters sharing one Azure Firewall, as an emulator seed.
+
+Shape (one subscription):
+- rg-hub: vnet-hub (AzureFirewallSubnet, GatewaySubnet), fw-hub (private IP 10.0.1.4) with policy fwpol-hub
+  (plus a foreign rule collection group `platform-baseline`), and vpngw-hub with a P2S pool 172.16.201.0/24.
+- rg-spoke-KKK: vnet-spoke-KKK (10.(16+K).0.0/16) with `subnets_per_vnet` subnets: snet-appgw (10.x.255.0/24,
+  holding App Gateway agw-spoke-KKK) and node subnets snet-aks-JJJ (10.x.J.0/24), one per cluster.
+- Cluster i (aks-IIII) lives in the VNet's next free node subnet. Every 4th cluster uses AGIC on its VNet's
+  App Gateway; every 10th has outboundType userDefinedRouting (needs 0.0.0.0/0 -> firewall); the others
+  use loadBalancer. Every 3rd is flat Azure CNI without a pod subnet, the rest Azure CNI Overlay.
+- No route table exists yet: the first sweep creates one per node subnet and one per App Gateway subnet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SUB = "00000000-0000-0000-0000-000000000000"
+LOCATION = "westeurope"
+HUB_RG = f"/subscriptions/{SUB}/resourceGroups/rg-hub/providers"
+FIREWALL_ID = f"{HUB_RG}/Microsoft.Network/azureFirewalls/fw-hub"
+POLICY_ID = f"{HUB_RG}/Microsoft.Network/firewallPolicies/fwpol-hub"
+HUB_VNET_ID = f"{HUB_RG}/Microsoft.Network/virtualNetworks/vnet-hub"
+VPN_GATEWAY_ID = f"{HUB_RG}/Microsoft.Network/virtualNetworkGateways/vpngw-hub"
+P2S_POOL = "172.16.201.0/24"
+SPOKE_PREFIX = "192.168.0.0/16"  # another spoke / on-premises range reached through the hub
+
+SETTINGS: dict[str, str] = {
+    "REMEDIATION_SCOPE": f"/subscriptions/{SUB}",
+    "FIREWALL_ID": FIREWALL_ID,
+    "REMEDIATION_MODE": "enforce",
+    "SPOKE_PREFIXES": SPOKE_PREFIX,
+}
+
+
+@dataclass
+class Fleet:
+    """A generated seed plus the ids a benchmark needs."""
+
+    seed: dict[str, Any]
+    cluster_ids: list[str] = field(default_factory=list)
+    vnet_ids: list[str] = field(default_factory=list)
+    app_gateway_ids: list[str] = field(default_factory=list)
+
+    @property
+    def resource_count(self) -> int:
+        return len(self.seed["resources"])
+
+
+def _etag(n: int) -> str:
+    return f'W/"00000000-0000-4000-8000-{n:012d}"'
+
+
+def _subnet(vnet_id: str, name: str, prefix: str, ip_configs: list[str] | None = None) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "provisioningState": "Succeeded", "addressPrefix": prefix, "delegations": [],
+        "privateEndpointNetworkPolicies": "Disabled", "privateLinkServiceNetworkPolicies": "Enabled",
+    }
+    if ip_configs:
+        props["ipConfigurations"] = [{"id": i} for i in ip_configs]
+    return {"name": name, "id": f"{vnet_id}/subnets/{name}", "type": "Microsoft.Network/virtualNetworks/subnets",
+            "properties": props}
+
+
+def _vnet(vnet_id: str, prefix: str, subnets: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    return {
+        "name": vnet_id.rsplit("/", 1)[1], "id": vnet_id, "etag": _etag(n), "type": "Microsoft.Network/virtualNetworks",
+        "location": LOCATION, "tags": {},
+        "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": [prefix]},
+                       "subnets": subnets, "virtualNetworkPeerings": [], "enableDdosProtection": False},
+    }
+
+
+def _hub(resources: list[dict[str, Any]]) -> None:
+    fw_ipconfig = f"{FIREWALL_ID}/azureFirewallIpConfigurations/ipconfig1"
+    vpn_ipconfig = f"{VPN_GATEWAY_ID}/ipConfigurations/default"
+    resources.append(_vnet(HUB_VNET_ID, "10.0.0.0/16", [
+        _subnet(HUB_VNET_ID, "AzureFirewallSubnet", "10.0.1.0/26", [fw_ipconfig]),
+        _subnet(HUB_VNET_ID, "GatewaySubnet", "10.0.2.0/27", [vpn_ipconfig]),
+    ], 1))
+    resources.append({
+        "name": "fw-hub", "id": FIREWALL_ID, "etag": _etag(2), "type": "Microsoft.Network/azureFirewalls",
+        "location": LOCATION, "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded", "sku": {"name": "AZFW_VNet", "tier": "Standard"},
+            "threatIntelMode": "Alert", "additionalProperties": {},
+            "ipConfigurations": [{
+                "name": "ipconfig1", "id": fw_ipconfig,
+                "type": "Microsoft.Network/azureFirewalls/azureFirewallIpConfigurations",
+                "properties": {"provisioningState": "Succeeded", "privateIPAddress": "10.0.1.4",
+                               "privateIPAllocationMethod": "Dynamic",
+                               "subnet": {"id": f"{HUB_VNET_ID}/subnets/AzureFirewallSubnet"}}}],
+            "networkRuleCollections": [], "applicationRuleCollections": [], "natRuleCollections": [],
+            "firewallPolicy": {"id": POLICY_ID},
+        },
+    })
+    resources.append({
+        "name": "fwpol-hub", "id": POLICY_ID, "etag": _etag(3), "type": "Microsoft.Network/firewallPolicies",
+        "location": LOCATION, "tags": {},
+        "properties": {"provisioningState": "Succeeded", "sku": {"tier": "Standard"}, "threatIntelMode": "Alert",
+                       "dnsSettings": {"enableProxy": True, "servers": []}, "childPolicies": []},
+    })
+    resources.append({
+        "name": "platform-baseline", "id": f"{POLICY_ID}/ruleCollectionGroups/platform-baseline", "etag": _etag(3),
+        "type": "Microsoft.Network/firewallPolicies/ruleCollectionGroups",
+        "properties": {"provisioningState": "Succeeded", "priority": 100, "ruleCollections": [{
+            "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "platform-dns", "priority": 100,
+            "action": {"type": "Allow"}, "rules": [{
+                "ruleType": "NetworkRule", "name": "dns", "ipProtocols": ["UDP"], "sourceAddresses": ["10.0.0.0/8"],
+                "destinationAddresses": ["168.63.129.16"], "destinationPorts": ["53"],
+                "sourceIpGroups": [], "destinationIpGroups": [], "destinationFqdns": []}]}]},
+    })
+    resources.append({
+        "name": "vpngw-hub", "id": VPN_GATEWAY_ID, "etag": _etag(4), "type": "Microsoft.Network/virtualNetworkGateways",
+        "location": LOCATION, "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded", "gatewayType": "Vpn", "vpnType": "RouteBased",
+            "vpnGatewayGeneration": "Generation2", "enableBgp": False, "activeActive": False,
+            "sku": {"name": "VpnGw2", "tier": "VpnGw2", "capacity": 2},
+            "ipConfigurations": [{
+                "name": "default", "id": vpn_ipconfig,
+                "type": "Microsoft.Network/virtualNetworkGateways/ipConfigurations",
+                "properties": {"provisioningState": "Succeeded", "privateIPAllocationMethod": "Dynamic",
+                               "subnet": {"id": f"{HUB_VNET_ID}/subnets/GatewaySubnet"}}}],
+            "vpnClientConfiguration": {"vpnClientAddressPool": {"addressPrefixes": [P2S_POOL]},
+                                       "vpnClientProtocols": ["OpenVPN"], "vpnAuthenticationTypes": ["AAD"]},
+        },
+    })
+
+
+def _app_gateway(agw_id: str, subnet_id: str, n: int) -> dict[str, Any]:
+    return {
+        "name": agw_id.rsplit("/", 1)[1], "id": agw_id, "etag": _etag(n),
+        "type": "Microsoft.Network/applicationGateways", "location": LOCATION, "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded", "operationalState": "Running",
+            "sku": {"name": "Standard_v2", "tier": "Standard_v2"},
+            "autoscaleConfiguration": {"minCapacity": 1, "maxCapacity": 3},
+            "gatewayIPConfigurations": [{
+                "name": "appGatewayIpConfig", "id": f"{agw_id}/gatewayIPConfigurations/appGatewayIpConfig",
+                "type": "Microsoft.Network/applicationGateways/gatewayIPConfigurations",
+                "properties": {"subnet": {"id": subnet_id}, "provisioningState": "Succeeded"}}],
+            "frontendIPConfigurations": [], "frontendPorts": [], "backendAddressPools": [],
+            "backendHttpSettingsCollection": [], "httpListeners": [], "requestRoutingRules": [],
+        },
+    }
+
+
+def _cluster(cluster_id: str, subnet_id: str, index: int, agw_id: str | None) -> dict[str, Any]:
+    name = cluster_id.rsplit("/", 1)[1]
+    network: dict[str, Any] = {
+        "loadBalancerSku": "standard", "serviceCidr": "10.250.0.0/16", "dnsServiceIP": "10.250.0.10",
+        "networkPlugin": "azure",
+        "outboundType": "userDefinedRouting" if index % 10 == 0 else "loadBalancer",
+    }
+    if index % 3 != 0:
+        network |= {"networkPluginMode": "overlay", "podCidr": "10.244.0.0/16"}
+    addons: dict[str, Any] = {}
+    if agw_id is not None:
+        addons["ingressApplicationGateway"] = {
+            "enabled": True, "config": {"applicationGatewayId": agw_id, "effectiveApplicationGatewayId": agw_id}}
+    return {
+        "id": cluster_id, "name": name, "type": "Microsoft.ContainerService/managedClusters", "location": LOCATION,
+        "tags": {}, "sku": {"name": "Base", "tier": "Standard"},
+        "identity": {"type": "SystemAssigned", "principalId": f"00000000-0000-4000-9000-{index:012d}",
+                     "tenantId": SUB},
+        "properties": {
+            "provisioningState": "Succeeded", "powerState": {"code": "Running"}, "kubernetesVersion": "1.32.6",
+            "dnsPrefix": f"{name}-dns",
+            "agentPoolProfiles": [{
+                "name": "system", "count": 3, "vmSize": "Standard_D4s_v5", "mode": "System", "osType": "Linux",
+                "type": "VirtualMachineScaleSets", "provisioningState": "Succeeded", "vnetSubnetID": subnet_id}],
+            "addonProfiles": addons, "nodeResourceGroup": f"MC_{name}", "networkProfile": network,
+            "apiServerAccessProfile": {"enablePrivateCluster": True},
+        },
+    }
+
+
+def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4) -> Fleet:
+    """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters."""
+    if n_clusters < 1 or subnets_per_vnet < 2:
+        raise ValueError("need at least one cluster and two subnets per VNet")
+    resources: list[dict[str, Any]] = []
+    _hub(resources)
+    fleet = Fleet(seed={"resources": resources})
+    per_vnet = subnets_per_vnet - 1  # one subnet per VNet is the App Gateway's
+    n_vnets = -(-n_clusters // per_vnet)
+    clusters: list[dict[str, Any]] = []
+    for k in range(n_vnets):
+        rg = f"/subscriptions/{SUB}/resourceGroups/rg-spoke-{k:03d}/providers"
+        vnet_id = f"{rg}/Microsoft.Network/virtualNetworks/vnet-spoke-{k:03d}"
+        octet = 16 + k
+        agw_id = f"{rg}/Microsoft.Network/applicationGateways/agw-spoke-{k:03d}"
+        agw_subnet = f"{vnet_id}/subnets/snet-appgw"
+        subnets = [_subnet(vnet_id, "snet-appgw", f"10.{octet}.255.0/24",
+                           [f"{agw_id}/gatewayIPConfigurations/appGatewayIpConfig"])]
+        for j in range(per_vnet):
+            index = k * per_vnet + j
+            if index >= n_clusters:
+                # Spare subnets keep every VNet at subnets_per_vnet (their size is what a VNet read costs).
+                subnets.append(_subnet(vnet_id, f"snet-spare-{j:03d}", f"10.{octet}.{j}.0/24"))
+                continue
+            subnet_id = f"{vnet_id}/subnets/snet-aks-{j:03d}"
+            subnets.append(_subnet(vnet_id, f"snet-aks-{j:03d}", f"10.{octet}.{j}.0/24"))
+            cluster_id = f"{rg}/Microsoft.ContainerService/managedClusters/aks-{index:04d}"
+            clusters.append(_cluster(cluster_id, subnet_id, index, agw_id if index % agic_every == 0 else None))
+            fleet.cluster_ids.append(cluster_id)
+        resources.append(_vnet(vnet_id, f"10.{octet}.0.0/16", subnets, 100 + k))
+        resources.append(_app_gateway(agw_id, agw_subnet, 5000 + k))
+        fleet.vnet_ids.append(vnet_id)
+        fleet.app_gateway_ids.append(agw_id)
+    resources.extend(clusters)
+    return fleet
