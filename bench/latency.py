@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from bench.common import ROOT, BenchFailure, harness
-from bench.converged import CLUSTER, SETTINGS, SUB
+from bench.converged import SETTINGS
 from emulator.resource_types import RCG, ROUTE, ROUTE_TABLE, SUBNET, TYPES
 from remediation import intake
 from remediation.model import Target
@@ -29,24 +29,8 @@ TIME_FACTOR = 0.01
 
 
 def new_cluster_event() -> dict[str, Any]:
-    return {
-        "id": "5d9c1f2e-0000-4000-8000-000000000001",
-        "topic": f"/subscriptions/{SUB}",
-        "subject": CLUSTER,
-        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
-        "eventTime": "2026-11-28T07:00:00.000Z",
-        "dataVersion": "2",
-        "metadataVersion": "1",
-        "data": {
-            "operationName": "Microsoft.ContainerService/managedClusters/write",
-            "resourceProvider": "Microsoft.ContainerService",
-            "resourceUri": CLUSTER,
-            "status": "Succeeded",
-            "subscriptionId": SUB,
-            "tenantId": "72f988bf-0000-0000-0000-000000000000",
-            "correlationId": "0f6a7b44-0000-4000-8000-00000000c0de",
-        },
-    }
+    """The sample event the demo uses too: ResourceWriteSuccess for aks-cni."""
+    return dict(json.loads((ROOT / "examples" / "events" / "managed-cluster-write.json").read_text(encoding="utf-8")))
 
 
 def _union(intervals: list[tuple[float, float]]) -> float:

@@ -59,25 +59,7 @@ def check(condition: bool, message: str) -> None:
 
 def new_cluster_event() -> dict[str, Any]:
     """What the subscription system topic delivers when the cluster is written (arm-protocol.md 4.1)."""
-    return {
-        "id": "5d9c1f2e-0000-4000-8000-000000000001",
-        "topic": f"/subscriptions/{SUB}",
-        "subject": CLUSTER.replace("resourceGroups", "resourcegroups"),
-        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
-        "eventTime": "2026-11-28T07:00:00.000Z",
-        "dataVersion": "2",
-        "metadataVersion": "1",
-        "data": {
-            "operationName": "Microsoft.ContainerService/managedClusters/write",
-            "resourceProvider": "Microsoft.ContainerService",
-            "resourceUri": CLUSTER,
-            "status": "Succeeded",
-            "subscriptionId": SUB,
-            "tenantId": "72f988bf-0000-0000-0000-000000000000",
-            "correlationId": "0f6a7b44-0000-4000-8000-00000000c0de",
-            "claims": {"http://schemas.microsoft.com/identity/claims/objectidentifier": "platform-team"},
-        },
-    }
+    return dict(json.loads((ROOT / "examples" / "events" / "managed-cluster-write.json").read_text(encoding="utf-8")))
 
 
 def main() -> int:
