@@ -405,6 +405,13 @@ def _repeated_gets(requests: list[tuple[str, str]]) -> dict[str, int]:
     return {path: n for path, n in counts.items() if n > 1}
 
 
+def _is_list(path: str) -> bool:
+    """A collection path (.../providers/{namespace}/{type}[/{name}/{childType}]) rather than one resource."""
+    segments = path.split("?")[0].strip("/").split("/")
+    after_namespace = len(segments) - segments.index("providers") - 2
+    return after_namespace % 2 == 1
+
+
 @pytest.mark.parametrize("dry_run", [True, False], ids=["plan", "apply"])
 def test_cluster_reconcile_reads_each_resource_once(world: WorldFactory, dry_run: bool) -> None:
     w = world()
@@ -417,9 +424,16 @@ def test_cluster_reconcile_reads_each_resource_once(world: WorldFactory, dry_run
     # A write drops what it made stale, and the verify after an apply re-reads on purpose: only the reads
     # before the first write must be unique.
     first_write = next((i for i, (m, _) in enumerate(requests) if m != "GET"), len(requests))
-    assert _repeated_gets(requests[:first_write]) == {}
+    repeated = _repeated_gets(requests[:first_write])
     if dry_run:
         assert first_write == len(requests)
+        assert repeated == {}
+    else:
+        # An apply takes the lists once more inside the firewall lock, on purpose (a cluster another instance
+        # just wrote rules for must be in the group). The routing writes run on their own thread meanwhile, so
+        # whether those re-lists land before the first routing write is a race: allow them, and nothing else.
+        assert {path for path in repeated if not _is_list(path)} == set()
+        assert all(n == 2 for n in repeated.values()), repeated
 
 
 def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldFactory) -> None:
@@ -427,14 +441,18 @@ def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldF
     w.reset_log()
     result = w.run(APP_GATEWAY, dry_run=True)
     assert result.plan.has_changes
-    for requests in w.passes():
-        assert _repeated_gets(requests) == {}
+    (requests,) = w.passes()
+    assert _repeated_gets(requests) == {}
     # Both clusters' ranges reach the one App Gateway subnet table (merged, not one cluster's set).
     w.reset_log()
     assert w.run(APP_GATEWAY).converged is True
     assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22", "rmd-aks-10-1-5-0-24"}
-    for requests in w.passes()[2:]:  # the verify steps read only
-        assert _repeated_gets(requests) == {}
+    (requests,) = w.passes()
+    last_write = max(i for i, (m, _) in enumerate(requests) if m != "GET")
+    verify = requests[last_write + 1:]
+    # The verify reads everything again once, from a cleared cache, and never twice.
+    assert verify and all(m == "GET" for m, _ in verify)
+    assert _repeated_gets(verify) == {}
 
 
 # --------------------------------------------------------------------------------------------- lock
