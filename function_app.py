@@ -6,11 +6,12 @@ opens no connection (the host imports it to index the functions); the first invo
 
 import azure.functions as func
 
-from remediation.triggers import eventgrid, http, queue, timer
+from remediation.triggers import eventgrid, eventgrid_queue, http, queue, timer
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(eventgrid.bp)
+app.register_functions(eventgrid_queue.bp)
 app.register_functions(queue.bp)
 app.register_functions(timer.bp)
 app.register_functions(http.bp)

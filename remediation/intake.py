@@ -8,13 +8,15 @@ re-reads ARM. The same module defines the queue message every trigger sends, so 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from remediation import ids
 from remediation.config import Settings
@@ -161,6 +163,104 @@ def target_key(target: Target) -> str:
     """A short stable key of a target, safe as a table PartitionKey/RowKey (no '/', '#', '?', '\\')."""
     text = f"{target.kind.value}:{ids.id_key(target.id)}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------------------------- admitting an event
+
+
+class Admitted(StrEnum):
+    """What became of one event, whichever trigger delivered it."""
+
+    DROPPED = "drop-event"  # malformed: acknowledged, never redelivered
+    IGNORED = "ignore-event"  # well-formed, but needs no reconcile
+    FOLDED = "dedupe-event"  # a request for the same target is already pending
+    ENQUEUED = "enqueue"
+
+
+@dataclass(frozen=True)
+class Admission:
+    outcome: Admitted
+    event_id: str
+    reason: str = ""
+    event: ResourceEvent | None = None
+    target: Target | None = None
+    request: RemediationRequest | None = None
+
+
+class PendingMarkers(Protocol):
+    """The dedupe table (remediation.storage.DedupeMarkers)."""
+
+    @property
+    def window_s(self) -> int: ...
+
+    def is_pending(self, key: str) -> bool: ...
+
+    def mark(self, key: str) -> None: ...
+
+
+class RequestSender(Protocol):
+    """The work queue (remediation.storage.RequestQueue); `send` raises TransientError on failure."""
+
+    def send(self, request: RemediationRequest, *, delay_s: int = 0) -> None: ...
+
+
+def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[str], Target],
+          pending: PendingMarkers, sender: RequestSender, dry_run: bool,
+          new_id: Callable[[], str] | None = None) -> Admission:
+    """The one intake of both event paths (EventGridTrigger and the Event Grid -> Storage queue trigger):
+    parse (either schema), filter, ignore own writes, dedupe, enqueue.
+
+    Returns what happened; raises only what a redelivery can fix (the TransientError of a failed send),
+    so the calling trigger lets its transport (Event Grid retry, queue redelivery) try again. The dedupe
+    marker is written only after a successful send, so a redelivered event is not folded away.
+    """
+    raw_id = payload.get("id")
+    event_id = raw_id if isinstance(raw_id, str) and raw_id else "(no id)"
+    try:
+        event = parse_event(payload)
+        decision = decide(event, settings, resolve)
+    except MalformedEventError as exc:
+        return Admission(Admitted.DROPPED, event_id, reason=str(exc))
+    if isinstance(decision, Ignored):
+        return Admission(Admitted.IGNORED, event.id, reason=decision.reason, event=event)
+    key = target_key(decision)
+    if pending.is_pending(key):
+        return Admission(Admitted.FOLDED, event.id, reason=f"a request is pending (within {pending.window_s}s)",
+                         event=event, target=decision)
+    request = RemediationRequest(target=decision, trigger=Trigger.EVENT, request_id=(new_id or new_request_id)(),
+                                 dry_run=dry_run, event_id=event.id, correlation_id=event.correlation_id)
+    # Sent with the dedupe window as visibility delay: every event folded into this message happened
+    # before the worker starts reading ARM.
+    sender.send(request, delay_s=pending.window_s)
+    pending.mark(key)
+    return Admission(Admitted.ENQUEUED, event.id, event=event, target=decision, request=request)
+
+
+def events_in_queue_message(body: bytes | str) -> list[Mapping[str, Any]]:
+    """The events of one message that Event Grid put on a Storage queue (docs/deploy.md, "Event path").
+
+    Event Grid writes ONE event per message: the event object itself, in the subscription's delivery
+    schema (Event Grid schema or CloudEvents 1.0), not an array. The host has already undone the queue's
+    base64 text encoding (host.json messageEncoding). Accepted as well, so a change of encoding on either
+    side does not lose events: a body still base64-encoded, and a JSON array of events.
+
+    Raises MalformedEventError when the body holds no JSON object.
+    """
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    text = text.strip().lstrip("\ufeff")
+    if text[:1] not in ("{", "["):
+        try:
+            text = base64.b64decode(text, validate=True).decode("utf-8").strip()
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedEventError(f"queue message is neither JSON nor base64 JSON: {exc}") from exc
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise MalformedEventError(f"queue message is not JSON: {exc}") from exc
+    events = document if isinstance(document, list) else [document]
+    if not events or not all(isinstance(e, Mapping) for e in events):
+        raise MalformedEventError("queue message is not an event object (or an array of them)")
+    return list(events)
 
 
 # --------------------------------------------------------------------------------------------- messages
