@@ -1,7 +1,13 @@
 // One deployment of the AKS private-network egress/ingress remediation app (azd `azd up`, or
-// `az deployment sub create`). Subscription scope: it creates the app resource group, defines the custom
-// role, and reaches into the watched subscriptions (Event Grid system topics) and the remediated scopes
-// (role assignments), which may be other subscriptions of the same tenant.
+// `az deployment sub create`). Subscription scope: it creates the app resource group, defines the spoke
+// and hub roles, and reaches into the watched subscriptions (Event Grid system topics) and the remediated
+// scopes (role assignments), which may be other subscriptions of the same tenant.
+//
+// Private by default (docs/deploy.md): the Function app is VNet-integrated and has public network access
+// disabled; storage, telemetry (AMPLS) and the result topic are reached through private endpoints with
+// private DNS zones; Event Grid delivers to a Storage queue, never to the app; the HTTP API requires a
+// Microsoft Entra token. labPublicAccess opens the public endpoints for a lab, and nothing else does
+// (except the webhook opt-in, which needs a reachable app).
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------------------------
@@ -29,19 +35,64 @@ param tags object = {}
 param maximumInstanceCount int = 40
 
 // ---------------------------------------------------------------------------------------------------
+// Network: private by default
+// ---------------------------------------------------------------------------------------------------
+
+@description('LAB ONLY: turn public network access on for the app, storage, telemetry and the result topic (still behind Entra ID, RBAC and default-deny access lists). false in every real deployment.')
+param labPublicAccess bool = false
+
+@description('LAB ONLY: public IPv4 addresses or CIDR ranges admitted through the storage firewall and the app access restrictions when labPublicAccess is true (e.g. the deployer).')
+param labAllowedIpRanges array = []
+
+@description('Existing subnet for the app VNet integration (delegated to Microsoft.App/environments). Empty: the deployment creates a VNet with both subnets (peer it to the hub).')
+param appSubnetId string = ''
+
+@description('Existing subnet for the private endpoints, in the same VNet as appSubnetId. Empty: the one of the created VNet.')
+param privateEndpointSubnetId string = ''
+
+@description('Address space of the VNet the deployment creates when appSubnetId is empty.')
+param vnetAddressPrefix string = '10.90.0.0/24'
+
+@description('App subnet prefix of the created VNet (/26 or larger recommended for Flex Consumption).')
+param appSubnetPrefix string = '10.90.0.0/26'
+
+@description('Private endpoint subnet prefix of the created VNet.')
+param privateEndpointSubnetPrefix string = '10.90.0.64/26'
+
+@description('Resource group id (/subscriptions/<id>/resourceGroups/<name>) that already holds the privatelink.* DNS zones (a hub that owns DNS). Empty: the deployment creates the zones in the app resource group and links them to the app VNet.')
+param privateDnsZoneResourceGroupId string = ''
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP API authentication
+// ---------------------------------------------------------------------------------------------------
+
+@allowed([
+  'entra'
+  'functionKeys'
+])
+@description('entra: App Service authentication with Microsoft Entra ID (requireAuthentication, callers hold an app role), no key. functionKeys: the documented opt-in, callers send a function key.')
+param httpAuth string = 'entra'
+
+@description('Client id of the Entra app registration of the HTTP API (docs/deploy.md). Empty: every HTTP request is refused until it is set.')
+param authClientId string = ''
+
+// ---------------------------------------------------------------------------------------------------
 // What the app may touch (least privilege)
 // ---------------------------------------------------------------------------------------------------
 
 @minLength(1)
-@description('REMEDIATION_SCOPE: subscription ids (/subscriptions/<id>) or resource-group ids (/subscriptions/<id>/resourceGroups/<name>) the app remediates. The custom role is assigned at each.')
+@description('REMEDIATION_SCOPE: subscription ids (/subscriptions/<id>) or resource-group ids (/subscriptions/<id>/resourceGroups/<name>) the app remediates (the spokes). The spoke role is assigned at each; keep the hub out of it.')
 param remediationScope array
 
 @minLength(1)
-@description('FIREWALL_ID: resource id of the central Azure Firewall. The custom role is also assigned at its resource group.')
+@description('FIREWALL_ID: resource id of the central Azure Firewall. The hub role is assigned at its resource group.')
 param firewallId string
 
-@description('More scopes for the custom role when the firewall policy or the P2S VPN gateway live outside the firewall resource group and the remediation scope (subscription or resource-group ids).')
+@description('More hub scopes for the hub role when the firewall policy or the P2S VPN gateway live outside the firewall resource group (subscription or resource-group ids).')
 param additionalRoleScopes array = []
+
+@description('true when the firewall is classic (rules inside the firewall, no firewall policy): the hub role then also holds azureFirewalls/write and the joins a firewall PUT is checked for.')
+param firewallIsClassic bool = false
 
 // ---------------------------------------------------------------------------------------------------
 // Event intake
@@ -50,7 +101,14 @@ param additionalRoleScopes array = []
 @description('Subscriptions whose ARM events reach the app: objects {subscriptionId, resourceGroupName, systemTopicName (optional), createSystemTopic (optional, default true; false reuses the existing topic named systemTopicName)}. Empty: the deployment subscription, with the topic in the app resource group.')
 param watchedSubscriptions array = []
 
-@description('Create the Event Grid event subscriptions. Event Grid requires the on_resource_event function to exist, so this is false until the code is published (the azd postdeploy hook sets it and provisions again).')
+@allowed([
+  'queue'
+  'webhook'
+])
+@description('queue: Event Grid delivers to the resource-events Storage queue, read by on_resource_event_queued (private app). webhook: the opt-in EventGridTrigger path; Event Grid calls on_resource_event over the public endpoint, so the app becomes publicly reachable.')
+param eventDelivery string = 'queue'
+
+@description('webhook delivery only: create the event subscriptions. Event Grid requires the on_resource_event function to exist, so this is false until the code is published (the azd postdeploy hook sets it and provisions again). Queue delivery is wired at once.')
 param wireEventGrid bool = false
 
 @description('Event Grid delivery attempts before dead-lettering (1-30).')
@@ -153,10 +211,78 @@ var resultTopicName = createResultTopic ? 'evgt-results-${resourceToken}' : ''
 // /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/azureFirewalls/{name}
 var firewallIdParts = split(firewallId, '/')
 var firewallResourceGroupId = '/subscriptions/${firewallIdParts[2]}/resourceGroups/${firewallIdParts[4]}'
-// union() also removes duplicates (e.g. a hub resource group already listed in remediationScope).
-var roleScopes = union(remediationScope, [
+// union() also removes duplicates.
+var hubScopes = union([
   firewallResourceGroupId
 ], additionalRoleScopes)
+// The spoke role never lands on a hub scope, even if one is listed in remediationScope too: nothing may
+// write route tables or subnets on the hub.
+var spokeScopes = remediationScope
+
+// One switch for every public endpoint: off unless a lab opens it. The webhook opt-in needs the app
+// reachable by Event Grid, so it opens the app (and only the app).
+var publicNetworkAccess = labPublicAccess ? 'Enabled' : 'Disabled'
+var deliverToQueue = eventDelivery == 'queue'
+var appPublicNetworkAccess = (labPublicAccess || !deliverToQueue) ? 'Enabled' : 'Disabled'
+var labIpRanges = labPublicAccess ? labAllowedIpRanges : []
+
+// Private DNS zones (docs/deploy.md, "Private topology"). Storage zones follow the cloud's storage
+// suffix; the others differ per cloud.
+var cloudZones = {
+  AzureCloud: {
+    sites: 'privatelink.azurewebsites.net'
+    eventGrid: 'privatelink.eventgrid.azure.net'
+    monitor: [
+      'privatelink.monitor.azure.com'
+      'privatelink.oms.opinsights.azure.com'
+      'privatelink.ods.opinsights.azure.com'
+      'privatelink.agentsvc.azure-automation.net'
+    ]
+  }
+  AzureUSGovernment: {
+    sites: 'privatelink.azurewebsites.us'
+    eventGrid: 'privatelink.eventgrid.azure.us'
+    monitor: [
+      'privatelink.monitor.azure.us'
+      'privatelink.oms.opinsights.azure.us'
+      'privatelink.ods.opinsights.azure.us'
+      'privatelink.agentsvc.azure-automation.us'
+    ]
+  }
+  AzureChinaCloud: {
+    sites: 'privatelink.chinacloudsites.cn'
+    eventGrid: 'privatelink.eventgrid.azure.cn'
+    monitor: [
+      'privatelink.monitor.azure.cn'
+      'privatelink.oms.opinsights.azure.cn'
+      'privatelink.ods.opinsights.azure.cn'
+      'privatelink.agentsvc.azure-automation.cn'
+    ]
+  }
+}
+var zonesOfCloud = cloudZones[environment().name]
+var blobZone = 'privatelink.blob.${environment().suffixes.storage}'
+var queueZone = 'privatelink.queue.${environment().suffixes.storage}'
+var tableZone = 'privatelink.table.${environment().suffixes.storage}'
+var privateDnsZoneNames = union([
+  blobZone
+  queueZone
+  tableZone
+  zonesOfCloud.sites
+], zonesOfCloud.monitor, createResultTopic ? [
+  zonesOfCloud.eventGrid
+] : [])
+var zoneGroupId = empty(privateDnsZoneResourceGroupId) ? rg.id : privateDnsZoneResourceGroupId
+var zonePrefix = '${zoneGroupId}/providers/Microsoft.Network/privateDnsZones/'
+// AMPLS registers the monitor endpoints and the agents' blob endpoint.
+var monitorZoneIds = [for zone in union(zonesOfCloud.monitor, [
+  blobZone
+]): '${zonePrefix}${zone}']
+
+var createNetwork = empty(appSubnetId)
+var appSubnet = createNetwork ? network.outputs.appSubnetId : appSubnetId
+var endpointSubnet = createNetwork ? network.outputs.privateEndpointSubnetId : privateEndpointSubnetId
+var vnetId = createNetwork ? network.outputs.vnetId : first(split(appSubnetId, '/subnets/'))
 
 var defaultWatchedSubscriptions = [
   {
@@ -200,7 +326,32 @@ module monitoring 'app/monitoring.bicep' = {
   params: {
     logAnalyticsName: 'log-${resourceToken}'
     applicationInsightsName: 'appi-${resourceToken}'
+    privateLinkScopeName: 'pls-${resourceToken}'
+    publicNetworkAccess: publicNetworkAccess
     location: location
+    tags: allTags
+  }
+}
+
+module network 'app/network.bicep' = if (empty(appSubnetId)) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: 'vnet-${resourceToken}'
+    location: location
+    tags: allTags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+  }
+}
+
+module privateDns 'app/private-dns.bicep' = if (empty(privateDnsZoneResourceGroupId)) {
+  name: 'private-dns'
+  scope: rg
+  params: {
+    zoneNames: privateDnsZoneNames
+    vnetId: vnetId
     tags: allTags
   }
 }
@@ -213,7 +364,133 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: allTags
     deploymentContainerName: deploymentContainerName
+    publicNetworkAccess: publicNetworkAccess
+    labAllowedIpRanges: labIpRanges
   }
+}
+
+module eventsStorage 'app/events-storage.bicep' = {
+  name: 'events-storage'
+  scope: rg
+  params: {
+    name: 'stevt${resourceToken}'
+    location: location
+    tags: allTags
+  }
+}
+
+// One private endpoint per storage service the app uses: blob (host, code package, locks), queue (work
+// queue; the events queue), table (audit, status, dedupe).
+var storageEndpoints = [
+  {
+    name: 'pe-st-blob-${resourceToken}'
+    groupId: 'blob'
+    zone: blobZone
+  }
+  {
+    name: 'pe-st-queue-${resourceToken}'
+    groupId: 'queue'
+    zone: queueZone
+  }
+  {
+    name: 'pe-st-table-${resourceToken}'
+    groupId: 'table'
+    zone: tableZone
+  }
+]
+
+module storageEndpoint 'app/private-endpoint.bicep' = [for e in storageEndpoints: {
+  name: e.name
+  scope: rg
+  params: {
+    name: e.name
+    location: location
+    tags: allTags
+    subnetId: endpointSubnet
+    targetId: storage.outputs.id
+    groupId: e.groupId
+    privateDnsZoneIds: [
+      '${zonePrefix}${e.zone}'
+    ]
+  }
+  dependsOn: [
+    privateDns
+  ]
+}]
+
+module eventsQueueEndpoint 'app/private-endpoint.bicep' = {
+  name: 'pe-stevt-queue-${resourceToken}'
+  scope: rg
+  params: {
+    name: 'pe-stevt-queue-${resourceToken}'
+    location: location
+    tags: allTags
+    subnetId: endpointSubnet
+    targetId: eventsStorage.outputs.id
+    groupId: 'queue'
+    privateDnsZoneIds: [
+      '${zonePrefix}${queueZone}'
+    ]
+  }
+  dependsOn: [
+    privateDns
+  ]
+}
+
+module monitoringEndpoint 'app/private-endpoint.bicep' = {
+  name: 'pe-ampls-${resourceToken}'
+  scope: rg
+  params: {
+    name: 'pe-ampls-${resourceToken}'
+    location: location
+    tags: allTags
+    subnetId: endpointSubnet
+    targetId: monitoring.outputs.privateLinkScopeId
+    groupId: 'azuremonitor'
+    privateDnsZoneIds: monitorZoneIds
+  }
+  dependsOn: [
+    privateDns
+  ]
+}
+
+// Inbound to the app (the HTTP API) from inside the network: operators call it through this endpoint.
+module siteEndpoint 'app/private-endpoint.bicep' = {
+  name: 'pe-func-${resourceToken}'
+  scope: rg
+  params: {
+    name: 'pe-func-${resourceToken}'
+    location: location
+    tags: allTags
+    subnetId: endpointSubnet
+    targetId: api.outputs.id
+    groupId: 'sites'
+    privateDnsZoneIds: [
+      '${zonePrefix}${zonesOfCloud.sites}'
+    ]
+  }
+  dependsOn: [
+    privateDns
+  ]
+}
+
+module resultTopicEndpoint 'app/private-endpoint.bicep' = if (createResultTopic) {
+  name: 'pe-evgt-results-${resourceToken}'
+  scope: rg
+  params: {
+    name: 'pe-evgt-results-${resourceToken}'
+    location: location
+    tags: allTags
+    subnetId: endpointSubnet
+    targetId: createResultTopic ? resultTopic.outputs.id : ''
+    groupId: 'topic'
+    privateDnsZoneIds: [
+      '${zonePrefix}${zonesOfCloud.eventGrid}'
+    ]
+  }
+  dependsOn: [
+    privateDns
+  ]
 }
 
 module resultTopic 'app/result-topic.bicep' = if (createResultTopic) {
@@ -223,6 +500,7 @@ module resultTopic 'app/result-topic.bicep' = if (createResultTopic) {
     name: resultTopicName
     location: location
     tags: allTags
+    publicNetworkAccess: publicNetworkAccess
   }
 }
 
@@ -239,6 +517,13 @@ module api 'app/api.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     remediationSettings: remediationSettings
     maximumInstanceCount: maximumInstanceCount
+    publicNetworkAccess: appPublicNetworkAccess
+    labAllowedIpRanges: labIpRanges
+    appSubnetId: appSubnet
+    eventsQueueServiceUri: eventsStorage.outputs.queueEndpoint
+    httpAuth: httpAuth
+    authClientId: authClientId
+    eventGridWebhook: !deliverToQueue
   }
 }
 
@@ -248,49 +533,81 @@ module appRbac 'app/rbac.bicep' = {
   params: {
     principalId: api.outputs.principalId
     storageAccountName: storage.outputs.name
+    eventsStorageAccountName: eventsStorage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     resultTopicName: createResultTopic ? resultTopic.outputs.name : ''
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Least privilege on the remediated scopes: one custom role with exactly REQUIRED_ACTIONS, assigned at
-// each scope. Scopes in other subscriptions get their assignment from a module deployed there.
+// Least privilege, split by where it is needed (remediation/operations.py): the spoke role at each
+// remediated scope, the hub role at the firewall's resource group (and extra hub scopes). Scopes in other
+// subscriptions get their assignment from a module deployed there.
 // ---------------------------------------------------------------------------------------------------
 
-// Defined in the subscription of the first remediated scope, so the definition lives where it is assignable.
-module remediationRole 'app/remediation-role.bicep' = {
-  name: 'remediation-role-${resourceToken}'
-  scope: subscription(split(remediationScope[0], '/')[2])
+// Defined in the subscription of the first scope it is assignable at, so the definition lives where it is
+// used.
+module spokeRole 'app/spoke-role.bicep' = {
+  name: 'spoke-role-${resourceToken}'
+  scope: subscription(split(spokeScopes[0], '/')[2])
   params: {
-    roleName: 'AKS egress-ingress remediator (${environmentName})'
-    assignableScopes: roleScopes
+    roleName: 'AKS egress remediator, spokes (${environmentName})'
+    assignableScopes: spokeScopes
+  }
+}
+
+module hubRole 'app/hub-role.bicep' = {
+  name: 'hub-role-${resourceToken}'
+  scope: subscription(firewallIdParts[2])
+  params: {
+    roleName: 'AKS egress remediator, hub (${environmentName})'
+    assignableScopes: hubScopes
+    firewallIsClassic: firewallIsClassic
   }
 }
 
 // A resource-group id splits into 5 parts ('', subscriptions, id, resourceGroups, name), a subscription
-// id into 3.
-module resourceGroupRoleAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in roleScopes: if (length(split(scopeId, '/')) == 5) {
-  name: 'remediator-rg-${i}-${resourceToken}'
+// id into 3. A spoke scope that is also a hub scope gets no spoke role.
+module spokeRgAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 5) && !contains(hubScopes, scopeId)) {
+  name: 'spoke-rg-${i}-${resourceToken}'
   scope: resourceGroup(split(scopeId, '/')[2], last(split(scopeId, '/')))
   params: {
     principalId: api.outputs.principalId
-    roleDefinitionGuid: remediationRole.outputs.roleDefinitionGuid
+    roleDefinitionGuid: spokeRole.outputs.roleDefinitionGuid
   }
 }]
 
-module subscriptionRoleAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in roleScopes: if (length(split(scopeId, '/')) == 3) {
-  name: 'remediator-sub-${i}-${resourceToken}'
+module spokeSubAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 3) && !contains(hubScopes, scopeId)) {
+  name: 'spoke-sub-${i}-${resourceToken}'
   scope: subscription(split(scopeId, '/')[2])
   params: {
     principalId: api.outputs.principalId
-    roleDefinitionGuid: remediationRole.outputs.roleDefinitionGuid
+    roleDefinitionGuid: spokeRole.outputs.roleDefinitionGuid
+  }
+}]
+
+module hubRgAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in hubScopes: if (length(split(scopeId, '/')) == 5) {
+  name: 'hub-rg-${i}-${resourceToken}'
+  scope: resourceGroup(split(scopeId, '/')[2], last(split(scopeId, '/')))
+  params: {
+    principalId: api.outputs.principalId
+    roleDefinitionGuid: hubRole.outputs.roleDefinitionGuid
+  }
+}]
+
+module hubSubAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in hubScopes: if (length(split(scopeId, '/')) == 3) {
+  name: 'hub-sub-${i}-${resourceToken}'
+  scope: subscription(split(scopeId, '/')[2])
+  params: {
+    principalId: api.outputs.principalId
+    roleDefinitionGuid: hubRole.outputs.roleDefinitionGuid
   }
 }]
 
 // ---------------------------------------------------------------------------------------------------
-// Event Grid: per watched subscription, its system topic (created or reused), the dead-letter permission
-// of the topic's identity, then (once the function exists) the filtered event subscription.
+// Event Grid: per watched subscription, its system topic (created or reused), the permissions of the
+// topic's identity in the events account (send to the queue, write dead letters), then the filtered
+// event subscription (queue delivery: at once; webhook delivery: once the function exists).
 // ---------------------------------------------------------------------------------------------------
 
 module systemTopics 'app/eventgrid-topic.bicep' = [for (w, i) in watched: {
@@ -306,30 +623,33 @@ module systemTopics 'app/eventgrid-topic.bicep' = [for (w, i) in watched: {
   ]
 }]
 
-module deadLetterRbac 'app/eventgrid-deadletter-rbac.bicep' = [for (w, i) in watched: {
-  name: 'evgt-deadletter-${i}-${resourceToken}'
+module deliveryRbac 'app/eventgrid-delivery-rbac.bicep' = [for (w, i) in watched: {
+  name: 'evgt-delivery-${i}-${resourceToken}'
   scope: rg
   params: {
     topicPrincipalId: systemTopics[i].outputs.principalId
-    storageAccountName: storage.outputs.name
-    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    storageAccountName: eventsStorage.outputs.name
+    deadLetterContainerName: eventsStorage.outputs.deadLetterContainerName
+    eventQueueName: eventsStorage.outputs.eventQueueName
   }
 }]
 
-module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (w, i) in watched: if (wireEventGrid) {
+module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (w, i) in watched: if (deliverToQueue || wireEventGrid) {
   name: 'evgs-${i}-${resourceToken}'
   scope: resourceGroup(w.subscriptionId, w.resourceGroupName)
   params: {
     systemTopicName: systemTopics[i].outputs.name
     eventSubscriptionName: 'aks-remediation-${environmentName}'
+    eventDelivery: eventDelivery
     functionAppId: api.outputs.id
-    deadLetterStorageAccountId: storage.outputs.id
-    deadLetterContainerName: storage.outputs.deadLetterContainerName
+    eventsStorageAccountId: eventsStorage.outputs.id
+    eventQueueName: eventsStorage.outputs.eventQueueName
+    deadLetterContainerName: eventsStorage.outputs.deadLetterContainerName
     maxDeliveryAttempts: maxDeliveryAttempts
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
   }
   dependsOn: [
-    deadLetterRbac
+    deliveryRbac
   ]
 }]
 
@@ -341,8 +661,14 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output FUNCTION_APP_ID string = api.outputs.id
 output FUNCTION_APP_HOSTNAME string = api.outputs.defaultHostName
 output REMEDIATION_PRINCIPAL_ID string = api.outputs.principalId
-output REMEDIATION_ROLE_ID string = remediationRole.outputs.roleDefinitionId
-output REMEDIATION_ROLE_SCOPES array = roleScopes
+output SPOKE_ROLE_ID string = spokeRole.outputs.roleDefinitionId
+output SPOKE_ROLE_SCOPES array = spokeScopes
+output HUB_ROLE_ID string = hubRole.outputs.roleDefinitionId
+output HUB_ROLE_SCOPES array = hubScopes
 output STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output EVENTS_STORAGE_ACCOUNT_NAME string = eventsStorage.outputs.name
+output APP_SUBNET_ID string = appSubnet
+output EVENT_DELIVERY string = eventDelivery
+output PUBLIC_NETWORK_ACCESS string = publicNetworkAccess
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
-output EVENT_GRID_WIRED bool = wireEventGrid
+output EVENT_GRID_WIRED bool = deliverToQueue || wireEventGrid

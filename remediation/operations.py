@@ -1,8 +1,9 @@
 """The one list of ARM operations this project reacts to and performs.
 
 Two consumers read these lists besides the code: the Event Grid subscription filter in `infra/`
-(``HANDLED_OPERATIONS``) and the custom role definition in `infra/` (``REQUIRED_ACTIONS``). Tests
-compare the Bicep with these tuples, so a new event or a new ARM call is added here first.
+(``HANDLED_OPERATIONS``) and the two custom role definitions in `infra/` (``SPOKE_ACTIONS``,
+``HUB_ACTIONS`` plus ``CLASSIC_FIREWALL_ACTIONS``). Tests compare the Bicep with these, so a new event or
+a new ARM call is added here first, in the role of the scope where the call is made.
 """
 
 from __future__ import annotations
@@ -34,18 +35,17 @@ HANDLED_OPERATIONS: tuple[str, ...] = (
     "Microsoft.Network/virtualNetworkGateways/write",
 )
 
-# RBAC actions the function's identity needs, each tied to the calls that use it. `infra/` grants
-# exactly these through a custom role; nothing here may be a wildcard.
-REQUIRED_ACTIONS: dict[str, str] = {
+# RBAC actions the function's identity needs, each tied to the calls that use it, split by WHERE they are
+# needed. `infra/` grants them through two custom roles (tests/infra compares the Bicep with these dicts);
+# nothing here may be a wildcard.
+#
+# Spoke role, assigned at each REMEDIATION_SCOPE entry: observe clusters, gateways and networks; write route
+# tables, routes and subnet associations, with the `join/action`s a subnet PUT is checked for.
+SPOKE_ACTIONS: dict[str, str] = {
     "Microsoft.ContainerService/managedClusters/read": "observe clusters (get, list in scope)",
+    "Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read": "list the egress "
+    "endpoints a cluster depends on (the firewall rules must allow them)",
     "Microsoft.Network/applicationGateways/read": "observe the ingress gateway (sku, subnet, isolation tag)",
-    "Microsoft.Network/azureFirewalls/read": "observe the firewall (private IP, policy or classic rules)",
-    # Classic firewalls only: their owned networkRuleCollections live inside the firewall resource.
-    "Microsoft.Network/azureFirewalls/write": "classic firewalls: write owned networkRuleCollections",
-    "Microsoft.Network/firewallPolicies/read": "observe the policy that owns the rule collection group",
-    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/read": "observe the owned rule collection group",
-    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write": "write the owned rule collection group whole",
-    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete": "remove the owned group when no cluster needs it",
     "Microsoft.Network/virtualNetworkGateways/read": "observe P2S client address pools",
     "Microsoft.Network/virtualNetworks/read": "observe VNets in scope",
     "Microsoft.Network/virtualNetworks/subnets/read": "observe node, pod and gateway subnets",
@@ -57,11 +57,37 @@ REQUIRED_ACTIONS: dict[str, str] = {
     "Microsoft.Network/routeTables/routes/write": "write owned routes through the child endpoint",
     "Microsoft.Network/routeTables/routes/delete": "remove owned routes that are no longer desired",
     # Linked access checks: a PUT re-sends every reference the resource already holds, and ARM checks the
-    # caller's join right on each (a subnet's NSG and NAT gateway; a classic firewall's subnet and IPs).
+    # caller's join right on each (a subnet's NSG and NAT gateway).
     "Microsoft.Network/networkSecurityGroups/join/action": "linked access check: a subnet PUT re-sends its NSG",
     "Microsoft.Network/natGateways/join/action": "linked access check: a subnet PUT re-sends its NAT gateway",
+}
+
+# Hub role, assigned at the firewall's resource group and each additional hub scope (policy, VPN gateway):
+# observe the firewall, its policy and the hub network (P2S pools are found through the hub VNet's
+# GatewaySubnet); write and delete only the owned rule collection group. Nothing here writes a route table or
+# a subnet.
+HUB_ACTIONS: dict[str, str] = {
+    "Microsoft.Network/azureFirewalls/read": "observe the firewall (private IP, policy or classic rules)",
+    "Microsoft.Network/firewallPolicies/read": "observe the policy that owns the rule collection group",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/read": "observe the owned rule collection group",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write": "write the owned rule collection group whole",
+    "Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete": "remove the owned group when no cluster needs it",
+    "Microsoft.Network/virtualNetworkGateways/read": "observe P2S client address pools",
+    "Microsoft.Network/virtualNetworks/read": "observe the hub VNet (finds the VPN gateway through its GatewaySubnet)",
+    "Microsoft.Network/virtualNetworks/subnets/read": "observe the hub's GatewaySubnet",
+}
+
+# Added to the hub role only for a classic firewall (rules inside the firewall, no policy; infra parameter
+# firewallIsClassic): the owned networkRuleCollections are written with a PUT of the whole firewall, which
+# re-sends its subnet and public IPs, so ARM checks the join right on each.
+CLASSIC_FIREWALL_ACTIONS: dict[str, str] = {
+    "Microsoft.Network/azureFirewalls/write": "classic firewalls: write owned networkRuleCollections",
     "Microsoft.Network/virtualNetworks/subnets/join/action": "linked access check: a classic firewall PUT "
     "re-sends its AzureFirewallSubnet",
     "Microsoft.Network/publicIPAddresses/join/action": "linked access check: a classic firewall PUT "
     "re-sends its public IPs",
 }
+
+# Every action the code may use anywhere (the union of the roles above), for callers that ask "is this
+# call covered at all"; which scope grants it is decided by the dicts above.
+REQUIRED_ACTIONS: dict[str, str] = {**SPOKE_ACTIONS, **HUB_ACTIONS, **CLASSIC_FIREWALL_ACTIONS}

@@ -1,6 +1,11 @@
-// The Function app on the Flex Consumption plan (Functions v4, Python 3.11, Linux), with a system-assigned
+// The Function app on the Flex Consumption plan (Functions v4, Python 3.13, Linux), with a system-assigned
 // managed identity. Flex is the plan to use: Linux Consumption retires 2028-09-30 and has a 10 min timeout
 // cap, while a firewall update alone takes 3-5 min (domain-notes.md section 4).
+//
+// Private by default: VNet-integrated into appSubnetId (outbound: ARM, and storage, telemetry and the
+// result topic through their private endpoints), public network access disabled (inbound only through
+// the site's private endpoint, main.bicep), and the HTTP API behind App Service authentication with
+// Microsoft Entra ID. Function keys are an opt-in (httpAuth 'functionKeys'). See docs/deploy.md.
 targetScope = 'resourceGroup'
 
 @description('Function app name (also the default host name prefix).')
@@ -26,6 +31,38 @@ param applicationInsightsConnectionString string
 
 @description('App settings that the remediation code reads (remediation/config.py).')
 param remediationSettings object
+
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+@description('Disabled unless a lab opens the app or Event Grid delivers by webhook (main.bicep).')
+param publicNetworkAccess string
+
+@description('Lab only: public IPv4 ranges (CIDR) admitted by the access restrictions when public access is on.')
+param labAllowedIpRanges array = []
+
+@description('Subnet the app is VNet-integrated into (delegated to Microsoft.App/environments).')
+param appSubnetId string
+
+@description('Queue endpoint of the events account (the resource-events queue of on_resource_event_queued).')
+param eventsQueueServiceUri string
+
+@allowed([
+  'entra'
+  'functionKeys'
+])
+@description('entra: App Service authentication with Microsoft Entra ID, no key needed. functionKeys: the opt-in; callers send a function key.')
+param httpAuth string = 'entra'
+
+@description('Client id of the Entra app registration that represents the HTTP API (the token audience). Empty with httpAuth entra: every HTTP request is refused (401) until it is set.')
+param authClientId string = ''
+
+@description('Tenant that issues the tokens.')
+param authTenantId string = tenant().tenantId
+
+@description('true when Event Grid delivers by webhook: its handshake and deliveries reach /runtime/webhooks/eventgrid, which App Service authentication must let through (the Event Grid system key protects it).')
+param eventGridWebhook bool = false
 
 @description('Upper bound of Flex instances; ARM throttles writes per principal, so more instances do not mean faster remediation.')
 @minValue(40)
@@ -58,9 +95,28 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
+var entraAuth = httpAuth == 'entra'
+var labRestrictions = [for (range, i) in labAllowedIpRanges: {
+  name: 'lab-${i}'
+  ipAddress: range
+  action: 'Allow'
+  priority: 100 + i
+}]
+// The webhook opt-in: Event Grid calls from its service tag's addresses.
+var eventGridRestrictions = eventGridWebhook ? [
+  {
+    name: 'event-grid'
+    ipAddress: 'AzureEventGrid'
+    tag: 'ServiceTag'
+    action: 'Allow'
+    priority: 300
+  }
+] : []
+var ipRestrictions = concat(labRestrictions, eventGridRestrictions)
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: Event Grid delivers to the AzureFunction endpoint and operators call the HTTP API over the public endpoint; HTTP functions require a function key
-  // checkov:skip=CKV_AZURE_17: client certificates would break Event Grid delivery and the documented curl check; callers authenticate with a function key
+  // checkov:skip=CKV_AZURE_222: publicNetworkAccess is the parameter main.bicep sets to 'Disabled' unless labPublicAccess or the webhook opt-in asks otherwise; checkov cannot resolve a module parameter, tests/infra/test_private_by_default.py checks the default
+  // checkov:skip=CKV_AZURE_17: callers authenticate with Microsoft Entra tokens (App Service authentication); client certificates would add a second credential to manage and break the webhook opt-in
   // checkov:skip=CKV_AZURE_212: Flex scales from zero; a lost instance loses nothing because Event Grid and the queue redeliver and the drift sweep is the backstop
   // checkov:skip=CKV_AZURE_213: there is no long-running HTTP server to probe on Flex (scale to zero); the platform manages host health
   name: name
@@ -76,12 +132,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
+    // Outbound through the VNet: ARM via the network's egress, storage, telemetry and the result topic
+    // via their private endpoints.
+    virtualNetworkSubnetId: appSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      // Deny by default on the public endpoint too (it is only on for a lab or the webhook opt-in);
+      // only the lab's ranges are admitted.
+      ipSecurityRestrictionsDefaultAction: 'Deny'
+      ipSecurityRestrictions: ipRestrictions
+      scmIpSecurityRestrictionsDefaultAction: 'Deny'
+      scmIpSecurityRestrictionsUseMain: true
     }
     // Flex keeps runtime and deployment here, not in FUNCTIONS_WORKER_RUNTIME / WEBSITE_RUN_FROM_PACKAGE
     // app settings (Flex rejects those settings).
@@ -101,7 +166,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
   }
@@ -129,8 +194,8 @@ resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-
 // exists only after the site does. This PUT replaces all app settings, so every setting lives here.
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov reads every sites/config as the 'web' config; these settings are app settings only:
-  // checkov:skip=CKV_AZURE_13: App Service Authentication would block Event Grid delivery; HTTP functions need a function key
-  // checkov:skip=CKV_AZURE_222: public access is needed by Event Grid delivery and the HTTP API (see the site)
+  // checkov:skip=CKV_AZURE_13: App Service authentication is the authsettingsV2 resource below; this resource holds app settings only
+  // checkov:skip=CKV_AZURE_222: public network access is a property of the site (Disabled by default), not of its app settings
   // checkov:skip=CKV_AZURE_63: IIS HTTP logging does not apply to Linux Functions; requests go to Application Insights
   // checkov:skip=CKV_AZURE_65: IIS detailed error pages do not apply to Linux Functions
   // checkov:skip=CKV_AZURE_66: IIS failed request tracing does not apply to Linux Functions
@@ -146,6 +211,12 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
+    // The events account (connection "EventsStorage" of on_resource_event_queued), identity-based too.
+    EventsStorage__queueServiceUri: eventsQueueServiceUri
+    EventsStorage__credential: 'managedidentity'
+    // Read when the host indexes the HTTP functions (remediation/triggers/http_auth.py): with Entra ID
+    // in front, no function key is required on top; with the opt-in, every call needs a key.
+    HTTP_AUTH_LEVEL: entraAuth ? 'anonymous' : 'function'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
     // Telemetry with an Entra token of the system-assigned identity (App Insights local auth is off).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
@@ -153,6 +224,58 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // app's own route and rule writes do not trigger it again (arm-protocol.md section 4.4).
     REMEDIATION_PRINCIPAL_ID: functionApp.identity.principalId
   })
+}
+
+// App Service authentication (Easy Auth v2): every request needs a Microsoft Entra token for the API's app
+// registration; without one the platform answers 401 before the code runs. Callers are limited to the
+// principals assigned an app role of that registration (its service principal has "assignment required",
+// docs/deploy.md), so a token alone from the tenant is not enough.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_63: IIS HTTP logging does not apply to Linux Functions; requests go to Application Insights
+  // checkov:skip=CKV_AZURE_65: IIS detailed error pages do not apply to Linux Functions
+  // checkov:skip=CKV_AZURE_66: IIS failed request tracing does not apply to Linux Functions
+  // checkov:skip=CKV_AZURE_80: .NET Framework version does not apply to a Python app
+  // checkov:skip=CKV_AZURE_88: Flex Consumption has no Azure Files content share; state lives in blobs and tables
+  // checkov:skip=CKV_AZURE_222: public network access is a property of the site (Disabled by default), not of its auth settings
+  // checkov:skip=CKV_AZURE_13: this is App Service authentication (authsettingsV2, platform.enabled); checkov only reads the v1 authsettings property 'enabled'
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: entraAuth
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      // The Event Grid webhook opt-in authenticates with the Event Grid system key instead.
+      excludedPaths: eventGridWebhook ? [
+        '/runtime/webhooks/eventgrid'
+      ] : []
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: !empty(authClientId)
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+            authClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+  }
 }
 
 output id string = functionApp.id

@@ -1,7 +1,19 @@
-// The event subscription from a watched subscription's system topic to the on_resource_event function.
-// Deployed in the topic's resource group, after the code is published: Event Grid checks that the
-// AzureFunction endpoint (<site id>/functions/<name>) exists when the subscription is created.
+// The event subscription of a watched subscription's system topic. Deployed in the topic's resource group.
+//
+// eventDelivery 'queue' (default): Event Grid puts each event, as one message, on the `resource-events`
+// queue of the events account, authenticated with the topic's own identity (deliveryWithResourceIdentity);
+// on_resource_event_queued reads it. Event Grid never calls the app, so the app needs no public endpoint.
+// eventDelivery 'webhook' (opt-in): Event Grid calls the on_resource_event function (AzureFunction
+// endpoint) over the app's public endpoint; it can only be created once the code is published, because
+// Event Grid checks that <site id>/functions/on_resource_event exists.
 targetScope = 'resourceGroup'
+
+@allowed([
+  'queue'
+  'webhook'
+])
+@description('queue: Event Grid -> Storage queue (private app). webhook: Event Grid -> on_resource_event (public app).')
+param eventDelivery string = 'queue'
 
 @description('System topic of the watched subscription.')
 param systemTopicName string
@@ -9,11 +21,17 @@ param systemTopicName string
 @description('Event subscription name.')
 param eventSubscriptionName string
 
-@description('Resource id of the Function app.')
+@description('Resource id of the Function app (webhook delivery).')
 param functionAppId string
 
-@description('Resource id of the storage account that receives dead letters.')
-param deadLetterStorageAccountId string
+@description('Resource id of the events storage account: the delivery queue and the dead letters.')
+param eventsStorageAccountId string
+
+@description('Queue the events are delivered to (queue delivery).')
+param eventQueueName string
+
+@description('Seconds a delivered event stays on the queue unread (-1: until read). The drift sweep covers what expires.')
+param queueMessageTimeToLiveInSeconds int = 604800
 
 @description('Blob container for dead letters.')
 param deadLetterContainerName string
@@ -54,6 +72,8 @@ var handledOperations = [
   'Microsoft.Network/virtualNetworkGateways/write'
 ]
 
+var deliverToQueue = eventDelivery == 'queue'
+
 resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
@@ -62,10 +82,27 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
   parent: topic
   name: eventSubscriptionName
   properties: {
+    // Each queue message then holds one event object in the Event Grid schema (intake reads CloudEvents
+    // 1.0 too, should the schema be changed here).
     eventDeliverySchema: 'EventGridSchema'
-    destination: {
-      // AzureFunction delivery needs no key or webhook URL: Event Grid calls the function through the
-      // platform, and the trigger acknowledges well inside Event Grid's 30 s timeout (it only enqueues).
+    // The topic's identity writes the message: no key or SAS, and the events account's firewall admits
+    // Event Grid as a trusted service only when it authenticates with a managed identity.
+    deliveryWithResourceIdentity: deliverToQueue ? {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      destination: {
+        endpointType: 'StorageQueue'
+        properties: {
+          resourceId: eventsStorageAccountId
+          queueName: eventQueueName
+          queueMessageTimeToLiveInSeconds: queueMessageTimeToLiveInSeconds
+        }
+      }
+    } : null
+    // AzureFunction delivery needs no key or webhook URL: Event Grid calls the function through the
+    // platform, and the trigger acknowledges well inside Event Grid's 30 s timeout (it only enqueues).
+    destination: deliverToQueue ? null : {
       endpointType: 'AzureFunction'
       properties: {
         resourceId: '${functionAppId}/functions/on_resource_event'
@@ -98,7 +135,7 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
       deadLetterDestination: {
         endpointType: 'StorageBlob'
         properties: {
-          resourceId: deadLetterStorageAccountId
+          resourceId: eventsStorageAccountId
           blobContainerName: deadLetterContainerName
         }
       }

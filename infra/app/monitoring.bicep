@@ -1,6 +1,8 @@
-// Log Analytics + workspace-based Application Insights. Local (instrumentation-key) authentication is
-// disabled, so telemetry is only accepted with an Entra token: the app sets
-// APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD and holds Monitoring Metrics Publisher.
+// Log Analytics + workspace-based Application Insights, reached through an Azure Monitor Private Link
+// Scope (AMPLS). Local (instrumentation-key) authentication is disabled, so telemetry is only accepted with
+// an Entra token: the app sets APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD and holds
+// Monitoring Metrics Publisher. Public ingestion and query are disabled: telemetry arrives through the
+// AMPLS private endpoint (main.bicep), and queries come from inside the network (or a lab opens them).
 targetScope = 'resourceGroup'
 
 @description('Log Analytics workspace name.')
@@ -14,6 +16,16 @@ param location string
 
 @description('Tags for every resource.')
 param tags object = {}
+
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+@description('Public ingestion and query: Disabled, except for a lab (main.bicep labPublicAccess).')
+param publicNetworkAccess string
+
+@description('Azure Monitor Private Link Scope name.')
+param privateLinkScopeName string
 
 @description('Days Log Analytics keeps the audit-relevant traces (30-730).')
 @minValue(30)
@@ -32,6 +44,8 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
     features: {
       disableLocalAuth: true
     }
+    publicNetworkAccessForIngestion: publicNetworkAccess
+    publicNetworkAccessForQuery: publicNetworkAccess
   }
 }
 
@@ -45,6 +59,38 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     WorkspaceResourceId: logAnalytics.id
     // Entra-only ingestion: a leaked connection string cannot be used to write telemetry.
     DisableLocalAuth: true
+    publicNetworkAccessForIngestion: publicNetworkAccess
+    publicNetworkAccessForQuery: publicNetworkAccess
+  }
+}
+
+// PrivateOnly: from networks linked to this scope, telemetry goes only to resources in the scope, so the
+// private endpoint cannot be used to send data elsewhere.
+resource privateLinkScope 'Microsoft.Insights/privateLinkScopes@2021-07-01-preview' = {
+  name: privateLinkScopeName
+  location: 'global'
+  tags: tags
+  properties: {
+    accessModeSettings: {
+      ingestionAccessMode: 'PrivateOnly'
+      queryAccessMode: 'PrivateOnly'
+    }
+  }
+}
+
+resource scopedWorkspace 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = {
+  parent: privateLinkScope
+  name: 'log-analytics'
+  properties: {
+    linkedResourceId: logAnalytics.id
+  }
+}
+
+resource scopedComponent 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = {
+  parent: privateLinkScope
+  name: 'application-insights'
+  properties: {
+    linkedResourceId: applicationInsights.id
   }
 }
 
@@ -53,3 +99,4 @@ output applicationInsightsId string = applicationInsights.id
 // The connection string names the ingestion endpoint; with DisableLocalAuth it grants nothing by itself.
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsId string = logAnalytics.id
+output privateLinkScopeId string = privateLinkScope.id

@@ -8,6 +8,9 @@ param principalId string
 @description('Storage account of the app.')
 param storageAccountName string
 
+@description('Events account (the resource-events queue).')
+param eventsStorageAccountName string
+
 @description('Application Insights component of the app.')
 param applicationInsightsName string
 
@@ -38,6 +41,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
+resource eventsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: eventsStorageAccountName
+}
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -57,6 +64,19 @@ resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
     principalType: 'ServicePrincipal'
   }
 }]
+
+// Storage Queue Data Contributor on the events account: on_resource_event_queued reads and deletes the
+// delivered events and moves failing ones to resource-events-poison. No blob role: the dead letters there
+// are for operators, not for the app.
+resource eventQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(eventsStorage.id, principalId, storageQueueDataContributorRoleId)
+  scope: eventsStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource telemetryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(applicationInsights.id, principalId, monitoringMetricsPublisherRoleId)

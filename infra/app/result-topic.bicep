@@ -1,5 +1,6 @@
 // Optional Event Grid custom topic for remediation result events (RESULT_TOPIC_ENDPOINT). Local auth is
-// disabled: the app publishes with its managed identity and the EventGrid Data Sender role (rbac.bicep).
+// disabled: the app publishes with its managed identity and the EventGrid Data Sender role (rbac.bicep),
+// through the topic's private endpoint (public network access disabled).
 targetScope = 'resourceGroup'
 
 @description('Custom topic name.')
@@ -11,8 +12,15 @@ param location string
 @description('Tags.')
 param tags object = {}
 
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+@description('Disabled: the app publishes through the private endpoint of the topic (main.bicep); Enabled only for a lab.')
+param publicNetworkAccess string
+
 resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
-  // checkov:skip=CKV_AZURE_193: the Flex app is not VNet-integrated and publishes over the public endpoint; local auth is off, so publishing needs an Entra token and EventGrid Data Sender
+  // checkov:skip=CKV_AZURE_193: publicNetworkAccess is the parameter main.bicep sets to 'Disabled' unless labPublicAccess; checkov cannot resolve a module parameter, tests/infra/test_private_by_default.py checks the default
   name: name
   location: location
   tags: tags
@@ -24,7 +32,8 @@ resource topic 'Microsoft.EventGrid/topics@2022-06-15' = {
     inputSchema: 'EventGridSchema'
     // Entra-only publishing: no topic access key exists to leak.
     disableLocalAuth: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
+    inboundIpRules: []
   }
 }
 

@@ -1,7 +1,10 @@
 // Storage account of the Function app: the Functions host (identity-based AzureWebJobsStorage), the Flex
-// Consumption deployment package, the work queue, the audit table, the lease blobs that give one writer per
-// firewall policy, and the Event Grid dead letters. No key is ever handed out: shared keys are disabled, so
-// every client (host, app code, Event Grid) authenticates with Microsoft Entra ID.
+// Consumption deployment package, the work queue, the audit table and the lease blobs that give one writer
+// per firewall policy. No key is ever handed out: shared keys are disabled, so every client (host, app
+// code) authenticates with Microsoft Entra ID. Public network access is disabled: the app reaches blob,
+// queue and table through private endpoints (main.bicep), and nothing outside the VNet reaches the
+// account at all. Event Grid's queue and dead letters live in the separate events account
+// (events-storage.bicep), because Event Grid can only deliver over the trusted-service path.
 targetScope = 'resourceGroup'
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
@@ -18,6 +21,16 @@ param tags object = {}
 @description('Blob container that the Flex Consumption plan deploys the app package into.')
 param deploymentContainerName string
 
+@allowed([
+  'Disabled'
+  'Enabled'
+])
+@description('Disabled, except for a lab (main.bicep labPublicAccess); the network ACL denies by default either way.')
+param publicNetworkAccess string
+
+@description('Lab only: public IPv4 addresses or ranges admitted through the storage firewall (e.g. the deployer).')
+param labAllowedIpRanges array = []
+
 // Names the app code uses (remediation/storage: QUEUE_NAME, POISON_QUEUE_NAME, AUDIT_TABLE, STATUS_TABLE,
 // DEDUPE_TABLE, LOCK_CONTAINER); tests/infra compares them.
 var workQueueName = 'remediation-requests'
@@ -33,11 +46,9 @@ var tableNames = [
   dedupeTableName
 ]
 var locksContainerName = 'remediation-locks'
-var deadLetterContainerName = 'eventgrid-deadletter'
 var containerNames = [
   deploymentContainerName
   locksContainerName
-  deadLetterContainerName
 ]
 var queueNames = [
   workQueueName
@@ -45,8 +56,6 @@ var queueNames = [
 ]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches its storage over the public endpoint; with shared keys off every request still needs an Entra token and an RBAC role
-  // checkov:skip=CKV_AZURE_59: same as CKV_AZURE_35: the host and Event Grid dead-lettering use the public endpoint, authenticated with Entra ID only
   // checkov:skip=CKV_AZURE_206: work items, leases and an audit trail the drift sweep can rebuild; LRS keeps a small app cheap (edit the sku for ZRS/GRS)
   name: name
   location: location
@@ -66,10 +75,18 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     isSftpEnabled: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
+      // Nothing is admitted on the public endpoint: the app uses the private endpoints. The trusted-service
+      // exception only exists while a lab enables public access (CIS 4.8); Event Grid writes to the
+      // events account, not here.
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: 'Deny'
+      ipRules: [for range in labAllowedIpRanges: {
+        value: range
+        action: 'Allow'
+      }]
+      virtualNetworkRules: []
     }
     encryption: {
       keySource: 'Microsoft.Storage'
@@ -147,7 +164,6 @@ output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output deploymentContainerName string = deploymentContainerName
-output deadLetterContainerName string = deadLetterContainerName
 output workQueueName string = workQueueName
 output auditTableName string = auditTableName
 output locksContainerName string = locksContainerName

@@ -1,8 +1,9 @@
 """`on_resource_event_queued`: Event Grid -> Storage queue `resource-events` -> the shared event intake.
 
 The default event path (docs/deploy.md, "Event path"): the system topic's event subscription delivers to a
-queue in the app's own storage account with the topic's managed identity, so Event Grid never calls the
-app and the app needs no public endpoint; the storage firewall admits Event Grid as a trusted service.
+queue in the app's events storage account with the topic's managed identity, so Event Grid never calls
+the app and the app needs no public endpoint; that account's firewall admits Event Grid only as a trusted
+service, and the app reads the queue through a private endpoint.
 Each message holds one event object in the subscription's delivery schema (Event Grid schema or
 CloudEvents 1.0); intake.events_in_queue_message reads it.
 
@@ -25,13 +26,18 @@ log = logging.getLogger(__name__)
 
 bp = func.Blueprint()
 
-# infra/app/storage.bicep creates both queues; the event subscription delivers to EVENT_QUEUE_NAME.
+# infra/app/events-storage.bicep creates both queues in the events account; the event subscription
+# delivers to EVENT_QUEUE_NAME.
 EVENT_QUEUE_NAME = "resource-events"
 EVENT_POISON_QUEUE_NAME = EVENT_QUEUE_NAME + "-poison"
+# The events account's connection (app settings EventsStorage__queueServiceUri + __credential in Azure,
+# EventsStorage=UseDevelopmentStorage=true locally). Not AzureWebJobsStorage: the app's own account has
+# public network access disabled, which Event Grid cannot deliver to (docs/deploy.md, "Event path").
+EVENTS_CONNECTION = "EventsStorage"
 
 
 @bp.function_name("on_resource_event_queued")
-@bp.queue_trigger(arg_name="msg", queue_name=EVENT_QUEUE_NAME, connection="AzureWebJobsStorage")
+@bp.queue_trigger(arg_name="msg", queue_name=EVENT_QUEUE_NAME, connection=EVENTS_CONNECTION)
 def on_resource_event_queued(msg: func.QueueMessage) -> None:
     try:
         events = intake.events_in_queue_message(msg.get_body())

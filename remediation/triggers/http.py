@@ -35,6 +35,7 @@ from remediation.model import Target
 from remediation.storage import RunState
 from remediation.storage.audit import valid_request_id
 from remediation.telemetry import log_action
+from remediation.triggers.http_auth import HTTP_AUTH
 from remediation.triggers.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def error_response(status: int, code: str, message: str,
 
 
 @bp.function_name("remediate")
-@bp.route(route="remediations", methods=[func.HttpMethod.POST], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="remediations", methods=[func.HttpMethod.POST], auth_level=HTTP_AUTH)
 def remediate(req: func.HttpRequest) -> func.HttpResponse:
     try:
         return _remediate(req)
@@ -66,7 +67,7 @@ def remediate(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("remediation_status")
-@bp.route(route="remediations/{id}", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="remediations/{id}", methods=[func.HttpMethod.GET], auth_level=HTTP_AUTH)
 def remediation_status(req: func.HttpRequest) -> func.HttpResponse:
     request_id = req.route_params.get("id", "")
     try:

@@ -76,11 +76,11 @@ def _deliver(path: str, queue: QueueClient, body: dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------ the message body
 
 
-def test_the_queue_function_reads_the_event_queue_through_the_host_storage_setting() -> None:
+def test_the_queue_function_reads_the_event_queue_of_the_events_account() -> None:
     (binding,) = [json.loads(raw) for raw in functions()["on_resource_event_queued"].get_raw_bindings()]
     assert binding["type"] == "queueTrigger"
     assert binding["queueName"] == EVENT_QUEUE_NAME == "resource-events"
-    assert binding["connection"] == "AzureWebJobsStorage"
+    assert binding["connection"] == "EventsStorage"
 
 
 @pytest.mark.parametrize("name", SCHEMAS)

@@ -16,13 +16,18 @@ EXPECTED_MODULES = {
     "app/storage.bicep",
     "app/monitoring.bicep",
     "app/rbac.bicep",
-    "app/remediation-role.bicep",
+    "app/spoke-role.bicep",
+    "app/hub-role.bicep",
     "app/role-assignment-rg.bicep",
     "app/role-assignment-sub.bicep",
     "app/eventgrid-topic.bicep",
-    "app/eventgrid-deadletter-rbac.bicep",
+    "app/eventgrid-delivery-rbac.bicep",
     "app/eventgrid-subscription.bicep",
     "app/result-topic.bicep",
+    "app/network.bicep",
+    "app/private-dns.bicep",
+    "app/private-endpoint.bicep",
+    "app/events-storage.bicep",
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from remediation import storage as app_storage
 from remediation.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
-from tests.infra.bicep_model import BicepFile, resources_of_type
+from remediation.triggers.eventgrid_queue import EVENT_POISON_QUEUE_NAME, EVENT_QUEUE_NAME
+from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type
 
 # arm-protocol.md section 4.2: 25 advanced filters and 25 filter values in total per event subscription,
 # 512 characters per string value.
@@ -69,17 +70,63 @@ def test_included_event_types(event_subscription: tuple[BicepFile, dict[str, Any
     assert len(types) == len(set(types))
 
 
-def test_delivery_retry_and_dead_letter(event_subscription: tuple[BicepFile, dict[str, Any]]) -> None:
-    properties = event_subscription[1]["properties"]
-    destination = properties["destination"]
+def _conditional(value: dict[str, Any]) -> dict[str, Any]:
+    operator = value["operator"]
+    assert operator["type"] == "conditional"
+    return dict(operator["operands"])
+
+
+def test_queue_delivery_by_default_with_the_topic_identity(
+        event_subscription: tuple[BicepFile, dict[str, Any]]) -> None:
+    bicep, properties = event_subscription[0], event_subscription[1]["properties"]
+    assert bicep.parameters["eventDelivery"]["default"] == "queue"
+    assert bicep.resolve("deliverToQueue") == {
+        "operator": {"type": "equals", "operands": {"operand_1": "eventDelivery", "operand_2": "queue"}}}
+    queue = _conditional(properties["deliveryWithResourceIdentity"])
+    assert queue["condition"] == "deliverToQueue" and queue["false_value"] is None
+    delivery = queue["true_value"]
+    assert delivery["identity"]["type"] == "SystemAssigned"  # no key or SAS
+    assert delivery["destination"]["endpointType"] == "StorageQueue"
+    assert delivery["destination"]["properties"]["queueName"] == "eventQueueName"
+    assert delivery["destination"]["properties"]["resourceId"] == "eventsStorageAccountId"
+    # Each message is one event object in this schema (intake.events_in_queue_message).
+    assert properties["eventDeliverySchema"] == "EventGridSchema"
+
+
+def test_webhook_delivery_is_the_opt_in(event_subscription: tuple[BicepFile, dict[str, Any]]) -> None:
+    webhook = _conditional(event_subscription[1]["properties"]["destination"])
+    assert webhook["condition"] == "deliverToQueue" and webhook["true_value"] is None
+    destination = webhook["false_value"]
     assert destination["endpointType"] == "AzureFunction"
     assert str(destination["properties"]["resourceId"]).endswith("/functions/on_resource_event")
-    assert properties["eventDeliverySchema"] == "EventGridSchema"
+
+
+def test_retry_and_dead_letter_kept(event_subscription: tuple[BicepFile, dict[str, Any]]) -> None:
+    properties = event_subscription[1]["properties"]
     assert set(properties["retryPolicy"]) == {"maxDeliveryAttempts", "eventTimeToLiveInMinutes"}
     dead_letter = properties["deadLetterWithResourceIdentity"]
     assert dead_letter["identity"]["type"] == "SystemAssigned"
     assert dead_letter["deadLetterDestination"]["endpointType"] == "StorageBlob"
+    assert dead_letter["deadLetterDestination"]["properties"]["resourceId"] == "eventsStorageAccountId"
     assert "deadLetterDestination" not in properties, "dead-lettering must use the topic identity, not a key"
+
+
+def test_main_wires_queue_delivery_at_once_and_the_webhook_after_publish(bicep_files: list[BicepFile]) -> None:
+    main = next(b for b in bicep_files if b.path == INFRA_DIR / "main.bicep")
+    assert main.parameters["eventDelivery"]["default"] == "queue"
+    declaration = main.document["modules"]["eventSubscriptions"]
+    assert declaration["config"]["condition"] == {
+        "operator": {"type": "or", "operands": {"operand_1": "deliverToQueue", "operand_2": "wireEventGrid"}}}
+    params = body(declaration)["params"]
+    assert params["eventDelivery"] == "eventDelivery"
+
+
+def test_topic_identity_may_only_send_to_the_queue_and_write_dead_letters(bicep_files: list[BicepFile]) -> None:
+    rbac = next(b for b in bicep_files if b.path.name == "eventgrid-delivery-rbac.bicep")
+    scopes = sorted(str(a["scope"]) for _, a in resources_of_type([rbac], "Microsoft.Authorization/roleAssignments"))
+    assert scopes == ["container", "queue"]
+    assert {"storageQueueDataMessageSenderRoleId", "storageBlobDataContributorRoleId"} == {
+        v for v in rbac.variables if v.endswith("RoleId")}
 
 
 def test_system_topic_watches_the_subscription(bicep_files: list[BicepFile]) -> None:
@@ -92,9 +139,12 @@ def test_system_topic_watches_the_subscription(bicep_files: list[BicepFile]) -> 
 
 
 def test_storage_names_match_the_code(bicep_files: list[BicepFile]) -> None:
+    events = next(b for b in bicep_files if b.path.name == "events-storage.bicep")
+    assert [events.resolve(n) for n in events.resolve("queueNames")] == [EVENT_QUEUE_NAME, EVENT_POISON_QUEUE_NAME]
+    assert [events.resolve(n) for n in events.resolve("containerNames")] == ["eventgrid-deadletter"]
     storage = next(b for b in bicep_files if b.path.name == "storage.bicep")
     containers = [storage.resolve(n) for n in storage.resolve("containerNames")]
-    assert {"eventgrid-deadletter", app_storage.LOCK_CONTAINER} <= set(containers)
+    assert app_storage.LOCK_CONTAINER in containers
     queues = [storage.resolve(n) for n in storage.resolve("queueNames")]
     assert sorted(queues) == sorted([app_storage.QUEUE_NAME, app_storage.POISON_QUEUE_NAME])
     tables = [storage.resolve(n) for n in storage.resolve("tableNames")]

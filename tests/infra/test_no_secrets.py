@@ -77,6 +77,8 @@ def test_host_storage_is_identity_based(bicep_files: list[BicepFile]) -> None:
     assert "AzureWebJobsStorage" not in settings, "a plain AzureWebJobsStorage would be a connection string"
     assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
     assert {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__queueServiceUri"} <= settings.keys()
+    assert settings["EventsStorage__credential"] == "managedidentity"
+    assert "EventsStorage" not in settings, "a plain EventsStorage would be a connection string"
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
     assert "REMEDIATION_PRINCIPAL_ID" in settings
 

@@ -1,25 +1,20 @@
-// The custom role that lets the Function app remediate AKS routing and firewall rules, and nothing else.
-// Its actions are exactly the keys of REQUIRED_ACTIONS in remediation/operations.py (tests/infra checks
-// it): read what the runbook reads, write only route tables, routes, subnets (route table association),
-// rule collection groups and classic firewalls. No wildcard, no delete of anything but owned routes/groups.
+// The spoke role: what the Function app may do where the clusters live (each REMEDIATION_SCOPE entry).
+// Its actions are exactly the keys of SPOKE_ACTIONS in remediation/operations.py (tests/infra checks it):
+// observe clusters, gateways and networks; write route tables, routes and subnet associations, with the
+// linked-access `join/action`s a subnet PUT is checked for. Nothing about firewalls.
 targetScope = 'subscription'
 
 @description('Display name of the role; unique in the tenant, so it includes the environment name.')
 param roleName string
 
-@description('Scopes where the role may be assigned: subscription or resource-group ids (spokes, hub).')
+@description('Scopes where the role may be assigned: the remediated subscription or resource-group ids.')
 param assignableScopes array
 
-// Keep in the order of REQUIRED_ACTIONS; each line says why (remediation/operations.py has the same reasons).
-var requiredActions = [
+// = SPOKE_ACTIONS (remediation/operations.py has the reason of each).
+var spokeActions = [
   'Microsoft.ContainerService/managedClusters/read' // observe clusters
+  'Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read' // a cluster's egress endpoints
   'Microsoft.Network/applicationGateways/read' // observe the ingress gateway
-  'Microsoft.Network/azureFirewalls/read' // observe the firewall
-  'Microsoft.Network/azureFirewalls/write' // classic firewalls: owned networkRuleCollections
-  'Microsoft.Network/firewallPolicies/read' // observe the policy
-  'Microsoft.Network/firewallPolicies/ruleCollectionGroups/read' // observe the owned group
-  'Microsoft.Network/firewallPolicies/ruleCollectionGroups/write' // write the owned group whole
-  'Microsoft.Network/firewallPolicies/ruleCollectionGroups/delete' // remove the owned group
   'Microsoft.Network/virtualNetworkGateways/read' // P2S client address pools
   'Microsoft.Network/virtualNetworks/read' // observe VNets
   'Microsoft.Network/virtualNetworks/subnets/read' // observe node, pod and gateway subnets
@@ -32,8 +27,6 @@ var requiredActions = [
   'Microsoft.Network/routeTables/routes/delete' // remove owned routes
   'Microsoft.Network/networkSecurityGroups/join/action' // a subnet PUT re-sends its NSG
   'Microsoft.Network/natGateways/join/action' // a subnet PUT re-sends its NAT gateway
-  'Microsoft.Network/virtualNetworks/subnets/join/action' // a classic firewall PUT re-sends its subnet
-  'Microsoft.Network/publicIPAddresses/join/action' // a classic firewall PUT re-sends its public IPs
 ]
 
 resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
@@ -42,11 +35,11 @@ resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, roleName)
   properties: {
     roleName: roleName
-    description: 'AKS private-network egress/ingress remediation: observe clusters and gateways, write owned routes, route table associations and the owned firewall rule collection group.'
+    description: 'AKS private-network egress/ingress remediation, spokes: observe clusters, gateways and networks; write owned route tables, routes and route table associations.'
     type: 'CustomRole'
     permissions: [
       {
-        actions: requiredActions
+        actions: spokeActions
         notActions: []
         dataActions: []
         notDataActions: []
