@@ -81,7 +81,7 @@ param authClientId string = ''
 // ---------------------------------------------------------------------------------------------------
 
 @minLength(1)
-@description('REMEDIATION_SCOPE: subscription ids (/subscriptions/<id>) or resource-group ids (/subscriptions/<id>/resourceGroups/<name>) the app remediates (the spokes). The spoke role is assigned at each; keep the hub out of it.')
+@description('REMEDIATION_SCOPE: subscription ids (/subscriptions/<id>) or resource-group ids (/subscriptions/<id>/resourceGroups/<name>) the app remediates. The spoke role is assigned at each, except at an entry that is also a hub scope (it gets the hub role only); never list a whole subscription that contains the hub.')
 param remediationScope array
 
 @minLength(1)

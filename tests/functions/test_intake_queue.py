@@ -216,3 +216,25 @@ def test_recorded_bodies_are_the_documented_shapes() -> None:
     assert cloud["specversion"] == "1.0" and {"id", "type", "source", "subject", "time", "data"} <= set(cloud)
     assert grid["data"]["operationName"] == cloud["data"]["operationName"]
     assert Path(MESSAGES / "README.md").is_file()
+
+
+@pytest.mark.parametrize(("body", "outcome"), [
+    (NOT_ENQUEUED["own-identity-evidence"], Admitted.IGNORED),
+    (NOT_ENQUEUED["out-of-scope"], Admitted.IGNORED),
+    (NOT_ENQUEUED["no-data"], Admitted.DROPPED),
+    (NOT_ENQUEUED["bad-subject"], Admitted.DROPPED),
+], ids=["own-identity", "out-of-scope", "no-data", "bad-subject"])
+def test_the_shared_intake_says_what_became_of_an_event(app_env: Callable[..., None], storage: Azurite,
+                                                        body: dict[str, Any], outcome: Admitted) -> None:
+    admission = admit_event(body, via="queue")
+    assert admission.outcome is outcome
+    assert admission.reason and admission.request is None
+    again = admit_event(_recorded("eventgrid-schema.json"), via="queue")
+    assert again.outcome is Admitted.ENQUEUED
+    assert admit_event(_recorded("cloudevents-schema.json"), via="webhook").outcome is Admitted.FOLDED
+
+
+def test_report_mode_enqueues_dry_runs(app_env: Callable[..., None], storage: Azurite) -> None:
+    app_env(REMEDIATION_MODE="report")
+    admission = admit_event(_recorded("cloudevents-schema.json"), via="queue")
+    assert admission.request is not None and admission.request.dry_run is True
