@@ -220,9 +220,11 @@ def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:
 
 
 def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> Snapshot:
-    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall and the VPN gateways."""
+    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall, the VPN gateways and the
+    App Gateways in scope (a v2 gateway's subnet must never get 0.0.0.0/0 to an appliance: remediation.guards)."""
     c = _Collector(gateway)
     c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    c.add_app_gateways(gateway.list_app_gateways())
     c.subnets_by_id([subnet_id])
     c.route_tables_of([subnet_id])
     c.read_firewall(settings, with_group=False)
