@@ -554,9 +554,9 @@ def _rule_names(clusters: Sequence[ObservedCluster]) -> dict[str, str]:
     for c in clusters:
         key = id_key(c.id)
         if counts[c.name.lower()] > 1:
-            names[key] = f"{c.name}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+            names[key] = bounded_name(f"{c.name}-{hashlib.sha256(key.encode()).hexdigest()[:6]}", 80, c.id)
         else:
-            names[key] = c.name
+            names[key] = bounded_name(c.name, 80, c.id)
     return names
 
 

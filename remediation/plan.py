@@ -170,9 +170,13 @@ def plan_routes(
             entry.routes.setdefault(route.name.lower(), route)
             entry.reasons.setdefault(route.name.lower(), item.reasons.get(route.name, "desired"))
 
+    doubtful: set[str] = set()  # tables refused for lack of knowledge: no delete on them either
     for key in sorted(tables):
-        if not _guard_table(snapshot, tables[key], conflicts):
+        refused = _guard_table(snapshot, tables[key], conflicts)
+        if refused is not None:
             del tables[key]  # refused: no table, no route, no association
+            if refused == "doubt":
+                doubtful.add(key)
 
     creates: list[Change] = []
     writes: list[Change] = []
@@ -201,7 +205,7 @@ def plan_routes(
     if prune:
         for key in sorted(snapshot.route_tables):
             table = snapshot.route_tables[key]
-            if key in tables:
+            if key in tables or key in doubtful:
                 continue
             subnets = {id_key(s) for s in table.subnet_ids}
             if subnets & (protected | desired_subnets):
@@ -214,9 +218,11 @@ def plan_routes(
     return changes, tuple(conflicts)
 
 
-def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict]) -> bool:
+def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict]) -> str | None:
     """Apply the route safety rules to one table over every subnet that uses it (observed association and
-    the desired ones); drop refused routes. False = the whole table is refused."""
+    the desired ones); drop refused routes. Returns None, or why the whole table is refused: "platform"
+    (owned routes found there are pruned by a sweep: they can only be harmful) or "doubt" (a subnet on it
+    was not observed: nothing is written or deleted)."""
     subnet_ids = [s.id for s, _ in entry.subnets]
     if entry.table is not None:
         subnet_ids.extend(entry.table.subnet_ids)
@@ -224,7 +230,9 @@ def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict
     refusal = guards.table_refusal(use)
     if refusal is not None:
         conflicts.append(Conflict(ChangeKind.ROUTE_TABLE, entry.table_id, f"refused: {refusal}"))
-        return False
+        platform = any(guards.special_subnet_reason(s) for s in use.subnets) or any(
+            guards.special_subnet_reason(i) for i in use.unobserved_subnet_ids)
+        return "platform" if platform else "doubt"
     for name in sorted(entry.routes):
         route = entry.routes[name]
         why = guards.route_refusal(route, use)
@@ -232,7 +240,7 @@ def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict
             conflicts.append(Conflict(ChangeKind.ROUTE, _route_address(entry.table_id, route.name),
                                       f"refused: {why}; not written"))
             del entry.routes[name]
-    return True
+    return None
 
 
 def _route_limit(entry: _TablePlan, writes: Sequence[Change], stale: Sequence[Change]) -> list[Conflict]:

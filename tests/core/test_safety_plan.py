@@ -329,3 +329,34 @@ def test_summary_counts_blocking_conflicts_not_notes() -> None:
     assert p.summary() == {"create": 0, "update": 0, "delete": 0, "noop": 0, "conflict": 2}
     assert p.errors == ("c: limit",)
     assert [c.address for c in p.notes] == ["b"]
+
+
+def test_a_sweep_removes_an_owned_route_from_a_platform_subnet_table() -> None:
+    """An earlier version wrote rmd-default on AzureFirewallSubnet: a sweep takes it away again."""
+    fw_table = f.route_table("rmd-hub-AzureFirewallSubnet", [f.fw_route("rmd-default", "0.0.0.0/0")],
+                             [FW_SUBNET], owned=True)
+    snap = _with(f.hub_spoke(tables=[fw_table]), f.subnet(FW_SUBNET, "10.0.1.0/26", fw_table.id))
+    wanted = desired.desired_prepared_subnet(snap, FW_SUBNET, f.settings())
+    assert not isinstance(wanted, Skip)
+    changes, conflicts = plan.plan_routes(snap, (wanted,), f.settings(), prune=True)
+    assert _names(changes, Action.DELETE) == ["rmd-default"]
+    assert _names(changes) == [] and any(c.blocking for c in conflicts)
+
+
+def test_a_table_refused_for_an_unobserved_subnet_gets_no_delete_either() -> None:
+    other = f"{f.VNET}/subnets/unknown"
+    table = f.route_table(RT_NODES, [f.fw_route("rmd-spoke-10-9-0-0-16", "10.9.0.0/16")], [f.NODE_SUBNET, other])
+    snap = f.hub_spoke(node_table=RT_NODES, tables=[table])
+    changes, _ = _cluster_plan(snap, prune=True)
+    assert [c for c in changes if RT_NODES in c.address and c.action is not Action.NOOP] == []
+
+
+def test_long_cluster_names_give_bounded_distinct_rule_names() -> None:
+    long = "a" * 63
+    one = f.cluster(name=long, id=f.CLUSTER.replace("aks1", long), ingress_gateway_id=None)
+    two = f.cluster(name=long, id=f"{f.HUB_RG}/providers/Microsoft.ContainerService/managedClusters/{long}",
+                    ingress_gateway_id=None)
+    snap = f.snapshot([one, two], [f.subnet(f.NODE_SUBNET, f.NODE_PREFIX)], fw=f.firewall())
+    collections, _ = desired.desired_rule_collections(snap, f.settings())
+    names = [r.name for r in collections[0].rules]
+    assert len(set(names)) == 2 and all(len(n) <= 80 for n in names)
