@@ -153,3 +153,27 @@ def test_a_dual_stack_node_subnet_gets_ipv4_routes_only_and_a_note(
     rules = [r for c in props(emu, OWNED_RCG)["ruleCollections"] for r in c["rules"]]
     assert not [a for r in rules for a in (*r["sourceAddresses"], *r["destinationAddresses"]) if ":" in a]
     assert any("dual-stack" in c.message and c.severity is Severity.NOTE for c in result.plan.conflicts)
+
+
+def _gateway_on_the_node_table(seed: Seed) -> None:
+    vnet = seed_item(seed, f"{CUSTOMER_TABLE.split('/routeTables/')[0]}/virtualNetworks/vnet-spoke")
+    for subnet in vnet["properties"]["subnets"]:
+        if subnet["name"] == "snet-appgw":
+            subnet["properties"]["routeTable"] = {"id": CUSTOMER_TABLE}
+
+
+@pytest.mark.parametrize("target", ["cluster", "sweep"])
+def test_node_and_gateway_subnets_on_one_table_never_get_their_own_ranges_or_a_default(
+        started: list[Emulator], monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    emu, reconciler = _world(started, monkeypatch, _gateway_on_the_node_table, FORCE_DEFAULT_ROUTE="true")
+    table = reconciler.resolve(CNI) if target == "cluster" else reconciler.scope_target()
+    result = reconciler.reconcile(table, dry_run=False)
+    body = emu.get(CUSTOMER_TABLE)
+    assert body is not None
+    prefixes = {r["properties"]["addressPrefix"] for r in body["properties"]["routes"]}
+    assert prefixes.isdisjoint({"0.0.0.0/0", "10.1.0.0/22", "10.1.4.0/24"})  # own ranges, v2 gateway default
+    # What is safe for both subnets is still written: spokes, P2S, and the pod range (its own table).
+    assert {"10.2.0.0/16", "172.16.201.0/24", "10.1.8.0/22"} <= prefixes
+    refused = {c.address.rsplit("/", 1)[-1] for c in result.plan.blocking_conflicts}
+    assert {"rmd-default", "rmd-appgw-10-1-4-0-24", "rmd-aks-10-1-0-0-22"} <= refused
+    assert result.plan.summary()["conflict"] >= 3
