@@ -235,3 +235,44 @@ def test_losing_one_part_keeps_what_the_rest_needs(world: tuple[Snapshot, Any], 
             table, name = c.address.lower().rsplit("/routes/", 1)
             (deleted if c.action is Action.DELETE else kept).add((table, name))
     assert not kept & deleted
+
+
+_NAME_CHARS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=80).filter(
+    lambda n: n[0].isalnum())
+
+
+@given(st.lists(st.tuples(_NAME_CHARS, _NAME_CHARS), min_size=2, max_size=6, unique=True))
+def test_owned_table_names_are_unique_bounded_and_stable(pairs: list[tuple[str, str]]) -> None:
+    seen: dict[str, str] = {}
+    for vnet, name in pairs:
+        subnet_id = f"{RG}/providers/Microsoft.Network/virtualNetworks/{vnet}/subnets/{name}"
+        table = plan.route_table_name_for(ObservedSubnet(subnet_id, name, ("10.1.0.0/24",), "westeurope"), BASE)
+        again = plan.route_table_name_for(
+            ObservedSubnet(subnet_id.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"), name,
+                           ("10.1.0.0/24",), "westeurope"), BASE)
+        assert len(table) <= 80 and table[-1] not in "-."
+        assert table.lower() == again.lower()  # any casing of the id: the same table
+        assert table.lower() not in seen or seen[table.lower()] == id_key(subnet_id), (table, subnet_id)
+        seen[table.lower()] = id_key(subnet_id)
+
+
+_PREFIX_TEXT = st.one_of(
+    st.builds(lambda a, b, n: f"{a}.{b}.0.0/{n}", st.integers(0, 255), st.integers(0, 255), st.integers(0, 32)),
+    st.builds(lambda n: f"fd00::/{n}", st.integers(8, 64)),
+    st.sampled_from(["0.0.0.0/0", "::/0", "10.0.0.0/8", "not-a-prefix"]),
+)
+
+
+@given(st.lists(_PREFIX_TEXT, max_size=4))
+def test_spoke_prefixes_are_ipv4_spokes_or_a_config_error_naming_the_setting(parts: list[str]) -> None:
+    from remediation.errors import ConfigError
+
+    env = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_ID": FIREWALL, "SPOKE_PREFIXES": ",".join(parts)}
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        assert exc.setting == "SPOKE_PREFIXES"
+        return
+    for prefix in settings.spoke_prefixes:
+        net = ipaddress.ip_network(prefix)
+        assert net.version == 4 and net.prefixlen >= 8
