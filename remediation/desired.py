@@ -96,8 +96,7 @@ def _covers(net: Network | None, prefix: str) -> bool:
     other = _network(prefix)
     if net is None or other is None or net.version != other.version:
         return False
-    return int(net.network_address) <= int(other.network_address) and net.prefixlen <= other.prefixlen and \
-        int(other.broadcast_address) <= int(net.broadcast_address)
+    return other.subnet_of(net)  # type: ignore[arg-type]  # same IP version, checked above
 
 
 def _overlaps(prefix: str, others: Iterable[str]) -> bool:
@@ -251,7 +250,7 @@ def check_cluster(
     `require_succeeded=False` tolerates a cluster that is still Creating/Updating: the firewall target uses it
     so an upgrade does not drop the cluster's rules from the next whole-group PUT (and a userDefinedRouting
     cluster needs its egress rules *while* it is being created). An ingress gateway confirmed deleted is
-    not a failure: the cluster keeps its egress part, only what the gateway needed goes (invariant 2).
+    not a failure: the cluster keeps its egress part, only what the gateway needed goes.
     """
     skip = check_cluster_egress(snapshot, cluster_id, settings, require_succeeded=require_succeeded)
     if skip is not None:
@@ -625,9 +624,10 @@ def desired_rule_collections(
 def rule_eligibility(
     snapshot: Snapshot, settings: Settings
 ) -> tuple[list[ObservedCluster], set[str], list[Skip]]:
-    """Which clusters keep which part of their firewall rules (invariant 2: never remove what still carries
-    traffic). Returns (clusters that keep their egress rule, id keys of those that also keep the ingress
-    rule, skips). A cluster whose ingress part fails (gateway v1, its subnet unreadable, a bad default route
+    """Which clusters keep which part of their firewall rules: never remove what still carries traffic.
+
+    Returns (clusters that keep their egress rule, id keys of those that also keep the ingress rule, skips).
+    A cluster whose ingress part fails (gateway v1, its subnet unreadable, a bad default route
     on it) keeps its egress rule, since its egress routes may be in place; only the ingress rule waits.
     """
     eligible: list[ObservedCluster] = []

@@ -454,7 +454,7 @@ def plan_firewall_checked(
     if group is not None and group.name.lower() != settings.rule_collection_group.lower():
         group = None  # not ours: the observer handed us another group; never compare against it
     # Someone else's collections inside our group are carried over unchanged: a PUT replaces the whole
-    # group, so leaving them out would delete them (invariant 11).
+    # group, so leaving them out would delete them.
     foreign = tuple(c for c in (group.rule_collections if group else ()) if not settings.owns_name(c.name))
     reports = [Conflict(ChangeKind.RULE_COLLECTION_GROUP, address,
                         f"foreign rule collection {c.name} inside the owned group is kept unchanged", Severity.NOTE)
