@@ -218,16 +218,38 @@ def _parse_addresses(name: str, text: str) -> tuple[str, ...]:
     bad = [a for a in addresses if not _ADDRESS_TOKEN.match(a)]
     if not addresses or bad:
         raise ConfigError(name, f"must list addresses, CIDRs or service tags, got {text!r}")
+    _refuse_ipv6(name, addresses)
     return tuple(addresses)
+
+
+def _refuse_ipv6(name: str, values: list[str]) -> None:
+    """Azure Firewall does not filter IPv6 (docs/platform-notes.md 7): an IPv6 value is a setting error."""
+    for value in values:
+        if ":" in value:
+            raise ConfigError(name, f"{value!r} is IPv6: Azure Firewall does not support IPv6, so IPv6 "
+                                    "addresses cannot be routed through it nor used in its rules")
+
+
+# A spoke prefix this broad is a default route in disguise (0.0.0.0/0, or halves like 0.0.0.0/1): it
+# would send a loadBalancer-outbound cluster's Internet traffic to the firewall (docs/platform-notes.md 8).
+_MIN_SPOKE_PREFIX_LENGTH = 8
 
 
 def _parse_prefixes(name: str, text: str) -> tuple[str, ...]:
     prefixes = []
-    for part in _split(text):
+    parts = _split(text)
+    _refuse_ipv6(name, parts)
+    for part in parts:
         try:
-            prefixes.append(str(ipaddress.ip_network(part, strict=True)))
+            net = ipaddress.ip_network(part, strict=True)
         except ValueError as exc:
             raise ConfigError(name, f"{part!r} is not a CIDR prefix ({exc})") from exc
+        if net.prefixlen < _MIN_SPOKE_PREFIX_LENGTH:
+            raise ConfigError(name, f"{part!r} is too broad to be a spoke (shorter than "
+                                    f"/{_MIN_SPOKE_PREFIX_LENGTH}): it acts as a default route; the default "
+                                    "route comes only from outboundType userDefinedRouting or "
+                                    "FORCE_DEFAULT_ROUTE=true")
+        prefixes.append(str(net))
     return tuple(prefixes)
 
 

@@ -5,20 +5,25 @@ and the platform fact that shapes it (domain-notes.md 3.2, arm-protocol.md 2.5-2
 snapshot and settings always give equal data, so a re-computation after an apply compares equal.
 
 Public API (the reconciler calls exactly these):
-  aks_ranges, check_cluster, egress_routes, ingress_routes, desired_cluster_routes, merge_subnet_routes,
+  aks_ranges, check_cluster, check_cluster_egress, check_ingress, gateway_deleted, rule_eligibility,
+  egress_routes, ingress_routes, desired_cluster_routes, merge_subnet_routes,
   desired_prepared_subnet, desired_rule_collections, canonical_prefix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from remediation import guards
 from remediation.config import Settings
-from remediation.ids import id_key
+from remediation.ids import bounded_name, id_key
 from remediation.model import (
+    ChangeKind,
+    Conflict,
     DesiredSubnetRoutes,
     NetworkPlugin,
     NetworkRule,
@@ -29,6 +34,7 @@ from remediation.model import (
     Route,
     RoutePurpose,
     RuleCollection,
+    Severity,
     Skip,
     Snapshot,
 )
@@ -86,6 +92,13 @@ def _contains_ip(prefix: str, ip: str) -> bool:
     return net is not None and net.version == address.version and address in net
 
 
+def _covers(net: Network | None, prefix: str) -> bool:
+    other = _network(prefix)
+    if net is None or other is None or net.version != other.version:
+        return False
+    return other.subnet_of(net)  # type: ignore[arg-type]  # same IP version, checked above
+
+
 def _overlaps(prefix: str, others: Iterable[str]) -> bool:
     net = _network(prefix)
     if net is None:
@@ -106,7 +119,8 @@ def route_name(settings: Settings, role: str, prefix: str) -> str:
     if cidr == DEFAULT_PREFIX:
         return f"{settings.ownership_prefix}default"
     slug = cidr.replace(".", "-").replace("/", "-").replace(":", "-")
-    return f"{settings.ownership_prefix}{role}-{slug}"[:80]
+    # Cut names end with a hash of the prefix, so two long names never collide (docs/platform-notes.md 8).
+    return bounded_name(f"{settings.ownership_prefix}{role}-{slug}", 80, f"{role}:{cidr}")
 
 
 # --------------------------------------------------------------------------------------------- lookups
@@ -148,9 +162,10 @@ def _range_subnet_ids(cluster: ObservedCluster) -> tuple[str, ...]:
 
 
 def _gateway_prefixes(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
+    """The App Gateway subnet's IPv4 prefixes (IPv6 is never routed to the firewall nor put in a rule)."""
     gateway = _gateway(snapshot, cluster)
     subnet = _subnet(snapshot, gateway.subnet_id) if gateway else None
-    return _sorted_prefixes(subnet.address_prefixes) if subnet else ()
+    return _sorted_prefixes(guards.ipv4_only(subnet.address_prefixes)) if subnet else ()
 
 
 def _missing(snapshot: Snapshot, resource_id: str) -> str:
@@ -171,27 +186,24 @@ def aks_ranges(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
     Node subnet prefixes always; pod subnet prefixes only for flat Azure CNI with podSubnetID (pods get VNet
     IPs there). Overlay and kubenet pods are SNAT'd to the node IP, so only node prefixes. Never serviceCidr:
     it is virtual and never appears on the network. Subnets not in the snapshot contribute nothing.
+    IPv4 only: Azure Firewall does not filter IPv6 (docs/platform-notes.md 7), so IPv6 ranges of a
+    dual-stack subnet are neither routed to it nor put in its rules.
     """
     prefixes: list[str] = []
     for subnet_id in _range_subnet_ids(cluster):
         subnet = _subnet(snapshot, subnet_id)
         if subnet is not None:
-            prefixes.extend(subnet.address_prefixes)
+            prefixes.extend(guards.ipv4_only(subnet.address_prefixes))
     return _sorted_prefixes(prefixes)
 
 
 # --------------------------------------------------------------------------------------------- checks
 
 
-def check_cluster(
+def check_cluster_egress(
     snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True
 ) -> Skip | None:
-    """The runbook's prerequisites, each failure a Skip with a clear reason; None = the cluster qualifies.
-
-    `require_succeeded=False` tolerates a cluster that is still Creating/Updating: the firewall target uses it
-    so an upgrade does not drop the cluster's rules from the next whole-group PUT (and a userDefinedRouting
-    cluster needs its egress rules *while* it is being created).
-    """
+    """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall."""
     del settings  # the checks depend on the topology only; kept for a stable signature
     cluster = _cluster(snapshot, cluster_id)
     if cluster is None:
@@ -227,11 +239,35 @@ def check_cluster(
         return Skip(cluster_id, "firewall not found: the runbook needs a firewall to route through")
     if not firewall.private_ip:
         return Skip(cluster_id, f"firewall {firewall.id} has no private IP to use as the next hop")
-    return _check_gateway(snapshot, cluster)
+    return None
 
 
-def _check_gateway(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
-    if not cluster.ingress_gateway_id:
+def check_cluster(
+    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True
+) -> Skip | None:
+    """The runbook's prerequisites, each failure a Skip with a clear reason; None = the cluster qualifies.
+
+    `require_succeeded=False` tolerates a cluster that is still Creating/Updating: the firewall target uses it
+    so an upgrade does not drop the cluster's rules from the next whole-group PUT (and a userDefinedRouting
+    cluster needs its egress rules *while* it is being created). An ingress gateway confirmed deleted is
+    not a failure: the cluster keeps its egress part, only what the gateway needed goes.
+    """
+    skip = check_cluster_egress(snapshot, cluster_id, settings, require_succeeded=require_succeeded)
+    if skip is not None:
+        return skip
+    cluster = _cluster(snapshot, cluster_id)
+    assert cluster is not None  # check_cluster_egress found it
+    return check_ingress(snapshot, cluster)
+
+
+def gateway_deleted(snapshot: Snapshot, cluster: ObservedCluster) -> bool:
+    """The cluster names an ingress gateway that was looked up and confirmed missing (404)."""
+    return bool(cluster.ingress_gateway_id) and id_key(cluster.ingress_gateway_id or "") in snapshot.absent
+
+
+def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
+    """The ingress prerequisites (a supported v2 gateway whose subnet can be routed); None = fine or none."""
+    if not cluster.ingress_gateway_id or gateway_deleted(snapshot, cluster):
         return None
     gateway = _gateway(snapshot, cluster)
     if gateway is None:
@@ -272,26 +308,56 @@ class _Candidate:
 
 
 def _to_routes(
-    candidates: Iterable[_Candidate], settings: Settings, firewall_ip: str, exclude: Sequence[str]
+    candidates: Iterable[_Candidate], settings: Settings, firewall_ip: str, exclude: Sequence[str],
+    reports: list[Conflict] | None = None, where: str = "",
 ) -> list[tuple[Route, str]]:
-    """Candidates -> routes to the firewall, first role wins per prefix, sorted by prefix."""
+    """Candidates -> routes to the firewall, first role wins per prefix, sorted by prefix.
+
+    A candidate left out is reported into `reports` (about `where`, the subnet id), never dropped silently.
+    """
     chosen: dict[str, tuple[Route, str]] = {}
+    out = reports if reports is not None else []
     for c in candidates:
         prefix = canonical_prefix(c.prefix)
         if prefix in chosen:
+            continue
+        if guards.is_ipv6(prefix):
+            # Azure Firewall does not filter IPv6: an IPv6 range never goes to its (IPv4) address.
+            out.append(_note(where, f"{c.role} prefix {prefix} left out: IPv6 is never routed to the firewall"))
             continue
         if prefix != DEFAULT_PREFIX:
             # Spoke UDRs must not include the firewall subnet (or anything holding its IP): the firewall's
             # own traffic would loop and routing becomes asymmetric (domain-notes 3.2.3).
             if _contains_ip(prefix, firewall_ip):
+                out.append(_note(where, f"{c.role} prefix {prefix} left out: it holds the firewall's own "
+                                        f"address {firewall_ip}"))
                 continue
             # A route for the subnet's own ranges would send intra-cluster traffic through the firewall.
             if _overlaps(prefix, exclude):
+                out.append(_overlap_report(where, c, prefix, exclude))
                 continue
         route = Route(route_name(settings, c.role, prefix), prefix, NextHopType.VIRTUAL_APPLIANCE.value,
                       firewall_ip)
         chosen[prefix] = (route, c.reason)
     return [chosen[p] for p in sorted(chosen, key=prefix_sort_key)]
+
+
+def _note(where: str, message: str, severity: Severity = Severity.NOTE) -> Conflict:
+    return Conflict(ChangeKind.ROUTE, where, message, severity)
+
+
+def _overlap_report(where: str, c: _Candidate, prefix: str, local: Sequence[str]) -> Conflict:
+    """A candidate overlapping a local range. A SPOKE_PREFIXES entry that covers a local range whole would
+    send the subnet's own traffic through the firewall (a near-default route for it): refused as a blocking
+    conflict naming the setting. A partial overlap (a spoke prefix inside a local range) is a note."""
+    net = _network(prefix)
+    covered = [p for p in local if _covers(net, p)]
+    if c.role == "spoke" and covered:
+        return _note(where, f"refused: SPOKE_PREFIXES entry {prefix} covers the local range(s) "
+                            f"{', '.join(covered)}: it would send the subnet's own traffic through the "
+                            "firewall; not written (list the other spokes' prefixes instead)", Severity.CONFLICT)
+    ranges = ", ".join(p for p in local if _overlaps(p, [prefix]))
+    return _note(where, f"{c.role} prefix {prefix} left out: it overlaps the local range(s) {ranges}")
 
 
 def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str) -> list[_Candidate]:
@@ -308,7 +374,9 @@ def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_i
     return out
 
 
-def _egress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> list[tuple[Route, str]]:
+def _egress(
+    snapshot: Snapshot, cluster: ObservedCluster, settings: Settings, reports: list[Conflict] | None = None
+) -> list[tuple[Route, str]]:
     firewall_ip = _firewall_ip(snapshot)
     if not firewall_ip:
         return []
@@ -324,7 +392,7 @@ def _egress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) ->
         why = "outboundType userDefinedRouting" if udr else "FORCE_DEFAULT_ROUTE=true"
         candidates.append(_Candidate("default", DEFAULT_PREFIX, f"runbook egress: default route via firewall "
                                                                 f"{firewall_ip} ({why})"))
-    return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster))
+    return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
 
 
 def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
@@ -335,7 +403,9 @@ def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settin
     return tuple(route for route, _ in _egress(snapshot, cluster, settings))
 
 
-def _ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> list[tuple[Route, str]]:
+def _ingress(
+    snapshot: Snapshot, cluster: ObservedCluster, settings: Settings, reports: list[Conflict] | None = None
+) -> list[tuple[Route, str]]:
     firewall_ip = _firewall_ip(snapshot)
     if not firewall_ip or _gateway(snapshot, cluster) is None:
         return []
@@ -347,7 +417,9 @@ def _ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -
         for prefix in aks_ranges(snapshot, cluster)
         if prefix != DEFAULT_PREFIX
     ]
-    return _to_routes(candidates, settings, firewall_ip, _gateway_prefixes(snapshot, cluster))
+    gateway = _gateway(snapshot, cluster)
+    return _to_routes(candidates, settings, firewall_ip, _gateway_prefixes(snapshot, cluster), reports,
+                      (gateway.subnet_id if gateway else None) or cluster.id)
 
 
 def ingress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
@@ -356,10 +428,24 @@ def ingress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Setti
 
 
 def _desired(
-    subnet_id: str, purpose: RoutePurpose, pairs: Sequence[tuple[Route, str]]
+    subnet_id: str, purpose: RoutePurpose, pairs: Sequence[tuple[Route, str]],
+    reports: Sequence[Conflict] = (),
 ) -> DesiredSubnetRoutes:
     routes = tuple(r for r, _ in pairs)
-    return DesiredSubnetRoutes(subnet_id, purpose, routes, {r.name: why for r, why in pairs})
+    return DesiredSubnetRoutes(subnet_id, purpose, routes, {r.name: why for r, why in pairs}, tuple(reports))
+
+
+def _dual_stack_notes(snapshot: Snapshot, subnet_ids: Iterable[str]) -> list[Conflict]:
+    """A dual-stack subnet gets its IPv4 routes; its IPv6 ranges are reported, never routed or ruled."""
+    notes = []
+    for subnet_id in subnet_ids:
+        subnet = _subnet(snapshot, subnet_id)
+        v6 = guards.ipv6_only(subnet.address_prefixes) if subnet else ()
+        if subnet is not None and v6:
+            notes.append(_note(subnet.id, f"dual-stack subnet {subnet.name}: IPv4 routes planned; IPv6 range(s) "
+                                          f"{', '.join(v6)} get no route and no firewall rule (Azure Firewall "
+                                          "does not support IPv6)"))
+    return notes
 
 
 def desired_cluster_routes(
@@ -373,13 +459,24 @@ def desired_cluster_routes(
         return skip
     cluster = _cluster(snapshot, cluster_id)
     assert cluster is not None  # check_cluster returned None, so the cluster is in the snapshot
-    egress = _egress(snapshot, cluster, settings)
+    reports: list[Conflict] = []
+    if gateway_deleted(snapshot, cluster):
+        reports.append(_note(cluster.id, f"ingress gateway {cluster.ingress_gateway_id} not found (deleted): "
+                                         "its routes and rules go; the cluster's egress routes and rules stay"))
+    egress = _egress(snapshot, cluster, settings, reports)
     # Pod subnets (flat CNI) too: pods send from their own VNet IPs there, and AGIC reaches them directly,
     # so without the same routes the return path to the App Gateway would bypass the firewall (asymmetric).
-    items = [_desired(s, RoutePurpose.EGRESS, egress) for s in _range_subnet_ids(cluster)]
+    subnet_ids = _range_subnet_ids(cluster)
+    reports.extend(_dual_stack_notes(snapshot, subnet_ids))
+    items = [_desired(s, RoutePurpose.EGRESS, egress) for s in subnet_ids]
     gateway = _gateway(snapshot, cluster)
     if gateway is not None and gateway.subnet_id:
-        items.append(_desired(gateway.subnet_id, RoutePurpose.INGRESS, _ingress(snapshot, cluster, settings)))
+        ingress_reports: list[Conflict] = []
+        ingress = _ingress(snapshot, cluster, settings, ingress_reports)
+        ingress_reports.extend(_dual_stack_notes(snapshot, [gateway.subnet_id]))
+        items.append(_desired(gateway.subnet_id, RoutePurpose.INGRESS, ingress, ingress_reports))
+    if items:
+        items[0] = dataclasses.replace(items[0], reports=(*items[0].reports, *reports))
     return merge_subnet_routes(items)
 
 
@@ -411,9 +508,10 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
         kept = sorted(by_prefix.values(), key=lambda r: (prefix_sort_key(r.address_prefix), r.name.lower()))
         purposes = {i.purpose for i in group}
         purpose = RoutePurpose.EGRESS if RoutePurpose.EGRESS in purposes else RoutePurpose.INGRESS
+        reports = tuple(dict.fromkeys(r for i in group for r in i.reports))  # union, first order kept
         merged.append(DesiredSubnetRoutes(
             group[0].subnet_id, purpose, tuple(kept),
-            {r.name: "; ".join(reasons.get(r.name.lower(), [])) for r in kept},
+            {r.name: "; ".join(reasons.get(r.name.lower(), [])) for r in kept}, reports,
         ))
     return tuple(merged)
 
@@ -438,8 +536,9 @@ def desired_prepared_subnet(
                                               "(userDefinedRouting needs it before the cluster exists)"),
         *_shared_egress_candidates(snapshot, settings, ip),
     ]
-    pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes))
-    return _desired(subnet.id, RoutePurpose.EGRESS, pairs)
+    reports: list[Conflict] = []
+    pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes), reports, subnet.id)
+    return _desired(subnet.id, RoutePurpose.EGRESS, pairs, [*reports, *_dual_stack_notes(snapshot, [subnet.id])])
 
 
 # --------------------------------------------------------------------------------------------- firewall
@@ -454,9 +553,9 @@ def _rule_names(clusters: Sequence[ObservedCluster]) -> dict[str, str]:
     for c in clusters:
         key = id_key(c.id)
         if counts[c.name.lower()] > 1:
-            names[key] = f"{c.name}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+            names[key] = bounded_name(f"{c.name}-{hashlib.sha256(key.encode()).hexdigest()[:6]}", 80, c.id)
         else:
-            names[key] = c.name
+            names[key] = bounded_name(c.name, 80, c.id)
     return names
 
 
@@ -490,15 +589,7 @@ def desired_rule_collections(
     A cluster that is only still provisioning keeps its rules (see `check_cluster(require_succeeded=False)`);
     clusters failing a real prerequisite are returned as skips. Empty collections are omitted.
     """
-    eligible: list[ObservedCluster] = []
-    skips: list[Skip] = []
-    for key in sorted(snapshot.clusters):
-        cluster = snapshot.clusters[key]
-        skip = check_cluster(snapshot, cluster.id, settings, require_succeeded=False)
-        if skip is None:
-            eligible.append(cluster)
-        else:
-            skips.append(skip)
+    eligible, with_ingress, skips = rule_eligibility(snapshot, settings)
     names = _rule_names(eligible)
     egress: list[NetworkRule] = []
     ingress: list[NetworkRule] = []
@@ -512,11 +603,11 @@ def desired_rule_collections(
         # Runbook step 1 firewall rule: source = the AKS subnet, destination/protocols = egress profile.
         egress.append(_rule(name, settings.egress_protocols, ranges, settings.egress_destinations,
                             settings.egress_ports))
-        gateway_prefixes = _gateway_prefixes(snapshot, cluster)
+        gateway_prefixes = _gateway_prefixes(snapshot, cluster) if id_key(cluster.id) in with_ingress else ()
         if gateway_prefixes:
             # Runbook step 2 firewall rule: source = App Gateway subnet, destination = the AKS ranges.
             ingress.append(_rule(name, INGRESS_PROTOCOLS, gateway_prefixes, ranges, settings.ingress_ports))
-    p2s = _sorted_prefixes(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes)
+    p2s = _sorted_prefixes(guards.ipv4_only(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes))
     prefix = settings.ownership_prefix
     collections: list[RuleCollection] = []
     if egress:
@@ -528,6 +619,33 @@ def desired_rule_collections(
         rule = _rule("p2s-to-aks", P2S_PROTOCOLS, p2s, all_ranges, settings.ingress_ports)
         collections.append(RuleCollection(f"{prefix}p2s", P2S_PRIORITY, ALLOW, (rule,)))
     return tuple(collections), tuple(skips)
+
+
+def rule_eligibility(
+    snapshot: Snapshot, settings: Settings
+) -> tuple[list[ObservedCluster], set[str], list[Skip]]:
+    """Which clusters keep which part of their firewall rules: never remove what still carries traffic.
+
+    Returns (clusters that keep their egress rule, id keys of those that also keep the ingress rule, skips).
+    A cluster whose ingress part fails (gateway v1, its subnet unreadable, a bad default route
+    on it) keeps its egress rule, since its egress routes may be in place; only the ingress rule waits.
+    """
+    eligible: list[ObservedCluster] = []
+    with_ingress: set[str] = set()
+    skips: list[Skip] = []
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False)
+        if skip is not None:
+            skips.append(skip)
+            continue
+        eligible.append(cluster)
+        ingress_skip = check_ingress(snapshot, cluster)
+        if ingress_skip is None:
+            with_ingress.add(id_key(cluster.id))
+        else:
+            skips.append(Skip(cluster.id, f"{ingress_skip.reason} (egress rule kept, ingress rule not planned)"))
+    return eligible, with_ingress, skips
 
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:

@@ -7,6 +7,7 @@ subjects may say `resourceGroups`, the type may be `ManagedClusters` or `managed
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -171,3 +172,18 @@ def id_key(value: str) -> str:
         return parse_resource_id(value).key
     except InvalidResourceIdError:
         return value.strip().rstrip("/").lower()
+
+
+def bounded_name(name: str, limit: int, identity: str, *, trim: str = "-._") -> str:
+    """`name` when it fits in `limit` characters; else its head plus '-' and a short stable hash of `identity`.
+
+    Owned names derived from ids (route tables: 80 characters; route and rule names) must stay unique when
+    they are cut: two long subnet names with a common head must never map to one owned table. The hash is
+    of `id_key(identity)`, so any casing of the same id gives the same name, and it ends in a hex digit,
+    which every ARM name rule accepts as a last character.
+    """
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(id_key(identity).encode("utf-8")).hexdigest()[:8]
+    head = name[: max(limit - len(digest) - 1, 1)].rstrip(trim)
+    return f"{head}-{digest}"

@@ -197,6 +197,9 @@ class DesiredSubnetRoutes:
     purpose: RoutePurpose
     routes: tuple[Route, ...]
     reasons: Mapping[str, str] = field(default_factory=dict)  # route name -> the runbook rule behind it
+    # What was left out and why (a spoke prefix overlapping the subnet, an IPv6 range of a dual-stack
+    # subnet): plan_routes passes these on into the plan's conflicts, so nothing is dropped silently.
+    reports: tuple[Conflict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,13 +240,27 @@ class Change:
     reason: str
 
 
+class Severity(StrEnum):
+    """How much a reported Conflict weighs (docs/platform-notes.md 8 for the refusals)."""
+
+    ERROR = "error"  # the plan cannot be carried out (an ARM limit would be exceeded): write nothing at all
+    CONFLICT = "conflict"  # blocking: a desired write is refused or held up; the target is not converged
+    NOTE = "note"  # for information only (a foreign collection kept, a dual-stack subnet): not blocking
+
+
 @dataclass(frozen=True)
 class Conflict:
-    """A foreign object that contradicts the desired state; reported, never overwritten by default."""
+    """Something reported beside the changes: a foreign object in the way, a refused write, a plan error or a
+    note. Only NOTE is harmless; CONFLICT and ERROR mean the target is not converged."""
 
     kind: ChangeKind
     address: str
     message: str
+    severity: Severity = Severity.CONFLICT
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity is not Severity.NOTE
 
 
 @dataclass(frozen=True)
@@ -261,10 +278,26 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.writes)
 
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Plan-level errors (ARM limits): when any exists, nothing of this plan may be written."""
+        return tuple(f"{c.address}: {c.message}" for c in self.conflicts if c.severity is Severity.ERROR)
+
+    @property
+    def blocking_conflicts(self) -> tuple[Conflict, ...]:
+        """Conflicts and errors, not notes: any of them means the target is not converged."""
+        return tuple(c for c in self.conflicts if c.blocking)
+
+    @property
+    def notes(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if not c.blocking)
+
     def summary(self) -> dict[str, int]:
+        """Counts per action, plus `conflict`: the blocking conflicts and errors (notes are not counted)."""
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
             counts[change.action.value] += 1
+        counts["conflict"] = len(self.blocking_conflicts)
         return counts
 
 

@@ -151,6 +151,21 @@ class _Collector:
                 self.absent.add(ids.id_key(rcg_id))
 
 
+def _complete_tables(c: _Collector, own_subnet_ids: Iterable[str]) -> None:
+    """A route table's routes land on every subnet that uses it, so the route safety rules
+    (remediation.guards) need all of those subnets: read the other subnets of the observed tables (from a
+    VNet already read, else one GET per other VNet) and, only when there are any, the App Gateways in scope
+    (a v2 gateway's subnet must never get 0.0.0.0/0). A subnet that stays unknown makes the plan refuse
+    the table."""
+    own = {ids.id_key(s) for s in own_subnet_ids}
+    others = [s for t in c.route_tables.values() for s in t.subnet_ids if ids.id_key(s) not in own]
+    if not others:
+        return
+    c.subnets_by_id(others)
+    for gateway in c.gateway.list_app_gateways():
+        c.app_gateways.setdefault(ids.id_key(gateway.id), gateway)
+
+
 def _cluster_subnets(cluster: ObservedCluster) -> list[str]:
     return [*cluster.node_subnet_ids, *cluster.pod_subnet_ids]
 
@@ -174,6 +189,7 @@ def observe_cluster(gateway: ReadGateway, cluster_id: str, settings: Settings) -
         subnet_ids.append(app_gateway.subnet_id)
     c.subnets_by_id(subnet_ids)
     c.route_tables_of(subnet_ids)
+    _complete_tables(c, subnet_ids)
     c.read_firewall(settings, with_group=False)
     return c.snapshot()
 
@@ -220,10 +236,13 @@ def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:
 
 
 def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> Snapshot:
-    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall and the VPN gateways."""
+    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall, the VPN gateways and the
+    App Gateways in scope (a v2 gateway's subnet must never get 0.0.0.0/0 to an appliance: remediation.guards)."""
     c = _Collector(gateway)
     c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    c.add_app_gateways(gateway.list_app_gateways())
     c.subnets_by_id([subnet_id])
     c.route_tables_of([subnet_id])
+    _complete_tables(c, [subnet_id])
     c.read_firewall(settings, with_group=False)
     return c.snapshot()

@@ -5,20 +5,24 @@ Safety rules (ARCHITECTURE.md 3) enforced here, not in the writer:
   (a subnet has one table, and it may be the customer's or the AKS/AGIC one: domain-notes 3.2.2-3);
 - only owned routes (name prefix) are updated or deleted; a foreign route in the way is a Conflict unless
   ALLOW_TAKEOVER=true; owned route tables (tag) are emptied, never deleted automatically;
-- the firewall's owned rule collection group is written whole (a PUT replaces the group), foreign classic
-  collections are never touched.
+- the firewall's owned rule collection group is written whole (a PUT replaces the group); foreign
+  collections inside it are carried over unchanged, foreign classic collections are never touched;
+- the route safety rules of `remediation.guards` (platform subnets, per-table own ranges, v2 App Gateway
+  default route, IPv6) refuse writes with a blocking Conflict; ARM limits (400 routes per table, the group
+  size) are an ERROR in the plan, and a plan part with an error keeps no write.
 
-Public API: route_table_name_for, route_table_id_for, plan_routes, plan_firewall, rule_collections_to_arm,
-classic_collection_to_arm, build_plan.
+Public API: route_table_name_for, route_table_id_for, plan_routes, plan_firewall, plan_firewall_checked,
+group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediation import ids
+from remediation import guards, ids
 from remediation.config import Settings
 from remediation.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 from remediation.ids import id_key
@@ -35,6 +39,7 @@ from remediation.model import (
     Route,
     RoutePurpose,
     RuleCollection,
+    Severity,
     Skip,
     Snapshot,
 )
@@ -48,8 +53,11 @@ def route_table_name_for(subnet: ObservedSubnet, settings: Settings) -> str:
     """The owned table for a subnet that has none: `{prefix}{vnet}-{subnet}`, at most 80 chars."""
     rid = ids.parse_resource_id(subnet.id)
     vnet = rid.names[0] if len(rid.names) > 1 else "vnet"
-    name = f"{settings.ownership_prefix}{vnet}-{subnet.name or rid.name}"[:_MAX_NAME]
-    return name.rstrip("-.") or name
+    full = f"{settings.ownership_prefix}{vnet}-{subnet.name or rid.name}"
+    if len(full) <= _MAX_NAME:
+        return full.rstrip("-.") or full
+    # Cut names end with a hash of the subnet id: two long subnet names never share one owned table.
+    return ids.bounded_name(full, _MAX_NAME, subnet.id)
 
 
 def route_table_id_for(subnet: ObservedSubnet, settings: Settings) -> str:
@@ -119,15 +127,25 @@ def plan_routes(
     Order: route table creates, route creates/updates (NOOPs kept in place for reporting), subnet
     associations, then deletes. With `prune`, owned routes that nothing desires are deleted: on desired
     tables, and on tables of subnets that no desired entry and no observed cluster references any more.
+
+    The route safety rules (`remediation.guards`) are applied per table, over every subnet that uses it:
+    a refused table gets no write at all, a refused route is left out, each with a blocking Conflict. When
+    a table would exceed the ARM route limit the plan carries an ERROR and no write of this plan is kept.
     """
     conflicts: list[Conflict] = []
     tables: dict[str, _TablePlan] = {}
-    associations: list[Change] = []
+    associations: list[tuple[str, Change]] = []  # (table key, change), in desired order
     for item in merge_subnet_routes(desired):
+        conflicts.extend(item.reports)
         subnet = snapshot.subnets.get(id_key(item.subnet_id))
         if subnet is None:
             conflicts.append(Conflict(ChangeKind.SUBNET_ROUTE_TABLE, item.subnet_id,
                                       "subnet was not observed: nothing planned for it"))
+            continue
+        special = guards.special_subnet_reason(subnet)
+        if special is not None:
+            conflicts.append(Conflict(ChangeKind.SUBNET_ROUTE_TABLE, subnet.id,
+                                      f"refused: platform subnet {special}; no route table or route is written"))
             continue
         if subnet.route_table_id:
             table = snapshot.route_tables.get(id_key(subnet.route_table_id))
@@ -140,17 +158,25 @@ def plan_routes(
         else:
             table_id = route_table_id_for(subnet, settings)
             table = snapshot.route_tables.get(id_key(table_id))  # our table exists, the association was lost
-            associations.append(Change(
+            associations.append((id_key(table_id), Change(
                 Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet.id, {"routeTable": None},
                 {"routeTable": {"id": table_id}},
                 f"runbook: associate the route table with the {_subnet_role(item.purpose)} subnet "
                 f"{subnet.name}",
-            ))
+            )))
         entry = tables.setdefault(id_key(table_id), _TablePlan(table_id, table, subnet.location))
         entry.subnets.append((subnet, item.purpose))
         for route in item.routes:
             entry.routes.setdefault(route.name.lower(), route)
             entry.reasons.setdefault(route.name.lower(), item.reasons.get(route.name, "desired"))
+
+    doubtful: set[str] = set()  # tables refused for lack of knowledge: no delete on them either
+    for key in sorted(tables):
+        refused = _guard_table(snapshot, tables[key], conflicts)
+        if refused is not None:
+            del tables[key]  # refused: no table, no route, no association
+            if refused == "doubt":
+                doubtful.add(key)
 
     creates: list[Change] = []
     writes: list[Change] = []
@@ -167,22 +193,67 @@ def plan_routes(
                 "runbook: create a route table for "
                 + ", ".join(f"the {_subnet_role(p)} subnet {s.name}" for s, p in entry.subnets),
             ))
+        before = len(writes)
         used = _plan_table_routes(entry, settings, writes, conflicts)
+        stale: list[Change] = []
         if prune and entry.table is not None:
             others = {id_key(s) for s in entry.table.subnet_ids} - desired_subnets
-            if others & protected:
-                continue  # shared with a subnet of a cluster not planned this time: its routes stay
-            deletes.extend(_prune(entry.table, used, settings, "owned route no longer desired"))
+            if not others & protected:  # else shared with a subnet of a cluster not planned this time
+                stale = _prune(entry.table, used, settings, "owned route no longer desired")
+        deletes.extend(stale)
+        conflicts.extend(_route_limit(entry, writes[before:], stale))
     if prune:
         for key in sorted(snapshot.route_tables):
             table = snapshot.route_tables[key]
-            if key in tables:
+            if key in tables or key in doubtful:
                 continue
             subnets = {id_key(s) for s in table.subnet_ids}
             if subnets & (protected | desired_subnets):
                 continue
             deletes.extend(_prune(table, set(), settings, "no cluster in scope needs it"))
-    return (*creates, *writes, *associations, *deletes), tuple(conflicts)
+    changes = (*creates, *writes, *[a for k, a in associations if k in tables], *deletes)
+    if any(c.severity is Severity.ERROR for c in conflicts):
+        # A limit would be hit part-way through: write nothing, keep the NOOPs for the report.
+        changes = tuple(c for c in changes if c.action is Action.NOOP)
+    return changes, tuple(conflicts)
+
+
+def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict]) -> str | None:
+    """Apply the route safety rules to one table over every subnet that uses it (observed association and
+    the desired ones); drop refused routes. Returns None, or why the whole table is refused: "platform"
+    (owned routes found there are pruned by a sweep: they can only be harmful) or "doubt" (a subnet on it
+    was not observed: nothing is written or deleted)."""
+    subnet_ids = [s.id for s, _ in entry.subnets]
+    if entry.table is not None:
+        subnet_ids.extend(entry.table.subnet_ids)
+    use = guards.TableUse.of(entry.table_id, subnet_ids, snapshot.subnets, snapshot.app_gateways.values())
+    refusal = guards.table_refusal(use)
+    if refusal is not None:
+        conflicts.append(Conflict(ChangeKind.ROUTE_TABLE, entry.table_id, f"refused: {refusal}"))
+        platform = any(guards.special_subnet_reason(s) for s in use.subnets) or any(
+            guards.special_subnet_reason(i) for i in use.unobserved_subnet_ids)
+        return "platform" if platform else "doubt"
+    for name in sorted(entry.routes):
+        route = entry.routes[name]
+        why = guards.route_refusal(route, use)
+        if why is not None:
+            conflicts.append(Conflict(ChangeKind.ROUTE, _route_address(entry.table_id, route.name),
+                                      f"refused: {why}; not written"))
+            del entry.routes[name]
+    return None
+
+
+def _route_limit(entry: _TablePlan, writes: Sequence[Change], stale: Sequence[Change]) -> list[Conflict]:
+    """ARM refuses a table's 401st route; say so in the plan instead of failing half-way through an apply."""
+    existing = len(entry.table.routes) if entry.table is not None else 0
+    added = sum(1 for c in writes if c.action is Action.CREATE)
+    total = existing + added - len(stale)
+    if total <= guards.MAX_ROUTES_PER_TABLE:
+        return []
+    return [Conflict(ChangeKind.ROUTE_TABLE, entry.table_id,
+                     f"route table would hold {total} routes ({existing} now, {added} to add); the ARM limit is "
+                     f"{guards.MAX_ROUTES_PER_TABLE} per table: nothing of this plan is written",
+                     Severity.ERROR)]
 
 
 def _subnet_role(purpose: RoutePurpose) -> str:
@@ -352,32 +423,71 @@ def _collections_reason(collections: Sequence[RuleCollection]) -> str:
 def plan_firewall(
     snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings
 ) -> tuple[Change, ...]:
-    """The owned firewall rules: one whole rule collection group (policy), or owned classic collections."""
+    """The owned firewall rules: one whole rule collection group (policy), or owned classic collections.
+    (`plan_firewall_checked` also returns what it reports; this is its changes alone.)"""
+    return plan_firewall_checked(snapshot, collections, settings)[0]
+
+
+# The owned group's size limit (docs/platform-notes.md 9): 2 MB for policies created after July 2022, 1 MB
+# before. The plan estimates the serialized group and stops short of the limit, so ARM never refuses it
+# half-way through a fleet's rules.
+GROUP_SIZE_LIMIT_BYTES = 2 * 1024 * 1024
+
+
+def group_size_bytes(body: Mapping[str, Any]) -> int:
+    """The estimated size of a group as ARM stores it: its properties serialized as compact JSON."""
+    return len(json.dumps({"properties": body}, separators=(",", ":")).encode("utf-8"))
+
+
+def plan_firewall_checked(
+    snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings
+) -> tuple[tuple[Change, ...], tuple[Conflict, ...]]:
+    """plan_firewall with its report: foreign collections kept inside the owned group (NOTE), and an ERROR
+    instead of the group write when the group would exceed GROUP_SIZE_LIMIT_BYTES."""
     firewall = snapshot.firewall
     if firewall is None:
-        return ()
+        return (), ()
     if firewall.policy_id is None:
-        return _plan_classic(firewall.id, firewall.classic_collections, collections, settings)
+        return _plan_classic(firewall.id, firewall.classic_collections, collections, settings), ()
     address = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
     group = snapshot.rule_collection_group
     if group is not None and group.name.lower() != settings.rule_collection_group.lower():
         group = None  # not ours: the observer handed us another group; never compare against it
-    after = _group_body(settings.rule_collection_group_priority, collections)
+    # Someone else's collections inside our group are carried over unchanged: a PUT replaces the whole
+    # group, so leaving them out would delete them.
+    foreign = tuple(c for c in (group.rule_collections if group else ()) if not settings.owns_name(c.name))
+    reports = [Conflict(ChangeKind.RULE_COLLECTION_GROUP, address,
+                        f"foreign rule collection {c.name} inside the owned group is kept unchanged", Severity.NOTE)
+               for c in foreign]
+    wanted = (*collections, *foreign)
+    after = _group_body(settings.rule_collection_group_priority, wanted)
+    change: Change | None
     if group is None:
         if not collections:
-            return ()
-        return (Change(Action.CREATE, ChangeKind.RULE_COLLECTION_GROUP, address, None, after,
-                       _collections_reason(collections)),)
-    before = _group_body(group.priority, group.rule_collections)
-    if not collections:
-        return (Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None,
-                       "no cluster in scope needs the owned rule collection group"),)
-    same = (group.priority == settings.rule_collection_group_priority
-            and _canon_collections(group.rule_collections) == _canon_collections(collections))
-    action = Action.NOOP if same else Action.UPDATE
-    # A PUT replaces the whole group (arm-protocol.md 2.4): `after` is always the complete owned set.
-    return (Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
-                   _collections_reason(collections)),)
+            return (), ()
+        change = Change(Action.CREATE, ChangeKind.RULE_COLLECTION_GROUP, address, None, after,
+                        _collections_reason(collections))
+    else:
+        before = _group_body(group.priority, group.rule_collections)
+        if not wanted:
+            return (Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None,
+                           "no cluster in scope needs the owned rule collection group"),), tuple(reports)
+        same = (group.priority == settings.rule_collection_group_priority
+                and _canon_collections(group.rule_collections) == _canon_collections(wanted))
+        action = Action.NOOP if same else Action.UPDATE
+        reason = _collections_reason(collections) if collections else \
+            "no cluster in scope needs the owned rules; the group stays for its foreign collections"
+        # A PUT replaces the whole group (arm-protocol.md 2.4): `after` is always the complete set.
+        change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
+                        reason)
+    size = group_size_bytes(after)
+    if change.action is not Action.NOOP and size > GROUP_SIZE_LIMIT_BYTES:
+        reports.append(Conflict(
+            ChangeKind.RULE_COLLECTION_GROUP, address,
+            f"the owned rule collection group would be about {size} bytes, over the {GROUP_SIZE_LIMIT_BYTES} "
+            "byte limit of a group: not written (split the scope or shorten the rules)", Severity.ERROR))
+        return (), tuple(reports)
+    return (change,), tuple(reports)
 
 
 def _plan_classic(

@@ -327,7 +327,8 @@ class Reconciler:
         if snapshot.firewall is None:
             return _Pass(skipped=(Skip(self.settings.firewall_id, "firewall not found: no rules written"),))
         collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
-        return _Pass(tuple(plan.plan_firewall(snapshot, collections, self.settings)), (), tuple(skipped))
+        changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
+        return _Pass(changes, conflicts, tuple(skipped))
 
 
 def _unique_skips(skips: Sequence[Skip]) -> list[Skip]:

@@ -12,8 +12,11 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
                      "before": {...ARM property names...} | null,
                      "after":  {...} | null,
                      "reason": "<why, for humans>"}],                  # NOOPs included, plan order
-      "summary":   {"create": 0, "update": 0, "delete": 0, "noop": 0},
-      "conflicts": [{"kind": "<ChangeKind>", "address": "<ARM id>", "message": "..."}],
+      "summary":   {"create": 0, "update": 0, "delete": 0, "noop": 0,
+                    "conflict": 0},                                    # blocking conflicts + errors
+      "conflicts": [{"kind": "<ChangeKind>", "address": "<ARM id>", "message": "...",
+                     "severity": "conflict|error|note"}],             # note = reported, not blocking
+      "errors":    ["<address>: <plan error, e.g. an ARM limit>"],   # any -> nothing of the plan is written
       "skipped":   [{"target": "<id>", "reason": "..."}],
       "armCalls":  {"reads": 0, "writes": 0},
       "converged": true | false | null,                                # null on a dry run
@@ -40,6 +43,7 @@ from remediation.model import (
     ChangeKind,
     Outcome,
     ReconcileResult,
+    Severity,
 )
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
@@ -76,8 +80,10 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
         "changes": [_change_json(c) for c in plan.changes],
         "summary": plan.summary(),
         "conflicts": [
-            {"kind": c.kind.value, "address": c.address, "message": c.message} for c in plan.conflicts
+            {"kind": c.kind.value, "address": c.address, "message": c.message, "severity": c.severity.value}
+            for c in plan.conflicts
         ],
+        "errors": list(plan.errors),
         "skipped": [{"target": s.target, "reason": s.reason} for s in plan.skipped],
         "armCalls": {"reads": result.arm_calls.reads, "writes": result.arm_calls.writes},
         "converged": result.converged,
@@ -212,7 +218,7 @@ def _change_lines(change: Change) -> list[str]:
 def render_text(result: ReconcileResult) -> str:
     """Terraform-like text: header, each write with its attributes and reason, conflicts, skips, summary.
 
-    NOOPs are only counted. With no writes the summary is exactly "No changes.".
+    NOOPs are only counted. With no writes and no blocking conflict the summary is exactly "No changes.".
     """
     plan = result.plan
     mode = "dry run" if result.dry_run else "apply"
@@ -220,15 +226,20 @@ def render_text(result: ReconcileResult) -> str:
     for change in plan.writes:
         lines.extend(_change_lines(change))
     for conflict in plan.conflicts:
-        lines.append(f"! conflict {conflict.kind.value} {conflict.address}: {conflict.message}")
+        label = {Severity.ERROR: "! error", Severity.CONFLICT: "! conflict", Severity.NOTE: "note"}[
+            conflict.severity]
+        lines.append(f"{label} {conflict.kind.value} {conflict.address}: {conflict.message}")
     for skip in plan.skipped:
         lines.append(f"skipped {skip.target}: {skip.reason}")
     counts = plan.summary()
+    # A plan that refuses or cannot do something is never "No changes.": that line means nothing is left.
+    n = counts["conflict"]
+    blocked = f" {n} blocking conflict{'s' if n != 1 else ''}." if n else ""
     if not plan.has_changes:
-        lines.append("No changes.")
+        lines.append(f"No changes written;{blocked}" if n else "No changes.")
     elif result.dry_run:
         lines.append(f"Plan: {counts['create']} to create, {counts['update']} to update, "
-                     f"{counts['delete']} to delete, {counts['noop']} unchanged.")
+                     f"{counts['delete']} to delete, {counts['noop']} unchanged.{blocked}")
     if not result.dry_run:
         lines.extend(_outcome_lines(result))
     if result.error:

@@ -108,7 +108,7 @@ def test_plan_json_schema_and_detailed_exitcode(capsys: pytest.CaptureFixture[st
     assert set(doc) >= RESULT_KEYS
     assert doc["dryRun"] is True and doc["converged"] is None and doc["target"].endswith("/aks-cni")
     assert set(doc["armCalls"]) == {"reads", "writes"} and doc["armCalls"]["writes"] == 0
-    assert set(doc["summary"]) == {"create", "update", "delete", "noop"}
+    assert set(doc["summary"]) == {"create", "update", "delete", "noop", "conflict"}
     assert doc["changes"] and all(set(c) == CHANGE_KEYS for c in doc["changes"])
     by_address = {c["address"]: c for c in doc["changes"]}
     route = by_address[f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16"]

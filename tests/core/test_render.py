@@ -58,7 +58,7 @@ def _result(*changes: Change, dry_run: bool = True, **kw) -> ReconcileResult:
                 '      addressPrefix: "10.1.4.0/24" -> null',
                 f"! conflict route {RT}/routes/corp: foreign route corp",
                 "skipped /subscriptions/s/x: network plugin kubenet",
-                "Plan: 1 to create, 1 to update, 1 to delete, 1 unchanged.",
+                "Plan: 1 to create, 1 to update, 1 to delete, 1 unchanged. 1 blocking conflict.",
             ],
             id="each-action",
         ),
@@ -68,7 +68,7 @@ def _result(*changes: Change, dry_run: bool = True, **kw) -> ReconcileResult:
                 "cluster:c (dry run)",
                 f"! conflict route {RT}/routes/corp: foreign route corp",
                 "skipped /subscriptions/s/x: network plugin kubenet",
-                "No changes.",
+                "No changes written; 1 blocking conflict.",
             ],
             id="no-changes",
         ),
@@ -111,6 +111,7 @@ def test_to_json_schema() -> None:
         "converged",
         "outcomes",
         "error",
+        "errors",
     }
     assert doc["changes"][0] == {
         "action": "create",
@@ -121,10 +122,11 @@ def test_to_json_schema() -> None:
         "reason": "no table yet",
     }
     assert [c["action"] for c in doc["changes"]] == ["create", "noop"]
-    assert doc["summary"] == {"create": 1, "update": 0, "delete": 0, "noop": 1}
+    assert doc["summary"] == {"create": 1, "update": 0, "delete": 0, "noop": 1, "conflict": 1}
     assert doc["conflicts"] == [
-        {"kind": "route", "address": RT + "/routes/corp", "message": "foreign route corp"}
+        {"kind": "route", "address": RT + "/routes/corp", "message": "foreign route corp", "severity": "conflict"}
     ]
+    assert doc["errors"] == []
     assert doc["skipped"] == [{"target": "/subscriptions/s/x", "reason": "network plugin kubenet"}]
     assert (doc["armCalls"], doc["converged"], doc["outcomes"], doc["error"]) == (
         {"reads": 5, "writes": 0},

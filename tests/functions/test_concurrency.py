@@ -223,7 +223,8 @@ def test_concurrent_workers_write_the_shared_policy_one_at_a_time_and_converge(
     user_function("reconcile_worker")(dry)
     plan = plan_of(audit_by_request(storage)[str(dry.id)])
     assert plan["dryRun"] is True
-    assert {k: v for k, v in plan["summary"].items() if k != "noop"} == {"create": 0, "update": 0, "delete": 0}
+    assert {k: v for k, v in plan["summary"].items() if k != "noop"} == {"create": 0, "update": 0, "delete": 0,
+                                                                            "conflict": 0}
     assert plan["conflicts"] == [] and plan["skipped"] == []
     assert write_attempts(emu.request_log[before:]) == 0
 

@@ -94,3 +94,27 @@ def test_local_settings_file_must_have_values(tmp_path: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ConfigError, match="--settings"):
         read_local_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("SPOKE_PREFIXES", "0.0.0.0/0", "default route"),
+        ("SPOKE_PREFIXES", "10.2.0.0/16,0.0.0.0/1", "default route"),
+        ("SPOKE_PREFIXES", "0.0.0.0/1,128.0.0.0/1", "default route"),
+        ("SPOKE_PREFIXES", "fd00::/8", "IPv6"),
+        ("SPOKE_PREFIXES", "10.2.0.0/16, 2001:db8::/32", "IPv6"),
+        ("EGRESS_DESTINATIONS", "AzureCloud,2001:db8::/32", "IPv6"),
+        ("EGRESS_DESTINATIONS", "::/0", "IPv6"),
+    ],
+)
+def test_unsafe_address_settings_fail_with_their_name(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**VALID, name: value})
+    assert caught.value.setting == name and fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["", "10.2.0.0/16", "10.2.0.0/16,10.3.0.0/16", "10.0.0.0/8", "192.168.0.0/24"])
+def test_spoke_prefixes_that_are_spokes_are_accepted(value: str) -> None:
+    assert len(load_settings({**VALID, "SPOKE_PREFIXES": value}).spoke_prefixes) == len(
+        [p for p in value.split(",") if p])
