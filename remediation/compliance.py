@@ -243,8 +243,8 @@ def describe_change(change: Change) -> str:
     if change.kind is ChangeKind.ROUTE_TABLE:
         return f"route table {name} does not exist"
     if change.kind is ChangeKind.SUBNET_ROUTE_TABLE:
-        table = (change.after or {}).get("routeTable", {}) or {}
-        return f"subnet {name} is not associated with route table {_name(str(table.get('id', '?')))}"
+        association = (change.after or {}).get("routeTable") or {}
+        return f"subnet {name} is not associated with route table {_name(str(association.get('id', '?')))}"
     verb = {Action.CREATE: "is missing", Action.UPDATE: "differs from the runbook",
             Action.DELETE: "holds rules no cluster needs"}.get(change.action, "is unchanged")
     label = "rule collection group" if change.kind is ChangeKind.RULE_COLLECTION_GROUP else "rule collection"
