@@ -171,7 +171,7 @@ def _reconcile(reconciler: Reconciler, target: Target, *, dry_run: bool, require
 
 def _target(args: argparse.Namespace, reconciler: Reconciler) -> Target:
     if args.command in {"plan", "apply"}:
-        if not args.target:
+        if args.target is None:
             raise RemediationInputError("apply needs --target <id> or a saved plan FILE")
         return reconciler.resolve(args.target)
     if args.command == "sweep":
@@ -183,7 +183,7 @@ def _saved_plan(args: argparse.Namespace, reconciler: Reconciler) -> cli_plan_fi
     path = getattr(args, "plan_file", None)
     if not path:
         return None
-    if args.target:
+    if args.target is not None:
         raise RemediationInputError("apply takes a saved plan FILE or --target, not both (the plan has its target)")
     saved = cli_plan_file.load(path)
     cli_plan_file.check_settings(saved, reconciler.settings)
