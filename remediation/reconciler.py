@@ -209,7 +209,10 @@ class Reconciler:
                     # The group is computed from every cluster in scope: a cluster list taken before the
                     # lock could miss one that another instance has just written rules for, and our write
                     # would remove them. So the lists are taken again here, like the group itself.
-                    gateway.forget_listings()
+                    if approved_firewall is None:
+                        gateway.forget_listings()
+                    else:
+                        gateway.clear_cache()  # the approved group was read before the lock: read it again
                     firewall_pass = self._observe(self._firewall_pass, gateway)
                     if approved_firewall is None or approved_firewall == firewall_pass.changes:
                         firewall_outcomes = self._apply(gateway, firewall_pass.changes)

@@ -4,6 +4,7 @@ one line on stderr, exit 1 and zero ARM writes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from emulator import Emulator
 from remediation.cli_approve import PROMPT
 from tests.cli.conftest import Run
-from tests.reconciler.helpers import APPGW_TABLE, CNI, KUBENET, arm_writes
+from tests.reconciler.helpers import APPGW_TABLE, CNI, KUBENET, OWNED_RCG, arm_writes
 
 
 class Terminal:
@@ -133,3 +134,22 @@ def test_apply_detailed_exitcode_says_whether_it_changed_anything(cli: Run, live
     first = cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve", "--detailed-exitcode")
     second = cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve", "--detailed-exitcode")
     assert (first[0], second[0]) == (2, 0), (first[2], second[2])
+
+
+def test_a_firewall_change_while_the_prompt_waits_is_not_written(cli: Run, live: Emulator,
+                                                                 settings: Callable[..., str]) -> None:
+    """Another writer changes the owned group while the person reads the plan: the routing part they approved
+    is written, the firewall part (planned again inside the lock) no longer matches and is not."""
+
+    def answer_after_a_foreign_write(prompt: str) -> str:
+        live.put_foreign(OWNED_RCG, {"properties": {"priority": 250, "ruleCollections": []}})
+        return "yes"
+
+    code, out, err = cli("apply", "--target", CNI, "--settings", settings(), "--output", "json",
+                         ask=answer_after_a_foreign_write)
+    assert code == 1, err
+    result = json.loads(out)
+    assert result["error"] == "the firewall changed after the plan was approved: its part was not written"
+    assert not any(w.startswith("PUT") and "ruleCollectionGroups" in w for w in arm_writes(live))
+    assert any("/routes/" in w for w in arm_writes(live))
+    assert live.get(OWNED_RCG)["properties"]["ruleCollections"] == []
