@@ -152,4 +152,5 @@ def test_a_firewall_change_while_the_prompt_waits_is_not_written(cli: Run, live:
     assert result["error"] == "the firewall changed after the plan was approved: its part was not written"
     assert not any(w.startswith("PUT") and "ruleCollectionGroups" in w for w in arm_writes(live))
     assert any("/routes/" in w for w in arm_writes(live))
-    assert live.get(OWNED_RCG)["properties"]["ruleCollections"] == []
+    group = live.get(OWNED_RCG)
+    assert group is not None and group["properties"]["ruleCollections"] == []
