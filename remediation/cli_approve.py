@@ -25,10 +25,8 @@ class Approval:
     def __init__(self, decide: Decide) -> None:
         self._decide = decide
         self.refusal: str | None = None
-        self.asked = False
 
     def __call__(self, plan: Plan) -> bool:
-        self.asked = True
         self.refusal = self._decide(plan)
         return self.refusal is None
 
