@@ -3,6 +3,7 @@ emulator's state is changed between the two commands, as another writer would) o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from emulator import Emulator
-from remediation.cli_plan_file import FORMAT, FORMAT_VERSION
+from remediation.cli_plan_file import FORMAT, FORMAT_VERSION, settings_fingerprint
+from remediation.config import Mode, load_settings
 from tests.cli.conftest import Run
-from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, FIREWALL_IP, OWNED_RCG, arm_writes
+from tests.reconciler.helpers import BASE_SETTINGS, CNI, CUSTOMER_TABLE, FIREWALL_IP, OWNED_RCG, arm_writes
 
 SPOKE_ROUTE = f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16"
 
@@ -120,3 +122,20 @@ def test_apply_takes_a_file_or_a_target(cli: Run, live: Emulator, settings: Call
     assert code == 1 and "not both" in err
     code, _, err = cli("apply", "--settings", settings(), "--auto-approve")
     assert code == 1 and err.splitlines() == ["error: apply needs --target <id> or a saved plan FILE"]
+
+
+@pytest.mark.parametrize(("change", "same"), [
+    ({"arm_endpoint": "https://127.0.0.1:1"}, True),  # an emulator's port differs per run
+    ({"mode": "report"}, True),
+    ({"principal_id": "someone-else"}, True),
+    ({"spoke_prefixes": ("10.3.0.0/16",)}, False),
+    ({"allow_takeover": True}, False),
+    ({"rule_collection_group_priority": 300}, False),
+    ({"egress_ports": ("443",)}, False),
+], ids=lambda v: str(v))
+def test_the_fingerprint_covers_what_shapes_a_plan(change: dict, same: bool) -> None:
+    base = load_settings(BASE_SETTINGS)
+    if "mode" in change:
+        change = {"mode": Mode(change["mode"])}
+    other = dataclasses.replace(base, **change)
+    assert (settings_fingerprint(other) == settings_fingerprint(base)) is same
