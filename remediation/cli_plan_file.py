@@ -5,6 +5,7 @@ JSON (every change with its before/after, i.e. the state it was computed from). 
 from a fresh read; the reconciler's approve callback accepts only when the fresh changes equal the saved
 ones, so a plan whose state changed in between is refused with zero writes (terraform's "saved plan is
 stale"). Reasons (the human text beside a change) are not compared: they describe, they do not write.
+The format and why `before`/`after` stand in for etags: docs/cli.md §2.
 """
 
 from __future__ import annotations

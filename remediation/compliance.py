@@ -11,7 +11,7 @@ its ranges. From that plan:
 - compliant: nothing to write for this cluster.
 
 The owned rule collection group is also judged as a whole (`firewall`): a collection no cluster needs, or a
-changed priority, is not any one cluster's gap but still a pending write.
+changed priority, is not any one cluster's gap but still a pending write (docs/cli.md §3).
 """
 
 from __future__ import annotations

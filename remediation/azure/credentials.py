@@ -39,7 +39,7 @@ def missing_credential_message(exc: BaseException) -> str | None:
 
     A token failure has no HTTP response; a 401 from ARM itself (an expired or wrong-tenant token) does, and
     is left to the normal error path. The names of the credentials that were tried come from the message
-    DefaultAzureCredential builds ("\\tEnvironmentCredential: ...", one per line).
+    DefaultAzureCredential builds ("\\tEnvironmentCredential: ...", one per line; docs/cli.md §5).
     """
     from azure.core.exceptions import ClientAuthenticationError
 
