@@ -5,6 +5,9 @@ one line on stderr, exit 1 and zero ARM writes."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -12,7 +15,16 @@ import pytest
 from emulator import Emulator
 from remediation.cli_approve import PROMPT
 from tests.cli.conftest import Run
-from tests.reconciler.helpers import APPGW_TABLE, CNI, KUBENET, OWNED_RCG, arm_writes
+from tests.reconciler.helpers import (
+    APPGW_TABLE,
+    CNI,
+    KUBENET,
+    OWNED_RCG,
+    ROOT,
+    SEED_PATH,
+    SETTINGS_PATH,
+    arm_writes,
+)
 
 
 class Terminal:
@@ -154,3 +166,13 @@ def test_a_firewall_change_while_the_prompt_waits_is_not_written(cli: Run, live:
     assert any("/routes/" in w for w in arm_writes(live))
     group = live.get(OWNED_RCG)
     assert group is not None and group["properties"]["ruleCollections"] == []
+
+
+def test_a_real_process_without_a_terminal_refuses_before_reading_arm() -> None:
+    """stdin is /dev/null, as in CI: the real isatty() check, not an injected one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REMEDIATION_", "AZURE_", "ARM_", "IDENTITY_"))}
+    dump = ["--settings", str(SETTINGS_PATH), "--emulator-seed", str(SEED_PATH)]
+    proc = subprocess.run([sys.executable, "-m", "remediation", "sweep", "--apply", *dump], cwd=ROOT, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith("error: sweep --apply needs --auto-approve when stdin is not a terminal")
