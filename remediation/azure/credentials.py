@@ -43,12 +43,14 @@ def missing_credential_message(exc: BaseException) -> str | None:
     """
     from azure.core.exceptions import ClientAuthenticationError
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ClientAuthenticationError) and seen.response is None:
-            text = str(seen.message if seen.message else seen)
+    current: BaseException | None = exc
+    visited: set[int] = set()  # a cause chain can loop back on itself
+    while current is not None and id(current) not in visited:
+        visited.add(id(current))
+        if isinstance(current, ClientAuthenticationError) and current.response is None:
+            text = str(current.message if current.message else current)
             tried = list(dict.fromkeys(re.findall(r"^\s*(\w+Credential):", text, re.MULTILINE)))
-            names = ", ".join(tried) if tried else type(seen).__name__
+            names = ", ".join(tried) if tried else type(current).__name__
             return f"no Azure credential could get a token (tried {names}): " + "; ".join(_CREDENTIAL_FIXES)
-        seen = seen.__cause__ or seen.__context__
+        current = current.__cause__ or current.__context__
     return None
