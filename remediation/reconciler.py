@@ -22,11 +22,13 @@ from remediation.errors import OutOfScopeError, TargetNotFoundError, Unsupported
 from remediation.locks import InProcessLocks, LockProvider
 from remediation.model import (
     Action,
+    ArmCalls,
     Change,
     ChangeOutcome,
     Conflict,
     DesiredSubnetRoutes,
     Outcome,
+    Plan,
     ReconcileResult,
     Skip,
     Snapshot,
@@ -62,6 +64,7 @@ class _Pass:
 
 
 _Step = Callable[[ArmGateway], _Pass]
+Approve = Callable[[Plan], bool]
 
 
 class Reconciler:
@@ -124,12 +127,14 @@ class Reconciler:
 
     # ------------------------------------------------------------------------------------ reconcile
 
-    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False) -> ReconcileResult:
+    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                  approve: Approve | None = None) -> ReconcileResult:
         """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify.
 
         Failed writes are outcomes, not exceptions. A missing cluster or gateway triggers the clean-up
         pass (owned routes and rules that no cluster needs any more), unless require_exists is set, when
-        TargetNotFoundError is raised (the HTTP re-run answers 404).
+        TargetNotFoundError is raised (the HTTP re-run answers 404). `approve` is called with the whole
+        plan after planning and before any write; False ends the run with zero writes and an error.
         """
         dry_run = dry_run or self.settings.mode is Mode.REPORT
         started = time.monotonic()
@@ -140,6 +145,7 @@ class Reconciler:
         passes: list[_Pass] = []
         outcomes: list[ChangeOutcome] = []
         converged: bool | None = None
+        error: str | None = None
         try:
             if dry_run:
                 if routing is not None:
@@ -147,8 +153,10 @@ class Reconciler:
                 if with_firewall:
                     passes.append(self._observe(self._firewall_pass, gateway))
             else:
-                passes, outcomes = self._plan_and_apply(gateway, routing, with_firewall)
-                converged = self._verify(gateway, routing, with_firewall, outcomes)
+                passes, outcomes, error = self._plan_and_apply(gateway, routing, with_firewall,
+                                                               _approval(str(target), approve))
+                if error is None or outcomes:
+                    converged = self._verify(gateway, routing, with_firewall, outcomes)
         finally:
             calls = gateway.arm_calls
             gateway.close()
@@ -160,7 +168,7 @@ class Reconciler:
         )
         result = ReconcileResult(
             target=str(target), dry_run=dry_run, plan=plan_, outcomes=tuple(outcomes), arm_calls=calls,
-            converged=converged)
+            converged=converged, error=error)
         log.info(
             "reconciled %s: %s, %d writes planned, %d conflicts, %d skipped, converged=%s, %d reads, "
             "%d writes in %.2fs", target, "dry run" if dry_run else "applied", len(plan_.writes),
@@ -169,13 +177,26 @@ class Reconciler:
             extra={"target": target.id, "action": "reconcile", "dryRun": dry_run})
         return result
 
-    def _plan_and_apply(self, gateway: ArmGateway, routing: _Step | None,
-                        with_firewall: bool) -> tuple[list[_Pass], list[ChangeOutcome]]:
+    def _plan_and_apply(self, gateway: ArmGateway, routing: _Step | None, with_firewall: bool,
+                        approve: Callable[[Sequence[_Pass]], bool] | None = None,
+                        ) -> tuple[list[_Pass], list[ChangeOutcome], str | None]:
         """Routing writes and the firewall write run side by side: they touch different parents, and a
         firewall policy write takes minutes, so serializing them would add the routing chain to it."""
         passes: list[_Pass] = []
         routing_pass = self._observe(routing, gateway) if routing is not None else None
+        approved_firewall: tuple[Change, ...] | None = None
+        if approve is not None:
+            # The whole plan is shown before any write starts; the firewall part is planned again inside
+            # the lock below and written only if it is still exactly what was approved.
+            preview = [p for p in (routing_pass,) if p is not None]
+            if with_firewall:
+                preview.append(self._observe(self._firewall_pass, gateway))
+                approved_firewall = preview[-1].changes
+            if not approve(preview):
+                writes = sum(c.action is not Action.NOOP for p in preview for c in p.changes)
+                return preview, [], f"not approved: {writes} planned write(s), none made"
         firewall_outcomes: tuple[ChangeOutcome, ...] = ()
+        error: str | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-writes") as pool:
             routing_writes = (pool.submit(self._apply, gateway, routing_pass.changes)
                               if routing_pass is not None else None)
@@ -188,12 +209,18 @@ class Reconciler:
                     # The group is computed from every cluster in scope: a cluster list taken before the
                     # lock could miss one that another instance has just written rules for, and our write
                     # would remove them. So the lists are taken again here, like the group itself.
-                    gateway.forget_listings()
+                    if approved_firewall is None:
+                        gateway.forget_listings()
+                    else:
+                        gateway.clear_cache()  # the approved group was read before the lock: read it again
                     firewall_pass = self._observe(self._firewall_pass, gateway)
-                    firewall_outcomes = self._apply(gateway, firewall_pass.changes)
+                    if approved_firewall is None or approved_firewall == firewall_pass.changes:
+                        firewall_outcomes = self._apply(gateway, firewall_pass.changes)
+                    else:
+                        error = "the firewall changed after the plan was approved: its part was not written"
                 passes.append(firewall_pass)
             routing_outcomes = routing_writes.result() if routing_writes is not None else ()
-        return passes, [*routing_outcomes, *firewall_outcomes]
+        return passes, [*routing_outcomes, *firewall_outcomes], error
 
     def _verify(self, gateway: ArmGateway, routing: _Step | None, with_firewall: bool,
                 outcomes: Sequence[ChangeOutcome]) -> bool:
@@ -218,6 +245,17 @@ class Reconciler:
     def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
         return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s,
                              sleep=self._sleep, locks=self._locks)
+
+    def observe_scope(self) -> tuple[Snapshot, ArmCalls]:
+        """Read-only: every cluster in scope with its network, the firewall and its owned group (status)."""
+        gateway = self._gateway_factory()
+        try:
+            snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings),
+                                        deadline_s=self._retry_deadline_s, describe="observe", sleep=self._sleep)
+        finally:
+            calls = gateway.arm_calls
+            gateway.close()
+        return snapshot, calls
 
     # ------------------------------------------------------------------------------------ passes
 
@@ -329,6 +367,15 @@ class Reconciler:
         collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
         changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
         return _Pass(changes, conflicts, tuple(skipped))
+
+
+def _approval(target: str, approve: Approve | None) -> Callable[[Sequence[_Pass]], bool] | None:
+    """The caller's approve(Plan), applied to the passes planned before any write."""
+    if approve is None:
+        return None
+    return lambda passes: approve(plan.build_plan(
+        target, [c for p in passes for c in p.changes], [c for p in passes for c in p.conflicts],
+        _unique_skips([s for p in passes for s in p.skipped])))
 
 
 def _unique_skips(skips: Sequence[Skip]) -> list[Skip]:

@@ -3,7 +3,10 @@
 Audit: one row per worker run (every attempt, including malformed messages), so a reviewer can answer
 "what did the function change, when, why and for which event". PartitionKey = the target key (all runs of
 one target together; `malformed` for messages without a target); RowKey = reverse-time prefix + request
-id + attempt, so a partition lists newest first.
+id + attempt, so a partition lists newest first. A drift sweep's row also records the compliance of every
+cluster in scope after the run (`complianceJson`, the document of remediation/render_status.py) and its
+counts as columns (`compliant`, `compliantClusters`, `nonCompliantClusters`, `skippedClusters`,
+`conflictedClusters`), so "which clusters were out of line, and when" is one table query.
 
 Status: one row per request id (PartitionKey = request id, RowKey = "status"), read by
 `GET /api/remediations/{id}`. Table string properties hold at most 64 KiB (32 K UTF-16 units); large JSON
@@ -67,6 +70,7 @@ class AuditRecord:
     arm_writes: int = 0
     error: str | None = None
     final_attempt: bool = False  # the host moves the message to the poison queue after this attempt
+    compliance: Mapping[str, Any] | None = None  # a sweep: render_status.to_json of the scope after the run
 
 
 class _Table:
@@ -113,6 +117,9 @@ class AuditLog(_Table):
         if record.plan is not None:
             put_json(entity, "planJson", record.plan)
         put_json(entity, "outcomesJson", record.outcomes)
+        if record.compliance is not None:
+            put_json(entity, "complianceJson", record.compliance)
+            entity.update(compliance_columns(record.compliance))
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
         return row_key
 
@@ -160,6 +167,18 @@ class StatusStore(_Table):
             "error": entity.get("error") or None,
             "result": get_json(entity, "resultJson"),
         }
+
+
+_COUNT_COLUMNS = {"compliant": "compliantClusters", "non-compliant": "nonCompliantClusters",
+                  "skipped": "skippedClusters", "conflicted": "conflictedClusters"}
+
+
+def compliance_columns(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The queryable columns of a compliance document: the verdict and one count per state."""
+    summary = document.get("summary") or {}
+    columns: dict[str, Any] = {column: int(summary.get(state, 0)) for state, column in _COUNT_COLUMNS.items()}
+    columns["compliant"] = bool(document.get("compliant"))
+    return columns
 
 
 def put_json(entity: dict[str, Any], name: str, value: object) -> None:

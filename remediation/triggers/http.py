@@ -1,13 +1,18 @@
-"""`remediate` (POST /api/remediations) and `remediation_status` (GET /api/remediations/{id}).
+"""`remediate` (POST /api/remediations), `remediation_status` (GET /api/remediations/{id}) and `compliance`
+(GET /api/compliance).
 
 POST body: {"target": "<ARM id>", "dryRun": true|false}.
   400 invalid JSON / id / unsupported type; 403 outside REMEDIATION_SCOPE (decided without any ARM call);
   dry run -> 200 with the plan JSON, computed now (a plan only reads, well inside the 230 s HTTP limit);
-  404 when a dry run's target does not exist;
+  404 when a dry run's target does not exist; 422 `TargetSkipped` when the named target fails a runbook
+  prerequisite (kubenet, v1 gateway, ...), with the reason and the plan (the CLI's exit 3);
   apply -> 202, `Location: <base>/api/remediations/<requestId>`, {"requestId", "status": "queued"}: a
   firewall update takes minutes, so the work goes through the queue and the caller polls the status.
-REMEDIATION_MODE=report turns an apply request into a dry run answered now (200, plan with
-`dryRun: true`, header `X-Remediation-Mode: report`): the caller sees at once that nothing will be written.
+REMEDIATION_MODE=report refuses an apply request: 409 `ReportMode`, nothing queued (the CLI's `apply` exits 1
+the same way); a dry run is answered as usual, with header `X-Remediation-Mode: report`.
+GET /api/remediations/{id} adds `targetSkipped` (the reason, or null) beside the stored result.
+GET /api/compliance: every cluster in scope as compliant / non-compliant / skipped / conflicted, read now;
+the document of remediation/render_status.py (the same as `python -m remediation status --output json`).
 Every error is JSON {"error": {"code", "message"}}; a stack trace never leaves the process.
 """
 
@@ -20,7 +25,7 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from remediation import intake
+from remediation import ids, intake
 from remediation.errors import (
     ConfigError,
     InvalidResourceIdError,
@@ -81,7 +86,37 @@ def remediation_status(req: func.HttpRequest) -> func.HttpResponse:
         return error_response(500, "InternalError", "unexpected error; the function log has the details")
     if status is None:
         return error_response(404, "RequestNotFound", f"no remediation request {request_id}")
-    return _json(200, status)
+    return _json(200, {**status, "targetSkipped": _skip_reason(status.get("result"), status.get("target"))})
+
+
+@bp.function_name("compliance")
+@bp.route(route="compliance", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+def compliance(req: func.HttpRequest) -> func.HttpResponse:
+    from remediation.render_status import to_json
+    from remediation.status_report import scope_compliance
+
+    try:
+        report = scope_compliance(get_runtime().reconciler)
+    except ConfigError as exc:
+        return error_response(500, exc.code, str(exc))
+    except TransientError as exc:
+        return error_response(503, exc.arm_code or "Transient", str(exc), {"Retry-After": "30"})
+    except TerminalError as exc:
+        return error_response(502, exc.arm_code or "ArmError", str(exc))
+    except Exception:
+        log.exception("compliance failed unexpectedly")
+        return error_response(500, "InternalError", "unexpected error; the function log has the details")
+    return _json(200, to_json(report))
+
+
+def _skip_reason(result: Any, target_id: Any) -> str | None:
+    """The reason the named target was skipped, from a result document's `skipped` list, or None."""
+    if not isinstance(result, dict) or not isinstance(target_id, str):
+        return None
+    for skip in result.get("skipped") or []:
+        if isinstance(skip, dict) and ids.same_id(str(skip.get("target")), target_id):
+            return str(skip.get("reason"))
+    return None
 
 
 def _remediate(req: func.HttpRequest) -> func.HttpResponse:
@@ -105,8 +140,12 @@ def _remediate(req: func.HttpRequest) -> func.HttpResponse:
         return error_response(403, exc.code, str(exc))
     except (InvalidResourceIdError, UnsupportedTargetError) as exc:
         return error_response(400, exc.code, str(exc))
-    if dry_run or runtime.report_mode:
+    if dry_run:
         return _plan_now(runtime, target)
+    if runtime.report_mode:
+        return error_response(409, "ReportMode", "REMEDIATION_MODE=report: an apply request would write and report "
+                              "mode writes nothing; send \"dryRun\": true for the plan, or set "
+                              "REMEDIATION_MODE=enforce", {"X-Remediation-Mode": "report"})
     return _enqueue(runtime, req, target)
 
 
@@ -124,7 +163,12 @@ def _plan_now(runtime: Runtime, target: Target) -> func.HttpResponse:
     headers = {"X-Remediation-Mode": runtime.settings.mode.value}
     log_action(log, logging.INFO, "planned %s on request: %d changes", target, len(result.plan.writes),
                target=target.id, action="plan", trigger=Trigger.HTTP.value)
-    return _json(200, to_json(result), headers)
+    document = to_json(result)
+    reason = _skip_reason(document, target.id)
+    if reason is not None:
+        return _json(422, {"error": {"code": "TargetSkipped", "message": f"{target.id}: {reason}"},
+                           "plan": document}, headers)
+    return _json(200, document, headers)
 
 
 def _enqueue(runtime: Runtime, req: func.HttpRequest, target: Target) -> func.HttpResponse:

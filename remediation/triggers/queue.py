@@ -19,7 +19,7 @@ import azure.functions as func
 from remediation import intake
 from remediation.errors import RemediationError, TerminalError, TransientError
 from remediation.intake import MalformedMessageError, RemediationRequest, Trigger
-from remediation.model import Outcome, ReconcileResult
+from remediation.model import Outcome, ReconcileResult, TargetKind
 from remediation.storage import POISON_QUEUE_NAME, QUEUE_NAME, AuditRecord, RunState
 from remediation.telemetry import log_action
 from remediation.triggers.runtime import Runtime, get_runtime
@@ -100,7 +100,8 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         **common, state=state, duration_s=time.monotonic() - clock, plan=document,
         outcomes=[{"address": o.change.address, "kind": o.change.kind.value, "action": o.change.action.value,
                    "outcome": o.outcome.value, "error": o.error} for o in result.outcomes],
-        arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error))
+        arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error,
+        compliance=_sweep_compliance(runtime, request)))
     _status(runtime, request, state, attempt=attempt, result=document, error=result.error)
     changed = [o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.FAILED)]
     log_action(log, logging.INFO, "%s %s: %d changes planned, %d applied, %d conflicts, converged=%s",
@@ -155,3 +156,18 @@ def _audit(runtime: Runtime, record: AuditRecord) -> None:
     except Exception as exc:  # the reconcile already happened; a lost audit row must not re-run it
         log.error("audit record of request %s not stored: %s", record.run_id, exc,
                   extra={"target": record.target, "action": "audit-failed"})
+
+
+def _sweep_compliance(runtime: Runtime, request: RemediationRequest) -> dict[str, Any] | None:
+    """A sweep's audit row records the compliance of the scope after the run (a fresh read); other runs and a
+    failed read record none: the reconcile already happened and must not be re-run for its audit row."""
+    if request.target.kind is not TargetKind.SCOPE:
+        return None
+    from remediation.render_status import to_json
+    from remediation.status_report import scope_compliance
+
+    try:
+        return to_json(scope_compliance(runtime.reconciler))
+    except Exception as exc:
+        log.warning("compliance of %s not recorded: %s", request.target, exc)
+        return None

@@ -124,7 +124,7 @@ def test_plan_json_schema_and_detailed_exitcode(capsys: pytest.CaptureFixture[st
 def test_apply_then_plan_on_the_dump_has_no_changes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     dump_path = tmp_path / "after.json"
     code, out, err = run(capsys, "apply", "--target", CNI, *SEEDED, "--emulator-dump", str(dump_path),
-                         "--detailed-exitcode")
+                         "--auto-approve")
     assert code == 0, err
     assert "converged: true" in out
     before, after = load_seed(), json.loads(dump_path.read_text(encoding="utf-8"))
@@ -253,7 +253,8 @@ BAD_TARGETS = [
 def test_bad_target_is_one_line_exit_1_and_no_writes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                       live: Emulator, command: str, target: str,
                                                       problem: str) -> None:
-    code, out, err = run(capsys, command, "--target", target, "--settings", settings_file(tmp_path, BASE_SETTINGS))
+    code, out, err = run(capsys, command, "--target", target, "--settings", settings_file(tmp_path, BASE_SETTINGS),
+                         *(["--auto-approve"] if command == "apply" else []))
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and problem in err
     assert arm_writes(live) == []
@@ -263,7 +264,7 @@ def test_bad_target_with_a_seed_leaves_the_seeded_state_as_it_was(capsys: pytest
                                                                  tmp_path: Path) -> None:
     dump_path = tmp_path / "dump.json"
     code, _, err = run(capsys, "apply", "--target", CNI.replace("aks-cni", "nope"), *SEEDED,
-                       "--emulator-dump", str(dump_path))
+                       "--emulator-dump", str(dump_path), "--auto-approve")
     assert code == 1 and len(err.splitlines()) == 1
     assert json.loads(dump_path.read_text(encoding="utf-8")) == Emulator(seed=load_seed()).dump()
 
@@ -360,7 +361,8 @@ def test_arm_error_is_one_line_and_nothing_is_written(capsys: pytest.CaptureFixt
                                                      live: Emulator) -> None:
     live.faults.add("GET", r"/managedClusters/aks-cni$", kind="status", status=403, code="AuthorizationFailed",
                     message="The client does not have authorization to perform action\non this scope.")
-    code, out, err = run(capsys, "apply", "--target", CNI, "--settings", settings_file(tmp_path, BASE_SETTINGS))
+    code, out, err = run(capsys, "apply", "--target", CNI, "--settings", settings_file(tmp_path, BASE_SETTINGS),
+                         "--auto-approve")
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and "AuthorizationFailed" in err
     assert arm_writes(live) == []

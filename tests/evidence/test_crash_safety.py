@@ -37,7 +37,8 @@ def _child_env(emu: Emulator) -> dict[str, str]:
 
 
 def _apply_cmd() -> list[str]:
-    return [sys.executable, "-m", "remediation", "apply", "--target", support.CLUSTER_CNI, "--output", "json"]
+    return [sys.executable, "-m", "remediation", "apply", "--target", support.CLUSTER_CNI, "--output", "json",
+            "--auto-approve"]
 
 
 def test_an_uninterrupted_subprocess_apply_makes_the_expected_writes(harness: Harness) -> None:

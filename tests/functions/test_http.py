@@ -117,11 +117,10 @@ def test_dry_run_of_a_missing_cluster_is_404(arm: Any, storage: Azurite) -> None
     assert body_of(response)["error"]["code"] == "TargetNotFound"
 
 
-def test_report_mode_answers_an_apply_request_with_the_plan(arm: Any, app_env: Callable[..., None],
-                                                            storage: Azurite) -> None:
+def test_report_mode_refuses_an_apply_request(arm: Any, app_env: Callable[..., None], storage: Azurite) -> None:
     app_env(ARM_ENDPOINT=arm.base_url, REMEDIATION_MODE="report")
     response = post({"target": f"{SPOKE}/routeTables/rt-spoke-nodes", "dryRun": False})
-    assert response.status_code == 200, response.get_body()
-    assert body_of(response)["dryRun"] is True
+    assert response.status_code == 409, response.get_body()
+    assert body_of(response)["error"]["code"] == "ReportMode"
     assert response.headers["X-Remediation-Mode"] == "report"
     assert queued_count(storage) == 0

@@ -20,7 +20,7 @@ def _bindings(name: str) -> list[dict[str, object]]:
 
 def test_the_app_has_exactly_the_interface_functions() -> None:
     assert set(functions()) == {"on_resource_event", "reconcile_worker", "drift_sweep", "remediate",
-                                "remediation_status"}
+                                "remediation_status", "compliance"}
 
 
 def test_event_grid_trigger() -> None:
@@ -58,7 +58,7 @@ def test_importing_the_app_needs_no_settings_and_no_network() -> None:
     code = "import function_app; print(len(function_app.app.get_functions()))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=60, check=True)
-    assert out.stdout.strip() == "5"
+    assert out.stdout.strip() == "6"
 
 
 def test_host_json_matches_the_worker() -> None:

@@ -1,0 +1,161 @@
+"""compliance.assess: one table of topologies -> per-cluster state and what each line says (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from remediation import compliance, desired
+from remediation.compliance import ComplianceState
+from remediation.ids import id_key
+from remediation.model import ObservedRuleCollectionGroup, Route, RuleCollection, Skip, Snapshot
+from tests.core import factories as f
+
+SETTINGS = f.settings()
+GROUP_ID = f"{f.POLICY}/ruleCollectionGroups/rmd-aks-runbook"
+SECOND = f"{f.RG}/providers/Microsoft.ContainerService/managedClusters/aks2"
+SECOND_SUBNET = f"{f.VNET}/subnets/aks2-nodes"
+
+
+def converged(base: Snapshot) -> Snapshot:
+    """`base` with every route, association and rule the runbook wants already in place."""
+    tables = dict(base.route_tables)
+    subnets = dict(base.subnets)
+    for key in sorted(base.clusters):
+        wanted = desired.desired_cluster_routes(base, base.clusters[key].id, SETTINGS)
+        if isinstance(wanted, Skip):
+            continue
+        for item in wanted:
+            subnet = subnets[id_key(item.subnet_id)]
+            name = f"rt-{subnet.name}"
+            table = tables.get(id_key(f.table_id(name))) or f.route_table(name, subnets=(subnet.id,))
+            merged = {r.name: r for r in (*table.routes, *item.routes)}
+            tables[id_key(table.id)] = dataclasses.replace(table, routes=tuple(merged.values()))
+            subnets[id_key(subnet.id)] = dataclasses.replace(subnet, route_table_id=table.id)
+    done = dataclasses.replace(base, route_tables=tables, subnets=subnets)
+    collections, _ = desired.desired_rule_collections(done, SETTINGS)
+    group = ObservedRuleCollectionGroup(GROUP_ID, "rmd-aks-runbook", 250, collections)
+    return dataclasses.replace(done, rule_collection_group=group)
+
+
+def with_route(snapshot: Snapshot, table: str, route: Route | None, drop: str | None = None) -> Snapshot:
+    tables = dict(snapshot.route_tables)
+    key = id_key(f.table_id(table))
+    routes = [r for r in tables[key].routes if r.name != drop and (route is None or r.name != route.name)]
+    tables[key] = dataclasses.replace(tables[key], routes=(*routes, *([route] if route else [])))
+    return dataclasses.replace(snapshot, route_tables=tables)
+
+
+def edit_egress_rule(snapshot: Snapshot) -> Snapshot:
+    group = snapshot.rule_collection_group
+    assert group is not None
+    collections = []
+    for collection in group.rule_collections:
+        rules = tuple(dataclasses.replace(r, destination_ports=("443",)) if collection.name == "rmd-egress" else r
+                      for r in collection.rules)
+        collections.append(RuleCollection(collection.name, collection.priority, collection.action, rules))
+    return dataclasses.replace(snapshot, rule_collection_group=dataclasses.replace(
+        group, rule_collections=tuple(collections)))
+
+
+def two_clusters() -> Snapshot:
+    base = f.hub_spoke()
+    second = f.cluster(id=SECOND, name="aks2", node_subnet_ids=(SECOND_SUBNET,))
+    return dataclasses.replace(
+        base, clusters={**base.clusters, id_key(SECOND): second},
+        subnets={**base.subnets, id_key(SECOND_SUBNET): f.subnet(SECOND_SUBNET, "10.1.12.0/24")})
+
+
+def without_rule_of(snapshot: Snapshot, cluster: str) -> Snapshot:
+    group = snapshot.rule_collection_group
+    assert group is not None
+    collections = tuple(RuleCollection(c.name, c.priority, c.action, tuple(r for r in c.rules if r.name != cluster))
+                        for c in group.rule_collections)
+    return dataclasses.replace(snapshot, rule_collection_group=dataclasses.replace(group, rule_collections=collections))
+
+
+Case = tuple[Callable[[], Snapshot], dict[str, ComplianceState], str]
+CASES: dict[str, Case] = {
+    "converged": (lambda: converged(f.hub_spoke()), {"aks1": ComplianceState.COMPLIANT}, ""),
+    "route-missing": (lambda: with_route(converged(f.hub_spoke()), "rt-aks-nodes", None,
+                                         drop="rmd-appgw-10-1-4-0-24"),
+                      {"aks1": ComplianceState.NON_COMPLIANT},
+                      "route rmd-appgw-10-1-4-0-24 (10.1.4.0/24 -> VirtualAppliance 10.0.1.4) is missing on route "
+                      "table rt-aks-nodes"),
+    "route-drift": (lambda: with_route(converged(f.hub_spoke()), "rt-aks-nodes",
+                                       f.fw_route("rmd-appgw-10-1-4-0-24", f.APPGW_PREFIX, "10.0.1.5")),
+                    {"aks1": ComplianceState.NON_COMPLIANT},
+                    "route rmd-appgw-10-1-4-0-24 on route table rt-aks-nodes is 10.1.4.0/24 -> VirtualAppliance "
+                    "10.0.1.5; needs 10.1.4.0/24 -> VirtualAppliance 10.0.1.4"),
+    "no-association": (lambda: f.hub_spoke(), {"aks1": ComplianceState.NON_COMPLIANT},
+                       "subnet aks-nodes is not associated with route table rmd-spoke-vnet-aks-nodes"),
+    "rule-edited": (lambda: edit_egress_rule(converged(f.hub_spoke())), {"aks1": ComplianceState.NON_COMPLIANT},
+                    "firewall rule rmd-egress/aks1 is TCP,UDP 10.1.0.0/22 -> AzureCloud ports 443; the runbook "
+                    "needs TCP,UDP 10.1.0.0/22 -> AzureCloud ports 123,443,1194,9000"),
+    "foreign-route-in-the-way": (
+        lambda: with_route(converged(f.hub_spoke()), "rt-aks-nodes", Route("to-appgw", f.APPGW_PREFIX, "None"),
+                           drop="rmd-appgw-10-1-4-0-24"),
+        {"aks1": ComplianceState.CONFLICTED}, "foreign route to-appgw sends 10.1.4.0/24 to None"),
+    "kubenet": (lambda: f.hub_spoke(aks=f.cluster(network_plugin="kubenet", network_plugin_mode=None)),
+                {"aks1": ComplianceState.SKIPPED}, "network plugin kubenet"),
+    "v1-gateway": (lambda: f.hub_spoke(aks=f.cluster(ingress_gateway_id=f.APPGW),
+                                       gateway=f.appgw(sku_name="Standard_Medium", sku_tier="Standard")),
+                   {"aks1": ComplianceState.SKIPPED}, "(v1): the runbook needs a V2 gateway"),
+    "aks-managed-vnet": (lambda: f.hub_spoke(aks=f.cluster(node_subnet_ids=(), pools_without_subnet=("np1",))),
+                         {"aks1": ComplianceState.SKIPPED}, "AKS-managed VNet"),
+    "still-updating": (lambda: f.hub_spoke(aks=f.cluster(provisioning_state="Updating")),
+                       {"aks1": ComplianceState.SKIPPED}, "provisioningState is still Updating"),
+    "other-cluster-missing-its-rule": (
+        lambda: without_rule_of(converged(two_clusters()), "aks2"),
+        {"aks1": ComplianceState.COMPLIANT, "aks2": ComplianceState.NON_COMPLIANT},
+        "firewall rule rmd-egress/aks2 is missing"),
+}
+
+
+@pytest.mark.parametrize(("build", "states", "line"), CASES.values(), ids=CASES.keys())
+def test_each_cluster_gets_its_state_and_says_why(build: Callable[[], Snapshot], states: dict[str, ComplianceState],
+                                                  line: str) -> None:
+    report = compliance.assess(build(), SETTINGS, scope="s")
+    assert {c.name: c.state for c in report.clusters} == states
+    said = [text for c in report.clusters for text in (*c.missing, *c.conflicts, *([c.reason] if c.reason else []))]
+    if line:
+        assert any(line in text for text in said), said
+    else:
+        assert said == []
+    not_ok = {ComplianceState.NON_COMPLIANT, ComplianceState.CONFLICTED}
+    assert report.compliant is (not any(s in not_ok for s in states.values())
+                                and report.firewall.state is not ComplianceState.NON_COMPLIANT)
+    assert sum(report.counts().values()) == len(states)
+
+
+def test_a_compliant_cluster_has_nothing_missing_and_the_group_is_compliant() -> None:
+    report = compliance.assess(converged(f.hub_spoke()), SETTINGS, scope="s")
+    (cluster,) = report.clusters
+    assert (cluster.missing, cluster.conflicts, cluster.reason) == ((), (), None)
+    assert report.firewall.state is ComplianceState.COMPLIANT and report.firewall.address == GROUP_ID
+    assert report.compliant
+
+
+def test_a_stale_collection_in_the_group_is_the_firewall_gap_not_a_clusters() -> None:
+    snapshot = converged(f.hub_spoke())
+    group = snapshot.rule_collection_group
+    assert group is not None
+    stale = RuleCollection("rmd-old", 300, "Allow", ())
+    snapshot = dataclasses.replace(snapshot, rule_collection_group=dataclasses.replace(
+        group, rule_collections=(*group.rule_collections, stale)))
+    report = compliance.assess(snapshot, SETTINGS, scope="s")
+    assert [c.state for c in report.clusters] == [ComplianceState.COMPLIANT]
+    assert report.firewall.state is ComplianceState.NON_COMPLIANT
+    assert report.firewall.missing == ("rule collection group rmd-aks-runbook differs from the runbook",)
+    assert not report.compliant
+
+
+def test_without_a_firewall_every_cluster_is_skipped_and_the_firewall_too() -> None:
+    snapshot = dataclasses.replace(f.hub_spoke(), firewall=None)
+    report = compliance.assess(snapshot, SETTINGS, scope="s")
+    assert [(c.state, c.reason) for c in report.clusters] == [
+        (ComplianceState.SKIPPED, "firewall not found: the runbook needs a firewall to route through")]
+    assert report.firewall.state is ComplianceState.SKIPPED and report.firewall.reason
+    assert report.counts() == {"compliant": 0, "non-compliant": 0, "skipped": 1, "conflicted": 0}

@@ -1,0 +1,122 @@
+"""GET /api/compliance serves the CLI's `status --output json` document; HTTP results are honest like the CLI's
+exit codes (a skipped named target, report mode); the drift sweep's audit row records compliance (Azurite)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.data.tables import TableClient
+
+from remediation.cli import main
+from remediation.storage import AUDIT_TABLE
+from tests.functions.helpers import (
+    AKS,
+    Azurite,
+    as_queue_message,
+    http_request,
+    receive_all,
+    user_function,
+)
+
+BASE = "https://fn-remediation.azurewebsites.net"
+KUBENET = f"{AKS}/aks-kubenet"
+
+
+def get_compliance() -> func.HttpResponse:
+    response: func.HttpResponse = user_function("compliance")(http_request("GET", f"{BASE}/api/compliance?code=k"))
+    return response
+
+
+def post(body: dict[str, Any]) -> func.HttpResponse:
+    response: func.HttpResponse = user_function("remediate")(
+        http_request("POST", f"{BASE}/api/remediations?code=k", body=json.dumps(body)))
+    return response
+
+
+def body_of(response: func.HttpResponse) -> Any:
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_body())
+
+
+def audit_rows(azurite: Azurite) -> list[dict[str, Any]]:
+    table = TableClient.from_connection_string(azurite.connection_string(), AUDIT_TABLE)
+    return [dict(e) for e in table.list_entities()]
+
+
+def test_compliance_is_the_same_document_as_the_cli_status(arm: Any, storage: Azurite,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    response = get_compliance()
+    assert response.status_code == 200, response.get_body()
+    document = body_of(response)
+    assert document["summary"] == {"compliant": 0, "non-compliant": 2, "skipped": 1, "conflicted": 0}
+    assert {c["name"]: c["state"] for c in document["clusters"]} == {
+        "aks-cni": "non-compliant", "aks-kubenet": "skipped", "aks-overlay": "non-compliant"}
+    assert document["armCalls"]["writes"] == 0
+
+    capsys.readouterr()
+    assert main(["status", "--output", "json"]) == 0  # the app settings are in the environment
+    assert json.loads(capsys.readouterr().out) == document
+
+
+def test_compliance_with_a_failing_arm_read_is_a_json_error(arm: Any, storage: Azurite) -> None:
+    arm.faults.add("GET", r"/managedClusters$", kind="status", status=403, code="AuthorizationFailed",
+                   message="no list permission")
+    response = get_compliance()
+    assert response.status_code == 502
+    assert body_of(response)["error"]["code"] == "AuthorizationFailed"
+
+
+def test_a_dry_run_of_a_skipped_target_is_422_with_the_reason_and_the_plan(arm: Any, storage: Azurite) -> None:
+    response = post({"target": KUBENET, "dryRun": True})
+    assert response.status_code == 422, response.get_body()
+    document = body_of(response)
+    assert document["error"]["code"] == "TargetSkipped"
+    assert document["error"]["message"].endswith("network plugin kubenet: the runbook needs Azure CNI (flat or "
+                                                 "overlay)")
+    assert document["plan"]["dryRun"] is True and document["plan"]["armCalls"]["writes"] == 0
+
+
+def test_the_status_of_a_queued_skipped_target_says_so(arm: Any, storage: Azurite) -> None:
+    response = post({"target": KUBENET, "dryRun": False})
+    assert response.status_code == 202
+    request_id = body_of(response)["requestId"]
+    (message,) = receive_all(storage)
+    user_function("reconcile_worker")(as_queue_message(message))
+    status = body_of(user_function("remediation_status")(http_request(
+        "GET", f"{BASE}/api/remediations/{request_id}", route_params={"id": request_id})))
+    assert status["targetSkipped"] == "network plugin kubenet: the runbook needs Azure CNI (flat or overlay)"
+
+    other = post({"target": f"{AKS}/aks-cni", "dryRun": False})
+    other_id = body_of(other)["requestId"]
+    (message,) = receive_all(storage)
+    user_function("reconcile_worker")(as_queue_message(message))
+    status = body_of(user_function("remediation_status")(http_request(
+        "GET", f"{BASE}/api/remediations/{other_id}", route_params={"id": other_id})))
+    assert status["status"] == "succeeded" and status["targetSkipped"] is None
+
+
+def test_the_drift_sweep_audit_row_records_compliance_after_the_run(arm: Any, storage: Azurite) -> None:
+    from azure.functions.timer import TimerRequest as HostTimerRequest
+
+    user_function("drift_sweep")(HostTimerRequest(past_due=False))
+    (message,) = receive_all(storage)
+    user_function("reconcile_worker")(as_queue_message(message))
+    (row,) = audit_rows(storage)
+    assert row["trigger"] == "timer" and row["state"] == "succeeded"
+    compliance = json.loads(row["complianceJson"])
+    assert compliance["summary"] == {"compliant": 2, "non-compliant": 0, "skipped": 1, "conflicted": 0}
+    assert (row["compliant"], row["compliantClusters"], row["nonCompliantClusters"], row["skippedClusters"],
+            row["conflictedClusters"]) == (True, 2, 0, 1, 0)
+    assert compliance == body_of(get_compliance())  # nothing changed since: the same document
+
+
+def test_a_cluster_run_records_no_compliance(arm: Any, storage: Azurite) -> None:
+    post({"target": f"{AKS}/aks-cni", "dryRun": False})
+    (message,) = receive_all(storage)
+    user_function("reconcile_worker")(as_queue_message(message))
+    (row,) = audit_rows(storage)
+    assert row["targetKind"] == "cluster"
+    assert "complianceJson" not in row and "compliant" not in row
