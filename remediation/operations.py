@@ -38,6 +38,8 @@ HANDLED_OPERATIONS: tuple[str, ...] = (
 # exactly these through a custom role; nothing here may be a wildcard.
 REQUIRED_ACTIONS: dict[str, str] = {
     "Microsoft.ContainerService/managedClusters/read": "observe clusters (get, list in scope)",
+    "Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read": "EGRESS_PROFILE="
+    "aks-endpoints: the cluster's egress endpoint list (docs/egress.md)",
     "Microsoft.Network/applicationGateways/read": "observe the ingress gateway (sku, subnet, isolation tag)",
     "Microsoft.Network/azureFirewalls/read": "observe the firewall (private IP, policy or classic rules)",
     # Classic firewalls only: their owned networkRuleCollections live inside the firewall resource.

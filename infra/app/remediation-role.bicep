@@ -13,6 +13,7 @@ param assignableScopes array
 // Keep in the order of REQUIRED_ACTIONS; each line says why (remediation/operations.py has the same reasons).
 var requiredActions = [
   'Microsoft.ContainerService/managedClusters/read' // observe clusters
+  'Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read' // aks-endpoints profile
   'Microsoft.Network/applicationGateways/read' // observe the ingress gateway
   'Microsoft.Network/azureFirewalls/read' // observe the firewall
   'Microsoft.Network/azureFirewalls/write' // classic firewalls: owned networkRuleCollections
