@@ -355,7 +355,8 @@ def _group_body(priority: int, collections: Sequence[RuleCollection]) -> Mapping
 
 
 def _collections_reason(collections: Sequence[RuleCollection]) -> str:
-    parts = [f"{c.name} ({len(c.rules)} rule{'s' if len(c.rules) != 1 else ''})" for c in collections]
+    counts = [(c.name, len(c.rules) + len(c.application_rules)) for c in collections]
+    parts = [f"{name} ({n} rule{'s' if n != 1 else ''})" for name, n in counts]
     return "runbook firewall rules: " + ", ".join(parts)
 
 
