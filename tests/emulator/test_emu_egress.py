@@ -69,7 +69,7 @@ def _app_rule(**overrides: Any) -> dict[str, Any]:
 
 
 def _put_group(emu: Emulator, *rules: dict[str, Any]) -> requests.Response:
-    body = {"properties": {"priority": 250, "ruleCollections": [{
+    body: dict[str, Any] = {"properties": {"priority": 250, "ruleCollections": [{
         "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "rmd-egress-fqdn", "priority": 205,
         "action": {"type": "Allow"}, "rules": list(rules)}]}}
     return requests.put(f"{emu.base_url}{POLICY}/ruleCollectionGroups/rmd-aks-runbook?api-version=2025-03-01",
@@ -80,10 +80,11 @@ def test_application_rule_collection_round_trips_through_the_sdk(emu: Emulator,
                                                                  net: NetworkManagementClient) -> None:
     assert _put_group(emu, _app_rule()).status_code == 201
     group = net.firewall_policy_rule_collection_groups.get("rg-hub", "fwpol-hub", "rmd-aks-runbook")
-    (collection,) = group.properties.rule_collections
-    (rule,) = collection.rules
-    assert rule.rule_type == "ApplicationRule" and rule.fqdn_tags == ["AzureKubernetesService"]
-    assert [(p.protocol_type, p.port) for p in rule.protocols] == [("Http", 80), ("Https", 443)]
+    assert group.properties is not None
+    (collection,) = group.properties.rule_collections or []
+    (rule,) = collection.as_dict()["rules"]
+    assert rule["ruleType"] == "ApplicationRule" and rule["fqdnTags"] == ["AzureKubernetesService"]
+    assert [(p["protocolType"], p["port"]) for p in rule["protocols"]] == [("Http", 80), ("Https", 443)]
 
 
 INVALID = [
