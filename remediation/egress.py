@@ -74,14 +74,18 @@ def egress_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings
     if settings.force_default_route:
         return "FORCE_DEFAULT_ROUTE=true"
     firewall_ip = snapshot.firewall.private_ip if snapshot.firewall else None
+    if not firewall_ip:
+        return None
     for subnet_id in cluster.node_subnet_ids:
         subnet = snapshot.subnets.get(id_key(subnet_id))
         table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet and subnet.route_table_id else None
-        for route in table.routes if table else ():
+        if table is None:
+            continue
+        for route in table.routes:
             if (route.address_prefix.strip() == DEFAULT_PREFIX
                     and route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()
-                    and firewall_ip and (route.next_hop_ip_address or "").strip() == firewall_ip):
-                return f"route {route.name} on {table.name} sends 0.0.0.0/0 to the firewall"  # type: ignore[union-attr]
+                    and (route.next_hop_ip_address or "").strip() == firewall_ip):
+                return f"route {route.name} on {table.name} sends 0.0.0.0/0 to the firewall"
     return None
 
 
