@@ -109,6 +109,9 @@ param egressProtocols array = []
 @description('EGRESS_PROFILE: aks-required (default), aks-endpoints or custom (docs/egress.md).')
 param egressProfile string = ''
 
+@description('EGRESS_DESTINATION_FQDNS: EGRESS_PROFILE=custom host names of the egress network rule (DNS proxy).')
+param egressDestinationFqdns array = []
+
 @description('EGRESS_EXTRA_FQDNS: extra host names allowed on Https:443 (e.g. a private registry).')
 param egressExtraFqdns array = []
 
@@ -204,6 +207,7 @@ var remediationSettings = {
   EGRESS_PROTOCOLS: join(egressProtocols, ',')
   EGRESS_PROFILE: egressProfile
   EGRESS_EXTRA_FQDNS: join(egressExtraFqdns, ',')
+  EGRESS_DESTINATION_FQDNS: join(egressDestinationFqdns, ',')
   EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
   ALLOW_BROAD_EGRESS: allowBroadEgress
   INGRESS_PORTS: join(ingressPorts, ',')

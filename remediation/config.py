@@ -10,7 +10,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TypedDict
@@ -55,12 +55,13 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_EXTRA_FQDNS": "",
     "EGRESS_FQDN_TAGS": "AzureKubernetesService",
     "ALLOW_BROAD_EGRESS": "false",
+    "EGRESS_DESTINATION_FQDNS": "",
 }
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
 EGRESS_PROFILES = ("aks-required", "aks-endpoints", "custom")
 # The custom profile's settings: only read (and only allowed) with EGRESS_PROFILE=custom.
-CUSTOM_EGRESS_SETTINGS = ("EGRESS_DESTINATIONS", "EGRESS_PORTS", "EGRESS_PROTOCOLS")
+CUSTOM_EGRESS_SETTINGS = ("EGRESS_DESTINATIONS", "EGRESS_PORTS", "EGRESS_PROTOCOLS", "EGRESS_DESTINATION_FQDNS")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Settings:
     egress_extra_fqdns: tuple[str, ...] = ()
     egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
     allow_broad_egress: bool = False
+    egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -135,7 +137,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     rcg = get("RULE_COLLECTION_GROUP")
     if not _NAME.match(rcg) or not rcg.lower().startswith(prefix.lower()):
         raise ConfigError("RULE_COLLECTION_GROUP", f"must be a name that starts with OWNERSHIP_PREFIX {prefix!r}")
-    return Settings(
+    settings = Settings(
         scope=scope,
         firewall_id=firewall_id,
         arm_endpoint=arm_endpoint.rstrip("/"),
@@ -157,6 +159,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
         **_egress_settings(env, get),
     )
+    if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
+        # custom with host names only: the rule names no address (its default, AzureCloud, is not implied).
+        settings = replace(settings, egress_destinations=())
+    return settings
 
 
 def read_local_settings(path: str | Path) -> dict[str, str]:
@@ -288,6 +294,7 @@ class _EgressSettings(TypedDict):
     egress_extra_fqdns: tuple[str, ...]
     egress_fqdn_tags: tuple[str, ...]
     allow_broad_egress: bool
+    egress_destination_fqdns: tuple[str, ...]
 
 
 def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _EgressSettings:
@@ -296,10 +303,23 @@ def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _Egre
     if profile not in EGRESS_PROFILES:
         raise ConfigError("EGRESS_PROFILE", f"{get('EGRESS_PROFILE')!r} is not one of {', '.join(EGRESS_PROFILES)}")
     allow_broad = _parse_bool("ALLOW_BROAD_EGRESS", get("ALLOW_BROAD_EGRESS"))
+    destination_fqdns: tuple[str, ...] = ()
     if profile == "custom":
         destinations = _parse_addresses("EGRESS_DESTINATIONS", get("EGRESS_DESTINATIONS"))
+        for destination in destinations:
+            if egress_facts.looks_like_fqdn(destination):
+                raise ConfigError("EGRESS_DESTINATIONS", f"{destination!r} looks like a host name; network rules "
+                                                         "take host names in EGRESS_DESTINATION_FQDNS")
+        destination_fqdns = tuple(_split(get("EGRESS_DESTINATION_FQDNS")))
+        for fqdn in destination_fqdns:
+            problem = egress_facts.fqdn_problem(fqdn)
+            if problem is None and fqdn.startswith("*"):
+                problem = "is a wildcard, which a network rule cannot match (use EGRESS_EXTRA_FQDNS for HTTPS)"
+            if problem:
+                raise ConfigError("EGRESS_DESTINATION_FQDNS", f"{fqdn!r} {problem}")
         broad = [d for d in destinations if egress_facts.is_broad_destination(d)]
-        if broad and not allow_broad:
+        only_fqdns = bool(destination_fqdns) and not (env.get("EGRESS_DESTINATIONS") or "").strip()
+        if broad and not allow_broad and not only_fqdns:
             raise ConfigError("EGRESS_DESTINATIONS", f"{', '.join(broad)} opens egress to all of the internet or "
                                                      "of Azure; name region-scoped tags (AzureCloud.<region>), "
                                                      "CIDRs or IPs, or set ALLOW_BROAD_EGRESS=true")
@@ -324,4 +344,5 @@ def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _Egre
         "egress_extra_fqdns": tuple(dict.fromkeys(f.lower() for f in fqdns)),
         "egress_fqdn_tags": tuple(dict.fromkeys(egress_facts.canonical_fqdn_tag(t) or t for t in tags)),
         "allow_broad_egress": allow_broad,
+        "egress_destination_fqdns": tuple(dict.fromkeys(f.lower() for f in destination_fqdns)),
     })

@@ -122,7 +122,7 @@ def egress_rules(snapshot: Snapshot, settings: Settings, clusters: Sequence[Clus
     firewalled = [c for c in clusters if c.ranges and egress_path(snapshot, c.cluster, settings)]
     for item in firewalled:
         if settings.egress_profile == "custom":
-            network.append(_custom_rule(item, settings))
+            _custom_rule(snapshot, item, settings, network, reports)
         elif settings.egress_profile == "aks-endpoints":
             _from_endpoints(snapshot, settings, item, network, application, reports)
         else:
@@ -143,10 +143,24 @@ def egress_rules(snapshot: Snapshot, settings: Settings, clusters: Sequence[Clus
                        tuple(sorted(application, key=lambda r: r.name.lower())), tuple(reports))
 
 
-def _custom_rule(item: ClusterRanges, settings: Settings) -> NetworkRule:
-    return NetworkRule(item.rule_name, tuple(sorted(set(settings.egress_protocols))), item.ranges,
-                       tuple(sorted(set(settings.egress_destinations))),
-                       tuple(sorted(set(settings.egress_ports), key=_port_key)))
+def _custom_rule(snapshot: Snapshot, item: ClusterRanges, settings: Settings, network: list[NetworkRule],
+                 reports: list[Skip]) -> None:
+    fqdns = tuple(sorted(set(settings.egress_destination_fqdns)))
+    if fqdns:
+        proxy, why = dns_proxy(snapshot)
+        if not proxy:
+            reports.append(Skip(f"{item.cluster.id}/EGRESS_DESTINATION_FQDNS",
+                                f"egress FQDNs {', '.join(fqdns)} not written: FQDNs in network rules only match "
+                                f"with the firewall's DNS proxy on ({why})"))
+            fqdns = ()
+    # EGRESS_DESTINATIONS keeps its default (AzureCloud) when only FQDNs are set: that default is refused at
+    # start unless broad egress is allowed, so here it is always the operator's choice.
+    addresses = tuple(sorted(set(settings.egress_destinations)))
+    if not addresses and not fqdns:
+        return  # nothing left that can match: no rule (the reason is reported above)
+    network.append(NetworkRule(item.rule_name, tuple(sorted(set(settings.egress_protocols))), item.ranges,
+                               addresses, tuple(sorted(set(settings.egress_ports), key=_port_key)),
+                               destination_fqdns=fqdns))
 
 
 def _broad_warnings(settings: Settings, firewalled: Sequence[ClusterRanges]) -> list[Skip]:

@@ -65,6 +65,17 @@ def fqdn_problem(text: str) -> str | None:
     return None
 
 
+def looks_like_fqdn(destination: str) -> bool:
+    """A host name with two or more dots (`ntp.ubuntu.com`); service tags have at most one
+    (`AzureCloud.westeurope`, `Storage.WestEurope`), IPs and CIDRs are not names."""
+    value = destination.strip()
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return value.count(".") >= 2 and fqdn_problem(value) is None
+    return False
+
+
 def is_broad_destination(destination: str) -> bool:
     """`*`, `Internet`, unscoped `AzureCloud`, or a CIDR of /8 or shorter (e.g. 0.0.0.0/0)."""
     value = destination.strip()

@@ -42,13 +42,14 @@ def observe_egress(gateway: EgressReadGateway, snapshot: Snapshot, settings: Set
             else:
                 tables[key] = table
     snapshot = replace(snapshot, route_tables=tables, absent=frozenset(absent))
-    if settings.egress_profile != "aks-endpoints":
+    wants_fqdns = settings.egress_profile == "custom" and bool(settings.egress_destination_fqdns)
+    if settings.egress_profile != "aks-endpoints" and not wants_fqdns:
         return snapshot
     endpoints = {ids.id_key(c): gateway.get_outbound_endpoints(c)
                  for c in egress.clusters_needing_endpoints(snapshot, settings)}
     proxy: bool | None = None
     proxy_error: str | None = None
     firewall = snapshot.firewall
-    if firewall is not None and firewall.policy_id and endpoints:
+    if firewall is not None and firewall.policy_id and (endpoints or wants_fqdns):
         proxy, proxy_error = gateway.get_policy_dns_proxy(firewall.policy_id)
     return replace(snapshot, egress=EgressObservation(endpoints, proxy, proxy_error))

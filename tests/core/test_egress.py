@@ -171,6 +171,18 @@ def test_custom_profile_is_one_network_rule_per_firewalled_cluster() -> None:
     assert _collections(_snap({}), **CUSTOM) == {}  # loadBalancer: the firewall never sees its egress
 
 
+@pytest.mark.parametrize(("proxy", "fqdns", "reported"), [(True, ("ntp.ubuntu.com",), False), (False, None, True)],
+                         ids=["dns-proxy-on", "dns-proxy-off"])
+def test_custom_fqdn_destinations_need_the_dns_proxy(proxy: bool, fqdns: tuple[str, ...] | None,
+                                                     reported: bool) -> None:
+    settings = {**CUSTOM, "egress_destinations": (), "egress_ports": ("123",), "egress_protocols": ("UDP",),
+                "egress_destination_fqdns": ("ntp.ubuntu.com",)}
+    snap = _endpoint_snap(EndpointList(), proxy=proxy)
+    network, _ = _rules(_collections(snap, **settings))
+    assert network == ([("aks1", ("UDP",), (), ("123",), fqdns)] if fqdns else [])
+    assert any("DNS proxy" in r for r in _reports(snap, **settings)) is reported
+
+
 def test_custom_broad_egress_carries_a_warning_in_every_plan() -> None:
     settings = {**CUSTOM, "egress_destinations": ("AzureCloud",), "allow_broad_egress": True}
     reports = _reports(_snap(UDR), **settings)

@@ -34,6 +34,11 @@ BAD = [
     ("custom-setting-without-custom", {"EGRESS_DESTINATIONS": "AzureCloud.westeurope"}, "EGRESS_DESTINATIONS"),
     ("custom-ports-without-custom", {"EGRESS_PORTS": "443"}, "EGRESS_PORTS"),
     ("allow-broad-not-a-bool", {"ALLOW_BROAD_EGRESS": "sure"}, "ALLOW_BROAD_EGRESS"),
+    ("custom-fqdn-in-destinations", {"EGRESS_PROFILE": "custom", "EGRESS_DESTINATIONS": "ntp.ubuntu.com"},
+     "EGRESS_DESTINATIONS"),
+    ("custom-wildcard-fqdn", {"EGRESS_PROFILE": "custom", "EGRESS_DESTINATION_FQDNS": "*.ubuntu.com"},
+     "EGRESS_DESTINATION_FQDNS"),
+    ("destination-fqdns-without-custom", {"EGRESS_DESTINATION_FQDNS": "ntp.ubuntu.com"}, "EGRESS_DESTINATION_FQDNS"),
 ]
 
 
@@ -52,6 +57,9 @@ GOOD = [
     ({"EGRESS_PROFILE": "custom", "EGRESS_DESTINATIONS": "AzureCloud.westeurope,10.50.0.0/16"},
      "egress_destinations", ("AzureCloud.westeurope", "10.50.0.0/16")),
     ({"EGRESS_PROFILE": "custom", "ALLOW_BROAD_EGRESS": "true"}, "allow_broad_egress", True),
+    ({"EGRESS_PROFILE": "custom", "EGRESS_DESTINATION_FQDNS": "NTP.ubuntu.com"}, "egress_destination_fqdns",
+     ("ntp.ubuntu.com",)),
+    ({"EGRESS_PROFILE": "custom", "EGRESS_DESTINATION_FQDNS": "ntp.ubuntu.com"}, "egress_destinations", ()),
 ]
 
 
