@@ -166,3 +166,23 @@ def test_bad_egress_setting_is_one_line_exit_1_and_no_arm_call(
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith(f"error: {setting}: ")
     assert live.request_log == []
+
+
+CUSTOM_NTP = {"EGRESS_PROFILE": "custom", "EGRESS_DESTINATION_FQDNS": "ntp.ubuntu.com", "EGRESS_PORTS": "123",
+              "EGRESS_PROTOCOLS": "UDP"}
+
+
+def test_custom_fqdn_rule_behind_a_policy_with_the_dns_proxy(world: WorldFactory) -> None:
+    w = world(**CUSTOM_NTP)
+    assert w.run(OVERLAY).converged is True
+    (rule,) = _collections(w.emu)["rmd-egress"]["rules"]
+    assert (rule["destinationFqdns"], rule["destinationAddresses"]) == (["ntp.ubuntu.com"], [])
+    assert not w.run(OVERLAY, dry_run=True).plan.has_changes
+
+
+def test_custom_fqdn_rule_on_a_classic_firewall_without_dns_proxy_is_reported(world: WorldFactory) -> None:
+    w = world(classic_firewall, **CUSTOM_NTP)
+    result = w.run(OVERLAY)
+    assert result.converged is True
+    assert not any(c["name"] == "rmd-egress" for c in props(w.emu, FIREWALL)["networkRuleCollections"])
+    assert any("ntp.ubuntu.com" in s.reason and "Network.DNS.EnableProxy" in s.reason for s in result.plan.skipped)
