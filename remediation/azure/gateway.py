@@ -335,10 +335,23 @@ class ArmGateway:
     # ----------------------------------------------------------------------------------------- egress reads
 
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList:
-        return egress_reads.outbound_endpoints(self._clients, cluster_id)
+        return self._egress_read(f"{cluster_id}/outboundNetworkDependenciesEndpoints",
+                                 partial(egress_reads.outbound_endpoints, self._clients, cluster_id))
 
     def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]:
-        return egress_reads.policy_dns_proxy(self._clients, policy_id)
+        return self._egress_read(f"{policy_id}#dnsSettings", partial(egress_reads.policy_dns_proxy, self._clients,
+                                                                     policy_id))
+
+    def _egress_read(self, key: str, read: Callable[[], T]) -> T:
+        """Once per reconcile, like every other read (the sweep's fleet and firewall passes both ask)."""
+        with self._cache_lock:
+            cached = self._cache.get(ids.id_key(key), _MISSING)
+        if cached is not _MISSING:
+            return cached
+        value = read()
+        with self._cache_lock:
+            self._cache[ids.id_key(key)] = value
+        return value
 
     # ----------------------------------------------------------------------------------------- VPN gateways
 
