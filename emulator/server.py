@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+from . import egress_support
 from . import resource_types as rt
 from .errors import ArmError, resource_group_not_found
 from .lro import Operation
@@ -223,6 +224,9 @@ class ArmHandler(BaseHTTPRequestHandler):
             payload = json.loads(raw) if raw else {}
         except ValueError:
             return self._send(400, {"error": {"code": "InvalidJson", "message": "body is not JSON"}})
+        egress = egress_support.control(emu, method, what, payload)
+        if egress is not None:
+            return self._send(*egress)
         if what == "/faults" and method == "POST":
             items = payload if isinstance(payload, list) else [payload]
             try:
@@ -309,6 +313,9 @@ class ArmHandler(BaseHTTPRequestHandler):
             type_key = f"{low[5]}/{low[6]}"
             _require_type(type_key, parts[5], parts[6], api_version)
             return self._list(emu.store.list_top(sub, rg, type_key), query)
+        egress = egress_support.route_get(emu, parts) if method == "GET" else None
+        if egress is not None:
+            return self._send(200, egress)
         if len(parts) == 9 and method == "GET":
             parent = ResourceId(sub, rg, parts[5], ((parts[6], parts[7]),))
             child_key = f"{parent.type_key}/{low[8]}"
@@ -340,6 +347,7 @@ class ArmHandler(BaseHTTPRequestHandler):
                 ) from None
             if spec.parent_key is None and payload is not None:
                 pass
+            egress_support.validate_put(emu, rid, payload)
             result = emu.store.put(
                 rid,
                 payload if isinstance(payload, dict) else {},

@@ -158,6 +158,32 @@ param egressPorts array = []
 @description('EGRESS_PROTOCOLS: TCP, UDP, ICMP or Any.')
 param egressProtocols array = []
 
+@allowed([
+  ''
+  'aks-required'
+  'aks-endpoints'
+  'custom'
+])
+@description('EGRESS_PROFILE: aks-required (default), aks-endpoints or custom (docs/egress.md).')
+param egressProfile string = ''
+
+@description('EGRESS_DESTINATION_FQDNS: EGRESS_PROFILE=custom host names of the egress network rule (DNS proxy).')
+param egressDestinationFqdns array = []
+
+@description('EGRESS_EXTRA_FQDNS: extra host names allowed on Https:443 (e.g. a private registry).')
+param egressExtraFqdns array = []
+
+@description('EGRESS_FQDN_TAGS: FQDN tags of the aks-required application rule; empty: AzureKubernetesService.')
+param egressFqdnTags array = []
+
+@allowed([
+  ''
+  'true'
+  'false'
+])
+@description('ALLOW_BROAD_EGRESS: let EGRESS_PROFILE=custom name *, Internet or unscoped AzureCloud.')
+param allowBroadEgress string = ''
+
 @description('INGRESS_PORTS: ports the App Gateway subnet may reach on the AKS ranges.')
 param ingressPorts array = []
 
@@ -305,6 +331,11 @@ var remediationSettings = {
   EGRESS_DESTINATIONS: join(egressDestinations, ',')
   EGRESS_PORTS: join(egressPorts, ',')
   EGRESS_PROTOCOLS: join(egressProtocols, ',')
+  EGRESS_PROFILE: egressProfile
+  EGRESS_EXTRA_FQDNS: join(egressExtraFqdns, ',')
+  EGRESS_DESTINATION_FQDNS: join(egressDestinationFqdns, ',')
+  EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
+  ALLOW_BROAD_EGRESS: allowBroadEgress
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute

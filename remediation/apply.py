@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DEADLINE_S = 240.0
 MAX_PARALLEL_WRITES = 4
 CLASSIC_SEPARATOR = "/networkrulecollections/"
+CLASSIC_APPLICATION_SEPARATOR = "/applicationrulecollections/"  # egress application rules (classic firewalls)
 DEPENDENCY_FAILED = "skipped: dependency failed"
 
 
@@ -81,6 +82,9 @@ def _parent(resource_id: str) -> str:
 
 
 def _classic_parts(address: str) -> tuple[str, str]:
+    app = address.lower().rfind(CLASSIC_APPLICATION_SEPARATOR)
+    if app >= 0:  # named "applicationRuleCollections/<name>" for the gateway (remediation/azure/egress_reads.py)
+        return address[:app], "applicationRuleCollections/" + address[app + len(CLASSIC_APPLICATION_SEPARATOR):]
     index = address.lower().rfind(CLASSIC_SEPARATOR)
     if index < 0:
         raise _Unsupported(f"{address} is not '<firewall id>/networkRuleCollections/<name>'")
@@ -274,7 +278,7 @@ def apply_changes(
                 vnets.setdefault(ids.id_key(_parent(change.address)), []).append((index, change))
             elif change.kind is ChangeKind.RULE_COLLECTION_GROUP:
                 policies.setdefault(ids.id_key(_parent(change.address)), []).append((index, change))
-            elif change.kind is ChangeKind.CLASSIC_RULE_COLLECTION:
+            elif change.kind in (ChangeKind.CLASSIC_RULE_COLLECTION, ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION):
                 firewall_id, _ = _classic_parts(change.address)
                 firewalls.setdefault(ids.id_key(firewall_id), (firewall_id, []))[1].append((index, change))
             else:

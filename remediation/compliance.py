@@ -27,6 +27,7 @@ from remediation.config import Settings
 from remediation.ids import id_key
 from remediation.model import (
     Action,
+    ApplicationRule,
     ArmCalls,
     Change,
     ChangeKind,
@@ -145,7 +146,9 @@ def _observed_collections(snapshot: Snapshot, settings: Settings) -> dict[str, R
     if firewall is None:
         return None
     if firewall.policy_id is None:
-        found: Iterable[RuleCollection] = (c for c in firewall.classic_collections if settings.owns_name(c.name))
+        found: Iterable[RuleCollection] = (
+            c for c in (*firewall.classic_collections, *firewall.classic_application_collections)
+            if settings.owns_name(c.name))
     else:
         group = snapshot.rule_collection_group
         owned = group is not None and group.name.lower() == settings.rule_collection_group.lower()
@@ -178,6 +181,35 @@ def rule_text(rule: NetworkRule) -> str:
             f"{', '.join(rule.destination_addresses)} ports {','.join(rule.destination_ports)}")
 
 
+def _canonical_application_rule(rule: ApplicationRule) -> tuple[frozenset[str], ...]:
+    return (frozenset(p.lower() for p in rule.protocols),
+            frozenset(_canonical_address(a) for a in rule.source_addresses),
+            frozenset(t.lower() for t in rule.fqdn_tags), frozenset(f.lower() for f in rule.target_fqdns))
+
+
+def application_rule_text(rule: ApplicationRule) -> str:
+    targets = (f"fqdnTags {', '.join(rule.fqdn_tags)}" if rule.fqdn_tags
+               else ", ".join(rule.target_fqdns))
+    return f"{','.join(rule.protocols)} {', '.join(rule.source_addresses)} -> {targets}"
+
+
+def _application_gaps(mine: frozenset[str], collection: RuleCollection,
+                      current: RuleCollection | None) -> list[str]:
+    """Application (FQDN) rules of the egress profile (remediation/egress.py): sources are the cluster's ranges."""
+    by_name = {r.name.lower(): r for r in (current.application_rules if current is not None else ())}
+    gaps: list[str] = []
+    for rule in collection.application_rules:
+        if not {_canonical_address(a) for a in rule.source_addresses} & mine:
+            continue
+        found = by_name.get(rule.name.lower())
+        where = f"firewall rule {collection.name}/{rule.name}"
+        if found is None:
+            gaps.append(f"{where} is missing: {application_rule_text(rule)}")
+        elif _canonical_application_rule(found) != _canonical_application_rule(rule):
+            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}")
+    return gaps
+
+
 def _rule_gaps(ranges: Sequence[str], collections: Sequence[RuleCollection],
                observed: Mapping[str, RuleCollection] | None) -> list[str]:
     """Each desired rule that carries the cluster's ranges and is missing or different on the firewall."""
@@ -187,6 +219,9 @@ def _rule_gaps(ranges: Sequence[str], collections: Sequence[RuleCollection],
     gaps: list[str] = []
     for collection in collections:
         current = observed.get(collection.name.lower())
+        if collection.is_application:
+            gaps.extend(_application_gaps(mine, collection, current))
+            continue
         by_name = {r.name.lower(): r for r in (current.rules if current is not None else ())}
         for rule in collection.rules:
             if not _carries(rule, mine):

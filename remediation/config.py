@@ -9,13 +9,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlparse
 
-from remediation import ids
+from remediation import egress_facts, ids
 from remediation.errors import ConfigError, InvalidResourceIdError
 
 
@@ -50,7 +51,17 @@ DEFAULTS: Mapping[str, str] = {
     "FORCE_DEFAULT_ROUTE": "false",
     "ALLOW_TAKEOVER": "false",
     "REMEDIATION_MODE": "report",
+    "EGRESS_PROFILE": "aks-required",
+    "EGRESS_EXTRA_FQDNS": "",
+    "EGRESS_FQDN_TAGS": "AzureKubernetesService",
+    "ALLOW_BROAD_EGRESS": "false",
+    "EGRESS_DESTINATION_FQDNS": "",
 }
+
+# Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
+EGRESS_PROFILES = ("aks-required", "aks-endpoints", "custom")
+# The custom profile's settings: only read (and only allowed) with EGRESS_PROFILE=custom.
+CUSTOM_EGRESS_SETTINGS = ("EGRESS_DESTINATIONS", "EGRESS_PORTS", "EGRESS_PROTOCOLS", "EGRESS_DESTINATION_FQDNS")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,12 @@ class Settings:
     mode: Mode
     principal_id: str | None = None
     result_topic_endpoint: str | None = None
+    # Egress profiles (remediation/egress.py, docs/egress.md).
+    egress_profile: str = "aks-required"
+    egress_extra_fqdns: tuple[str, ...] = ()
+    egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
+    allow_broad_egress: bool = False
+    egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -120,7 +137,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     rcg = get("RULE_COLLECTION_GROUP")
     if not _NAME.match(rcg) or not rcg.lower().startswith(prefix.lower()):
         raise ConfigError("RULE_COLLECTION_GROUP", f"must be a name that starts with OWNERSHIP_PREFIX {prefix!r}")
-    return Settings(
+    settings = Settings(
         scope=scope,
         firewall_id=firewall_id,
         arm_endpoint=arm_endpoint.rstrip("/"),
@@ -140,7 +157,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mode=_parse_mode(get("REMEDIATION_MODE")),
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+        **_egress_settings(env, get),
     )
+    if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
+        # custom with host names only: the rule names no address (its default, AzureCloud, is not implied).
+        settings = replace(settings, egress_destinations=())
+    return settings
 
 
 def read_local_settings(path: str | Path) -> dict[str, str]:
@@ -284,3 +306,65 @@ def _require_https(name: str, text: str) -> None:
         valid = False
     if not valid:
         raise ConfigError(name, f"must be an https URL, got {text!r}")
+
+
+# --------------------------------------------------------------------------------------------- egress
+
+
+class _EgressSettings(TypedDict):
+    egress_profile: str
+    egress_extra_fqdns: tuple[str, ...]
+    egress_fqdn_tags: tuple[str, ...]
+    allow_broad_egress: bool
+    egress_destination_fqdns: tuple[str, ...]
+
+
+def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _EgressSettings:
+    """EGRESS_PROFILE and its companions (docs/egress.md). Kept apart so the profile rules read in one place."""
+    profile = get("EGRESS_PROFILE").lower()
+    if profile not in EGRESS_PROFILES:
+        raise ConfigError("EGRESS_PROFILE", f"{get('EGRESS_PROFILE')!r} is not one of {', '.join(EGRESS_PROFILES)}")
+    allow_broad = _parse_bool("ALLOW_BROAD_EGRESS", get("ALLOW_BROAD_EGRESS"))
+    destination_fqdns: tuple[str, ...] = ()
+    if profile == "custom":
+        destinations = _parse_addresses("EGRESS_DESTINATIONS", get("EGRESS_DESTINATIONS"))
+        for destination in destinations:
+            if egress_facts.looks_like_fqdn(destination):
+                raise ConfigError("EGRESS_DESTINATIONS", f"{destination!r} looks like a host name; network rules "
+                                                         "take host names in EGRESS_DESTINATION_FQDNS")
+        destination_fqdns = tuple(_split(get("EGRESS_DESTINATION_FQDNS")))
+        for fqdn in destination_fqdns:
+            problem = egress_facts.fqdn_problem(fqdn)
+            if problem is None and fqdn.startswith("*"):
+                problem = "is a wildcard, which a network rule cannot match (use EGRESS_EXTRA_FQDNS for HTTPS)"
+            if problem:
+                raise ConfigError("EGRESS_DESTINATION_FQDNS", f"{fqdn!r} {problem}")
+        broad = [d for d in destinations if egress_facts.is_broad_destination(d)]
+        only_fqdns = bool(destination_fqdns) and not (env.get("EGRESS_DESTINATIONS") or "").strip()
+        if broad and not allow_broad and not only_fqdns:
+            raise ConfigError("EGRESS_DESTINATIONS", f"{', '.join(broad)} opens egress to all of the internet or "
+                                                     "of Azure; name region-scoped tags (AzureCloud.<region>), "
+                                                     "CIDRs or IPs, or set ALLOW_BROAD_EGRESS=true")
+    else:
+        for name in CUSTOM_EGRESS_SETTINGS:
+            if (env.get(name) or "").strip():
+                raise ConfigError(name, f"is only used with EGRESS_PROFILE=custom (the profile is {profile}); "
+                                        "remove it or set EGRESS_PROFILE=custom")
+    fqdns = tuple(_split(get("EGRESS_EXTRA_FQDNS")))
+    for fqdn in fqdns:
+        problem = egress_facts.fqdn_problem(fqdn)
+        if problem:
+            raise ConfigError("EGRESS_EXTRA_FQDNS", f"{fqdn!r} {problem}")
+    tags = tuple(_split(get("EGRESS_FQDN_TAGS")))
+    for tag in tags:
+        canonical = egress_facts.canonical_fqdn_tag(tag)
+        if canonical is None:
+            raise ConfigError("EGRESS_FQDN_TAGS", f"{tag!r} is not an Azure Firewall FQDN tag (known: "
+                                                  f"{', '.join(egress_facts.FQDN_TAGS)})")
+    return _EgressSettings(**{
+        "egress_profile": profile,
+        "egress_extra_fqdns": tuple(dict.fromkeys(f.lower() for f in fqdns)),
+        "egress_fqdn_tags": tuple(dict.fromkeys(egress_facts.canonical_fqdn_tag(t) or t for t in tags)),
+        "allow_broad_egress": allow_broad,
+        "egress_destination_fqdns": tuple(dict.fromkeys(f.lower() for f in destination_fqdns)),
+    })

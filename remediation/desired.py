@@ -18,10 +18,11 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from remediation import guards
+from remediation import egress, guards
 from remediation.config import Settings
 from remediation.ids import bounded_name, id_key
 from remediation.model import (
+    APPLICATION_RULE,
     ChangeKind,
     Conflict,
     DesiredSubnetRoutes,
@@ -41,6 +42,7 @@ from remediation.model import (
 
 DEFAULT_PREFIX = "0.0.0.0/0"
 EGRESS_PRIORITY = 200
+EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
 INGRESS_PRIORITY = 210
 P2S_PRIORITY = 220
 ALLOW = "Allow"
@@ -591,18 +593,16 @@ def desired_rule_collections(
     """
     eligible, with_ingress, skips = rule_eligibility(snapshot, settings)
     names = _rule_names(eligible)
-    egress: list[NetworkRule] = []
     ingress: list[NetworkRule] = []
     all_ranges: list[str] = []
+    ranged: list[egress.ClusterRanges] = []
     for cluster in eligible:
         ranges = aks_ranges(snapshot, cluster)
         if not ranges:
             continue
         all_ranges.extend(ranges)
         name = names[id_key(cluster.id)]
-        # Runbook step 1 firewall rule: source = the AKS subnet, destination/protocols = egress profile.
-        egress.append(_rule(name, settings.egress_protocols, ranges, settings.egress_destinations,
-                            settings.egress_ports))
+        ranged.append(egress.ClusterRanges(cluster, name, ranges))
         gateway_prefixes = _gateway_prefixes(snapshot, cluster) if id_key(cluster.id) in with_ingress else ()
         if gateway_prefixes:
             # Runbook step 2 firewall rule: source = App Gateway subnet, destination = the AKS ranges.
@@ -610,8 +610,14 @@ def desired_rule_collections(
     p2s = _sorted_prefixes(guards.ipv4_only(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes))
     prefix = settings.ownership_prefix
     collections: list[RuleCollection] = []
-    if egress:
-        collections.append(RuleCollection(f"{prefix}egress", EGRESS_PRIORITY, ALLOW, _by_name(egress)))
+    # Runbook step 1 firewall rules: source = the AKS ranges, content = the egress profile (remediation/egress.py).
+    egress_rules = egress.egress_rules(snapshot, settings, ranged)
+    skips.extend(egress_rules.reports)
+    if egress_rules.network:
+        collections.append(RuleCollection(f"{prefix}egress", EGRESS_PRIORITY, ALLOW, egress_rules.network))
+    if egress_rules.application:
+        collections.append(RuleCollection(f"{prefix}egress-fqdn", EGRESS_APPLICATION_PRIORITY, ALLOW, (),
+                                          egress_rules.application, APPLICATION_RULE))
     if ingress:
         collections.append(RuleCollection(f"{prefix}ingress", INGRESS_PRIORITY, ALLOW, _by_name(ingress)))
     if p2s and all_ranges:

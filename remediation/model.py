@@ -107,6 +107,7 @@ class ObservedCluster:
     ingress_gateway_id: str | None = None  # AGIC: effectiveApplicationGatewayId, else applicationGatewayId
     pools_without_subnet: tuple[str, ...] = ()  # agent pools with no vnetSubnetID (AKS-managed VNet)
     tags: Mapping[str, str] = field(default_factory=dict)
+    private_cluster: bool = False  # apiServerAccessProfile.enablePrivateCluster (docs/egress.md)
 
 
 @dataclass(frozen=True)
@@ -127,16 +128,45 @@ class NetworkRule:
     source_addresses: tuple[str, ...]
     destination_addresses: tuple[str, ...]
     destination_ports: tuple[str, ...]
+    destination_fqdns: tuple[str, ...] = ()  # only matched with the firewall's DNS proxy on (docs/egress.md)
+    description: str = ""
+
+
+NETWORK_RULE = "NetworkRule"
+APPLICATION_RULE = "ApplicationRule"
+
+
+@dataclass(frozen=True)
+class ApplicationRule:
+    """An application (FQDN) rule: `protocols` are "Https:443" / "Http:80"; `fqdn_tags` and `target_fqdns`
+    are exclusive (an Azure Firewall rule holds one or the other: docs/egress.md)."""
+
+    name: str
+    source_addresses: tuple[str, ...]
+    protocols: tuple[str, ...]
+    fqdn_tags: tuple[str, ...] = ()
+    target_fqdns: tuple[str, ...] = ()
+    description: str = ""
 
 
 @dataclass(frozen=True)
 class RuleCollection:
-    """An Allow/Deny network rule collection (policy filter collection or classic networkRuleCollection)."""
+    """An Allow/Deny rule collection (policy filter collection or classic network/application collection).
+
+    A collection holds one rule type (Azure Firewall does not mix them): `rule_type` NetworkRule uses
+    `rules`, ApplicationRule uses `application_rules`.
+    """
 
     name: str
     priority: int
     action: str
     rules: tuple[NetworkRule, ...]
+    application_rules: tuple[ApplicationRule, ...] = ()
+    rule_type: str = NETWORK_RULE
+
+    @property
+    def is_application(self) -> bool:
+        return self.rule_type == APPLICATION_RULE
 
 
 @dataclass(frozen=True)
@@ -148,6 +178,10 @@ class ObservedFirewall:
     policy_id: str | None  # policy-based rules; None = classic rules inside the firewall resource
     classic_collections: tuple[RuleCollection, ...] = ()  # properties.networkRuleCollections
     provisioning_state: str = "Succeeded"
+    # properties.applicationRuleCollections (classic), and the classic DNS proxy
+    # (additionalProperties "Network.DNS.EnableProxy"); None = not stated.
+    classic_application_collections: tuple[RuleCollection, ...] = ()
+    dns_proxy: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +215,35 @@ class Snapshot:
     firewall: ObservedFirewall | None = None
     rule_collection_group: ObservedRuleCollectionGroup | None = None  # the owned group, when it exists
     absent: frozenset[str] = frozenset()
+    # Egress profiles (remediation/egress.py): what the egress reads found, filled by the firewall pass.
+    egress: EgressObservation | None = None
+
+
+@dataclass(frozen=True)
+class EgressEndpoint:
+    """One entry of a cluster's outboundNetworkDependenciesEndpoints: a domain and its (port, protocol)s."""
+
+    category: str
+    domain_name: str
+    details: tuple[tuple[int, str], ...]  # (port, protocol as AKS spells it: Https, Http, TCP, UDP)
+
+
+@dataclass(frozen=True)
+class EndpointList:
+    """The endpoint list of one cluster, or why it could not be read (then `endpoints` is empty)."""
+
+    endpoints: tuple[EgressEndpoint, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EgressObservation:
+    """Reads only the egress profiles need: the endpoint lists (aks-endpoints profile, keyed by `id_key` of the
+    cluster id) and the policy's `dnsSettings.enableProxy` (None = unknown: read failed or not read)."""
+
+    endpoints: Mapping[str, EndpointList] = field(default_factory=dict)
+    policy_dns_proxy: bool | None = None
+    policy_dns_error: str | None = None
 
 
 # --------------------------------------------------------------------------------------------- desired
@@ -226,6 +289,7 @@ class ChangeKind(StrEnum):
     SUBNET_ROUTE_TABLE = "subnetRouteTable"
     RULE_COLLECTION_GROUP = "ruleCollectionGroup"
     CLASSIC_RULE_COLLECTION = "firewallNetworkRuleCollection"
+    CLASSIC_APPLICATION_RULE_COLLECTION = "firewallApplicationRuleCollection"
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from remediation import ids
+from remediation import egress_observe, ids
 from remediation.config import Settings
 from remediation.model import (
+    EndpointList,
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
@@ -38,6 +39,8 @@ class ReadGateway(Protocol):
     def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
     def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
     def list_vpn_gateways(self) -> list[ObservedVpnGateway]: ...
+    def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
+    def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
 
 
 class _Collector:
@@ -215,7 +218,7 @@ def observe_firewall(gateway: ReadGateway, settings: Settings) -> Snapshot:
         if app_gateway.subnet_id:
             referenced.append(app_gateway.subnet_id)
     c.subnets_by_id(referenced)
-    return c.snapshot()
+    return egress_observe.observe_egress(gateway, c.snapshot(), settings)
 
 
 def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:

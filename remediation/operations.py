@@ -43,8 +43,8 @@ HANDLED_OPERATIONS: tuple[str, ...] = (
 # tables, routes and subnet associations, with the `join/action`s a subnet PUT is checked for.
 SPOKE_ACTIONS: dict[str, str] = {
     "Microsoft.ContainerService/managedClusters/read": "observe clusters (get, list in scope)",
-    "Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read": "list the egress "
-    "endpoints a cluster depends on (the firewall rules must allow them)",
+    "Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read": "EGRESS_PROFILE="
+    "aks-endpoints: the cluster's egress endpoint list (docs/egress.md)",
     "Microsoft.Network/applicationGateways/read": "observe the ingress gateway (sku, subnet, isolation tag)",
     "Microsoft.Network/virtualNetworkGateways/read": "observe P2S client address pools",
     "Microsoft.Network/virtualNetworks/read": "observe VNets in scope",

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediation import guards, ids
+from remediation import egress, guards, ids
 from remediation.config import Settings
 from remediation.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 from remediation.ids import id_key
@@ -350,15 +350,17 @@ def _rule_to_arm(rule: NetworkRule) -> dict[str, Any]:
         "sourceIpGroups": [],
         "destinationAddresses": list(rule.destination_addresses),
         "destinationIpGroups": [],
-        "destinationFqdns": [],
+        "destinationFqdns": list(rule.destination_fqdns),
         "destinationPorts": list(rule.destination_ports),
+        **({"description": rule.description} if rule.description else {}),
     }
 
 
 def rule_collections_to_arm(collections: Iterable[RuleCollection]) -> list[dict[str, Any]]:
-    """Policy `ruleCollections` in ARM names (FirewallPolicyFilterRuleCollection of NetworkRules)."""
+    """Policy `ruleCollections` in ARM names (FirewallPolicyFilterRuleCollection of NetworkRules, or of
+    ApplicationRules: remediation/egress.py)."""
     return [
-        {
+        egress.policy_application_collection_to_arm(c) if c.is_application else {
             "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
             "name": c.name,
             "priority": c.priority,
@@ -370,7 +372,10 @@ def rule_collections_to_arm(collections: Iterable[RuleCollection]) -> list[dict[
 
 
 def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    """A classic `networkRuleCollections[].properties` body (the firewall PUT carries it under its name)."""
+    """A classic `networkRuleCollections[].properties` body (the firewall PUT carries it under its name), or
+    an `applicationRuleCollections[].properties` one for an application collection."""
+    if collection.is_application:
+        return egress.classic_application_collection_to_arm(collection)
     return {
         "priority": collection.priority,
         "action": {"type": collection.action},
@@ -381,6 +386,8 @@ def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
                 "sourceAddresses": list(r.source_addresses),
                 "destinationAddresses": list(r.destination_addresses),
                 "destinationPorts": list(r.destination_ports),
+                **({"destinationFqdns": list(r.destination_fqdns)} if r.destination_fqdns else {}),
+                **({"description": r.description} if r.description else {}),
             }
             for r in collection.rules
         ],
@@ -399,12 +406,15 @@ def _canon_rule(rule: NetworkRule) -> tuple[Any, ...]:
         tuple(sorted({_canon_address(a) for a in rule.source_addresses})),
         tuple(sorted({_canon_address(a) for a in rule.destination_addresses})),
         tuple(sorted({p.strip() for p in rule.destination_ports})),
+        tuple(sorted({f.strip().lower() for f in rule.destination_fqdns})),
+        rule.description,
     )
 
 
 def _canon_collection(collection: RuleCollection) -> tuple[Any, ...]:
     return (collection.name.lower(), collection.priority, collection.action.lower(),
-            tuple(sorted(_canon_rule(r) for r in collection.rules)))
+            tuple(sorted(_canon_rule(r) for r in collection.rules)), collection.rule_type.lower(),
+            egress.canon_application_rules(collection))
 
 
 def _canon_collections(collections: Iterable[RuleCollection]) -> tuple[Any, ...]:
@@ -416,7 +426,8 @@ def _group_body(priority: int, collections: Sequence[RuleCollection]) -> Mapping
 
 
 def _collections_reason(collections: Sequence[RuleCollection]) -> str:
-    parts = [f"{c.name} ({len(c.rules)} rule{'s' if len(c.rules) != 1 else ''})" for c in collections]
+    counts = [(c.name, len(c.rules) + len(c.application_rules)) for c in collections]
+    parts = [f"{name} ({n} rule{'s' if n != 1 else ''})" for name, n in counts]
     return "runbook firewall rules: " + ", ".join(parts)
 
 
@@ -448,7 +459,8 @@ def plan_firewall_checked(
     if firewall is None:
         return (), ()
     if firewall.policy_id is None:
-        return _plan_classic(firewall.id, firewall.classic_collections, collections, settings), ()
+        observed = (*firewall.classic_collections, *firewall.classic_application_collections)
+        return _plan_classic(firewall.id, observed, collections, settings), ()
     address = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
     group = snapshot.rule_collection_group
     if group is not None and group.name.lower() != settings.rule_collection_group.lower():
@@ -494,30 +506,29 @@ def _plan_classic(
     firewall_id: str, observed: Sequence[RuleCollection], collections: Sequence[RuleCollection],
     settings: Settings,
 ) -> tuple[Change, ...]:
-    existing = {c.name.lower(): c for c in observed}
+    # Network and application collections are separate lists of the firewall (egress.classic_kind).
+    existing = {(c.rule_type, c.name.lower()): c for c in observed}
     changes: list[Change] = []
-    wanted: set[str] = set()
-    for collection in sorted(collections, key=lambda c: c.name.lower()):
-        wanted.add(collection.name.lower())
-        address = f"{firewall_id}/networkRuleCollections/{collection.name}"
+    wanted: set[tuple[str, str]] = set()
+    for collection in sorted(collections, key=lambda c: (c.rule_type, c.name.lower())):
+        wanted.add((collection.rule_type, collection.name.lower()))
+        kind, segment = egress.classic_kind(collection)
+        address = f"{firewall_id}/{segment}/{collection.name}"
         reason = _collections_reason([collection])
-        current = existing.get(collection.name.lower())
+        current = existing.get((collection.rule_type, collection.name.lower()))
         after = classic_collection_to_arm(collection)
         if current is None:
-            changes.append(Change(Action.CREATE, ChangeKind.CLASSIC_RULE_COLLECTION, address, None, after,
-                                  reason))
+            changes.append(Change(Action.CREATE, kind, address, None, after, reason))
         elif _canon_collection(current) == _canon_collection(collection):
             before = classic_collection_to_arm(current)
-            changes.append(Change(Action.NOOP, ChangeKind.CLASSIC_RULE_COLLECTION, address, before, before,
-                                  reason))
+            changes.append(Change(Action.NOOP, kind, address, before, before, reason))
         else:
-            changes.append(Change(Action.UPDATE, ChangeKind.CLASSIC_RULE_COLLECTION, address,
-                                  classic_collection_to_arm(current), after, reason))
-    for current in sorted(observed, key=lambda c: c.name.lower()):
+            changes.append(Change(Action.UPDATE, kind, address, classic_collection_to_arm(current), after, reason))
+    for current in sorted(observed, key=lambda c: (c.rule_type, c.name.lower())):
         # Foreign classic collections are never touched; stale owned ones go.
-        if settings.owns_name(current.name) and current.name.lower() not in wanted:
-            changes.append(Change(Action.DELETE, ChangeKind.CLASSIC_RULE_COLLECTION,
-                                  f"{firewall_id}/networkRuleCollections/{current.name}",
+        if settings.owns_name(current.name) and (current.rule_type, current.name.lower()) not in wanted:
+            kind, segment = egress.classic_kind(current)
+            changes.append(Change(Action.DELETE, kind, f"{firewall_id}/{segment}/{current.name}",
                                   classic_collection_to_arm(current), None,
                                   "owned classic collection no cluster in scope needs"))
     return tuple(changes)

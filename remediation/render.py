@@ -7,10 +7,10 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
       "dryRun":    true,
       "changes":   [{"action": "create|update|delete|noop",
                      "kind": "routeTable|route|subnetRouteTable|ruleCollectionGroup|"
-                             "firewallNetworkRuleCollection",
+                             "firewallNetworkRuleCollection|firewallApplicationRuleCollection",
                      "address": "<ARM id written>",
                      "before": {...ARM property names...} | null,
-                     "after":  {...} | null,
+                     "after":  {...} | null,                          # rules: see "Rules" below
                      "reason": "<why, for humans>"}],                  # NOOPs included, plan order
       "summary":   {"create": 0, "update": 0, "delete": 0, "noop": 0,
                     "conflict": 0},                                    # blocking conflicts + errors
@@ -25,6 +25,20 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
                      "retryable": false}],                              # empty on a dry run
       "error":     "<why the reconcile stopped>" | null
     }
+
+Rules inside `before`/`after` of a firewall change (`ruleCollections[].rules[]` of a group,
+`rules[]` of a classic collection) are in ARM names; `ruleType` says which kind (classic rules have none):
+
+    {"ruleType": "NetworkRule", "name": "...", "ipProtocols": ["TCP"|"UDP"|...],  # classic: "protocols"
+     "sourceAddresses": [...], "destinationAddresses": [...], "destinationFqdns": [...],
+     "destinationPorts": ["443", ...], "description": "..."}                        # description optional
+    {"ruleType": "ApplicationRule", "name": "...", "sourceAddresses": [...],
+     "protocols": [{"protocolType": "Http"|"Https", "port": 443}],
+     "fqdnTags": ["AzureKubernetesService"] | [], "targetFqdns": [...] | [],       # one of the two is set
+     "description": "..."}
+
+Egress warnings (EGRESS_PROFILE=custom with ALLOW_BROAD_EGRESS=true) are `skipped` entries whose reason
+starts with "warning: "; the text output prints them as `warning <setting>: ...`.
 
 A sweep is one result too: its target is `scope:<REMEDIATION_SCOPE>` and its changes cover every cluster.
 `converged` says whether a re-read after apply found nothing left to write; conflicts are reported beside
@@ -136,8 +150,32 @@ def _attribute_lines(change: Change) -> list[str]:
     return lines
 
 
+def _is_application_rule(rule: Mapping[str, Any]) -> bool:
+    if rule.get("ruleType") == "ApplicationRule":
+        return True
+    return "fqdnTags" in rule or "targetFqdns" in rule  # classic application rules carry no ruleType
+
+
+def _application_rule_text(rule: Mapping[str, Any]) -> str:
+    """`Http:80,Https:443 10.1.5.0/24 -> fqdnTags AzureKubernetesService` (or `-> mcr.microsoft.com, ...`)."""
+    protocols = ",".join(_protocol(p) for p in rule.get("protocols") or [])
+    sources = [*(rule.get("sourceAddresses") or []), *(rule.get("sourceIpGroups") or [])]
+    tags = list(rule.get("fqdnTags") or [])
+    targets = f"fqdnTags {', '.join(tags)}" if tags else ", ".join(rule.get("targetFqdns") or [])
+    return f"{protocols} {', '.join(sources)} -> {targets}"
+
+
+def _protocol(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return f"{value.get('protocolType')}:{value.get('port')}"
+    return str(value)
+
+
 def _rule_text(rule: Mapping[str, Any]) -> str:
-    """One network rule on one line: protocols, sources -> destinations, ports (policy or classic shape)."""
+    """One rule on one line. Network: protocols, sources -> destinations, ports (policy or classic shape);
+    application: protocol:port list, sources -> fqdnTags or target FQDNs."""
+    if _is_application_rule(rule):
+        return _application_rule_text(rule)
     protocols = rule.get("ipProtocols") or rule.get("protocols") or []
     sources = [*(rule.get("sourceAddresses") or []), *(rule.get("sourceIpGroups") or [])]
     targets = [*(rule.get("destinationAddresses") or []), *(rule.get("destinationIpGroups") or []),
@@ -189,7 +227,7 @@ def _collection_lines(name: str, before: Mapping[str, Any] | None, after: Mappin
 def _firewall_lines(change: Change) -> list[str]:
     """Rule collection groups and classic collections read as rules, not as flattened JSON paths."""
     before, after = change.before, change.after
-    if change.kind is ChangeKind.CLASSIC_RULE_COLLECTION:
+    if change.kind in {ChangeKind.CLASSIC_RULE_COLLECTION, ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION}:
         name = change.address.rsplit("/", 1)[-1]
         return _collection_lines(name, before, after)
     lines = []
@@ -207,7 +245,8 @@ def _firewall_lines(change: Change) -> list[str]:
 
 def _change_lines(change: Change) -> list[str]:
     lines = [f"  {_SYMBOL[change.action]} {change.action.value} {change.kind.value} {change.address}"]
-    firewall = change.kind in {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION}
+    firewall = change.kind in {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION,
+                               ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION}
     details = _firewall_lines(change) if firewall else _attribute_lines(change)
     lines.extend(f"      {line}" for line in details)
     if change.reason:
@@ -230,7 +269,10 @@ def render_text(result: ReconcileResult) -> str:
             conflict.severity]
         lines.append(f"{label} {conflict.kind.value} {conflict.address}: {conflict.message}")
     for skip in plan.skipped:
-        lines.append(f"skipped {skip.target}: {skip.reason}")
+        # Egress warnings (remediation/egress.py) are reported beside the skips, under their own word.
+        word = "warning" if skip.reason.startswith("warning: ") else "skipped"
+        reason = skip.reason.removeprefix("warning: ")
+        lines.append(f"{word} {skip.target}: {reason}")
     counts = plan.summary()
     # A plan that refuses or cannot do something is never "No changes.": that line means nothing is left.
     n = counts["conflict"]

@@ -90,6 +90,8 @@ def main() -> int:
         started = time.monotonic()
         planned = record("plan new cluster", reconciler.reconcile(target, dry_run=True), started)
         check(planned.plan.has_changes and planned.arm_calls.writes == 0, "the plan must change things, write nothing")
+        check(_plans_fqdn_tag_rule(planned, "aks-overlay"),
+              "the userDefinedRouting cluster must get the AzureKubernetesService application rule")
 
         banner("3. Apply, then verify by reading ARM again")
         started = time.monotonic()
@@ -125,6 +127,16 @@ def main() -> int:
     return 0
 
 
+def _plans_fqdn_tag_rule(result: ReconcileResult, rule_name: str) -> bool:
+    """The owned group's application collection holds the FQDN-tag rule for `rule_name` (docs/egress.md)."""
+    for change in result.plan.writes:
+        for collection in (change.after or {}).get("ruleCollections") or []:
+            for rule in collection.get("rules") or []:
+                if rule.get("name") == rule_name and "AzureKubernetesService" in (rule.get("fqdnTags") or []):
+                    return True
+    return False
+
+
 def _routes(emu: Emulator, table_id: str) -> list[dict[str, Any]]:
     table = emu.get(table_id) or {}
     return list(table.get("properties", {}).get("routes", []))
@@ -143,13 +155,14 @@ def _drift(emu: Emulator, group_name: str) -> None:
     subnet["properties"].pop("routeTable", None)
     emu.put_foreign(APPGW_SUBNET, subnet)
     print("removed the route table association of snet-appgw")
-    # ...and someone narrows our egress rule by hand in the portal.
+    # ...and someone narrows our egress application rule to HTTPS by hand in the portal.
     group = copy.deepcopy(emu.get(f"{POLICY}/ruleCollectionGroups/{group_name}"))
     check(group is not None, "the owned rule collection group must exist")
     assert group is not None
-    group["properties"]["ruleCollections"][0]["rules"][0]["destinationPorts"] = ["443"]
+    egress = next(c for c in group["properties"]["ruleCollections"] if c["name"] == "rmd-egress-fqdn")
+    egress["rules"][0]["protocols"] = [{"protocolType": "Https", "port": 443}]
     emu.put_foreign(f"{POLICY}/ruleCollectionGroups/{group_name}", group)
-    print(f"edited rule collection {group['properties']['ruleCollections'][0]['name']} by hand")
+    print(f"edited rule collection {egress['name']} by hand")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ param assignableScopes array
 // = SPOKE_ACTIONS (remediation/operations.py has the reason of each).
 var spokeActions = [
   'Microsoft.ContainerService/managedClusters/read' // observe clusters
-  'Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read' // a cluster's egress endpoints
+  'Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read' // aks-endpoints profile
   'Microsoft.Network/applicationGateways/read' // observe the ingress gateway
   'Microsoft.Network/virtualNetworkGateways/read' // P2S client address pools
   'Microsoft.Network/virtualNetworks/read' // observe VNets

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from remediation import ids
+from remediation import egress, ids
 from remediation.model import (
+    APPLICATION_RULE,
     NetworkRule,
     ObservedAppGateway,
     ObservedCluster,
@@ -101,6 +102,7 @@ def cluster_from_arm(body: Mapping[str, Any]) -> ObservedCluster:
         ingress_gateway_id=ingress_id if isinstance(ingress_id, str) else None,
         pools_without_subnet=tuple(str(p.get("name")) for p in pools if not p.get("vnetSubnetID")),
         tags=_tags(body),
+        private_cluster=_truthy((props.get("apiServerAccessProfile") or {}).get("enablePrivateCluster")),
     )
 
 
@@ -224,6 +226,22 @@ def _network_rule(body: Mapping[str, Any], *, protocols_key: str) -> NetworkRule
         source_addresses=_strs(body.get("sourceAddresses")),
         destination_addresses=_strs(body.get("destinationAddresses")),
         destination_ports=_strs(body.get("destinationPorts")),
+        destination_fqdns=_strs(body.get("destinationFqdns")),
+        description=str(body.get("description") or ""),
+    )
+
+
+def classic_application_collection_from_arm(body: Mapping[str, Any]) -> RuleCollection:
+    """A classic `applicationRuleCollections[]` item (rules with protocols [{protocolType, port}])."""
+    props = _props(body)
+    return RuleCollection(
+        name=str(body.get("name") or ""),
+        priority=int(props.get("priority") or 0),
+        action=str((props.get("action") or {}).get("type") or ""),
+        rules=(),
+        application_rules=tuple(egress.application_rule_from_arm(r) for r in props.get("rules") or []
+                                if isinstance(r, Mapping)),
+        rule_type=APPLICATION_RULE,
     )
 
 
@@ -259,7 +277,17 @@ def firewall_from_arm(body: Mapping[str, Any]) -> ObservedFirewall:
             classic_collection_from_arm(c) for c in props.get("networkRuleCollections") or []
             if isinstance(c, Mapping)),
         provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        classic_application_collections=tuple(
+            classic_application_collection_from_arm(c) for c in props.get("applicationRuleCollections") or []
+            if isinstance(c, Mapping)),
+        dns_proxy=_classic_dns_proxy(props),
     )
+
+
+def _classic_dns_proxy(props: Mapping[str, Any]) -> bool | None:
+    """A classic firewall's DNS proxy: additionalProperties "Network.DNS.EnableProxy" (docs/egress.md)."""
+    value = _get_ci(props.get("additionalProperties"), "Network.DNS.EnableProxy")
+    return None if value is None else _truthy(value)
 
 
 def _policy_collection(body: Mapping[str, Any]) -> RuleCollection:
@@ -268,6 +296,13 @@ def _policy_collection(body: Mapping[str, Any]) -> RuleCollection:
     whole-group PUT (the group is wholly ours) replaces it instead of silently keeping it."""
     kind = str(body.get("ruleCollectionType") or "")
     action = str((body.get("action") or {}).get("type") or "")
+    rule_types = {str(r.get("ruleType") or "NetworkRule") for r in body.get("rules") or [] if isinstance(r, Mapping)}
+    if kind == FILTER_COLLECTION and rule_types == {APPLICATION_RULE}:
+        return RuleCollection(
+            name=str(body.get("name") or ""), priority=int(body.get("priority") or 0), action=action, rules=(),
+            application_rules=tuple(egress.application_rule_from_arm(r) for r in body.get("rules") or []
+                                    if isinstance(r, Mapping)),
+            rule_type=APPLICATION_RULE)
     rules: list[NetworkRule] = []
     for rule in body.get("rules") or []:
         if not isinstance(rule, Mapping):
@@ -301,6 +336,8 @@ def rule_collection_group_from_arm(body: Mapping[str, Any]) -> ObservedRuleColle
 
 
 def policy_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
+    if collection.is_application:
+        return egress.policy_application_collection_to_arm(collection)
     return {
         "ruleCollectionType": FILTER_COLLECTION,
         "name": collection.name,
@@ -317,6 +354,8 @@ def policy_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
 
 
 def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
+    if collection.is_application:
+        return {"name": collection.name, "properties": egress.classic_application_collection_to_arm(collection)}
     return {
         "name": collection.name,
         "properties": {

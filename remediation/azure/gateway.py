@@ -24,7 +24,7 @@ from azure.core.credentials import TokenCredential
 from azure.mgmt.network import models as net
 
 from remediation import ids
-from remediation.azure import convert
+from remediation.azure import convert, egress_reads
 from remediation.azure.clients import CallCounter, ClientFactory
 from remediation.azure.errors import classify, is_not_found
 from remediation.config import Settings
@@ -32,6 +32,7 @@ from remediation.errors import ArmError, TransientError
 from remediation.locks import InProcessLocks
 from remediation.model import (
     ArmCalls,
+    EndpointList,
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
@@ -331,6 +332,27 @@ class ArmGateway:
         return self._read(rcg_id, "get rule collection group",
                           lambda: client.firewall_policy_rule_collection_groups.get(rg, policy, name), parse)
 
+    # ----------------------------------------------------------------------------------------- egress reads
+
+    def get_outbound_endpoints(self, cluster_id: str) -> EndpointList:
+        return self._egress_read(f"{cluster_id}/outboundNetworkDependenciesEndpoints",
+                                 partial(egress_reads.outbound_endpoints, self._clients, cluster_id))
+
+    def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]:
+        return self._egress_read(f"{policy_id}#dnsSettings", partial(egress_reads.policy_dns_proxy, self._clients,
+                                                                     policy_id))
+
+    def _egress_read(self, key: str, read: Callable[[], T]) -> T:
+        """Once per reconcile, like every other read (the sweep's fleet and firewall passes both ask)."""
+        with self._cache_lock:
+            cached = self._cache.get(ids.id_key(key), _MISSING)
+        if cached is not _MISSING:
+            return cached
+        value = read()
+        with self._cache_lock:
+            self._cache[ids.id_key(key)] = value
+        return value
+
     # ----------------------------------------------------------------------------------------- VPN gateways
 
     def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None:
@@ -524,11 +546,13 @@ class ArmGateway:
         """Upsert and delete named classic collections in ONE firewall PUT, leaving every other collection
         (owned or foreign) as it is. Used by apply, whose changes name single collections."""
         desired = [convert.as_classic_arm(c) for c in upserts]
+        desired, deletes, app, app_deletes = egress_reads.split_classic(desired, deletes)
         names = {str(c["name"]).lower() for c in desired} | {n.lower() for n in deletes}
-        self._edit_classic(firewall_id, lambda name: name.lower() in names, desired)
+        self._edit_classic(firewall_id, lambda name: name.lower() in names, desired, app=(app, app_deletes))
 
     def _edit_classic(self, firewall_id: str, replaced: Callable[[str], bool],
-                      desired: list[dict[str, Any]]) -> None:
+                      desired: list[dict[str, Any]],
+                      app: tuple[list[dict[str, Any]], list[str]] | None = None) -> None:
         rid, rg, name = _rg_name(firewall_id, ids.FIREWALL)
         client = self._clients.network(rid.subscription)
         with self._locks.hold(f"firewall:{ids.id_key(firewall_id)}"):
@@ -536,6 +560,8 @@ class ArmGateway:
             kept = [c for c in firewall.network_rule_collections or [] if not replaced(str(c.name or ""))]
             firewall.network_rule_collections = [
                 *kept, *(net.AzureFirewallNetworkRuleCollection(c) for c in desired)]
+            if app is not None:
+                egress_reads.edit_classic_application(firewall, *app)
             headers = {"If-Match": firewall.etag} if firewall.etag else {}
             try:
                 self._write(firewall_id, "put firewall",

@@ -31,8 +31,11 @@ def test_the_example_before_and_after_a_sweep(cli: Run, live: Emulator, settings
     assert states["aks-kubenet"]["reason"] == "network plugin kubenet: the runbook needs Azure CNI (flat or overlay)"
     assert ("route rmd-default (0.0.0.0/0 -> VirtualAppliance 10.0.1.4) is missing on route table "
             "rmd-vnet-spoke-snet-aks-overlay") in states["aks-overlay"]["missing"]
-    assert "firewall rule rmd-egress/aks-cni is missing: TCP,UDP 10.1.0.0/22, 10.1.8.0/22 -> AzureCloud ports " \
-           "123,443,1194,9000" in states["aks-cni"]["missing"]
+    assert "firewall rule rmd-ingress/aks-cni is missing: TCP 10.1.4.0/24 -> 10.1.0.0/22, 10.1.8.0/22 ports " \
+           "80,443" in states["aks-cni"]["missing"]
+    # userDefinedRouting: its egress needs the FQDN-tag application rule of EGRESS_PROFILE=aks-required.
+    assert "firewall rule rmd-egress-fqdn/aks-overlay is missing: Http:80,Https:443 10.1.5.0/24 -> fqdnTags " \
+           "AzureKubernetesService" in states["aks-overlay"]["missing"]
     assert before["firewall"]["state"] == "non-compliant" and before["armCalls"]["writes"] == 0
     assert arm_writes(live) == []
 

@@ -13,7 +13,10 @@ from remediation.ids import id_key
 from remediation.model import ObservedRuleCollectionGroup, Route, RuleCollection, Skip, Snapshot
 from tests.core import factories as f
 
-SETTINGS = f.settings()
+# The custom egress profile keeps one network egress rule per cluster (remediation/egress.py), which the
+# rule cases below edit; the default profile's application rule has its own case.
+SETTINGS = f.settings(egress_profile="custom", force_default_route=True,
+                      egress_destinations=("AzureCloud.westeurope",))
 GROUP_ID = f"{f.POLICY}/ruleCollectionGroups/rmd-aks-runbook"
 SECOND = f"{f.RG}/providers/Microsoft.ContainerService/managedClusters/aks2"
 SECOND_SUBNET = f"{f.VNET}/subnets/aks2-nodes"
@@ -92,8 +95,8 @@ CASES: dict[str, Case] = {
     "no-association": (lambda: f.hub_spoke(), {"aks1": ComplianceState.NON_COMPLIANT},
                        "subnet aks-nodes is not associated with route table rmd-spoke-vnet-aks-nodes"),
     "rule-edited": (lambda: edit_egress_rule(converged(f.hub_spoke())), {"aks1": ComplianceState.NON_COMPLIANT},
-                    "firewall rule rmd-egress/aks1 is TCP,UDP 10.1.0.0/22 -> AzureCloud ports 443; the runbook "
-                    "needs TCP,UDP 10.1.0.0/22 -> AzureCloud ports 123,443,1194,9000"),
+                    "firewall rule rmd-egress/aks1 is TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 443; the runbook "
+                    "needs TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 123,443,1194,9000"),
     "foreign-route-in-the-way": (
         lambda: with_route(converged(f.hub_spoke()), "rt-aks-nodes", Route("to-appgw", f.APPGW_PREFIX, "None"),
                            drop="rmd-appgw-10-1-4-0-24"),
@@ -159,3 +162,23 @@ def test_without_a_firewall_every_cluster_is_skipped_and_the_firewall_too() -> N
         (ComplianceState.SKIPPED, "firewall not found: the runbook needs a firewall to route through")]
     assert report.firewall.state is ComplianceState.SKIPPED and report.firewall.reason
     assert report.counts() == {"compliant": 0, "non-compliant": 0, "skipped": 1, "conflicted": 0}
+
+
+def test_the_default_profile_application_rule_is_part_of_compliance() -> None:
+    """EGRESS_PROFILE=aks-required: a userDefinedRouting cluster needs its FQDN-tag application rule; a group
+    without it is non-compliant, naming the rule."""
+    settings = f.settings()
+    base = f.hub_spoke(aks=f.cluster(outbound_type="userDefinedRouting"))
+    routed = converged(base)  # routes and associations in place (rules of SETTINGS replaced below)
+    collections, _ = desired.desired_rule_collections(routed, settings)
+    assert any(c.is_application for c in collections)
+    full = dataclasses.replace(routed, rule_collection_group=ObservedRuleCollectionGroup(
+        GROUP_ID, "rmd-aks-runbook", 250, collections))
+    without = dataclasses.replace(routed, rule_collection_group=ObservedRuleCollectionGroup(
+        GROUP_ID, "rmd-aks-runbook", 250, tuple(c for c in collections if not c.is_application)))
+    compliant = compliance.assess(full, settings, scope="s")
+    missing = compliance.assess(without, settings, scope="s")
+    assert [c.state for c in compliant.clusters] == [ComplianceState.COMPLIANT]
+    assert [c.state for c in missing.clusters] == [ComplianceState.NON_COMPLIANT]
+    assert any("rmd-egress-fqdn/aks1 is missing" in gap and "fqdnTags AzureKubernetesService" in gap
+               for gap in missing.clusters[0].missing)

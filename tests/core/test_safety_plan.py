@@ -268,6 +268,12 @@ def test_foreign_collections_in_the_owned_group_are_carried_over(group, wanted, 
 # --------------------------------------------------------------------------------------------- 2: partial
 
 
+# A per-cluster network egress rule (EGRESS_PROFILE=custom for a cluster whose egress the firewall sees):
+# the rule these "keep what still carries traffic" cases check (remediation/egress.py).
+EGRESS_RULE = {"egress_profile": "custom", "force_default_route": True,
+               "egress_destinations": ("AzureCloud.westeurope",)}
+
+
 def _gateway_deleted() -> Snapshot:
     snap = f.hub_spoke(with_appgw=False, tables=[
         f.route_table(RT_NODES, [f.fw_route("rmd-appgw-10-1-4-0-24", f.APPGW_PREFIX),
@@ -285,7 +291,7 @@ def _gateway_deleted() -> Snapshot:
 def test_deleted_gateway_keeps_the_egress_rule_and_drops_only_the_ingress_part() -> None:
     snap = _gateway_deleted()
     assert desired.check_cluster(snap, f.CLUSTER, f.settings()) is None
-    collections, skips = desired.desired_rule_collections(snap, f.settings())
+    collections, skips = desired.desired_rule_collections(snap, f.settings(**EGRESS_RULE))
     assert {c.name for c in collections} == {"rmd-egress", "rmd-p2s"} and skips == ()
     changes, conflicts = _cluster_plan(snap, prune=True)
     deleted = _names(changes, Action.DELETE)
@@ -296,7 +302,7 @@ def test_deleted_gateway_keeps_the_egress_rule_and_drops_only_the_ingress_part()
 
 def test_deleted_vpn_gateway_removes_only_the_p2s_part() -> None:
     snap = dataclasses.replace(_gateway_deleted(), vpn_gateways=())
-    collections, _ = desired.desired_rule_collections(snap, f.settings())
+    collections, _ = desired.desired_rule_collections(snap, f.settings(**EGRESS_RULE))
     assert {c.name for c in collections} == {"rmd-egress"}
     changes, _ = _cluster_plan(snap, prune=True)
     assert "rmd-p2s-172-16-201-0-24" in _names(changes, Action.DELETE)
@@ -311,7 +317,7 @@ def test_deleted_vpn_gateway_removes_only_the_p2s_part() -> None:
 )
 def test_a_failing_ingress_part_keeps_the_cluster_egress_rule(gateway) -> None:
     snap = f.hub_spoke(gateway=gateway)
-    collections, skips = desired.desired_rule_collections(snap, f.settings())
+    collections, skips = desired.desired_rule_collections(snap, f.settings(**EGRESS_RULE))
     egress = next(c for c in collections if c.name == "rmd-egress")
     assert [r.name for r in egress.rules] == ["aks1"]
     assert "rmd-ingress" not in {c.name for c in collections}
@@ -357,6 +363,6 @@ def test_long_cluster_names_give_bounded_distinct_rule_names() -> None:
     two = f.cluster(name=long, id=f"{f.HUB_RG}/providers/Microsoft.ContainerService/managedClusters/{long}",
                     ingress_gateway_id=None)
     snap = f.snapshot([one, two], [f.subnet(f.NODE_SUBNET, f.NODE_PREFIX)], fw=f.firewall())
-    collections, _ = desired.desired_rule_collections(snap, f.settings())
+    collections, _ = desired.desired_rule_collections(snap, f.settings(**EGRESS_RULE))
     names = [r.name for r in collections[0].rules]
     assert len(set(names)) == 2 and all(len(n) <= 80 for n in names)

@@ -238,9 +238,12 @@ def test_cluster_apply_writes_the_runbook_routes_and_keeps_foreign_state(world: 
     assert props(w.emu, f"{VNET}/subnets/snet-aks-pods")["routeTable"]["id"].lower() == POD_TABLE.lower()
     # The firewall rules, in an owned group, next to the untouched foreign group.
     collections = {c["name"]: c for c in props(w.emu, OWNED_RCG)["ruleCollections"]}
-    assert set(collections) == {"rmd-egress", "rmd-ingress", "rmd-p2s"}
-    egress = {r["name"]: r for r in collections["rmd-egress"]["rules"]}
-    assert egress["aks-cni"]["sourceAddresses"] == ["10.1.0.0/22", "10.1.8.0/22"]
+    assert set(collections) == {"rmd-egress-fqdn", "rmd-ingress", "rmd-p2s"}
+    # Egress (docs/egress.md): the FQDN-tag rule only for the userDefinedRouting cluster; aks-cni sends its
+    # internet traffic through its load balancer, past the firewall, so it gets no egress rule.
+    egress = {r["name"]: r for r in collections["rmd-egress-fqdn"]["rules"]}
+    assert set(egress) == {"aks-overlay"} and egress["aks-overlay"]["fqdnTags"] == ["AzureKubernetesService"]
+    assert collections["rmd-ingress"]["rules"][0]["destinationAddresses"] == ["10.1.0.0/22", "10.1.8.0/22"]
     assert canonical(props(w.emu, FOREIGN_ROUTE)) == foreign_route
     assert canonical(props(w.emu, FOREIGN_RCG)) == foreign_rcg
     node = props(w.emu, NODE_SUBNET)
@@ -303,7 +306,7 @@ def test_deleted_cluster_loses_its_owned_routes_and_rules_foreign_ones_stay(worl
     # The overlay cluster keeps its routes and rules; the deleted cluster's rules are gone.
     assert route_props(w.emu, OVERLAY_TABLE, "rmd-default") is not None
     rules = {c["name"]: [r["name"] for r in c["rules"]] for c in props(w.emu, OWNED_RCG)["ruleCollections"]}
-    assert rules["rmd-egress"] == ["aks-overlay"]
+    assert rules["rmd-egress-fqdn"] == ["aks-overlay"]
     assert "rmd-ingress" not in rules
 
 
@@ -376,10 +379,11 @@ def test_classic_firewall_gets_owned_collections_and_keeps_foreign_ones(world: W
     result = w.run(CNI)
     assert result.converged is True
     collections = {c["name"]: c for c in props(w.emu, FIREWALL)["networkRuleCollections"]}
-    assert set(collections) == {"corp-allow-ntp", "rmd-egress", "rmd-ingress", "rmd-p2s"}
+    assert set(collections) == {"corp-allow-ntp", "rmd-ingress", "rmd-p2s"}
     assert canonical(collections["corp-allow-ntp"]["properties"]) == canonical(FOREIGN_CLASSIC["properties"])
-    egress = {r["name"]: r for r in collections["rmd-egress"]["properties"]["rules"]}
-    assert egress["aks-cni"]["sourceAddresses"] == ["10.1.0.0/22", "10.1.8.0/22"]
+    applications = {c["name"]: c for c in props(w.emu, FIREWALL)["applicationRuleCollections"]}
+    egress = {r["name"]: r for r in applications["rmd-egress-fqdn"]["properties"]["rules"]}
+    assert set(egress) == {"aks-overlay"} and egress["aks-overlay"]["fqdnTags"] == ["AzureKubernetesService"]
     assert w.emu.get(OWNED_RCG) is None  # no policy: nothing written there
     w.reset_log()
     again = w.run(CNI)
@@ -484,8 +488,8 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
     # The sweep lists the clusters for its routing pass before it takes the firewall lock; the cluster that
     # appears meanwhile must still get its rule, or this write would remove what its own run wrote.
     result = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
-    egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress")
-    assert {r["name"] for r in egress["rules"]} == {"aks-cni", "aks-overlay"}
+    egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress-fqdn")
+    assert {r["name"] for r in egress["rules"]} == {"aks-overlay"}
     # The verify re-read sees the new cluster's routes missing: routing it is its own run's job.
     assert result.converged is False
 

@@ -1,0 +1,212 @@
+"""What the egress profiles need from the emulator, kept in one module so its hooks re-apply easily.
+
+- `GET {cluster}/outboundNetworkDependenciesEndpoints`: the cluster's egress endpoint list in the shape of
+  the public spec example `OutboundNetworkDependenciesEndpointsList.json` (`{"value": [{"category",
+  "endpoints": [{"domainName", "endpointDetails": [{"port", "protocol", "description"?}]}]}]}`). Unless a
+  list was set for the cluster (`set_outbound_endpoints`, or `PUT /_emulator/egress-endpoints`), the answer
+  is built from the cluster body: the categories of the spec example, the API server's name in its region,
+  and no tunnel entry for a private cluster.
+- Validation of application rules, in rule collection groups (`ruleType: ApplicationRule`) and in classic
+  firewalls (`applicationRuleCollections`): `protocols` items are {protocolType Http|Https|Mssql, port
+  1-65535}; a rule names `fqdnTags` or `targetFqdns`, not both and not neither (`targetUrls` and
+  `webCategories` count as targets too); tags are known FQDN tag names; a collection holds one rule type;
+  network rules with `destinationFqdns` need the policy's `dnsSettings.enableProxy`.
+- The policy's `dnsSettings` round-trips through the generic PUT/GET; `enableProxy` must be a boolean.
+
+Error codes are plausible guesses (not recorded from real ARM); emulator/README.md lists them as such.
+
+Hooks (server.py): `route_get` at the top of the ARM GET routing, `validate_put` before `store.put`, and
+`control` at the top of the `/_emulator` control endpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from . import resource_types as rt
+from .errors import ArmError, bad_request, resource_not_found
+from .resource_types import ResourceId, id_key
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+ENDPOINTS_SEGMENT = "outboundnetworkdependenciesendpoints"
+APPLICATION_PROTOCOLS = ("Http", "Https", "Mssql")
+# Azure Firewall FQDN tags (learn.microsoft.com azure/firewall/fqdn-tags), compared case-insensitively.
+FQDN_TAGS = ("AppServiceEnvironment", "AzureBackup", "AzureHDInsight", "AzureKubernetesService",
+             "MicrosoftActiveProtectionService", "WindowsDiagnostics", "WindowsUpdate", "WindowsVirtualDesktop")
+
+_lock = threading.Lock()
+_lists: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+# ------------------------------------------------------------------ endpoint lists
+
+
+def set_outbound_endpoints(emu: Emulator, cluster_id: str, body: dict[str, Any] | None) -> None:
+    """Serve `body` ({"value": [...]}) for the cluster; None goes back to the list built from the cluster."""
+    with _lock:
+        lists = _lists.setdefault(emu, {})
+        if body is None:
+            lists.pop(id_key(cluster_id), None)
+        else:
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+                raise ValueError('an endpoint list is {"value": [...]} as the spec example shows')
+            lists[id_key(cluster_id)] = copy.deepcopy(body)
+
+
+def _endpoint(domain: str, port: int, protocol: str, description: str | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"port": port, "protocol": protocol}
+    if description:
+        detail["description"] = description
+    return {"domainName": domain, "endpointDetails": [detail]}
+
+
+def default_endpoints(cluster: dict[str, Any]) -> dict[str, Any]:
+    """The list AKS would give this cluster: the spec example's core categories for its region."""
+    props = cluster.get("properties") or {}
+    location = str(cluster.get("location") or "").replace(" ", "").lower()
+    private = bool((props.get("apiServerAccessProfile") or {}).get("enablePrivateCluster"))
+    server = str((props.get("privateFQDN") if private else props.get("fqdn")) or f"*.hcp.{location}.azmk8s.io")
+    value: list[dict[str, Any]] = [
+        {"category": "azure-resource-management",
+         "endpoints": [_endpoint("management.azure.com", 443, "Https"),
+                       _endpoint("login.microsoftonline.com", 443, "Https")]},
+        {"category": "images",
+         "endpoints": [_endpoint("mcr.microsoft.com", 443, "Https"),
+                       _endpoint("*.data.mcr.microsoft.com", 443, "Https", "mcr cdn")]},
+        {"category": "artifacts",
+         "endpoints": [_endpoint("packages.microsoft.com", 443, "Https"),
+                       _endpoint("acs-mirror.azureedge.net", 443, "Https")]},
+        {"category": "time-sync", "endpoints": [_endpoint("ntp.ubuntu.com", 123, "UDP")]},
+        {"category": "apiserver", "endpoints": [_endpoint(server, 443, "Https")]},
+    ]
+    if not private:
+        value.append({"category": "tunnel-classic", "endpoints": [_endpoint(server, 9000, "TCP")]})
+    return {"value": value}
+
+
+def route_get(emu: Emulator, parts: list[str]) -> dict[str, Any] | None:
+    """The answer to a GET this module serves (path split on '/'), or None when the path is not one."""
+    low = [p.lower() for p in parts]
+    if not (len(parts) == 9 and low[4] == "providers" and low[5] == "microsoft.containerservice"
+            and low[6] == "managedclusters" and low[8] == ENDPOINTS_SEGMENT):
+        return None
+    rid = ResourceId(parts[1], parts[3], parts[5], ((parts[6], parts[7]),))
+    cluster = emu.store.get(rid)
+    if cluster is None:
+        raise resource_not_found("Microsoft.ContainerService/managedClusters", parts[7], parts[3])
+    with _lock:
+        chosen = _lists.get(emu, {}).get(rid.key())
+    return copy.deepcopy(chosen) if chosen is not None else default_endpoints(cluster)
+
+
+def control(emu: Emulator, method: str, what: str, payload: Any) -> tuple[int, dict[str, Any]] | None:
+    """`PUT /_emulator/egress-endpoints` {"clusterId": id, "list": {"value": [...]} | null}."""
+    if what != "/egress-endpoints":
+        return None
+    if method != "PUT" or not isinstance(payload, dict) or not isinstance(payload.get("clusterId"), str):
+        return 400, {"error": {"code": "InvalidRequest",
+                               "message": 'PUT {"clusterId": "<id>", "list": {"value": [...]} | null}'}}
+    try:
+        set_outbound_endpoints(emu, payload["clusterId"], payload.get("list"))
+    except ValueError as exc:
+        return 400, {"error": {"code": "InvalidRequest", "message": str(exc)}}
+    return 200, {"clusterId": payload["clusterId"]}
+
+
+# ------------------------------------------------------------------ validation
+
+
+def validate_put(emu: Emulator, rid: ResourceId, body: Any) -> None:
+    """Application-rule and DNS checks of a PUT body, before the store accepts it."""
+    if not isinstance(body, dict):
+        return
+    props = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    if rid.type_key == rt.RCG:
+        policy = emu.store.get(rid.top()) or {}
+        proxy = bool(((policy.get("properties") or {}).get("dnsSettings") or {}).get("enableProxy"))
+        for collection in props.get("ruleCollections") or []:
+            if isinstance(collection, dict):
+                _validate_policy_collection(collection, proxy)
+    elif rid.type_key == rt.FIREWALL:
+        for collection in props.get("applicationRuleCollections") or []:
+            if isinstance(collection, dict):
+                cprops = collection.get("properties") or {}
+                for rule in cprops.get("rules") or []:
+                    _validate_application_rule(str(collection.get("name")), rule)
+        proxy = str((props.get("additionalProperties") or {}).get("Network.DNS.EnableProxy", "")).lower() == "true"
+        for collection in props.get("networkRuleCollections") or []:
+            if isinstance(collection, dict):
+                for rule in (collection.get("properties") or {}).get("rules") or []:
+                    _validate_network_fqdns(str(collection.get("name")), rule, proxy)
+    elif rid.type_key == rt.POLICY:
+        dns = props.get("dnsSettings")
+        if dns is not None and (not isinstance(dns, dict) or not isinstance(dns.get("enableProxy", False), bool)):
+            raise bad_request("InvalidRequestFormat", "Cannot parse the request.", details=[{
+                "code": "InvalidJsonReferenceWrongType",
+                "message": "dnsSettings.enableProxy must be a boolean."}])
+
+
+def _validate_policy_collection(collection: dict[str, Any], proxy: bool) -> None:
+    name = str(collection.get("name"))
+    rules = [r for r in collection.get("rules") or [] if isinstance(r, dict)]
+    types = {str(r.get("ruleType")) for r in rules}
+    if collection.get("ruleCollectionType") == "FirewallPolicyFilterRuleCollection" and len(types) > 1:
+        raise bad_request("FirewallPolicyRuleCollectionHasMultipleRuleTypes",
+                          f"Rule Collection {name} has rules of more than one type ({', '.join(sorted(types))}). "
+                          "A rule collection can contain rules of a single type.")
+    for rule in rules:
+        if rule.get("ruleType") == "ApplicationRule":
+            _validate_application_rule(name, rule)
+        elif rule.get("ruleType") == "NetworkRule":
+            _validate_network_fqdns(name, rule, proxy)
+
+
+def _validate_application_rule(collection: str, rule: Any) -> None:
+    if not isinstance(rule, dict):
+        raise bad_request("InvalidRequestFormat", "Cannot parse the request.")
+    name = str(rule.get("name"))
+    protocols = rule.get("protocols")
+    if not isinstance(protocols, list) or not protocols:
+        raise bad_request("FirewallApplicationRuleMissingProtocols",
+                          f"Application rule {name} in rule collection {collection} must have at least one "
+                          "protocol.")
+    for protocol in protocols:
+        kind = protocol.get("protocolType") if isinstance(protocol, dict) else None
+        port = protocol.get("port") if isinstance(protocol, dict) else None
+        if kind not in APPLICATION_PROTOCOLS or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise bad_request("FirewallApplicationRuleInvalidProtocol",
+                              f"Application rule {name} in rule collection {collection} has an invalid protocol "
+                              f"{protocol!r}: protocolType must be one of {', '.join(APPLICATION_PROTOCOLS)} and "
+                              "port 1-65535.")
+    tags = list(rule.get("fqdnTags") or [])
+    targets = [*(rule.get("targetFqdns") or []), *(rule.get("targetUrls") or []), *(rule.get("webCategories") or [])]
+    if tags and targets:
+        raise bad_request("FirewallApplicationRuleFqdnTagsAndTargetFqdnsNotAllowedTogether",
+                          f"Application rule {name} in rule collection {collection} cannot have both FQDN tags "
+                          "and target FQDNs.")
+    if not tags and not targets:
+        raise bad_request("FirewallApplicationRuleMissingTargets",
+                          f"Application rule {name} in rule collection {collection} must have FQDN tags or "
+                          "target FQDNs.")
+    known = {t.lower() for t in FQDN_TAGS}
+    unknown = [t for t in tags if not isinstance(t, str) or t.lower() not in known]
+    if unknown:
+        raise bad_request("FirewallApplicationRuleInvalidFqdnTag",
+                          f"Application rule {name} in rule collection {collection} has unknown FQDN tag(s) "
+                          f"{', '.join(map(str, unknown))}.")
+
+
+def _validate_network_fqdns(collection: str, rule: Any, proxy: bool) -> None:
+    if isinstance(rule, dict) and rule.get("destinationFqdns") and not proxy:
+        raise bad_request("FirewallNetworkRuleWithFqdnsRequiresDnsProxy",
+                          f"Network rule {rule.get('name')} in rule collection {collection} uses destination "
+                          "FQDNs, which require DNS Proxy to be enabled on the firewall.")
+
+
+__all__ = ["ArmError", "control", "default_endpoints", "route_get", "set_outbound_endpoints", "validate_put"]

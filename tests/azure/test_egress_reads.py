@@ -1,0 +1,42 @@
+"""remediation/azure/egress_reads.py through ArmGateway, with the real SDK clients against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from emulator import Emulator
+from emulator.egress_support import set_outbound_endpoints
+from remediation.azure.egress_reads import endpoints_from_arm
+from remediation.azure.gateway import ArmGateway
+from tests.azure.conftest import AKS, HUB
+
+EXAMPLE = Path(__file__).parents[1] / "emulator" / "data" / "OutboundNetworkDependenciesEndpointsList.json"
+POLICY = f"{HUB}/firewallPolicies/fwpol-hub"
+
+
+def test_endpoint_list_of_the_spec_example(emu: Emulator, gateway: ArmGateway) -> None:
+    body = json.loads(EXAMPLE.read_text())["responses"]["200"]["body"]
+    set_outbound_endpoints(emu, f"{AKS}/aks-overlay", body)
+    listed = gateway.get_outbound_endpoints(f"{AKS}/aks-overlay")
+    assert listed == endpoints_from_arm(body["value"]) and listed.error is None
+    assert ("time-sync", "ntp.ubuntu.com", ((123, "UDP"),)) in {
+        (e.category, e.domain_name, e.details) for e in listed.endpoints}
+    # Read once per reconcile: a second ask is answered from the gateway's cache.
+    reads = gateway.arm_calls.reads
+    assert gateway.get_outbound_endpoints(f"{AKS}/aks-overlay") == listed and gateway.arm_calls.reads == reads
+
+
+def test_denied_or_missing_endpoint_list_is_a_reason_not_an_exception(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("GET", r"/aks-cni/outboundNetworkDependenciesEndpoints$", kind="status", status=403,
+                   code="AuthorizationFailed", message="denied")
+    denied = gateway.get_outbound_endpoints(f"{AKS}/aks-cni")
+    assert denied.endpoints == () and denied.error is not None and denied.error.startswith("AuthorizationFailed")
+    missing = gateway.get_outbound_endpoints(f"{AKS}/gone")
+    assert missing.error is not None and "ResourceNotFound" in missing.error
+
+
+def test_policy_dns_proxy(emu: Emulator, gateway: ArmGateway) -> None:
+    assert gateway.get_policy_dns_proxy(POLICY) == (True, None)
+    proxy, error = gateway.get_policy_dns_proxy(f"{HUB}/firewallPolicies/gone")
+    assert proxy is None and error is not None and "ResourceNotFound" in error
