@@ -95,8 +95,8 @@ CASES: dict[str, Case] = {
     "no-association": (lambda: f.hub_spoke(), {"aks1": ComplianceState.NON_COMPLIANT},
                        "subnet aks-nodes is not associated with route table rmd-spoke-vnet-aks-nodes"),
     "rule-edited": (lambda: edit_egress_rule(converged(f.hub_spoke())), {"aks1": ComplianceState.NON_COMPLIANT},
-                    "firewall rule rmd-egress/aks1 is TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 443; the runbook "
-                    "needs TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 123,443,1194,9000"),
+                    "firewall rule rmd-egress/aks1 is TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 443; "
+                    "the runbook needs TCP,UDP 10.1.0.0/22 -> AzureCloud.westeurope ports 123,443,1194,9000"),
     "foreign-route-in-the-way": (
         lambda: with_route(converged(f.hub_spoke()), "rt-aks-nodes", Route("to-appgw", f.APPGW_PREFIX, "None"),
                            drop="rmd-appgw-10-1-4-0-24"),
