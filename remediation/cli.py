@@ -20,8 +20,10 @@ from typing import Any, NoReturn
 from remediation import render
 from remediation.config import Mode, load_settings, read_local_settings
 from remediation.errors import ArmError, RemediationError, RemediationInputError
+from remediation.locks import locks_from_settings
 from remediation.model import ReconcileResult, Target
 from remediation.reconciler import Reconciler
+from remediation.results import combine
 
 log = logging.getLogger("remediation.cli")
 
@@ -83,17 +85,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = _settings_source(args)
         with _arm_endpoint(args, env) as effective_env:
             settings = load_settings(effective_env)
-            reconciler = Reconciler(settings)
-            result = _run(args, reconciler)
+            # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is
+            # set (else it says that other writers are not excluded); a plan writes nothing and needs none.
+            writes = args.command == "apply" or (args.command in {"sweep", "prepare-subnet"} and not args.dry_run)
+            reconciler = Reconciler(settings, locks=locks_from_settings(effective_env) if writes else None)
+            results = _run(args, reconciler)
     except (RemediationInputError, ArmError, RemediationError) as exc:
         # ONE line: ARM messages (and paths in seed/settings errors) may hold newlines.
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         return EXIT_ERROR
+    # The target and the follow-ups run after it (the firewall target) read as one plan.
+    result = combine(results)
     _print(result, args.output)
     return _exit_code(result, args)
 
 
-def _run(args: argparse.Namespace, reconciler: Reconciler) -> ReconcileResult:
+def _run(args: argparse.Namespace, reconciler: Reconciler) -> list[ReconcileResult]:
     target: Target
     if args.command in {"plan", "apply"}:
         target = reconciler.resolve(args.target)
@@ -106,7 +113,8 @@ def _run(args: argparse.Namespace, reconciler: Reconciler) -> ReconcileResult:
         dry_run = bool(args.dry_run)
     if not dry_run and reconciler.settings.mode is Mode.REPORT:
         print("REMEDIATION_MODE=report: running as a dry run, nothing is written", file=sys.stderr)
-    return reconciler.reconcile(target, dry_run=dry_run, require_exists=args.command in {"plan", "apply"})
+    return reconciler.reconcile_with_follow_ups(target, dry_run=dry_run,
+                                                require_exists=args.command in {"plan", "apply"})
 
 
 def _settings_source(args: argparse.Namespace) -> dict[str, str]:

@@ -14,11 +14,11 @@ classic_collection_to_arm, build_plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediation import ids
+from remediation import arm_shapes, ids
 from remediation.config import Settings
 from remediation.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 from remediation.ids import id_key
@@ -26,6 +26,7 @@ from remediation.model import (
     Action,
     Change,
     ChangeKind,
+    ClassicCollectionPayload,
     Conflict,
     DesiredSubnetRoutes,
     NetworkRule,
@@ -34,9 +35,12 @@ from remediation.model import (
     Plan,
     Route,
     RoutePurpose,
+    RouteTablePayload,
     RuleCollection,
+    RuleCollectionGroupPayload,
     Skip,
     Snapshot,
+    SubnetAssociationPayload,
 )
 
 _MAX_NAME = 80  # route table names: 1-80 chars, must end with a letter, digit or '_'
@@ -141,8 +145,8 @@ def plan_routes(
             table_id = route_table_id_for(subnet, settings)
             table = snapshot.route_tables.get(id_key(table_id))  # our table exists, the association was lost
             associations.append(Change(
-                Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet.id, {"routeTable": None},
-                {"routeTable": {"id": table_id}},
+                Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet.id, SubnetAssociationPayload(None),
+                SubnetAssociationPayload(table_id),
                 f"runbook: associate the route table with the {_subnet_role(item.purpose)} subnet "
                 f"{subnet.name}",
             ))
@@ -162,8 +166,7 @@ def plan_routes(
         if entry.table is None:
             creates.append(Change(
                 Action.CREATE, ChangeKind.ROUTE_TABLE, entry.table_id, None,
-                {"location": entry.location, "tags": {settings.ownership_tag[0]: settings.ownership_tag[1]},
-                 "properties": {"disableBgpRoutePropagation": False}},
+                RouteTablePayload(entry.location, {settings.ownership_tag[0]: settings.ownership_tag[1]}),
                 "runbook: create a route table for "
                 + ", ".join(f"the {_subnet_role(p)} subnet {s.name}" for s, p in entry.subnets),
             ))
@@ -219,15 +222,15 @@ def _plan_table_routes(
                 continue
         if current is None:
             out.append(Change(Action.CREATE, ChangeKind.ROUTE, _route_address(entry.table_id, route.name),
-                              None, route.to_arm(), reason))
+                              None, route, reason))
             continue
         used.add(current.name.lower())
         address = _route_address(entry.table_id, current.name)
         if _same_target(current, route):
-            out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, current.to_arm(), current.to_arm(),
-                              reason))
+            out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, current, current, reason))
         else:
-            out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, current.to_arm(), route.to_arm(),
+            after = Route(current.name, route.address_prefix, route.next_hop_type, route.next_hop_ip_address)
+            out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, current, after,
                               f"{reason}; drift: was {_hop(current)}"))
     return used
 
@@ -238,11 +241,11 @@ def _foreign(
 ) -> None:
     address = _route_address(table_id, holder.name)
     if _same_target(holder, route):
-        out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, holder.to_arm(), holder.to_arm(),
+        out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, holder, holder,
                           f"{reason}; satisfied by foreign route {holder.name}"))
     elif settings.allow_takeover:
         after = Route(holder.name, route.address_prefix, route.next_hop_type, route.next_hop_ip_address)
-        out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, holder.to_arm(), after.to_arm(),
+        out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, holder, after,
                           f"{reason}; takeover (ALLOW_TAKEOVER=true) of foreign route {holder.name}"))
     else:
         conflicts.append(Conflict(
@@ -263,57 +266,21 @@ def _prune(table: ObservedRouteTable, used: set[str], settings: Settings, why: s
         reason += f"; owned route table {table.name} is only emptied, never deleted automatically"
     for route in stale:
         changes.append(Change(Action.DELETE, ChangeKind.ROUTE, _route_address(table.id, route.name),
-                              route.to_arm(), None, reason))
+                              route, None, reason))
     return changes
 
 
 # --------------------------------------------------------------------------------------------- firewall
 
 
-def _rule_to_arm(rule: NetworkRule) -> dict[str, Any]:
-    return {
-        "ruleType": "NetworkRule",
-        "name": rule.name,
-        "ipProtocols": list(rule.protocols),
-        "sourceAddresses": list(rule.source_addresses),
-        "sourceIpGroups": [],
-        "destinationAddresses": list(rule.destination_addresses),
-        "destinationIpGroups": [],
-        "destinationFqdns": [],
-        "destinationPorts": list(rule.destination_ports),
-    }
-
-
 def rule_collections_to_arm(collections: Iterable[RuleCollection]) -> list[dict[str, Any]]:
-    """Policy `ruleCollections` in ARM names (FirewallPolicyFilterRuleCollection of NetworkRules)."""
-    return [
-        {
-            "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
-            "name": c.name,
-            "priority": c.priority,
-            "action": {"type": c.action},
-            "rules": [_rule_to_arm(r) for r in c.rules],
-        }
-        for c in collections
-    ]
+    """Policy `ruleCollections` in ARM names (kept for callers; the serializer is remediation.arm_shapes)."""
+    return [arm_shapes.policy_collection(c) for c in collections]
 
 
 def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    """A classic `networkRuleCollections[].properties` body (the firewall PUT carries it under its name)."""
-    return {
-        "priority": collection.priority,
-        "action": {"type": collection.action},
-        "rules": [
-            {
-                "name": r.name,
-                "protocols": list(r.protocols),
-                "sourceAddresses": list(r.source_addresses),
-                "destinationAddresses": list(r.destination_addresses),
-                "destinationPorts": list(r.destination_ports),
-            }
-            for r in collection.rules
-        ],
-    }
+    """A classic `networkRuleCollections[].properties` body (see remediation.arm_shapes)."""
+    return arm_shapes.classic_collection_properties(collection)
 
 
 def _canon_address(value: str) -> str:
@@ -340,8 +307,8 @@ def _canon_collections(collections: Iterable[RuleCollection]) -> tuple[Any, ...]
     return tuple(sorted(_canon_collection(c) for c in collections))
 
 
-def _group_body(priority: int, collections: Sequence[RuleCollection]) -> Mapping[str, Any]:
-    return {"priority": priority, "ruleCollections": rule_collections_to_arm(collections)}
+def _group_body(priority: int, collections: Sequence[RuleCollection]) -> RuleCollectionGroupPayload:
+    return RuleCollectionGroupPayload(priority, tuple(collections))
 
 
 def _collections_reason(collections: Sequence[RuleCollection]) -> str:
@@ -371,13 +338,16 @@ def plan_firewall(
     before = _group_body(group.priority, group.rule_collections)
     if not collections:
         return (Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None,
-                       "no cluster in scope needs the owned rule collection group"),)
+                       "no cluster in scope needs the owned rule collection group", etag=group.etag),)
     same = (group.priority == settings.rule_collection_group_priority
             and _canon_collections(group.rule_collections) == _canon_collections(collections))
-    action = Action.NOOP if same else Action.UPDATE
     # A PUT replaces the whole group (arm-protocol.md 2.4): `after` is always the complete owned set.
+    if same and group.provisioning_state.lower() == "failed":
+        # A group left Failed (a crashed or rejected write) holds what ARM may not be enforcing: PUT it again.
+        same = False
+    action = Action.NOOP if same else Action.UPDATE
     return (Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
-                   _collections_reason(collections)),)
+                   _collections_reason(collections), etag=group.etag),)
 
 
 def _plan_classic(
@@ -392,23 +362,23 @@ def _plan_classic(
         address = f"{firewall_id}/networkRuleCollections/{collection.name}"
         reason = _collections_reason([collection])
         current = existing.get(collection.name.lower())
-        after = classic_collection_to_arm(collection)
+        after = ClassicCollectionPayload(collection)
         if current is None:
             changes.append(Change(Action.CREATE, ChangeKind.CLASSIC_RULE_COLLECTION, address, None, after,
                                   reason))
         elif _canon_collection(current) == _canon_collection(collection):
-            before = classic_collection_to_arm(current)
+            before = ClassicCollectionPayload(current)
             changes.append(Change(Action.NOOP, ChangeKind.CLASSIC_RULE_COLLECTION, address, before, before,
                                   reason))
         else:
             changes.append(Change(Action.UPDATE, ChangeKind.CLASSIC_RULE_COLLECTION, address,
-                                  classic_collection_to_arm(current), after, reason))
+                                  ClassicCollectionPayload(current), after, reason))
     for current in sorted(observed, key=lambda c: c.name.lower()):
         # Foreign classic collections are never touched; stale owned ones go.
         if settings.owns_name(current.name) and current.name.lower() not in wanted:
             changes.append(Change(Action.DELETE, ChangeKind.CLASSIC_RULE_COLLECTION,
                                   f"{firewall_id}/networkRuleCollections/{current.name}",
-                                  classic_collection_to_arm(current), None,
+                                  ClassicCollectionPayload(current), None,
                                   "owned classic collection no cluster in scope needs"))
     return tuple(changes)
 
