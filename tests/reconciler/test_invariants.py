@@ -102,7 +102,7 @@ def test_a_failed_owned_group_is_not_converged_and_a_rerun_repairs_it(world: Wor
     repaired = w.reconciler.reconcile(firewall, dry_run=False)
     assert repaired.converged is True
     assert [o.outcome for o in repaired.outcomes] == [Outcome.UPDATED]
-    assert w.emu.get(OWNED_RCG)["properties"]["provisioningState"] == "Succeeded"
+    assert props(w.emu, OWNED_RCG)["provisioningState"] == "Succeeded"
 
 
 @pytest.mark.parametrize("state", ["Updating", "Deleting"])
@@ -119,6 +119,7 @@ def test_an_owned_group_that_is_still_changing_is_not_converged(world: WorldFact
 def test_a_blocking_conflict_is_not_converged(world: WorldFactory) -> None:
     w = world()
     table = copy.deepcopy(w.emu.get(CUSTOMER_TABLE))
+    assert table is not None
     table["properties"]["routes"].append({"name": "corp-appgw", "properties": {
         "addressPrefix": "10.1.4.0/24", "nextHopType": "VnetLocal"}})
     w.emu.put_foreign(CUSTOMER_TABLE, table)
