@@ -75,10 +75,14 @@ class Runtime:
         or the firewall follow-ups of many cluster runs) ends in ONE run that reads the state once.
         Returns whether a message was sent; raises TransientError when the queue refused it."""
         key = intake.target_key(request.target)
-        if self.dedupe.is_pending(key):
+        # An atomic claim, not check-then-mark: follow-ups come from workers running side by side.
+        if not self.dedupe.claim(key):
             return False
-        self.queue.send(request, delay_s=self.dedupe.window_s)
-        self.dedupe.mark(key)
+        try:
+            self.queue.send(request, delay_s=self.dedupe.window_s)
+        except BaseException:
+            self.dedupe.release(key)
+            raise
         return True
 
 
