@@ -107,7 +107,8 @@ def main() -> int:
         banner("5. Drift: a route deleted, an association removed, a rule collection edited")
         _drift(emu, settings.rule_collection_group)
         started = time.monotonic()
-        repaired = record("drift sweep", reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False), started)
+        sweep = reconciler.scope_target()
+        repaired = record("drift sweep", reconciler.reconcile_combined(sweep, dry_run=False), started)
         check(repaired.converged is True and repaired.arm_calls.writes >= 3, "the drift sweep must repair all three")
 
         banner("6. Another sweep: nothing to do, nothing written")

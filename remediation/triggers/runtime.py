@@ -69,21 +69,23 @@ class Runtime:
                                               retry_deadline_s=self.run_budget_s)
             return self._reconciler
 
-    def enqueue_coalesced(self, request: RemediationRequest) -> bool:
+    def enqueue_coalesced(self, request: RemediationRequest) -> str | None:
         """Enqueue unless a request for the same target is already pending within the dedupe window; the
         message becomes visible after the window, so a burst of requests for one target (Event Grid events,
         or the firewall follow-ups of many cluster runs) ends in ONE run that reads the state once.
-        Returns whether a message was sent; raises TransientError when the queue refused it."""
+        Returns the id of the request that will run (ours, or the pending one's; None when unknown);
+        raises TransientError when the queue refused the message."""
         key = intake.target_key(request.target)
         # An atomic claim, not check-then-mark: follow-ups come from workers running side by side.
-        if not self.dedupe.claim(key):
-            return False
+        claimed, pending = self.dedupe.claim(key, request.request_id)
+        if not claimed:
+            return pending
         try:
             self.queue.send(request, delay_s=self.dedupe.window_s)
         except BaseException:
             self.dedupe.release(key)
             raise
-        return True
+        return request.request_id
 
 
 _runtime: Runtime | None = None
