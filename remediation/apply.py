@@ -1,4 +1,4 @@
-"""Apply: execute a plan's writes through the gateway. No azure imports here.
+"""Apply: execute a plan's writes through the ARM client. No azure imports here.
 
 Order and parallelism follow the ARM lock domains (arm-protocol.md 0.8, 3.4):
 - phase 1, in parallel lanes: each route table (create, then its routes one by one), each firewall policy
@@ -6,34 +6,40 @@ Order and parallelism follow the ARM lock domains (arm-protocol.md 0.8, 3.4):
   PUT, since every classic change rewrites the whole firewall);
 - phase 2, after phase 1: subnet associations, one lane per VNet (subnets share the VNet's lock), because an
   association must see the route table and its routes provisioned.
-Writes inside a lane are serialized; lanes run on a small thread pool. Each write goes through
-`run_with_retries`; a failure becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes.
-Routes and associations of a route table whose creation failed are FAILED "skipped: dependency failed".
+Writes inside a lane are serialized; lanes run on a small thread pool and share no cache (the client is
+stateless). Each write goes through `run_with_retries` bounded by the reconcile's one Deadline; a failure
+becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes. Routes and associations
+of a route table whose creation failed are FAILED "skipped: dependency failed". Each change's typed
+payload picks the write (`match`); nothing is decoded from ARM dicts here.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
 from remediation import ids
 from remediation.config import Settings
+from remediation.deadline import Deadline
 from remediation.errors import ArmError, RemediationError, TransientError
-from remediation.locks import InProcessLocks, LockProvider
+from remediation.locks import Held, InProcessLocks, LockProvider, check_held
 from remediation.model import (
     OUTCOME_OF_ACTION,
     Action,
     Change,
     ChangeKind,
     ChangeOutcome,
-    ObservedRouteTable,
+    ClassicCollectionPayload,
     Outcome,
     Route,
+    RouteTablePayload,
     RuleCollection,
+    RuleCollectionGroupPayload,
+    SubnetAssociationPayload,
 )
 from remediation.retry import run_with_retries
 
@@ -49,31 +55,21 @@ DEPENDENCY_FAILED = "skipped: dependency failed"
 class WriteGateway(Protocol):
     """The writes apply needs (implemented by remediation.azure.gateway.ArmGateway)."""
 
-    def create_route_table(self, route_table_id: str, location: str,
-                           tags: Mapping[str, str]) -> ObservedRouteTable: ...
-    def put_route(self, route_table_id: str, route: Route) -> Route: ...
+    def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None: ...
+    def put_route(self, route_table_id: str, route: Route) -> None: ...
     def delete_route(self, route_table_id: str, name: str) -> None: ...
-    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> None: ...
-    def put_rule_collection_group(self, policy_id: str, name: str, priority: int,
-                                  rule_collections_arm: Sequence[Mapping[str, Any]]) -> None: ...
+    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> str | None:
+        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer)."""
+        ...
+    def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
+                                  etag: str | None) -> None: ...
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None: ...
-    def update_classic_collections(self, firewall_id: str,
-                                   upserts: Sequence[Mapping[str, Any] | RuleCollection],
+    def update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
                                    deletes: Sequence[str]) -> None: ...
 
 
 class _Unsupported(RemediationError):
     code = "UnsupportedChange"
-
-
-def _props(after: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """`after` in ARM names, with or without the `properties` wrapper."""
-    if not after:
-        return {}
-    inner = after.get("properties")
-    if isinstance(inner, Mapping):
-        return {**{k: v for k, v in after.items() if k != "properties"}, **inner}
-    return after
 
 
 def _parent(resource_id: str) -> str:
@@ -101,19 +97,26 @@ def _error_text(exc: Exception) -> str:
 
 
 class _Run:
-    def __init__(self, gateway: WriteGateway, settings: Settings, deadline: float,
-                 sleep: Callable[[float], None], locks: LockProvider) -> None:
+    def __init__(self, gateway: WriteGateway, settings: Settings, deadline: Deadline,
+                 sleep: Callable[[float], None], locks: LockProvider, held: Held | None) -> None:
         self.gateway = gateway
         self.settings = settings
         self.deadline = deadline
         self.sleep = sleep
         self.locks = locks
+        self.held = held  # the firewall lease, when the caller holds one: checked before each write
         self.outcomes: dict[int, ChangeOutcome] = {}
+        self.warnings: dict[int, str] = {}
         self.failed_tables: set[str] = set()
 
-    def retried(self, describe: str, fn: Callable[[], Any]) -> None:
-        remaining = max(0.0, self.deadline - time.monotonic())
-        run_with_retries(fn, deadline_s=remaining, describe=describe, sleep=self.sleep)
+    def retried(self, describe: str, fn: Callable[[], Any]) -> Any:
+        def guarded() -> Any:
+            # Checked before every attempt: a write whose lease was lost (or whose time ran out) is not sent.
+            self.deadline.check(describe)
+            check_held(self.held, describe)
+            return fn()
+
+        return run_with_retries(guarded, deadline=self.deadline, describe=describe, sleep=self.sleep)
 
     def record(self, index: int, change: Change, error: Exception | None = None, *,
                skipped: bool = False) -> None:
@@ -125,14 +128,17 @@ class _Run:
             self.outcomes[index] = ChangeOutcome(change, Outcome.FAILED, text,
                                                  retryable=isinstance(error, TransientError))
         else:
-            self.outcomes[index] = ChangeOutcome(change, OUTCOME_OF_ACTION[change.action])
+            self.outcomes[index] = ChangeOutcome(change, OUTCOME_OF_ACTION[change.action],
+                                                 warning=self.warnings.get(index))
 
     def attempt(self, index: int, change: Change, fn: Callable[[], Any]) -> bool:
         try:
-            self.retried(f"{change.action.value} {change.kind.value} {change.address}", fn)
+            warning = self.retried(f"{change.action.value} {change.kind.value} {change.address}", fn)
         except (RemediationError, ValueError) as exc:
             self.record(index, change, exc)
             return False
+        if isinstance(warning, str):
+            self.warnings[index] = warning
         self.record(index, change)
         return True
 
@@ -143,7 +149,7 @@ class _Run:
             # Creating a table is check-then-PUT, and a table PUT replaces its routes (arm-protocol.md 2.1):
             # two instances that both saw no table would let the later, empty PUT wipe the routes the first
             # one wrote. One holder per table (across instances) makes the second see the table and keep it.
-            with self.locks.hold("route-table:" + table_key):
+            with self.locks.hold("route-table:" + table_key, self.deadline):
                 self._route_table_lane(table_key, items)
         else:
             self._route_table_lane(table_key, items)
@@ -158,14 +164,17 @@ class _Run:
             else:
                 self.attempt(index, change, partial(self.write_route, change))
 
-    def subnet_lane(self, items: list[tuple[int, Change]]) -> None:
-        for index, change in items:
-            table = self.association_target(change)
-            if table is not None and ids.id_key(table) in self.failed_tables:
-                self.record(index, change, skipped=True)
-            else:
-                write = partial(self.gateway.set_subnet_route_table, change.address, table)
-                self.attempt(index, change, write)
+    def subnet_lane(self, vnet_key: str, items: list[tuple[int, Change]]) -> None:
+        # Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
+        # AnotherOperationInProgress, so one holder per VNet across every writer.
+        with self.locks.hold("vnet:" + vnet_key, self.deadline):
+            for index, change in items:
+                table = self.association_target(change)
+                if table is not None and ids.id_key(table) in self.failed_tables:
+                    self.record(index, change, skipped=True)
+                else:
+                    write = partial(self.gateway.set_subnet_route_table, change.address, table)
+                    self.attempt(index, change, write)
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:
         for index, change in items:
@@ -173,18 +182,18 @@ class _Run:
 
     def classic_lane(self, firewall_id: str, items: list[tuple[int, Change]]) -> None:
         """All classic collection changes of one firewall in one PUT: the outcome is shared."""
-        upserts: list[Mapping[str, Any] | RuleCollection] = []
+        upserts: list[RuleCollection] = []
         deletes: list[str] = []
         try:
             for _, change in items:
                 _, name = _classic_parts(change.address)
-                if change.action is Action.DELETE:
-                    deletes.append(name)
-                elif change.after is not None:
-                    upserts.append({"name": name, **dict(change.after)} if "name" not in change.after
-                                   else change.after)
-                else:
-                    raise _Unsupported(f"{change.address}: {change.action.value} without 'after'")
+                match change.action, change.new:
+                    case Action.DELETE, _:
+                        deletes.append(name)
+                    case _, ClassicCollectionPayload(collection=collection):
+                        upserts.append(collection)
+                    case _:
+                        raise _Unsupported(f"{change.address}: {change.action.value} without a classic payload")
             self.retried(f"update classic collections of {firewall_id}",
                          lambda: self.gateway.update_classic_collections(firewall_id, upserts, deletes))
         except (RemediationError, ValueError) as exc:
@@ -197,54 +206,46 @@ class _Run:
     # ------------------------------------------------------------------------------------- single writes
 
     def write_route_table(self, change: Change) -> None:
-        if change.action is Action.DELETE:
-            raise _Unsupported(f"{change.address}: deleting route tables is not part of the runbook")
-        props = _props(change.after)
-        location = str(props.get("location") or "")
-        if not location:
-            raise _Unsupported(f"{change.address}: a route table change needs 'location' in 'after'")
-        tags = props.get("tags")
-        if not isinstance(tags, Mapping):
-            key, value = self.settings.ownership_tag
-            tags = {key: value}
-        self.gateway.create_route_table(change.address, location, {str(k): str(v) for k, v in tags.items()})
+        match change.action, change.new:
+            case Action.DELETE, _:
+                raise _Unsupported(f"{change.address}: deleting route tables is not part of the runbook")
+            case _, RouteTablePayload() as table:
+                self.gateway.create_route_table(change.address, table)
+            case _:
+                raise _Unsupported(f"{change.address}: a route table change needs a RouteTablePayload")
 
     def write_route(self, change: Change) -> None:
         table_id = _parent(change.address)
         name = ids.parse_resource_id(change.address).name
-        if change.action is Action.DELETE:
-            self.gateway.delete_route(table_id, name)
-            return
-        props = _props(change.after)
-        route = Route(
-            name=name,
-            address_prefix=str(props["addressPrefix"]),
-            next_hop_type=str(props["nextHopType"]),
-            next_hop_ip_address=props.get("nextHopIpAddress") or None,
-        )
-        self.gateway.put_route(table_id, route)
+        match change.action, change.new:
+            case Action.DELETE, _:
+                self.gateway.delete_route(table_id, name)
+            case _, Route() as route:
+                # The address names the route written (an owned route under an older name keeps it).
+                self.gateway.put_route(table_id, Route(name, route.address_prefix, route.next_hop_type,
+                                                       route.next_hop_ip_address))
+            case _:
+                raise _Unsupported(f"{change.address}: a route change needs a Route payload")
 
     @staticmethod
     def association_target(change: Change) -> str | None:
         if change.action is Action.DELETE:
             return None
-        props = _props(change.after)
-        table = props.get("routeTable")
-        if isinstance(table, Mapping):
-            return str(table["id"]) if table.get("id") else None
-        value = props.get("routeTableId", table)
-        return str(value) if value else None
+        match change.new:
+            case SubnetAssociationPayload(route_table_id=table):
+                return table
+        raise _Unsupported(f"{change.address}: an association change needs a SubnetAssociationPayload")
 
     def write_group(self, change: Change) -> None:
         rid = ids.parse_resource_id(change.address)
         policy_id = _parent(change.address)
-        if change.action is Action.DELETE:
-            self.gateway.delete_rule_collection_group(policy_id, rid.name)
-            return
-        props = _props(change.after)
-        priority = int(props.get("priority") or self.settings.rule_collection_group_priority)
-        collections = list(props.get("ruleCollections") or [])
-        self.gateway.put_rule_collection_group(policy_id, rid.name, priority, collections)
+        match change.action, change.new:
+            case Action.DELETE, _:
+                self.gateway.delete_rule_collection_group(policy_id, rid.name)
+            case _, RuleCollectionGroupPayload() as group:
+                self.gateway.put_rule_collection_group(policy_id, rid.name, group, change.etag)
+            case _:
+                raise _Unsupported(f"{change.address}: a group change needs a RuleCollectionGroupPayload")
 
 
 def apply_changes(
@@ -252,15 +253,18 @@ def apply_changes(
     changes: Sequence[Change],
     *,
     settings: Settings,
+    deadline: Deadline | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
     sleep: Callable[[float], None] = time.sleep,
     max_workers: int = MAX_PARALLEL_WRITES,
     locks: LockProvider | None = None,
+    held: Held | None = None,
 ) -> tuple[ChangeOutcome, ...]:
     """Execute the writes of `changes` (NOOPs are UNCHANGED without a call); outcomes in `changes` order.
 
-    `deadline_s` bounds the whole apply including retries (keep it under the Function timeout)."""
-    run = _Run(gateway, settings, time.monotonic() + deadline_s, sleep, locks or InProcessLocks())
+    `deadline` (the reconcile's one deadline; else `deadline_s` from now) bounds the whole apply including
+    retries and lock waits. `held`: a lock the caller holds, checked before every write."""
+    run = _Run(gateway, settings, deadline or Deadline.after(deadline_s), sleep, locks or InProcessLocks(), held)
     tables: dict[str, list[tuple[int, Change]]] = {}
     vnets: dict[str, list[tuple[int, Change]]] = {}
     policies: dict[str, list[tuple[int, Change]]] = {}
@@ -296,7 +300,7 @@ def apply_changes(
         table_lanes = phase1[: len(tables)]
         for future in table_lanes:
             future.result()
-        phase2 = [pool.submit(run.subnet_lane, items) for items in vnets.values()]
+        phase2 = [pool.submit(run.subnet_lane, key, items) for key, items in vnets.items()]
         for future in [*phase1, *phase2]:
             future.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))

@@ -11,6 +11,7 @@ development dependency), seeded from ARM JSON, so a user can preview the plan fo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from remediation.cli_help import DESCRIPTIONS, epilog
 from remediation.config import Mode, load_settings, read_local_settings
 from remediation.errors import RemediationError, RemediationInputError
 from remediation.ids import id_key
+from remediation.locks import LockProvider, locks_from_settings
 from remediation.model import ReconcileResult, Target
 from remediation.reconciler import Approve, Reconciler
 from remediation.status_report import scope_compliance
@@ -117,10 +119,12 @@ def main(argv: Sequence[str] | None = None, *, ask: Ask | None = None) -> int:
     try:
         env = _settings_source(args)
         with _arm_endpoint(args, env) as effective_env:
+            # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is
+            # set (else it says that other writers are not excluded); a plan writes nothing and needs none.
             reconciler = Reconciler(load_settings(effective_env))
             if args.command == "status":
                 return _status(args, reconciler)
-            return _command(args, reconciler, ask)
+            return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
     except Exception as exc:
         message = missing_credential_message(exc)
         if message is None and not isinstance(exc, RemediationError):
@@ -141,7 +145,8 @@ def _writes(args: argparse.Namespace) -> bool:
     return args.command == "prepare-subnet" and not args.dry_run
 
 
-def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None) -> int:
+def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
+             writer_locks: Callable[[], LockProvider]) -> int:
     writes = _writes(args)
     if writes and reconciler.settings.mode is Mode.REPORT:
         raise RemediationInputError(
@@ -149,9 +154,25 @@ def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None) 
             "REMEDIATION_MODE=enforce to make changes, or use `plan` / `sweep` to see them")
     saved = _saved_plan(args, reconciler)
     target = saved.target if saved is not None else _target(args, reconciler)
+    require_exists = args.command in {"plan", "apply"}
     approval = _approval(args, saved, ask) if writes and args.command != "prepare-subnet" else None
-    result = _reconcile(reconciler, target, dry_run=not writes, require_exists=args.command in {"plan", "apply"},
-                        approve=approval)
+    if writes:
+        # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set
+        # (else it says that other writers are not excluded); a plan writes nothing and needs none.
+        reconciler = Reconciler(reconciler.settings, locks=writer_locks())
+    if approval is not None and approval.reviews:
+        # One review of the whole plan (the target and its firewall follow-up) before any write, like
+        # terraform's; the writes then go ahead per target only while its fresh plan equals what was reviewed.
+        preview = _reconcile(reconciler, target, dry_run=True, require_exists=require_exists, approve=None)
+        if not approval(preview.plan):
+            print("error: " + (approval.refusal or "not approved"), file=sys.stderr)
+            if args.output == "json":
+                _print(dataclasses.replace(
+                    preview, error=f"not approved: {len(preview.plan.writes)} planned write(s), none made"),
+                    args.output)
+            return EXIT_ERROR
+        approval = cli_approve.matching(saved or cli_plan_file.reviewed(preview.plan, target, reconciler.settings))
+    result = _reconcile(reconciler, target, dry_run=not writes, require_exists=require_exists, approve=approval)
     if args.command == "plan" and args.out:
         cli_plan_file.save(args.out, target, reconciler.settings, result)
     if approval is not None and approval.refusal is not None:
@@ -165,8 +186,9 @@ def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None) 
 
 def _reconcile(reconciler: Reconciler, target: Target, *, dry_run: bool, require_exists: bool,
                approve: Approve | None) -> ReconcileResult:
-    """The CLI's only reconcile call: follow-up targets of a result (if the reconciler names any) run here."""
-    return reconciler.reconcile(target, dry_run=dry_run, require_exists=require_exists, approve=approve)
+    """The CLI's only reconcile call: the target, then its follow-ups (the firewall target) right away, shown
+    as one plan (remediation/results.py); `approve` is asked once per target that has writes."""
+    return reconciler.reconcile_combined(target, dry_run=dry_run, require_exists=require_exists, approve=approve)
 
 
 def _target(args: argparse.Namespace, reconciler: Reconciler) -> Target:

@@ -20,10 +20,13 @@ PROMPT = "Do you want to make these changes? Only 'yes' will be accepted to appr
 
 
 class Approval:
-    """A callable for `Reconciler.reconcile(approve=...)` that remembers why it refused."""
+    """A callable for `Reconciler.reconcile(approve=...)` that remembers why it refused. `reviews`: it looks
+    at the whole plan once before any write (the CLI shows the target and its firewall follow-up together),
+    and the writes then need `matching` per part."""
 
-    def __init__(self, decide: Decide) -> None:
+    def __init__(self, decide: Decide, *, reviews: bool = True) -> None:
         self._decide = decide
+        self.reviews = reviews
         self.refusal: str | None = None
 
     def __call__(self, plan: Plan) -> bool:
@@ -32,7 +35,7 @@ class Approval:
 
 
 def auto() -> Approval:
-    return Approval(lambda plan: None)
+    return Approval(lambda plan: None, reviews=False)
 
 
 def interactive(ask: Callable[[str], str], show: Callable[[str], None]) -> Approval:
@@ -54,4 +57,11 @@ def interactive(ask: Callable[[str], str], show: Callable[[str], None]) -> Appro
 
 
 def saved_plan(saved: SavedPlan) -> Approval:
-    return Approval(lambda plan: staleness(saved, plan))
+    """The review of a saved plan: the fresh combined plan (target and follow-ups) equals the saved one."""
+    return Approval(lambda plan: staleness(saved, plan, whole=True))
+
+
+def matching(reviewed: SavedPlan) -> Approval:
+    """The writes of each target (routing, then the firewall inside its lease) go ahead only while that
+    target's fresh plan still equals its part of what was reviewed: a change in between is not written."""
+    return Approval(lambda plan: staleness(reviewed, plan), reviews=False)

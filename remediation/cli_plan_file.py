@@ -67,6 +67,15 @@ def save(path: str, target: Target, settings: Settings, result: ReconcileResult)
         raise RemediationInputError(f"-out: cannot write {path}: {exc}") from exc
 
 
+REVIEWED = "the plan approved at the prompt"
+
+
+def reviewed(plan_: Plan, target: Target, settings: Settings) -> SavedPlan:
+    """The plan a person approved at the prompt, held like a saved one for the per-part checks of the apply."""
+    return SavedPlan(REVIEWED, target, settings_fingerprint(settings),
+                     tuple(_changes_json(plan_)))
+
+
 def load(path: str) -> SavedPlan:
     """The saved plan, or one RemediationInputError naming the file and what is wrong with it."""
     try:
@@ -104,15 +113,33 @@ def _describe(change: Mapping[str, Any] | None) -> str:
     return f"{change.get('action')} {change.get('kind')} {change.get('address')}"
 
 
-def staleness(saved: SavedPlan, fresh: Plan) -> str | None:
-    """None when the fresh plan makes exactly the saved changes; else one line naming the first difference."""
+# The firewall's own change kinds: a routing target and its firewall follow-up are approved one at a time
+# (docs/architecture.md section 2), each against its own part of the saved plan.
+_FIREWALL_KINDS = frozenset({"ruleCollectionGroup", "firewallNetworkRuleCollection",
+                             "firewallApplicationRuleCollection"})
+
+
+def _part_of(fresh: Plan, changes: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    firewall = fresh.target.startswith("firewall:")
+    return [c for c in changes if (c.get("kind") in _FIREWALL_KINDS) is firewall]
+
+
+def _label(saved: SavedPlan) -> str:
+    return saved.path if saved.path == REVIEWED else f"saved plan {saved.path}"
+
+
+def staleness(saved: SavedPlan, fresh: Plan, *, whole: bool = False) -> str | None:
+    """None when the fresh plan makes exactly the saved changes; else one line naming the first difference.
+    `whole`: `fresh` is the combined plan of the target and its follow-ups; otherwise it is one target's plan
+    and is compared with its own part (routing or firewall) of the saved changes."""
     now: Sequence[Mapping[str, Any]] = _changes_json(fresh)
-    if [_key(c) for c in now] == [_key(c) for c in saved.changes]:
+    expected = list(saved.changes) if whole else _part_of(fresh, saved.changes)
+    if [_key(c) for c in now] == [_key(c) for c in expected]:
         return None
-    for index in range(max(len(now), len(saved.changes))):
-        was = saved.changes[index] if index < len(saved.changes) else None
+    for index in range(max(len(now), len(expected))):
+        was = expected[index] if index < len(expected) else None
         new = now[index] if index < len(now) else None
         if was is None or new is None or _key(was) != _key(new):
-            return (f"saved plan {saved.path} is stale: the state changed since it was made (saved: "
+            return (f"{_label(saved)} is stale: the state changed since it was made (saved: "
                     f"{_describe(was)}; now: {_describe(new)}); nothing was written: run `plan -out` again")
-    return f"saved plan {saved.path} is stale; nothing was written: run `plan -out` again"
+    return f"{_label(saved)} is stale; nothing was written: run `plan -out` again"

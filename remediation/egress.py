@@ -27,7 +27,6 @@ from remediation import egress_facts
 from remediation.config import Settings
 from remediation.ids import id_key
 from remediation.model import (
-    APPLICATION_RULE,
     ApplicationRule,
     ChangeKind,
     EgressEndpoint,
@@ -316,11 +315,6 @@ def _sorted_protocols(protocols: Iterable[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------- ARM bodies
 
 
-def _protocol_to_arm(protocol: str) -> dict[str, Any]:
-    kind, _, port = protocol.partition(":")
-    return {"protocolType": kind, "port": int(port)}
-
-
 def protocol_from_arm(value: Any) -> str:
     """`{"protocolType": "Https", "port": 443}` -> `Https:443` (the plan and JSON spelling)."""
     if isinstance(value, Mapping):
@@ -330,43 +324,11 @@ def protocol_from_arm(value: Any) -> str:
     return str(value)
 
 
-def application_rule_to_arm(rule: ApplicationRule, *, policy: bool) -> dict[str, Any]:
-    """A policy ApplicationRule (with `ruleType`) or a classic applicationRuleCollections rule."""
-    body: dict[str, Any] = {"ruleType": APPLICATION_RULE} if policy else {}
-    body["name"] = rule.name
-    if rule.description:
-        body["description"] = rule.description
-    body["sourceAddresses"] = list(rule.source_addresses)
-    body["protocols"] = [_protocol_to_arm(p) for p in rule.protocols]
-    body["fqdnTags"] = list(rule.fqdn_tags)
-    body["targetFqdns"] = list(rule.target_fqdns)
-    return body
-
-
-def policy_application_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    return {
-        "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
-        "name": collection.name,
-        "priority": collection.priority,
-        "action": {"type": collection.action},
-        "rules": [application_rule_to_arm(r, policy=True) for r in collection.application_rules],
-    }
-
-
 def classic_kind(collection: RuleCollection) -> tuple[ChangeKind, str]:
     """The change kind and the firewall property (address segment) of a classic collection."""
     if collection.is_application:
         return ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION, "applicationRuleCollections"
     return ChangeKind.CLASSIC_RULE_COLLECTION, "networkRuleCollections"
-
-
-def classic_application_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    """`applicationRuleCollections[].properties` of a classic firewall."""
-    return {
-        "priority": collection.priority,
-        "action": {"type": collection.action},
-        "rules": [application_rule_to_arm(r, policy=False) for r in collection.application_rules],
-    }
 
 
 def application_rule_from_arm(body: Mapping[str, Any]) -> ApplicationRule:

@@ -51,20 +51,6 @@ class Route:
     next_hop_type: str
     next_hop_ip_address: str | None = None
 
-    def to_arm(self) -> dict[str, Any]:
-        """The route's properties in ARM names (what a PUT sends and what plans show)."""
-        body: dict[str, Any] = {"addressPrefix": self.address_prefix, "nextHopType": self.next_hop_type}
-        if self.next_hop_ip_address is not None:
-            body["nextHopIpAddress"] = self.next_hop_ip_address
-        return body
-
-    def same_target(self, other: Route) -> bool:
-        """Equal destination behaviour (ARM compares next-hop types case-insensitively)."""
-        return (
-            self.address_prefix.lower() == other.address_prefix.lower()
-            and self.next_hop_type.lower() == other.next_hop_type.lower()
-            and (self.next_hop_ip_address or "") == (other.next_hop_ip_address or "")
-        )
 
 
 @dataclass(frozen=True)
@@ -76,6 +62,7 @@ class ObservedRouteTable:
     routes: tuple[Route, ...] = ()
     subnet_ids: tuple[str, ...] = ()
     provisioning_state: str = "Succeeded"
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +72,7 @@ class ObservedSubnet:
     address_prefixes: tuple[str, ...]
     location: str  # the VNet's region: a route table must be in the same region (arm-protocol.md 2.1)
     route_table_id: str | None = None
+    provisioning_state: str = "Succeeded"
 
 
 class NetworkPlugin(StrEnum):
@@ -190,6 +178,19 @@ class ObservedRuleCollectionGroup:
     name: str
     priority: int
     rule_collections: tuple[RuleCollection, ...]
+    provisioning_state: str = "Succeeded"
+    etag: str | None = None  # from the read inside the firewall lease: the If-Match of the group PUT
+
+
+@dataclass(frozen=True)
+class ObservedVnet:
+    """A VNet with its subnets inline (one GET or one list item) and what VPN-gateway discovery needs."""
+
+    id: str
+    location: str
+    subnets: tuple[ObservedSubnet, ...]
+    has_gateway_subnet: bool = False
+    gateway_ids: tuple[str, ...] = ()  # virtualNetworkGateways the GatewaySubnet's ipConfigurations name
 
 
 @dataclass(frozen=True)
@@ -292,16 +293,70 @@ class ChangeKind(StrEnum):
     CLASSIC_APPLICATION_RULE_COLLECTION = "firewallApplicationRuleCollection"
 
 
+# One frozen payload per change kind: plan produces them, apply dispatches on them with `match`, and
+# `remediation.arm_shapes` is the one place that turns them into ARM bodies (for the PUT and for the plan).
+
+
+@dataclass(frozen=True)
+class RouteTablePayload:
+    """An owned route table to create (ChangeKind.ROUTE_TABLE)."""
+
+    location: str
+    tags: Mapping[str, str]
+    disable_bgp_route_propagation: bool = False
+    routes: tuple[Route, ...] = ()  # sent inside the table PUT only when the table is new
+
+
+@dataclass(frozen=True)
+class SubnetAssociationPayload:
+    """The route table a subnet points at (ChangeKind.SUBNET_ROUTE_TABLE); None = no table."""
+
+    route_table_id: str | None
+
+
+@dataclass(frozen=True)
+class RuleCollectionGroupPayload:
+    """The whole owned rule collection group (ChangeKind.RULE_COLLECTION_GROUP): a PUT replaces it."""
+
+    priority: int
+    rule_collections: tuple[RuleCollection, ...]
+
+
+@dataclass(frozen=True)
+class ClassicCollectionPayload:
+    """One owned classic networkRuleCollection (ChangeKind.CLASSIC_RULE_COLLECTION)."""
+
+    collection: RuleCollection
+
+
+# A route change carries the Route itself.
+Payload = Route | RouteTablePayload | SubnetAssociationPayload | RuleCollectionGroupPayload | ClassicCollectionPayload
+
+
 @dataclass(frozen=True)
 class Change:
-    """One write (or a confirmed no-op). `before`/`after` use ARM property names; `reason` is for humans."""
+    """One write (or a confirmed no-op). `old`/`new` are typed payloads; `before`/`after` are their ARM
+    property view (what the plan document shows); `reason` is for humans."""
 
     action: Action
     kind: ChangeKind
     address: str  # the ARM id written (for a classic collection: firewall id + '/networkRuleCollections/x')
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
+    old: Payload | None
+    new: Payload | None
     reason: str
+    etag: str | None = None  # the observed object's etag, when the write is conditional on it (If-Match)
+
+    @property
+    def before(self) -> Mapping[str, Any] | None:
+        from remediation.arm_shapes import to_arm
+
+        return None if self.old is None else to_arm(self.old)
+
+    @property
+    def after(self) -> Mapping[str, Any] | None:
+        from remediation.arm_shapes import to_arm
+
+        return None if self.new is None else to_arm(self.new)
 
 
 class Severity(StrEnum):
@@ -390,6 +445,7 @@ class ChangeOutcome:
     outcome: Outcome
     error: str | None = None  # "<ArmCode>: <message>" when failed
     retryable: bool = False  # failed on a transient ARM error that outlived the retry deadline
+    warning: str | None = None  # done, but something looks wrong (e.g. a possible concurrent writer)
 
 
 @dataclass(frozen=True)
@@ -410,3 +466,8 @@ class ReconcileResult:
     arm_calls: ArmCalls = ArmCalls()
     converged: bool | None = None  # None on a dry run; after apply, True when a re-read shows no changes
     error: str | None = None
+    # Targets that must run after this one (a routing target -> the firewall target it changed the inputs
+    # of); the queue worker enqueues them, the CLI runs them (docs/architecture.md section 2).
+    follow_ups: tuple[Target, ...] = ()
+    # Their results, when the caller ran them right away (the CLI); empty when they were enqueued.
+    follow_up_results: tuple[ReconcileResult, ...] = ()

@@ -1,8 +1,17 @@
-"""Observe: read what one reconcile needs through the gateway, into a Snapshot. No azure imports here.
+"""Observe: read what one pass needs through the ARM client, into a Snapshot. No azure imports here.
 
-Each resource is read at most once per reconcile: ids are collected first, de-duplicated by `ids.id_key`,
-and the gateway's per-reconcile cache answers repeats (e.g. a VNet already listed for the VPN gateways).
-Looked-up resources that do not exist (404) are recorded in `Snapshot.absent`.
+This module owns the ONE read cache of the project: a `_Collector` lives for one observation (one pass,
+one thread) and reads each resource at most once; ids are de-duplicated by `ids.id_key`, and a VNet that
+a list already returned answers its subnets without a GET. Nothing survives the pass: the verify after an
+apply, and the firewall target inside its lease, observe afresh. Looked-up resources that do not exist
+(404) are recorded in `Snapshot.absent`; a failed list raises (never "nothing there").
+
+VPN gateways: `virtualNetworkGateways` has only a per-resource-group list in the SDK (no subscription list).
+Listing resource groups would need another SDK package and `Microsoft.Resources/subscriptions/resourceGroups/
+read`, so instead they are found through the VNets in scope: every VNet with a `GatewaySubnet` names its
+resource group (a VNet gateway is deployed in its VNet's resource group), and the GatewaySubnet's
+`ipConfigurations` point at gateways in other groups, which are then read with one GET each. Only
+`virtualNetworks/read` and `virtualNetworkGateways/read` are needed, both already in REQUIRED_ACTIONS.
 """
 
 from __future__ import annotations
@@ -20,34 +29,37 @@ from remediation.model import (
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
+    ObservedVnet,
     ObservedVpnGateway,
     Snapshot,
 )
 
 
 class ReadGateway(Protocol):
-    """The reads observe needs (implemented by remediation.azure.gateway.ArmGateway)."""
+    """The reads observe needs (implemented by remediation.azure.gateway.ArmGateway): one request each."""
 
     def get_cluster(self, cluster_id: str) -> ObservedCluster | None: ...
     def list_clusters(self) -> list[ObservedCluster]: ...
-    def get_vnet_subnets(self, vnet_id: str) -> list[ObservedSubnet] | None: ...
-    def list_subnets(self) -> list[ObservedSubnet]: ...
+    def get_vnet(self, vnet_id: str) -> ObservedVnet | None: ...
+    def list_vnets(self) -> list[ObservedVnet]: ...
     def get_route_table(self, route_table_id: str) -> ObservedRouteTable | None: ...
     def list_route_tables(self) -> list[ObservedRouteTable]: ...
     def get_app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None: ...
     def list_app_gateways(self) -> list[ObservedAppGateway]: ...
     def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
     def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
-    def list_vpn_gateways(self) -> list[ObservedVpnGateway]: ...
+    def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None: ...
+    def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]: ...
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
     def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
 
 
 class _Collector:
-    """Accumulates one Snapshot; every lookup goes through here so nothing is read twice."""
+    """Accumulates one Snapshot; every lookup goes through here so nothing is read twice in a pass."""
 
-    def __init__(self, gateway: ReadGateway) -> None:
+    def __init__(self, gateway: ReadGateway, settings: Settings) -> None:
         self.gateway = gateway
+        self.settings = settings
         self.clusters: dict[str, ObservedCluster] = {}
         self.subnets: dict[str, ObservedSubnet] = {}
         self.route_tables: dict[str, ObservedRouteTable] = {}
@@ -56,7 +68,8 @@ class _Collector:
         self.firewall: ObservedFirewall | None = None
         self.rule_collection_group: ObservedRuleCollectionGroup | None = None
         self.absent: set[str] = set()
-        self._vnets: dict[str, dict[str, ObservedSubnet] | None] = {}
+        self._vnets: dict[str, ObservedVnet | None] = {}
+        self._vnet_listing: list[ObservedVnet] | None = None
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -65,20 +78,23 @@ class _Collector:
             rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
         )
 
-    # -------------------------------------------------------------------------------------- adders
+    # -------------------------------------------------------------------------------------- lists
+
+    def vnets_in_scope(self) -> list[ObservedVnet]:
+        if self._vnet_listing is None:
+            self._vnet_listing = self.gateway.list_vnets()
+            for vnet in self._vnet_listing:
+                self._vnets[ids.id_key(vnet.id)] = vnet
+        return self._vnet_listing
+
+    def add_subnets_listed(self) -> None:
+        for vnet in self.vnets_in_scope():
+            for subnet in vnet.subnets:
+                self.subnets[ids.id_key(subnet.id)] = subnet
 
     def add_clusters(self, clusters: Iterable[ObservedCluster]) -> None:
         for cluster in clusters:
             self.clusters[ids.id_key(cluster.id)] = cluster
-
-    def add_subnets_listed(self, subnets: Iterable[ObservedSubnet]) -> None:
-        for subnet in subnets:
-            key = ids.id_key(subnet.id)
-            self.subnets[key] = subnet
-            vnet_key = ids.id_key(subnet.id.rsplit("/subnets/", 1)[0])
-            vnet = self._vnets.setdefault(vnet_key, {})
-            if vnet is not None:
-                vnet[key] = subnet
 
     def add_route_tables(self, tables: Iterable[ObservedRouteTable]) -> None:
         for table in tables:
@@ -87,6 +103,34 @@ class _Collector:
     def add_app_gateways(self, gateways: Iterable[ObservedAppGateway]) -> None:
         for gateway in gateways:
             self.app_gateways[ids.id_key(gateway.id)] = gateway
+
+    def read_vpn_gateways(self) -> None:
+        """Virtual network gateways in scope, found through the VNets in scope (see the module docstring)."""
+        groups: dict[str, tuple[str, str]] = {}
+        for scope in self.settings.scope:
+            if scope.resource_group:
+                groups.setdefault(f"{scope.subscription}/{scope.resource_group}".lower(),
+                                  (scope.subscription, scope.resource_group))
+        referenced: list[str] = []
+        for vnet in self.vnets_in_scope():
+            if vnet.has_gateway_subnet:
+                rid = ids.parse_resource_id(vnet.id)
+                if rid.resource_group is not None:
+                    groups.setdefault(f"{rid.subscription}/{rid.resource_group}".lower(),
+                                      (rid.subscription, rid.resource_group))
+            referenced.extend(vnet.gateway_ids)
+        found: dict[str, ObservedVpnGateway] = {}
+        for sub, rg in groups.values():
+            for gateway in self.gateway.list_vpn_gateways_in(sub, rg):
+                if self.settings.in_scope(gateway.id):
+                    found.setdefault(ids.id_key(gateway.id), gateway)
+        for gateway_id in referenced:
+            if ids.id_key(gateway_id) in found:
+                continue
+            referenced_gateway = self.gateway.get_vpn_gateway(gateway_id)
+            if referenced_gateway is not None:
+                found[ids.id_key(referenced_gateway.id)] = referenced_gateway
+        self.vpn_gateways = tuple(found.values())
 
     # -------------------------------------------------------------------------------------- lookups
 
@@ -103,11 +147,11 @@ class _Collector:
                 continue
             vnet_key = ids.id_key(vnet_id)
             if vnet_key not in self._vnets:
-                listed = self.gateway.get_vnet_subnets(vnet_id)
-                self._vnets[vnet_key] = None if listed is None else {ids.id_key(s.id): s for s in listed}
-                if listed is None:
-                    self.absent.add(vnet_key)
-            found = (self._vnets[vnet_key] or {}).get(key)
+                self._vnets[vnet_key] = self.gateway.get_vnet(vnet_id)
+            vnet = self._vnets[vnet_key]
+            if vnet is None:
+                self.absent.add(vnet_key)
+            found = next((s for s in vnet.subnets if ids.id_key(s.id) == key), None) if vnet else None
             if found is None:
                 self.absent.add(key)
             else:
@@ -140,7 +184,8 @@ class _Collector:
             self.app_gateways[key] = gateway
         return gateway
 
-    def read_firewall(self, settings: Settings, *, with_group: bool) -> None:
+    def read_firewall(self, *, with_group: bool) -> None:
+        settings = self.settings
         firewall = self.gateway.get_firewall(settings.firewall_id)
         self.firewall = firewall
         if firewall is None:
@@ -177,15 +222,15 @@ def observe_cluster(gateway: ReadGateway, cluster_id: str, settings: Settings) -
     """A cluster target: the cluster, its node/pod subnets (one GET per VNet), their route tables, its
     ingress gateway with that gateway's subnet and route table, the firewall and the VPN gateways in scope.
     Not the rule collection group: the firewall target owns it."""
-    c = _Collector(gateway)
+    c = _Collector(gateway, settings)
     cluster = gateway.get_cluster(cluster_id)
     if cluster is None:
         c.absent.add(ids.id_key(cluster_id))
         return c.snapshot()
     c.add_clusters([cluster])
-    # VPN gateways first: finding them lists the VNets in scope, which the gateway then reuses for the
-    # cluster's own VNets instead of a second GET of each.
-    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    # VPN gateways first: finding them lists the VNets in scope, which then answer the cluster's own
+    # VNets instead of a second GET of each.
+    c.read_vpn_gateways()
     subnet_ids = _cluster_subnets(cluster)
     app_gateway = c.app_gateway(cluster.ingress_gateway_id) if cluster.ingress_gateway_id else None
     if app_gateway is not None and app_gateway.subnet_id:
@@ -193,7 +238,7 @@ def observe_cluster(gateway: ReadGateway, cluster_id: str, settings: Settings) -
     c.subnets_by_id(subnet_ids)
     c.route_tables_of(subnet_ids)
     _complete_tables(c, subnet_ids)
-    c.read_firewall(settings, with_group=False)
+    c.read_firewall(with_group=False)
     return c.snapshot()
 
 
@@ -201,12 +246,15 @@ def observe_firewall(gateway: ReadGateway, settings: Settings) -> Snapshot:
     """A firewall target: the firewall, the owned rule collection group, and every cluster, subnet, App
     Gateway and VPN gateway in scope, all from list calls, so the reads do not grow with the cluster count.
     Resources that clusters reference outside the scope are read one by one."""
-    c = _Collector(gateway)
-    c.read_firewall(settings, with_group=True)
-    c.add_clusters(gateway.list_clusters())
-    c.add_subnets_listed(gateway.list_subnets())
-    c.add_app_gateways(gateway.list_app_gateways())
-    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    return _with_egress(_observe_firewall(_Collector(gateway, settings)))
+
+
+def _observe_firewall(c: _Collector) -> _Collector:
+    c.read_firewall(with_group=True)
+    c.add_clusters(c.gateway.list_clusters())
+    c.add_subnets_listed()
+    c.add_app_gateways(c.gateway.list_app_gateways())
+    c.read_vpn_gateways()
     referenced: list[str] = []
     for cluster in c.clusters.values():
         referenced.extend(_cluster_subnets(cluster))
@@ -218,34 +266,56 @@ def observe_firewall(gateway: ReadGateway, settings: Settings) -> Snapshot:
         if app_gateway.subnet_id:
             referenced.append(app_gateway.subnet_id)
     c.subnets_by_id(referenced)
-    return egress_observe.observe_egress(gateway, c.snapshot(), settings)
+    return c
 
 
 def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:
     """A sweep: everything of observe_firewall plus every route table in scope (one list per scope)."""
-    firewall_view = observe_firewall(gateway, settings)
-    c = _Collector(gateway)
-    c.clusters = dict(firewall_view.clusters)
-    c.subnets = dict(firewall_view.subnets)
-    c.app_gateways = dict(firewall_view.app_gateways)
-    c.vpn_gateways = firewall_view.vpn_gateways
-    c.firewall = firewall_view.firewall
-    c.rule_collection_group = firewall_view.rule_collection_group
-    c.absent = set(firewall_view.absent)
+    c = _observe_firewall(_Collector(gateway, settings))
     c.add_route_tables(gateway.list_route_tables())
     # Tables in another scope that subnets in scope point at.
     c.route_tables_of(list(c.subnets))
-    return c.snapshot()
+    return _with_egress(c)
+
+
+def _with_egress(c: _Collector) -> Snapshot:
+    """What the egress profiles need on top (remediation/egress_observe.py): node subnet tables not yet read,
+    and with EGRESS_PROFILE=aks-endpoints the clusters' endpoint lists and the policy's DNS proxy setting."""
+    return egress_observe.observe_egress(c.gateway, c.snapshot(), c.settings)
 
 
 def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> Snapshot:
     """Prepare-subnet: the subnet (through its VNet), its route table, the firewall, the VPN gateways and the
     App Gateways in scope (a v2 gateway's subnet must never get 0.0.0.0/0 to an appliance: remediation.guards)."""
-    c = _Collector(gateway)
-    c.vpn_gateways = tuple(gateway.list_vpn_gateways())
+    c = _Collector(gateway, settings)
+    c.read_vpn_gateways()
     c.add_app_gateways(gateway.list_app_gateways())
     c.subnets_by_id([subnet_id])
     c.route_tables_of([subnet_id])
     _complete_tables(c, [subnet_id])
-    c.read_firewall(settings, with_group=False)
+    c.read_firewall(with_group=False)
     return c.snapshot()
+
+
+def observe_firewall_only(gateway: ReadGateway, settings: Settings) -> Snapshot:
+    """The firewall and the owned group, nothing else (the verify after a group write)."""
+    c = _Collector(gateway, settings)
+    c.read_firewall(with_group=True)
+    return c.snapshot()
+
+
+def network_resource_exists(gateway: ReadGateway, resource_id: str) -> bool:
+    """Whether a VNet, subnet, route table or route named by a caller exists (one GET: the resource, or
+    the VNet / route table it lives in)."""
+    rid = ids.parse_resource_id(resource_id)
+    if rid.is_type(ids.VNET):
+        return gateway.get_vnet(str(rid)) is not None
+    if rid.is_type(ids.SUBNET):
+        vnet = gateway.get_vnet(str(rid.parent))
+        return vnet is not None and any(ids.same_id(s.id, str(rid)) for s in vnet.subnets)
+    if rid.is_type(ids.ROUTE_TABLE):
+        return gateway.get_route_table(str(rid)) is not None
+    if rid.is_type(ids.ROUTE):
+        table = gateway.get_route_table(str(rid.parent))
+        return table is not None and any(r.name.lower() == rid.name.lower() for r in table.routes)
+    return False

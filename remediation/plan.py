@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediation import egress, guards, ids
+from remediation import arm_shapes, egress, guards, ids
 from remediation.config import Settings
 from remediation.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 from remediation.ids import id_key
@@ -30,6 +30,7 @@ from remediation.model import (
     Action,
     Change,
     ChangeKind,
+    ClassicCollectionPayload,
     Conflict,
     DesiredSubnetRoutes,
     NetworkRule,
@@ -38,10 +39,13 @@ from remediation.model import (
     Plan,
     Route,
     RoutePurpose,
+    RouteTablePayload,
     RuleCollection,
+    RuleCollectionGroupPayload,
     Severity,
     Skip,
     Snapshot,
+    SubnetAssociationPayload,
 )
 
 _MAX_NAME = 80  # route table names: 1-80 chars, must end with a letter, digit or '_'
@@ -159,8 +163,8 @@ def plan_routes(
             table_id = route_table_id_for(subnet, settings)
             table = snapshot.route_tables.get(id_key(table_id))  # our table exists, the association was lost
             associations.append((id_key(table_id), Change(
-                Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet.id, {"routeTable": None},
-                {"routeTable": {"id": table_id}},
+                Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet.id, SubnetAssociationPayload(None),
+                SubnetAssociationPayload(table_id),
                 f"runbook: associate the route table with the {_subnet_role(item.purpose)} subnet "
                 f"{subnet.name}",
             )))
@@ -188,8 +192,7 @@ def plan_routes(
         if entry.table is None:
             creates.append(Change(
                 Action.CREATE, ChangeKind.ROUTE_TABLE, entry.table_id, None,
-                {"location": entry.location, "tags": {settings.ownership_tag[0]: settings.ownership_tag[1]},
-                 "properties": {"disableBgpRoutePropagation": False}},
+                RouteTablePayload(entry.location, {settings.ownership_tag[0]: settings.ownership_tag[1]}),
                 "runbook: create a route table for "
                 + ", ".join(f"the {_subnet_role(p)} subnet {s.name}" for s, p in entry.subnets),
             ))
@@ -290,15 +293,15 @@ def _plan_table_routes(
                 continue
         if current is None:
             out.append(Change(Action.CREATE, ChangeKind.ROUTE, _route_address(entry.table_id, route.name),
-                              None, route.to_arm(), reason))
+                              None, route, reason))
             continue
         used.add(current.name.lower())
         address = _route_address(entry.table_id, current.name)
         if _same_target(current, route):
-            out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, current.to_arm(), current.to_arm(),
-                              reason))
+            out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, current, current, reason))
         else:
-            out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, current.to_arm(), route.to_arm(),
+            after = Route(current.name, route.address_prefix, route.next_hop_type, route.next_hop_ip_address)
+            out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, current, after,
                               f"{reason}; drift: was {_hop(current)}"))
     return used
 
@@ -309,11 +312,11 @@ def _foreign(
 ) -> None:
     address = _route_address(table_id, holder.name)
     if _same_target(holder, route):
-        out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, holder.to_arm(), holder.to_arm(),
+        out.append(Change(Action.NOOP, ChangeKind.ROUTE, address, holder, holder,
                           f"{reason}; satisfied by foreign route {holder.name}"))
     elif settings.allow_takeover:
         after = Route(holder.name, route.address_prefix, route.next_hop_type, route.next_hop_ip_address)
-        out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, holder.to_arm(), after.to_arm(),
+        out.append(Change(Action.UPDATE, ChangeKind.ROUTE, address, holder, after,
                           f"{reason}; takeover (ALLOW_TAKEOVER=true) of foreign route {holder.name}"))
     else:
         conflicts.append(Conflict(
@@ -334,64 +337,21 @@ def _prune(table: ObservedRouteTable, used: set[str], settings: Settings, why: s
         reason += f"; owned route table {table.name} is only emptied, never deleted automatically"
     for route in stale:
         changes.append(Change(Action.DELETE, ChangeKind.ROUTE, _route_address(table.id, route.name),
-                              route.to_arm(), None, reason))
+                              route, None, reason))
     return changes
 
 
 # --------------------------------------------------------------------------------------------- firewall
 
 
-def _rule_to_arm(rule: NetworkRule) -> dict[str, Any]:
-    return {
-        "ruleType": "NetworkRule",
-        "name": rule.name,
-        "ipProtocols": list(rule.protocols),
-        "sourceAddresses": list(rule.source_addresses),
-        "sourceIpGroups": [],
-        "destinationAddresses": list(rule.destination_addresses),
-        "destinationIpGroups": [],
-        "destinationFqdns": list(rule.destination_fqdns),
-        "destinationPorts": list(rule.destination_ports),
-        **({"description": rule.description} if rule.description else {}),
-    }
-
-
 def rule_collections_to_arm(collections: Iterable[RuleCollection]) -> list[dict[str, Any]]:
-    """Policy `ruleCollections` in ARM names (FirewallPolicyFilterRuleCollection of NetworkRules, or of
-    ApplicationRules: remediation/egress.py)."""
-    return [
-        egress.policy_application_collection_to_arm(c) if c.is_application else {
-            "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
-            "name": c.name,
-            "priority": c.priority,
-            "action": {"type": c.action},
-            "rules": [_rule_to_arm(r) for r in c.rules],
-        }
-        for c in collections
-    ]
+    """Policy `ruleCollections` in ARM names (kept for callers; the serializer is remediation.arm_shapes)."""
+    return [arm_shapes.policy_collection(c) for c in collections]
 
 
 def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    """A classic `networkRuleCollections[].properties` body (the firewall PUT carries it under its name), or
-    an `applicationRuleCollections[].properties` one for an application collection."""
-    if collection.is_application:
-        return egress.classic_application_collection_to_arm(collection)
-    return {
-        "priority": collection.priority,
-        "action": {"type": collection.action},
-        "rules": [
-            {
-                "name": r.name,
-                "protocols": list(r.protocols),
-                "sourceAddresses": list(r.source_addresses),
-                "destinationAddresses": list(r.destination_addresses),
-                "destinationPorts": list(r.destination_ports),
-                **({"destinationFqdns": list(r.destination_fqdns)} if r.destination_fqdns else {}),
-                **({"description": r.description} if r.description else {}),
-            }
-            for r in collection.rules
-        ],
-    }
+    """A classic `networkRuleCollections[].properties` body (see remediation.arm_shapes)."""
+    return arm_shapes.classic_collection_properties(collection)
 
 
 def _canon_address(value: str) -> str:
@@ -421,8 +381,8 @@ def _canon_collections(collections: Iterable[RuleCollection]) -> tuple[Any, ...]
     return tuple(sorted(_canon_collection(c) for c in collections))
 
 
-def _group_body(priority: int, collections: Sequence[RuleCollection]) -> Mapping[str, Any]:
-    return {"priority": priority, "ruleCollections": rule_collections_to_arm(collections)}
+def _group_body(priority: int, collections: Sequence[RuleCollection]) -> RuleCollectionGroupPayload:
+    return RuleCollectionGroupPayload(priority, tuple(collections))
 
 
 def _collections_reason(collections: Sequence[RuleCollection]) -> str:
@@ -483,16 +443,20 @@ def plan_firewall_checked(
         before = _group_body(group.priority, group.rule_collections)
         if not wanted:
             return (Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None,
-                           "no cluster in scope needs the owned rule collection group"),), tuple(reports)
+                           "no cluster in scope needs the owned rule collection group", etag=group.etag),), \
+                tuple(reports)
         same = (group.priority == settings.rule_collection_group_priority
                 and _canon_collections(group.rule_collections) == _canon_collections(wanted))
+        if same and group.provisioning_state.lower() == "failed":
+            # A group left Failed (a crashed or rejected write) holds what ARM may not be enforcing: PUT it again.
+            same = False
         action = Action.NOOP if same else Action.UPDATE
         reason = _collections_reason(collections) if collections else \
             "no cluster in scope needs the owned rules; the group stays for its foreign collections"
         # A PUT replaces the whole group (arm-protocol.md 2.4): `after` is always the complete set.
         change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
-                        reason)
-    size = group_size_bytes(after)
+                        reason, etag=group.etag)
+    size = group_size_bytes(arm_shapes.to_arm(after))
     if change.action is not Action.NOOP and size > GROUP_SIZE_LIMIT_BYTES:
         reports.append(Conflict(
             ChangeKind.RULE_COLLECTION_GROUP, address,
@@ -516,20 +480,20 @@ def _plan_classic(
         address = f"{firewall_id}/{segment}/{collection.name}"
         reason = _collections_reason([collection])
         current = existing.get((collection.rule_type, collection.name.lower()))
-        after = classic_collection_to_arm(collection)
+        after = ClassicCollectionPayload(collection)
         if current is None:
             changes.append(Change(Action.CREATE, kind, address, None, after, reason))
         elif _canon_collection(current) == _canon_collection(collection):
-            before = classic_collection_to_arm(current)
+            before = ClassicCollectionPayload(current)
             changes.append(Change(Action.NOOP, kind, address, before, before, reason))
         else:
-            changes.append(Change(Action.UPDATE, kind, address, classic_collection_to_arm(current), after, reason))
+            changes.append(Change(Action.UPDATE, kind, address, ClassicCollectionPayload(current), after, reason))
     for current in sorted(observed, key=lambda c: (c.rule_type, c.name.lower())):
         # Foreign classic collections are never touched; stale owned ones go.
         if settings.owns_name(current.name) and (current.rule_type, current.name.lower()) not in wanted:
             kind, segment = egress.classic_kind(current)
             changes.append(Change(Action.DELETE, kind, f"{firewall_id}/{segment}/{current.name}",
-                                  classic_collection_to_arm(current), None,
+                                  ClassicCollectionPayload(current), None,
                                   "owned classic collection no cluster in scope needs"))
     return tuple(changes)
 

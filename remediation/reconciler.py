@@ -1,25 +1,34 @@
-"""The one orchestrator: reconcile(target) = observe -> desire -> plan -> apply -> verify.
+"""The one orchestrator: reconcile(target) = observe -> desire -> plan -> [approve] -> apply -> verify.
 
-Level-triggered (ARCHITECTURE.md section 2): a trigger only names a target; the state is always re-read
-from ARM. Dry run walks the same path and skips only the writes. The firewall's owned rule collection
-group is computed from every cluster in scope inside the firewall lock, so a burst of cluster events
-coalesces: the first run writes the complete group and the others find nothing to change.
+Level-triggered (docs/architecture.md section 2): a trigger only names a target; the state is always
+re-read from ARM. Dry run walks the same path and skips only the writes.
+
+Two kinds of target, each its own key:
+- routing targets (cluster, App Gateway, network, scope, prepared subnet) plan and write only route
+  tables, routes and subnet associations, and name the firewall target as a *follow-up*;
+- the firewall target takes the firewall lease, reads the fleet and the owned group ONCE inside it,
+  computes the whole group, writes and verifies. Follow-ups of a burst of routing events are coalesced
+  by the queue's dedupe window, so the fleet is read once per burst, not once per event.
+
+One `Deadline` per reconcile bounds every wait (tenacity, Retry-After, LRO polls, lease waits). No cache
+outlives one observation and no thread shares one: each pass owns its reads.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from remediation import desired, ids, observe, plan
 from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Mode, Settings
+from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
 from remediation.errors import OutOfScopeError, TargetNotFoundError, UnsupportedTargetError
-from remediation.locks import InProcessLocks, LockProvider
+from remediation.locks import Held, InProcessLocks, LockProvider
 from remediation.model import (
     Action,
     ArmCalls,
@@ -30,11 +39,13 @@ from remediation.model import (
     Outcome,
     Plan,
     ReconcileResult,
+    RuleCollection,
     Skip,
     Snapshot,
     Target,
     TargetKind,
 )
+from remediation.results import combine
 from remediation.retry import run_with_retries
 
 log = logging.getLogger(__name__)
@@ -53,18 +64,25 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
     (ids.VPN_GATEWAY, TargetKind.SCOPE),
 )
 
+# provisioningState values of an owned object that mean "not (yet) what ARM enforces".
+_UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
+
+Approve = Callable[[Plan], bool]
+
 
 @dataclass(frozen=True)
 class _Pass:
-    """One observe-desire-plan pass: the changes to make and what was reported alongside."""
+    """One observe-desire-plan pass: the changes to make, what was reported alongside, what was read."""
 
     changes: tuple[Change, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    error: str | None = None  # a prerequisite of the whole target is missing: nothing is written
+    collections: tuple[RuleCollection, ...] = ()  # the firewall pass: the desired owned collections
 
 
 _Step = Callable[[ArmGateway], _Pass]
-Approve = Callable[[Plan], bool]
 
 
 class Reconciler:
@@ -74,17 +92,20 @@ class Reconciler:
         *,
         gateway_factory: Callable[[], ArmGateway] | None = None,
         locks: LockProvider | None = None,
-        retry_deadline_s: float = 240.0,
+        retry_deadline_s: float = DEFAULT_RUN_BUDGET_S,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
-        """gateway_factory builds a fresh gateway per reconcile, so read caches and call counters start
-        empty; locks defaults to in-process locks (the Function app passes blob leases shared by all
-        instances); sleep is how retries wait."""
+        """gateway_factory builds a fresh ARM client per reconcile (its call counters start at zero);
+        locks is the process's one lock provider (in-process by default; the Function app and the CLI
+        with storage pass blob leases shared by every writer); retry_deadline_s is the budget of the ONE
+        deadline of each reconcile; sleep and clock are how retries wait and how the deadline tells time."""
         self.settings = settings
         self._gateway_factory = gateway_factory or (lambda: ArmGateway(settings))
         self._locks: LockProvider = locks or InProcessLocks()
-        self._retry_deadline_s = retry_deadline_s
-        self._sleep = sleep  # how retries wait (tenacity's sleep)
+        self._budget_s = retry_deadline_s
+        self._sleep = sleep
+        self._clock = clock
 
     # ------------------------------------------------------------------------------------ targets
 
@@ -108,8 +129,12 @@ class Reconciler:
             # A VPN gateway's P2S pool feeds egress routes and the P2S rule of every cluster in scope.
             return self.scope_target()
         if kind is TargetKind.FIREWALL:
+            if rid.is_type(ids.FIREWALL) and not ids.same_id(str(rid), self.settings.firewall_id):
+                # Targets mean what they say: another firewall is not the one this app manages.
+                raise UnsupportedTargetError(f"{resource_id} is not the configured FIREWALL_ID "
+                                             f"{self.settings.firewall_id}")
             # Every firewall-side id maps to the one configured firewall: its group is computed whole.
-            return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+            return self.firewall_target()
         return Target(kind, str(rid))
 
     def subnet_target(self, subnet_id: str) -> Target:
@@ -121,157 +146,192 @@ class Reconciler:
     def scope_target(self) -> Target:
         return Target(TargetKind.SCOPE, ",".join(str(s) for s in self.settings.scope))
 
+    def firewall_target(self) -> Target:
+        return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+
     def sweep_targets(self) -> list[Target]:
-        """One fleet target: list calls per scope cost the same for 1 or 1000 clusters (bench/)."""
+        """One fleet target (its follow-up is the firewall target): list calls per scope cost the same for
+        1 or 1000 clusters (bench/)."""
         return [self.scope_target()]
+
+    def follow_ups_of(self, target: Target) -> tuple[Target, ...]:
+        """What must run after `target`: every routing target but prepare-subnet changes the inputs of
+        the firewall group (clusters, their ranges, P2S pools), so the firewall target follows it."""
+        if target.kind in {TargetKind.FIREWALL, TargetKind.SUBNET}:
+            return ()
+        return (self.firewall_target(),)
 
     # ------------------------------------------------------------------------------------ reconcile
 
     def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False,
                   approve: Approve | None = None) -> ReconcileResult:
-        """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify.
+        """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify. One target only: the
+        result names its follow-ups (`follow_ups`), which the caller runs or enqueues.
 
         Failed writes are outcomes, not exceptions. A missing cluster or gateway triggers the clean-up
-        pass (owned routes and rules that no cluster needs any more), unless require_exists is set, when
-        TargetNotFoundError is raised (the HTTP re-run answers 404). `approve` is called with the whole
-        plan after planning and before any write; False ends the run with zero writes and an error.
+        pass (owned routes that no cluster needs any more), unless require_exists is set, when
+        TargetNotFoundError is raised (the HTTP re-run answers 404, the CLI exits 1) for every target kind.
+        `approve(plan)` is called with the writes about to be made, after planning and before any write;
+        False means zero writes and `error="not approved: ..."`.
         """
         dry_run = dry_run or self.settings.mode is Mode.REPORT
         started = time.monotonic()
-        routing, with_firewall = self._passes(target, require_exists)
-        # One gateway, so one read cache, for the whole reconcile: the routing and firewall passes share
-        # the firewall, VPN gateways and lists they both need (bench/: reads per converged cluster).
+        deadline = Deadline.after(self._budget_s, self._clock)
         gateway = self._gateway_factory()
-        passes: list[_Pass] = []
-        outcomes: list[ChangeOutcome] = []
-        converged: bool | None = None
-        error: str | None = None
+        bind = getattr(gateway, "bind_deadline", None)
+        if callable(bind):
+            bind(deadline)
         try:
-            if dry_run:
-                if routing is not None:
-                    passes.append(self._observe(routing, gateway))
-                if with_firewall:
-                    passes.append(self._observe(self._firewall_pass, gateway))
+            if target.kind is TargetKind.FIREWALL:
+                result = self._reconcile_firewall(gateway, target, deadline, dry_run, require_exists, approve)
             else:
-                passes, outcomes, error = self._plan_and_apply(gateway, routing, with_firewall,
-                                                               _approval(str(target), approve))
-                if error is None or outcomes:
-                    converged = self._verify(gateway, routing, with_firewall, outcomes)
+                step = self._routing_step(target, require_exists)
+                result = self._reconcile_routing(gateway, target, step, deadline, dry_run, approve)
         finally:
             calls = gateway.arm_calls
             gateway.close()
-        plan_ = plan.build_plan(
-            str(target),
-            [c for p in passes for c in p.changes],
-            [c for p in passes for c in p.conflicts],
-            _unique_skips([s for p in passes for s in p.skipped]),
-        )
-        result = ReconcileResult(
-            target=str(target), dry_run=dry_run, plan=plan_, outcomes=tuple(outcomes), arm_calls=calls,
-            converged=converged, error=error)
+        result = dataclasses.replace(result, arm_calls=calls, follow_ups=self.follow_ups_of(target))
         log.info(
             "reconciled %s: %s, %d writes planned, %d conflicts, %d skipped, converged=%s, %d reads, "
-            "%d writes in %.2fs", target, "dry run" if dry_run else "applied", len(plan_.writes),
-            len(plan_.conflicts), len(plan_.skipped), converged, calls.reads, calls.writes,
-            time.monotonic() - started,
+            "%d writes in %.2fs%s", target, "dry run" if dry_run else "applied", len(result.plan.writes),
+            len(result.plan.conflicts), len(result.plan.skipped), result.converged, calls.reads, calls.writes,
+            time.monotonic() - started, f", error: {result.error}" if result.error else "",
             extra={"target": target.id, "action": "reconcile", "dryRun": dry_run})
         return result
 
-    def _plan_and_apply(self, gateway: ArmGateway, routing: _Step | None, with_firewall: bool,
-                        approve: Callable[[Sequence[_Pass]], bool] | None = None,
-                        ) -> tuple[list[_Pass], list[ChangeOutcome], str | None]:
-        """Routing writes and the firewall write run side by side: they touch different parents, and a
-        firewall policy write takes minutes, so serializing them would add the routing chain to it."""
-        passes: list[_Pass] = []
-        routing_pass = self._observe(routing, gateway) if routing is not None else None
-        approved_firewall: tuple[Change, ...] | None = None
-        if approve is not None:
-            # The whole plan is shown before any write starts; the firewall part is planned again inside
-            # the lock below and written only if it is still exactly what was approved.
-            preview = [p for p in (routing_pass,) if p is not None]
-            if with_firewall:
-                preview.append(self._observe(self._firewall_pass, gateway))
-                approved_firewall = preview[-1].changes
-            if not approve(preview):
-                writes = sum(c.action is not Action.NOOP for p in preview for c in p.changes)
-                return preview, [], f"not approved: {writes} planned write(s), none made"
-        firewall_outcomes: tuple[ChangeOutcome, ...] = ()
-        error: str | None = None
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="routing-writes") as pool:
-            routing_writes = (pool.submit(self._apply, gateway, routing_pass.changes)
-                              if routing_pass is not None else None)
-            if routing_pass is not None:
-                passes.append(routing_pass)
-            if with_firewall:
-                # One writer per firewall across all instances. The owned group is first read here, inside
-                # the lock, so the write is computed from what the previous holder left.
-                with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id)):
-                    # The group is computed from every cluster in scope: a cluster list taken before the
-                    # lock could miss one that another instance has just written rules for, and our write
-                    # would remove them. So the lists are taken again here, like the group itself.
-                    if approved_firewall is None:
-                        gateway.forget_listings()
-                    else:
-                        gateway.clear_cache()  # the approved group was read before the lock: read it again
-                    firewall_pass = self._observe(self._firewall_pass, gateway)
-                    if approved_firewall is None or approved_firewall == firewall_pass.changes:
-                        firewall_outcomes = self._apply(gateway, firewall_pass.changes)
-                    else:
-                        error = "the firewall changed after the plan was approved: its part was not written"
-                passes.append(firewall_pass)
-            routing_outcomes = routing_writes.result() if routing_writes is not None else ()
-        return passes, [*routing_outcomes, *firewall_outcomes], error
+    def reconcile_with_follow_ups(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                                  approve: Approve | None = None) -> list[ReconcileResult]:
+        """The target, then its follow-ups right away (the CLI: one process, no queue). The first result
+        carries the follow-ups' results in `follow_up_results`; the list holds all of them in run order.
+        A target that was not approved or ended in an error runs no follow-up."""
+        first = self.reconcile(target, dry_run=dry_run, require_exists=require_exists, approve=approve)
+        if first.error is not None:
+            return [first]
+        later = [self.reconcile(t, dry_run=dry_run, approve=approve) for t in first.follow_ups]
+        return [dataclasses.replace(first, follow_up_results=tuple(later)), *later]
 
-    def _verify(self, gateway: ArmGateway, routing: _Step | None, with_firewall: bool,
-                outcomes: Sequence[ChangeOutcome]) -> bool:
-        """Converged = nothing failed and a fresh read plans no more writes. When nothing was written, the
-        state just read is the state, so no second read is needed."""
-        if any(o.outcome is Outcome.FAILED for o in outcomes):
-            return False
-        if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
-            return True
-        gateway.clear_cache()
-        remaining = list(self._observe(routing, gateway).changes) if routing is not None else []
-        if with_firewall:
-            remaining.extend(self._observe(self._firewall_pass, gateway).changes)
-        return not any(c.action is not Action.NOOP for c in remaining)
-
-    def _observe(self, step: _Step, gateway: ArmGateway) -> _Pass:
-        """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
-        (arm-protocol.md 1.1) can simply be tried again (ARCHITECTURE.md 4)."""
-        return run_with_retries(lambda: step(gateway), deadline_s=self._retry_deadline_s,
-                                describe="observe", sleep=self._sleep)
-
-    def _apply(self, gateway: ArmGateway, changes: Sequence[Change]) -> tuple[ChangeOutcome, ...]:
-        return apply_changes(gateway, changes, settings=self.settings, deadline_s=self._retry_deadline_s,
-                             sleep=self._sleep, locks=self._locks)
+    def reconcile_combined(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                           approve: Approve | None = None) -> ReconcileResult:
+        """`reconcile_with_follow_ups` as one result (remediation.results.combine): what a terminal shows."""
+        return combine(self.reconcile_with_follow_ups(target, dry_run=dry_run, require_exists=require_exists,
+                                                      approve=approve))
 
     def observe_scope(self) -> tuple[Snapshot, ArmCalls]:
         """Read-only: every cluster in scope with its network, the firewall and its owned group (status)."""
+        deadline = Deadline.after(self._budget_s, self._clock)
         gateway = self._gateway_factory()
+        bind = getattr(gateway, "bind_deadline", None)
+        if callable(bind):
+            bind(deadline)
         try:
-            snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings),
-                                        deadline_s=self._retry_deadline_s, describe="observe", sleep=self._sleep)
+            snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings), deadline=deadline,
+                                        describe="observe", sleep=self._sleep)
         finally:
             calls = gateway.arm_calls
             gateway.close()
         return snapshot, calls
 
-    # ------------------------------------------------------------------------------------ passes
+    # ------------------------------------------------------------------------------------ routing targets
 
-    def _passes(self, target: Target, require_exists: bool) -> tuple[_Step | None, bool]:
-        """The routing pass a target needs (or None) and whether the firewall pass follows."""
+    def _reconcile_routing(self, gateway: ArmGateway, target: Target, step: _Step, deadline: Deadline,
+                           dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        first = self._observe(step, gateway, deadline)
+        plan_ = _plan_of(target, first)
+        if first.error is not None or dry_run:
+            return ReconcileResult(str(target), dry_run, plan_, error=first.error,
+                                   converged=False if first.error and not dry_run else None)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False)
+        outcomes = self._apply(gateway, first.changes, deadline)
+        converged = self._verified(outcomes, first, plan_,
+                                   lambda: self._observe(step, gateway, deadline))
+        return ReconcileResult(str(target), dry_run, plan_, outcomes=outcomes, converged=converged)
+
+    # ------------------------------------------------------------------------------------ firewall target
+
+    def _reconcile_firewall(self, gateway: ArmGateway, target: Target, deadline: Deadline, dry_run: bool,
+                            require_exists: bool, approve: Approve | None) -> ReconcileResult:
+        if dry_run:
+            # A plan writes nothing, so it needs no lease: it is computed from a fresh read all the same.
+            first = self._observe(self._firewall_pass, gateway, deadline)
+            return ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+        # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
+        # group are read here, once, INSIDE the lease, so the write is computed from what the previous
+        # holder left and from every cluster that exists now.
+        with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id), deadline) as held:
+            first = self._observe(self._firewall_pass, gateway, deadline)
+            plan_ = _plan_of(target, first)
+            if first.error is not None:
+                return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
+            refused = _refused(plan_, approve)
+            if refused is not None:
+                return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
+            outcomes = self._apply(gateway, first.changes, deadline, held)
+            converged = self._verified(outcomes, first, plan_,
+                                       lambda: self._observe(lambda gw: self._reverify_firewall(gw, first),
+                                                             gateway, deadline))
+        return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
+
+    def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
+        snapshot = observe.observe_firewall(gateway, self.settings)
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
+        collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
+        # The checked form also reports foreign collections kept in the group and the group size limit.
+        changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot, collections=tuple(collections))
+
+    def _reverify_firewall(self, gateway: ArmGateway, first: _Pass) -> _Pass:
+        """The verify of a firewall write: the firewall and the group are read again (still inside the
+        lease), and compared with the collections computed from the fleet read once before the write."""
+        fresh = observe.observe_firewall_only(gateway, self.settings)
+        snapshot = dataclasses.replace(first.snapshot, firewall=fresh.firewall,
+                                       rule_collection_group=fresh.rule_collection_group)
+        return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
+                     collections=first.collections)
+
+    # ------------------------------------------------------------------------------------ shared steps
+
+    def _verified(self, outcomes: Sequence[ChangeOutcome], first: _Pass, plan_: Plan,
+                  reobserve: Callable[[], _Pass]) -> bool:
+        """Converged = nothing failed, no blocking conflict, and a fresh read plans no more writes and finds
+        every owned object the plan touches settled (provisioningState Succeeded). When nothing was
+        written, the state just read is the state, so no second read is needed."""
+        if any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts:
+            return False
+        if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
+            return not _unsettled(first.snapshot, first.changes)
+        again = reobserve()
+        if again.error is not None or any(c.blocking for c in again.conflicts):
+            return False
+        return not any(c.action is not Action.NOOP for c in again.changes) and not _unsettled(
+            again.snapshot, again.changes)
+
+    def _observe(self, step: _Step, gateway: ArmGateway, deadline: Deadline) -> _Pass:
+        """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
+        (arm-protocol.md 1.1) can simply be tried again (docs/architecture.md section 4)."""
+        return run_with_retries(lambda: step(gateway), deadline=deadline, describe="observe", sleep=self._sleep)
+
+    def _apply(self, gateway: ArmGateway, changes: Sequence[Change], deadline: Deadline,
+               held: Held | None = None) -> tuple[ChangeOutcome, ...]:
+        return apply_changes(gateway, changes, settings=self.settings, deadline=deadline, sleep=self._sleep,
+                             locks=self._locks, held=held)
+
+    # ------------------------------------------------------------------------------------ routing passes
+
+    def _routing_step(self, target: Target, require_exists: bool) -> _Step:
         if target.kind is TargetKind.CLUSTER:
-            return (lambda gw: self._cluster_pass(gw, target.id, require_exists)), True
+            return lambda gw: self._cluster_pass(gw, target.id, require_exists)
         if target.kind is TargetKind.GATEWAY:
-            return (lambda gw: self._gateway_pass(gw, target.id, require_exists)), True
+            return lambda gw: self._gateway_pass(gw, target.id, require_exists)
         if target.kind is TargetKind.SUBNET:
-            return (lambda gw: self._subnet_pass(gw, target.id)), False
-        if target.kind is TargetKind.FIREWALL:
-            return None, True
-        # NETWORK and SCOPE: which clusters a VNet, subnet or route table affects is only known from the
-        # whole picture, and deletes are only safe with it, so both run the fleet pass with pruning.
-        return self._fleet_pass, True
+            return lambda gw: self._subnet_pass(gw, target.id)
+        if target.kind is TargetKind.NETWORK:
+            return lambda gw: self._network_pass(gw, target.id, require_exists)
+        # SCOPE: the sweep, with pruning: deletes are only safe with the whole picture.
+        return self._fleet_pass
 
     def _cluster_pass(self, gateway: ArmGateway, cluster_id: str, require_exists: bool) -> _Pass:
         snapshot = observe.observe_cluster(gateway, cluster_id, self.settings)
@@ -280,24 +340,31 @@ class Reconciler:
                 raise TargetNotFoundError(f"cluster {cluster_id} was not found")
             cleanup = self._fleet_pass(gateway)
             note = Skip(cluster_id, "cluster not found: removing owned routes that no cluster in scope needs")
-            return _Pass(cleanup.changes, cleanup.conflicts, (note, *cleanup.skipped))
+            return dataclasses.replace(cleanup, skipped=(note, *cleanup.skipped))
+        error = _firewall_error(snapshot, self.settings)
         wanted = desired.desired_cluster_routes(snapshot, cluster_id, self.settings)
         if isinstance(wanted, Skip):
-            return _Pass(skipped=(wanted,))
+            return _Pass(skipped=(wanted,), snapshot=snapshot, error=error)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
         changes, conflicts = plan.plan_routes(snapshot, wanted, self.settings, prune=False)
-        return _Pass(tuple(changes), tuple(conflicts))
+        return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
 
     def _gateway_pass(self, gateway: ArmGateway, gateway_id: str, require_exists: bool) -> _Pass:
         """The clusters behind an App Gateway, planned from ONE fleet observation: list calls cost the same
-        for any number of clusters, and no VPN gateway list or VNet is read once per cluster."""
+        for any number of clusters, and no VPN gateway list or VNet is read once per cluster. A named
+        gateway that does not exist is an error before anything else is read."""
+        if require_exists and gateway.get_app_gateway(gateway_id) is None:
+            raise TargetNotFoundError(f"application gateway {gateway_id} was not found")
         snapshot = observe.observe_fleet(gateway, self.settings)
         users = sorted((c for c in snapshot.clusters.values() if ids.same_id(c.ingress_gateway_id, gateway_id)),
                        key=lambda c: ids.id_key(c.id))
         if not users:
-            if require_exists and ids.id_key(gateway_id) not in snapshot.app_gateways:
-                raise TargetNotFoundError(f"application gateway {gateway_id} was not found")
             # A gateway no cluster uses (or a deleted one): the fleet plan prunes its subnet's routes.
             return self._fleet_plan(snapshot)
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
         wanted: list[DesiredSubnetRoutes] = []
         skipped: list[Skip] = []
         for cluster in users:
@@ -308,22 +375,38 @@ class Reconciler:
                 wanted.extend(result)
         changes, conflicts = plan.plan_routes(
             snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=False)
-        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped))
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot)
+
+    def _network_pass(self, gateway: ArmGateway, resource_id: str, require_exists: bool) -> _Pass:
+        """A VNet, subnet, route table or route: which clusters it affects is only known from the whole
+        picture, so the fleet pass runs, but only for a resource that exists when the caller named it
+        (a mistyped id must never start a sweep with pruning)."""
+        if require_exists and not observe.network_resource_exists(gateway, resource_id):
+            raise TargetNotFoundError(f"{resource_id} was not found")
+        return self._fleet_pass(gateway)
 
     def _subnet_pass(self, gateway: ArmGateway, subnet_id: str) -> _Pass:
         snapshot = observe.observe_subnet(gateway, subnet_id, self.settings)
         if ids.id_key(subnet_id) in snapshot.absent:
             raise TargetNotFoundError(f"subnet {subnet_id} was not found")
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
         wanted = desired.desired_prepared_subnet(snapshot, subnet_id, self.settings)
         if isinstance(wanted, Skip):
-            return _Pass(skipped=(wanted,))
+            return _Pass(skipped=(wanted,), snapshot=snapshot)
         changes, conflicts = plan.plan_routes(snapshot, (wanted,), self.settings, prune=False)
-        return _Pass(tuple(changes), tuple(conflicts))
+        return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
 
     def _fleet_pass(self, gateway: ArmGateway) -> _Pass:
         return self._fleet_plan(observe.observe_fleet(gateway, self.settings))
 
     def _fleet_plan(self, snapshot: Snapshot) -> _Pass:
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            # Without the next hop nothing can be desired, and pruning on "nothing desired" would delete
+            # every owned route: no writes at all.
+            return _Pass(snapshot=snapshot, error=error)
         wanted: list[DesiredSubnetRoutes] = []
         skipped: list[Skip] = []
         for cluster_key in sorted(snapshot.clusters):
@@ -336,7 +419,7 @@ class Reconciler:
         wanted.extend(self._prepared_subnets(snapshot, wanted))
         changes, conflicts = plan.plan_routes(
             snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=True)
-        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped))
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot)
 
     def _prepared_subnets(self, snapshot: Snapshot,
                           covered: Sequence[DesiredSubnetRoutes]) -> list[DesiredSubnetRoutes]:
@@ -360,30 +443,50 @@ class Reconciler:
                     prepared.append(wanted)
         return prepared
 
-    def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
-        snapshot = observe.observe_firewall(gateway, self.settings)
-        if snapshot.firewall is None:
-            return _Pass(skipped=(Skip(self.settings.firewall_id, "firewall not found: no rules written"),))
-        collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
-        changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
-        return _Pass(changes, conflicts, tuple(skipped))
+
+def _plan_of(target: Target, pass_: _Pass) -> Plan:
+    return plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
 
 
-def _approval(target: str, approve: Approve | None) -> Callable[[Sequence[_Pass]], bool] | None:
-    """The caller's approve(Plan), applied to the passes planned before any write."""
-    if approve is None:
+def _refused(plan_: Plan, approve: Approve | None) -> str | None:
+    """None when the writes may go ahead; else the result's error (zero writes)."""
+    if approve is None or not plan_.has_changes:
         return None
-    return lambda passes: approve(plan.build_plan(
-        target, [c for p in passes for c in p.changes], [c for p in passes for c in p.conflicts],
-        _unique_skips([s for p in passes for s in p.skipped])))
+    if approve(plan_):
+        return None
+    return f"not approved: {len(plan_.writes)} planned write(s) were not made"
 
 
-def _unique_skips(skips: Sequence[Skip]) -> list[Skip]:
-    """The routing pass and the firewall pass both report a cluster that fails a prerequisite."""
-    seen: set[str] = set()
-    unique: list[Skip] = []
-    for skip in skips:
-        if ids.id_key(skip.target) not in seen:
-            seen.add(ids.id_key(skip.target))
-            unique.append(skip)
-    return unique
+def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
+    """A missing firewall, or one without a private IP, is an error for the run, not a skip: every route
+    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes"."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found: nothing written"
+    if not firewall.private_ip:
+        return f"firewall {firewall.id} has no private IP to use as the next hop: nothing written"
+    return None
+
+
+def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:
+    """Owned objects the plan touches whose provisioningState is Failed, Updating, Deleting or Canceled:
+    ARM may not enforce what they hold, so the target is not converged (a re-run repairs a Failed one)."""
+    found: list[str] = []
+    group = snapshot.rule_collection_group
+    if group is not None and group.provisioning_state.lower() in _UNSETTLED_STATES:
+        found.append(f"{group.id}: {group.provisioning_state}")
+    firewall = snapshot.firewall
+    if (firewall is not None and firewall.policy_id is None
+            and firewall.provisioning_state.lower() in _UNSETTLED_STATES and changes):
+        found.append(f"{firewall.id}: {firewall.provisioning_state}")
+    addresses = {ids.id_key(c.address) for c in changes}
+    for key, table in snapshot.route_tables.items():
+        touched = key in addresses or any(a.startswith(key + "/routes/") for a in addresses)
+        if touched and table.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{table.id}: {table.provisioning_state}")
+    for key, subnet in snapshot.subnets.items():
+        if key in addresses and subnet.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{subnet.id}: {subnet.provisioning_state}")
+    if found:
+        log.warning("not converged, owned objects not settled: %s", "; ".join(found))
+    return found

@@ -23,7 +23,9 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
       "outcomes":  [{"address": "<ARM id>", "outcome": "unchanged|created|updated|deleted|failed",
                      "error": "<ArmCode>: <message>" | null,
                      "retryable": false}],                              # empty on a dry run
-      "error":     "<why the reconcile stopped>" | null
+      "error":     "<why the reconcile stopped>" | null,
+      "followUps": [{"target": "firewall:<id>", "status": "pending|succeeded|failed",
+                     "summary": {...}, "converged": ..., "error": ...}]  # what must run after this target
     }
 
 Rules inside `before`/`after` of a firewall change (`ruleCollections[].rules[]` of a group,
@@ -102,11 +104,35 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
         "armCalls": {"reads": result.arm_calls.reads, "writes": result.arm_calls.writes},
         "converged": result.converged,
         "outcomes": [
-            {"address": o.change.address, "outcome": o.outcome.value, "error": o.error, "retryable": o.retryable}
+            {"address": o.change.address, "outcome": o.outcome.value, "error": o.error, "retryable": o.retryable,
+             "warning": o.warning}
             for o in result.outcomes
         ],
         "error": result.error,
+        "followUps": _follow_ups_json(result),
     }
+
+
+def _follow_ups_json(result: ReconcileResult) -> list[dict[str, Any]]:
+    """Each follow-up target; with its status and outcome when it ran in the same call (the CLI)."""
+    ran = {r.target.lower(): r for r in result.follow_up_results}
+    items: list[dict[str, Any]] = []
+    for target in result.follow_ups:
+        item: dict[str, Any] = {"target": str(target)}
+        done = ran.get(str(target).lower())
+        if done is None:
+            item["status"] = "pending"
+        else:
+            item["status"] = "failed" if _failed(done) else "succeeded"
+            item["summary"] = done.plan.summary()
+            item["converged"] = done.converged
+            item["error"] = done.error
+        items.append(item)
+    return items
+
+
+def _failed(result: ReconcileResult) -> bool:
+    return result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
 
 
 # --------------------------------------------------------------------------------------------- text
@@ -286,7 +312,22 @@ def render_text(result: ReconcileResult) -> str:
         lines.extend(_outcome_lines(result))
     if result.error:
         lines.append(f"error: {result.error}")
+    lines.extend(_follow_up_lines(result))
     return "\n".join(lines)
+
+
+def _follow_up_lines(result: ReconcileResult) -> list[str]:
+    """Follow-ups that still have to run (queued, or skipped after an error) and those that failed; one
+    that ran fine is already part of the text above (remediation.results.combine)."""
+    ran = {r.target.lower(): r for r in result.follow_up_results}
+    lines = []
+    for target in result.follow_ups:
+        done = ran.get(str(target).lower())
+        if done is None:
+            lines.append(f"follow-up {target}: pending (runs after this target)")
+        elif _failed(done):
+            lines.append(f"follow-up {target}: failed" + (f": {done.error}" if done.error else ""))
+    return lines
 
 
 def _outcome_lines(result: ReconcileResult) -> list[str]:
@@ -296,6 +337,8 @@ def _outcome_lines(result: ReconcileResult) -> list[str]:
             continue
         text = f"  {o.outcome.value} {o.change.kind.value} {o.change.address}"
         lines.append(f"{text}: {o.error}" if o.error else text)
+        if o.warning:
+            lines.append(f"    warning: {o.warning}")
     tally = {o: 0 for o in Outcome}
     for o in result.outcomes:
         tally[o.outcome] += 1

@@ -88,14 +88,14 @@ def main() -> int:
 
         banner("2. The plan (dry run: the same path as apply, without the writes)")
         started = time.monotonic()
-        planned = record("plan new cluster", reconciler.reconcile(target, dry_run=True), started)
+        planned = record("plan new cluster", reconciler.reconcile_combined(target, dry_run=True), started)
         check(planned.plan.has_changes and planned.arm_calls.writes == 0, "the plan must change things, write nothing")
         check(_plans_fqdn_tag_rule(planned, "aks-overlay"),
               "the userDefinedRouting cluster must get the AzureKubernetesService application rule")
 
         banner("3. Apply, then verify by reading ARM again")
         started = time.monotonic()
-        applied = record("apply new cluster", reconciler.reconcile(target, dry_run=False), started)
+        applied = record("apply new cluster", reconciler.reconcile_combined(target, dry_run=False), started)
         check(applied.converged is True, "apply must converge")
         check(any(r["name"] == "to-onprem" for r in _routes(emu, CUSTOMER_TABLE)), "the foreign route must survive")
         check(emu.get(POLICY + "/ruleCollectionGroups/platform-baseline") is not None,
@@ -103,18 +103,19 @@ def main() -> int:
 
         banner("4. A full sweep brings the other clusters in (the kubenet one is skipped with its reason)")
         started = time.monotonic()
-        swept = record("first sweep", reconciler.reconcile(reconciler.scope_target(), dry_run=False), started)
+        swept = record("first sweep", reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False), started)
         check(swept.converged is True, "the sweep must converge")
 
         banner("5. Drift: a route deleted, an association removed, a rule collection edited")
         _drift(emu, settings.rule_collection_group)
         started = time.monotonic()
-        repaired = record("drift sweep", reconciler.reconcile(reconciler.scope_target(), dry_run=False), started)
+        sweep = reconciler.scope_target()
+        repaired = record("drift sweep", reconciler.reconcile_combined(sweep, dry_run=False), started)
         check(repaired.converged is True and repaired.arm_calls.writes >= 3, "the drift sweep must repair all three")
 
         banner("6. Another sweep: nothing to do, nothing written")
         started = time.monotonic()
-        quiet = record("second sweep", reconciler.reconcile(reconciler.scope_target(), dry_run=False), started)
+        quiet = record("second sweep", reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False), started)
         check(not quiet.plan.has_changes and quiet.arm_calls.writes == 0, "a converged sweep must write nothing")
 
     banner("Summary")

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from azure.core import AzureClouds
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.core.tools import get_arm_endpoints
 from azure.mgmt.network import NetworkManagementClient
@@ -32,6 +34,7 @@ from azure.mgmt.network import NetworkManagementClient
 from remediation.azure.credentials import default_credential
 from remediation.azure.pacing import RatePacingPolicy, estimate_for
 from remediation.config import CLOUD_ENDPOINTS, Settings
+from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.model import ArmCalls
 
 # Real ARM answers with Retry-After on every async operation (Network RP typically 10 s); this is only the
@@ -130,6 +133,35 @@ class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
         self._counter.record(request.http_request.method, request.http_request.url)
 
 
+class DeadlineBox:
+    """The reconcile's deadline as seen by the HTTP transport; set once per reconcile (`bind`)."""
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.deadline: Deadline | None = None
+        self.sleep = sleep
+
+    def wait(self, seconds: float) -> None:
+        deadline = self.deadline
+        if deadline is not None and not deadline.allows(seconds):
+            raise DeadlineExceeded(
+                f"ARM asked to wait {seconds:.0f}s (Retry-After or LRO poll interval) but only "
+                f"{deadline.remaining():.0f}s of the run's deadline are left: the run is retried later")
+        self.sleep(seconds)
+
+
+class DeadlineTransport(RequestsTransport):
+    """azure-core sleeps through `transport.sleep` for both its RetryPolicy (Retry-After, backoff) and LRO
+    polling, so bounding this one method bounds every SDK-side wait by the reconcile's deadline
+    (docs/architecture.md section 4): a wait longer than what is left ends the run as retryable."""
+
+    def __init__(self, box: DeadlineBox, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._box = box
+
+    def sleep(self, duration: float) -> None:
+        self._box.wait(duration)
+
+
 class ClientFactory:
     """One NetworkManagementClient / ContainerServiceClient per subscription, built on first use."""
 
@@ -140,6 +172,7 @@ class ClientFactory:
         # DefaultAzureCredential picks the Function app's managed identity (IDENTITY_ENDPOINT/HEADER). One
         # per process: it caches its token, so a reconcile does not fetch a new one.
         self._credential: TokenCredential = credential or shared_credential()
+        self.deadline_box = DeadlineBox(client_kwargs.pop("sleep", time.sleep))
         self._client_kwargs = client_kwargs
         self._lock = threading.Lock()
         self._network: dict[str, NetworkManagementClient] = {}
@@ -153,6 +186,7 @@ class ClientFactory:
             "per_call_policies": [CountingPolicy(self._counter)],
             # Per retry: every attempt, poll and final GET takes a token from ARM's buckets.
             "per_retry_policies": [RatePacingPolicy(estimate_for(self._settings.arm_endpoint, subscription))],
+            "transport": DeadlineTransport(self.deadline_box),
         }
         kwargs.update(self._client_kwargs)
         return kwargs

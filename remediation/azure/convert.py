@@ -1,4 +1,4 @@
-"""ARM JSON (as a GET returns it) -> the project's Observed* models, and a few model -> ARM bodies.
+"""ARM JSON (as a GET returns it) -> the project's Observed* models; the SDK wrapping of arm_shapes bodies.
 
 The parsers take plain dicts in ARM property names (`model.as_dict()` of the SDK models, which are
 MutableMappings over the REST JSON), so they do not depend on SDK attribute names and also accept bodies
@@ -7,10 +7,10 @@ from `az ... show` or the reference examples.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from remediation import egress, ids
+from remediation import arm_shapes, egress, ids
 from remediation.model import (
     APPLICATION_RULE,
     NetworkRule,
@@ -20,6 +20,7 @@ from remediation.model import (
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
+    ObservedVnet,
     ObservedVpnGateway,
     Route,
     RuleCollection,
@@ -28,7 +29,7 @@ from remediation.model import (
 # Tag set on Application Gateways provisioned with network isolation (domain-notes.md 3.2.3).
 ISOLATION_TAG = "EnhancedNetworkControl"
 AGIC_ADDON = "ingressApplicationGateway"
-FILTER_COLLECTION = "FirewallPolicyFilterRuleCollection"
+FILTER_COLLECTION = arm_shapes.FILTER_COLLECTION
 
 
 def _props(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -127,6 +128,7 @@ def subnet_from_arm(body: Mapping[str, Any], *, location: str, vnet_id: str | No
         address_prefixes=prefixes,
         location=location,
         route_table_id=_ref_id(props.get("routeTable")),
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
     )
 
 
@@ -135,6 +137,13 @@ def vnet_subnets_from_arm(body: Mapping[str, Any]) -> list[ObservedSubnet]:
     vnet_id = str(body.get("id") or "")
     return [subnet_from_arm(s, location=location, vnet_id=vnet_id)
             for s in _props(body).get("subnets") or [] if isinstance(s, Mapping)]
+
+
+def vnet_from_arm(body: Mapping[str, Any]) -> ObservedVnet:
+    gateway_subnets, gateway_ids = gateway_refs_from_vnet(body)
+    return ObservedVnet(id=str(body["id"]), location=str(body.get("location") or ""),
+                        subnets=tuple(vnet_subnets_from_arm(body)), has_gateway_subnet=bool(gateway_subnets),
+                        gateway_ids=tuple(gateway_ids))
 
 
 def gateway_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -328,63 +337,15 @@ def rule_collection_group_from_arm(body: Mapping[str, Any]) -> ObservedRuleColle
         priority=int(props.get("priority") or 0),
         rule_collections=tuple(_policy_collection(c) for c in props.get("ruleCollections") or []
                                if isinstance(c, Mapping)),
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        etag=str(body["etag"]) if body.get("etag") else None,
     )
 
 
 # --------------------------------------------------------------------------------------------- to ARM
-# Fallbacks for bodies given as models; the planner normally hands over ARM-shaped dicts already.
+# The bodies themselves come from remediation.arm_shapes (the one serializer); here only the SDK wrapping.
 
 
-def policy_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    if collection.is_application:
-        return egress.policy_application_collection_to_arm(collection)
-    return {
-        "ruleCollectionType": FILTER_COLLECTION,
-        "name": collection.name,
-        "priority": collection.priority,
-        "action": {"type": collection.action},
-        "rules": [
-            {"ruleType": "NetworkRule", "name": r.name, "ipProtocols": list(r.protocols),
-             "sourceAddresses": list(r.source_addresses),
-             "destinationAddresses": list(r.destination_addresses),
-             "destinationPorts": list(r.destination_ports)}
-            for r in collection.rules
-        ],
-    }
-
-
-def classic_collection_to_arm(collection: RuleCollection) -> dict[str, Any]:
-    if collection.is_application:
-        return {"name": collection.name, "properties": egress.classic_application_collection_to_arm(collection)}
-    return {
-        "name": collection.name,
-        "properties": {
-            "priority": collection.priority,
-            "action": {"type": collection.action},
-            "rules": [
-                {"name": r.name, "protocols": list(r.protocols), "sourceAddresses": list(r.source_addresses),
-                 "destinationAddresses": list(r.destination_addresses),
-                 "destinationPorts": list(r.destination_ports)}
-                for r in collection.rules
-            ],
-        },
-    }
-
-
-def as_classic_arm(value: Mapping[str, Any] | RuleCollection, name: str | None = None) -> dict[str, Any]:
-    """Normalize a classic collection given as a model, `{name, properties}` or flat `{priority, action,
-    rules}` into the `{name, properties}` shape of `networkRuleCollections[]`."""
-    if isinstance(value, RuleCollection):
-        return classic_collection_to_arm(value)
-    if isinstance(value.get("properties"), Mapping):
-        body = {"name": value.get("name") or name, "properties": dict(value["properties"])}
-    else:
-        body = {"name": value.get("name") or name,
-                "properties": {k: v for k, v in value.items() if k not in {"name", "id", "etag"}}}
-    if not body["name"]:
-        raise ValueError("a classic rule collection needs a name")
-    return body
-
-
-def as_policy_collections_arm(values: Sequence[Mapping[str, Any] | RuleCollection]) -> list[dict[str, Any]]:
-    return [policy_collection_to_arm(v) if isinstance(v, RuleCollection) else dict(v) for v in values]
+def classic_collection_body(collection: RuleCollection) -> dict[str, Any]:
+    """A classic `networkRuleCollections[]` item: `{name, properties}`."""
+    return {"name": collection.name, "properties": arm_shapes.classic_collection_properties(collection)}

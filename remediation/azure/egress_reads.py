@@ -1,19 +1,17 @@
-"""The ARM calls of the egress profiles (docs/egress.md), kept out of gateway.py so they re-apply easily.
+"""The ARM reads of the egress profiles (docs/egress.md); gateway.py exposes them to observation.
 
 - `outbound_endpoints`: GET {cluster}/outboundNetworkDependenciesEndpoints (what `az aks egress-endpoints
   list` calls), parsed into EndpointList; any failure becomes EndpointList(error=...) so the planner can
   fall back to aks-required with the reason (never a guess, never a raised read in the firewall pass).
 - `policy_dns_proxy`: the policy's properties.dnsSettings.enableProxy.
-- `split_classic` / `edit_classic_application`: classic firewalls keep application rules in their own
-  list, `applicationRuleCollections`; apply names those changes "applicationRuleCollections/<name>".
+- APPLICATION_PREFIX: classic firewalls keep application rules in their own list,
+  `applicationRuleCollections`; apply names those deletes "applicationRuleCollections/<name>".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-from azure.mgmt.network import models as net
 
 from remediation import ids
 from remediation.azure.clients import ClientFactory
@@ -77,24 +75,3 @@ def policy_dns_proxy(clients: ClientFactory, policy_id: str) -> tuple[bool | Non
     settings = (body.get("properties") or {}).get("dnsSettings") or {}
     value = settings.get("enableProxy")
     return bool(value) if isinstance(value, bool) else False, None
-
-
-def split_classic(upserts: Sequence[dict[str, Any]], deletes: Sequence[str]) -> tuple[
-        list[dict[str, Any]], list[str], list[dict[str, Any]], list[str]]:
-    """(network upserts, network deletes, application upserts, application deletes) by the name prefix."""
-    def is_app(name: Any) -> bool:
-        return str(name).startswith(APPLICATION_PREFIX)
-
-    app = [{**c, "name": str(c["name"])[len(APPLICATION_PREFIX):]} for c in upserts if is_app(c.get("name"))]
-    app_deletes = [n[len(APPLICATION_PREFIX):] for n in deletes if is_app(n)]
-    return ([c for c in upserts if not is_app(c.get("name"))], [n for n in deletes if not is_app(n)],
-            app, app_deletes)
-
-
-def edit_classic_application(firewall: Any, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]) -> None:
-    """Upsert/delete named applicationRuleCollections on the firewall model about to be PUT."""
-    names = {str(c["name"]).lower() for c in upserts} | {n.lower() for n in deletes}
-    if not names:
-        return
-    kept = [c for c in firewall.application_rule_collections or [] if str(c.name or "").lower() not in names]
-    firewall.application_rule_collections = [*kept, *(net.AzureFirewallApplicationRuleCollection(c) for c in upserts)]

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
+from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,25 @@ LOCK_CONTAINER = "remediation-locks"
 
 class LeaseLostError(TransientError):
     """The lease could not be renewed while held: another writer may have run; retry and re-verify."""
+
+
+class _LeaseGuard:
+    """What the holder checks before each write: the lease is still ours (renewed within its duration)."""
+
+    def __init__(self, name: str, lease_s: float, clock: Callable[[], float]) -> None:
+        self.name = name
+        self._lease_s = lease_s
+        self._clock = clock
+        self.renewed_at = clock()
+        self.lost: list[BaseException] = []
+
+    def check(self, what: str) -> None:
+        # A renewal that failed, or none for a whole lease duration (a stalled renewer): another writer
+        # may hold the lease now, so the write is not sent.
+        if self.lost or self._clock() - self.renewed_at >= self._lease_s:
+            cause = self.lost[0] if self.lost else "not renewed within the lease duration"
+            raise LeaseLostError(f"lock {self.name} was lost before {what}: {cause}", arm_code="LeaseLost",
+                                 status=None, target=self.name)
 
 
 class BlobLeaseLocks:
@@ -51,17 +71,18 @@ class BlobLeaseLocks:
         self._container_ready = False
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[None]:
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[_LeaseGuard]:
         blob = self._container.get_blob_client(_blob_name(name))
-        lease = self._acquire(blob, name)
+        lease = self._acquire(blob, name, deadline)
         stop = threading.Event()
-        lost: list[BaseException] = []
-        renewer = threading.Thread(target=self._renew_loop, args=(lease, name, stop, lost),
+        guard = _LeaseGuard(name, self._lease_s, self._clock)
+        lost = guard.lost
+        renewer = threading.Thread(target=self._renew_loop, args=(lease, name, stop, guard),
                                    name=f"lease-renew:{name[:40]}", daemon=True)
         renewer.start()
         body_failed = False
         try:
-            yield
+            yield guard
         except BaseException:
             body_failed = True
             raise
@@ -79,8 +100,11 @@ class BlobLeaseLocks:
                 raise LeaseLostError(f"lock {name} was lost while held: {lost[0]}", arm_code=None,
                                      status=None, target=name) from lost[0]
 
-    def _acquire(self, blob: BlobClient, name: str) -> BlobLeaseClient:
+    def _acquire(self, blob: BlobClient, name: str, run_deadline: Deadline | None) -> BlobLeaseClient:
         deadline = self._clock() + self._acquire_timeout_s
+        if run_deadline is not None:
+            # The wait counts against the reconcile's one deadline (docs/architecture.md section 4).
+            deadline = min(deadline, self._clock() + run_deadline.remaining())
         delay = 0.5
         while True:
             try:
@@ -93,6 +117,8 @@ class BlobLeaseLocks:
                     raise TransientError(f"lock {name}: cannot acquire lease: {exc}", arm_code=None,
                                          status=exc.status_code, target=name) from exc
             now = self._clock()
+            if run_deadline is not None and run_deadline.expired():
+                raise DeadlineExceeded(f"deadline exceeded waiting for lock {name}", target=name)
             if now >= deadline:
                 raise TransientError(
                     f"lock {name} still held by another writer after {self._acquire_timeout_s:.0f}s",
@@ -114,15 +140,15 @@ class BlobLeaseLocks:
             if exc.status_code != 412:  # leased by another instance between our calls: also fine
                 raise
 
-    def _renew_loop(self, lease: BlobLeaseClient, name: str, stop: threading.Event,
-                    lost: list[BaseException]) -> None:
+    def _renew_loop(self, lease: BlobLeaseClient, name: str, stop: threading.Event, guard: _LeaseGuard) -> None:
         while not stop.wait(self._renew_every_s):
             try:
                 lease.renew()
             except AzureError as exc:
                 log.error("lock %s: lease renewal failed, another writer may take over: %s", name, exc)
-                lost.append(exc)
+                guard.lost.append(exc)
                 return
+            guard.renewed_at = self._clock()
 
 
 def _blob_name(name: str) -> str:

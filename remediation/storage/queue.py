@@ -17,7 +17,8 @@ import contextlib
 import datetime as dt
 import logging
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 from azure.storage.queue import QueueClient
 
@@ -91,6 +92,43 @@ class DedupeMarkers:
             self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
         except AzureError as exc:
             log.warning("dedupe marker %s not written, the next event enqueues again: %s", key, exc)
+
+    def claim(self, key: str, request_id: str = "") -> tuple[bool, str | None]:
+        """Atomically become the one sender for `key` within the window: (True, None) for exactly one of
+        several concurrent callers (insert, or replace an expired marker conditionally on its etag); else
+        (False, the pending request's id when known). Errors other than "someone else holds it" mean True:
+        dedupe may only err towards sending a message."""
+        entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window,
+                  "requestId": request_id}
+        try:
+            self._ensure_table()
+            self._table.create_entity(entity)
+            return True, None
+        except ResourceExistsError:
+            pass
+        except AzureError as exc:
+            log.warning("dedupe marker %s not claimed, enqueueing anyway: %s", key, exc)
+            return True, None
+        try:
+            current = self._table.get_entity(_PARTITION, key)
+            expires = current.get("expiresAt")
+            if isinstance(expires, dt.datetime) and expires > _now():
+                return False, str(current.get("requestId") or "") or None
+            self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                      match_condition=MatchConditions.IfNotModified)
+            return True, None
+        except ResourceNotFoundError:
+            return self.claim(key, request_id)
+        except HttpResponseError as exc:
+            if exc.status_code == 412:  # another caller replaced the expired marker first
+                return False, None
+            log.warning("dedupe marker %s not claimed, enqueueing anyway: %s", key, exc)
+            return True, None
+
+    def release(self, key: str) -> None:
+        """Undo a claim whose message could not be sent, so the next attempt is not suppressed."""
+        with contextlib.suppress(AzureError):
+            self._table.delete_entity(_PARTITION, key)
 
     def _ensure_table(self) -> None:
         if not self._ready:

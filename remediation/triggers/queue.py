@@ -93,7 +93,12 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         raise
     from remediation.render import to_json
 
+    # Before the audit and status: their document names the request id each follow-up runs under, which a
+    # caller can poll like any other request.
+    follow_up_ids = _enqueue_follow_ups(runtime, request, result)
     document = to_json(result)
+    for item, request_id in zip(document.get("followUps") or [], follow_up_ids, strict=False):
+        item["requestId"] = request_id
     failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
     state = RunState.FAILED if failed else RunState.SUCCEEDED
     _audit(runtime, AuditRecord(
@@ -120,6 +125,30 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         raise TransientError(f"{len(busy)} change(s) still failing transiently, first: {busy[0].error}",
                              arm_code=None, status=None, target=request.target.id)
     return result
+
+
+def _enqueue_follow_ups(runtime: Runtime, request: RemediationRequest,
+                        result: ReconcileResult) -> list[str | None]:
+    """The firewall target after a routing target, through the dedupe window the Event Grid intake uses:
+    the follow-ups of a burst of cluster runs coalesce into one firewall run that reads the fleet once.
+    Also after a failed routing write: the firewall's inputs (clusters and their ranges) are what they are.
+    Not after a run that stopped with an error (nothing was decided; its retry enqueues them)."""
+    if result.error is not None:
+        return []
+    ids: list[str | None] = []
+    for target in result.follow_ups:
+        follow_up = RemediationRequest(
+            target=target, trigger=request.trigger, request_id=intake.new_request_id(), dry_run=request.dry_run,
+            event_id=request.event_id, correlation_id=request.correlation_id or request.request_id)
+        # A failure raises TransientError: this message is retried, and the retry enqueues again.
+        runs_as = runtime.enqueue_coalesced(follow_up)
+        sent = runs_as == follow_up.request_id
+        ids.append(runs_as)
+        log_action(log, logging.INFO, "%s follow-up %s of %s", "enqueued" if sent else "coalesced", target,
+                   request.target, target=target.id, correlation_id=follow_up.correlation_id,
+                   action="enqueue-follow-up" if sent else "dedupe-follow-up", requestId=runs_as,
+                   trigger=follow_up.trigger.value)
+    return ids
 
 
 def _fail(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,

@@ -14,9 +14,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from remediation import intake
 from remediation.config import Mode, Settings, load_settings
+from remediation.deadline import DEFAULT_RUN_BUDGET_S
 from remediation.errors import ConfigError
-from remediation.intake import DEDUPE_WINDOW_S
+from remediation.intake import DEDUPE_WINDOW_S, RemediationRequest
 from remediation.storage import (
     AUDIT_TABLE,
     DEDUPE_TABLE,
@@ -38,8 +40,10 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, settings: Settings, storage: StorageClients) -> None:
+    def __init__(self, settings: Settings, storage: StorageClients,
+                 run_budget_s: float = DEFAULT_RUN_BUDGET_S) -> None:
         self.settings = settings
+        self.run_budget_s = run_budget_s
         self.storage = storage
         self.queue = RequestQueue(storage.queue_client(QUEUE_NAME))
         self.dedupe = DedupeMarkers(storage.tables.get_table_client(DEDUPE_TABLE), DEDUPE_WINDOW_S)
@@ -61,8 +65,27 @@ class Runtime:
             if self._reconciler is None:
                 from remediation.reconciler import Reconciler
 
-                self._reconciler = Reconciler(self.settings, locks=self.locks)
+                self._reconciler = Reconciler(self.settings, locks=self.locks,
+                                              retry_deadline_s=self.run_budget_s)
             return self._reconciler
+
+    def enqueue_coalesced(self, request: RemediationRequest) -> str | None:
+        """Enqueue unless a request for the same target is already pending within the dedupe window; the
+        message becomes visible after the window, so a burst of requests for one target (Event Grid events,
+        or the firewall follow-ups of many cluster runs) ends in ONE run that reads the state once.
+        Returns the id of the request that will run (ours, or the pending one's; None when unknown);
+        raises TransientError when the queue refused the message."""
+        key = intake.target_key(request.target)
+        # An atomic claim, not check-then-mark: follow-ups come from workers running side by side.
+        claimed, pending = self.dedupe.claim(key, request.request_id)
+        if not claimed:
+            return pending
+        try:
+            self.queue.send(request, delay_s=self.dedupe.window_s)
+        except BaseException:
+            self.dedupe.release(key)
+            raise
+        return request.request_id
 
 
 _runtime: Runtime | None = None
@@ -76,12 +99,30 @@ def get_runtime(env: Mapping[str, str] | None = None) -> Runtime:
         if _runtime is None:
             values = os.environ if env is None else env
             try:
-                _runtime = Runtime(load_settings(values), StorageClients.from_env(values))
+                _runtime = Runtime(load_settings(values), StorageClients.from_env(values),
+                                   run_budget_s=_run_budget(values))
             except ConfigError as exc:
                 log.error("invalid app setting %s: %s; fix the setting and restart the app", exc.setting,
                           exc.problem, extra={"action": "load-settings", "setting": exc.setting})
                 raise
         return _runtime
+
+
+RUN_BUDGET_SETTING = "RECONCILE_DEADLINE_SECONDS"
+
+
+def _run_budget(env: Mapping[str, str]) -> float:
+    """The one deadline of each reconcile; it must end before host.json's functionTimeout (10 min)."""
+    text = (env.get(RUN_BUDGET_SETTING) or "").strip()
+    if not text:
+        return DEFAULT_RUN_BUDGET_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(RUN_BUDGET_SETTING, f"must be a number of seconds, got {text!r}") from None
+    if not 30 <= value <= 540:
+        raise ConfigError(RUN_BUDGET_SETTING, "must be 30-540 seconds: below the 600 s functionTimeout")
+    return value
 
 
 def reset_runtime() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from emulator import Emulator
@@ -11,14 +9,24 @@ from remediation.apply import DEPENDENCY_FAILED, apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Settings
 from remediation.errors import TerminalError, TransientError
-from remediation.model import Action, Change, ChangeKind, Outcome, Route
+from remediation.model import (
+    Action,
+    Change,
+    ChangeKind,
+    Outcome,
+    Payload,
+    Route,
+    RouteTablePayload,
+    SubnetAssociationPayload,
+)
 from remediation.retry import run_with_retries
 
 from .conftest import SPOKE, make_emulator, make_settings, no_sleep
 
 TABLE = f"{SPOKE}/routeTables/rt-spoke-nodes"
 NODES = f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-nodes"
-HOP = {"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}
+HOP = Route("rmd-x", "10.9.0.0/16", "VirtualAppliance", "10.0.1.4")
+TAG = {"managed-by": "aks-egress-remediation"}
 ROUTE = Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4")
 
 
@@ -79,14 +87,14 @@ def test_apply_records_failures_and_skips_dependents(emu: Emulator, gateway: Arm
     emu.faults.add("PUT", r"/routeTables/rmd-broken$", kind="lro_failed", code="RouteTableQuotaExceeded")
     emu.faults.add("PUT", r"/routes/rmd-ok", kind="conflict", count=1)
 
-    def change(kind: ChangeKind, address: str, after: dict[str, Any]) -> Change:
+    def change(kind: ChangeKind, address: str, after: Payload) -> Change:
         return Change(Action.CREATE, kind, address, None, after, "test")
 
     outcomes = apply_changes(gateway, [
-        change(ChangeKind.ROUTE_TABLE, new_table, {"location": "westeurope"}),
+        change(ChangeKind.ROUTE_TABLE, new_table, RouteTablePayload("westeurope", TAG)),
         change(ChangeKind.ROUTE, f"{new_table}/routes/rmd-x",
                HOP),
-        change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, {"routeTable": {"id": new_table}}),
+        change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, SubnetAssociationPayload(new_table)),
         change(ChangeKind.ROUTE, f"{TABLE}/routes/rmd-ok",
                HOP),
     ], settings=settings, sleep=no_sleep)
@@ -111,7 +119,7 @@ def test_foreign_change_between_get_and_put_survives(monkeypatch: pytest.MonkeyP
         emu.faults.before("PUT", r"/subnets/snet-aks-nodes$", foreign_write)
         gateway = ArmGateway(make_settings(emu))
         new_table = f"{SPOKE}/routeTables/rmd-rt"
-        gateway.create_route_table(new_table, "westeurope", {"managed-by": "aks-egress-remediation"})
+        gateway.create_route_table(new_table, RouteTablePayload("westeurope", TAG))
         gateway.set_subnet_route_table(NODES, new_table)
         body = emu.get(NODES)
         assert body is not None

@@ -47,7 +47,7 @@ def test_firewall_and_gateways_parse(gateway: ArmGateway) -> None:
     assert fw.private_ip == "10.0.1.4"
     assert fw.sku_name == "AZFW_VNet"
     assert ids.same_id(fw.policy_id, f"{HUB}/firewallPolicies/fwpol-hub")
-    (vpn,) = gateway.list_vpn_gateways()
+    (vpn,) = gateway.list_vpn_gateways_in("00000000-0000-0000-0000-000000000000", "rg-hub")
     assert vpn.name == "vpngw-hub" and vpn.p2s_prefixes == ("172.16.201.0/24",)
     (agw,) = gateway.list_app_gateways()
     assert (agw.sku_name, agw.sku_tier, agw.network_isolated) == ("Standard_v2", "Standard_v2", False)

@@ -7,7 +7,20 @@ from remediation import ids
 from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Settings
-from remediation.model import Action, Change, ChangeKind, Outcome, Route
+from remediation.model import (
+    Action,
+    Change,
+    ChangeKind,
+    ClassicCollectionPayload,
+    NetworkRule,
+    Outcome,
+    Payload,
+    Route,
+    RouteTablePayload,
+    RuleCollection,
+    RuleCollectionGroupPayload,
+    SubnetAssociationPayload,
+)
 
 from .conftest import FIREWALL_ID, HUB, SPOKE, no_sleep
 
@@ -24,8 +37,11 @@ def _services(endpoints: list | None) -> list[tuple[str, tuple[str, ...]]]:
     return [(e["service"], tuple(e.get("locations") or ())) for e in endpoints or []]
 
 
-def _change(kind: ChangeKind, address: str, after: dict | None, action: Action = Action.CREATE) -> Change:
-    return Change(action=action, kind=kind, address=address, before=None, after=after, reason="test")
+TAG = {"managed-by": "aks-egress-remediation"}
+
+
+def _change(kind: ChangeKind, address: str, after: Payload | None, action: Action = Action.CREATE) -> Change:
+    return Change(action=action, kind=kind, address=address, old=None, new=after, reason="test")
 
 
 def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, settings: Settings) -> None:
@@ -34,11 +50,10 @@ def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, s
     nsg = before["properties"]["networkSecurityGroup"]
     endpoints = before["properties"].get("serviceEndpoints")
     changes = [
-        _change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, {"routeTable": {"id": RT_NEW}}, Action.UPDATE),
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, NODES, SubnetAssociationPayload(RT_NEW), Action.UPDATE),
         _change(ChangeKind.ROUTE, f"{RT_NEW}/routes/rmd-aks-nodes",
-                {"addressPrefix": "10.1.0.0/22", "nextHopType": "VirtualAppliance",
-                 "nextHopIpAddress": "10.0.1.4"}),
-        _change(ChangeKind.ROUTE_TABLE, RT_NEW, {"location": "westeurope"}),
+                Route("rmd-aks-nodes", "10.1.0.0/22", "VirtualAppliance", "10.0.1.4")),
+        _change(ChangeKind.ROUTE_TABLE, RT_NEW, RouteTablePayload("westeurope", TAG)),
         _change(ChangeKind.ROUTE, f"{SPOKE}/routeTables/rt-spoke-nodes/routes/rmd-x", None, Action.NOOP),
     ]
     outcomes = apply_changes(gateway, changes, settings=settings, sleep=no_sleep)
@@ -73,7 +88,7 @@ def test_put_route_keeps_foreign_routes_and_delete_route(emu: Emulator, gateway:
 
 def test_create_route_table_never_empties_an_existing_table(emu: Emulator, gateway: ArmGateway) -> None:
     table_id = f"{SPOKE}/routeTables/rt-spoke-nodes"
-    gateway.create_route_table(table_id, "westeurope", {"managed-by": "x"})
+    gateway.create_route_table(table_id, RouteTablePayload("westeurope", {"managed-by": "x"}))
     body = emu.get(table_id)
     assert body is not None and [r["name"] for r in body["properties"]["routes"]] == ["to-onprem"]
     assert body["tags"] == {"owner": "network-team", "managed-by": "x"}
@@ -88,15 +103,10 @@ def test_detach_route_table(emu: Emulator, gateway: ArmGateway) -> None:
 
 def test_rule_collection_group_put_and_delete(emu: Emulator, gateway: ArmGateway,
                                               settings: Settings) -> None:
-    collection = {
-        "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "rmd-egress", "priority": 260,
-        "action": {"type": "Allow"},
-        "rules": [{"ruleType": "NetworkRule", "name": "aks-udp-1194", "ipProtocols": ["UDP"],
-                   "sourceAddresses": ["10.1.0.0/22"], "destinationAddresses": ["AzureCloud.westeurope"],
-                   "destinationPorts": ["1194"]}],
-    }
+    collection = RuleCollection("rmd-egress", 260, "Allow", (
+        NetworkRule("aks-udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),))
     outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG,
-                                               {"priority": 250, "ruleCollections": [collection]})],
+                                               RuleCollectionGroupPayload(250, (collection,)))],
                              settings=settings, sleep=no_sleep)
     assert outcomes[0].outcome is Outcome.CREATED, outcomes[0].error
     group = gateway.get_rule_collection_group(POLICY, "rmd-aks-runbook")
@@ -104,7 +114,9 @@ def test_rule_collection_group_put_and_delete(emu: Emulator, gateway: ArmGateway
     (observed,) = group.rule_collections
     assert observed.rules[0].destination_ports == ("1194",)
     # An update PUTs the whole group again (If-Match with the etag just read).
-    gateway.put_rule_collection_group(POLICY, "rmd-aks-runbook", 255, [collection])
+    assert group.etag
+    gateway.put_rule_collection_group(POLICY, "rmd-aks-runbook", RuleCollectionGroupPayload(255, (collection,)),
+                                      group.etag)
     assert emu.get(RCG)["properties"]["priority"] == 255  # type: ignore[index]
     outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG, None, Action.DELETE)],
                              settings=settings, sleep=no_sleep)
@@ -124,10 +136,8 @@ def test_classic_collections_keep_foreign(emu: Emulator, gateway: ArmGateway, se
         {"name": "rmd-stale", "properties": {"priority": 400, "action": {"type": "Allow"}, "rules": []}},
     ]
     emu.put_foreign(FIREWALL_ID, firewall)
-    wanted = {"name": "rmd-aks-egress", "properties": {"priority": 300, "action": {"type": "Allow"},
-                                                        "rules": [
-        {"name": "udp-1194", "protocols": ["UDP"], "sourceAddresses": ["10.1.0.0/22"],
-         "destinationAddresses": ["AzureCloud.westeurope"], "destinationPorts": ["1194"]}]}}
+    wanted = RuleCollection("rmd-aks-egress", 300, "Allow", (
+        NetworkRule("udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),))
     gateway.put_classic_collections(FIREWALL_ID, [wanted], "rmd-")
     names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]
     assert names == ["corp-allow", "rmd-aks-egress"]
@@ -141,7 +151,7 @@ def test_classic_collections_keep_foreign(emu: Emulator, gateway: ArmGateway, se
         _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-egress",
                 None, Action.DELETE),
         _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-ingress",
-                {"priority": 310, "action": {"type": "Allow"}, "rules": []}),
+                ClassicCollectionPayload(RuleCollection("rmd-aks-ingress", 310, "Allow", ()))),
     ], settings=settings, sleep=no_sleep)
     assert [o.outcome for o in outcomes] == [Outcome.DELETED, Outcome.CREATED]
     names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]

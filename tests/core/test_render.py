@@ -14,21 +14,27 @@ from remediation.model import (
     ChangeKind,
     ChangeOutcome,
     Conflict,
+    NetworkRule,
     Outcome,
     Plan,
     ReconcileResult,
+    Route,
+    RouteTablePayload,
+    RuleCollection,
+    RuleCollectionGroupPayload,
     Skip,
 )
 
 RT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
-ROUTE = {"addressPrefix": "10.1.4.0/24", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}
-CREATE = Change(Action.CREATE, ChangeKind.ROUTE_TABLE, RT, None, {"location": "westeurope"}, "no table yet")
+ROUTE = Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4")
+TABLE = RouteTablePayload("westeurope", {"managed-by": "aks-egress-remediation"})
+CREATE = Change(Action.CREATE, ChangeKind.ROUTE_TABLE, RT, None, TABLE, "no table yet")
 UPDATE = Change(
     Action.UPDATE,
     ChangeKind.ROUTE,
     RT + "/routes/rmd-appgw",
     ROUTE,
-    {**ROUTE, "nextHopIpAddress": "10.0.1.5"},
+    Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.5"),
     "drift",
 )
 DELETE = Change(Action.DELETE, ChangeKind.ROUTE, RT + "/routes/rmd-old", ROUTE, None, "prune")
@@ -51,6 +57,8 @@ def _result(*changes: Change, dry_run: bool = True, **kw) -> ReconcileResult:
                 "cluster:c (dry run)",
                 f"  + create routeTable {RT}",
                 '      location: "westeurope"',
+                '      tags.managed-by: "aks-egress-remediation"',
+                "      properties.disableBgpRoutePropagation: false",
                 "      # no table yet",
                 f"  ~ update route {RT}/routes/rmd-appgw",
                 '      nextHopIpAddress: "10.0.1.4" -> "10.0.1.5"',
@@ -112,13 +120,15 @@ def test_to_json_schema() -> None:
         "outcomes",
         "error",
         "errors",
+        "followUps",
     }
     assert doc["changes"][0] == {
         "action": "create",
         "kind": "routeTable",
         "address": RT,
         "before": None,
-        "after": {"location": "westeurope"},
+        "after": {"location": "westeurope", "tags": {"managed-by": "aks-egress-remediation"},
+                  "properties": {"disableBgpRoutePropagation": False}},
         "reason": "no table yet",
     }
     assert [c["action"] for c in doc["changes"]] == ["create", "noop"]
@@ -138,6 +148,17 @@ def test_to_json_schema() -> None:
 
 
 POLICY_RCG = "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/firewallPolicies/p/ruleCollectionGroups/g"
+
+
+def _group(body: dict | None) -> RuleCollectionGroupPayload | None:
+    """The test's ARM-shaped group as the typed payload plan produces (rendered back through arm_shapes)."""
+    if body is None:
+        return None
+    return RuleCollectionGroupPayload(body["priority"], tuple(
+        RuleCollection(c["name"], c["priority"], c["action"]["type"], tuple(
+            NetworkRule(r["name"], tuple(r["ipProtocols"]), tuple(r["sourceAddresses"]),
+                        tuple(r["destinationAddresses"]), tuple(r["destinationPorts"])) for r in c["rules"]))
+        for c in body["ruleCollections"]))
 
 
 def _collection(name: str, *rules: dict[str, object]) -> dict[str, object]:
@@ -177,7 +198,7 @@ def _rule(name: str, ports: list[str]) -> dict[str, object]:
 )
 def test_rule_collection_group_renders_rules(before, after, expected: list[str]) -> None:
     action = Action.CREATE if before is None else Action.DELETE if after is None else Action.UPDATE
-    change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, POLICY_RCG, before, after, "why")
+    change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, POLICY_RCG, _group(before), _group(after), "why")
     result = ReconcileResult(target="firewall:x", dry_run=True, plan=Plan("firewall:x", (change,)))
     lines = render.render_text(result).splitlines()
     body = [line[6:] for line in lines[2:-2]]  # header, change line ... reason, summary

@@ -118,7 +118,7 @@ class Harness:
         key = str(target)
         if key not in self._baselines:
             reset(self.emu)
-            result = self.reconciler().reconcile(target, dry_run=False)
+            result = self.reconciler().reconcile_combined(target, dry_run=False)
             assert result.converged, f"fault-free reconcile of {target} did not converge: {result.outcomes}"
             self._baselines[key] = state(self.emu.dump())
             reset(self.emu)

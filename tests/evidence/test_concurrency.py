@@ -68,7 +68,7 @@ def test_foreign_route_added_between_our_read_and_our_route_put_survives(harness
     support.reset(emu)
     hook = emu.faults.before("PUT", r"/routeTables/rt-spoke-nodes/routes/rmd-", _add_foreign_route(
         support.RT_NODES, "foreign-added-mid-run", "10.50.0.0/16"))
-    result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert hook.fired == 1
     assert result.converged, support.describe(result)
     routes = {r["name"]: r["properties"] for r in _body(emu, support.RT_NODES)["properties"]["routes"]}
@@ -85,13 +85,13 @@ def test_foreign_route_added_to_our_new_table_between_create_and_route_put_survi
     table = f"{support.SPOKE}/routeTables/rmd-vnet-spoke-snet-appgw"
     hook = emu.faults.before("PUT", r"/routeTables/rmd-vnet-spoke-snet-appgw/routes/", _add_foreign_route(
         table, "foreign-in-owned-table", "10.60.0.0/16"))
-    result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert hook.fired == 1
     assert result.converged, support.describe(result)
     names = {r["name"] for r in _body(emu, table)["properties"]["routes"]}
     assert "foreign-in-owned-table" in names
     # A second run (with pruning: the scope sweep) still leaves the foreign route alone.
-    assert harness.reconciler().reconcile(SCOPE, dry_run=False).converged
+    assert harness.reconciler().reconcile_combined(SCOPE, dry_run=False).converged
     assert "foreign-in-owned-table" in {r["name"] for r in _body(emu, table)["properties"]["routes"]}
     harness.close_gateways()
 
@@ -108,7 +108,7 @@ def test_foreign_change_to_the_platform_group_between_our_read_and_our_group_put
         e.put_foreign(support.BASELINE_RCG, body)
 
     hook = emu.faults.before("PUT", r"/ruleCollectionGroups/rmd-aks-runbook$", edit_baseline)
-    result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert hook.fired == 1
     assert result.converged, support.describe(result)
     rules = _body(emu, support.BASELINE_RCG)["properties"]["ruleCollections"][0]["rules"]
@@ -148,7 +148,7 @@ def test_foreign_nsg_change_between_subnet_read_and_put_survives_default_mode(ha
     support.reset(emu)
     hook = emu.faults.before("PUT", r"/subnets/snet-aks-pods$", _set_foreign_nsg)
     try:
-        result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+        result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
         assert hook.fired == 1
         assert _route_table(emu) is not None, support.describe(result)
         assert _nsg(emu) == FOREIGN_NSG
@@ -162,7 +162,7 @@ def test_default_mode_subnet_race_outcome_is_documented(harness: Harness) -> Non
     emu = harness.emu
     support.reset(emu)
     emu.faults.before("PUT", r"/subnets/snet-aks-pods$", _set_foreign_nsg)
-    result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert result.converged
     assert _route_table(emu) is not None
     assert _nsg(emu) is None
@@ -188,7 +188,7 @@ def test_foreign_nsg_change_survives_with_strict_if_match(strict_harness: Harnes
     emu = strict_harness.emu
     support.reset(emu)
     hook = emu.faults.before("PUT", r"/subnets/snet-aks-pods$", _set_foreign_nsg)
-    result = strict_harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = strict_harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert hook.fired == 1
     assert result.converged, support.describe(result)
     assert _nsg(emu) == FOREIGN_NSG
@@ -212,7 +212,7 @@ def test_foreign_group_edit_with_strict_if_match_is_retried_not_lost(strict_harn
         e.put_foreign(support.BASELINE_RCG, body)
 
     # Make the group exist first so that the second run sends If-Match.
-    assert strict_harness.reconciler().reconcile(CLUSTER, dry_run=False).converged
+    assert strict_harness.reconciler().reconcile_combined(CLUSTER, dry_run=False).converged
     owned = f"{support.POLICY_ID}/ruleCollectionGroups/{support.OWNED_RCG_NAME}"
     body = copy.deepcopy(emu.get(owned))
     assert body is not None
@@ -220,7 +220,7 @@ def test_foreign_group_edit_with_strict_if_match_is_retried_not_lost(strict_harn
     emu.put_foreign(owned, body)
     emu.clear_log()
     emu.faults.before("PUT", r"/ruleCollectionGroups/rmd-aks-runbook$", edit_baseline)
-    result = strict_harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = strict_harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert result.converged, support.describe(result)
     assert _body(emu, support.BASELINE_RCG)["properties"]["ruleCollections"][0]["rules"][0]["name"] == \
         "renamed-by-platform-team"
@@ -245,7 +245,7 @@ def _run_concurrently(harness: Harness, targets: list[Target], *, shared_locks: 
         reconciler = harness.reconciler(locks=locks if shared_locks else InProcessLocks())
         barrier.wait()
         try:
-            results[index] = reconciler.reconcile(target, dry_run=False)
+            results[index] = reconciler.reconcile_combined(target, dry_run=False)
         except Exception as exc:
             results[index] = exc
 
@@ -269,7 +269,7 @@ def test_event_timer_and_http_reconciles_of_one_cluster_at_once_converge_with_bo
         assert isinstance(result, ReconcileResult), repr(result)
         assert not support.failed(result), support.describe(result)
     # Every run verified its own end state; at least one converged and a fresh run finds nothing to do.
-    final = harness.reconciler().reconcile(SCOPE, dry_run=False)
+    final = harness.reconciler().reconcile_combined(SCOPE, dry_run=False)
     assert final.converged and not final.plan.writes
     state = support.state(emu.dump())
     assert support.safety_violations(state) == []
@@ -302,7 +302,7 @@ def test_concurrent_reconciles_with_real_lro_durations_and_409s(emu: Emulator) -
                 reconciler = h.reconciler(locks=locks, sleep=_scaled_sleep)
                 barrier.wait()
                 try:
-                    results[index] = reconciler.reconcile(targets[index], dry_run=False)
+                    results[index] = reconciler.reconcile_combined(targets[index], dry_run=False)
                 except Exception as exc:
                     results[index] = exc
 
@@ -314,7 +314,7 @@ def test_concurrent_reconciles_with_real_lro_durations_and_409s(emu: Emulator) -
             for result in results:
                 assert isinstance(result, ReconcileResult), repr(result)
                 assert not support.failed(result), support.describe(result)
-            final = h.reconciler().reconcile(SCOPE, dry_run=False)
+            final = h.reconciler().reconcile_combined(SCOPE, dry_run=False)
             assert final.converged and not final.plan.writes
             assert support.safety_violations(support.state(slow.dump())) == []
             assert len(support.arm_writes(slow, r"/ruleCollectionGroups/")) <= 2

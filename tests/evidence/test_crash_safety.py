@@ -93,7 +93,7 @@ def test_sigkill_between_writes_then_a_fresh_run_converges(harness: Harness, kil
     child_writes = support.arm_writes(emu, WRITES)
     assert kill_at <= len(child_writes) <= TOTAL_WRITES + 4  # + in-flight parallel lanes at the kill
     emu.clear_log()
-    result = harness.reconciler().reconcile(CLUSTER, dry_run=False)
+    result = harness.reconciler().reconcile_combined(CLUSTER, dry_run=False)
     assert result.converged, support.describe(result)
     final = support.state(emu.dump())
     assert support.safety_violations(final) == []

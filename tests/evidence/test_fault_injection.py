@@ -118,7 +118,7 @@ def check_run(label: str, run: Any, allowed_codes: set[str]) -> None:
 
 def _reconcile(harness: Harness, target: Target) -> Any:
     try:
-        return harness.reconciler().reconcile(target, dry_run=False)
+        return harness.reconciler().reconcile_combined(target, dry_run=False)
     except Exception as exc:  # judged by check_run
         return exc
 
@@ -163,7 +163,7 @@ def test_throttle_with_one_second_retry_after(harness: Harness, kind: str) -> No
         params.update(status=503, code="ServiceUnavailable")
     harness.emu.faults.add("PUT", WRITE_PATHS["route"], kind=kind, count=1, **params)
     harness.emu.faults.add("PUT", WRITE_PATHS["rcg"], kind=kind, count=1, **params)
-    result = harness.reconciler().reconcile(target, dry_run=False)
+    result = harness.reconciler().reconcile_combined(target, dry_run=False)
     assert result.converged, support.describe(result)
     assert support.state(harness.emu.dump()) == baseline
     harness.close_gateways()
@@ -176,13 +176,13 @@ def test_persistent_conflict_ends_failed_with_the_arm_code(harness: Harness) -> 
     baseline = harness.baseline(target)
     support.reset(harness.emu)
     harness.emu.faults.add("PUT", WRITE_PATHS["route-in-rt-spoke-nodes"], kind="conflict", count=1000)
-    result = harness.reconciler(retry_deadline_s=30).reconcile(target, dry_run=False)
+    result = harness.reconciler(retry_deadline_s=30).reconcile_combined(target, dry_run=False)
     assert result.converged is False
     failures = support.failed(result)
     assert failures and all(support.error_codes(o.error)[:1] == ("AnotherOperationInProgress",)
                             for o in failures), support.describe(result)
     assert support.safety_violations(support.state(harness.emu.dump())) == []
     harness.emu.faults.clear()
-    assert harness.reconciler().reconcile(target, dry_run=False).converged
+    assert harness.reconciler().reconcile_combined(target, dry_run=False).converged
     assert support.state(harness.emu.dump()) == baseline
     harness.close_gateways()

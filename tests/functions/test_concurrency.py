@@ -126,7 +126,7 @@ def in_domain(records: Sequence[Any], resource_id: str) -> list[Any]:
 class NoLocks:
     """A LockProvider that excludes nothing: the control run of what the blob lease prevents."""
 
-    def hold(self, name: str) -> AbstractContextManager[None]:
+    def hold(self, name: str, deadline: Any = None) -> AbstractContextManager[None]:
         return contextlib.nullcontext()
 
 
@@ -168,9 +168,17 @@ def run_workers_at_once(messages: Sequence[HostQueueMessage]) -> list[BaseExcept
 def test_concurrent_workers_write_the_shared_policy_one_at_a_time_and_converge(
         fleet: tuple[Any, list[str]], storage: Azurite) -> None:
     emu, clusters = fleet
-    messages = [message(Target(TargetKind.CLUSTER, c)) for c in clusters]
+    cluster_messages = [message(Target(TargetKind.CLUSTER, c)) for c in clusters]
 
-    errors = run_workers_at_once(messages)
+    assert run_workers_at_once(cluster_messages) == []
+    # Each cluster run wrote its routing and enqueued the firewall follow-up: the burst coalesced into ONE
+    # pending firewall message (the dedupe window of the Event Grid intake).
+    assert queued_count(storage) == 1
+    # The firewall target, delivered to six workers at once (as redeliveries or a missed dedupe would).
+    firewall = get_runtime().reconciler.firewall_target()
+    firewall_messages = [message(firewall) for _ in clusters]
+    errors = run_workers_at_once(firewall_messages)
+    messages = [*cluster_messages, *firewall_messages]
 
     assert errors == []
     group_name = get_runtime().settings.rule_collection_group
@@ -239,6 +247,7 @@ def test_control_without_the_lease_the_same_burst_collides_on_the_policy(
     get_runtime().locks = NoLocks()  # type: ignore[assignment]  # read when the reconciler is first built
 
     run_workers_at_once([message(Target(TargetKind.CLUSTER, c)) for c in clusters])
+    run_workers_at_once([message(get_runtime().reconciler.firewall_target()) for _ in clusters])
 
     policy_requests = in_domain(emu.request_log, POLICY_ID)
     collisions = [r for r in policy_requests if r.status == 409]
@@ -303,6 +312,12 @@ def drain(storage: Azurite, emu: Any, *, window_s: int) -> list[Run]:
     return runs
 
 
+def split_runs(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """(routing runs, firewall follow-up runs), each in processing order."""
+    return ([r for r in runs if not r.target.startswith("firewall:")],
+            [r for r in runs if r.target.startswith("firewall:")])
+
+
 def forget_dedupe_markers(storage: Azurite) -> None:
     with contextlib.suppress(ResourceNotFoundError):
         TableServiceClient.from_connection_string(storage.connection_string()).delete_table(DEDUPE_TABLE)
@@ -333,8 +348,10 @@ def test_redelivered_and_reordered_events_reach_the_single_delivery_state(
     monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 0)
     with emulator(seed, app_env, monkeypatch) as emu:
         deliver([cluster_write()])
-        (single,) = drain(storage, emu, window_s=0)
+        # The cluster's routing run, then the firewall follow-up it enqueued.
+        (single,), (single_firewall,) = split_runs(drain(storage, emu, window_s=0))
         assert single.converged is True and single.writes > 0
+        assert single_firewall.converged is True and single_firewall.writes > 0
         expected = state_by_id(emu.dump())
     owned = [r["name"] for r in (expected[NODE_TABLE.lower()]["properties"]["routes"])
              if r["name"].startswith("rmd-")]
@@ -345,8 +362,16 @@ def test_redelivered_and_reordered_events_reach_the_single_delivery_state(
     monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", window_s)
     with emulator(seed, app_env, monkeypatch) as emu:
         deliver(build(owned[0]))
-        runs = drain(storage, emu, window_s=window_s)
+        runs, firewall_runs = split_runs(drain(storage, emu, window_s=window_s))
         actual = state_by_id(emu.dump())
+
+    # Every routing run enqueued the firewall follow-up; within a dedupe window they coalesce into one.
+    assert 1 <= len(firewall_runs) <= len(runs), firewall_runs
+    if window_s:
+        assert len(firewall_runs) == 1, firewall_runs
+    assert firewall_runs[0].writes == single_firewall.writes, firewall_runs
+    assert [r.writes for r in firewall_runs[1:]] == [0] * (len(firewall_runs) - 1), firewall_runs
+    assert all(r.converged is True for r in firewall_runs), firewall_runs
 
     assert len(runs) == expected_messages, runs
     if scenario.startswith("route-delete"):

@@ -108,8 +108,10 @@ def test_transient_failure_reraises_and_the_last_attempt_records_the_poison_queu
 
 def test_a_change_still_busy_after_the_retry_deadline_sends_the_message_back(arm: Any, storage: Azurite) -> None:
     runtime = get_runtime()
-    # The real reconciler with a short retry budget; the route writes keep meeting a busy route table.
-    runtime._reconciler = Reconciler(runtime.settings, locks=runtime.locks, retry_deadline_s=0.5)
+    # The real reconciler with a short retry budget (one deadline for the whole run; the backoff is counted,
+    # not slept); the route writes keep meeting a busy route table.
+    runtime._reconciler = Reconciler(runtime.settings, locks=runtime.locks, retry_deadline_s=30,
+                                     sleep=lambda _seconds: None)
     arm.faults.add("PUT", r"/routeTables/rt-spoke-nodes/routes/", kind="conflict", count=1000)
     with pytest.raises(TransientError, match="still failing transiently"):
         user_function("reconcile_worker")(_message("req-busy", 1))

@@ -26,13 +26,15 @@ class World:
     pass_marks: list[int] = field(default_factory=list)
 
     def run(self, resource_id: str, *, dry_run: bool = False) -> ReconcileResult:
-        return self.reconciler.reconcile(self.reconciler.resolve(resource_id), dry_run=dry_run)
+        """The target and its follow-ups (the firewall target), as the CLI runs and shows them: one combined
+        result (remediation/results.py) that still carries the follow-ups' own results."""
+        return self.run_target(self.reconciler.resolve(resource_id), dry_run=dry_run)
 
     def run_target(self, target: Target, *, dry_run: bool = False) -> ReconcileResult:
-        return self.reconciler.reconcile(target, dry_run=dry_run)
+        return self.reconciler.reconcile_combined(target, dry_run=dry_run)
 
     def sweep(self) -> ReconcileResult:
-        return self.reconciler.reconcile(self.reconciler.scope_target(), dry_run=False)
+        return self.run_target(self.reconciler.scope_target())
 
     def reset_log(self) -> None:
         self.emu.clear_log()

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.locks import InProcessLocks
+from remediation.deadline import Deadline
+from remediation.locks import Held, InProcessLocks
 from remediation.model import Action, ChangeKind
 from remediation.reconciler import Reconciler
 from tests.reconciler.conftest import WorldFactory
@@ -201,12 +202,15 @@ def test_kubenet_alone_writes_nothing_even_on_a_fresh_topology(world: WorldFacto
     assert w.emu.get(KUBENET_TABLE) is None and w.emu.get(OWNED_RCG) is None
 
 
-def test_missing_firewall_is_skipped_and_no_rules_or_routes_are_written(world: WorldFactory) -> None:
+def test_missing_firewall_is_an_error_and_no_rules_or_routes_are_written(world: WorldFactory) -> None:
     w = world(no_firewall)
     result = w.run(CNI)
-    reasons = {s.target.lower(): s.reason for s in result.plan.skipped}
-    assert "firewall not found" in reasons[FIREWALL.lower()]
-    assert "firewall not found" in reasons[CNI.lower()]
+    # An error for the run, not a skip: a typo in FIREWALL_ID must never look like "No changes".
+    assert result.error is not None and "FIREWALL_ID" in result.error and "not found" in result.error
+    assert result.converged is False and not result.plan.writes
+    assert result.follow_up_results == ()  # nothing runs after an error
+    firewall = w.reconciler.reconcile(w.reconciler.firewall_target(), dry_run=False)
+    assert firewall.error is not None and firewall.converged is False and not firewall.plan.writes
     assert arm_writes(w.emu) == []
     assert w.emu.get(OWNED_RCG) is None
     assert _owned(route_names(w.emu, CUSTOMER_TABLE)) == set()
@@ -422,22 +426,18 @@ def test_cluster_reconcile_reads_each_resource_once(world: WorldFactory, dry_run
     w.reset_log()
     result = w.run(CNI, dry_run=dry_run)
     assert result.plan.has_changes
-    # One gateway (one read cache) serves the whole reconcile: the routing and the firewall pass share the
-    # firewall, the VPN gateways and the lists they both need.
-    (requests,) = w.passes()
-    # A write drops what it made stale, and the verify after an apply re-reads on purpose: only the reads
-    # before the first write must be unique.
-    first_write = next((i for i, (m, _) in enumerate(requests) if m != "GET"), len(requests))
-    repeated = _repeated_gets(requests[:first_write])
-    if dry_run:
-        assert first_write == len(requests)
-        assert repeated == {}
-    else:
-        # An apply takes the lists once more inside the firewall lock, on purpose (a cluster another instance
-        # just wrote rules for must be in the group). The routing writes run on their own thread meanwhile, so
-        # whether those re-lists land before the first routing write is a race: allow them, and nothing else.
-        assert {path for path in repeated if not _is_list(path)} == set()
-        assert all(n == 2 for n in repeated.values()), repeated
+    # Two targets, each its own pass with its own reads: the cluster's routing, then the firewall target.
+    routing, firewall = w.passes()
+    assert [r.target for r in result.follow_up_results] == [str(w.reconciler.firewall_target())]
+    # The cluster's routing reads only what the cluster references: never the fleet's clusters or tables.
+    assert not any(_is_list(path) and path.endswith(("/managedclusters", "/routetables")) for _, path in routing)
+    for requests in (routing, firewall):
+        # The verify after an apply re-reads on purpose: only the reads before the first write must be
+        # unique. No thread shares a cache any more, so this holds exactly, with no race to allow for.
+        first_write = next((i for i, (m, _) in enumerate(requests) if m != "GET"), len(requests))
+        assert _repeated_gets(requests[:first_write]) == {}
+        if dry_run:
+            assert first_write == len(requests)
 
 
 def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldFactory) -> None:
@@ -445,16 +445,16 @@ def test_gateway_target_with_two_clusters_reads_each_resource_once(world: WorldF
     w.reset_log()
     result = w.run(APP_GATEWAY, dry_run=True)
     assert result.plan.has_changes
-    (requests,) = w.passes()
-    assert _repeated_gets(requests) == {}
+    routing, firewall = w.passes()
+    assert _repeated_gets(routing) == {} and _repeated_gets(firewall) == {}
     # Both clusters' ranges reach the one App Gateway subnet table (merged, not one cluster's set).
     w.reset_log()
     assert w.run(APP_GATEWAY).converged is True
     assert route_names(w.emu, APPGW_TABLE) == {"rmd-aks-10-1-0-0-22", "rmd-aks-10-1-8-0-22", "rmd-aks-10-1-5-0-24"}
-    (requests,) = w.passes()
+    requests, _firewall = w.passes()
     last_write = max(i for i, (m, _) in enumerate(requests) if m != "GET")
     verify = requests[last_write + 1:]
-    # The verify reads everything again once, from a cleared cache, and never twice.
+    # The verify reads everything again once, in a fresh observation, and never twice.
     assert verify and all(m == "GET" for m, _ in verify)
     assert _repeated_gets(verify) == {}
 
@@ -471,10 +471,11 @@ class _ClusterAppearsWhileWaiting:
         self._inner = InProcessLocks()
 
     @contextmanager
-    def hold(self, name: str) -> Iterator[None]:
-        self._emu.put_foreign(self._cluster["id"], self._cluster)
-        with self._inner.hold(name):
-            yield
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
+        if name.startswith("firewall:"):
+            self._emu.put_foreign(self._cluster["id"], self._cluster)
+        with self._inner.hold(name, deadline) as held:
+            yield held
 
 
 def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world: WorldFactory) -> None:
@@ -485,13 +486,14 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
 
     w = world(without_overlay)
     reconciler = Reconciler(w.settings, locks=_ClusterAppearsWhileWaiting(w.emu, overlay))
-    # The sweep lists the clusters for its routing pass before it takes the firewall lock; the cluster that
+    # The sweep's routing lists the clusters before the firewall target takes the lease; the cluster that
     # appears meanwhile must still get its rule, or this write would remove what its own run wrote.
-    result = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    sweep, firewall = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
     egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress-fqdn")
     assert {r["name"] for r in egress["rules"]} == {"aks-overlay"}
-    # The verify re-read sees the new cluster's routes missing: routing it is its own run's job.
-    assert result.converged is False
+    assert firewall.converged is True and sweep.converged is True
+    # Routing the new cluster is its own run's job: the next sweep finds it.
+    assert reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes
 
 
 def test_a_read_still_throttled_after_azure_core_retries_is_tried_again(world: WorldFactory) -> None:
