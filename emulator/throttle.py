@@ -1,7 +1,13 @@
 """ARM's per-subscription token buckets and the x-ms-ratelimit-remaining-* headers.
 
-arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription; the
-subscription-global buckets are 15x larger.  Every response carries the remaining counts.
+arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription and
+principal; the subscription-global buckets (all principals) are 15x larger.
+
+Which headers a response carries depends on the operation kind, as real ARM sends them (docs/arm-notes.md §6,
+counted over the recordings in tests/replay/recordings): reads carry only
+`x-ms-ratelimit-remaining-subscription-global-reads` (never `...-subscription-reads`); writes carry
+`...-subscription-writes` and `...-global-writes`; deletes `...-subscription-deletes` and `...-global-deletes`.
+The per-principal read bucket is still enforced: ARM does not report it, so a client must count its own reads.
 """
 
 from __future__ import annotations
@@ -86,8 +92,12 @@ class RateLimiter:
             else:
                 sub.take_anyway()
                 glob.take_anyway()
-            headers = {
-                f"x-ms-ratelimit-remaining-subscription-{kind}": str(int(sub.tokens)),
-                f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(int(glob.tokens)),
-            }
-            return headers, retry
+            return remaining_headers(kind, sub.tokens, glob.tokens), retry
+
+
+def remaining_headers(kind: str, subscription_tokens: float, global_tokens: float) -> dict[str, str]:
+    """The x-ms-ratelimit-remaining-* headers real ARM sends for one operation kind."""
+    headers = {f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(int(global_tokens))}
+    if kind != "reads":
+        headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(int(subscription_tokens))
+    return headers
