@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,8 +48,8 @@ class Operation:
     subscription: str
     location: str
     api_version: str
-    starts: float  # time.monotonic()
-    ends: float  # time.monotonic() when the operation reaches its terminal state
+    starts: float  # clock() (time.monotonic unless the emulator was given another clock)
+    ends: float  # clock() when the operation reaches its terminal state
     outcome: str = "Succeeded"
     error: dict[str, Any] | None = None
     status: str = "InProgress"
@@ -56,9 +57,11 @@ class Operation:
     record: OperationRecord | None = None
     start_iso: str = field(default_factory=iso_now)
     end_iso: str | None = None
+    kind: str = "resource"  # "resource", or "group-delete" (a resource group and everything in it)
+    clock: Callable[[], float] = time.monotonic
 
     def remaining(self) -> float:
-        return max(0.0, self.ends - time.monotonic())
+        return max(0.0, self.ends - self.clock())
 
     def status_body(self) -> dict[str, Any]:
         """The body of GET {Azure-AsyncOperation}.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .resource_types import AGENT_POOL, TYPES, IdError, ResourceId, parse_id
+from .resources import RESOURCE_GROUP_TYPE, group_body
 
 
 class SeedError(ValueError):
@@ -41,6 +42,8 @@ def parse_seed(seed: Any) -> list[SeedItem]:
     for index, body in enumerate(seed["resources"]):
         if not isinstance(body, dict):
             raise _fail(index, f"expected a JSON object, got {type(body).__name__}")
+        if _is_group(body):
+            continue  # parse_seed_groups takes these
         rid_text = body.get("id")
         if not isinstance(rid_text, str) or not rid_text:
             raise _fail(index, "missing 'id' (every item must be a resource as an ARM GET returns it)")
@@ -82,6 +85,62 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             )
         items.append(SeedItem(index, rid, type_key, copy.deepcopy(body)))
     return items
+
+
+def _is_group(body: dict[str, Any]) -> bool:
+    return str(body.get("type", "")).lower() == RESOURCE_GROUP_TYPE.lower()
+
+
+def parse_seed_groups(seed: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str | None]]]:
+    """The resource groups and subscriptions a seed declares.
+
+    Resource groups are items of type Microsoft.Resources/resourceGroups (in "resources" or a "resourceGroups"
+    list), as `GET /subscriptions/{s}/resourcegroups/{rg}` or `az group show` prints them. Subscriptions are an
+    optional "subscriptions" list of ids or of objects with "subscriptionId" (and "displayName").
+    """
+    if not isinstance(seed, dict):
+        return [], []
+    groups: list[dict[str, Any]] = []
+    declared = [("resources", i, b) for i, b in enumerate(seed.get("resources") or []) if isinstance(b, dict)]
+    extra = seed.get("resourceGroups")
+    if extra is not None and not isinstance(extra, list):
+        raise SeedError("seed 'resourceGroups' must be a list of resource group objects")
+    declared += [("resourceGroups", i, b) for i, b in enumerate(extra or [])]
+    for where, index, body in declared:
+        if where == "resources" and not _is_group(body):
+            continue
+        problem = _group_problem(body)
+        if problem:
+            raise SeedError(f"seed {where}[{index}]: {problem}")
+        parts = body["id"].strip("/").split("/")
+        tags = body.get("tags")
+        groups.append(
+            group_body(parts[1], parts[3], body["location"], tags=tags if isinstance(tags, dict) else None,
+                       managed_by=body.get("managedBy") if isinstance(body.get("managedBy"), str) else None)
+        )
+    subscriptions: list[tuple[str, str | None]] = []
+    for index, item in enumerate(seed.get("subscriptions") or []):
+        if isinstance(item, str) and item:
+            subscriptions.append((item, None))
+        elif isinstance(item, dict) and isinstance(item.get("subscriptionId"), str):
+            name = item.get("displayName")
+            subscriptions.append((item["subscriptionId"], name if isinstance(name, str) else None))
+        else:
+            raise SeedError(f"seed subscriptions[{index}]: expected a subscription id or an object with "
+                            "'subscriptionId'")
+    return groups, subscriptions
+
+
+def _group_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "expected a resource group object"
+    rid = body.get("id")
+    parts = rid.strip("/").split("/") if isinstance(rid, str) else []
+    if len(parts) != 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+        return f"a resource group needs an id /subscriptions/{{s}}/resourceGroups/{{name}}, got {rid!r}"
+    if not isinstance(body.get("location"), str) or not body["location"]:
+        return "missing 'location'"
+    return None
 
 
 def load_seed_file(path: str | Path) -> dict[str, Any]:

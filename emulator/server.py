@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from . import resource_types as rt
+from . import resources as rm
 from .errors import ArmError, resource_group_not_found
 from .lro import Operation
 from .resource_types import CHILD_SEGMENT, TYPES, ResourceId
@@ -72,6 +73,9 @@ class ArmHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
 
     # ------------------------------------------------------------------ plumbing
     def _handle(self, method: str) -> None:
@@ -279,6 +283,9 @@ class ArmHandler(BaseHTTPRequestHandler):
             )
         parts = [p for p in path.split("/") if p]
         low = [p.lower() for p in parts]
+        answered = self._resources_route(method, path, parts, low, query, raw, api_version)
+        if answered is not None:
+            return answered
         if len(parts) < 2 or low[0] != "subscriptions":
             raise _no_route(path)
         sub = parts[1]
@@ -301,8 +308,8 @@ class ArmHandler(BaseHTTPRequestHandler):
         rg = parts[3]
         if not emu.store.group_exists(sub, rg):
             raise resource_group_not_found(rg)
-        if len(parts) == 4 and method == "GET":
-            return self._send(200, emu._resource_group_body(sub, rg))
+        if method == "PUT" and emu.store.group_deleting(sub, rg):
+            raise rm.group_being_deleted(rg)
         if len(parts) < 7 or low[4] != "providers":
             raise _no_route(path)
         if len(parts) == 7 and method == "GET":
@@ -372,6 +379,88 @@ class ArmHandler(BaseHTTPRequestHandler):
             f"The method '{method}' is not supported by the emulator for {spec.type_name}.",
         )
 
+    def _resources_route(
+        self,
+        method: str,
+        path: str,
+        parts: list[str],
+        low: list[str],
+        query: dict[str, str],
+        raw: bytes,
+        api_version: str,
+    ) -> int | None:
+        """Microsoft.Resources (resources.py): tenants, subscriptions, resource groups, providers."""
+        store = self.emu.store
+        n = len(parts)
+        if n == 1 and low[0] == "tenants" and method == "GET":
+            return self._send(200, {"value": [rm.tenant_body(self.emu.tenant_id)]})
+        if n == 0 or low[0] != "subscriptions":
+            return None
+        if n == 1 and method == "GET":
+            subs = [rm.subscription_body(s, self.emu.tenant_id, d) for s, d in store.subscription_list()]
+            return self._list(subs, query)
+        sub = parts[1]
+        if n == 2 and method == "GET":
+            for known, display in store.subscription_list():
+                if known.lower() == sub.lower():
+                    return self._send(200, rm.subscription_body(known, self.emu.tenant_id, display))
+            raise rm.subscription_not_found(sub)
+        if n == 3 and low[2] == "resourcegroups" and method == "GET":
+            return self._list(store.group_list(sub), query)
+        if n == 3 and low[2] == "resources" and method == "GET":
+            return self._list(store.group_resources(sub, None), query)
+        if n == 3 and low[2] == "providers" and method == "GET":
+            return self._list([rm.provider_body(sub, ns) for ns in rm.provider_namespaces()], query)
+        if n == 4 and low[2] == "providers" and method == "GET":
+            return self._send(200, rm.provider_body(sub, parts[3]))
+        if n == 5 and low[2] == "providers" and low[4] == "register" and method == "POST":
+            return self._send(200, rm.provider_body(sub, parts[3]))
+        if n == 4 and low[2] == "operationresults" and method == "GET":
+            return self._group_operation(parts[3])
+        if n == 5 and low[2] == "resourcegroups" and low[4] == "resources" and method == "GET":
+            if not store.group_exists(sub, parts[3]):
+                raise resource_group_not_found(parts[3])
+            return self._list(store.group_resources(sub, parts[3]), query)
+        if n != 4 or low[2] != "resourcegroups":
+            return None
+        rg = parts[3]
+        if method in ("GET", "HEAD"):
+            group = store.group(sub, rg)
+            if group is None:
+                if method == "HEAD":
+                    return self._send(404)
+                raise resource_group_not_found(rg)
+            return self._send(204) if method == "HEAD" else self._send(200, group)
+        if method in ("PUT", "PATCH"):
+            payload = _json_object(raw)
+            if method == "PUT":
+                status, group = store.put_group(sub, rg, payload)
+                return self._send(status, group)
+            return self._send(200, store.patch_group(sub, rg, payload))
+        if method == "DELETE":
+            op = store.delete_group(sub, rg, api_version)
+            headers = {"Location": self._group_op_url(op)}
+            headers.update(_retry_headers(op, initial=True))
+            return self._send(202, None, headers)
+        return None
+
+    def _group_op_url(self, op: Operation) -> str:
+        return (
+            f"{self.emu.base_url}/subscriptions/{op.subscription}/operationresults/{op.op_id}"
+            f"?api-version={quote(op.api_version)}"
+        )
+
+    def _group_operation(self, op_id: str) -> int:
+        """A resource group delete's Location: 202 while it runs, then 200 with no body."""
+        op = self.emu.store.operation(op_id)
+        if op is None or op.kind != "group-delete":
+            raise ArmError(404, "NotFound", f"Operation {op_id} not found.")
+        if op.status == "InProgress":
+            headers = {"Location": self._group_op_url(op)}
+            headers.update(_retry_headers(op))
+            return self._send(202, None, headers)
+        return self._send(200)
+
     def _op_url(self, op: Operation, kind: str) -> str:
         return (
             f"{self.emu.base_url}/subscriptions/{op.subscription}/providers/{op.namespace}/locations/"
@@ -412,6 +501,16 @@ class ArmHandler(BaseHTTPRequestHandler):
             params.append(f"$skiptoken={skip + size}")
             body["nextLink"] = f"{self.emu.base_url}{url.path}?{'&'.join(params)}"
         return self._send(200, body)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw) if raw else {}
+    except ValueError:
+        raise ArmError(
+            400, "InvalidRequestContent", "The request content was invalid and could not be deserialized."
+        ) from None
+    return payload if isinstance(payload, dict) else {}
 
 
 def _rid(op: Operation) -> ResourceId:

@@ -12,14 +12,16 @@ import ipaddress
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import resource_types as rt
-from .errors import ArmError, bad_request, child_not_found, resource_not_found
+from . import resources as rm
+from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
 from .lro import Operation, OperationRecord, canceled_error, iso_now, new_op_id
 from .resource_types import TYPES, IdError, ResourceId, TypeSpec, id_key, parse_id
-from .seed import SeedError, parse_seed
+from .seed import SeedError, parse_seed, parse_seed_groups
 from .validation import validate_rcg, validate_route, validate_subnet_prefix
 
 NON_TERMINAL = ("Updating", "Creating", "Deleting", "Accepted")
@@ -56,17 +58,28 @@ class Store:
     """All emulator state; every public method is thread-safe."""
 
     def __init__(
-        self, *, lro_seconds: dict[str, float], time_factor: float, conflict_mode: str, strict_if_match: bool
+        self,
+        *,
+        lro_seconds: dict[str, float],
+        time_factor: float,
+        conflict_mode: str,
+        strict_if_match: bool,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if conflict_mode not in CONFLICT_MODES:
             raise ValueError(f"conflict_mode must be one of {CONFLICT_MODES}")
         self.lock = threading.RLock()
+        self.clock = clock
         self.time_factor = time_factor
         self.conflict_mode = conflict_mode
         self.strict_if_match = strict_if_match
         self._lro_seconds = {k.lower(): v for k, v in lro_seconds.items()}
         self._docs: dict[str, dict[str, Any]] = {}  # key -> body (top-level resources and RCGs)
-        self._groups: set[tuple[str, str]] = set()  # (subscription, resource group), lower-case
+        # Resource groups by group_key(); the ones a seed declared or a client created are dumped, the ones
+        # only implied by resource ids are not (they come back from the resources).
+        self.groups: dict[str, dict[str, Any]] = {}
+        self._explicit_groups: set[str] = set()
+        self.subscriptions: dict[str, tuple[str, str | None]] = {}  # lower id -> (id, display name)
         self._ops: dict[str, Operation] = {}
         self._inflight: dict[str, Operation] = {}  # lock domain -> running operation
         self.records: list[OperationRecord] = []
@@ -74,11 +87,21 @@ class Store:
     # ------------------------------------------------------------------ seeds
     def load(self, seed: Any, *, replace: bool = False) -> None:
         items = parse_seed(seed)
+        groups, subscriptions = parse_seed_groups(seed)
         with self.lock:
             if replace:
                 self._docs.clear()
-                self._groups.clear()
+                self.groups.clear()
+                self._explicit_groups.clear()
+                self.subscriptions.clear()
                 self._inflight.clear()
+            for sub_id, display in subscriptions:
+                self.add_subscription(sub_id, display)
+            for group in groups:
+                sub_id, name = group["id"].split("/")[2], group["name"]
+                self.add_subscription(sub_id)
+                self.groups[rm.group_key(sub_id, name)] = group
+                self._explicit_groups.add(rm.group_key(sub_id, name))
             for item in sorted(items, key=lambda i: len(i.rid.segments)):
                 spec = TYPES[item.type_key]
                 body = item.body
@@ -105,7 +128,7 @@ class Store:
                             f"{item.rid.top().canonical()} is not in the seed"
                         )
                     self._docs[item.rid.key()] = body
-                self._groups.add((item.rid.subscription.lower(), item.rid.resource_group.lower()))
+                self.ensure_group(item.rid.subscription, item.rid.resource_group, body.get("location"))
             for key in list(self._docs):
                 self._fill_etags(key)
             self._recompute()
@@ -113,7 +136,159 @@ class Store:
     def dump(self) -> dict[str, Any]:
         with self.lock:
             self.tick()
-            return {"resources": [copy.deepcopy(b) for b in self._docs.values()]}
+            out: dict[str, Any] = {"resources": [copy.deepcopy(b) for b in self._docs.values()]}
+            explicit = [copy.deepcopy(self.groups[k]) for k in self.groups if k in self._explicit_groups]
+            if explicit:
+                out["resourceGroups"] = explicit
+            return out
+
+    # ------------------------------------------------------------------ subscriptions and resource groups
+    def add_subscription(self, subscription: str, display_name: str | None = None) -> None:
+        with self.lock:
+            known = self.subscriptions.get(subscription.lower())
+            self.subscriptions[subscription.lower()] = (subscription, display_name or (known and known[1]))
+
+    def subscription_list(self) -> list[tuple[str, str | None]]:
+        """Known subscriptions; an emulator that knows none serves the all-zero one, so a client can log in."""
+        with self.lock:
+            return list(self.subscriptions.values()) or [(rm.DEFAULT_SUBSCRIPTION, None)]
+
+    def subscription_known(self, subscription: str) -> bool:
+        return any(s.lower() == subscription.lower() for s, _ in self.subscription_list())
+
+    def ensure_group(self, subscription: str, resource_group: str, location: Any = None) -> None:
+        """A group implied by a resource id (seeds and foreign writes): created on first sight."""
+        with self.lock:
+            self.add_subscription(subscription)
+            key = rm.group_key(subscription, resource_group)
+            if key not in self.groups:
+                where = location if isinstance(location, str) and location else "westeurope"
+                self.groups[key] = rm.group_body(subscription, resource_group, where)
+
+    def group(self, subscription: str, resource_group: str) -> dict[str, Any] | None:
+        with self.lock:
+            self.tick()
+            found = self.groups.get(rm.group_key(subscription, resource_group))
+            return copy.deepcopy(found) if found is not None else None
+
+    def group_list(self, subscription: str) -> list[dict[str, Any]]:
+        with self.lock:
+            self.tick()
+            prefix = f"/subscriptions/{subscription}/".lower()
+            return [copy.deepcopy(b) for k, b in self.groups.items() if k.startswith(prefix)]
+
+    def put_group(self, subscription: str, resource_group: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """PUT a resource group: create (201) or update tags/managedBy (200); the location cannot change."""
+        with self.lock:
+            self.tick()
+            if not self.subscription_known(subscription):
+                raise rm.subscription_not_found(subscription)
+            location = body.get("location")
+            if not isinstance(location, str) or not location:
+                raise bad_request("LocationRequired", "The location property is required for this definition.")
+            key = rm.group_key(subscription, resource_group)
+            existing = self.groups.get(key)
+            if existing is not None:
+                if _props(existing).get("provisioningState") == "Deleting":
+                    raise rm.group_being_deleted(existing["name"])
+                if existing["location"].replace(" ", "").lower() != location.replace(" ", "").lower():
+                    raise ArmError(
+                        409,
+                        "InvalidResourceGroupLocation",
+                        f"Invalid resource group location '{location}'. The Resource group already exists in "
+                        f"location '{existing['location']}'.",
+                    )
+            tags = body.get("tags")
+            new = rm.group_body(
+                subscription,
+                existing["name"] if existing else resource_group,
+                existing["location"] if existing else location,
+                tags=tags if isinstance(tags, dict) else None,
+                managed_by=body.get("managedBy") if isinstance(body.get("managedBy"), str) else None,
+            )
+            self.add_subscription(subscription)
+            self.groups[key] = new
+            self._explicit_groups.add(key)
+            return (200 if existing else 201), copy.deepcopy(new)
+
+    def patch_group(self, subscription: str, resource_group: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH a resource group: tags (replaced when given) and managedBy."""
+        with self.lock:
+            self.tick()
+            existing = self.groups.get(rm.group_key(subscription, resource_group))
+            if existing is None:
+                raise resource_group_not_found(resource_group)
+            if _props(existing).get("provisioningState") == "Deleting":
+                raise rm.group_being_deleted(existing["name"])
+            if isinstance(body.get("tags"), dict):
+                existing["tags"] = dict(body["tags"])
+            if isinstance(body.get("managedBy"), str):
+                existing["managedBy"] = body["managedBy"]
+            self._explicit_groups.add(rm.group_key(subscription, resource_group))
+            return copy.deepcopy(existing)
+
+    def delete_group(self, subscription: str, resource_group: str, api_version: str) -> Operation:
+        """DELETE a resource group: an LRO; when it ends, the group and every resource in it are gone."""
+        with self.lock:
+            self.tick()
+            key = rm.group_key(subscription, resource_group)
+            existing = self.groups.get(key)
+            if existing is None:
+                raise resource_group_not_found(resource_group)
+            running = self._inflight.get(key)
+            if running is not None:
+                return running
+            _props(existing)["provisioningState"] = "Deleting"
+            seconds = self._lro_seconds.get(rm.RESOURCE_GROUP_TYPE.lower(), 20.0) * self.time_factor
+            now = self.clock()
+            op = Operation(
+                op_id=new_op_id(),
+                resource_id=existing["id"],
+                resource_key=key,
+                lock_domain=key,
+                method="DELETE",
+                namespace="Microsoft.Resources",
+                subscription=subscription,
+                location=existing["location"],
+                api_version=api_version,
+                starts=now,
+                ends=now + seconds,
+                kind="group-delete",
+                clock=self.clock,
+            )
+            op.record = OperationRecord(
+                resource_id=op.resource_id, lock_domain=key, method="DELETE", started_at=time.time(),
+                operation_id=op.op_id,
+            )
+            self.records.append(op.record)
+            self._ops[op.op_id.lower()] = op
+            self._inflight[key] = op
+            return op
+
+    def _remove_group(self, key: str) -> None:
+        prefix = key + "/"
+        for doc_key in [k for k in self._docs if k.startswith(prefix)]:
+            del self._docs[doc_key]
+        for domain in [d for d in self._inflight if d.startswith(prefix)]:
+            del self._inflight[domain]
+        self.groups.pop(key, None)
+        self._explicit_groups.discard(key)
+        self._recompute()
+
+    def group_resources(self, subscription: str, resource_group: str | None) -> list[dict[str, Any]]:
+        """`GET .../resources`: the tracked (top-level) resources; child and proxy resources are not listed."""
+        with self.lock:
+            self.tick()
+            prefix = (
+                rm.group_key(subscription, resource_group) + "/"
+                if resource_group is not None
+                else f"/subscriptions/{subscription}/".lower()
+            )
+            return [
+                rm.generic_entry(b)
+                for k, b in self._docs.items()
+                if k.startswith(prefix) and TYPES[parse_id(b["id"]).type_key].parent_key is None
+            ]
 
     def _fill_etags(self, key: str) -> None:
         """Seeds may omit etags; children share the parent's (arm-protocol.md §3.2)."""
@@ -132,7 +307,11 @@ class Store:
 
     # ------------------------------------------------------------------ reads
     def group_exists(self, subscription: str, resource_group: str) -> bool:
-        return (subscription.lower(), resource_group.lower()) in self._groups
+        return rm.group_key(subscription, resource_group) in self.groups
+
+    def group_deleting(self, subscription: str, resource_group: str) -> bool:
+        found = self.groups.get(rm.group_key(subscription, resource_group))
+        return found is not None and _props(found).get("provisioningState") == "Deleting"
 
     def get(self, rid: ResourceId) -> dict[str, Any] | None:
         with self.lock:
@@ -237,14 +416,18 @@ class Store:
     def tick(self) -> None:
         """Finish every operation whose duration has elapsed."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             for domain, op in list(self._inflight.items()):
                 if op.ends <= now:
                     self._finish(domain, op)
 
     def _finish(self, domain: str, op: Operation) -> None:
+        if self._inflight.get(domain) is not op:
+            return  # already gone with its resource group
         del self._inflight[domain]
-        if op.outcome == "Succeeded":
+        if op.kind == "group-delete":
+            self._remove_group(domain)
+        elif op.outcome == "Succeeded":
             self._settle(domain)
         else:
             self._rollback(domain, op)
@@ -480,7 +663,7 @@ class Store:
         top = self._docs.get(domain) or snapshot.get(domain) or {}
         location = str(top.get("location") or "westeurope").replace(" ", "").lower()
         seconds = self._lro_seconds.get(spec.type_name.lower(), spec.lro_seconds) * self.time_factor
-        now = time.monotonic()
+        now = self.clock()
         op = Operation(
             op_id=new_op_id(),
             resource_id=rid.canonical(),
@@ -494,6 +677,7 @@ class Store:
             starts=now,
             ends=now + seconds,
             snapshot=snapshot,
+            clock=self.clock,
         )
         if outcome is not None:
             op.outcome, op.error = outcome
