@@ -58,6 +58,8 @@ class Operation:
     start_iso: str = field(default_factory=iso_now)
     end_iso: str | None = None
     kind: str = "resource"  # "resource", or "group-delete" (a resource group and everything in it)
+    operations_segment: str = "operations"  # "nfvOperations" for firewall policies and RCGs
+    results_segment: str = "operationResults"
     clock: Callable[[], float] = time.monotonic
 
     def remaining(self) -> float:
@@ -69,6 +71,15 @@ class Operation:
         Network answers a bare {"status": ...} [REC test_network_route_table_operation.yaml]; AKS adds
         name/startTime/endTime [REC 2020, arm-protocol.md §2.7].
         """
+        if self.operations_segment == "nfvOperations" and self.status in ("Failed", "Canceled"):
+            # The firewall policy service answers a failed operation with capitalised keys (docs/arm-notes.md
+            # §6). azure-core reads only "status", so the SDK raises HttpResponseError("No status found in
+            # body") without the error code: a client must re-read the group to learn the outcome.
+            error = self.error or {}
+            return {
+                "Status": self.status,
+                "Error": {"Code": error.get("code", self.status), "Message": error.get("message", "")},
+            }
         body: dict[str, Any] = {"status": self.status}
         if self.namespace.lower() != "microsoft.network":
             body = {"name": self.op_id, "status": self.status, "startTime": self.start_iso}

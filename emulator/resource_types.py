@@ -27,6 +27,16 @@ class TypeSpec:
     ] = ()  # properties.* keys the server owns (ignored on PUT, kept from state)
     create_state: str = "Updating"  # provisioningState shown while a create runs
     children: tuple[str, ...] = field(default=())
+    # --- protocol, as the recordings show it per resource provider (docs/arm-notes.md §6)
+    # "weak": W/"<guid>" (Network RP); "bare": <guid> (firewall policies and RCGs); "opaque": <guid> in eTag (AKS)
+    etag_style: str = "weak"
+    own_etag: bool = False  # a separate child document with its own etag (RCGs), not the parent's
+    etag_on_completion: bool = True  # a new etag again when the operation completes
+    operations_segment: str = "operations"  # .../locations/{loc}/{segment}/{id} for Azure-AsyncOperation
+    results_segment: str = "operationResults"  # ... and for the DELETE Location
+    async_notification: bool = True  # Azure-AsyncNotification: Enabled on PUT/DELETE answers
+    delete_mode: str = "lro"  # "lro": 202 + operation; "sync": 200 at once (firewall policies)
+    delete_body: bool = False  # the DELETE 202 carries the resource body (RCGs)
 
 
 VNET = "microsoft.network/virtualnetworks"
@@ -88,12 +98,20 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         readonly_props=("provisioningState", "ipGroups"),
     ),
+    # test_azure_firewall_policy.yaml (2025): bare-GUID etag, new on PUT and unchanged when the operation
+    # completes; operations under nfvOperations; no Azure-AsyncNotification; DELETE answers 200 at once.
     POLICY: TypeSpec(
         "Microsoft.Network/firewallPolicies",
         "Microsoft.Network",
         180.0,
         children=(RCG,),
         readonly_props=("provisioningState", "ruleCollectionGroups", "firewalls", "childPolicies", "size"),
+        etag_style="bare",
+        etag_on_completion=False,
+        operations_segment="nfvOperations",
+        results_segment="nfvOperationResults",
+        async_notification=False,
+        delete_mode="sync",
     ),
     # arm-protocol.md §2.4: real responses spell the type
     # "Microsoft.Network/FirewallPolicies/RuleCollectionGroups".
@@ -103,6 +121,14 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         parent_key=POLICY,
         readonly_props=("provisioningState", "size"),
+        # Same recording: its own bare-GUID etag (not the policy's), new on PUT and again on completion;
+        # DELETE answers 202 with the group's body, Location under nfvOperationResults.
+        etag_style="bare",
+        own_etag=True,
+        operations_segment="nfvOperations",
+        results_segment="nfvOperationResults",
+        async_notification=False,
+        delete_body=True,
     ),
     APP_GW: TypeSpec(
         "Microsoft.Network/applicationGateways",
@@ -121,6 +147,8 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.ContainerService",
         300.0,
         etag_key="eTag",
+        etag_style="opaque",
+        async_notification=False,  # test_aks_create_again_should_fail.yaml: PUT has Azure-AsyncOperation only
         create_state="Creating",
         children=(AGENT_POOL,),
         readonly_props=(
@@ -140,6 +168,8 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.ContainerService",
         300.0,
         etag_key="eTag",
+        etag_style="opaque",
+        async_notification=False,
         parent_key=CLUSTER,
     ),
 }
