@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 from azure.core.exceptions import HttpResponseError
-from azure.mgmt.network.models import FirewallPolicyRuleCollectionGroup
+from azure.mgmt.network.models import FirewallPolicyRuleCollectionGroup, FirewallPolicyRuleCollectionGroupProperties
 from emu_helpers import network_client, rid
 
 from emulator import Emulator
@@ -20,7 +21,7 @@ RCG = f"{POLICY}/ruleCollectionGroups/platform-baseline"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def put(emu: Emulator, path: str, body: dict[str, object]) -> requests.Response:
+def put(emu: Emulator, path: str, body: dict[str, Any]) -> requests.Response:
     return requests.put(f"{emu.base_url}{path}?api-version=2024-05-01", json=body, headers=AUTH,
                         verify=emu.ca_bundle, timeout=10)
 
@@ -79,8 +80,9 @@ def test_failed_rcg_operation_body_and_what_the_sdk_makes_of_it(make_emu: Callab
     with pytest.raises(HttpResponseError, match="No status found in body"):
         net.firewall_policy_rule_collection_groups.begin_create_or_update(
             "rg-hub", "fwpol-hub", "platform-baseline",
-            FirewallPolicyRuleCollectionGroup(priority=sdk_group.priority,
-                                              rule_collections=sdk_group.rule_collections)).result()
+            FirewallPolicyRuleCollectionGroup(properties=FirewallPolicyRuleCollectionGroupProperties(
+                priority=sdk_group.properties.priority,
+                rule_collections=sdk_group.properties.rule_collections))).result()
 
 
 def test_two_writes_on_one_policy(make_emu: Callable[..., Emulator]) -> None:
