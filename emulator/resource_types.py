@@ -7,6 +7,7 @@ lower-cased while the stored bodies keep the casing they were written with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Per-type settings.  `lro_seconds` defaults are realistic durations (arm-protocol.md §2.3: a firewall update
 # "can take three to five minutes"); Emulator(time_factor=...) scales them.
@@ -37,6 +38,8 @@ class TypeSpec:
     async_notification: bool = True  # Azure-AsyncNotification: Enabled on PUT/DELETE answers
     delete_mode: str = "lro"  # "lro": 202 + operation; "sync": 200 at once (firewall policies)
     delete_body: bool = False  # the DELETE 202 carries the resource body (RCGs)
+    # properties.* the RP fills in when a PUT leaves them out (the recordings show them on the first answer)
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 VNET = "microsoft.network/virtualnetworks"
@@ -83,6 +86,8 @@ TYPES: dict[str, TypeSpec] = {
         5.0,
         children=(ROUTE,),
         readonly_props=(*_COMMON_RO, "subnets"),
+        # [REC test_network_route_table_operation.yaml 1]: a create without them answers both.
+        defaults=(("disableBgpRoutePropagation", False), ("routes", [])),
     ),
     ROUTE: TypeSpec(
         "Microsoft.Network/routeTables/routes",

@@ -9,6 +9,7 @@ tests/replay/recordings and the public REST reference; docs/arm-notes.md §6.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import ArmError
@@ -121,6 +122,31 @@ def generic_entry(body: dict[str, Any]) -> dict[str, Any]:
         if key in body:
             out[key] = body[key]
     return out
+
+
+_CLAUSE = re.compile(r"^\s*(resourceGroup|name|resourceType)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
+
+
+def apply_filter(items: list[dict[str, Any]], expression: str | None) -> list[dict[str, Any]]:
+    """The `$filter` of `GET .../resources` that clients use to find one resource: `resourceGroup eq '…'`,
+    `name eq '…'` and `resourceType eq '…'` joined by `and` (case-insensitive). Anything else is refused."""
+    if not expression:
+        return items
+    wanted: dict[str, str] = {}
+    for clause in re.split(r"\s+and\s+", expression, flags=re.IGNORECASE):
+        match = _CLAUSE.match(clause)
+        if match is None:
+            raise ArmError(400, "InvalidFilterInQueryString",
+                           f"The $filter '{expression}' is not supported by the emulator.")
+        wanted[match.group(1).lower()] = match.group(2).lower()
+
+    def keep(item: dict[str, Any]) -> bool:
+        parts = str(item["id"]).split("/")
+        values = {"resourcegroup": parts[4] if len(parts) > 4 else "", "name": str(item.get("name")),
+                  "resourcetype": str(item.get("type"))}
+        return all(values[k].lower() == v for k, v in wanted.items())
+
+    return [item for item in items if keep(item)]
 
 
 def subscription_not_found(subscription: str) -> ArmError:

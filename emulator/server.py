@@ -431,7 +431,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         if n == 3 and low[2] == "resourcegroups" and method == "GET":
             return self._list(store.group_list(sub), query)
         if n == 3 and low[2] == "resources" and method == "GET":
-            return self._list(store.group_resources(sub, None), query)
+            return self._list(rm.apply_filter(store.group_resources(sub, None), query.get("$filter")), query)
         if n == 3 and low[2] == "providers" and method == "GET":
             return self._list([rm.provider_body(sub, ns) for ns in rm.provider_namespaces()], query)
         if n == 4 and low[2] == "providers" and method == "GET":
@@ -443,7 +443,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         if n == 5 and low[2] == "resourcegroups" and low[4] == "resources" and method == "GET":
             if not store.group_exists(sub, parts[3]):
                 raise resource_group_not_found(parts[3])
-            return self._list(store.group_resources(sub, parts[3]), query)
+            return self._list(rm.apply_filter(store.group_resources(sub, parts[3]), query.get("$filter")), query)
         if n != 4 or low[2] != "resourcegroups":
             return None
         rg = parts[3]

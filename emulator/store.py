@@ -425,6 +425,11 @@ class Store:
             self.tick()
             return self._ops.get(op_id.lower())
 
+    def next_completion(self) -> float | None:
+        """clock() at which the earliest running operation ends (None when nothing runs)."""
+        with self.lock:
+            return min((op.ends for op in self._inflight.values()), default=None)
+
     def tick(self) -> None:
         """Finish every operation whose duration has elapsed."""
         with self.lock:
@@ -851,6 +856,9 @@ class Store:
             raise bad_request("LocationRequired", "The location property is required for this definition.")
         cleaned = self._clean(spec, body, existing)
         props = cleaned["properties"]
+        for key, value in spec.defaults:
+            if props.get(key) is None:
+                props[key] = copy.deepcopy(value)
         state = "Updating" if existing is not None else spec.create_state
         props["provisioningState"] = state
         if "resourceGuid" in spec.readonly_props and "resourceGuid" not in props:

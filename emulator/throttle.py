@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 LIMITS: dict[str, tuple[float, float]] = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
 GLOBAL_FACTOR = 15
@@ -33,15 +34,18 @@ def op_kind(method: str) -> str:
 class Bucket:
     capacity: float
     rate: float
+    clock: Callable[[], float] = time.monotonic
     tokens: float = -1.0
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float = -1.0
 
     def __post_init__(self) -> None:
         if self.tokens < 0:
             self.tokens = self.capacity
+        if self.stamp < 0:
+            self.stamp = self.clock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
@@ -62,8 +66,9 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, enforce: bool) -> None:
+    def __init__(self, enforce: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.enforce = enforce
+        self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str, bool], Bucket] = {}
 
@@ -73,7 +78,7 @@ class RateLimiter:
         if bucket is None:
             cap, rate = LIMITS[kind]
             factor = GLOBAL_FACTOR if is_global else 1
-            bucket = Bucket(cap * factor, rate * factor)
+            bucket = Bucket(cap * factor, rate * factor, self._clock)
             self._buckets[key] = bucket
         return bucket
 
