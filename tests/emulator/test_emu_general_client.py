@@ -15,9 +15,12 @@ from azure.mgmt.network.models import (
     FirewallPolicyRuleCollectionGroup,
     FirewallPolicyRuleCollectionGroupProperties,
     Route,
+    RoutePropertiesFormat,
     RouteTable,
     Subnet,
+    SubnetPropertiesFormat,
     VirtualNetwork,
+    VirtualNetworkPropertiesFormat,
 )
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
@@ -56,7 +59,8 @@ def test_general_client_recipe(make_emu: Callable[..., Emulator], monkeypatch: p
     assert table.provisioning_state == "Succeeded" and table.disable_bgp_route_propagation is False
     net.routes.begin_create_or_update(
         "rg-client", "rt-nodes", "default",
-        Route(address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance", next_hop_ip_address="10.0.0.4"),
+        Route(properties=RoutePropertiesFormat(address_prefix="0.0.0.0/0", next_hop_type="VirtualAppliance",
+                                               next_hop_ip_address="10.0.0.4")),
     ).result()
     table.tags = {"owner": "client"}
     table.routes = net.route_tables.get("rg-client", "rt-nodes").routes
@@ -64,10 +68,11 @@ def test_general_client_recipe(make_emu: Callable[..., Emulator], monkeypatch: p
     assert updated.tags == {"owner": "client"} and [r.name for r in updated.routes or []] == ["default"]
 
     net.virtual_networks.begin_create_or_update(
-        "rg-client", "vnet", VirtualNetwork(location="westeurope",
-                                            address_space=AddressSpace(address_prefixes=["10.1.0.0/16"]))).result()
+        "rg-client", "vnet", VirtualNetwork(location="westeurope", properties=VirtualNetworkPropertiesFormat(
+            address_space=AddressSpace(address_prefixes=["10.1.0.0/16"])))).result()
     subnet = net.subnets.begin_create_or_update(
-        "rg-client", "vnet", "nodes", Subnet(address_prefix="10.1.0.0/24", route_table=updated)).result()
+        "rg-client", "vnet", "nodes",
+        Subnet(properties=SubnetPropertiesFormat(address_prefix="10.1.0.0/24", route_table=updated))).result()
     assert subnet.route_table is not None and subnet.route_table.id == updated.id
     shown = net.route_tables.get("rg-client", "rt-nodes")
     assert [s.id for s in shown.subnets or []] == [subnet.id]
