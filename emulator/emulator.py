@@ -19,6 +19,7 @@ import trustme
 from .errors import ArmError
 from .faults import Faults
 from .identity import IdentityServer
+from .limits import Limits
 from .lro import OperationRecord
 from .resource_types import TYPES, parse_id
 from .server import ArmHandler, RequestRecord
@@ -53,6 +54,7 @@ class Emulator:
         tenant_id: str = DEFAULT_TENANT_ID,
         client_id: str = DEFAULT_CLIENT_ID,
         clock: Callable[[], float] = time.monotonic,
+        limits: dict[str, int] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -64,6 +66,7 @@ class Emulator:
             conflict_mode=conflict_mode,
             strict_if_match=strict_if_match,
             clock=clock,
+            limits=Limits.from_settings(limits),
         )
         self.tenant_id = tenant_id
         self.faults = Faults()

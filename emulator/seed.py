@@ -71,6 +71,9 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             raise _fail(index, "missing 'location'")
         if "properties" in body and not isinstance(body["properties"], dict):
             raise _fail(index, "'properties' must be an object")
+        flattened = _flattened_keys(body)
+        if flattened:
+            raise _fail(index, _flattened_message(rid_text, flattened))
         for child_list in ("subnets", "routes"):
             # A VNet's subnets and a route table's routes become resources of their own.
             children = (body.get("properties") or {}).get(child_list)
@@ -85,6 +88,44 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             )
         items.append(SeedItem(index, rid, type_key, copy.deepcopy(body)))
     return items
+
+
+# Keys an ARM GET body has outside `properties`. Anything else at the top level (with no `properties` object) is
+# the flattened form `az network ... show` prints, which the emulator refuses rather than half-loads: read as
+# ARM JSON it would have no address prefixes, routes or private IPs, and the tool would find "nothing".
+_ENVELOPE_KEYS = frozenset({
+    "id", "name", "type", "location", "tags", "etag", "eTag", "sku", "identity", "zones", "kind",
+    "extendedLocation", "systemData", "managedBy", "plan",
+})
+# Top-level keys that only the flattened form has.
+_FLATTENED_MARKERS = ("resourceGroup", "provisioningState", "addressPrefix", "addressPrefixes", "addressSpace",
+                      "subnets", "routes", "ipConfigurations", "ruleCollections", "priority",
+                      "agentPoolProfiles", "nextHopType", "firewallPolicy", "resourceGuid")
+
+
+def _flattened_keys(body: dict[str, Any]) -> list[str]:
+    """The flattened-output keys of an item (or of its subnets/routes) that has no `properties` object."""
+    if "properties" not in body:
+        found = [k for k in _FLATTENED_MARKERS if k in body]
+        if found:
+            return found
+        return []
+    props = body["properties"]
+    for child_list in ("subnets", "routes"):
+        for child in props.get(child_list) or []:
+            if isinstance(child, dict) and "properties" not in child:
+                found = [k for k in _FLATTENED_MARKERS if k in child]
+                if found:
+                    return [f"properties.{child_list}[].{k}" for k in found]
+    return []
+
+
+def _flattened_message(resource_id: str, keys: list[str]) -> str:
+    return (
+        f"looks like flattened 'az ... show' output (no 'properties' object; {', '.join(keys[:3])} at the top "
+        f"level), which would load half-empty. Export ARM JSON instead: az resource show --ids {resource_id} "
+        f"(or az graph query -q \"resources | where id =~ '{resource_id}'\" --query data), one body per item"
+    )
 
 
 def _is_group(body: dict[str, Any]) -> bool:

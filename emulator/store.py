@@ -20,6 +20,7 @@ from typing import Any
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
+from .limits import Limits, rcg_too_large, too_many_rcgs, too_many_routes
 from .lro import Operation, OperationRecord, canceled_error, iso_now, new_op_id
 from .resource_types import TYPES, IdError, ResourceId, TypeSpec, id_key, parse_id
 from .seed import SeedError, parse_seed, parse_seed_groups
@@ -44,15 +45,19 @@ def _props(body: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def size_text(props: dict[str, Any]) -> str:
-    """The read-only `size` of a firewall policy or RCG, as ARM prints it ("0.001350403 MB").
+def size_bytes(props: dict[str, Any]) -> int:
+    """What the read-only `size` of a firewall policy or RCG counts, in bytes.
 
     The recordings show about 1.4 KB for an empty group and growth with the content; the exact formula is
     not public, so this is the compact JSON of the properties plus a fixed 1,400 bytes (a guess,
     emulator/README.md)."""
     content = {k: v for k, v in props.items() if k not in ("size", "provisioningState")}
-    size_bytes = len(json.dumps(content, separators=(",", ":"))) + 1400
-    return f"{size_bytes / (1024 * 1024):.9f} MB"
+    return len(json.dumps(content, separators=(",", ":"))) + 1400
+
+
+def size_text(props: dict[str, Any]) -> str:
+    """`size` as ARM prints it ("0.001350403 MB")."""
+    return f"{size_bytes(props) / (1024 * 1024):.9f} MB"
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -77,11 +82,13 @@ class Store:
         conflict_mode: str,
         strict_if_match: bool,
         clock: Callable[[], float] = time.monotonic,
+        limits: Limits | None = None,
     ) -> None:
         if conflict_mode not in CONFLICT_MODES:
             raise ValueError(f"conflict_mode must be one of {CONFLICT_MODES}")
         self.lock = threading.RLock()
         self.clock = clock
+        self.limits = limits or Limits()
         self.time_factor = time_factor
         self.conflict_mode = conflict_mode
         self.strict_if_match = strict_if_match
@@ -886,6 +893,8 @@ class Store:
         if existing is not None:
             children[children.index(existing)] = child
         else:
+            if rid.type_key == rt.ROUTE and len(children) + 1 > self.limits.routes_per_table:
+                raise too_many_routes(parent["id"], len(children) + 1, self.limits.routes_per_table)
             children.append(child)
 
     def _put_rcg(
@@ -894,6 +903,12 @@ class Store:
         cleaned = self._clean(spec, body, existing)
         validate_rcg(rid.canonical(), cleaned["properties"])
         cleaned["properties"]["provisioningState"] = "Updating"
+        if size_bytes(cleaned["properties"]) > self.limits.rcg_size_bytes:
+            raise rcg_too_large(rid.canonical(), size_bytes(cleaned["properties"]), self.limits.rcg_size_bytes)
+        if existing is None:
+            prefix = rid.top().key() + "/rulecollectiongroups/"
+            if sum(1 for k in self._docs if k.startswith(prefix)) >= self.limits.rcgs_per_policy:
+                raise too_many_rcgs(rid.top().canonical(), self.limits.rcgs_per_policy)
         cleaned["properties"]["size"] = size_text(cleaned["properties"])
         # Real RCG bodies carry the policy's location [REC test_azure_firewall_policy.yaml 12].
         policy = self._docs.get(rid.top().key()) or {}
@@ -994,6 +1009,8 @@ class Store:
             name = item.get("name") if isinstance(item, dict) else None
             prior = _find_named(old, name) if isinstance(name, str) else None
             new_list.append(self._child(rt.ROUTE, table, item, prior, state))
+        if len(new_list) > self.limits.routes_per_table:
+            raise too_many_routes(table["id"], len(new_list), self.limits.routes_per_table)
         # §2.1: a table PUT replaces the routes list.
         _props(table)["routes"] = new_list
 
