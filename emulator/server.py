@@ -324,7 +324,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         if len(parts) == 5 and low[2] == "providers" and method == "GET":
             type_key = f"{low[3]}/{low[4]}"
             _require_type(type_key, parts[3], parts[4], api_version)
-            return self._list(emu.store.list_top(sub, None, type_key), query)
+            return self._list_top(sub, None, type_key, query)
         if len(parts) < 4 or low[2] != "resourcegroups":
             raise _no_route(path)
         rg = parts[3]
@@ -337,7 +337,7 @@ class ArmHandler(BaseHTTPRequestHandler):
         if len(parts) == 7 and method == "GET":
             type_key = f"{low[5]}/{low[6]}"
             _require_type(type_key, parts[5], parts[6], api_version)
-            return self._list(emu.store.list_top(sub, rg, type_key), query)
+            return self._list_top(sub, rg, type_key, query)
         if len(parts) == 9 and method == "GET":
             parent = ResourceId(sub, rg, parts[5], ((parts[6], parts[7]),))
             child_key = f"{parent.type_key}/{low[8]}"
@@ -513,20 +513,33 @@ class ArmHandler(BaseHTTPRequestHandler):
         headers = _retry_headers(op) if op.status == "InProgress" else {}
         return self._send(200, op.status_body(), headers, pretty=op.namespace == "Microsoft.Network")
 
+    def _list_top(self, sub: str, rg: str | None, type_key: str, query: dict[str, str]) -> int:
+        """A top-level list: the store copies only this page (emulator cost)."""
+        skip = _skip_token(query)
+        page, more = self.emu.store.list_top_page(sub, rg, type_key, skip, self.emu.page_size)
+        return self._list_answer(page, more, skip, query)
+
     def _list(self, items: list[dict[str, Any]], query: dict[str, str]) -> int:
         size = self.emu.page_size
-        try:
-            skip = int(query.get("$skiptoken", "0"))
-        except ValueError:
-            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
-        page = items[skip : skip + size]
+        skip = _skip_token(query)
+        return self._list_answer(items[skip : skip + size], skip + size < len(items), skip, query)
+
+    def _list_answer(self, page: list[dict[str, Any]], more: bool, skip: int, query: dict[str, str]) -> int:
+        size = self.emu.page_size
         body: dict[str, Any] = {"value": page}
-        if skip + size < len(items):
+        if more:
             url = urlsplit(self.path)
             params = [f"{k}={quote(v, safe='')}" for k, v in query.items() if k != "$skiptoken"]
             params.append(f"$skiptoken={skip + size}")
             body["nextLink"] = f"{self.emu.base_url}{url.path}?{'&'.join(params)}"
         return self._send(200, body)
+
+
+def _skip_token(query: dict[str, str]) -> int:
+    try:
+        return int(query.get("$skiptoken", "0"))
+    except ValueError:
+        raise ArmError(400, "InvalidSkipToken", "The $skiptoken is not valid.") from None
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
+from .index import Documents
 from .limits import Limits, rcg_too_large, too_many_rcgs, too_many_routes
 from .lro import Operation, OperationRecord, canceled_error, iso_now, new_op_id
 from .resource_types import TYPES, IdError, ResourceId, TypeSpec, id_key, parse_id
@@ -27,6 +28,10 @@ from .seed import SeedError, parse_seed, parse_seed_groups
 from .validation import validate_rcg, validate_route, validate_subnet_prefix
 
 NON_TERMINAL = ("Updating", "Creating", "Deleting", "Accepted")
+# Child types stored as documents of their own (not embedded in the parent, not derived like agent pools).
+_SEPARATE_CHILDREN = tuple(
+    key for key, spec in TYPES.items() if spec.parent_key and not spec.embedded_in and key != rt.AGENT_POOL
+)
 CONFLICT_MODES = ("409", "429", "supersede")
 
 
@@ -93,7 +98,14 @@ class Store:
         self.conflict_mode = conflict_mode
         self.strict_if_match = strict_if_match
         self._lro_seconds = {k.lower(): v for k, v in lro_seconds.items()}
-        self._docs: dict[str, dict[str, Any]] = {}  # key -> body (top-level resources and RCGs)
+        self._docs = Documents()  # key -> body (top-level resources and RCGs), indexed by type
+        # Back-references ARM maintains, kept per writer so a write refreshes only what it touched:
+        # route table key -> {vnet key: [subnet refs]}, vnet key -> {route table key: [subnet refs]},
+        # policy key -> {firewall key: ref}, firewall key -> policy key.
+        self._assoc: dict[str, dict[str, list[dict[str, str]]]] = {}
+        self._vnet_tables: dict[str, dict[str, list[dict[str, str]]]] = {}
+        self._policy_fws: dict[str, dict[str, dict[str, str]]] = {}
+        self._fw_policy: dict[str, str] = {}
         # Resource groups by group_key(); the ones a seed declared or a client created are dumped, the ones
         # only implied by resource ids are not (they come back from the resources).
         self.groups: dict[str, dict[str, Any]] = {}
@@ -388,17 +400,31 @@ class Store:
         return child_not_found(rid.canonical())
 
     def list_top(self, subscription: str, resource_group: str | None, type_key: str) -> list[dict[str, Any]]:
+        return self.list_top_page(subscription, resource_group, type_key, 0, None)[0]
+
+    def list_top_page(
+        self, subscription: str, resource_group: str | None, type_key: str, skip: int, size: int | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a list (copies of its items only) and whether more follow. Walks this type only."""
+        prefix = (
+            rm.group_key(subscription, resource_group) + "/"
+            if resource_group is not None
+            else f"/subscriptions/{subscription}/".lower()
+        )
         with self.lock:
             self.tick()
-            out = []
-            for body in self._docs.values():
-                rid = parse_id(body["id"])
-                if rid.type_key != type_key or rid.subscription.lower() != subscription.lower():
+            page: list[dict[str, Any]] = []
+            matched = 0
+            end = None if size is None else skip + size
+            for key, body in self._docs.of_type(type_key):
+                if not key.startswith(prefix):
                     continue
-                if resource_group is not None and rid.resource_group.lower() != resource_group.lower():
-                    continue
-                out.append(copy.deepcopy(body))
-            return out
+                if end is not None and matched >= end:
+                    return page, True
+                if matched >= skip:
+                    page.append(copy.deepcopy(body))
+                matched += 1
+            return page, False
 
     def list_children(self, parent: ResourceId, child_key: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -412,12 +438,7 @@ class Store:
                 return [b for b in (self._agent_pool(body, n) for n in names) if b is not None]
             if spec.embedded_in:
                 return copy.deepcopy(list(_props(body).get(spec.embedded_in) or []))
-            prefix = parent.key() + "/"
-            return [
-                copy.deepcopy(b)
-                for k, b in self._docs.items()
-                if k.startswith(prefix) and parse_id(b["id"]).type_key == child_key
-            ]
+            return [copy.deepcopy(self._docs[k]) for k in self._docs.keys_under(parent.key() + "/", (child_key,))]
 
     def etag_of(self, rid: ResourceId) -> str | None:
         found = self._locate(rid)
@@ -481,7 +502,7 @@ class Store:
         if domain in self._docs:
             self._set_state(domain, "Succeeded", only_non_terminal=True)
             self._mint_completion_etag(domain, op)
-        self._recompute()
+        self._recompute(domain)
 
     def _mint_completion_etag(self, domain: str, op: Operation) -> None:
         """Whether an etag changes when the operation completes differs per type (resource_types.py)."""
@@ -499,10 +520,12 @@ class Store:
         for key in self._domain_keys(domain):
             del self._docs[key]
         self._docs.update({k: copy.deepcopy(v) for k, v in op.snapshot.items() if v is not None})
-        self._recompute()
+        self._recompute(domain)
 
     def _domain_keys(self, domain: str) -> list[str]:
-        return [k for k in self._docs if k == domain or k.startswith(domain + "/")]
+        """The lock domain's documents: the top-level resource and its separate children (RCGs)."""
+        own = [domain] if domain in self._docs else []
+        return own + self._docs.keys_under(domain + "/", _SEPARATE_CHILDREN)
 
     # ------------------------------------------------------------------ writes
     def put(
@@ -535,7 +558,7 @@ class Store:
             else:
                 self._put_rcg(rid, spec, body, existing)
             self._mint_write_etag(rid, spec, domain)
-            self._recompute()
+            self._recompute(domain)
             status = 200 if existing is not None else 201
             op = None
             if foreign:
@@ -574,7 +597,7 @@ class Store:
                 self._remove(rid, spec)
                 if domain in self._docs:
                     self._mint_domain_etag(domain)
-                self._recompute()
+                self._recompute(domain)
                 return WriteResult(200, None, None)
             answer = None
             if spec.delete_body:
@@ -907,7 +930,7 @@ class Store:
             raise rcg_too_large(rid.canonical(), size_bytes(cleaned["properties"]), self.limits.rcg_size_bytes)
         if existing is None:
             prefix = rid.top().key() + "/rulecollectiongroups/"
-            if sum(1 for k in self._docs if k.startswith(prefix)) >= self.limits.rcgs_per_policy:
+            if len(self._docs.keys_under(prefix, (rt.RCG,))) >= self.limits.rcgs_per_policy:
                 raise too_many_rcgs(rid.top().canonical(), self.limits.rcgs_per_policy)
         cleaned["properties"]["size"] = size_text(cleaned["properties"])
         # Real RCG bodies carry the policy's location [REC test_azure_firewall_policy.yaml 12].
@@ -1060,52 +1083,97 @@ class Store:
         return self._locate(rid) if rid.type_key == rt.SUBNET else None
 
     # ------------------------------------------------------------------ derived consistency
-    def _recompute(self) -> None:
-        """Refresh the back-references ARM maintains itself (route table subnets, policy RCGs/firewalls)."""
-        assoc: dict[str, list[dict[str, str]]] = {}
-        vnet_keys = set()
-        for key, body in self._docs.items():
-            rid = parse_id(body["id"])
-            if rid.type_key == rt.VNET:
-                vnet_keys.add(key)
-                for subnet in _props(body).get("subnets") or []:
-                    ref = _props(subnet).get("routeTable") if isinstance(subnet, dict) else None
-                    if isinstance(ref, dict) and isinstance(ref.get("id"), str):
-                        assoc.setdefault(id_key(ref["id"]), []).append({"id": subnet["id"]})
-        firewalls: dict[str, list[dict[str, str]]] = {}
-        rcgs: dict[str, list[dict[str, str]]] = {}
-        for body in self._docs.values():
-            rid = parse_id(body["id"])
-            if rid.type_key == rt.FIREWALL:
-                ref = _props(body).get("firewallPolicy")
-                if isinstance(ref, dict) and isinstance(ref.get("id"), str):
-                    firewalls.setdefault(id_key(ref["id"]), []).append({"id": body["id"]})
-            elif rid.type_key == rt.RCG:
-                rcgs.setdefault(rid.top().key(), []).append({"id": body["id"]})
-        for key, body in self._docs.items():
-            rid = parse_id(body["id"])
-            props = _props(body)
-            if rid.type_key == rt.ROUTE_TABLE:
-                # Keep references into VNets the emulator does not hold (a partial seed).
-                foreign = [
-                    s
-                    for s in props.get("subnets") or []
-                    if isinstance(s, dict) and self._vnet_key_of(s.get("id")) not in vnet_keys
-                ]
-                subnets = assoc.get(key, []) + foreign
-                if subnets:
-                    props["subnets"] = subnets
-                else:
-                    props.pop("subnets", None)
-            elif rid.type_key == rt.POLICY:
-                served = {k for k, b in self._docs.items() if parse_id(b["id"]).type_key == rt.FIREWALL}
-                foreign = [
-                    f
-                    for f in props.get("firewalls") or []
-                    if isinstance(f, dict) and id_key(str(f.get("id"))) not in served
-                ]
-                props["firewalls"] = firewalls.get(key, []) + foreign
-                props["ruleCollectionGroups"] = rcgs.get(key, [])
+    def _recompute(self, domain: str | None = None) -> None:
+        """Refresh the back-references ARM maintains itself (route table subnets, policy RCGs/firewalls):
+        all of them (domain None: a seed was loaded), or those one write's lock domain can change."""
+        tables: set[str] = set()
+        policies: set[str] = set()
+        if domain is None:
+            self._assoc.clear()
+            self._vnet_tables.clear()
+            self._policy_fws.clear()
+            self._fw_policy.clear()
+            for key, _ in list(self._docs.of_type(rt.VNET)):
+                self._index_vnet(key)
+            for key, _ in list(self._docs.of_type(rt.FIREWALL)):
+                self._index_firewall(key)
+            tables = {k for k, _ in self._docs.of_type(rt.ROUTE_TABLE)}
+            policies = {k for k, _ in self._docs.of_type(rt.POLICY)}
+        else:
+            type_key = parse_id(domain).type_key
+            if type_key == rt.VNET:
+                tables = self._index_vnet(domain)
+            elif type_key == rt.FIREWALL:
+                policies = self._index_firewall(domain)
+            elif type_key == rt.ROUTE_TABLE:
+                tables = {domain}
+            elif type_key == rt.POLICY:
+                policies = {domain}
+        for key in tables:
+            self._refresh_table(key)
+        for key in policies:
+            self._refresh_policy(key)
+
+    def _index_vnet(self, key: str) -> set[str]:
+        """Re-read one VNet's subnet -> route table associations; the route tables whose list may change."""
+        old = self._vnet_tables.pop(key, {})
+        for table in old:
+            self._assoc.get(table, {}).pop(key, None)
+        new: dict[str, list[dict[str, str]]] = {}
+        body = self._docs.get(key)
+        for subnet in (_props(body).get("subnets") or []) if body is not None else []:
+            ref = _props(subnet).get("routeTable") if isinstance(subnet, dict) else None
+            if isinstance(ref, dict) and isinstance(ref.get("id"), str):
+                new.setdefault(id_key(ref["id"]), []).append({"id": subnet["id"]})
+        for table, refs in new.items():
+            self._assoc.setdefault(table, {})[key] = refs
+        if new:
+            self._vnet_tables[key] = new
+        return set(old) | set(new)
+
+    def _index_firewall(self, key: str) -> set[str]:
+        old = self._fw_policy.pop(key, None)
+        if old is not None:
+            self._policy_fws.get(old, {}).pop(key, None)
+        body = self._docs.get(key)
+        ref = _props(body).get("firewallPolicy") if body is not None else None
+        new = id_key(ref["id"]) if isinstance(ref, dict) and isinstance(ref.get("id"), str) else None
+        if new is not None and body is not None:
+            self._policy_fws.setdefault(new, {})[key] = {"id": body["id"]}
+            self._fw_policy[key] = new
+        return {p for p in (old, new) if p is not None}
+
+    def _refresh_table(self, key: str) -> None:
+        body = self._docs.get(key)
+        if body is None:
+            return
+        props = _props(body)
+        # Keep references into VNets the emulator does not hold (a partial seed).
+        foreign = [
+            s
+            for s in props.get("subnets") or []
+            if isinstance(s, dict) and self._docs.type_of(self._vnet_key_of(s.get("id")) or "") != rt.VNET
+        ]
+        subnets = [ref for refs in self._assoc.get(key, {}).values() for ref in refs] + foreign
+        if subnets:
+            props["subnets"] = subnets
+        else:
+            props.pop("subnets", None)
+
+    def _refresh_policy(self, key: str) -> None:
+        body = self._docs.get(key)
+        if body is None:
+            return
+        props = _props(body)
+        foreign = [
+            f
+            for f in props.get("firewalls") or []
+            if isinstance(f, dict) and self._docs.type_of(id_key(str(f.get("id")))) != rt.FIREWALL
+        ]
+        props["firewalls"] = list(self._policy_fws.get(key, {}).values()) + foreign
+        props["ruleCollectionGroups"] = [
+            {"id": self._docs[k]["id"]} for k in self._docs.keys_under(key + "/", (rt.RCG,))
+        ]
 
     @staticmethod
     def _vnet_key_of(subnet_id: Any) -> str | None:
