@@ -112,3 +112,66 @@ def canceled_error(old: Operation | None, new_method: str, resource_type: str) -
             }
         ],
     }
+
+
+class LroEngine:
+    """The operations in flight, one per lock domain, on the emulator's clock.
+
+    It knows when an operation ends, not what its end does: the store settles (or rolls back) the lock domain
+    of each operation `due()` hands back, after `release()`.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.records: list[OperationRecord] = []
+        self._ops: dict[str, Operation] = {}
+        self._inflight: dict[str, Operation] = {}  # lock domain -> running operation
+
+    def begin(self, op: Operation) -> Operation:
+        op.record = OperationRecord(
+            resource_id=op.resource_id,
+            lock_domain=op.lock_domain,
+            method=op.method,
+            started_at=time.time(),
+            operation_id=op.op_id,
+        )
+        self.records.append(op.record)
+        self._ops[op.op_id.lower()] = op
+        self._inflight[op.lock_domain] = op
+        return op
+
+    def get(self, op_id: str) -> Operation | None:
+        return self._ops.get(op_id.lower())
+
+    def running(self, domain: str) -> Operation | None:
+        return self._inflight.get(domain)
+
+    def due(self) -> list[tuple[str, Operation]]:
+        now = self.clock()
+        return [(domain, op) for domain, op in self._inflight.items() if op.ends <= now]
+
+    def release(self, domain: str, op: Operation) -> bool:
+        """Take a finished (or superseded) operation out of its domain; False when it is no longer there."""
+        if self._inflight.get(domain) is not op:
+            return False
+        del self._inflight[domain]
+        return True
+
+    def drop_under(self, prefix: str) -> None:
+        """Forget the operations of every lock domain under `prefix` (their resource group is gone)."""
+        for domain in [d for d in self._inflight if d.startswith(prefix)]:
+            del self._inflight[domain]
+
+    def next_completion(self) -> float | None:
+        return min((op.ends for op in self._inflight.values()), default=None)
+
+    def clear_inflight(self) -> None:
+        self._inflight.clear()
+
+    @staticmethod
+    def end(op: Operation, status: str) -> None:
+        op.status = status
+        op.end_iso = iso_now()
+        if op.record is not None:
+            op.record.status = status
+            op.record.ended_at = time.time()

@@ -22,7 +22,7 @@ from . import resources as rm
 from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
 from .index import Documents
 from .limits import Limits, rcg_too_large, too_many_rcgs, too_many_routes
-from .lro import Operation, OperationRecord, canceled_error, iso_now, new_op_id
+from .lro import LroEngine, Operation, OperationRecord, canceled_error, new_op_id
 from .resource_types import TYPES, IdError, ResourceId, TypeSpec, id_key, parse_id
 from .seed import SeedError, parse_seed, parse_seed_groups
 from .validation import validate_rcg, validate_route, validate_subnet_prefix
@@ -111,9 +111,7 @@ class Store:
         self.groups: dict[str, dict[str, Any]] = {}
         self._explicit_groups: set[str] = set()
         self.subscriptions: dict[str, tuple[str, str | None]] = {}  # lower id -> (id, display name)
-        self._ops: dict[str, Operation] = {}
-        self._inflight: dict[str, Operation] = {}  # lock domain -> running operation
-        self.records: list[OperationRecord] = []
+        self.lro = LroEngine(clock)
 
     # ------------------------------------------------------------------ seeds
     def load(self, seed: Any, *, replace: bool = False) -> None:
@@ -125,7 +123,7 @@ class Store:
                 self.groups.clear()
                 self._explicit_groups.clear()
                 self.subscriptions.clear()
-                self._inflight.clear()
+                self.lro.clear_inflight()
             for sub_id, display in subscriptions:
                 self.add_subscription(sub_id, display)
             for group in groups:
@@ -266,7 +264,7 @@ class Store:
             existing = self.groups.get(key)
             if existing is None:
                 raise resource_group_not_found(resource_group)
-            running = self._inflight.get(key)
+            running = self.lro.running(key)
             if running is not None:
                 return running
             _props(existing)["provisioningState"] = "Deleting"
@@ -287,21 +285,13 @@ class Store:
                 kind="group-delete",
                 clock=self.clock,
             )
-            op.record = OperationRecord(
-                resource_id=op.resource_id, lock_domain=key, method="DELETE", started_at=time.time(),
-                operation_id=op.op_id,
-            )
-            self.records.append(op.record)
-            self._ops[op.op_id.lower()] = op
-            self._inflight[key] = op
-            return op
+            return self.lro.begin(op)
 
     def _remove_group(self, key: str) -> None:
         prefix = key + "/"
         for doc_key in [k for k in self._docs if k.startswith(prefix)]:
             del self._docs[doc_key]
-        for domain in [d for d in self._inflight if d.startswith(prefix)]:
-            del self._inflight[domain]
+        self.lro.drop_under(prefix)
         self.groups.pop(key, None)
         self._explicit_groups.discard(key)
         self._recompute()
@@ -451,39 +441,32 @@ class Store:
     def operation(self, op_id: str) -> Operation | None:
         with self.lock:
             self.tick()
-            return self._ops.get(op_id.lower())
+            return self.lro.get(op_id)
 
     def next_completion(self) -> float | None:
         """clock() at which the earliest running operation ends (None when nothing runs)."""
         with self.lock:
-            return min((op.ends for op in self._inflight.values()), default=None)
+            return self.lro.next_completion()
 
     def tick(self) -> None:
         """Finish every operation whose duration has elapsed."""
         with self.lock:
-            now = self.clock()
-            for domain, op in list(self._inflight.items()):
-                if op.ends <= now:
-                    self._finish(domain, op)
+            for domain, op in self.lro.due():
+                if self.lro.release(domain, op):
+                    self._complete(domain, op)
 
-    def _finish(self, domain: str, op: Operation) -> None:
-        if self._inflight.get(domain) is not op:
-            return  # already gone with its resource group
-        del self._inflight[domain]
+    def _complete(self, domain: str, op: Operation) -> None:
         if op.kind == "group-delete":
             self._remove_group(domain)
         elif op.outcome == "Succeeded":
             self._settle(domain, op)
         else:
             self._rollback(domain, op)
-        self._end(op, op.outcome)
+        self.lro.end(op, op.outcome)
 
-    def _end(self, op: Operation, status: str) -> None:
-        op.status = status
-        op.end_iso = iso_now()
-        if op.record is not None:
-            op.record.status = status
-            op.record.ended_at = time.time()
+    @property
+    def records(self) -> list[OperationRecord]:
+        return self.lro.records
 
     def _settle(self, domain: str, op: Operation) -> None:
         """Operation succeeded: drop what was being deleted, flip the rest to Succeeded, new etag (§3.1)."""
@@ -655,15 +638,15 @@ class Store:
             raise self._precondition(rid)
 
     def _check_conflict(self, domain: str, method: str, spec: TypeSpec) -> None:
-        running = self._inflight.get(domain)
+        running = self.lro.running(domain)
         if running is None:
             return
         # arm-protocol.md §3.4: three observed outcomes, chosen by configuration.
         if self.conflict_mode == "supersede":
-            del self._inflight[domain]
+            self.lro.release(domain, running)
             running.error = canceled_error(running, method.lower(), spec.type_name)
             self._settle_keep_state(domain, running)
-            self._end(running, "Canceled")
+            self.lro.end(running, "Canceled")
             return
         if self.conflict_mode == "409" and spec.operations_segment == "nfvOperations":
             busy = self._firewall_policy_busy(spec, method, running)
@@ -775,17 +758,7 @@ class Store:
         )
         if outcome is not None:
             op.outcome, op.error = outcome
-        op.record = OperationRecord(
-            resource_id=op.resource_id,
-            lock_domain=domain,
-            method=method,
-            started_at=time.time(),
-            operation_id=op.op_id,
-        )
-        self.records.append(op.record)
-        self._ops[op.op_id] = op
-        self._inflight[domain] = op
-        return op
+        return self.lro.begin(op)
 
     # ------------------------------------------------------------------ body normalisation
     def _mint(self, spec: TypeSpec) -> str:
