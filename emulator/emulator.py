@@ -70,7 +70,7 @@ class Emulator:
         )
         self.tenant_id = tenant_id
         self.faults = Faults()
-        self._limiter = RateLimiter(enforce=token_buckets, clock=clock)
+        self.limiter = RateLimiter(enforce=token_buckets, clock=clock)
         self._log: list[RequestRecord] = []
         # A handler records its request after the response bytes have gone out, so a client can see the
         # answer before the record exists; readers wait (bounded) for requests still being handled.

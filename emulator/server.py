@@ -12,17 +12,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
+from . import hooks
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, resource_group_not_found
-from .lro import Operation
+from .faults import Faults
+from .lro import Operation, OperationRecord
 from .resource_types import CHILD_SEGMENT, TYPES, ResourceId
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
+from .store import Store
+from .throttle import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,36 @@ class RequestRecord:
     fault: str | None = None
 
 
+class Served(Protocol):
+    """What the HTTP handler needs from the emulator it serves (emulator.Emulator is one); the handler does
+    not import the facade, so the facade can import the handler."""
+
+    store: Store
+    faults: Faults
+    limiter: RateLimiter
+    page_size: int
+    tenant_id: str
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def request_log(self) -> list[RequestRecord]: ...
+
+    @property
+    def operations(self) -> list[OperationRecord]: ...
+
+    def dump(self) -> dict[str, Any]: ...
+
+    def load_seed(self, seed: dict[str, Any], *, replace: bool = False) -> None: ...
+
+    def clear_log(self) -> None: ...
+
+    def _request_started(self) -> None: ...
+
+    def _log_request(self, record: RequestRecord) -> None: ...
+
+
 class _Dropped(Exception):
     """The connection is closed without an answer."""
 
@@ -46,7 +77,7 @@ class _Dropped(Exception):
 class ArmHandler(BaseHTTPRequestHandler):
     """One request on the HTTPS ARM endpoint.  `emu` is set on a per-emulator subclass."""
 
-    emu: Emulator
+    emu: Served
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
@@ -124,7 +155,7 @@ class ArmHandler(BaseHTTPRequestHandler):
             ), None
         subscription = _subscription_of(path)
         if subscription:
-            headers, retry = emu._limiter.charge(subscription, method)
+            headers, retry = emu.limiter.charge(subscription, method)
             self._extra.update(headers)
             if retry is not None:
                 return self._error(
@@ -343,7 +374,12 @@ class ArmHandler(BaseHTTPRequestHandler):
             child_key = f"{parent.type_key}/{low[8]}"
             _require_type(parent.type_key, parts[5], parts[6], api_version)
             if child_key not in TYPES:
-                raise _no_route(path)
+                # A GET-only view of the resource, registered per type (hooks.register_subresource_get).
+                reader = hooks.subresource_get(parent.type_key, parts[8])
+                if reader is None:
+                    raise _no_route(path)
+                emu.store.require(parent)
+                return self._send(200, reader(emu.store, parent, api_version))
             return self._list(emu.store.list_children(parent, child_key), query)
         if len(parts) not in (8, 10):
             raise _no_route(path)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import hooks
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
@@ -701,29 +702,34 @@ class Store:
         return None
 
     def _check_deletable(self, rid: ResourceId, existing: dict[str, Any]) -> None:
-        if rid.type_key == rt.ROUTE_TABLE:
-            in_use = [s["id"] for s in _props(existing).get("subnets") or [] if isinstance(s, dict)]
-            if in_use:
-                raise bad_request(
-                    "InUseRouteTableCannotBeDeleted",
-                    f"Route table {existing['id']} is in use and cannot be deleted. "
-                    f"It is associated with subnets: {', '.join(in_use)}. "
-                    "Disassociate the route table from the subnets before deleting it.",
-                )
-        subnets: list[dict[str, Any]] = []
-        if rid.type_key == rt.SUBNET:
-            subnets = [existing]
-        elif rid.type_key == rt.VNET:
-            subnets = [s for s in _props(existing).get("subnets") or [] if isinstance(s, dict)]
-        for subnet in subnets:
-            if _props(subnet).get("ipConfigurations"):
-                raise bad_request(
-                    "InUseSubnetCannotBeDeleted",
-                    f"Subnet {subnet.get('name')} is in use by "
-                    f"{_props(subnet)['ipConfigurations'][0].get('id', 'an IP configuration')} "
-                    "and cannot be deleted. In order to delete the subnet, delete all the resources "
-                    "within the subnet.",
-                )
+        deletable = hooks.hooks_for(rid.type_key).deletable
+        if deletable is not None:
+            deletable(self, rid, existing)
+
+    def _route_table_deletable(self, rid: ResourceId, existing: dict[str, Any]) -> None:
+        in_use = [s["id"] for s in _props(existing).get("subnets") or [] if isinstance(s, dict)]
+        if in_use:
+            raise bad_request(
+                "InUseRouteTableCannotBeDeleted",
+                f"Route table {existing['id']} is in use and cannot be deleted. "
+                f"It is associated with subnets: {', '.join(in_use)}. "
+                "Disassociate the route table from the subnets before deleting it.",
+            )
+
+    def _vnet_deletable(self, rid: ResourceId, existing: dict[str, Any]) -> None:
+        for subnet in _props(existing).get("subnets") or []:
+            if isinstance(subnet, dict):
+                self._subnet_deletable(rid, subnet)
+
+    def _subnet_deletable(self, rid: ResourceId, subnet: dict[str, Any]) -> None:
+        if _props(subnet).get("ipConfigurations"):
+            raise bad_request(
+                "InUseSubnetCannotBeDeleted",
+                f"Subnet {subnet.get('name')} is in use by "
+                f"{_props(subnet)['ipConfigurations'][0].get('id', 'an IP configuration')} "
+                "and cannot be deleted. In order to delete the subnet, delete all the resources "
+                "within the subnet.",
+            )
 
     def _start(
         self,
@@ -802,15 +808,12 @@ class Store:
             body = self._docs[key]
             apply(body)
             props = _props(body)
-            for list_key in ("subnets", "routes"):
-                if key == domain and parse_id(body["id"]).type_key in (rt.VNET, rt.ROUTE_TABLE):
-                    for child in props.get(list_key) or []:
-                        if (
-                            isinstance(child, dict)
-                            and list_key in ("subnets", "routes")
-                            and "properties" in child
-                        ):
-                            apply(child)
+            spec = TYPES.get(self._docs.type_of(key) or "")
+            for child_key in spec.children if spec is not None and key == domain else ():
+                embedded = TYPES[child_key].embedded_in
+                for child in (props.get(embedded) or []) if embedded else []:
+                    if isinstance(child, dict) and "properties" in child:
+                        apply(child)
             for pool in props.get("agentPoolProfiles") or []:
                 if isinstance(pool, dict) and (
                     not only_non_terminal or pool.get("provisioningState") in NON_TERMINAL
@@ -867,17 +870,15 @@ class Store:
         if "resourceGuid" in spec.readonly_props and "resourceGuid" not in props:
             props["resourceGuid"] = str(uuid.uuid4())
         new = self._envelope(rid, spec, cleaned, existing)
-        if rid.type_key == rt.VNET:
-            self._normalise_subnets(new, existing, state)
-        elif rid.type_key == rt.ROUTE_TABLE:
-            self._normalise_routes(new, existing, state)
-        elif rid.type_key == rt.FIREWALL:
-            self._assign_firewall_ips(new, existing)
-        elif rid.type_key == rt.POLICY:
-            _props(new)["size"] = size_text(_props(new))
-        elif rid.type_key == rt.CLUSTER:
-            self._keep_pool_readonly(new, existing, state)
+        type_hooks = hooks.hooks_for(rid.type_key)
+        if type_hooks.normalize is not None:
+            type_hooks.normalize(self, new, existing, state)
+        self._validate(rid.type_key, new["id"], _props(new), None)
         self._docs[rid.key()] = new
+
+    def _validate(self, type_key: str, resource_id: str, props: dict[str, Any], parent: dict[str, Any] | None) -> None:
+        for check in hooks.hooks_for(type_key).validate:
+            check(self, resource_id, props, parent)
 
     def _put_embedded(
         self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
@@ -897,7 +898,7 @@ class Store:
         self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
     ) -> None:
         cleaned = self._clean(spec, body, existing)
-        validate_rcg(rid.canonical(), cleaned["properties"])
+        self._validate(rid.type_key, rid.canonical(), cleaned["properties"], self._docs.get(rid.top().key()))
         cleaned["properties"]["provisioningState"] = "Updating"
         if size_bytes(cleaned["properties"]) > self.limits.rcg_size_bytes:
             raise rcg_too_large(rid.canonical(), size_bytes(cleaned["properties"]), self.limits.rcg_size_bytes)
@@ -932,11 +933,7 @@ class Store:
         cleaned = self._clean(spec, body, existing)
         cleaned.pop("location", None)
         child_id = existing["id"] if existing else f"{parent['id']}/{spec.embedded_in}/{name}"
-        if type_key == rt.ROUTE:
-            validate_route(child_id, cleaned["properties"])
-        else:
-            validate_subnet_prefix(child_id, cleaned["properties"])
-            self._check_route_table_ref(child_id, cleaned["properties"], parent)
+        self._validate(type_key, child_id, cleaned["properties"], parent)
         cleaned["properties"]["provisioningState"] = state
         out: dict[str, Any] = {"name": name, "id": child_id, "etag": parent.get("etag", "")}
         for key, value in cleaned.items():
@@ -946,10 +943,13 @@ class Store:
         out["type"] = spec.type_name
         return out
 
-    def _check_route_table_ref(self, subnet_id: str, props: dict[str, Any], vnet: dict[str, Any]) -> None:
+    def _check_route_table_ref(
+        self, subnet_id: str, props: dict[str, Any], vnet: dict[str, Any] | None
+    ) -> None:
         ref = props.get("routeTable")
         if ref is None:
             return
+        vnet = vnet or {}
         ref_id = ref.get("id") if isinstance(ref, dict) else None
         table = self._docs.get(id_key(ref_id)) if isinstance(ref_id, str) else None
         if table is None:
@@ -1156,3 +1156,26 @@ class Store:
             return parse_id(subnet_id).top().key()
         except IdError:
             return None
+
+
+def _policy_size(store: Store, body: dict[str, Any], existing: dict[str, Any] | None, state: str) -> None:
+    _props(body)["size"] = size_text(_props(body))
+
+
+def _register_builtin_hooks() -> None:
+    """The Network RP's and AKS's per-type behaviour (emulator/hooks.py)."""
+    hooks.register(rt.VNET, normalize=Store._normalise_subnets, deletable=Store._vnet_deletable)
+    hooks.register(rt.ROUTE_TABLE, normalize=Store._normalise_routes, deletable=Store._route_table_deletable)
+    hooks.register(
+        rt.FIREWALL, normalize=lambda store, body, existing, state: store._assign_firewall_ips(body, existing)
+    )
+    hooks.register(rt.POLICY, normalize=_policy_size)
+    hooks.register(rt.CLUSTER, normalize=Store._keep_pool_readonly)
+    hooks.register(rt.ROUTE, validate=lambda store, rid, props, parent: validate_route(rid, props))
+    hooks.register(rt.SUBNET, validate=lambda store, rid, props, parent: validate_subnet_prefix(rid, props),
+                   deletable=lambda store, rid, existing: store._subnet_deletable(rid, existing))
+    hooks.register(rt.SUBNET, validate=Store._check_route_table_ref)
+    hooks.register(rt.RCG, validate=lambda store, rid, props, parent: validate_rcg(rid, props))
+
+
+_register_builtin_hooks()

@@ -17,11 +17,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench import topology  # noqa: E402
-from bench.common import harness  # noqa: E402
-
-from emulator.server import ArmHandler  # noqa: E402
-from remediation.azure import pacing  # noqa: E402
+from bench import topology
+from bench.common import harness
+from emulator.server import ArmHandler
+from remediation.azure import pacing
 
 _lock = threading.Lock()
 _cpu = {"emulator": 0.0, "requests": 0.0}
