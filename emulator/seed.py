@@ -112,7 +112,8 @@ def _flattened_keys(body: dict[str, Any]) -> list[str]:
         return []
     props = body["properties"]
     for child_list in ("subnets", "routes"):
-        for child in props.get(child_list) or []:
+        children = props.get(child_list)
+        for child in children if isinstance(children, list) else []:
             if isinstance(child, dict) and "properties" not in child:
                 found = [k for k in _FLATTENED_MARKERS if k in child]
                 if found:
