@@ -24,14 +24,18 @@ from __future__ import annotations
 import copy
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import resource_types as rt
 from .errors import ArmError, bad_request, resource_not_found
 from .resource_types import ResourceId, id_key
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
+
+class Emulator(Protocol):
+    """What this module needs of the emulator (emulator.Emulator, or the HTTP handler's view of it): its store.
+    A Protocol rather than an import, so the handler, which calls in here, stays below the facade."""
+
+    store: Any
 
 ENDPOINTS_SEGMENT = "outboundnetworkdependenciesendpoints"
 APPLICATION_PROTOCOLS = ("Http", "Https", "Mssql")

@@ -7,6 +7,8 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +19,7 @@ import trustme
 from .errors import ArmError
 from .faults import Faults
 from .identity import IdentityServer
+from .limits import Limits
 from .lro import OperationRecord
 from .resource_types import TYPES, parse_id
 from .server import ArmHandler, RequestRecord
@@ -50,6 +53,8 @@ class Emulator:
         principal_id: str = DEFAULT_PRINCIPAL_ID,
         tenant_id: str = DEFAULT_TENANT_ID,
         client_id: str = DEFAULT_CLIENT_ID,
+        clock: Callable[[], float] = time.monotonic,
+        limits: dict[str, int] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -60,9 +65,12 @@ class Emulator:
             time_factor=time_factor,
             conflict_mode=conflict_mode,
             strict_if_match=strict_if_match,
+            clock=clock,
+            limits=Limits.from_settings(limits),
         )
+        self.tenant_id = tenant_id
         self.faults = Faults()
-        self._limiter = RateLimiter(enforce=token_buckets)
+        self.limiter = RateLimiter(enforce=token_buckets, clock=clock)
         self._log: list[RequestRecord] = []
         # A handler records its request after the response bytes have gone out, so a client can see the
         # answer before the record exists; readers wait (bounded) for requests still being handled.
@@ -164,7 +172,7 @@ class Emulator:
         if rid.type_key not in TYPES:
             raise ValueError(f"unsupported resource type in {resource_id}")
         with self.store.lock:
-            self.store._groups.add((rid.subscription.lower(), rid.resource_group.lower()))
+            self.store.ensure_group(rid.subscription, rid.resource_group, body.get("location"))
             result = self.store.put(rid, body, api_version="foreign", foreign=True)
         assert result.body is not None
         return result.body
@@ -201,20 +209,9 @@ class Emulator:
             self._in_flight -= 1
             self._log_lock.notify_all()
 
-    def _resource_group_body(self, subscription: str, resource_group: str) -> dict[str, Any]:
-        location = "westeurope"
-        for body in self.store.dump()["resources"]:
-            rid = parse_id(body["id"])
-            if rid.resource_group.lower() == resource_group.lower() and body.get("location"):
-                location = body["location"]
-                break
-        return {
-            "id": f"/subscriptions/{subscription}/resourceGroups/{resource_group}",
-            "name": resource_group,
-            "type": "Microsoft.Resources/resourceGroups",
-            "location": location,
-            "properties": {"provisioningState": "Succeeded"},
-        }
+    def add_subscription(self, subscription_id: str, display_name: str | None = None) -> None:
+        """Make a subscription known (listed by GET /subscriptions; resource groups can be created in it)."""
+        self.store.add_subscription(subscription_id, display_name)
 
 
 __all__ = ["ArmError", "Emulator"]

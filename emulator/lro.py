@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,8 +48,8 @@ class Operation:
     subscription: str
     location: str
     api_version: str
-    starts: float  # time.monotonic()
-    ends: float  # time.monotonic() when the operation reaches its terminal state
+    starts: float  # clock() (time.monotonic unless the emulator was given another clock)
+    ends: float  # clock() when the operation reaches its terminal state
     outcome: str = "Succeeded"
     error: dict[str, Any] | None = None
     status: str = "InProgress"
@@ -56,9 +57,13 @@ class Operation:
     record: OperationRecord | None = None
     start_iso: str = field(default_factory=iso_now)
     end_iso: str | None = None
+    kind: str = "resource"  # "resource", or "group-delete" (a resource group and everything in it)
+    operations_segment: str = "operations"  # "nfvOperations" for firewall policies and RCGs
+    results_segment: str = "operationResults"
+    clock: Callable[[], float] = time.monotonic
 
     def remaining(self) -> float:
-        return max(0.0, self.ends - time.monotonic())
+        return max(0.0, self.ends - self.clock())
 
     def status_body(self) -> dict[str, Any]:
         """The body of GET {Azure-AsyncOperation}.
@@ -66,6 +71,15 @@ class Operation:
         Network answers a bare {"status": ...} [REC test_network_route_table_operation.yaml]; AKS adds
         name/startTime/endTime [REC 2020, arm-protocol.md §2.7].
         """
+        if self.operations_segment == "nfvOperations" and self.status in ("Failed", "Canceled"):
+            # The firewall policy service answers a failed operation with capitalised keys (docs/arm-notes.md
+            # §6). azure-core reads only "status", so the SDK raises HttpResponseError("No status found in
+            # body") without the error code: a client must re-read the group to learn the outcome.
+            error = self.error or {}
+            return {
+                "Status": self.status,
+                "Error": {"Code": error.get("code", self.status), "Message": error.get("message", "")},
+            }
         body: dict[str, Any] = {"status": self.status}
         if self.namespace.lower() != "microsoft.network":
             body = {"name": self.op_id, "status": self.status, "startTime": self.start_iso}
@@ -98,3 +112,66 @@ def canceled_error(old: Operation | None, new_method: str, resource_type: str) -
             }
         ],
     }
+
+
+class LroEngine:
+    """The operations in flight, one per lock domain, on the emulator's clock.
+
+    It knows when an operation ends, not what its end does: the store settles (or rolls back) the lock domain
+    of each operation `due()` hands back, after `release()`.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.records: list[OperationRecord] = []
+        self._ops: dict[str, Operation] = {}
+        self._inflight: dict[str, Operation] = {}  # lock domain -> running operation
+
+    def begin(self, op: Operation) -> Operation:
+        op.record = OperationRecord(
+            resource_id=op.resource_id,
+            lock_domain=op.lock_domain,
+            method=op.method,
+            started_at=time.time(),
+            operation_id=op.op_id,
+        )
+        self.records.append(op.record)
+        self._ops[op.op_id.lower()] = op
+        self._inflight[op.lock_domain] = op
+        return op
+
+    def get(self, op_id: str) -> Operation | None:
+        return self._ops.get(op_id.lower())
+
+    def running(self, domain: str) -> Operation | None:
+        return self._inflight.get(domain)
+
+    def due(self) -> list[tuple[str, Operation]]:
+        now = self.clock()
+        return [(domain, op) for domain, op in self._inflight.items() if op.ends <= now]
+
+    def release(self, domain: str, op: Operation) -> bool:
+        """Take a finished (or superseded) operation out of its domain; False when it is no longer there."""
+        if self._inflight.get(domain) is not op:
+            return False
+        del self._inflight[domain]
+        return True
+
+    def drop_under(self, prefix: str) -> None:
+        """Forget the operations of every lock domain under `prefix` (their resource group is gone)."""
+        for domain in [d for d in self._inflight if d.startswith(prefix)]:
+            del self._inflight[domain]
+
+    def next_completion(self) -> float | None:
+        return min((op.ends for op in self._inflight.values()), default=None)
+
+    def clear_inflight(self) -> None:
+        self._inflight.clear()
+
+    @staticmethod
+    def end(op: Operation, status: str) -> None:
+        op.status = status
+        op.end_iso = iso_now()
+        if op.record is not None:
+            op.record.status = status
+            op.record.ended_at = time.time()

@@ -7,6 +7,7 @@ lower-cased while the stored bodies keep the casing they were written with.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # Per-type settings.  `lro_seconds` defaults are realistic durations (arm-protocol.md §2.3: a firewall update
 # "can take three to five minutes"); Emulator(time_factor=...) scales them.
@@ -27,6 +28,18 @@ class TypeSpec:
     ] = ()  # properties.* keys the server owns (ignored on PUT, kept from state)
     create_state: str = "Updating"  # provisioningState shown while a create runs
     children: tuple[str, ...] = field(default=())
+    # --- protocol, as the recordings show it per resource provider (docs/arm-notes.md §6)
+    # "weak": W/"<guid>" (Network RP); "bare": <guid> (firewall policies and RCGs); "opaque": <guid> in eTag (AKS)
+    etag_style: str = "weak"
+    own_etag: bool = False  # a separate child document with its own etag (RCGs), not the parent's
+    etag_on_completion: bool = True  # a new etag again when the operation completes
+    operations_segment: str = "operations"  # .../locations/{loc}/{segment}/{id} for Azure-AsyncOperation
+    results_segment: str = "operationResults"  # ... and for the DELETE Location
+    async_notification: bool = True  # Azure-AsyncNotification: Enabled on PUT/DELETE answers
+    delete_mode: str = "lro"  # "lro": 202 + operation; "sync": 200 at once (firewall policies)
+    delete_body: bool = False  # the DELETE 202 carries the resource body (RCGs)
+    # properties.* the RP fills in when a PUT leaves them out (the recordings show them on the first answer)
+    defaults: tuple[tuple[str, Any], ...] = ()
 
 
 VNET = "microsoft.network/virtualnetworks"
@@ -73,6 +86,8 @@ TYPES: dict[str, TypeSpec] = {
         5.0,
         children=(ROUTE,),
         readonly_props=(*_COMMON_RO, "subnets"),
+        # [REC test_network_route_table_operation.yaml 1]: a create without them answers both.
+        defaults=(("disableBgpRoutePropagation", False), ("routes", [])),
     ),
     ROUTE: TypeSpec(
         "Microsoft.Network/routeTables/routes",
@@ -88,12 +103,20 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         readonly_props=("provisioningState", "ipGroups"),
     ),
+    # test_azure_firewall_policy.yaml (2025): bare-GUID etag, new on PUT and unchanged when the operation
+    # completes; operations under nfvOperations; no Azure-AsyncNotification; DELETE answers 200 at once.
     POLICY: TypeSpec(
         "Microsoft.Network/firewallPolicies",
         "Microsoft.Network",
         180.0,
         children=(RCG,),
         readonly_props=("provisioningState", "ruleCollectionGroups", "firewalls", "childPolicies", "size"),
+        etag_style="bare",
+        etag_on_completion=False,
+        operations_segment="nfvOperations",
+        results_segment="nfvOperationResults",
+        async_notification=False,
+        delete_mode="sync",
     ),
     # arm-protocol.md §2.4: real responses spell the type
     # "Microsoft.Network/FirewallPolicies/RuleCollectionGroups".
@@ -103,6 +126,14 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         parent_key=POLICY,
         readonly_props=("provisioningState", "size"),
+        # Same recording: its own bare-GUID etag (not the policy's), new on PUT and again on completion;
+        # DELETE answers 202 with the group's body, Location under nfvOperationResults.
+        etag_style="bare",
+        own_etag=True,
+        operations_segment="nfvOperations",
+        results_segment="nfvOperationResults",
+        async_notification=False,
+        delete_body=True,
     ),
     APP_GW: TypeSpec(
         "Microsoft.Network/applicationGateways",
@@ -121,6 +152,8 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.ContainerService",
         300.0,
         etag_key="eTag",
+        etag_style="opaque",
+        async_notification=False,  # test_aks_create_again_should_fail.yaml: PUT has Azure-AsyncOperation only
         create_state="Creating",
         children=(AGENT_POOL,),
         readonly_props=(
@@ -140,6 +173,8 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.ContainerService",
         300.0,
         etag_key="eTag",
+        etag_style="opaque",
+        async_notification=False,
         parent_key=CLUSTER,
     ),
 }

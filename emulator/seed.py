@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .resource_types import AGENT_POOL, TYPES, IdError, ResourceId, parse_id
+from .resources import RESOURCE_GROUP_TYPE, group_body
 
 
 class SeedError(ValueError):
@@ -41,6 +42,8 @@ def parse_seed(seed: Any) -> list[SeedItem]:
     for index, body in enumerate(seed["resources"]):
         if not isinstance(body, dict):
             raise _fail(index, f"expected a JSON object, got {type(body).__name__}")
+        if _is_group(body):
+            continue  # parse_seed_groups takes these
         rid_text = body.get("id")
         if not isinstance(rid_text, str) or not rid_text:
             raise _fail(index, "missing 'id' (every item must be a resource as an ARM GET returns it)")
@@ -68,6 +71,9 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             raise _fail(index, "missing 'location'")
         if "properties" in body and not isinstance(body["properties"], dict):
             raise _fail(index, "'properties' must be an object")
+        flattened = _flattened_keys(body)
+        if flattened:
+            raise _fail(index, _flattened_message(rid_text, flattened))
         for child_list in ("subnets", "routes"):
             # A VNet's subnets and a route table's routes become resources of their own.
             children = (body.get("properties") or {}).get(child_list)
@@ -82,6 +88,101 @@ def parse_seed(seed: Any) -> list[SeedItem]:
             )
         items.append(SeedItem(index, rid, type_key, copy.deepcopy(body)))
     return items
+
+
+# Keys an ARM GET body has outside `properties`. Anything else at the top level (with no `properties` object) is
+# the flattened form `az network ... show` prints, which the emulator refuses rather than half-loads: read as
+# ARM JSON it would have no address prefixes, routes or private IPs, and the tool would find "nothing".
+_ENVELOPE_KEYS = frozenset({
+    "id", "name", "type", "location", "tags", "etag", "eTag", "sku", "identity", "zones", "kind",
+    "extendedLocation", "systemData", "managedBy", "plan",
+})
+# Top-level keys that only the flattened form has.
+_FLATTENED_MARKERS = ("resourceGroup", "provisioningState", "addressPrefix", "addressPrefixes", "addressSpace",
+                      "subnets", "routes", "ipConfigurations", "ruleCollections", "priority",
+                      "agentPoolProfiles", "nextHopType", "firewallPolicy", "resourceGuid")
+
+
+def _flattened_keys(body: dict[str, Any]) -> list[str]:
+    """The flattened-output keys of an item (or of its subnets/routes) that has no `properties` object."""
+    if "properties" not in body:
+        found = [k for k in _FLATTENED_MARKERS if k in body]
+        if found:
+            return found
+        return []
+    props = body["properties"]
+    for child_list in ("subnets", "routes"):
+        children = props.get(child_list)
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, dict) and "properties" not in child:
+                found = [k for k in _FLATTENED_MARKERS if k in child]
+                if found:
+                    return [f"properties.{child_list}[].{k}" for k in found]
+    return []
+
+
+def _flattened_message(resource_id: str, keys: list[str]) -> str:
+    return (
+        f"looks like flattened 'az ... show' output (no 'properties' object; {', '.join(keys[:3])} at the top "
+        f"level), which would load half-empty. Export ARM JSON instead: az resource show --ids {resource_id} "
+        f"(or az graph query -q \"resources | where id =~ '{resource_id}'\" --query data), one body per item"
+    )
+
+
+def _is_group(body: dict[str, Any]) -> bool:
+    return str(body.get("type", "")).lower() == RESOURCE_GROUP_TYPE.lower()
+
+
+def parse_seed_groups(seed: Any) -> tuple[list[dict[str, Any]], list[tuple[str, str | None]]]:
+    """The resource groups and subscriptions a seed declares.
+
+    Resource groups are items of type Microsoft.Resources/resourceGroups (in "resources" or a "resourceGroups"
+    list), as `GET /subscriptions/{s}/resourcegroups/{rg}` or `az group show` prints them. Subscriptions are an
+    optional "subscriptions" list of ids or of objects with "subscriptionId" (and "displayName").
+    """
+    if not isinstance(seed, dict):
+        return [], []
+    groups: list[dict[str, Any]] = []
+    declared = [("resources", i, b) for i, b in enumerate(seed.get("resources") or []) if isinstance(b, dict)]
+    extra = seed.get("resourceGroups")
+    if extra is not None and not isinstance(extra, list):
+        raise SeedError("seed 'resourceGroups' must be a list of resource group objects")
+    declared += [("resourceGroups", i, b) for i, b in enumerate(extra or [])]
+    for where, index, body in declared:
+        if where == "resources" and not _is_group(body):
+            continue
+        problem = _group_problem(body)
+        if problem:
+            raise SeedError(f"seed {where}[{index}]: {problem}")
+        parts = body["id"].strip("/").split("/")
+        tags = body.get("tags")
+        groups.append(
+            group_body(parts[1], parts[3], body["location"], tags=tags if isinstance(tags, dict) else None,
+                       managed_by=body.get("managedBy") if isinstance(body.get("managedBy"), str) else None)
+        )
+    subscriptions: list[tuple[str, str | None]] = []
+    for index, item in enumerate(seed.get("subscriptions") or []):
+        if isinstance(item, str) and item:
+            subscriptions.append((item, None))
+        elif isinstance(item, dict) and isinstance(item.get("subscriptionId"), str):
+            name = item.get("displayName")
+            subscriptions.append((item["subscriptionId"], name if isinstance(name, str) else None))
+        else:
+            raise SeedError(f"seed subscriptions[{index}]: expected a subscription id or an object with "
+                            "'subscriptionId'")
+    return groups, subscriptions
+
+
+def _group_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "expected a resource group object"
+    rid = body.get("id")
+    parts = rid.strip("/").split("/") if isinstance(rid, str) else []
+    if len(parts) != 4 or parts[0].lower() != "subscriptions" or parts[2].lower() != "resourcegroups":
+        return f"a resource group needs an id /subscriptions/{{s}}/resourceGroups/{{name}}, got {rid!r}"
+    if not isinstance(body.get("location"), str) or not body["location"]:
+        return "missing 'location'"
+    return None
 
 
 def load_seed_file(path: str | Path) -> dict[str, Any]:

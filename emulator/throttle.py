@@ -1,7 +1,13 @@
 """ARM's per-subscription token buckets and the x-ms-ratelimit-remaining-* headers.
 
-arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription; the
-subscription-global buckets are 15x larger.  Every response carries the remaining counts.
+arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription and
+principal; the subscription-global buckets (all principals) are 15x larger.
+
+Which headers a response carries depends on the operation kind, as real ARM sends them (docs/arm-notes.md §6,
+counted over the recordings in tests/replay/recordings): reads carry only
+`x-ms-ratelimit-remaining-subscription-global-reads` (never `...-subscription-reads`); writes carry
+`...-subscription-writes` and `...-global-writes`; deletes `...-subscription-deletes` and `...-global-deletes`.
+The per-principal read bucket is still enforced: ARM does not report it, so a client must count its own reads.
 """
 
 from __future__ import annotations
@@ -9,7 +15,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 LIMITS: dict[str, tuple[float, float]] = {"reads": (250, 25), "writes": (200, 10), "deletes": (200, 10)}
 GLOBAL_FACTOR = 15
@@ -27,15 +34,18 @@ def op_kind(method: str) -> str:
 class Bucket:
     capacity: float
     rate: float
+    clock: Callable[[], float] = time.monotonic
     tokens: float = -1.0
-    stamp: float = field(default_factory=time.monotonic)
+    stamp: float = -1.0
 
     def __post_init__(self) -> None:
         if self.tokens < 0:
             self.tokens = self.capacity
+        if self.stamp < 0:
+            self.stamp = self.clock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
@@ -56,8 +66,9 @@ class Bucket:
 
 
 class RateLimiter:
-    def __init__(self, enforce: bool) -> None:
+    def __init__(self, enforce: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.enforce = enforce
+        self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str, bool], Bucket] = {}
 
@@ -67,7 +78,7 @@ class RateLimiter:
         if bucket is None:
             cap, rate = LIMITS[kind]
             factor = GLOBAL_FACTOR if is_global else 1
-            bucket = Bucket(cap * factor, rate * factor)
+            bucket = Bucket(cap * factor, rate * factor, self._clock)
             self._buckets[key] = bucket
         return bucket
 
@@ -86,8 +97,12 @@ class RateLimiter:
             else:
                 sub.take_anyway()
                 glob.take_anyway()
-            headers = {
-                f"x-ms-ratelimit-remaining-subscription-{kind}": str(int(sub.tokens)),
-                f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(int(glob.tokens)),
-            }
-            return headers, retry
+            return remaining_headers(kind, sub.tokens, glob.tokens), retry
+
+
+def remaining_headers(kind: str, subscription_tokens: float, global_tokens: float) -> dict[str, str]:
+    """The x-ms-ratelimit-remaining-* headers real ARM sends for one operation kind."""
+    headers = {f"x-ms-ratelimit-remaining-subscription-global-{kind}": str(int(global_tokens))}
+    if kind != "reads":
+        headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(int(subscription_tokens))
+    return headers

@@ -9,6 +9,7 @@ The HTTP status alone is not enough: an LRO whose operation ended Failed or Canc
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from azure.core.exceptions import (
@@ -57,7 +58,23 @@ def error_codes(exc: HttpResponseError) -> tuple[str, ...]:
 
     if exc.error is not None:
         visit(exc.error)
+    if not codes:
+        codes.extend(_failed_operation_codes(exc))
     return tuple(codes)
+
+
+def _failed_operation_codes(exc: HttpResponseError) -> list[str]:
+    """The code of a failed firewall-policy operation. That service answers the status poll with
+    `{"Status": "Failed", "Error": {"Code": ..., "Message": ...}}` (capitalised keys; docs/arm-notes.md §6);
+    azure-core reads only `status`, so it raises "No status found in body" with no
+    error parsed, and the code is only in the raw poll response."""
+    try:
+        body = json.loads(exc.response.text()) if exc.response is not None else None
+    except Exception:  # not JSON: no code to find
+        return []
+    error = body.get("Error") if isinstance(body, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return [code] if isinstance(code, str) and code else []
 
 
 def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:

@@ -1,12 +1,16 @@
 """Client-side pacing on ARM's token buckets, so a fleet sweep slows down instead of collecting 429s.
 
 ARM throttles per subscription and principal with token buckets (reads: 250 burst, 25/s refill; writes and
-deletes: 200 burst, 10/s; arm-protocol.md 3.3) and reports what is left on every response in
-`x-ms-ratelimit-remaining-subscription-{reads|writes|deletes}`. azure-core retries a 429 after its
-Retry-After, but only 3 times (arm-protocol.md 1.1); under a sustained burst the retries run out and the
-write fails. Pacing keeps a reserve instead: when the estimated bucket falls below a low-water mark, the
-next request waits for the refill. Status polls and the SDK's final GET count as reads, so they are paced
-too (the policy sits per retry, after the SDK's own requests are formed).
+deletes: 200 burst, 10/s; arm-protocol.md 3.3; the subscription-global buckets across all principals are 15x
+larger). What is left is reported per operation kind, and not the same way for each kind (docs/arm-notes.md
+§6, as the recorded traffic shows): reads carry only `x-ms-ratelimit-remaining-subscription-global-reads`;
+writes carry `...-subscription-writes` and `...-global-writes`; deletes `...-subscription-deletes` and
+`...-global-deletes`. The pacer learns from whichever of the two is present, the lower when both are; the per-
+principal read bucket is never reported, so our own count of reads (`reserve`) stands in for it. azure-core
+retries a 429 after its Retry-After, but only 3 times (arm-protocol.md 1.1); under a sustained burst the
+retries run out and the write fails. Pacing keeps a reserve instead: when the estimated bucket falls below a
+low-water mark, the next request waits for the refill. Status polls and the SDK's final GET count as reads, so
+they are paced too (the policy sits per retry, after the SDK's own requests are formed).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -95,9 +99,21 @@ class RatePacingPolicy(SansIOHTTPPolicy[Any, Any]):
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
         bucket = bucket_of(request.http_request.method)
-        header = response.http_response.headers.get(f"x-ms-ratelimit-remaining-subscription-{bucket}")
-        if header is not None and header.strip().isdigit():
-            self._estimate.observe(bucket, int(header))
+        remaining = remaining_from_headers(bucket, response.http_response.headers)
+        if remaining is not None:
+            self._estimate.observe(bucket, remaining)
+
+
+def remaining_from_headers(bucket: str, headers: Mapping[str, str]) -> int | None:
+    """Tokens left for `bucket` by the response headers: the lower of the subscription (per principal) and the
+    subscription-global header, whichever are present; None when neither is (or neither is a number)."""
+    values = []
+    for name in (f"x-ms-ratelimit-remaining-subscription-{bucket}",
+                 f"x-ms-ratelimit-remaining-subscription-global-{bucket}"):
+        value = headers.get(name)
+        if value is not None and value.strip().isdigit():
+            values.append(int(value))
+    return min(values) if values else None
 
 
 _estimates: dict[str, BucketEstimate] = {}

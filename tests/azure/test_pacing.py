@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from remediation.azure.pacing import LOW_WATER, BucketEstimate, bucket_of
+from remediation.azure.pacing import LOW_WATER, BucketEstimate, bucket_of, remaining_from_headers
 
 
 class FakeClock:
@@ -67,3 +67,55 @@ def test_full_burst_is_assumed_before_the_first_header() -> None:
     estimate = BucketEstimate(clock=FakeClock())
     waits = [estimate.reserve("writes") for _ in range(200)]
     assert waits[:200 - LOW_WATER] == [0.0] * (200 - LOW_WATER) and waits[-1] > 0
+
+
+# Response headers exactly as real ARM sent them, from tests/replay/recordings (see SOURCES.md there):
+# test_azure_firewall_policy.yaml interactions 0 (the policy PUT), 1 (a poll), 69 (the RCG DELETE), and
+# test_network_route_table_operation.yaml interaction 1 (a 2023 PUT: the older hourly write limit, no global one).
+RECORDED_POLICY_PUT = {"x-ms-ratelimit-remaining-subscription-global-writes": "2998",
+                       "x-ms-ratelimit-remaining-subscription-writes": "198"}
+RECORDED_POLL_GET = {"x-ms-ratelimit-remaining-subscription-global-reads": "3749"}
+RECORDED_RCG_DELETE = {"x-ms-ratelimit-remaining-subscription-deletes": "199",
+                       "x-ms-ratelimit-remaining-subscription-global-deletes": "2999"}
+RECORDED_2023_PUT = {"x-ms-ratelimit-remaining-subscription-writes": "1197"}
+
+
+@pytest.mark.parametrize(
+    ("bucket", "headers", "remaining"),
+    [
+        pytest.param("writes", RECORDED_POLICY_PUT, 198, id="write-both-headers-the-lower"),
+        pytest.param("reads", RECORDED_POLL_GET, 3749, id="read-only-the-global-header"),
+        pytest.param("deletes", RECORDED_RCG_DELETE, 199, id="delete-both-headers-the-lower"),
+        pytest.param("writes", RECORDED_2023_PUT, 1197, id="write-only-the-subscription-header"),
+        pytest.param("reads", RECORDED_POLICY_PUT, None, id="no-header-for-this-bucket"),
+        pytest.param("reads", {"x-ms-ratelimit-remaining-subscription-global-reads": "n/a"}, None, id="not-a-number"),
+    ],
+)
+def test_remaining_from_recorded_headers(bucket: str, headers: dict[str, str], remaining: int | None) -> None:
+    assert remaining_from_headers(bucket, headers) == remaining
+
+
+def test_recorded_read_header_feeds_the_pacer() -> None:
+    """Real ARM reports reads only on the global bucket. A healthy global count leaves the pacer on its own
+    read count; a nearly empty global bucket (other principals draining it) makes it wait."""
+    clock = FakeClock()
+    estimate = BucketEstimate(clock=clock)
+    healthy = remaining_from_headers("reads", RECORDED_POLL_GET)
+    assert healthy is not None
+    estimate.observe("reads", healthy)
+    assert estimate.reserve("reads") == 0.0
+    drained = remaining_from_headers("reads", {"x-ms-ratelimit-remaining-subscription-global-reads": "5"})
+    assert drained == 5
+    estimate.observe("reads", drained)
+    assert estimate.reserve("reads") > 0
+
+
+def test_recorded_write_headers_pace_on_the_subscription_bucket() -> None:
+    clock = FakeClock()
+    estimate = BucketEstimate(clock=clock)
+    low = {"x-ms-ratelimit-remaining-subscription-global-writes": "2990",
+           "x-ms-ratelimit-remaining-subscription-writes": str(LOW_WATER - 10)}
+    remaining = remaining_from_headers("writes", low)
+    assert remaining == LOW_WATER - 10
+    estimate.observe("writes", remaining)
+    assert estimate.reserve("writes") == pytest.approx(1.0)  # 10 tokens short at 10 writes/s

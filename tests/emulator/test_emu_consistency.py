@@ -143,13 +143,16 @@ def test_rate_limit_headers_and_token_buckets(make_emu: Callable[..., Emulator])
     second = requests.get(
         url, headers={**AUTH, "x-ms-correlation-request-id": "corr-1"}, verify=emu.ca_bundle, timeout=10
     )
-    assert first.headers["x-ms-ratelimit-remaining-subscription-reads"] == "249"
+    # Reads carry only the global header, as real ARM sends it (docs/arm-notes.md §6).
+    assert "x-ms-ratelimit-remaining-subscription-reads" not in first.headers
     assert first.headers["x-ms-ratelimit-remaining-subscription-global-reads"] == "3749"
-    assert int(second.headers["x-ms-ratelimit-remaining-subscription-reads"]) <= 249
+    assert int(second.headers["x-ms-ratelimit-remaining-subscription-global-reads"]) <= 3749
     assert second.headers["x-ms-correlation-request-id"] == "corr-1"
     assert first.headers["x-ms-request-id"] and first.headers["x-ms-routing-request-id"]
     put = requests.put(url, json=first.json(), headers=AUTH, verify=emu.ca_bundle, timeout=10)
     assert put.headers["x-ms-ratelimit-remaining-subscription-writes"] == "199"
+    assert put.headers["x-ms-ratelimit-remaining-subscription-global-writes"] == "2999"
+    assert "x-ms-ratelimit-remaining-subscription-global-reads" not in put.headers
     limited = make_emu(token_buckets=True)
     # The bucket refills 25 tokens/s while we drain it, so on a slow machine 260 reads may not be enough:
     # keep reading (bounded) until the first 429.

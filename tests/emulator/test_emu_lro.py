@@ -100,21 +100,43 @@ def test_sdk_create_route_and_table(net: NetworkManagementClient, emu: Emulator)
 
 
 def test_delete_202_then_gone_and_204_when_absent(emu: Emulator, net: NetworkManagementClient) -> None:
-    rcg = rid("rg-hub", "firewallPolicies", "fwpol-hub", "ruleCollectionGroups", "platform-baseline")
-    url = f"{emu.base_url}{rcg}"
+    route = f"{RT}/routes/to-onprem"
+    url = f"{emu.base_url}{route}"
     resp = requests.delete(url + "?api-version=2026-03-01", headers=AUTH, verify=emu.ca_bundle, timeout=10)
+    # [REC test_network_route_table_operation.yaml 20]: no body, operationResults Location, async notification.
     assert resp.status_code == 202 and resp.content == b""
     assert "/operationResults/" in resp.headers["Location"]
     assert "/operations/" in resp.headers["Azure-AsyncOperation"]
+    assert resp.headers["Azure-AsyncNotification"] == "Enabled"
     assert int(resp.headers["Retry-After"]) >= 1
     done = requests.get(resp.headers["Location"], headers=AUTH, verify=emu.ca_bundle, timeout=10)
     assert done.status_code == 204
-    assert emu.get(url[len(emu.base_url) :]) is None
+    assert emu.get(route) is None
     again = requests.delete(url + "?api-version=2026-03-01", headers=AUTH, verify=emu.ca_bundle, timeout=10)
     assert again.status_code == 204
     net.route_tables.begin_delete("rg-spoke", "rt-never-existed").result()
     net.routes.begin_delete("rg-spoke", "rt-spoke-nodes", "to-onprem").result()
     assert emu.get(RT)["properties"]["routes"] == []  # type: ignore[index]
+
+
+def test_rcg_delete_answers_with_its_body_under_nfv_operations(emu: Emulator, net: NetworkManagementClient) -> None:
+    rcg = rid("rg-hub", "firewallPolicies", "fwpol-hub", "ruleCollectionGroups", "platform-baseline")
+    before = emu.get(rcg)
+    assert before is not None
+    url = f"{emu.base_url}{rcg}?api-version=2026-03-01"
+    resp = requests.delete(url, headers=AUTH, verify=emu.ca_bundle, timeout=10)
+    # [REC test_azure_firewall_policy.yaml 69-72]
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["name"] == "platform-baseline" and body["etag"] != before["etag"]
+    assert "/nfvOperationResults/" in resp.headers["Location"]
+    assert "/nfvOperations/" in resp.headers["Azure-AsyncOperation"]
+    assert "Azure-AsyncNotification" not in resp.headers
+    done = requests.get(resp.headers["Location"], headers=AUTH, verify=emu.ca_bundle, timeout=10)
+    assert done.status_code == 200 and done.content == b"null"
+    assert emu.get(rcg) is None
+    # The real SDK handles the nfv protocol end to end.
+    net.firewall_policy_rule_collection_groups.begin_delete("rg-hub", "fwpol-hub", "platform-baseline").result()
 
 
 def test_operations_in_one_lock_domain_never_overlap(emu: Emulator, net: NetworkManagementClient) -> None:
