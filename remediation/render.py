@@ -24,7 +24,7 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
                      "error": "<ArmCode>: <message>" | null,
                      "retryable": false}],                              # empty on a dry run
       "error":     "<why the reconcile stopped>" | null,
-      "followUps": [{"target": "firewall:<id>", "status": "pending|succeeded|failed",
+      "followUps": [{"target": "firewall:<id>", "status": "pending|not run|succeeded|failed",
                      "summary": {...}, "converged": ..., "error": ...}]  # what must run after this target
     }
 
@@ -121,7 +121,7 @@ def _follow_ups_json(result: ReconcileResult) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"target": str(target)}
         done = ran.get(str(target).lower())
         if done is None:
-            item["status"] = "pending"
+            item["status"] = "not run" if result.error else "pending"
         else:
             item["status"] = "failed" if _failed(done) else "succeeded"
             item["summary"] = done.plan.summary()
@@ -323,7 +323,9 @@ def _follow_up_lines(result: ReconcileResult) -> list[str]:
     lines = []
     for target in result.follow_ups:
         done = ran.get(str(target).lower())
-        if done is None:
+        if done is None and result.error:
+            lines.append(f"follow-up {target}: not run (this target ended with an error)")
+        elif done is None:
             lines.append(f"follow-up {target}: pending (runs after this target)")
         elif _failed(done):
             lines.append(f"follow-up {target}: failed" + (f": {done.error}" if done.error else ""))

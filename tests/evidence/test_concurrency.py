@@ -141,8 +141,10 @@ def test_racing_creators_of_one_owned_route_table_create_it_once_and_keep_its_ro
 
 @pytest.mark.xfail(strict=True, reason=(
     "ARM-faithful default mode: the Network RP ignores If-Match, so a subnet PUT built from the model read "
-    "just before it overwrites a foreign NSG change made in between (lost update, ARCHITECTURE.md 3). "
-    "Inherent to the subnet API (no PATCH); the gateway narrows the window to one GET->PUT under a lock."))
+    "just before it overwrites a foreign NSG change made in between (lost update, docs/architecture.md "
+    "section 3, invariant 14). Inherent to the subnet API (no PATCH): the read is made immediately before "
+    "the PUT under the VNet's lock, and a change that lands after our PUT is reported as a warning, but one "
+    "inside the GET->PUT window leaves no trace ARM would show."))
 def test_foreign_nsg_change_between_subnet_read_and_put_survives_default_mode(harness: Harness) -> None:
     emu = harness.emu
     support.reset(emu)
