@@ -21,6 +21,8 @@ settings.register_profile(
 SLOW: dict[str, str] = {
     "tests/infra/": "checkov and the Bicep/azd parsers load every template (about a minute of set-up)",
     "tests/evidence/test_crash_safety.py": "kills and restarts real subprocess applies",
+    "tests/evidence/test_fault_injection.py": "fault-injection properties, each example a full reconcile",
+    "tests/evidence/test_concurrency.py": "threads racing real LRO durations against the emulator",
     "tests/functions/test_concurrency.py": "real LRO durations and lease contention between workers",
     "tests/packaging/": "builds the wheel and installs it into a fresh venv",
 }
