@@ -14,7 +14,7 @@ PYTHON ?= $(shell $(find_python))
 
 # The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
 # else's and is never cleared.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python $(WANT_PYTHON) not found: install it (pyenv install $(WANT_PYTHON), or apt-get install python$(WANT_PYTHON)-venv) or pass PYTHON=/path/to/python$(WANT_PYTHON)"; exit 1; }
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(WANT_PYTHON))))'; then \
 	  if [ -L $(VENV) ]; then echo "$(VENV) is a symlink to a venv of another Python: remove the link (rm $(VENV)), then rerun"; exit 1; fi; \

@@ -87,9 +87,10 @@ def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> Non
     module, emulator_module, version, requires = json.loads(out.stdout)
     assert Path(module).is_relative_to(installed.venv) and Path(emulator_module).is_relative_to(installed.venv)
     assert version == remediation.__version__
-    pins = {line.strip() for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    pins = {line.strip() for name in ("requirements.txt", "requirements-cli.txt")
+            for line in (ROOT / name).read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.startswith("#")}
-    assert pins <= set(requires)
+    assert pins == set(requires)
 
 
 def test_the_installed_cli_plans_against_a_seeded_emulator_from_another_directory(installed: Installed) -> None:
