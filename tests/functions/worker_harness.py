@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import sys
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,10 +238,6 @@ class Worker:
         if name != "invocation_request" and response.result.status != protos.StatusResult.Success:
             raise WorkerError(f"{name} failed: {response.result.exception.message}")
         return response
-
-
-def binding_types(functions: Iterable[IndexedFunction]) -> dict[str, str]:
-    return {fn.name: fn.trigger_type for fn in functions}
 
 
 def _new_id() -> str:
