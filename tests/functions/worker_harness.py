@@ -257,5 +257,7 @@ def worker() -> Worker:
 
 def close_worker() -> None:
     """Stop the worker's thread pool at the end of the session (if a test started it)."""
+    global _worker
     if _worker is not None:
         _worker.close()
+        _worker = None
