@@ -60,6 +60,14 @@ def base_settings(**extra: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------------ function objects
 
 
+def functions() -> dict[str, Any]:
+    """The app's functions as Microsoft's worker indexed and reported them, by name (each with
+    `get_raw_bindings()` and `get_user_function()`, like azure.functions' Function)."""
+    from tests.functions.worker_harness import worker
+
+    return dict(worker().functions)
+
+
 def user_function(name: str) -> Callable[..., Any]:
     """The function as Microsoft's worker indexed it from function_app.py (tests/functions/worker_harness.py),
     for tests that call it with azure.functions objects they build themselves."""

@@ -87,6 +87,14 @@ class IndexedFunction:
     def trigger_name(self) -> str:
         return str(self.trigger()["name"])
 
+    # The two methods of azure.functions' Function that tests written before the harness use.
+    def get_raw_bindings(self) -> list[str]:
+        return [str(raw) for raw in self.metadata.raw_bindings]
+
+    def get_user_function(self) -> Callable[..., Any]:
+        info = handle_event._functions.get_function(self.function_id)
+        return info.func
+
 
 @dataclass(frozen=True)
 class HttpResult:
@@ -173,8 +181,7 @@ class Worker:
 
     def user_function(self, name: str) -> Callable[..., Any]:
         """The Python function the worker registered under `name` (for tests that build the SDK objects)."""
-        info = handle_event._functions.get_function(self.functions[name].function_id)
-        return info.func
+        return self.functions[name].get_user_function()
 
     # ------------------------------------------------------------------ invocations
 
