@@ -1,11 +1,25 @@
-# The README's set-up: `make demo` and `make test` on a fresh machine (Python 3.11, Node 20).
+# The README's set-up: `make demo` and `make test` on a fresh machine (Python 3.13, Node 20).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+WANT_PYTHON := 3.13
 
-.PHONY: demo test lint unit bench clean
+# The interpreter the venv is made from: PYTHON=... if given, else `python3.13` on PATH if it runs (a pyenv shim
+# may be on PATH without the version being active), else pyenv's newest 3.13.x. Empty when none is found.
+find_python = for p in python$(WANT_PYTHON) $$(ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/$(WANT_PYTHON).*/bin/python 2>/dev/null | sort -V -r); do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(WANT_PYTHON))))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done
+comma := ,
+PYTHON ?= $(shell $(find_python))
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	python3 -m venv $(VENV)
+.PHONY: demo test test-fast lint unit bench clean
+
+# The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
+# else's and is never cleared.
+$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python $(WANT_PYTHON) not found: install it (pyenv install $(WANT_PYTHON), or apt-get install python$(WANT_PYTHON)-venv) or pass PYTHON=/path/to/python$(WANT_PYTHON)"; exit 1; }
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(WANT_PYTHON))))'; then \
+	  if [ -L $(VENV) ]; then echo "$(VENV) is a symlink to a venv of another Python: remove the link (rm $(VENV)), then rerun"; exit 1; fi; \
+	  echo "$(VENV) was made by $$($(PY) --version): recreating it with $(PYTHON)"; rm -rf $(VENV); fi
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
@@ -26,10 +40,19 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed node_modules/.installed
 	$(PY) -m pytest -q
 
+# Everything; what CI runs.
 test: lint unit
+
+# The quick loop while editing: the pure core, the unit tests, the Function app through the worker and the
+# CLI, with hypothesis at 20 examples; the slow evidence, concurrency and infra suites are left to `make test`
+# (the `slow` marker, pyproject.toml).
+test-fast: $(VENV)/.installed node_modules/.installed
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
+	@if [ -L $(VENV) ]; then echo "$(VENV) is a symlink: left alone"; else rm -rf $(VENV); fi
+	@if [ -L node_modules ]; then echo "node_modules is a symlink: left alone"; else rm -rf node_modules; fi

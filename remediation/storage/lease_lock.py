@@ -56,7 +56,8 @@ class BlobLeaseLocks:
 
     def __init__(self, service: BlobServiceClient, *, container: str = LOCK_CONTAINER, lease_s: int = 60,
                  renew_every_s: float = 20.0, acquire_timeout_s: float = 180.0, max_backoff_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 renew_wait: Callable[[threading.Event, float], bool] = threading.Event.wait) -> None:
         # Renewing at a third of the lease leaves two renewals' worth of slack for a slow storage call.
         if not 15 <= lease_s <= 60:
             raise ValueError("a blob lease lasts 15 to 60 seconds")
@@ -68,6 +69,9 @@ class BlobLeaseLocks:
         self._acquire_timeout_s = acquire_timeout_s
         self._max_backoff_s = max_backoff_s
         self._clock = clock
+        # How the renewer waits between renewals: `stop.wait(renew_every_s)`, True once stopped. Injectable so a
+        # test decides when each renewal happens instead of sleeping through a lease.
+        self._renew_wait = renew_wait
         self._container_ready = False
 
     @contextmanager
@@ -141,7 +145,7 @@ class BlobLeaseLocks:
                 raise
 
     def _renew_loop(self, lease: BlobLeaseClient, name: str, stop: threading.Event, guard: _LeaseGuard) -> None:
-        while not stop.wait(self._renew_every_s):
+        while not self._renew_wait(stop, self._renew_every_s):
             try:
                 lease.renew()
             except AzureError as exc:

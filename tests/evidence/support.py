@@ -48,6 +48,8 @@ def examples(ci: int) -> Any:
     from hypothesis import settings
 
     profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    if profile == "fast":  # make test-fast (tests/conftest.py)
+        return settings(max_examples=min(ci, 20))
     return settings(max_examples=ci if profile == "ci" else ci * 10)
 
 

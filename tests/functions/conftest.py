@@ -27,6 +27,7 @@ from azure.storage.queue import QueueClient
 from remediation.storage import AUDIT_TABLE, DEDUPE_TABLE, LOCK_CONTAINER, QUEUE_NAME, STATUS_TABLE
 from remediation.triggers import runtime as runtime_module
 from tests.functions.helpers import DEV_ACCOUNT, ROOT, Azurite, base_settings
+from tests.functions.worker_harness import close_worker
 
 
 def _free_ports(count: int) -> list[int]:
@@ -48,6 +49,13 @@ def _answers(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_session() -> Iterator[None]:
+    """Microsoft's worker (tests/functions/worker_harness.py) is started on first use, stopped at the end."""
+    yield
+    close_worker()
 
 
 @pytest.fixture(scope="session")

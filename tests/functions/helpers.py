@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable
@@ -61,16 +60,20 @@ def base_settings(**extra: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------------ function objects
 
 
-@functools.cache
 def functions() -> dict[str, Any]:
-    """Index the app once, like the host: FunctionApp.get_functions() refuses a second indexing."""
-    import function_app
+    """The app's functions as Microsoft's worker indexed and reported them, by name (each with
+    `get_raw_bindings()` and `get_user_function()`, like azure.functions' Function)."""
+    from tests.functions.worker_harness import worker
 
-    return {str(fn.get_function_name()): fn for fn in function_app.app.get_functions()}
+    return dict(worker().functions)
 
 
 def user_function(name: str) -> Callable[..., Any]:
-    return functions()[name].get_user_function()
+    """The function as Microsoft's worker indexed it from function_app.py (tests/functions/worker_harness.py),
+    for tests that call it with azure.functions objects they build themselves."""
+    from tests.functions.worker_harness import worker
+
+    return worker().user_function(name)
 
 
 def event_from_json(body: dict[str, Any]) -> func.EventGridEvent | func.CloudEvent:

@@ -12,13 +12,14 @@ import pytest
 from azure.data.tables import TableClient
 from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.functions.timer import TimerRequest as HostTimerRequest
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
 from remediation.errors import TerminalError, TransientError
 from remediation.model import ReconcileResult, Target
 from remediation.reconciler import Reconciler
-from remediation.storage import AUDIT_TABLE, BlobLeaseLocks
+from remediation.storage import AUDIT_TABLE, LOCK_CONTAINER, BlobLeaseLocks
 from remediation.storage.audit import get_json
+from remediation.storage.lease_lock import LeaseLostError
 from remediation.triggers.queue import MAX_DEQUEUE_COUNT
 from remediation.triggers.runtime import get_runtime
 from tests.functions.helpers import (
@@ -187,11 +188,59 @@ def test_lock_names_compare_case_insensitively_and_waiters_time_out(storage: Azu
         pass
 
 
+class RenewalSchedule:
+    """The lease renewer's wait (BlobLeaseLocks `renew_wait`), driven by the test: a renewal happens when the test
+    says so, instead of the test sleeping through a real 15 s lease. Storage and the renewals stay real."""
+
+    def __init__(self) -> None:
+        self._due = threading.Semaphore(0)
+        self._renewed = threading.Semaphore(0)
+        self._waits = 0
+
+    def wait(self, stop: threading.Event, interval_s: float) -> bool:
+        if self._waits:
+            self._renewed.release()  # back here after a renewal that succeeded
+        self._waits += 1
+        while True:
+            if self._due.acquire(timeout=0.05):
+                return False  # renew now
+            if stop.is_set():
+                # A renewal asked for before the stop still happens.
+                return not self._due.acquire(blocking=False)
+
+    def renew(self) -> None:
+        """Ask for one renewal and wait until it succeeded (the renewer waits again)."""
+        self._due.release()
+        assert self._renewed.acquire(timeout=15), "the renewer stopped: a renewal failed"
+
+    def renew_later(self) -> None:
+        """Ask for one renewal without waiting for it (it runs before the renewer stops)."""
+        self._due.release()
+
+
 def test_the_lease_is_renewed_while_held(storage: Azurite) -> None:
     service = BlobServiceClient.from_connection_string(storage.connection_string())
-    holder = BlobLeaseLocks(service, lease_s=15, renew_every_s=3)
-    waiter = BlobLeaseLocks(service, acquire_timeout_s=0.5)
+    schedule = RenewalSchedule()
+    holder = BlobLeaseLocks(service, lease_s=15, renew_every_s=3, renew_wait=schedule.wait)
+    waiter = BlobLeaseLocks(service, acquire_timeout_s=0.5, max_backoff_s=0.2)
     with holder.hold("firewall:renewed"):
-        time.sleep(17)  # past the 15 s lease: only renewal keeps it
+        for _ in range(3):
+            schedule.renew()  # each one a real renewal, accepted by storage
         with pytest.raises(TransientError), waiter.hold("firewall:renewed"):
             pass
+    with waiter.hold("firewall:renewed"):  # released on exit
+        pass
+
+
+def test_a_lease_lost_while_held_fails_the_holder_when_it_is_done(storage: Azurite) -> None:
+    service = BlobServiceClient.from_connection_string(storage.connection_string())
+    schedule = RenewalSchedule()
+    holder = BlobLeaseLocks(service, lease_s=15, renew_every_s=3, renew_wait=schedule.wait)
+    with pytest.raises(LeaseLostError), holder.hold("firewall:taken"):
+        schedule.renew()
+        # Another writer breaks the lease and takes it (as after a pause longer than the lease).
+        (blob,) = service.get_container_client(LOCK_CONTAINER).list_blobs()
+        blob_client = service.get_blob_client(LOCK_CONTAINER, blob.name)
+        BlobLeaseClient(blob_client).break_lease(lease_break_period=0)
+        BlobLeaseClient(blob_client).acquire(lease_duration=15)
+        schedule.renew_later()  # this renewal is refused: the holder learns it lost the lock
