@@ -139,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench-check] {name} done in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
         return None
 
+    def fleet(n: int) -> Callable[[], fleet_cost.SizeRun]:
+        return lambda: fleet_cost.size_run(n, time_factor=time_factor_for(n))
+
     for n in sizes:
-        run = step(f"fleet N={n}", lambda n=n: fleet_cost.size_run(n, time_factor=time_factor_for(n)))
+        run = step(f"fleet N={n}", fleet(n))
         if run is not None:
             results["sizes"][str(n)] = {"time_factor": run.time_factor, "sweep": run.sweep, "event": run.event,
                                         "group": run.group}
