@@ -135,8 +135,22 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
     return out
 
 
+def sweep_gets(n: int, *, time_factor: float) -> dict[str, Any]:
+    """One converging sweep of a fresh fleet: what a burst of n events is compared with."""
+    fleet = topology.generate(n)
+    with harness(fleet.seed, topology.SETTINGS, time_factor=time_factor) as h:
+        h.emu.clear_log()
+        result = h.reconciler.reconcile(h.reconciler.scope_target(), dry_run=False)
+        results = [result, *(h.reconciler.reconcile(f, dry_run=False) for f in follow_ups(result))]
+        log = h.emu.request_log
+    if _not_converged(results):
+        raise BenchFailure(f"N={n}: the converging sweep did not converge: {_not_converged(results)[:2]}")
+    return {"gets": gets(log), "writes": writes(log), "group_writes": group_writes(log)}
+
+
 def burst_run(n: int, *, time_factor: float, workers: int = 8) -> dict[str, Any]:
-    """n new-cluster events at once on a fresh fleet of n clusters, `workers` at a time."""
+    """n new-cluster events at once on a fresh fleet of n clusters, `workers` at a time, against one sweep of
+    the same seed at the same LRO durations."""
     fleet = topology.generate(n)
     with harness(fleet.seed, topology.SETTINGS, time_factor=time_factor) as h:
         h.emu.clear_log()
@@ -170,4 +184,5 @@ def burst_run(n: int, *, time_factor: float, workers: int = 8) -> dict[str, Any]
         "follow_up_runs": len(results) - n,
         "http_429": sum(1 for r in log if r.status == 429), "http_409": sum(1 for r in log if r.status == 409),
         "wall_s": round(wall, 2),
+        "sweep": sweep_gets(n, time_factor=time_factor),
     }
