@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(render(verdicts))
     m = results["machine"]
-    print(f"machine: {m['nproc']} x {m['cpu']}, Python {m['python']}, git {m['git_head']}"
+    print(f"machine: {m['nproc']} x {m['cpu']}, Python {m['python']}, git {m['git_head']} "
+          f"(product code as of {m['product_code_commit']})"
           f"{' + uncommitted product changes' if m['product_code_uncommitted_changes'] else ''}; "
           f"total {results['total_s']} s; results in {args.output}")
     for problem in broken:

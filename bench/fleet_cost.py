@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import minimum, topology
-from bench.common import RCG_PUT, BenchFailure, harness
+from bench.common import RCG_PUT, BenchFailure, harness, resource_type
 from bench.latency import interval_union
 from remediation.model import ReconcileResult, Target, TargetKind
 
@@ -39,6 +39,14 @@ def accepted(log: Sequence[Any]) -> list[Any]:
 
 def gets(log: Sequence[Any]) -> int:
     return sum(1 for r in accepted(log) if r.method == "GET")
+
+
+def gets_by_type(log: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in accepted(log):
+        if r.method == "GET":
+            counts[resource_type(r.path)] = counts.get(resource_type(r.path), 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def writes(log: Sequence[Any]) -> int:
@@ -104,6 +112,7 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
             "azure_s": round(lro_real / time_factor + (wall - lro_real), 1) if time_factor else None,
             "lro_real_s": round(lro_real, 2),
             "independent_model_writes_left_after": minimum.total(left),
+            "gets_by_type": gets_by_type(log),
         }
         if minimum.total(left):
             raise BenchFailure(f"N={n}: the product says converged, the independent model still sees {left}: "
@@ -119,6 +128,7 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
             if _not_converged(results):
                 raise BenchFailure(f"N={n}: converged event for {cluster_id}: {_not_converged(results)[:2]}")
             per_event.append(gets(log))
+            by_type = gets_by_type(log)
             event_writes += writes(log)
             event_min.append(minimum.total(minimum.event_reads(converged, cluster_id, RULES)))
         count = len(per_event)
@@ -126,7 +136,7 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
             "events": count, "gets_per_event": round(sum(per_event) / count, 2), "gets_each": per_event,
             "gets_minimum_per_event": round(sum(event_min) / count, 2),
             "gets_minimum_items_first": minimum.event_reads(converged, fleet.cluster_ids[0], RULES),
-            "writes": event_writes, "cpu_s_per_event": round((time.process_time() - cpu) / count, 3),
+            "gets_by_type_last": by_type, "writes": event_writes, "cpu_s_per_event": round((time.process_time() - cpu) / count, 3),
         }
         groups = minimum.owned_groups(converged, RULES)
         sizes = {str(g["name"]): minimum.group_bytes(g) for g in groups}
