@@ -136,7 +136,8 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
             "events": count, "gets_per_event": round(sum(per_event) / count, 2), "gets_each": per_event,
             "gets_minimum_per_event": round(sum(event_min) / count, 2),
             "gets_minimum_items_first": minimum.event_reads(converged, fleet.cluster_ids[0], RULES),
-            "gets_by_type_last": by_type, "writes": event_writes, "cpu_s_per_event": round((time.process_time() - cpu) / count, 3),
+            "gets_by_type_last": by_type, "writes": event_writes,
+            "cpu_s_per_event": round((time.process_time() - cpu) / count, 3),
         }
         groups = minimum.owned_groups(converged, RULES)
         sizes = {str(g["name"]): minimum.group_bytes(g) for g in groups}
