@@ -24,7 +24,7 @@ from typing import Any
 from bench import cold_import, fleet_cost
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
-from bench.goals import Bound, Figure, Goal, check, exit_status, render
+from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
 
 RESULTS = ROOT / "bench" / "check-results.json"
 GROUP_LIMIT_BYTES = 2 * 1024 * 1024  # RCG size limit for policies created after July 2022 (docs/arm-notes.md)
@@ -121,8 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-burst", action="store_true")
     parser.add_argument("--no-cold-import", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--from-results", type=Path, metavar="FILE",
+                        help="measure nothing: judge the figures in FILE (an earlier --output) again")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if args.from_results:
+        saved = json.loads(args.from_results.read_text(encoding="utf-8"))
+        verdicts = check(figures(saved), goals(tuple(sorted(int(n) for n in saved["sizes"]))))
+        print(render_markdown(verdicts) if args.markdown else render(verdicts))
+        return exit_status(verdicts)
     sizes = tuple(sorted(set(args.sizes or (FULL_SIZES if args.full else QUICK_SIZES))))
     if min(sizes) < fleet_cost.SAMPLE:
         parser.error(f"the smallest fleet must hold the {fleet_cost.SAMPLE} sampled clusters")
@@ -163,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                             "bound": v.ceiling, "status": v.status.value, "note": v.note} for v in verdicts]
     results["broken"] = broken
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(render(verdicts))
+    print(render_markdown(verdicts) if args.markdown else render(verdicts))
     m = results["machine"]
     print(f"machine: {m['nproc']} x {m['cpu']}, Python {m['python']}, git {m['git_head']} "
           f"(product code as of {m['product_code_commit']})"

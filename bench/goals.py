@@ -145,3 +145,17 @@ def render(verdicts: Sequence[Verdict]) -> str:
     lines.append(f"{met} goals met, {missed} missed, "
                  f"{sum(1 for v in verdicts if v.goal and v.status is Status.SKIPPED)} skipped")
     return "\n".join(lines)
+
+
+def render_markdown(verdicts: Sequence[Verdict]) -> str:
+    """The same rows as a Markdown table, for docs/BENCHMARKS.md."""
+    lines = ["| Figure | Value | Independent minimum | Goal | Bound | Status |", "|---|---:|---:|---|---:|---|"]
+    for v in verdicts:
+        value = v.figure.value
+        shown = ("yes" if value == 1 else "no") if v.goal and v.goal.bound is Bound.IS_TRUE and value is not None \
+            else _num(value)
+        bound = _num(v.ceiling) if v.goal and v.goal.bound is not Bound.IS_TRUE else ""
+        status = v.status.value + (f" ({v.note})" if v.note else "")
+        label = v.figure.label + (f" [{v.figure.unit}]" if v.figure.unit else "")
+        lines.append(f"| {label} | {shown} | {_num(v.figure.minimum)} | {_goal_text(v)} | {bound} | {status} |")
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.goals import Bound, Figure, Goal, Status, check, exit_status, judge, render
+from bench.goals import Bound, Figure, Goal, Status, check, exit_status, judge, render, render_markdown
 
 FLAT = Goal("event@1000", Bound.TIMES_FIGURE, 1.2, "event@10")
 NEAR_MIN = Goal("sweep_gets", Bound.TIMES_MINIMUM, 1.2)
@@ -65,3 +65,10 @@ def test_figures_without_a_goal_are_listed_as_information() -> None:
     verdicts = check([Figure("cpu", "CPU per event", 0.04), Figure("group_writes", "w", 1)], [FEW_WRITES])
     assert [(v.figure.key, v.status) for v in verdicts] == [("group_writes", Status.MET), ("cpu", Status.INFO)]
     assert exit_status(verdicts) == 0
+
+
+def test_the_markdown_table_has_one_row_per_verdict() -> None:
+    verdicts = check([Figure("group_writes", "group writes", 3, 1)], [FEW_WRITES])
+    table = render_markdown(verdicts).splitlines()
+    assert len(table) == 3
+    assert table[2] == "| group writes | 3 | 1 | <= 2 | 2 | MISSED |"
