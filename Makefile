@@ -56,3 +56,9 @@ clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
 	@if [ -L $(VENV) ]; then echo "$(VENV) is a symlink: left alone"; else rm -rf $(VENV); fi
 	@if [ -L node_modules ]; then echo "node_modules is a symlink: left alone"; else rm -rf node_modules; fi
+
+# Fleet-scale figures against their goals (docs/BENCHMARKS.md): a few minutes, not part of `make test`;
+# exits 1 when a figure misses its goal. `$(PY) -m bench.check --full` adds N = 300 and 1000.
+.PHONY: bench-check
+bench-check: $(VENV)/.installed
+	$(PY) -m bench.check

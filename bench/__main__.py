@@ -36,12 +36,16 @@ def machine() -> dict[str, Any]:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=False).stdout.strip()
+        product = subprocess.run(["git", "log", "-1", "--format=%h", "--", "remediation", "emulator",
+                                  "function_app.py"], cwd=ROOT, capture_output=True, text=True,
+                                 check=False).stdout.strip()
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "remediation", "emulator"], cwd=ROOT,
                                     capture_output=True, text=True, check=False).stdout.strip())
     except OSError:
-        head, dirty = "unknown", False
+        head, product, dirty = "unknown", "unknown", False
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "platform": platform.platform(), "git_head": head, "product_code_uncommitted_changes": dirty}
+            "platform": platform.platform(), "git_head": head,
+            "product_code_commit": product, "product_code_uncommitted_changes": dirty}
 
 
 def table(results: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ def new_cluster_event() -> dict[str, Any]:
     return dict(json.loads((ROOT / "examples" / "events" / "managed-cluster-write.json").read_text(encoding="utf-8")))
 
 
-def _union(intervals: list[tuple[float, float]]) -> float:
+def interval_union(intervals: list[tuple[float, float]]) -> float:
     total, end = 0.0, float("-inf")
     for start, stop in sorted(intervals):
         if stop <= end:
@@ -63,7 +63,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                if "/rulecollectiongroups/" in o.resource_id.lower()]
     route_ops = [(o.started_at, o.ended_at or o.started_at) for o in ops
                  if "/rulecollectiongroups/" not in o.resource_id.lower()]
-    lro_real = _union([*rcg_ops, *route_ops])
+    lro_real = interval_union([*rcg_ops, *route_ops])
     other_real = real - lro_real
     azure = lro_real / TIME_FACTOR + other_real
 
