@@ -2,7 +2,7 @@
 
 Goal: 0 ARM writes, and reads equal to the distinct reads that must happen (ratio 1.0).
 
-"Must be read" for a cluster event (ARCHITECTURE.md section 2: a cluster target runs the cluster's routing
+"Must be read" for a cluster event (docs/architecture.md section 2: a cluster target runs the cluster's routing
 pass and the firewall pass, whose rule collection group is computed from *all* clusters in scope):
   routing side  - the cluster; the VNet(s) holding its node/pod subnets and its App Gateway's subnet (found in
                   the VNet list, which is also how the VPN gateways are discovered: ARM has no subscription-wide

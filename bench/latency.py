@@ -5,7 +5,7 @@ firewall policies and rule collection groups 180 s. With time_factor F every LRO
 A new cluster's Event Grid event (as scripts/demo.py sends it) is parsed and mapped to a target by
 remediation.intake, then the worker's reconcile runs; the clock stops when reconcile returns converged.
 
-The floor is the longest single dependency chain (ARCHITECTURE.md section 2):
+The floor is the longest single dependency chain (docs/architecture.md section 2):
   max(route table create -> one route -> subnet association,  rule collection group PUT)
   = max(5 + 5 + 8, 180) = 180 Azure seconds,
 which a reconcile only reaches if the routing writes and the firewall write run side by side.

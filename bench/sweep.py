@@ -6,7 +6,7 @@ and the rule collection group), sweep 2 finds it converged. Per sweep: the recon
 (result.arm_calls), what ARM saw (the emulator's request log, LRO status polls included, since ARM charges
 them to the read bucket), 429s, wall time, and the wall time the buckets allow at best:
   minimum = max(0, (writes - 200) / 10, (reads - 250) / 25) seconds, with the buckets full at the start
-(arm-protocol.md 3.3), counting the requests ARM accepted (a 429 takes no token).
+(docs/arm-notes.md 3.3), counting the requests ARM accepted (a 429 takes no token).
 """
 
 from __future__ import annotations

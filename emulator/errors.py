@@ -1,4 +1,4 @@
-"""ARM error responses (arm-protocol.md §3.5: envelope {"error":{"code","message","details":[]}})."""
+"""ARM error responses (docs/arm-notes.md §3.5: envelope {"error":{"code","message","details":[]}})."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def resource_not_found(type_name: str, name: str, resource_group: str) -> ArmErr
 
 
 def child_not_found(resource_id: str) -> ArmError:
-    """The Network RP's 404 for a missing child (arm-protocol.md §3.5, exact text unverified)."""
+    """The Network RP's 404 for a missing child (docs/arm-notes.md §3.5, exact text unverified)."""
     return ArmError(404, "NotFound", f"Resource {resource_id} not found.")
 
 

@@ -1,6 +1,6 @@
 """Long-running operations: what the Azure-AsyncOperation URL reports, and the per-lock-domain write log.
 
-arm-protocol.md §3.1: the fake applies the mutation at PUT time, keeps the resource `Updating` until the
+docs/arm-notes.md §3.1: the fake applies the mutation at PUT time, keeps the resource `Updating` until the
 operation's duration has elapsed, then flips it to `Succeeded`.  An operation may instead end `Failed` or
 `Canceled` (fault injection, or superseded by a newer write, §3.4) and then the change is rolled back.
 """
@@ -69,7 +69,7 @@ class Operation:
         """The body of GET {Azure-AsyncOperation}.
 
         Network answers a bare {"status": ...} [REC test_network_route_table_operation.yaml]; AKS adds
-        name/startTime/endTime [REC 2020, arm-protocol.md §2.7].
+        name/startTime/endTime [REC 2020, docs/arm-notes.md §2.7].
         """
         if self.operations_segment == "nfvOperations" and self.status in ("Failed", "Canceled"):
             # The firewall policy service answers a failed operation with capitalised keys (docs/arm-notes.md
@@ -95,7 +95,7 @@ def new_op_id() -> str:
 
 
 def canceled_error(old: Operation | None, new_method: str, resource_type: str) -> dict[str, Any]:
-    """arm-protocol.md §3.4 outcome 3: the older operation ends Canceled / CanceledAndSuperseded."""
+    """docs/arm-notes.md §3.4 outcome 3: the older operation ends Canceled / CanceledAndSuperseded."""
     short = resource_type.split("/")[-1]
     short = short[:1].upper() + short[1:].rstrip("s")
     old_id = old.op_id if old else new_op_id()

@@ -1,6 +1,6 @@
 """Resource types the emulator serves, and ARM resource-id parsing.
 
-ARM treats ids and paths case-insensitively (arm-protocol.md §4.1 "Casing"), so every lookup key here is
+ARM treats ids and paths case-insensitively (docs/arm-notes.md §4.1 "Casing"), so every lookup key here is
 lower-cased while the stored bodies keep the casing they were written with.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Per-type settings.  `lro_seconds` defaults are realistic durations (arm-protocol.md §2.3: a firewall update
+# Per-type settings.  `lro_seconds` defaults are realistic durations (docs/arm-notes.md §2.3: a firewall update
 # "can take three to five minutes"); Emulator(time_factor=...) scales them.
 
 
@@ -20,7 +20,7 @@ class TypeSpec:
     type_name: str  # canonical casing written into bodies ("type")
     namespace: str
     lro_seconds: float
-    etag_key: str = "etag"  # AKS spells it "eTag" (arm-protocol.md §2.7)
+    etag_key: str = "etag"  # AKS spells it "eTag" (docs/arm-notes.md §2.7)
     parent_key: str | None = None  # lower-cased type key of the parent, for child types
     embedded_in: str | None = None  # name of the parent's properties list holding this child, if embedded
     readonly_props: tuple[
@@ -118,7 +118,7 @@ TYPES: dict[str, TypeSpec] = {
         async_notification=False,
         delete_mode="sync",
     ),
-    # arm-protocol.md §2.4: real responses spell the type
+    # docs/arm-notes.md §2.4: real responses spell the type
     # "Microsoft.Network/FirewallPolicies/RuleCollectionGroups".
     RCG: TypeSpec(
         "Microsoft.Network/FirewallPolicies/RuleCollectionGroups",

@@ -2,7 +2,7 @@
 
 Bodies are stored exactly as an ARM GET returns them.  Subnets and routes live embedded in their parent
 (`properties.subnets` / `properties.routes`) as the Network RP returns them; rule collection groups are
-separate documents under their policy.  All lookups are case-insensitive (arm-protocol.md §4.1).
+separate documents under their policy.  All lookups are case-insensitive (docs/arm-notes.md §4.1).
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ class Store:
             ]
 
     def _fill_etags(self, key: str) -> None:
-        """Seeds may omit etags; children share the parent's (arm-protocol.md §3.2)."""
+        """Seeds may omit etags; children share the parent's (docs/arm-notes.md §3.2)."""
         body = self._docs[key]
         rid = parse_id(body["id"])
         spec = TYPES[rid.type_key]
@@ -626,7 +626,7 @@ class Store:
         )
 
     def _check_if_match(self, rid: ResourceId, existing: dict[str, Any] | None, if_match: str | None) -> None:
-        # arm-protocol.md §3.2: the Network RP ignores If-Match; strict mode follows the RPC table.
+        # docs/arm-notes.md §3.2: the Network RP ignores If-Match; strict mode follows the RPC table.
         if not self.strict_if_match or if_match is None:
             return
         if existing is None:
@@ -642,7 +642,7 @@ class Store:
         running = self.lro.running(domain)
         if running is None:
             return
-        # arm-protocol.md §3.4: three observed outcomes, chosen by configuration.
+        # docs/arm-notes.md §3.4: three observed outcomes, chosen by configuration.
         if self.conflict_mode == "supersede":
             self.lro.release(domain, running)
             running.error = canceled_error(running, method.lower(), spec.type_name)
@@ -769,7 +769,7 @@ class Store:
     # ------------------------------------------------------------------ body normalisation
     def _mint(self, spec: TypeSpec) -> str:
         # Network etags are weak W/"<guid>"; firewall policies/RCGs send bare GUIDs [REC
-        # test_azure_firewall_policy.yaml]; AKS eTags are opaque strings (arm-protocol.md §2.7, §3.2).
+        # test_azure_firewall_policy.yaml]; AKS eTags are opaque strings (docs/arm-notes.md §2.7, §3.2).
         return f'W/"{uuid.uuid4()}"' if spec.etag_style == "weak" else str(uuid.uuid4())
 
     def _mint_write_etag(self, rid: ResourceId, spec: TypeSpec, domain: str) -> None:
@@ -780,7 +780,7 @@ class Store:
             self._mint_domain_etag(domain)
 
     def _mint_domain_etag(self, domain: str) -> None:
-        """Every write mints a new etag for the parent, shared by its children (arm-protocol.md §2.2)."""
+        """Every write mints a new etag for the parent, shared by its children (docs/arm-notes.md §2.2)."""
         top = self._docs.get(domain)
         if top is None:
             return
@@ -821,7 +821,7 @@ class Store:
                     pool["provisioningState"] = state
 
     def _clean(self, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None) -> dict[str, Any]:
-        """Drop readonly fields from a PUT body and keep the server's values (arm-protocol.md §0.9)."""
+        """Drop readonly fields from a PUT body and keep the server's values (docs/arm-notes.md §0.9)."""
         new = {
             k: copy.deepcopy(v)
             for k, v in body.items()
@@ -965,7 +965,7 @@ class Store:
                 f"Resource {ref_id} referenced by resource {subnet_id} was not found. Please make sure that "
                 "the referenced resource exists, and that both resources are in the same region.",
             )
-        # arm-protocol.md §2.2: associating a route table that is still Updating.
+        # docs/arm-notes.md §2.2: associating a route table that is still Updating.
         if _props(table).get("provisioningState") in NON_TERMINAL:
             raise bad_request(
                 "ReferencedResourceNotProvisioned",

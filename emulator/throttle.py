@@ -1,6 +1,6 @@
 """ARM's per-subscription token buckets and the x-ms-ratelimit-remaining-* headers.
 
-arm-protocol.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription and
+docs/arm-notes.md §3.3: reads 250 burst / 25 per s, writes and deletes 200 / 10 per s, per subscription and
 principal; the subscription-global buckets (all principals) are 15x larger.
 
 Which headers a response carries depends on the operation kind, as real ARM sends them (docs/arm-notes.md §6,

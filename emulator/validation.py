@@ -44,7 +44,7 @@ def _prefix_error(prefix: Any, resource_id: str) -> ArmError:
 
 
 def validate_route(route_id: str, props: dict[str, Any]) -> None:
-    """Validate one route's properties (arm-protocol.md §2.1)."""
+    """Validate one route's properties (docs/arm-notes.md §2.1)."""
     name = route_id.rsplit("/", 1)[-1]
     prefix = props.get("addressPrefix")
     if not (is_cidr(prefix) or (isinstance(prefix, str) and _SERVICE_TAG.match(prefix))):

@@ -1,6 +1,6 @@
 """Apply: execute a plan's writes through the ARM client. No azure imports here.
 
-Order and parallelism follow the ARM lock domains (arm-protocol.md 0.8, 3.4):
+Order and parallelism follow the ARM lock domains (docs/arm-notes.md 0.8, 3.4):
 - phase 1, in parallel lanes: each route table (create, then its routes one by one), each firewall policy
   (its rule collection group writes) and each classic firewall (all its collection changes in ONE firewall
   PUT, since every classic change rewrites the whole firewall);
@@ -146,7 +146,7 @@ class _Run:
 
     def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> None:
         if any(change.kind is ChangeKind.ROUTE_TABLE for _, change in items):
-            # Creating a table is check-then-PUT, and a table PUT replaces its routes (arm-protocol.md 2.1):
+            # Creating a table is check-then-PUT, and a table PUT replaces its routes (docs/arm-notes.md 2.1):
             # two instances that both saw no table would let the later, empty PUT wipe the routes the first
             # one wrote. One holder per table (across instances) makes the second see the table and keep it.
             with self.locks.hold("route-table:" + table_key, self.deadline):

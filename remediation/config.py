@@ -125,7 +125,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if cloud not in CLOUD_ENDPOINTS:
         raise ConfigError("AZURE_CLOUD", f"{cloud!r} is not one of {', '.join(CLOUD_ENDPOINTS)}")
     arm_endpoint = get("ARM_ENDPOINT") or CLOUD_ENDPOINTS[cloud]
-    # Bearer tokens are only sent over TLS (arm-protocol.md section 0.1).
+    # Bearer tokens are only sent over TLS (docs/arm-notes.md section 0.1).
     _require_https("ARM_ENDPOINT", arm_endpoint)
     prefix = get("OWNERSHIP_PREFIX")
     if not _NAME.match(prefix) or len(prefix) < 2:

@@ -1,7 +1,7 @@
 """Pure: observed topology + settings -> the desired routes and firewall rules (the runbook, made precise).
 
-Every rule below is a line of the runbook or of ARCHITECTURE.md section 1; the comment next to it says which,
-and the platform fact that shapes it (domain-notes.md 3.2, arm-protocol.md 2.5-2.7). No I/O: the same
+Every rule below is a line of the runbook or of docs/architecture.md section 1; the comment next to it says which,
+and the platform fact that shapes it (docs/platform-notes.md 3.2, docs/arm-notes.md 2.5-2.7). No I/O: the same
 snapshot and settings always give equal data, so a re-computation after an apply compares equal.
 
 Public API (the reconciler calls exactly these):
@@ -46,13 +46,13 @@ EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evalua
 INGRESS_PRIORITY = 210
 P2S_PRIORITY = 220
 ALLOW = "Allow"
-# AGIC only supports these two SKUs (arm-protocol.md 2.5/2.7: "The AGIC add-on supports only v2 SKUs";
+# AGIC only supports these two SKUs (docs/arm-notes.md 2.5/2.7: "The AGIC add-on supports only v2 SKUs";
 # Basic_v2 is a v2 SKU that AGIC does not support).
 SUPPORTED_GATEWAY_SKUS = ("Standard_v2", "WAF_v2")
 # P2S clients reach web front-ends in the cluster (INGRESS_PORTS, 80/443): HTTP(S) is TCP. UDP is not
 # opened: least privilege, and nothing in the runbook's ingress path (App Gateway, AGIC backends) uses it.
 P2S_PROTOCOLS = ("TCP",)
-INGRESS_PROTOCOLS = ("TCP",)  # ARCHITECTURE.md 1: "configured ports (TCP)"
+INGRESS_PROTOCOLS = ("TCP",)  # docs/architecture.md 1: "configured ports (TCP)"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -152,7 +152,7 @@ def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _is_flat_cni(cluster: ObservedCluster) -> bool:
-    # Flat Azure CNI = plugin azure without networkPluginMode overlay (arm-protocol.md 2.7).
+    # Flat Azure CNI = plugin azure without networkPluginMode overlay (docs/arm-notes.md 2.7).
     return cluster.network_plugin.lower() == NetworkPlugin.AZURE.value and (
         (cluster.network_plugin_mode or "").lower() != "overlay"
     )
@@ -183,7 +183,7 @@ def _firewall_ip(snapshot: Snapshot) -> str | None:
 
 
 def aks_ranges(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
-    """The addresses the cluster's traffic really uses on the VNet (ARCHITECTURE.md 1, arm-protocol.md 2.7).
+    """The addresses the cluster's traffic really uses on the VNet (docs/architecture.md 1, docs/arm-notes.md 2.7).
 
     Node subnet prefixes always; pod subnet prefixes only for flat Azure CNI with podSubnetID (pods get VNet
     IPs there). Overlay and kubenet pods are SNAT'd to the node IP, so only node prefixes. Never serviceCidr:
@@ -228,7 +228,7 @@ def check_cluster_egress(
     if cluster.pools_without_subnet or not cluster.node_subnet_ids:
         pools = ", ".join(sorted(cluster.pools_without_subnet)) or "all pools"
         # No vnetSubnetID = AKS-managed VNet in the node resource group; changing it is unsupported
-        # (arm-protocol.md 2.2) and often blocked by NRG lockdown.
+        # (docs/arm-notes.md 2.2) and often blocked by NRG lockdown.
         return Skip(cluster_id, f"AKS-managed VNet: agent pool(s) {pools} have no vnetSubnetID; the runbook "
                                 "needs a bring-your-own VNet")
     for role, subnet_ids in (("node", cluster.node_subnet_ids),
@@ -291,7 +291,7 @@ def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
             if (canonical_prefix(route.address_prefix) == DEFAULT_PREFIX
                     and route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()):
                 # "0.0.0.0/0 through any virtual appliance isn't supported for V2" unless the gateway is
-                # network-isolated (domain-notes 3.2.3): it breaks the gateway's control plane.
+                # network-isolated (docs/platform-notes.md 3.2.3): it breaks the gateway's control plane.
                 return Skip(cluster.id, f"route {route.name} on App Gateway subnet route table {table.name} "
                                         f"sends 0.0.0.0/0 to VirtualAppliance {route.next_hop_ip_address}, "
                                         f"unsupported on a v2 gateway that is not network-isolated "
@@ -329,7 +329,7 @@ def _to_routes(
             continue
         if prefix != DEFAULT_PREFIX:
             # Spoke UDRs must not include the firewall subnet (or anything holding its IP): the firewall's
-            # own traffic would loop and routing becomes asymmetric (domain-notes 3.2.3).
+            # own traffic would loop and routing becomes asymmetric (docs/platform-notes.md 3.2.3).
             if _contains_ip(prefix, firewall_ip):
                 out.append(_note(where, f"{c.role} prefix {prefix} left out: it holds the firewall's own "
                                         f"address {firewall_ip}"))
@@ -384,7 +384,7 @@ def _egress(
         return []
     candidates: list[_Candidate] = []
     # Runbook step 1: App Gateway subnet -> firewall on the AKS subnet. Azure Firewall does not SNAT private
-    # destinations for network rules, so the return path must pass the firewall too (domain-notes 3.2.3).
+    # destinations for network rules, so the return path must pass the firewall too (docs/platform-notes.md 3.2.3).
     for prefix in _gateway_prefixes(snapshot, cluster):
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
@@ -412,7 +412,7 @@ def _ingress(
     if not firewall_ip or _gateway(snapshot, cluster) is None:
         return []
     # Runbook step 2: on the App Gateway subnet, the AKS ranges (AGIC backends are pod IPs) -> firewall.
-    # Never 0.0.0.0/0 here: unsupported on a non-isolated v2 gateway subnet (domain-notes 3.2.3).
+    # Never 0.0.0.0/0 here: unsupported on a non-isolated v2 gateway subnet (docs/platform-notes.md 3.2.3).
     candidates = [
         _Candidate("aks", prefix, f"runbook ingress: AKS range {prefix} of cluster {cluster.name} via "
                                   f"firewall {firewall_ip}")
@@ -524,7 +524,7 @@ def desired_prepared_subnet(
     """`prepare-subnet`: the egress table a userDefinedRouting cluster needs *before* it is created.
 
     AKS validates at create time that the subnet has a route table with a 0.0.0.0/0 route
-    (ExistingRouteTableNotAssociatedWithSubnet, arm-protocol.md 2.2); no App Gateway is known yet.
+    (ExistingRouteTableNotAssociatedWithSubnet, docs/arm-notes.md 2.2); no App Gateway is known yet.
     """
     subnet = _subnet(snapshot, subnet_id)
     if subnet is None:
@@ -586,7 +586,7 @@ def desired_rule_collections(
     snapshot: Snapshot, settings: Settings
 ) -> tuple[tuple[RuleCollection, ...], tuple[Skip, ...]]:
     """The owned firewall rule collections for every cluster in the snapshot (a firewall PUT replaces the
-    whole group, so the last write must carry the complete set: ARCHITECTURE.md 2).
+    whole group, so the last write must carry the complete set: docs/architecture.md 2).
 
     A cluster that is only still provisioning keeps its rules (see `check_cluster(require_succeeded=False)`);
     clusters failing a real prerequisite are returned as skips. Empty collections are omitted.

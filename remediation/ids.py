@@ -2,7 +2,7 @@
 
 ARM treats ids case-insensitively, and real payloads mix casings: AKS returns `resourcegroups`, Event Grid
 subjects may say `resourceGroups`, the type may be `ManagedClusters` or `managedClusters`
-(arm-protocol.md section 4.1). Every comparison in the project goes through `ResourceId.key`.
+(docs/arm-notes.md section 4.1). Every comparison in the project goes through `ResourceId.key`.
 """
 
 from __future__ import annotations

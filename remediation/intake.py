@@ -1,6 +1,6 @@
 """Event intake and the queue message: pure parsing and mapping, no Azure SDK, no I/O.
 
-An Event Grid event is only a hint that a resource changed (ARCHITECTURE.md section 2): intake decides
+An Event Grid event is only a hint that a resource changed (docs/architecture.md section 2): intake decides
 whether the event concerns this deployment and which target to reconcile, and nothing else. The worker
 re-reads ARM. The same module defines the queue message every trigger sends, so the producer side
 (event, timer, HTTP) and the consumer side (the worker) cannot drift apart.
@@ -134,7 +134,7 @@ def decide(event: ResourceEvent, settings: Settings, resolve: Callable[[str], Ta
         # Our own writes raise events too; reacting to them would only re-verify what was just verified.
         return Ignored("caused by this function's own identity")
     if "/providers/microsoft.resources/deployments/" in event.resource_id.lower() + "/":
-        # A deployment raises its own WriteSuccess next to the resources it wrote (arm-protocol.md 4.1);
+        # A deployment raises its own WriteSuccess next to the resources it wrote (docs/arm-notes.md 4.1);
         # subscription-level deployments have no resource group, so test the text before parsing.
         return Ignored("a deployment, not a resource")
     try:

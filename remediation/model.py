@@ -70,7 +70,7 @@ class ObservedSubnet:
     id: str
     name: str
     address_prefixes: tuple[str, ...]
-    location: str  # the VNet's region: a route table must be in the same region (arm-protocol.md 2.1)
+    location: str  # the VNet's region: a route table must be in the same region (docs/arm-notes.md 2.1)
     route_table_id: str | None = None
     provisioning_state: str = "Succeeded"
 
@@ -105,7 +105,7 @@ class ObservedAppGateway:
     sku_name: str
     sku_tier: str
     subnet_id: str | None
-    network_isolated: bool  # private deployment: tag EnhancedNetworkControl=True (domain-notes 3.2.3)
+    network_isolated: bool  # private deployment: tag EnhancedNetworkControl=True (docs/platform-notes.md 3.2.3)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -15,7 +15,7 @@ HANDLED_EVENT_TYPES: tuple[str, ...] = (
 )
 
 # `data.operationName` values the intake maps to targets. Event Grid allows 25 filter values in total
-# per subscription (arm-protocol.md section 4.2), so this list must stay short.
+# per subscription (docs/arm-notes.md section 4.2), so this list must stay short.
 HANDLED_OPERATIONS: tuple[str, ...] = (
     "Microsoft.ContainerService/managedClusters/write",
     "Microsoft.ContainerService/managedClusters/delete",

@@ -1,8 +1,8 @@
 """Pure: observed state + desired state -> Changes (CREATE / UPDATE / DELETE / NOOP) and Conflicts.
 
-Safety rules (ARCHITECTURE.md 3) enforced here, not in the writer:
+Safety rules (docs/architecture.md 3) enforced here, not in the writer:
 - a subnet keeps the route table it has: owned routes are merged into it, the association is never swapped
-  (a subnet has one table, and it may be the customer's or the AKS/AGIC one: domain-notes 3.2.2-3);
+  (a subnet has one table, and it may be the customer's or the AKS/AGIC one: docs/platform-notes.md 3.2.2-3);
 - only owned routes (name prefix) are updated or deleted; a foreign route in the way is a Conflict unless
   ALLOW_TAKEOVER=true; owned route tables (tag) are emptied, never deleted automatically;
 - the firewall's owned rule collection group is written whole (a PUT replaces the group); foreign
@@ -66,7 +66,7 @@ def route_table_name_for(subnet: ObservedSubnet, settings: Settings) -> str:
 
 def route_table_id_for(subnet: ObservedSubnet, settings: Settings) -> str:
     """Same subscription and resource group as the subnet's VNet: a table can only be associated with subnets
-    in the same region and subscription (arm-protocol.md 2.1)."""
+    in the same region and subscription (docs/arm-notes.md 2.1)."""
     rid = ids.parse_resource_id(subnet.id)
     table = ids.ResourceId(rid.subscription, rid.resource_group, "Microsoft.Network", ("routeTables",),
                            (route_table_name_for(subnet, settings),))
@@ -453,7 +453,7 @@ def plan_firewall_checked(
         action = Action.NOOP if same else Action.UPDATE
         reason = _collections_reason(collections) if collections else \
             "no cluster in scope needs the owned rules; the group stays for its foreign collections"
-        # A PUT replaces the whole group (arm-protocol.md 2.4): `after` is always the complete set.
+        # A PUT replaces the whole group (docs/arm-notes.md 2.4): `after` is always the complete set.
         change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
                         reason, etag=group.etag)
     size = group_size_bytes(arm_shapes.to_arm(after))

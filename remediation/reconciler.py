@@ -311,7 +311,7 @@ class Reconciler:
 
     def _observe(self, step: _Step, gateway: ArmGateway, deadline: Deadline) -> _Pass:
         """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
-        (arm-protocol.md 1.1) can simply be tried again (docs/architecture.md section 4)."""
+        (docs/arm-notes.md 1.1) can simply be tried again (docs/architecture.md section 4)."""
         return run_with_retries(lambda: step(gateway), deadline=deadline, describe="observe", sleep=self._sleep)
 
     def _apply(self, gateway: ArmGateway, changes: Sequence[Change], deadline: Deadline,
@@ -426,7 +426,7 @@ class Reconciler:
         """Subnets prepared for a userDefinedRouting cluster stay prepared while no cluster uses them.
 
         AKS refuses to create such a cluster unless the subnet already routes 0.0.0.0/0 to the appliance
-        (domain-notes 3.2.1), so an owned default route with no cluster behind it is kept, not pruned.
+        (docs/platform-notes.md 3.2.1), so an owned default route with no cluster behind it is kept, not pruned.
         """
         covered_keys = {ids.id_key(d.subnet_id) for d in covered}
         default_name = desired.route_name(self.settings, "default", "0.0.0.0/0").lower()

@@ -1,7 +1,7 @@
 """tenacity retries for what azure-core cannot see: TransientError (classified by ARM error code).
 
 azure-core already retries 408/429/5xx and anything carrying Retry-After inside each SDK call
-(arm-protocol.md 1.1), so this layer retries only `TransientError`: busy lock domains
+(docs/arm-notes.md 1.1), so this layer retries only `TransientError`: busy lock domains
 (AnotherOperationInProgress, superseded operations, FirewallPolicyUpdateNotAllowed...), 412 after If-Match,
 and throttling that outlived azure-core. A `TerminalError` (or anything else) is raised at once.
 

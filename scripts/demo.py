@@ -58,7 +58,7 @@ def check(condition: bool, message: str) -> None:
 
 
 def new_cluster_event() -> dict[str, Any]:
-    """What the subscription system topic delivers when the cluster is written (arm-protocol.md 4.1)."""
+    """What the subscription system topic delivers when the cluster is written (docs/arm-notes.md 4.1)."""
     return dict(json.loads((ROOT / "examples" / "events" / "managed-cluster-write.json").read_text(encoding="utf-8")))
 
 

@@ -1,6 +1,6 @@
 // The Function app on the Flex Consumption plan (Functions v4, Python 3.13, Linux), with a system-assigned
 // managed identity. Flex is the plan to use: Linux Consumption retires 2028-09-30 and has a 10 min timeout
-// cap, while a firewall update alone takes 3-5 min (domain-notes.md section 4).
+// cap, while a firewall update alone takes 3-5 min (docs/platform-notes.md section 4).
 //
 // Private by default: VNet-integrated into appSubnetId (outbound: ARM, and storage, telemetry and the
 // result topic through their private endpoints), public network access disabled (inbound only through
@@ -221,7 +221,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     // Telemetry with an Entra token of the system-assigned identity (App Insights local auth is off).
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
     // The intake drops events whose data.authorization.evidence.principalId is this identity, so the
-    // app's own route and rule writes do not trigger it again (arm-protocol.md section 4.4).
+    // app's own route and rule writes do not trigger it again (docs/arm-notes.md section 4.4).
     REMEDIATION_PRINCIPAL_ID: functionApp.identity.principalId
   })
 }

@@ -53,7 +53,7 @@ var handledEventTypes = [
 ]
 
 // = HANDLED_OPERATIONS in remediation/operations.py (tests/infra compares them). Event Grid allows 25
-// filter values in total per event subscription (arm-protocol.md 4.2); comparisons are case-insensitive.
+// filter values in total per event subscription (docs/arm-notes.md 4.2); comparisons are case-insensitive.
 var handledOperations = [
   'Microsoft.ContainerService/managedClusters/write'
   'Microsoft.ContainerService/managedClusters/delete'
@@ -113,7 +113,7 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
     filter: {
       includedEventTypes: handledEventTypes
       // One StringIn filter on data.operationName: subjectBeginsWith cannot say "any resource group,
-      // type X" (arm-protocol.md 4.2).
+      // type X" (docs/arm-notes.md 4.2).
       advancedFilters: [
         {
           operatorType: 'StringIn'
@@ -127,7 +127,7 @@ resource eventSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     }
     // Dead-lettering is off unless configured; Event Grid does not retry 400/403/413 at all, so without a
-    // dead-letter destination those events would be dropped silently (arm-protocol.md 4.3).
+    // dead-letter destination those events would be dropped silently (docs/arm-notes.md 4.3).
     deadLetterWithResourceIdentity: {
       identity: {
         type: 'SystemAssigned'

@@ -1,7 +1,7 @@
 // The subscription-level system topic (Microsoft.Resources.Subscriptions) of one watched subscription.
 // It raises ResourceWriteSuccess/ResourceDeleteSuccess for every ARM write in the subscription; AKS has no
-// "cluster created" event of its own (domain-notes.md 3.2.4). Only ONE topic of this type may exist per
-// subscription (arm-protocol.md 4.2), so an existing one can be reused by name instead of created.
+// "cluster created" event of its own (docs/platform-notes.md 3.2.4). Only ONE topic of this type may exist per
+// subscription (docs/arm-notes.md 4.2), so an existing one can be reused by name instead of created.
 // Deployed with scope: resourceGroup(watchedSubscriptionId, resourceGroupName): a system topic lives in a
 // resource group of the subscription it watches, with location 'global'.
 targetScope = 'resourceGroup'

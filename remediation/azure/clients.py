@@ -7,7 +7,7 @@ How calls are counted (the numbers behind `ArmCalls`):
   writes = PUT / PATCH / DELETE / POST.
 - Protocol overhead is not counted: LRO status polls (`.../operations/{id}`, `.../operationResults/{id}`) and
   the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling and the
-  final GET after an Azure-AsyncOperation completes, arm-protocol.md 1.2).
+  final GET after an Azure-AsyncOperation completes, docs/arm-notes.md 1.2).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from remediation.model import ArmCalls
 
 # Real ARM answers with Retry-After on every async operation (Network RP typically 10 s); this is only the
 # fallback when a poll response carries none. The SDK default of 30 s would add half a minute to every
-# route write, and firewall updates run for minutes anyway (arm-protocol.md 1.2 step 6).
+# route write, and firewall updates run for minutes anyway (docs/arm-notes.md 1.2 step 6).
 PRODUCTION_POLLING_INTERVAL_S = 5
 
 _CLOUD_SETTINGS: dict[str, AzureClouds] = {

@@ -26,7 +26,7 @@ from remediation.model import (
     RuleCollection,
 )
 
-# Tag set on Application Gateways provisioned with network isolation (domain-notes.md 3.2.3).
+# Tag set on Application Gateways provisioned with network isolation (docs/platform-notes.md 3.2.3).
 ISOLATION_TAG = "EnhancedNetworkControl"
 AGIC_ADDON = "ingressApplicationGateway"
 FILTER_COLLECTION = arm_shapes.FILTER_COLLECTION
@@ -271,7 +271,7 @@ def firewall_from_arm(body: Mapping[str, Any]) -> ObservedFirewall:
     sku_name = str((props.get("sku") or {}).get("name") or "AZFW_VNet")
     private_ip: str | None = None
     if sku_name.lower() == "azfw_hub":
-        # vWAN secured hub: ipConfigurations is empty, the address is in hubIPAddresses (arm-protocol.md 2.3).
+        # vWAN secured hub: ipConfigurations is empty, the address is in hubIPAddresses (docs/arm-notes.md 2.3).
         private_ip = (props.get("hubIPAddresses") or {}).get("privateIPAddress") or None
     else:
         configs = [c for c in props.get("ipConfigurations") or [] if isinstance(c, Mapping)]

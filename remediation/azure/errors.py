@@ -2,9 +2,9 @@
 
 The HTTP status alone is not enough: an LRO whose operation ended Failed or Canceled surfaces as an
 `HttpResponseError` with `status_code == 200` (the status of the poll response), and the reason is only in
-`e.error.code` / `e.error.details[*].code` (arm-protocol.md 0.5, 1.1). azure-core has already retried
+`e.error.code` / `e.error.details[*].code` (docs/arm-notes.md 0.5, 1.1). azure-core has already retried
 408/429/5xx and anything with Retry-After by the time we see an exception, so a 429/5xx here means
-"still failing after azure-core's own attempts" (ARCHITECTURE.md section 4).
+"still failing after azure-core's own attempts" (docs/architecture.md section 4).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from azure.core.exceptions import (
 from remediation.errors import ArmError, TerminalError, TransientError
 
 # ARM/Network RP codes that mean "the resource (or its lock domain) was busy: try again later"
-# (arm-protocol.md 1.1 and 3.4). Compared case-insensitively.
+# (docs/arm-notes.md 1.1 and 3.4). Compared case-insensitively.
 TRANSIENT_CODES: frozenset[str] = frozenset(
     code.lower()
     for code in (
@@ -32,7 +32,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting",
         # An older write superseded by a newer one on the same lock domain ends Canceled with this detail.
         "CanceledAndSupersededDueToAnotherOperation",
-        # If-Match lost a race: re-read, then write again (arm-protocol.md 3.2).
+        # If-Match lost a race: re-read, then write again (docs/arm-notes.md 3.2).
         "PreconditionFailed",
         # Throttling that outlived azure-core's 4 attempts.
         "TooManyRequests",
@@ -40,7 +40,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
     )
 )
 
-# Statuses azure-core retries itself (arm-protocol.md 1.1); seeing one here means its retries ran out.
+# Statuses azure-core retries itself (docs/arm-notes.md 1.1); seeing one here means its retries ran out.
 _TRANSIENT_STATUS = frozenset({408, 412, 429, 500, 502, 503, 504})
 
 

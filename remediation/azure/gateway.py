@@ -254,7 +254,7 @@ class ArmGateway:
     # ------------------------------------------------------------------------------------- writes: routes
 
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None:
-        """Create an owned route table. A PUT replaces the routes list (arm-protocol.md 2.1), so if the
+        """Create an owned route table. A PUT replaces the routes list (docs/arm-notes.md 2.1), so if the
         table appeared since we planned, it is never re-PUT empty: only missing tags are added (RMW of the
         SDK model keeps its routes). The caller holds `route-table:<id>` so two creators cannot race."""
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
@@ -301,7 +301,7 @@ class ArmGateway:
 
         A subnet PUT replaces the whole subnet, so it is built from the SDK model read IMMEDIATELY before
         it, nothing in between: the SDK strips readonly fields and keeps NSG, serviceEndpoints,
-        delegations... (arm-protocol.md 2.2). The caller holds the VNet's lock (subnets share it).
+        delegations... (docs/arm-notes.md 2.2). The caller holds the VNet's lock (subnets share it).
         If-Match carries the etag just read; where the RP enforces it a 412 means someone wrote in between,
         so we re-read and try again. After the PUT, the fields we did not mean to change are compared with
         the pre-read: a difference is returned as a warning (a possible concurrent writer). The RP's
@@ -337,7 +337,7 @@ class ArmGateway:
 
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
                                   etag: str | None = None) -> None:
-        """PUT the whole owned group (a PUT replaces the group: arm-protocol.md 2.4). If-Match carries the
+        """PUT the whole owned group (a PUT replaces the group: docs/arm-notes.md 2.4). If-Match carries the
         etag of the read made inside the firewall lease (`etag`); on 412 the etag is read again and the
         group PUT again, since the group is wholly ours and its content comes from the plan."""
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
@@ -390,7 +390,7 @@ class ArmGateway:
     def _edit_classic(self, firewall_id: str, replaced: Callable[[str], bool],
                       desired: Sequence[RuleCollection], replaced_app: Callable[[str], bool] | None = None) -> None:
         """Classic rules live in the firewall resource: GET firewall model -> edit -> PUT the whole firewall
-        (an LRO of minutes, arm-protocol.md 2.3), conditional on the etag just read. Network and application
+        (an LRO of minutes, docs/arm-notes.md 2.3), conditional on the etag just read. Network and application
         collections are separate lists of the firewall; `replaced`/`replaced_app` name what `desired` replaces
         in each (the application list is left alone when `replaced_app` is None)."""
         rid, rg, name = _rg_name(firewall_id, ids.FIREWALL)

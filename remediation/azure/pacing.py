@@ -1,13 +1,13 @@
 """Client-side pacing on ARM's token buckets, so a fleet sweep slows down instead of collecting 429s.
 
 ARM throttles per subscription and principal with token buckets (reads: 250 burst, 25/s refill; writes and
-deletes: 200 burst, 10/s; arm-protocol.md 3.3; the subscription-global buckets across all principals are 15x
+deletes: 200 burst, 10/s; docs/arm-notes.md 3.3; the subscription-global buckets across all principals are 15x
 larger). What is left is reported per operation kind, and not the same way for each kind (docs/arm-notes.md
 §6, as the recorded traffic shows): reads carry only `x-ms-ratelimit-remaining-subscription-global-reads`;
 writes carry `...-subscription-writes` and `...-global-writes`; deletes `...-subscription-deletes` and
 `...-global-deletes`. The pacer learns from whichever of the two is present, the lower when both are; the per-
 principal read bucket is never reported, so our own count of reads (`reserve`) stands in for it. azure-core
-retries a 429 after its Retry-After, but only 3 times (arm-protocol.md 1.1); under a sustained burst the
+retries a 429 after its Retry-After, but only 3 times (docs/arm-notes.md 1.1); under a sustained burst the
 retries run out and the write fails. Pacing keeps a reserve instead: when the estimated bucket falls below a
 low-water mark, the next request waits for the refill. Status polls and the SDK's final GET count as reads, so
 they are paced too (the policy sits per retry, after the SDK's own requests are formed).
@@ -26,7 +26,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 log = logging.getLogger(__name__)
 
-# Size and refill per second of ARM's per-subscription buckets (arm-protocol.md 3.3).
+# Size and refill per second of ARM's per-subscription buckets (docs/arm-notes.md 3.3).
 CAPACITY: dict[str, float] = {"reads": 250.0, "writes": 200.0, "deletes": 200.0}
 REFILL_PER_S: dict[str, float] = {"reads": 25.0, "writes": 10.0, "deletes": 10.0}
 LOW_WATER = 20  # tokens kept in reserve for other callers of the same principal (and our own retries)

@@ -30,7 +30,7 @@ from remediation.errors import ConfigError
 
 CONNECTION = "AzureWebJobsStorage"
 
-# Event Grid waits 30 s for the intake to answer (arm-protocol.md 4.3): keep storage retries short. A
+# Event Grid waits 30 s for the intake to answer (docs/arm-notes.md 4.3): keep storage retries short. A
 # failure still surfaces quickly as an exception, and Event Grid redelivers.
 _STORAGE_RETRY: dict[str, Any] = {"backoff": 1, "retry_total": 2, "random_jitter_range": 1}
 _TIMEOUTS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 20}

@@ -1,6 +1,6 @@
 """One writer per firewall policy across all Function instances: a blob lease per lock name.
 
-Azure Firewall applies one policy update at a time and each takes minutes (domain-notes section 4), and a
+Azure Firewall applies one policy update at a time and each takes minutes (docs/platform-notes.md section 4), and a
 rule collection group PUT replaces the whole group, so two instances writing the same policy would either
 fail (`AnotherOperationInProgress`) or lose each other's rules. A blob lease is exclusive across every
 process that talks to the storage account. Leases last at most 60 s, so a background thread renews the

@@ -4,7 +4,7 @@ The webhook delivery path, for deployments that choose it (infra parameter event
 default path is Event Grid -> Storage queue -> `on_resource_event_queued` (eventgrid_queue.py). Both share
 one intake (event_intake.admit_event).
 
-Acknowledge fast (Event Grid waits 30 s, arm-protocol.md 4.3): no ARM call here, only parse, map and
+Acknowledge fast (Event Grid waits 30 s, docs/arm-notes.md 4.3): no ARM call here, only parse, map and
 enqueue. Return normally for anything that must not be redelivered (ignored or malformed events); raise
 only when the enqueue failed, so Event Grid redelivers the event.
 """

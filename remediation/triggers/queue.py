@@ -1,6 +1,6 @@
 """`reconcile_worker`: one queue message -> one reconcile, recorded in the audit and status tables.
 
-Who retries what (ARCHITECTURE.md section 4): azure-core and tenacity retry single ARM calls inside the
+Who retries what (docs/architecture.md section 4): azure-core and tenacity retry single ARM calls inside the
 reconciler. What still fails transiently here is re-raised, so the host makes the message visible again
 after `visibilityTimeout` and, after host.json `maxDequeueCount` attempts, moves it to
 `remediation-requests-poison`; the last attempt writes that reason into the audit record. Terminal errors

@@ -1,7 +1,7 @@
 """`drift_sweep`: the backstop. Enqueues every sweep target; the worker finds and repairs drift.
 
 Events can be lost (dead-lettered, filtered, delayed for hours) and poison messages stop retrying, so the
-periodic sweep is what guarantees convergence (ARCHITECTURE.md section 4).
+periodic sweep is what guarantees convergence (docs/architecture.md section 4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Client-side pacing on ARM's token buckets (arm-protocol.md 3.3): wait for the refill, don't collect 429s."""
+"""Client-side pacing on ARM's token buckets (docs/arm-notes.md 3.3): wait for the refill, don't collect 429s."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ SUB = "00000000-0000-0000-0000-000000000000"
 
 
 class StaticCredential:
-    """Any credential with get_token() works (arm-protocol.md §0.1)."""
+    """Any credential with get_token() works (docs/arm-notes.md §0.1)."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return AccessToken("emulator-test-token", 4102444800)

@@ -1,4 +1,4 @@
-"""Error answers: envelope, 404s, 401, conflicts, in-use and validation errors (arm-protocol.md §3.4-3.5)."""
+"""Error answers: envelope, 404s, 401, conflicts, in-use and validation errors (docs/arm-notes.md §3.4-3.5)."""
 
 from __future__ import annotations
 

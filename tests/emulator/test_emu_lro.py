@@ -1,4 +1,4 @@
-"""LRO PUT/DELETE as the Network RP answers them (arm-protocol.md §0.3-0.5, §1.2, §3.1)."""
+"""LRO PUT/DELETE as the Network RP answers them (docs/arm-notes.md §0.3-0.5, §1.2, §3.1)."""
 
 from __future__ import annotations
 

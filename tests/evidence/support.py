@@ -190,7 +190,7 @@ SEED_STATE = state(SEED)
 
 
 def safety_violations(current: Mapping[str, Any], seed_state: Mapping[str, Any] = SEED_STATE) -> list[str]:
-    """Everything the safety rules forbid (ARCHITECTURE.md section 3), as readable lines."""
+    """Everything the safety rules forbid (docs/architecture.md section 3), as readable lines."""
     problems: list[str] = []
     # Foreign routes: every seeded route is still there with the same destination and next hop.
     for table, routes in seed_state["tables"].items():

@@ -1,4 +1,4 @@
-"""Property 2: concurrent foreign edits and concurrent reconciles (ARCHITECTURE.md section 3 "Nothing lost").
+"""Property 2: concurrent foreign edits and concurrent reconciles (docs/architecture.md section 3 "Nothing lost").
 
 A foreign writer acts between our read and our write through the emulator's `faults.before` hook, which
 runs just before the matching request is handled. Checked on the emulator's resulting state.
@@ -119,7 +119,7 @@ def test_foreign_change_to_the_platform_group_between_our_read_and_our_group_put
 
 def test_racing_creators_of_one_owned_route_table_create_it_once_and_keep_its_routes(harness: Harness) -> None:
     """Two instances plan CREATE for the same owned table. Creating is check-then-PUT and a table PUT replaces
-    its routes (arm-protocol.md 2.1), so without one holder per table the later, empty PUT could wipe what the
+    its routes (docs/arm-notes.md 2.1), so without one holder per table the later, empty PUT could wipe what the
     first wrote. The create is slowed down so that both would pass the check before either PUT lands."""
     emu = harness.emu
     support.reset(emu)

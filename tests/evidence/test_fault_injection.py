@@ -1,4 +1,4 @@
-"""Property 1: random fault schedules on the write paths (ARCHITECTURE.md sections 3 and 4).
+"""Property 1: random fault schedules on the write paths (docs/architecture.md sections 3 and 4).
 
 Each example resets the module's emulator to examples/private-network.json, arms a random schedule of
 faults on PUTs of route tables, routes, subnets and rule collection groups, and reconciles a cluster (or the

@@ -76,7 +76,7 @@ def test_handled_operation_maps_to_target_kind(operation: str, cloud: bool) -> N
     resource_id, kind = CASES[operation]
     event_type = ("Microsoft.Resources.ResourceDeleteSuccess" if operation.endswith("/delete")
                   else "Microsoft.Resources.ResourceWriteSuccess")
-    # Event Grid compares case-insensitively and real payloads vary casing (arm-protocol.md 4.1).
+    # Event Grid compares case-insensitively and real payloads vary casing (docs/arm-notes.md 4.1).
     decision = decide(resource_event(resource_id.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"),
                                      operation.lower(), event_type=event_type, cloud=cloud))
     assert isinstance(decision, Target)
@@ -177,7 +177,7 @@ def test_trigger_accepts_cloudevents(app_env: Callable[..., None], storage: Azur
 
 def test_burst_of_events_for_one_target_enqueues_once(app_env: Callable[..., None], storage: Azurite) -> None:
     on_event = user_function("on_resource_event")
-    # A cluster create: the cluster write, its agent pools, a redelivered duplicate (arm-protocol.md 4.3/4.4).
+    # A cluster create: the cluster write, its agent pools, a redelivered duplicate (docs/arm-notes.md 4.3/4.4).
     burst = [
         resource_event(f"{AKS}/aks-cni", "Microsoft.ContainerService/managedClusters/write", event_id="a"),
         resource_event(f"{AKS}/aks-cni/agentPools/np1", "Microsoft.ContainerService/managedClusters/agentPools/write",

@@ -11,7 +11,7 @@ from remediation.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 from remediation.triggers.eventgrid_queue import EVENT_POISON_QUEUE_NAME, EVENT_QUEUE_NAME
 from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type
 
-# arm-protocol.md section 4.2: 25 advanced filters and 25 filter values in total per event subscription,
+# docs/arm-notes.md section 4.2: 25 advanced filters and 25 filter values in total per event subscription,
 # 512 characters per string value.
 MAX_FILTER_VALUES = 25
 MAX_STRING_VALUE = 512

@@ -498,7 +498,7 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
 
 def test_a_read_still_throttled_after_azure_core_retries_is_tried_again(world: WorldFactory) -> None:
     w = world()
-    # azure-core makes 4 attempts at a 429 (arm-protocol.md 1.1); all 4 fail, the pass is observed again.
+    # azure-core makes 4 attempts at a 429 (docs/arm-notes.md 1.1); all 4 fail, the pass is observed again.
     w.emu.faults.add("GET", r"/managedClusters/aks-cni$", kind="throttle", retry_after=1, count=4)
     reconciler = Reconciler(w.settings, sleep=lambda _seconds: None)
     result = reconciler.reconcile(reconciler.resolve(CNI), dry_run=True)

@@ -1,4 +1,4 @@
-"""ARM ids are parsed and compared case-insensitively (arm-protocol.md section 4.1: casing varies)."""
+"""ARM ids are parsed and compared case-insensitively (docs/arm-notes.md section 4.1: casing varies)."""
 
 from __future__ import annotations
 
