@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# "docs/arm-notes.md 2.1", "docs/arm-notes.md §3.5", "docs/architecture.md section 2", "docs/x.md §3.2-3.5"
+# "docs/arm-notes.md 2.1", "docs/arm-notes.md §3.5", "docs/architecture.md section 2", "... §3.2-3.5"
 REFERENCE = re.compile(r"docs/([a-z0-9-]+\.md)(?:\s*(?:§|section\s+)?(\d+(?:\.\d+)*))?")
 # The names of the reference notes kept outside the repository, spelled in pieces so this file is no match.
 OUTSIDE = re.compile("|".join(re.escape(a + b) for a, b in (
