@@ -1,7 +1,8 @@
 """Credentials for every Azure client the app builds (ARM, storage, Event Grid).
 
-Kept here so that `remediation/azure/` stays the only package importing azure-identity (docs/architecture.md section 5). azure-identity is imported lazily: a connection-string storage deployment that never needs a
-token does not pay its import time on a cold start.
+Kept here so that `remediation/azure/` stays the only package importing azure-identity
+(docs/architecture.md section 5). azure-identity is imported lazily: a connection-string storage deployment
+that never needs a token does not pay its import time on a cold start.
 """
 
 from __future__ import annotations
