@@ -188,9 +188,11 @@ def _audit(runtime: Runtime, record: AuditRecord) -> None:
 
 
 def _sweep_compliance(runtime: Runtime, request: RemediationRequest) -> dict[str, Any] | None:
-    """A sweep's audit row records the compliance of the scope after the run (a fresh read); other runs and a
-    failed read record none: the reconcile already happened and must not be re-run for its audit row."""
-    if request.target.kind is not TargetKind.SCOPE:
+    """The drift sweep ends with its firewall follow-up (same trigger, docs/architecture.md section 2): that
+    run's audit row records the compliance of the scope after both (a fresh read). Other runs and a failed read
+    record none: the reconcile already happened and must not be re-run for its audit row. (A sweep whose
+    follow-up coalesced into an event's pending firewall run records none; the next sweep does.)"""
+    if request.target.kind is not TargetKind.FIREWALL or request.trigger is not Trigger.TIMER:
         return None
     from remediation.render_status import to_json
     from remediation.status_report import scope_compliance

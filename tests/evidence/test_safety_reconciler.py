@@ -56,7 +56,7 @@ def test_prepare_subnet_on_a_platform_subnet_refuses_with_zero_writes(
     subnet_id = f"{HUB_VNET}/subnets/{name}"
     before = canonical(props(emu, subnet_id))
     emu.clear_log()
-    result = reconciler.reconcile(reconciler.subnet_target(subnet_id), dry_run=False)
+    result = reconciler.reconcile_combined(reconciler.subnet_target(subnet_id), dry_run=False)
     assert arm_writes(emu) == [] and result.arm_calls.writes == 0
     assert not result.plan.has_changes
     (refusal,) = result.plan.blocking_conflicts
@@ -68,7 +68,7 @@ def test_prepare_subnet_on_a_platform_subnet_refuses_with_zero_writes(
 def test_prepare_subnet_on_a_v2_gateway_subnet_never_writes_a_default_route(
         started: list[Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
     emu, reconciler = _world(started, monkeypatch)
-    result = reconciler.reconcile(reconciler.subnet_target(APPGW_SUBNET), dry_run=False)
+    result = reconciler.reconcile_combined(reconciler.subnet_target(APPGW_SUBNET), dry_run=False)
     table = props(emu, APPGW_SUBNET).get("routeTable")
     prefixes = set()
     if table is not None:
@@ -88,7 +88,7 @@ def test_a_deleted_app_gateway_takes_only_its_own_part_with_it(
     # FORCE_DEFAULT_ROUTE sends the gateway's cluster's egress through the firewall, so it has an egress rule
     # (the FQDN-tag application rule of the default profile) that must outlive its gateway.
     emu, reconciler = _world(started, monkeypatch, FORCE_DEFAULT_ROUTE="true")
-    assert reconciler.reconcile(reconciler.scope_target(), dry_run=False).converged is True
+    assert reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False).converged is True
 
     def egress_collections() -> dict[str, Any]:
         return {c["name"]: c for c in props(emu, OWNED_RCG)["ruleCollections"] if c["name"].startswith("rmd-egress")}
@@ -97,7 +97,7 @@ def test_a_deleted_app_gateway_takes_only_its_own_part_with_it(
     assert "aks-cni" in {r["name"] for r in egress_before["rmd-egress-fqdn"]["rules"]}
     emu.delete_foreign(APP_GATEWAY)
 
-    result = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    result = reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False)
 
     assert result.converged is True
     collections = {c["name"]: c for c in props(emu, OWNED_RCG)["ruleCollections"]}
@@ -114,7 +114,7 @@ def test_a_deleted_app_gateway_takes_only_its_own_part_with_it(
 def test_a_foreign_collection_inside_the_owned_group_survives_every_sweep(
         started: list[Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
     emu, reconciler = _world(started, monkeypatch)
-    assert reconciler.reconcile(reconciler.scope_target(), dry_run=False).converged is True
+    assert reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False).converged is True
     group = copy.deepcopy(emu.get(OWNED_RCG))
     assert group is not None
     foreign = {"ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "team-dns", "priority": 900,
@@ -131,7 +131,7 @@ def test_a_foreign_collection_inside_the_owned_group_survives_every_sweep(
     edited["properties"]["ruleCollections"][0]["rules"][0]["destinationPorts"] = ["443"]
     emu.put_foreign(OWNED_RCG, {"properties": edited["properties"]})
 
-    result = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    result = reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False)
 
     assert result.converged is True
     after = {c["name"]: c for c in props(emu, OWNED_RCG)["ruleCollections"]}
@@ -151,7 +151,7 @@ def _dual_stack(seed: Seed) -> None:
 def test_a_dual_stack_node_subnet_gets_ipv4_routes_only_and_a_note(
         started: list[Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
     emu, reconciler = _world(started, monkeypatch, _dual_stack)
-    result = reconciler.reconcile(reconciler.resolve(CNI), dry_run=False)
+    result = reconciler.reconcile_combined(reconciler.resolve(CNI), dry_run=False)
     assert result.converged is True
     for table in (CUSTOMER_TABLE, APPGW_TABLE):
         body = emu.get(table)
@@ -175,7 +175,7 @@ def test_node_and_gateway_subnets_on_one_table_never_get_their_own_ranges_or_a_d
         started: list[Emulator], monkeypatch: pytest.MonkeyPatch, target: str) -> None:
     emu, reconciler = _world(started, monkeypatch, _gateway_on_the_node_table, FORCE_DEFAULT_ROUTE="true")
     table = reconciler.resolve(CNI) if target == "cluster" else reconciler.scope_target()
-    result = reconciler.reconcile(table, dry_run=False)
+    result = reconciler.reconcile_combined(table, dry_run=False)
     body = emu.get(CUSTOMER_TABLE)
     assert body is not None
     prefixes = {r["properties"]["addressPrefix"] for r in body["properties"]["routes"]}

@@ -99,12 +99,23 @@ def test_the_status_of_a_queued_skipped_target_says_so(arm: Any, storage: Azurit
 
 
 def test_the_drift_sweep_audit_row_records_compliance_after_the_run(arm: Any, storage: Azurite) -> None:
+    from azure.functions.queue import QueueMessage as HostQueueMessage
     from azure.functions.timer import TimerRequest as HostTimerRequest
 
     user_function("drift_sweep")(HostTimerRequest(past_due=False))
     (message,) = receive_all(storage)
     user_function("reconcile_worker")(as_queue_message(message))
-    (row,) = audit_rows(storage)
+    # The sweep's firewall target: enqueued with the dedupe window's delay, so delivered here by hand, as the
+    # host would once the message becomes visible.
+    (sweep,) = audit_rows(storage)
+    (follow_up,) = json.loads(sweep["planJson"])["followUps"]
+    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "timer",
+            "dryRun": False, "requestId": follow_up["requestId"]}
+    user_function("reconcile_worker")(HostQueueMessage(id=follow_up["requestId"], body=json.dumps(body).encode(),
+                                                       dequeue_count=1))
+    sweep_row, row = sorted(audit_rows(storage), key=lambda r: r["targetKind"] == "firewall")
+    assert sweep_row["targetKind"] == "scope" and "complianceJson" not in sweep_row
+    assert row["targetKind"] == "firewall"
     assert row["trigger"] == "timer" and row["state"] == "succeeded"
     compliance = json.loads(row["complianceJson"])
     assert compliance["summary"] == {"compliant": 2, "non-compliant": 0, "skipped": 1, "conflicted": 0}

@@ -62,7 +62,7 @@ def test_follow_ups_render_pending_not_run_and_ran() -> None:
     assert render.to_json(stopped)["followUps"][0]["status"] == "not run"
     ran = render.to_json(combine([_routing(), _firewall()]))["followUps"]
     assert ran == [{"target": str(FIREWALL), "status": "succeeded", "summary": {
-        "create": 0, "update": 0, "delete": 0, "noop": 0}, "converged": True, "error": None}]
+        "create": 0, "update": 0, "delete": 0, "noop": 0, "conflict": 0}, "converged": True, "error": None}]
     # A follow-up that ran fine is part of the combined text already; a failed one is called out.
     assert "follow-up" not in render.render_text(combine([_routing(), _firewall()]))
     failed = render.render_text(combine([_routing(), _firewall(converged=False, error="boom")]))
