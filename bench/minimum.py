@@ -284,21 +284,33 @@ def owned_groups(topo: Topology, rules: Rules) -> list[dict[str, Any]]:
     return sorted(found, key=lambda b: str(b.get("name")))
 
 
-def _sources(group: Mapping[str, Any]) -> set[str]:
+def _addresses(group: Mapping[str, Any]) -> set[str]:
     found: set[str] = set()
     for collection in _props(group).get("ruleCollections") or []:
         for rule in collection.get("rules") or []:
-            found |= set(rule.get("sourceAddresses") or [])
+            found |= set(rule.get("sourceAddresses") or []) | set(rule.get("destinationAddresses") or [])
     return found
 
 
+def _needs_rules(topo: Topology, cluster: Mapping[str, Any], rules: Rules) -> bool:
+    """A cluster the firewall sees traffic of: its egress passes it (userDefinedRouting: the egress rule), an
+    App Gateway sends it ingress (the ingress rule) or a P2S pool reaches it (the P2S rule). A loadBalancer
+    cluster with neither has no rule (docs/egress.md)."""
+    outbound = str(_props(cluster).get("networkProfile", {}).get("outboundType", "")).lower()
+    return (outbound == "userdefinedrouting" or rules.force_default_route or agic_gateway_id(cluster) is not None
+            or bool(p2s_pools(topo)))
+
+
 def group_complete(topo: Topology, rules: Rules) -> bool:
+    """Every range of an in-play cluster that needs rules appears in the owned group, as a source (egress,
+    ingress from the gateway) or a destination (ingress, P2S)."""
     groups = owned_groups(topo, rules)
     if not groups:
         return False
-    sources = set().union(*(_sources(g) for g in groups))
-    ranges = {r for c in topo.of_type(CLUSTER) if in_play(topo, c) for r in cluster_ranges(topo, c)}
-    return ranges <= sources
+    addresses = set().union(*(_addresses(g) for g in groups))
+    ranges = {r for c in topo.of_type(CLUSTER) if in_play(topo, c) and _needs_rules(topo, c, rules)
+              for r in cluster_ranges(topo, c)}
+    return ranges <= addresses
 
 
 def group_bytes(group: Mapping[str, Any]) -> int:
