@@ -249,8 +249,8 @@ def observe_firewall(gateway: ReadGateway, settings: Settings) -> Snapshot:
     return _with_egress(_observe_firewall(_Collector(gateway, settings)))
 
 
-def _observe_firewall(c: _Collector) -> _Collector:
-    c.read_firewall(with_group=True)
+def _observe_firewall(c: _Collector, *, with_group: bool = True) -> _Collector:
+    c.read_firewall(with_group=with_group)
     c.add_clusters(c.gateway.list_clusters())
     c.add_subnets_listed()
     c.add_app_gateways(c.gateway.list_app_gateways())
@@ -269,13 +269,16 @@ def _observe_firewall(c: _Collector) -> _Collector:
     return c
 
 
-def observe_fleet(gateway: ReadGateway, settings: Settings) -> Snapshot:
-    """A sweep: everything of observe_firewall plus every route table in scope (one list per scope)."""
-    c = _observe_firewall(_Collector(gateway, settings))
+def observe_fleet(gateway: ReadGateway, settings: Settings, *, with_rules: bool = False) -> Snapshot:
+    """A sweep: every cluster, subnet, App Gateway and VPN gateway in scope, the firewall, and every route
+    table in scope (one list per scope). The routing of a sweep needs neither the owned group nor what the
+    egress profiles read (they are the firewall target's); `with_rules` adds both, for a view of routes and
+    rules together (`status`)."""
+    c = _observe_firewall(_Collector(gateway, settings), with_group=with_rules)
     c.add_route_tables(gateway.list_route_tables())
     # Tables in another scope that subnets in scope point at.
     c.route_tables_of(list(c.subnets))
-    return _with_egress(c)
+    return _with_egress(c) if with_rules else c.snapshot()
 
 
 def _with_egress(c: _Collector) -> Snapshot:

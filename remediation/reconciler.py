@@ -224,8 +224,8 @@ class Reconciler:
         if callable(bind):
             bind(deadline)
         try:
-            snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings), deadline=deadline,
-                                        describe="observe", sleep=self._sleep)
+            snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings, with_rules=True),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
         finally:
             calls = gateway.arm_calls
             gateway.close()
