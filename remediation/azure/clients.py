@@ -184,8 +184,10 @@ class ClientFactory:
             "credential_scopes": credential_scopes(self._settings),
             "polling_interval": PRODUCTION_POLLING_INTERVAL_S,
             "per_call_policies": [CountingPolicy(self._counter)],
-            # Per retry: every attempt, poll and final GET takes a token from ARM's buckets.
-            "per_retry_policies": [RatePacingPolicy(estimate_for(self._settings.arm_endpoint, subscription))],
+            # Per retry: every attempt, poll and final GET takes a token from ARM's buckets. Its waits go
+            # through the deadline box too, so a refill longer than the run has left ends it as retryable.
+            "per_retry_policies": [RatePacingPolicy(estimate_for(self._settings.arm_endpoint, subscription),
+                                                    sleep=self.deadline_box.wait)],
             "transport": DeadlineTransport(self.deadline_box),
         }
         kwargs.update(self._client_kwargs)

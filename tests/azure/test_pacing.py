@@ -119,3 +119,32 @@ def test_recorded_write_headers_pace_on_the_subscription_bucket() -> None:
     assert remaining == LOW_WATER - 10
     estimate.observe("writes", remaining)
     assert estimate.reserve("writes") == pytest.approx(1.0)  # 10 tokens short at 10 writes/s
+
+
+def test_a_pacing_wait_past_the_run_deadline_ends_the_run_as_retryable() -> None:
+    """The pacer waits through the reconcile's deadline (remediation/azure/clients.py DeadlineBox): a refill
+    that would outlast the run raises DeadlineExceeded (retryable) instead of sleeping past it."""
+    from azure.core.pipeline import PipelineRequest
+    from azure.core.pipeline.transport import HttpRequest
+
+    from remediation.azure.clients import DeadlineBox
+    from remediation.azure.pacing import RatePacingPolicy
+    from remediation.deadline import Deadline, DeadlineExceeded
+    from remediation.errors import TransientError
+
+    clock = FakeClock()
+    slept: list[float] = []
+    box = DeadlineBox(sleep=slept.append)
+    estimate = BucketEstimate(clock=clock)
+    estimate.observe("writes", 0)  # empty: the next write waits for the refill
+    policy = RatePacingPolicy(estimate, sleep=box.wait)
+    request = PipelineRequest(HttpRequest("PUT", "https://127.0.0.1/x"), None)  # type: ignore[arg-type]
+
+    box.deadline = Deadline.after(60.0, clock)
+    policy.on_request(request)  # a short refill fits in the deadline: waited for
+    assert len(slept) == 1 and 0 < slept[0] < 60
+
+    box.deadline = Deadline.after(0.01, clock)
+    with pytest.raises(DeadlineExceeded) as raised:
+        policy.on_request(request)
+    assert isinstance(raised.value, TransientError) and len(slept) == 1
