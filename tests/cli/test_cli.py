@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from tests.reconciler.helpers import (
     arm_writes,
     canonical,
     load_seed,
-    start_emulator,
 )
 
 RESULT_KEYS = {"target", "dryRun", "changes", "summary", "conflicts", "skipped", "armCalls", "converged"}
@@ -44,13 +42,7 @@ CHANGE_KEYS = {"action", "kind", "address", "before", "after", "reason"}
 SEEDED = ["--settings", str(SETTINGS_PATH), "--emulator-seed", str(SEED_PATH)]
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the settings the test gives count: nothing from the developer's shell."""
-    for key in list(os.environ):
-        if key.startswith(("REMEDIATION_", "AZURE_", "ARM_", "IDENTITY_")) or key in {
-                "FIREWALL_ID", "SPOKE_PREFIXES", "REQUESTS_CA_BUNDLE", "MSI_ENDPOINT"}:
-            monkeypatch.delenv(key, raising=False)
+# clean_env (autouse) and live come from tests/cli/conftest.py.
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -214,17 +206,6 @@ def test_served_emulator_is_reachable_from_the_exported_environment() -> None:
 
 
 # --------------------------------------------------------------------------------------------- bad input
-
-
-@pytest.fixture
-def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """An emulator the CLI reaches through the environment (no --emulator-seed), so its log can be read."""
-    emu = start_emulator(monkeypatch)
-    monkeypatch.setenv("ARM_ENDPOINT", emu.base_url)
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 def settings_file(tmp_path: Path, values: dict[str, str]) -> str:
