@@ -176,11 +176,7 @@ class Reconciler:
         """
         dry_run = dry_run or self.settings.mode is Mode.REPORT
         started = time.monotonic()
-        deadline = Deadline.after(self._budget_s, self._clock)
-        gateway = self._gateway_factory()
-        bind = getattr(gateway, "bind_deadline", None)
-        if callable(bind):
-            bind(deadline)
+        deadline, gateway = self._start_run()
         try:
             if target.kind is TargetKind.FIREWALL:
                 result = self._reconcile_firewall(gateway, target, deadline, dry_run, require_exists, approve)
@@ -216,13 +212,18 @@ class Reconciler:
         return combine(self.reconcile_with_follow_ups(target, dry_run=dry_run, require_exists=require_exists,
                                                       approve=approve))
 
-    def observe_scope(self) -> tuple[Snapshot, ArmCalls]:
-        """Read-only: every cluster in scope with its network, the firewall and its owned group (status)."""
+    def _start_run(self) -> tuple[Deadline, ArmGateway]:
+        """The run's one deadline, and a fresh ARM client whose SDK waits it bounds."""
         deadline = Deadline.after(self._budget_s, self._clock)
         gateway = self._gateway_factory()
         bind = getattr(gateway, "bind_deadline", None)
         if callable(bind):
             bind(deadline)
+        return deadline, gateway
+
+    def observe_scope(self) -> tuple[Snapshot, ArmCalls]:
+        """Read-only: every cluster in scope with its network, the firewall and its owned group (status)."""
+        deadline, gateway = self._start_run()
         try:
             snapshot = run_with_retries(lambda: observe.observe_fleet(gateway, self.settings, with_rules=True),
                                         deadline=deadline, describe="observe", sleep=self._sleep)
