@@ -546,6 +546,12 @@ def desired_prepared_subnet(
 # --------------------------------------------------------------------------------------------- firewall
 
 
+def rule_name_candidates(cluster: ObservedCluster) -> tuple[str, str]:
+    """The two names the cluster's rules can carry: its own name, or (when another cluster in scope has the
+    same name) that name with a short stable hash of its id (`_rule_names`)."""
+    return _rule_names([cluster])[id_key(cluster.id)], _rule_names([cluster, cluster])[id_key(cluster.id)]
+
+
 def _rule_names(clusters: Sequence[ObservedCluster]) -> dict[str, str]:
     """cluster id key -> rule name: the cluster name, plus a short stable hash of the id if names collide."""
     counts: dict[str, int] = {}

@@ -471,3 +471,6 @@ class ReconcileResult:
     follow_ups: tuple[Target, ...] = ()
     # Their results, when the caller ran them right away (the CLI); empty when they were enqueued.
     follow_up_results: tuple[ReconcileResult, ...] = ()
+    # Why a routing target named no firewall follow-up although it has one: its owned rules were read and
+    # already hold what the firewall target would write (remediation/firewall_check.py).
+    follow_up_note: str | None = None

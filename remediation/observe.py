@@ -16,6 +16,7 @@ resource group (a VNet gateway is deployed in its VNet's resource group), and th
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -300,10 +301,38 @@ def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> 
     return c.snapshot()
 
 
-def observe_firewall_only(gateway: ReadGateway, settings: Settings) -> Snapshot:
-    """The firewall and the owned group, nothing else (the verify after a group write)."""
+def with_owned_rules(gateway: ReadGateway, snapshot: Snapshot, settings: Settings) -> Snapshot:
+    """A routing pass's snapshot plus what the owned firewall rules are computed from and compared with:
+    the owned group (policy-based firewall; a classic firewall's rules came with the firewall read) and the
+    egress inputs (remediation/egress_observe.py; the route tables they need are usually read already). Used
+    to decide whether the firewall follow-up must run (remediation/firewall_check.py)."""
     c = _Collector(gateway, settings)
-    c.read_firewall(with_group=True)
+    c.absent.update(snapshot.absent)
+    firewall = snapshot.firewall
+    group = snapshot.rule_collection_group
+    if firewall is not None and firewall.policy_id and group is None:
+        group = gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
+        if group is None:
+            c.absent.add(ids.id_key(f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"))
+    enriched = dataclasses.replace(snapshot, rule_collection_group=group, absent=frozenset(c.absent))
+    return egress_observe.observe_egress(gateway, enriched, settings)
+
+
+def observe_owned_rules_again(gateway: ReadGateway, snapshot: Snapshot, settings: Settings) -> Snapshot:
+    """The verify after a firewall write: where the rules live, read again. A policy-based firewall's rules
+    are in the owned group, which is all that is read (the firewall itself is not written by a group PUT);
+    a classic firewall's rules are the firewall."""
+    firewall = snapshot.firewall
+    c = _Collector(gateway, settings)
+    if firewall is None or firewall.policy_id is None:
+        c.read_firewall(with_group=True)
+        return c.snapshot()
+    c.firewall = firewall
+    c.absent.update(k for k in snapshot.absent if "/rulecollectiongroups/" not in k)
+    group = gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
+    c.rule_collection_group = group
+    if group is None:
+        c.absent.add(ids.id_key(f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"))
     return c.snapshot()
 
 

@@ -510,3 +510,9 @@ def build_plan(
         seen.setdefault(id_key(skip.target), skip)
     return Plan(target=target, changes=tuple(changes), conflicts=tuple(conflicts),
                 skipped=tuple(seen.values()))
+
+
+# How the firewall planner compares addresses and network rules, for the follow-up check that must agree with
+# it exactly (remediation.firewall_check).
+canon_address = _canon_address
+canon_rule = _canon_rule

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from remediation import desired, ids, observe, plan
+from remediation import desired, firewall_check, ids, observe, plan
 from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Mode, Settings
@@ -155,8 +155,10 @@ class Reconciler:
         return [self.scope_target()]
 
     def follow_ups_of(self, target: Target) -> tuple[Target, ...]:
-        """What must run after `target`: every routing target but prepare-subnet changes the inputs of
-        the firewall group (clusters, their ranges, P2S pools), so the firewall target follows it."""
+        """What may have to run after `target`: every routing target but prepare-subnet changes the inputs
+        of the firewall group (clusters, their ranges, P2S pools), so the firewall target can follow it. A
+        run leaves it out when its reads show the owned rules already hold what it would write
+        (`_follow_ups`)."""
         if target.kind in {TargetKind.FIREWALL, TargetKind.SUBNET}:
             return ()
         return (self.firewall_target(),)
@@ -186,7 +188,7 @@ class Reconciler:
         finally:
             calls = gateway.arm_calls
             gateway.close()
-        result = dataclasses.replace(result, arm_calls=calls, follow_ups=self.follow_ups_of(target))
+        result = dataclasses.replace(result, arm_calls=calls)
         log.info(
             "reconciled %s: %s, %d writes planned, %d conflicts, %d skipped, converged=%s, %d reads, "
             "%d writes in %.2fs%s", target, "dry run" if dry_run else "applied", len(result.plan.writes),
@@ -238,16 +240,56 @@ class Reconciler:
                            dry_run: bool, approve: Approve | None) -> ReconcileResult:
         first = self._observe(step, gateway, deadline)
         plan_ = _plan_of(target, first)
-        if first.error is not None or dry_run:
+        if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
-                                   converged=False if first.error and not dry_run else None)
+                                   converged=None if dry_run else False)
+        if dry_run:
+            follow_ups, note = self._follow_ups(gateway, target, None if plan_.has_changes else first, deadline)
+            return ReconcileResult(str(target), dry_run, plan_, follow_ups=follow_ups, follow_up_note=note)
         refused = _refused(plan_, approve)
         if refused is not None:
-            return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False)
+            return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
+                                   follow_ups=self.follow_ups_of(target))
         outcomes = self._apply(gateway, first.changes, deadline)
-        converged = self._verified(outcomes, first, plan_,
-                                   lambda: self._observe(step, gateway, deadline))
-        return ReconcileResult(str(target), dry_run, plan_, outcomes=outcomes, converged=converged)
+        converged, after = self._verified(outcomes, first, plan_,
+                                          lambda: self._observe(step, gateway, deadline))
+        # A cluster whose routing was just written is new or changed: its rules nearly always are too, so
+        # reading the group only to learn that would cost a GET for nothing. A fleet target's check after
+        # its writes saves the firewall target's whole fleet read whenever the rules are in place.
+        wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
+        settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
+        follow_ups, note = self._follow_ups(gateway, target, settled, deadline)
+        return ReconcileResult(str(target), dry_run, plan_, outcomes=outcomes, converged=converged,
+                               follow_ups=follow_ups, follow_up_note=note)
+
+    def _follow_ups(self, gateway: ArmGateway, target: Target, settled: _Pass | None,
+                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None]:
+        """The firewall follow-up, unless the routing's final state shows it would write nothing.
+
+        `settled` is the pass that read the routing as it now is (the first read when nothing was to be
+        written, the verify read after the writes), or None when that state is not known (a plan with
+        writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
+        new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
+        group GET, plus the egress inputs not read yet) and compared by remediation/firewall_check.py.
+        Returns (follow-ups, why they were left out)."""
+        candidates = self.follow_ups_of(target)
+        if not candidates or settled is None:
+            return candidates, None
+        snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, settled.snapshot, self.settings),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        if target.kind is TargetKind.CLUSTER:
+            reason = firewall_check.cluster_reason(snapshot, target.id, self.settings)
+            in_place = "this cluster's firewall rules are in place"
+        else:
+            reason = firewall_check.fleet_reason(snapshot, self.settings)
+            in_place = "the owned firewall rules are what the firewall target would write"
+        if reason is not None:
+            log.info("%s: firewall follow-up runs: %s", target, reason,
+                     extra={"target": target.id, "action": "follow-up-needed"})
+            return candidates, None
+        note = f"{in_place}: no firewall run needed"
+        log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
+        return (), note
 
     # ------------------------------------------------------------------------------------ firewall target
 
@@ -269,9 +311,9 @@ class Reconciler:
             if refused is not None:
                 return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
             outcomes = self._apply(gateway, first.changes, deadline, held)
-            converged = self._verified(outcomes, first, plan_,
-                                       lambda: self._observe(lambda gw: self._reverify_firewall(gw, first),
-                                                             gateway, deadline))
+            converged, _ = self._verified(outcomes, first, plan_,
+                                          lambda: self._observe(lambda gw: self._reverify_firewall(gw, first),
+                                                                gateway, deadline))
         return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
@@ -287,28 +329,29 @@ class Reconciler:
     def _reverify_firewall(self, gateway: ArmGateway, first: _Pass) -> _Pass:
         """The verify of a firewall write: the firewall and the group are read again (still inside the
         lease), and compared with the collections computed from the fleet read once before the write."""
-        fresh = observe.observe_firewall_only(gateway, self.settings)
+        fresh = observe.observe_owned_rules_again(gateway, first.snapshot, self.settings)
         snapshot = dataclasses.replace(first.snapshot, firewall=fresh.firewall,
-                                       rule_collection_group=fresh.rule_collection_group)
+                                       rule_collection_group=fresh.rule_collection_group, absent=fresh.absent)
         return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
                      collections=first.collections)
 
     # ------------------------------------------------------------------------------------ shared steps
 
     def _verified(self, outcomes: Sequence[ChangeOutcome], first: _Pass, plan_: Plan,
-                  reobserve: Callable[[], _Pass]) -> bool:
+                  reobserve: Callable[[], _Pass]) -> tuple[bool, _Pass | None]:
         """Converged = nothing failed, no blocking conflict, and a fresh read plans no more writes and finds
         every owned object the plan touches settled (provisioningState Succeeded). When nothing was
-        written, the state just read is the state, so no second read is needed."""
+        written, the state just read is the state, so no second read is needed. Also returns the pass that
+        read the final state (None when none did)."""
         if any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts:
-            return False
+            return False, None
         if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
-            return not _unsettled(first.snapshot, first.changes)
+            return not _unsettled(first.snapshot, first.changes), first
         again = reobserve()
         if again.error is not None or any(c.blocking for c in again.conflicts):
-            return False
+            return False, again
         return not any(c.action is not Action.NOOP for c in again.changes) and not _unsettled(
-            again.snapshot, again.changes)
+            again.snapshot, again.changes), again
 
     def _observe(self, step: _Step, gateway: ArmGateway, deadline: Deadline) -> _Pass:
         """A pass only reads, so a read that is still throttled or busy after azure-core's own retries

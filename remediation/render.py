@@ -110,6 +110,7 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
         ],
         "error": result.error,
         "followUps": _follow_ups_json(result),
+        "followUpNote": result.follow_up_note,
     }
 
 
@@ -320,7 +321,7 @@ def _follow_up_lines(result: ReconcileResult) -> list[str]:
     """Follow-ups that still have to run (queued, or skipped after an error) and those that failed; one
     that ran fine is already part of the text above (remediation.results.combine)."""
     ran = {r.target.lower(): r for r in result.follow_up_results}
-    lines = []
+    lines = [f"firewall: {result.follow_up_note}"] if result.follow_up_note else []
     for target in result.follow_ups:
         done = ran.get(str(target).lower())
         if done is None and result.error:

@@ -106,7 +106,7 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         outcomes=[{"address": o.change.address, "kind": o.change.kind.value, "action": o.change.action.value,
                    "outcome": o.outcome.value, "error": o.error} for o in result.outcomes],
         arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error,
-        compliance=_sweep_compliance(runtime, request)))
+        compliance=_sweep_compliance(runtime, request, result)))
     _status(runtime, request, state, attempt=attempt, result=document, error=result.error)
     changed = [o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.FAILED)]
     log_action(log, logging.INFO, "%s %s: %d changes planned, %d applied, %d conflicts, converged=%s",
@@ -187,12 +187,18 @@ def _audit(runtime: Runtime, record: AuditRecord) -> None:
                   extra={"target": record.target, "action": "audit-failed"})
 
 
-def _sweep_compliance(runtime: Runtime, request: RemediationRequest) -> dict[str, Any] | None:
+def _sweep_compliance(runtime: Runtime, request: RemediationRequest,
+                      result: ReconcileResult) -> dict[str, Any] | None:
     """The drift sweep ends with its firewall follow-up (same trigger, docs/architecture.md section 2): that
-    run's audit row records the compliance of the scope after both (a fresh read). Other runs and a failed read
+    run's audit row records the compliance of the scope after both (a fresh read). A sweep that needed no
+    follow-up (its rules were already in place) records it in its own row. Other runs and a failed read
     record none: the reconcile already happened and must not be re-run for its audit row. (A sweep whose
     follow-up coalesced into an event's pending firewall run records none; the next sweep does.)"""
-    if request.target.kind is not TargetKind.FIREWALL or request.trigger is not Trigger.TIMER:
+    if request.trigger is not Trigger.TIMER:
+        return None
+    ends_the_sweep = request.target.kind is TargetKind.FIREWALL or (
+        request.target.kind is TargetKind.SCOPE and not result.follow_ups and result.error is None)
+    if not ends_the_sweep:
         return None
     from remediation.render_status import to_json
     from remediation.status_report import scope_compliance

@@ -131,3 +131,36 @@ def test_a_cluster_run_records_no_compliance(arm: Any, storage: Azurite) -> None
     (row,) = audit_rows(storage)
     assert row["targetKind"] == "cluster"
     assert "complianceJson" not in row and "compliant" not in row
+
+
+def test_a_converged_drift_sweep_records_compliance_in_its_own_row(arm: Any, storage: Azurite) -> None:
+    """A sweep that finds the owned rules in place names no firewall follow-up: its own row is the last run
+    of the sweep, so the compliance is recorded there."""
+    from azure.functions.queue import QueueMessage as HostQueueMessage
+    from azure.functions.timer import TimerRequest as HostTimerRequest
+
+    seen: set[str] = set()
+
+    def sweep_once() -> dict[str, Any]:
+        before = set(seen)
+        user_function("drift_sweep")(HostTimerRequest(past_due=False))
+        (message,) = receive_all(storage)
+        user_function("reconcile_worker")(as_queue_message(message))
+        (row,) = [r for r in audit_rows(storage) if r["RowKey"] not in before]
+        seen.update(r["RowKey"] for r in audit_rows(storage))
+        return row
+
+    first = sweep_once()
+    (follow_up,) = json.loads(first["planJson"])["followUps"]
+    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "timer",
+            "dryRun": False, "requestId": follow_up["requestId"]}
+    user_function("reconcile_worker")(HostQueueMessage(id=follow_up["requestId"], body=json.dumps(body).encode(),
+                                                       dequeue_count=1))
+    seen.update(r["RowKey"] for r in audit_rows(storage))
+    second = sweep_once()
+    plan = json.loads(second["planJson"])
+    assert plan["followUps"] == [] and plan["followUpNote"]
+    assert receive_all(storage) == []  # nothing else was enqueued
+    compliance = json.loads(second["complianceJson"])
+    assert compliance["summary"] == {"compliant": 2, "non-compliant": 0, "skipped": 1, "conflicted": 0}
+    assert second["compliant"] is True
