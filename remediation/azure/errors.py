@@ -30,6 +30,8 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "RetryableErrorDueToAnotherOperation",
         "ReferencedResourceNotProvisioned",
         "FirewallPolicyUpdateNotAllowedWhenUpdatingOrDeleting",
+        # A group delete while another write on the policy runs (docs/arm-notes.md 2.4).
+        "FirewallPolicyRuleCollectionGroupDeleteNotAllowedWhenUpdatingOrDeleting",
         # An older write superseded by a newer one on the same lock domain ends Canceled with this detail.
         "CanceledAndSupersededDueToAnotherOperation",
         # If-Match lost a race: re-read, then write again (docs/arm-notes.md 3.2).
