@@ -193,9 +193,9 @@ class PendingMarkers(Protocol):
     @property
     def window_s(self) -> int: ...
 
-    def is_pending(self, key: str) -> bool: ...
+    def claim(self, key: str, request_id: str = "") -> tuple[bool, str | None]: ...
 
-    def mark(self, key: str) -> None: ...
+    def release(self, key: str) -> None: ...
 
 
 class RequestSender(Protocol):
@@ -212,7 +212,8 @@ def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[
 
     Returns what happened; raises only what a redelivery can fix (the TransientError of a failed send),
     so the calling trigger lets its transport (Event Grid retry, queue redelivery) try again. The dedupe
-    marker is written only after a successful send, so a redelivered event is not folded away.
+    marker is claimed atomically before the send and released when the send fails, so a redelivered event is
+    not folded away.
     """
     raw_id = payload.get("id")
     event_id = raw_id if isinstance(raw_id, str) and raw_id else "(no id)"
@@ -224,15 +225,22 @@ def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[
     if isinstance(decision, Ignored):
         return Admission(Admitted.IGNORED, event.id, reason=decision.reason, event=event)
     key = target_key(decision)
-    if pending.is_pending(key):
-        return Admission(Admitted.FOLDED, event.id, reason=f"a request is pending (within {pending.window_s}s)",
-                         event=event, target=decision)
     request = RemediationRequest(target=decision, trigger=Trigger.EVENT, request_id=(new_id or new_request_id)(),
                                  dry_run=dry_run, event_id=event.id, correlation_id=event.correlation_id)
-    # Sent with the dedupe window as visibility delay: every event folded into this message happened
-    # before the worker starts reading ARM.
-    sender.send(request, delay_s=pending.window_s)
-    pending.mark(key)
+    # An atomic claim, not check-then-mark: two instances handling events for one target at the same moment
+    # must not both enqueue (the same claim as the firewall follow-ups, Runtime.enqueue_coalesced).
+    claimed, pending_id = pending.claim(key, request.request_id)
+    if not claimed:
+        return Admission(Admitted.FOLDED, event.id, event=event, target=decision,
+                         reason=f"request {pending_id or '(id unknown)'} is pending (within {pending.window_s}s)")
+    try:
+        # Sent with the dedupe window as visibility delay: every event folded into this message happened
+        # before the worker starts reading ARM.
+        sender.send(request, delay_s=pending.window_s)
+    except BaseException:
+        # Released, so the redelivered event is not folded into a message that was never sent.
+        pending.release(key)
+        raise
     return Admission(Admitted.ENQUEUED, event.id, event=event, target=decision, request=request)
 
 

@@ -74,25 +74,6 @@ class DedupeMarkers:
     def window_s(self) -> int:
         return int(self._window.total_seconds())
 
-    def is_pending(self, key: str) -> bool:
-        try:
-            entity = self._table.get_entity(_PARTITION, key)
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            log.warning("dedupe marker %s unreadable, enqueueing anyway: %s", key, exc)
-            return False
-        expires = entity.get("expiresAt")
-        return isinstance(expires, dt.datetime) and expires > _now()
-
-    def mark(self, key: str) -> None:
-        entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window}
-        try:
-            self._ensure_table()
-            self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        except AzureError as exc:
-            log.warning("dedupe marker %s not written, the next event enqueues again: %s", key, exc)
-
     def claim(self, key: str, request_id: str = "") -> tuple[bool, str | None]:
         """Atomically become the one sender for `key` within the window: (True, None) for exactly one of
         several concurrent callers (insert, or replace an expired marker conditionally on its etag); else

@@ -384,3 +384,31 @@ def test_redelivered_and_reordered_events_reach_the_single_delivery_state(
     assert sorted(actual) == sorted(expected)
     for resource_id, body in expected.items():
         assert actual[resource_id] == body, resource_id
+
+
+def test_the_same_event_on_several_instances_at_once_is_enqueued_once(
+        app_env: Callable[..., None], storage: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Event Grid may deliver one event to two instances (a retry while the first is still handling it): the
+    intake claims the dedupe marker atomically, so exactly one of them sends a message."""
+    monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 60)
+    forget_dedupe_markers(storage)
+    with emulator(single_cni_cluster(), app_env, monkeypatch):
+        get_runtime()  # built once, before the threads race on the intake itself
+        on_event = user_function("on_resource_event")
+        start = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def one_delivery() -> None:
+            try:
+                start.wait()
+                on_event(event_from_json(cluster_write()))
+            except BaseException as exc:  # surfaced by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one_delivery) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert queued_count(storage) == 1
