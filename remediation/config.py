@@ -56,6 +56,7 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_FQDN_TAGS": "AzureKubernetesService",
     "ALLOW_BROAD_EGRESS": "false",
     "EGRESS_DESTINATION_FQDNS": "",
+    "BURST_SWEEP_AFTER": "5",
 }
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
@@ -90,6 +91,9 @@ class Settings:
     egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
     allow_broad_egress: bool = False
     egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
+    # Event intake (remediation/intake.py): with this many cluster/App Gateway requests pending, further
+    # events enqueue one sweep instead; 0 = never.
+    burst_sweep_after: int = 5
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -157,6 +161,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mode=_parse_mode(get("REMEDIATION_MODE")),
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+        burst_sweep_after=_parse_count("BURST_SWEEP_AFTER", get("BURST_SWEEP_AFTER"), 1000),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -206,6 +211,12 @@ def _parse_firewall(text: str) -> str:
 
 
 _DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also accepts '²', which int() refuses
+
+
+def _parse_count(name: str, text: str, most: int) -> int:
+    if not _DIGITS.match(text) or int(text) > most:
+        raise ConfigError(name, f"must be a whole number from 0 to {most}, got {text!r}")
+    return int(text)
 
 
 def _parse_priority(name: str, text: str) -> int:

@@ -193,9 +193,13 @@ class PendingMarkers(Protocol):
     @property
     def window_s(self) -> int: ...
 
-    def claim(self, key: str, request_id: str = "") -> tuple[bool, str | None]: ...
+    def claim(self, key: str, request_id: str = "", kind: str = "") -> tuple[bool, str | None]: ...
 
     def release(self, key: str) -> None: ...
+
+    def pending_count(self, kinds: Iterable[str]) -> int: ...
+
+    def pending_request(self, key: str) -> str | None: ...
 
 
 class RequestSender(Protocol):
@@ -204,9 +208,33 @@ class RequestSender(Protocol):
     def send(self, request: RemediationRequest, *, delay_s: int = 0) -> None: ...
 
 
+# A burst of events for many clusters (a fleet rollout, a policy change across a subscription) would cost one
+# reconcile per cluster, each reading what its cluster references and writing on its own. Past
+# BURST_SWEEP_AFTER pending requests of these kinds, one sweep does the same work reading the fleet once
+# (docs/architecture.md section 2). Network targets already run the fleet pass: a pending sweep covers them.
+_COUNTED_KINDS = (TargetKind.CLUSTER, TargetKind.GATEWAY)
+BURST_REASON = "a burst of events (BURST_SWEEP_AFTER requests pending): one sweep enqueued"
+_COVERED_BY_A_SWEEP = frozenset({TargetKind.CLUSTER, TargetKind.GATEWAY, TargetKind.NETWORK})
+
+
+def _burst_target(decision: Target, sweep: Target | None, settings: Settings,
+                  pending: PendingMarkers) -> tuple[Target, str | None]:
+    """(the target to enqueue, or fold into; the pending sweep's request id when a sweep already covers it)."""
+    if sweep is None or settings.burst_sweep_after == 0 or decision.kind not in _COVERED_BY_A_SWEEP:
+        return decision, None
+    # The sweep's message becomes visible after the dedupe window, so it reads the fleet after this event.
+    running_as = pending.pending_request(target_key(sweep))
+    if running_as is not None:
+        return sweep, running_as
+    if (decision.kind in _COUNTED_KINDS
+            and pending.pending_count(k.value for k in _COUNTED_KINDS) >= settings.burst_sweep_after):
+        return sweep, None
+    return decision, None
+
+
 def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[str], Target],
           pending: PendingMarkers, sender: RequestSender, dry_run: bool,
-          new_id: Callable[[], str] | None = None) -> Admission:
+          new_id: Callable[[], str] | None = None, sweep: Target | None = None) -> Admission:
     """The one intake of both event paths (EventGridTrigger and the Event Grid -> Storage queue trigger):
     parse (either schema), filter, ignore own writes, dedupe, enqueue.
 
@@ -224,14 +252,18 @@ def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[
         return Admission(Admitted.DROPPED, event_id, reason=str(exc))
     if isinstance(decision, Ignored):
         return Admission(Admitted.IGNORED, event.id, reason=decision.reason, event=event)
-    key = target_key(decision)
-    request = RemediationRequest(target=decision, trigger=Trigger.EVENT, request_id=(new_id or new_request_id)(),
+    target, covering_sweep = _burst_target(decision, sweep, settings, pending)
+    if covering_sweep is not None:
+        return Admission(Admitted.FOLDED, event.id, event=event, target=target,
+                         reason=f"sweep {covering_sweep} is pending and covers {decision}")
+    key = target_key(target)
+    request = RemediationRequest(target=target, trigger=Trigger.EVENT, request_id=(new_id or new_request_id)(),
                                  dry_run=dry_run, event_id=event.id, correlation_id=event.correlation_id)
     # An atomic claim, not check-then-mark: two instances handling events for one target at the same moment
     # must not both enqueue (the same claim as the firewall follow-ups, Runtime.enqueue_coalesced).
-    claimed, pending_id = pending.claim(key, request.request_id)
+    claimed, pending_id = pending.claim(key, request.request_id, target.kind.value)
     if not claimed:
-        return Admission(Admitted.FOLDED, event.id, event=event, target=decision,
+        return Admission(Admitted.FOLDED, event.id, event=event, target=target,
                          reason=f"request {pending_id or '(id unknown)'} is pending (within {pending.window_s}s)")
     try:
         # Sent with the dedupe window as visibility delay: every event folded into this message happened
@@ -241,7 +273,8 @@ def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[
         # Released, so the redelivered event is not folded into a message that was never sent.
         pending.release(key)
         raise
-    return Admission(Admitted.ENQUEUED, event.id, event=event, target=decision, request=request)
+    reason = f"{BURST_REASON}: {decision} is covered by it" if target != decision else ""
+    return Admission(Admitted.ENQUEUED, event.id, reason=reason, event=event, target=target, request=request)
 
 
 def events_in_queue_message(body: bytes | str) -> list[Mapping[str, Any]]:

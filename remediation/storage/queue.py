@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -74,13 +75,42 @@ class DedupeMarkers:
     def window_s(self) -> int:
         return int(self._window.total_seconds())
 
-    def claim(self, key: str, request_id: str = "") -> tuple[bool, str | None]:
+    def pending_count(self, kinds: Iterable[str]) -> int:
+        """How many markers of these target kinds are still within their window (one table query). An
+        unreadable table counts 0: the intake then enqueues per target, as without bursts."""
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return 0
+        kind_filter = " or ".join(f"kind eq '{k}'" for k in wanted)
+        query = f"PartitionKey eq '{_PARTITION}' and ({kind_filter})"
+        now = _now()
+        try:
+            return sum(1 for e in self._table.query_entities(query, select=["expiresAt"])
+                       if isinstance(e.get("expiresAt"), dt.datetime) and e["expiresAt"] > now)
+        except ResourceNotFoundError:
+            return 0
+        except AzureError as exc:
+            log.warning("dedupe markers not counted, no burst sweep: %s", exc)
+            return 0
+
+    def pending_request(self, key: str) -> str | None:
+        """The request id of a marker still within its window (else None; errors count as none)."""
+        try:
+            entity = self._table.get_entity(_PARTITION, key)
+        except AzureError:
+            return None
+        expires = entity.get("expiresAt")
+        if isinstance(expires, dt.datetime) and expires > _now():
+            return str(entity.get("requestId") or "") or "(id unknown)"
+        return None
+
+    def claim(self, key: str, request_id: str = "", kind: str = "") -> tuple[bool, str | None]:
         """Atomically become the one sender for `key` within the window: (True, None) for exactly one of
         several concurrent callers (insert, or replace an expired marker conditionally on its etag); else
         (False, the pending request's id when known). Errors other than "someone else holds it" mean True:
         dedupe may only err towards sending a message."""
         entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window,
-                  "requestId": request_id}
+                  "requestId": request_id, "kind": kind}
         try:
             self._ensure_table()
             self._table.create_entity(entity)
@@ -99,7 +129,7 @@ class DedupeMarkers:
                                       match_condition=MatchConditions.IfNotModified)
             return True, None
         except ResourceNotFoundError:
-            return self.claim(key, request_id)
+            return self.claim(key, request_id, kind)
         except HttpResponseError as exc:
             if exc.status_code == 412:  # another caller replaced the expired marker first
                 return False, None

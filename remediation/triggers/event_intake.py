@@ -23,8 +23,10 @@ def admit_event(payload: Mapping[str, Any], *, via: str) -> Admission:
     Raises TransientError when the enqueue failed, so the transport redelivers the event.
     """
     runtime = get_runtime()
-    admission = intake.admit(payload, settings=runtime.settings, resolve=runtime.reconciler.resolve,
-                             pending=runtime.dedupe, sender=runtime.queue, dry_run=runtime.report_mode)
+    reconciler = runtime.reconciler
+    admission = intake.admit(payload, settings=runtime.settings, resolve=reconciler.resolve,
+                             pending=runtime.dedupe, sender=runtime.queue, dry_run=runtime.report_mode,
+                             sweep=reconciler.scope_target())
     event, target = admission.event, admission.target
     common: dict[str, Any] = {"action": admission.outcome.value, "eventId": admission.event_id, "via": via}
     if admission.outcome is Admitted.DROPPED:
@@ -41,8 +43,9 @@ def admit_event(payload: Mapping[str, Any], *, via: str) -> Admission:
                    **common)
     elif admission.request is not None and event is not None:
         request = admission.request
-        log_action(log, logging.INFO, "enqueued %s for event %s (%s on %s)", request.target, event.id,
-                   event.operation_name, event.resource_id, target=request.target.id,
+        log_action(log, logging.INFO, "enqueued %s for event %s (%s on %s)%s", request.target, event.id,
+                   event.operation_name, event.resource_id,
+                   f": {admission.reason}" if admission.reason else "", target=request.target.id,
                    correlation_id=event.correlation_id, requestId=request.request_id,
                    trigger=Trigger.EVENT.value, **common)
     return admission

@@ -77,7 +77,7 @@ class Runtime:
         raises TransientError when the queue refused the message."""
         key = intake.target_key(request.target)
         # An atomic claim, not check-then-mark: follow-ups come from workers running side by side.
-        claimed, pending = self.dedupe.claim(key, request.request_id)
+        claimed, pending = self.dedupe.claim(key, request.request_id, request.target.kind.value)
         if not claimed:
             return pending
         try:

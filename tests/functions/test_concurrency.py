@@ -412,3 +412,33 @@ def test_the_same_event_on_several_instances_at_once_is_enqueued_once(
             thread.join()
         assert errors == []
         assert queued_count(storage) == 1
+
+
+def test_a_burst_of_cluster_events_becomes_one_sweep(
+        app_env: Callable[..., None], storage: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past BURST_SWEEP_AFTER pending cluster requests, the next event enqueues one sweep and every later
+    event of the burst folds into it; the sweep then converges the clusters whose events it absorbed."""
+    from remediation.intake import Admitted
+    from remediation.triggers.event_intake import admit_event
+
+    monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 3)
+    forget_dedupe_markers(storage)
+    seed, clusters = many_cni_clusters(CLUSTERS)
+    with emulator(seed, app_env, monkeypatch) as emu:
+        app_env(ARM_ENDPOINT=emu.base_url, BURST_SWEEP_AFTER="2")
+        admissions = [admit_event(resource_event(c, "Microsoft.ContainerService/managedClusters/write",
+                                                 event_id=f"ev-{i}"), via="test")
+                      for i, c in enumerate(clusters)]
+        outcomes = [(a.outcome, a.target.kind.value if a.target else None) for a in admissions]
+        assert outcomes == [(Admitted.ENQUEUED, "cluster"), (Admitted.ENQUEUED, "cluster"),
+                            (Admitted.ENQUEUED, "scope")] + [(Admitted.FOLDED, "scope")] * (CLUSTERS - 3)
+        assert "BURST_SWEEP_AFTER" in admissions[2].reason
+        assert queued_count(storage) == 3
+        runs, firewall_runs = split_runs(drain(storage, emu, window_s=3))
+        assert sorted(r.target.split(":", 1)[0] for r in runs) == ["cluster", "cluster", "scope"]
+        assert all(r.converged is True for r in runs + firewall_runs), runs + firewall_runs
+        state = state_by_id(emu.dump())
+    # Every cluster's node subnet table carries its owned routes, the four whose events were folded included.
+    for index in range(1, CLUSTERS + 1):
+        routes = state[route_table_id(index).lower()]["properties"].get("routes") or []
+        assert any(r["name"].startswith("rmd-") for r in routes), f"rt-aks-{index} has no owned route"

@@ -47,6 +47,9 @@ def test_defaults_are_safe() -> None:
         ("FORCE_DEFAULT_ROUTE", "maybe"),
         ("REMEDIATION_MODE", "yolo"),
         ("RESULT_TOPIC_ENDPOINT", "ftp://topic"),
+        ("BURST_SWEEP_AFTER", "-1"),
+        ("BURST_SWEEP_AFTER", "five"),
+        ("BURST_SWEEP_AFTER", "1001"),
     ],
 )
 def test_invalid_setting_fails_with_its_name(name: str, value: str) -> None:
@@ -118,3 +121,9 @@ def test_unsafe_address_settings_fail_with_their_name(name: str, value: str, fra
 def test_spoke_prefixes_that_are_spokes_are_accepted(value: str) -> None:
     assert len(load_settings({**VALID, "SPOKE_PREFIXES": value}).spoke_prefixes) == len(
         [p for p in value.split(",") if p])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 5), ("0", 0), ("12", 12)])
+def test_burst_sweep_after(value: str | None, expected: int) -> None:
+    env = {**VALID, **({"BURST_SWEEP_AFTER": value} if value is not None else {})}
+    assert load_settings(env).burst_sweep_after == expected
