@@ -3,7 +3,8 @@ goal, print the table, exit 1 when a goal is missed (2 when a benchmark itself b
 
 Quick (the default, a few minutes on 2 cores): fleets of 10 and 300 clusters (300 is where re-listing the
 fleet shows: 6 pages of clusters), a converging sweep with realistic LRO durations scaled 0.1x at N=10 and
-instant LROs at N=300, a burst of 100 new-cluster events against one sweep of the same seed, the group
+instant LROs at N=300, a burst of 100 new-cluster events through the product's intake (bench/burst_intake.py)
+against one sweep of the same seed, the group
 size, the cold import. Full: fleets of 10, 100, 300 and 1000; LROs scaled 0.1x up to 100 clusters and
 instant above (a 0.1x sweep of 1000 clusters would take about 1000 s of LRO time alone). Goals and where they come from:
 docs/BENCHMARKS.md. Results: bench/check-results.json.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cold_import, fleet_cost
+from bench import burst_intake, cold_import, fleet_cost
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
 from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "group": run.group}
     results["group"] = project_group(results["sizes"])
     if not args.no_burst:
-        results["burst"] = step(f"burst of {BURST_EVENTS}", lambda: fleet_cost.burst_run(
+        results["burst"] = step(f"burst of {BURST_EVENTS}", lambda: burst_intake.burst_run(
             BURST_EVENTS, time_factor=BURST_TIME_FACTOR))
     if not args.no_cold_import:
         results["cold_import"] = step("cold import", cold_import.run)
