@@ -43,6 +43,7 @@ DEFAULTS: Mapping[str, str] = {
     "OWNERSHIP_TAG": "managed-by=aks-egress-remediation",
     "RULE_COLLECTION_GROUP": "rmd-aks-runbook",
     "RULE_COLLECTION_GROUP_PRIORITY": "250",
+    "RULE_COLLECTION_GROUP_SHARD_BYTES": "1572864",
     "EGRESS_DESTINATIONS": "AzureCloud",
     "EGRESS_PORTS": "443,1194,9000,123",
     "EGRESS_PROTOCOLS": "TCP,UDP",
@@ -90,6 +91,8 @@ class Settings:
     egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
     allow_broad_egress: bool = False
     egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
+    # Above this estimated size the owned rules are split into groups `<group>-2`... (remediation/shards.py).
+    rule_collection_group_shard_bytes: int = 1_572_864
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -157,6 +160,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mode=_parse_mode(get("REMEDIATION_MODE")),
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+        rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -211,6 +215,19 @@ _DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also accepts '²'
 def _parse_priority(name: str, text: str) -> int:
     if not _DIGITS.match(text) or not 100 <= int(text) <= 65000:
         raise ConfigError(name, f"must be a whole number from 100 to 65000, got {text!r}")
+    return int(text)
+
+
+# RULE_COLLECTION_GROUP_SHARD_BYTES: at least a few rules per shard, at most 90 % of the 2 MiB group limit
+# (the size is an estimate: docs/platform-notes.md §9).
+_SHARD_BYTES_RANGE = (4096, 2 * 1024 * 1024 * 9 // 10)
+
+
+def _parse_shard_bytes(text: str) -> int:
+    low, high = _SHARD_BYTES_RANGE
+    if not _DIGITS.match(text) or not low <= int(text) <= high:
+        raise ConfigError("RULE_COLLECTION_GROUP_SHARD_BYTES",
+                          f"must be a whole number of bytes from {low} to {high}, got {text!r}")
     return int(text)
 
 

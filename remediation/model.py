@@ -218,6 +218,16 @@ class Snapshot:
     absent: frozenset[str] = frozenset()
     # Egress profiles (remediation/egress.py): what the egress reads found, filled by the firewall pass.
     egress: EgressObservation | None = None
+    # The owned shards `<group>-2`, `<group>-3`... (remediation/shards.py), and the priority of every group
+    # of the policy by lower name (owned and foreign): new shards avoid the priorities in use.
+    rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+    policy_group_priorities: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:
+        """Every owned group observed: the configured group (when it exists), then its shards."""
+        head = (self.rule_collection_group,) if self.rule_collection_group is not None else ()
+        return (*head, *self.rule_collection_shards)
 
 
 @dataclass(frozen=True)
