@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from remediation import egress_observe, ids
+from remediation import egress_observe, ids, shards
 from remediation.config import Settings
 from remediation.model import (
     EndpointList,
@@ -48,6 +48,7 @@ class ReadGateway(Protocol):
     def list_app_gateways(self) -> list[ObservedAppGateway]: ...
     def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
     def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
+    def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]: ...
     def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None: ...
     def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]: ...
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
@@ -67,6 +68,8 @@ class _Collector:
         self.vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
         self.firewall: ObservedFirewall | None = None
         self.rule_collection_group: ObservedRuleCollectionGroup | None = None
+        self.rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+        self.policy_group_priorities: dict[str, int] = {}
         self.absent: set[str] = set()
         self._vnets: dict[str, ObservedVnet | None] = {}
         self._vnet_listing: list[ObservedVnet] | None = None
@@ -76,6 +79,8 @@ class _Collector:
             clusters=dict(self.clusters), subnets=dict(self.subnets), route_tables=dict(self.route_tables),
             app_gateways=dict(self.app_gateways), vpn_gateways=self.vpn_gateways, firewall=self.firewall,
             rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
+            rule_collection_shards=self.rule_collection_shards,
+            policy_group_priorities=dict(self.policy_group_priorities),
         )
 
     # -------------------------------------------------------------------------------------- lists
@@ -192,10 +197,19 @@ class _Collector:
             self.absent.add(ids.id_key(settings.firewall_id))
             return
         if with_group and firewall.policy_id:
-            group = self.gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
-            self.rule_collection_group = group
-            if group is None:
-                rcg_id = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
+            # One list of the policy's groups (one request per page) finds the owned group, every owned
+            # shard `<group>-k` (remediation/shards.py) and the priorities foreign groups use, where GETs of
+            # `<group>-2`, `-3`... until a 404 would cost a request per shard and miss the priorities.
+            # A failed list raises: nothing is planned on a partial picture of the policy.
+            base = settings.rule_collection_group
+            groups = self.gateway.list_rule_collection_groups(firewall.policy_id)
+            self.policy_group_priorities = {g.name.lower(): g.priority for g in groups}
+            indexed = sorted(((i, g) for g in groups if (i := shards.shard_index(base, g.name)) is not None),
+                             key=lambda pair: pair[0])
+            self.rule_collection_group = next((g for i, g in indexed if i == 1), None)
+            self.rule_collection_shards = tuple(g for i, g in indexed if i > 1)
+            if self.rule_collection_group is None:
+                rcg_id = f"{firewall.policy_id}/ruleCollectionGroups/{base}"
                 self.absent.add(ids.id_key(rcg_id))
 
 

@@ -289,7 +289,9 @@ class Reconciler:
         lease), and compared with the collections computed from the fleet read once before the write."""
         fresh = observe.observe_firewall_only(gateway, self.settings)
         snapshot = dataclasses.replace(first.snapshot, firewall=fresh.firewall,
-                                       rule_collection_group=fresh.rule_collection_group)
+                                       rule_collection_group=fresh.rule_collection_group,
+                                       rule_collection_shards=fresh.rule_collection_shards,
+                                       policy_group_priorities=fresh.policy_group_priorities)
         return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
                      collections=first.collections)
 
@@ -473,9 +475,9 @@ def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:
     """Owned objects the plan touches whose provisioningState is Failed, Updating, Deleting or Canceled:
     ARM may not enforce what they hold, so the target is not converged (a re-run repairs a Failed one)."""
     found: list[str] = []
-    group = snapshot.rule_collection_group
-    if group is not None and group.provisioning_state.lower() in _UNSETTLED_STATES:
-        found.append(f"{group.id}: {group.provisioning_state}")
+    for group in snapshot.owned_groups:  # the owned group and every owned shard (remediation/shards.py)
+        if group.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{group.id}: {group.provisioning_state}")
     firewall = snapshot.firewall
     if (firewall is not None and firewall.policy_id is None
             and firewall.provisioning_state.lower() in _UNSETTLED_STATES and changes):

@@ -203,11 +203,11 @@ def assign_shards(
     shards: list[Shard] = []
     assigned: set[int] = {base_priority}
     for index in sorted(used):
-        group = groups.get(index)
+        held = groups.get(index)
         if index == 1:
             priority = base_priority
-        elif group is not None and group.priority not in taken | assigned:
-            priority = group.priority
+        elif held is not None and held.priority not in taken | assigned:
+            priority = held.priority
         else:
             priority = _free_priority(base_priority, taken | assigned)
         assigned.add(priority)
@@ -219,7 +219,7 @@ def assign_shards(
         collections = (*owned, *foreign.get(index, ()))
         size = group_size_bytes(_group_properties(priority, collections)) \
             if collections else 0
-        shards.append(Shard(index, shard_name(base_name, index), priority, collections, group,
+        shards.append(Shard(index, shard_name(base_name, index), priority, collections, held,
                             len(placed[index]), index in gains, size))
     return tuple(shards)
 
