@@ -251,5 +251,4 @@ def size_line(wanted: Sequence[Shard], threshold_bytes: int) -> str:
     largest = max((s.size_bytes for s in wanted), default=0)
     count = len(wanted)
     groups = f"{count} owned group{'s' if count != 1 else ''}"
-    return (f"largest owned group {size_text(largest)}; {groups}; split above {threshold_bytes:,} bytes "
-            f"({100 * threshold_bytes / GROUP_SIZE_LIMIT_BYTES:.0f} %)")
+    return f"{groups}, the largest {size_text(largest)}; split above {threshold_bytes:,} bytes"
