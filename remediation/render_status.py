@@ -80,7 +80,6 @@ def render_markdown(report: ComplianceReport) -> str:
         details = "<br>".join(_cell(d) for d in _details(cluster)) or "-"
         lines.append(f"| `{cluster.name}` | {cluster.state.value} | {details} |")
     firewall = report.firewall
-    details = "<br>".join(_cell(d) for d in (*firewall.missing, *([firewall.reason] if firewall.reason else []),
-                                            *([f"size: {firewall.size}"] if firewall.size else [])))
+    details = "<br>".join(_cell(d) for d in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
     lines.append(f"| firewall `{firewall.address.rsplit('/', 1)[-1]}` | {firewall.state.value} | {details or '-'} |")
     return "\n".join(lines)
