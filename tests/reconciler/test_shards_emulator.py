@@ -1,6 +1,7 @@
 """The owned group split into shards against the emulator: a fleet past a small threshold
 (RULE_COLLECTION_GROUP_SHARD_BYTES) is written as `<group>`, `<group>-2`..., stays put when nothing
-changed, and a shard no longer needed is deleted after the writes, unless it holds a foreign collection."""
+changed, and a shard no longer needed is deleted after the writes (not at all when one of them failed),
+unless it holds a foreign collection."""
 
 from __future__ import annotations
 
@@ -86,6 +87,16 @@ def test_a_fleet_past_the_threshold_is_sharded_and_a_shard_no_longer_needed_goes
         for cluster_id in fleet.cluster_ids:
             if cluster_id.rsplit("/", 1)[-1] in gone:
                 h.emu.delete_foreign(cluster_id)
+        # The write that empties shard 2 fails: the emptied last shard is not deleted in that pass.
+        h.emu.faults.add("PUT", rf"/ruleCollectionGroups/{GROUP}-2$", kind="status", status=400,
+                         code="InvalidRequestFormat", count=1)
+        h.emu.clear_log()
+        failed = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not failed.converged
+        assert last in _owned(_groups(h))
+        assert not [r for r in h.emu.request_log if r.method == "DELETE" and "/rulecollectiongroups/" in
+                    r.path.lower()]
+
         h.emu.clear_log()
         _sweep(h)
         after = _owned(_groups(h))
