@@ -6,13 +6,16 @@ Safety rules (docs/architecture.md 3) enforced here, not in the writer:
 - only owned routes (name prefix) are updated or deleted; a foreign route in the way is a Conflict unless
   ALLOW_TAKEOVER=true; owned route tables (tag) are emptied, never deleted automatically;
 - the firewall's owned rule collection group is written whole (a PUT replaces the group); foreign
-  collections inside it are carried over unchanged, foreign classic collections are never touched;
+  collections inside it are carried over unchanged, foreign classic collections are never touched; above
+  RULE_COLLECTION_GROUP_SHARD_BYTES the owned rules are split over owned groups `<group>-2`...
+  (remediation/shards.py), written receiving shards first, emptied shards deleted last, and a shard
+  holding a foreign collection is never deleted;
 - the route safety rules of `remediation.guards` (platform subnets, per-table own ranges, v2 App Gateway
   default route, IPv6) refuse writes with a blocking Conflict; ARM limits (400 routes per table, the group
-  size) are an ERROR in the plan, and a plan part with an error keeps no write.
+  size, groups per policy) are an ERROR in the plan, and a plan part with an error keeps no write.
 
 Public API: route_table_name_for, route_table_id_for, plan_routes, plan_firewall, plan_firewall_checked,
-group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
+firewall_size_line, group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ RULE_COLLECTION_GROUP_SHARD_BYTES, default 75 % of the limit) the owned rules ar
   there (a collection name is unique per group, not per policy), then the foreign collections it already held.
 - Assignment is sticky, so adding or removing one cluster rewrites one shard, not every shard: a rule stays
   in the shard it was observed in while that shard has room; a new rule (or one that no longer fits) goes to
-  the first shard, in index order, with room; a shard is added when none has room. Nothing is compacted:
+  the first shard, in index order, with room; a shard is added when none has room. A shard that has to let
+  a rule go takes none in the same pass, so the plan can write every receiving shard before any losing
+  one and no rule is ever absent from the policy between two writes. Nothing is compacted:
   moving rules only to pack shards would rewrite shards for no gain in what the firewall enforces.
 - Shard 1 is `<name>` at RULE_COLLECTION_GROUP_PRIORITY (as before sharding). Shard k keeps the priority it
   was observed with unless another group of the policy uses it; a new shard takes the lowest free priority
@@ -107,6 +109,7 @@ class _Costs:
 
     def __init__(self) -> None:
         self._headers: dict[str, int] = {}
+        self._rules: dict[tuple[str, int], int] = {}
 
     def header(self, collection: RuleCollection) -> int:
         key = collection.name.lower()
@@ -115,7 +118,11 @@ class _Costs:
         return self._headers[key]
 
     def rule(self, collection: RuleCollection, rule: _Rule) -> int:
-        return _json_len(arm_shapes.policy_collection(_with_rules(collection, (rule,)))) - self.header(collection)
+        key = (collection.name.lower(), id(rule))  # the rules of `desired`, alive for the whole assignment
+        if key not in self._rules:
+            whole = _json_len(arm_shapes.policy_collection(_with_rules(collection, (rule,))))
+            self._rules[key] = whole - self.header(collection)
+        return self._rules[key]
 
 
 def _group_properties(priority: int, collections: Sequence[RuleCollection]) -> dict[str, Any]:
@@ -176,6 +183,9 @@ def assign_shards(
             gains.add(index)
 
     pending: list[tuple[int, _Rule]] = []
+    # Shards that must let a rule go (it no longer fits) take no rule in this pass: every shard is then
+    # either receiving or losing, and writing the receiving ones first leaves no rule absent in between.
+    overflowed: set[int] = set()
     for position, collection in enumerate(desired):
         for rule in _rules_of(collection):
             index_now = where.get((collection.name.lower(), rule.name.lower()))
@@ -184,6 +194,7 @@ def assign_shards(
                 if used[index_now] + size <= capacity_bytes:
                     put(index_now, position, rule, size)
                     continue
+                overflowed.add(index_now)
             pending.append((position, rule))
     for position, rule in pending:
         index = 1
@@ -192,11 +203,12 @@ def assign_shards(
                 used[index] = _empty_group(base_priority)
                 opened[index], placed[index] = set(), []
                 foreign.setdefault(index, ())
-            size = cost(index, position, rule)
-            # An empty shard takes the rule whatever its size: the plan's hard limit check reports it.
-            if used[index] + size <= capacity_bytes or (not placed[index] and not foreign[index]):
-                put(index, position, rule, size)
-                break
+            if index not in overflowed:
+                size = cost(index, position, rule)
+                # An empty shard takes the rule whatever its size: the plan's hard limit check reports it.
+                if used[index] + size <= capacity_bytes or (not placed[index] and not foreign[index]):
+                    put(index, position, rule, size)
+                    break
             index += 1
 
     taken = set(taken_priorities)
@@ -217,8 +229,7 @@ def assign_shards(
         owned = tuple(_with_rules(desired[p], _in_desired_order(desired[p], rules_by_position[p]))
                       for p in sorted(rules_by_position))
         collections = (*owned, *foreign.get(index, ()))
-        size = group_size_bytes(_group_properties(priority, collections)) \
-            if collections else 0
+        size = group_size_bytes(_group_properties(priority, collections)) if collections else 0
         shards.append(Shard(index, shard_name(base_name, index), priority, collections, held,
                             len(placed[index]), index in gains, size))
     return tuple(shards)

@@ -161,3 +161,59 @@ def test_size_line_reports_the_largest_group_against_the_limit() -> None:
                                    capacity_bytes=_capacity(10), owns_name=OWNS)
     line = shards.size_line(planned, _capacity(10))
     assert line.startswith(f"3 owned groups, the largest about {planned[0].size_bytes:,} bytes of 2,097,152 (")
+
+
+def _rules_in(body) -> set[tuple[str, str]]:
+    return {(c["name"], r["name"]) for c in (body or {}).get("ruleCollections") or [] for r in c["rules"]}
+
+
+@pytest.mark.parametrize(("now", "per_shard"), [
+    ([*range(25), 70, 71], 10),         # clusters added
+    ([i for i in range(25) if i % 3], 10),  # clusters removed everywhere
+    (list(range(25)), 7),               # the threshold lowered: every shard overflows
+    ([*range(3, 25), *range(60, 75)], 8),  # all at once
+])
+def test_no_rule_is_ever_absent_between_two_shard_writes(now: list[int], per_shard: int) -> None:
+    first = shards.assign_shards((_egress(range(25)),), (), base_name=BASE, base_priority=250,
+                                 capacity_bytes=_capacity(10), owns_name=OWNS)
+    groups = _observed(first)
+    settings = f.settings(rule_collection_group_shard_bytes=_capacity(per_shard))
+    changes, reports = plan.plan_firewall_checked(_snapshot(groups), (_egress(now),), settings)
+    assert not [r for r in reports if r.severity is Severity.ERROR]
+    state = {g.name: {(c.name, r.name) for c in g.rule_collections for r in c.rules} for g in groups}
+    kept = {("rmd-egress", _rule(i).name) for i in now} & set().union(*state.values())
+    for change in changes:  # the policy lane writes them one at a time, in this order
+        name = change.address.rsplit("/", 1)[-1]
+        if change.action is Action.DELETE:
+            state.pop(name)
+        elif change.action is not Action.NOOP:
+            state[name] = _rules_in(change.after)
+        assert kept <= set().union(*state.values()), f"a rule went missing after {change.action} {name}"
+    present = set().union(*state.values())
+    assert present == {("rmd-egress", _rule(i).name) for i in now}
+    assert all(plan.group_size_bytes(c.after or {}) <= _capacity(per_shard) for c in changes if c.after)
+
+
+def _wide(i: int, sources: int) -> NetworkRule:
+    return dataclasses.replace(_rule(i), source_addresses=tuple(f"10.2{k:02d}.0.0/24" for k in range(sources)))
+
+
+def test_a_shard_that_lets_a_rule_go_takes_none_so_no_write_order_loses_one() -> None:
+    # Shard 1 ends with a 3-source rule, shard 2 (one rule fuller) with a 2-source one. At a threshold where
+    # shard 1 could take the 2-source rule but not keep its own, a plain first-fit would move the 2-source
+    # rule into shard 1 and the 3-source one to shard 3: shard 1 both receives and loses, and whichever of
+    # shard 1 and shard 3 is written first, a rule is absent in between.
+    one = [*(_rule(i) for i in range(9)), _wide(9, 3)]
+    two = [*(_rule(i) for i in range(10, 20)), _wide(20, 2)]
+    collection = RuleCollection("rmd-egress", 200, "Allow", tuple(sorted([*one, *two], key=lambda r: r.name)))
+    groups = [ObservedRuleCollectionGroup(f"{f.POLICY}/ruleCollectionGroups/{name}", name, prio,
+                                          (dataclasses.replace(collection, rules=tuple(rules)),))
+              for name, prio, rules in ((BASE, 250, one), (f"{BASE}-2", 251, two))]
+    swapped = (dataclasses.replace(collection, rules=(*one[:-1], two[-1])),)
+    cap = shards.assign_shards(swapped, (), base_name=BASE, base_priority=250, capacity_bytes=10**9,
+                               owns_name=OWNS)[0].size_bytes
+    planned = shards.assign_shards((collection,), groups, base_name=BASE, base_priority=250, capacity_bytes=cap,
+                                   owns_name=OWNS)
+    placement = _placement(planned)
+    assert placement[_wide(9, 3).name] == 3 and placement[_wide(20, 2).name] == 3
+    assert [s.gains for s in planned] == [False, False, True]
