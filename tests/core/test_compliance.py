@@ -209,5 +209,6 @@ def test_rules_spread_over_shards_are_compliant_and_a_missing_shard_is_a_gap() -
     report = compliance.assess(gone, SETTINGS, scope="s")
     (cluster,) = report.clusters
     assert cluster.state is ComplianceState.NON_COMPLIANT
-    missing = {f"{c.name}/{r.name}" for c in lost.rule_collections for r in (*c.rules, *c.application_rules)}
+    missing = {f"{c.name}/{name}" for c in lost.rule_collections
+               for name in (*(r.name for r in c.rules), *(r.name for r in c.application_rules))}
     assert any(m in line for m in missing for line in cluster.missing)
