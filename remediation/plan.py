@@ -455,6 +455,13 @@ def plan_firewall_checked(
     wanted = [s for s in planned if s.collections]
     if writes:
         reports.extend(_limit_errors(firewall.policy_id, wanted, snapshot, owned_names, base))
+        addresses = shards.unique_network_addresses(c for s in wanted for c in s.collections)
+        if addresses > shards.MAX_UNIQUE_NETWORK_ADDRESSES:
+            reports.append(Conflict(
+                ChangeKind.RULE_COLLECTION_GROUP, firewall.policy_id,
+                f"the owned groups' network rules name {addresses} unique source/destination addresses; Azure "
+                f"Firewall documents at most {shards.MAX_UNIQUE_NETWORK_ADDRESSES} (docs/platform-notes.md §9): "
+                "ARM may refuse the write", Severity.NOTE))
     if any(r.severity is Severity.ERROR for r in reports):
         return (), tuple(reports)
     return changes, tuple(reports)

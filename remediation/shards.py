@@ -20,8 +20,9 @@ RULE_COLLECTION_GROUP_SHARD_BYTES, default 75 % of the limit) the owned rules ar
 - The size of a group is estimated as the compact JSON of its properties (`group_size_bytes`); a shard is
   filled up to the threshold, the hard limit stays an ERROR of the plan (remediation/plan.py).
 
-Public API: shard_name, shard_index, Shard, assign_shards, group_size_bytes, GROUP_SIZE_LIMIT_BYTES,
-DEFAULT_SHARD_BYTES, MAX_GROUPS_PER_POLICY.
+Public API: shard_name, shard_index, Shard, assign_shards, group_size_bytes, size_text, size_line,
+unique_network_addresses, GROUP_SIZE_LIMIT_BYTES, DEFAULT_SHARD_BYTES, MAX_GROUPS_PER_POLICY,
+MAX_UNIQUE_NETWORK_ADDRESSES.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ DEFAULT_SHARD_BYTES = GROUP_SIZE_LIMIT_BYTES * 3 // 4  # 1,572,864: leaves 25 % 
 # (docs/platform-notes.md §9): the plan refuses more than the lowest figure.
 MAX_GROUPS_PER_POLICY = 50
 MAX_PRIORITY = 65000
+# "Unique source/destinations in network rules": 20,000 (azure-docs includes/firewall-limits.md; an IP Group
+# counts as one). Whether it is per policy or per firewall is not stated: the plan reports it as a NOTE.
+MAX_UNIQUE_NETWORK_ADDRESSES = 20_000
 
 
 def group_size_bytes(body: Mapping[str, Any]) -> int:
@@ -263,3 +267,12 @@ def size_line(wanted: Sequence[Shard], threshold_bytes: int) -> str:
     count = len(wanted)
     groups = f"{count} owned group{'s' if count != 1 else ''}"
     return f"{groups}, the largest {size_text(largest)}; split above {threshold_bytes:,} bytes"
+
+
+def unique_network_addresses(collections: Iterable[RuleCollection]) -> int:
+    """Distinct source and destination addresses over the network rules (what the 20,000 limit counts)."""
+    found: set[str] = set()
+    for collection in collections:
+        for rule in collection.rules:
+            found.update(a.strip().lower() for a in (*rule.source_addresses, *rule.destination_addresses))
+    return len(found)

@@ -217,3 +217,16 @@ def test_a_shard_that_lets_a_rule_go_takes_none_so_no_write_order_loses_one() ->
     placement = _placement(planned)
     assert placement[_wide(9, 3).name] == 3 and placement[_wide(20, 2).name] == 3
     assert [s.gains for s in planned] == [False, False, True]
+
+
+@pytest.mark.parametrize(("rules", "noted"), [(100, False), (20_001, True)])
+def test_many_unique_network_addresses_are_noted_not_refused(rules: int, noted: bool) -> None:
+    # One source per rule plus the shared AzureCloud destination.
+    big = RuleCollection("rmd-egress", 200, "Allow", tuple(
+        NetworkRule(f"c{i}", ("TCP",), (f"10.{i // 65536}.{i // 256 % 256}.{i % 256}/32",), ("AzureCloud",),
+                    ("443",)) for i in range(rules - 1)))
+    assert shards.unique_network_addresses([big]) == rules
+    changes, reports = plan.plan_firewall_checked(f.hub_spoke(), (big,), f.settings())
+    notes = [r for r in reports if "unique source/destination" in r.message]
+    assert bool(notes) is noted and all(r.severity is Severity.NOTE for r in notes)
+    assert changes and all(c.action is Action.CREATE for c in changes)
