@@ -180,6 +180,7 @@ class ObservedRuleCollectionGroup:
     rule_collections: tuple[RuleCollection, ...]
     provisioning_state: str = "Succeeded"
     etag: str | None = None  # from the read inside the firewall lease: the If-Match of the group PUT
+    size_bytes: int | None = None  # ARM's read-only `size` ("0.001414299 MB"), in bytes; None = not given
 
 
 @dataclass(frozen=True)

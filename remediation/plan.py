@@ -538,7 +538,8 @@ def firewall_size_line(snapshot: Snapshot, collections: Sequence[RuleCollection]
         collections, snapshot.owned_groups, base_name=settings.rule_collection_group,
         base_priority=settings.rule_collection_group_priority,
         capacity_bytes=settings.rule_collection_group_shard_bytes, owns_name=settings.owns_name)
-    return shards.size_line([s for s in planned if s.collections], settings.rule_collection_group_shard_bytes)
+    return shards.size_line([s for s in planned if s.collections], settings.rule_collection_group_shard_bytes,
+                            snapshot.owned_groups)
 
 
 def _plan_classic(

@@ -260,13 +260,19 @@ def size_text(size_bytes: int) -> str:
     return f"about {size_bytes:,} bytes of {GROUP_SIZE_LIMIT_BYTES:,} ({share:.1f} %)"
 
 
-def size_line(wanted: Sequence[Shard], threshold_bytes: int) -> str:
+def size_line(wanted: Sequence[Shard], threshold_bytes: int,
+              observed: Iterable[ObservedRuleCollectionGroup] = ()) -> str:
     """The owned groups' size for plans and status: the largest one against the limit, how many there are,
-    and where sharding starts."""
+    where sharding starts, and the largest `size` ARM itself reports for the groups read (the estimate's
+    check in production: docs/platform-notes.md §9)."""
     largest = max((s.size_bytes for s in wanted), default=0)
     count = len(wanted)
     groups = f"{count} owned group{'s' if count != 1 else ''}"
-    return f"{groups}, the largest {size_text(largest)}; split above {threshold_bytes:,} bytes"
+    line = f"{groups}, the largest {size_text(largest)}; split above {threshold_bytes:,} bytes"
+    reported = [g.size_bytes for g in observed if g.size_bytes is not None]
+    if reported:
+        line += f"; ARM reports {max(reported):,} bytes for the largest read"
+    return line
 
 
 def unique_network_addresses(collections: Iterable[RuleCollection]) -> int:

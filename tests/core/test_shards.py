@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from remediation import plan, shards
+from remediation.azure import convert
 from remediation.model import (
     Action,
     ChangeKind,
@@ -230,3 +231,20 @@ def test_many_unique_network_addresses_are_noted_not_refused(rules: int, noted: 
     notes = [r for r in reports if "unique source/destination" in r.message]
     assert bool(notes) is noted and all(r.severity is Severity.NOTE for r in notes)
     assert changes and all(c.action is Action.CREATE for c in changes)
+
+
+def test_size_line_shows_what_arm_reports_for_the_groups_read() -> None:
+    planned = shards.assign_shards((_egress(range(5)),), (), base_name=BASE, base_priority=250,
+                                   capacity_bytes=_capacity(10), owns_name=OWNS)
+    read = [dataclasses.replace(g, size_bytes=n) for g, n in zip(_observed(planned), [5411], strict=True)]
+    assert shards.size_line(planned, 4096, read).endswith("; ARM reports 5,411 bytes for the largest read")
+    assert "ARM reports" not in shards.size_line(planned, 4096, _observed(planned))
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("0.001414299 MB", 1483), ("1.5 MB", 1_572_864), (None, None), ("", None), ("12 KB", None), ("x MB", None),
+])
+def test_arm_size_is_read_as_mebibytes(size: str | None, expected: int | None) -> None:
+    body = {"id": f"{f.POLICY}/ruleCollectionGroups/{BASE}", "name": BASE,
+            "properties": {"priority": 250, "ruleCollections": [], "size": size}}
+    assert convert.rule_collection_group_from_arm(body).size_bytes == expected
