@@ -149,6 +149,9 @@ param ruleCollectionGroup string = ''
 @description('RULE_COLLECTION_GROUP_PRIORITY (100-65000) as text; empty: the code default.')
 param ruleCollectionGroupPriority string = ''
 
+@description('RULE_COLLECTION_GROUP_SHARD_BYTES: estimated group size above which owned rules go to <group>-2...; empty: the code default (1572864).')
+param ruleCollectionGroupShardBytes string = ''
+
 @description('EGRESS_DESTINATIONS: addresses, CIDRs or service tags of the egress Allow rule.')
 param egressDestinations array = []
 
@@ -328,6 +331,7 @@ var remediationSettings = {
   OWNERSHIP_TAG: ownershipTag
   RULE_COLLECTION_GROUP: ruleCollectionGroup
   RULE_COLLECTION_GROUP_PRIORITY: ruleCollectionGroupPriority
+  RULE_COLLECTION_GROUP_SHARD_BYTES: ruleCollectionGroupShardBytes
   EGRESS_DESTINATIONS: join(egressDestinations, ',')
   EGRESS_PORTS: join(egressPorts, ',')
   EGRESS_PROTOCOLS: join(egressProtocols, ',')

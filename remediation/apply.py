@@ -177,8 +177,16 @@ class _Run:
                     self.attempt(index, change, write)
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:
+        """One group write at a time per policy (ARM refuses parallel ones), in plan order: the shards that
+        receive rules, then the others, then deletes (remediation/plan.py). A delete only follows writes
+        that all succeeded: the shard may hold the only copy of rules whose new home was not written."""
+        failed = False
         for index, change in items:
-            self.attempt(index, change, partial(self.write_group, change))
+            if change.action is Action.DELETE and failed:
+                self.record(index, change, skipped=True)
+                continue
+            if not self.attempt(index, change, partial(self.write_group, change)):
+                failed = True
 
     def classic_lane(self, firewall_id: str, items: list[tuple[int, Change]]) -> None:
         """All classic collection changes of one firewall in one PUT: the outcome is shared."""

@@ -16,13 +16,14 @@ changed priority, is not any one cluster's gap but still a pending write (docs/c
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from remediation import desired, plan
+from remediation import desired, plan, shards
 from remediation.config import Settings
 from remediation.ids import id_key
 from remediation.model import (
@@ -64,6 +65,7 @@ class FirewallCompliance:
     address: str
     missing: tuple[str, ...] = ()
     reason: str | None = None
+    size: str | None = None  # the owned groups' estimated size against the limit (policy-based rules only)
 
 
 @dataclass(frozen=True)
@@ -150,9 +152,18 @@ def _observed_collections(snapshot: Snapshot, settings: Settings) -> dict[str, R
             c for c in (*firewall.classic_collections, *firewall.classic_application_collections)
             if settings.owns_name(c.name))
     else:
-        group = snapshot.rule_collection_group
-        owned = group is not None and group.name.lower() == settings.rule_collection_group.lower()
-        found = group.rule_collections if owned and group is not None else ()
+        # The owned group and its shards (remediation/shards.py): a collection split over shards is one
+        # collection here, its rules gathered from every shard.
+        merged: dict[str, RuleCollection] = {}
+        for group in snapshot.owned_groups:
+            if shards.shard_index(settings.rule_collection_group, group.name) is None:
+                continue
+            for c in group.rule_collections:
+                have = merged.get(c.name.lower())
+                merged[c.name.lower()] = c if have is None else dataclasses.replace(
+                    have, rules=(*have.rules, *c.rules), application_rules=(*have.application_rules,
+                                                                            *c.application_rules))
+        return merged
     return {c.name.lower(): c for c in found}
 
 
@@ -248,7 +259,8 @@ def _firewall_compliance(snapshot: Snapshot, settings: Settings,
         address = firewall.id  # classic rules live inside the firewall resource
     missing = tuple(describe_change(c) for c in changes if c.action is not Action.NOOP)
     state = ComplianceState.NON_COMPLIANT if missing else ComplianceState.COMPLIANT
-    return FirewallCompliance(state, address, missing)
+    size = plan.firewall_size_line(snapshot, collections, settings) or None
+    return FirewallCompliance(state, address, missing, size=size)
 
 
 # --------------------------------------------------------------------------------------------- wording

@@ -43,6 +43,7 @@ DEFAULTS: Mapping[str, str] = {
     "OWNERSHIP_TAG": "managed-by=aks-egress-remediation",
     "RULE_COLLECTION_GROUP": "rmd-aks-runbook",
     "RULE_COLLECTION_GROUP_PRIORITY": "250",
+    "RULE_COLLECTION_GROUP_SHARD_BYTES": "1572864",
     "EGRESS_DESTINATIONS": "AzureCloud",
     "EGRESS_PORTS": "443,1194,9000,123",
     "EGRESS_PROTOCOLS": "TCP,UDP",
@@ -94,6 +95,8 @@ class Settings:
     # Event intake (remediation/intake.py): with this many cluster/App Gateway requests pending, further
     # events enqueue one sweep instead; 0 = never.
     burst_sweep_after: int = 5
+    # Above this estimated size the owned rules are split into groups `<group>-2`... (remediation/shards.py).
+    rule_collection_group_shard_bytes: int = 1_572_864
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -162,6 +165,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
         burst_sweep_after=_parse_count("BURST_SWEEP_AFTER", get("BURST_SWEEP_AFTER"), 1000),
+        rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -222,6 +226,19 @@ def _parse_count(name: str, text: str, most: int) -> int:
 def _parse_priority(name: str, text: str) -> int:
     if not _DIGITS.match(text) or not 100 <= int(text) <= 65000:
         raise ConfigError(name, f"must be a whole number from 100 to 65000, got {text!r}")
+    return int(text)
+
+
+# RULE_COLLECTION_GROUP_SHARD_BYTES: at least a few rules per shard, at most 90 % of the 2 MiB group limit
+# (the size is an estimate: docs/platform-notes.md §9).
+_SHARD_BYTES_RANGE = (4096, 2 * 1024 * 1024 * 9 // 10)
+
+
+def _parse_shard_bytes(text: str) -> int:
+    low, high = _SHARD_BYTES_RANGE
+    if not _DIGITS.match(text) or not low <= int(text) <= high:
+        raise ConfigError("RULE_COLLECTION_GROUP_SHARD_BYTES",
+                          f"must be a whole number of bytes from {low} to {high}, got {text!r}")
     return int(text)
 
 

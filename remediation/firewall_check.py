@@ -20,6 +20,7 @@ The timer's sweep uses `fleet_reason`, so drift in anyone's rules is still corre
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from remediation import desired, ids, plan
@@ -85,26 +86,39 @@ def _owned_rules_unread(snapshot: Snapshot, settings: Settings) -> str | None:
     group = snapshot.rule_collection_group
     if group is None:
         rcg_id = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
-        if ids.id_key(rcg_id) in snapshot.absent:
-            return None  # confirmed missing: compared as empty (a cluster that needs rules gets a reason)
-        return "the owned rule collection group was not read"
+        if ids.id_key(rcg_id) not in snapshot.absent:
+            return "the owned rule collection group was not read"
+        if snapshot.rule_collection_shards:
+            return "owned shards exist without the owned group"
+        return None  # confirmed missing: compared as empty (a cluster that needs rules gets a reason)
     if group.name.lower() != settings.rule_collection_group.lower():
         return "the group read is not the owned one"
-    if group.provisioning_state.lower() != _SETTLED:
-        return f"the owned rule collection group is {group.provisioning_state}"
+    for owned in snapshot.owned_groups:  # the group and its shards (remediation/shards.py)
+        if owned.provisioning_state.lower() != _SETTLED:
+            return f"the owned rule collection group {owned.name} is {owned.provisioning_state}"
     if group.priority != settings.rule_collection_group_priority:
         return "the owned rule collection group's priority differs"
     return None
 
 
 def _owned_collections(snapshot: Snapshot, settings: Settings) -> tuple[RuleCollection, ...]:
+    """The owned collections wherever they live. A sharded group holds a collection of the same name in
+    several shards, each with some of its rules (remediation/shards.py): they are merged here."""
     firewall = snapshot.firewall
     if firewall is not None and firewall.policy_id is None:
         found: Iterable[RuleCollection] = (*firewall.classic_collections, *firewall.classic_application_collections)
     else:
-        group = snapshot.rule_collection_group
-        found = group.rule_collections if group else ()
-    return tuple(c for c in found if settings.owns_name(c.name))
+        found = [c for g in snapshot.owned_groups for c in g.rule_collections]
+    merged: dict[tuple[str, str], RuleCollection] = {}
+    for collection in found:
+        if not settings.owns_name(collection.name):
+            continue
+        key = (collection.rule_type, collection.name.lower())
+        seen = merged.get(key)
+        merged[key] = collection if seen is None else dataclasses.replace(
+            seen, rules=(*seen.rules, *collection.rules),
+            application_rules=(*seen.application_rules, *collection.application_rules))
+    return tuple(merged.values())
 
 
 # --------------------------------------------------------------------------------------------- compare

@@ -180,6 +180,7 @@ class ObservedRuleCollectionGroup:
     rule_collections: tuple[RuleCollection, ...]
     provisioning_state: str = "Succeeded"
     etag: str | None = None  # from the read inside the firewall lease: the If-Match of the group PUT
+    size_bytes: int | None = None  # ARM's read-only `size` ("0.001414299 MB"), in bytes; None = not given
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,16 @@ class Snapshot:
     absent: frozenset[str] = frozenset()
     # Egress profiles (remediation/egress.py): what the egress reads found, filled by the firewall pass.
     egress: EgressObservation | None = None
+    # The owned shards `<group>-2`, `<group>-3`... (remediation/shards.py), and the priority of every group
+    # of the policy by lower name (owned and foreign): new shards avoid the priorities in use.
+    rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+    policy_group_priorities: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:
+        """Every owned group observed: the configured group (when it exists), then its shards."""
+        head = (self.rule_collection_group,) if self.rule_collection_group is not None else ()
+        return (*head, *self.rule_collection_shards)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Protocol
 
-from remediation import egress_observe, ids
+from remediation import egress_observe, ids, shards
 from remediation.config import Settings
 from remediation.model import (
     EndpointList,
@@ -49,6 +49,7 @@ class ReadGateway(Protocol):
     def list_app_gateways(self) -> list[ObservedAppGateway]: ...
     def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
     def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
+    def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]: ...
     def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None: ...
     def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]: ...
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
@@ -68,6 +69,8 @@ class _Collector:
         self.vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
         self.firewall: ObservedFirewall | None = None
         self.rule_collection_group: ObservedRuleCollectionGroup | None = None
+        self.rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+        self.policy_group_priorities: dict[str, int] = {}
         self.absent: set[str] = set()
         self._vnets: dict[str, ObservedVnet | None] = {}
         self._vnet_listing: list[ObservedVnet] | None = None
@@ -77,6 +80,8 @@ class _Collector:
             clusters=dict(self.clusters), subnets=dict(self.subnets), route_tables=dict(self.route_tables),
             app_gateways=dict(self.app_gateways), vpn_gateways=self.vpn_gateways, firewall=self.firewall,
             rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
+            rule_collection_shards=self.rule_collection_shards,
+            policy_group_priorities=dict(self.policy_group_priorities),
         )
 
     # -------------------------------------------------------------------------------------- lists
@@ -193,11 +198,25 @@ class _Collector:
             self.absent.add(ids.id_key(settings.firewall_id))
             return
         if with_group and firewall.policy_id:
-            group = self.gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
-            self.rule_collection_group = group
-            if group is None:
-                rcg_id = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
-                self.absent.add(ids.id_key(rcg_id))
+            self.read_owned_groups(firewall.policy_id)
+
+    def read_owned_groups(self, policy_id: str) -> None:
+        """One list of the policy's groups (one request per page) finds the owned group, every owned shard
+        `<group>-k` (remediation/shards.py) and the priorities foreign groups use, where GETs of `<group>-2`,
+        `-3`... until a 404 would cost a request per shard and miss the priorities. A failed list raises:
+        nothing is planned on a partial picture of the policy."""
+        base = self.settings.rule_collection_group
+        groups = self.gateway.list_rule_collection_groups(policy_id)
+        self.policy_group_priorities = {g.name.lower(): g.priority for g in groups}
+        indexed = sorted(((i, g) for g in groups if (i := shards.shard_index(base, g.name)) is not None),
+                         key=lambda pair: pair[0])
+        self.rule_collection_group = next((g for i, g in indexed if i == 1), None)
+        self.rule_collection_shards = tuple(g for i, g in indexed if i > 1)
+        rcg_key = ids.id_key(f"{policy_id}/ruleCollectionGroups/{base}")
+        if self.rule_collection_group is None:
+            self.absent.add(rcg_key)
+        else:
+            self.absent.discard(rcg_key)
 
 
 def _complete_tables(c: _Collector, own_subnet_ids: Iterable[str]) -> None:
@@ -303,37 +322,35 @@ def observe_subnet(gateway: ReadGateway, subnet_id: str, settings: Settings) -> 
 
 def with_owned_rules(gateway: ReadGateway, snapshot: Snapshot, settings: Settings) -> Snapshot:
     """A routing pass's snapshot plus what the owned firewall rules are computed from and compared with:
-    the owned group (policy-based firewall; a classic firewall's rules came with the firewall read) and the
-    egress inputs (remediation/egress_observe.py; the route tables they need are usually read already). Used
-    to decide whether the firewall follow-up must run (remediation/firewall_check.py)."""
-    c = _Collector(gateway, settings)
-    c.absent.update(snapshot.absent)
+    the owned groups (policy-based firewall: one list of the policy's groups; a classic firewall's rules
+    came with the firewall read) and the egress inputs (remediation/egress_observe.py; the route tables they
+    need are usually read already). Used to decide whether the firewall follow-up must run
+    (remediation/firewall_check.py)."""
     firewall = snapshot.firewall
-    group = snapshot.rule_collection_group
-    if firewall is not None and firewall.policy_id and group is None:
-        group = gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
-        if group is None:
-            c.absent.add(ids.id_key(f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"))
-    enriched = dataclasses.replace(snapshot, rule_collection_group=group, absent=frozenset(c.absent))
-    return egress_observe.observe_egress(gateway, enriched, settings)
+    if firewall is not None and firewall.policy_id:
+        snapshot = _groups_read_again(gateway, snapshot, settings, firewall.policy_id)
+    return egress_observe.observe_egress(gateway, snapshot, settings)
 
 
 def observe_owned_rules_again(gateway: ReadGateway, snapshot: Snapshot, settings: Settings) -> Snapshot:
     """The verify after a firewall write: where the rules live, read again. A policy-based firewall's rules
-    are in the owned group, which is all that is read (the firewall itself is not written by a group PUT);
-    a classic firewall's rules are the firewall."""
+    are in the owned groups, which are all that is read (the firewall itself is not written by a group
+    PUT); a classic firewall's rules are the firewall."""
     firewall = snapshot.firewall
-    c = _Collector(gateway, settings)
     if firewall is None or firewall.policy_id is None:
+        c = _Collector(gateway, settings)
         c.read_firewall(with_group=True)
-        return c.snapshot()
-    c.firewall = firewall
-    c.absent.update(k for k in snapshot.absent if "/rulecollectiongroups/" not in k)
-    group = gateway.get_rule_collection_group(firewall.policy_id, settings.rule_collection_group)
-    c.rule_collection_group = group
-    if group is None:
-        c.absent.add(ids.id_key(f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"))
-    return c.snapshot()
+        return dataclasses.replace(snapshot, firewall=c.firewall, absent=frozenset({*snapshot.absent, *c.absent}))
+    return _groups_read_again(gateway, snapshot, settings, firewall.policy_id)
+
+
+def _groups_read_again(gateway: ReadGateway, snapshot: Snapshot, settings: Settings, policy_id: str) -> Snapshot:
+    c = _Collector(gateway, settings)
+    c.absent.update(snapshot.absent)
+    c.read_owned_groups(policy_id)
+    return dataclasses.replace(snapshot, rule_collection_group=c.rule_collection_group,
+                               rule_collection_shards=c.rule_collection_shards,
+                               policy_group_priorities=dict(c.policy_group_priorities), absent=frozenset(c.absent))
 
 
 def network_resource_exists(gateway: ReadGateway, resource_id: str) -> bool:

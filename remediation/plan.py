@@ -6,23 +6,25 @@ Safety rules (docs/architecture.md 3) enforced here, not in the writer:
 - only owned routes (name prefix) are updated or deleted; a foreign route in the way is a Conflict unless
   ALLOW_TAKEOVER=true; owned route tables (tag) are emptied, never deleted automatically;
 - the firewall's owned rule collection group is written whole (a PUT replaces the group); foreign
-  collections inside it are carried over unchanged, foreign classic collections are never touched;
+  collections inside it are carried over unchanged, foreign classic collections are never touched; above
+  RULE_COLLECTION_GROUP_SHARD_BYTES the owned rules are split over owned groups `<group>-2`...
+  (remediation/shards.py), written receiving shards first, emptied shards deleted last, and a shard
+  holding a foreign collection is never deleted;
 - the route safety rules of `remediation.guards` (platform subnets, per-table own ranges, v2 App Gateway
   default route, IPv6) refuse writes with a blocking Conflict; ARM limits (400 routes per table, the group
-  size) are an ERROR in the plan, and a plan part with an error keeps no write.
+  size, groups per policy) are an ERROR in the plan, and a plan part with an error keeps no write.
 
 Public API: route_table_name_for, route_table_id_for, plan_routes, plan_firewall, plan_firewall_checked,
-group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
+firewall_size_line, group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediation import arm_shapes, egress, guards, ids
+from remediation import arm_shapes, egress, guards, ids, shards
 from remediation.config import Settings
 from remediation.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 from remediation.ids import id_key
@@ -399,71 +401,145 @@ def plan_firewall(
     return plan_firewall_checked(snapshot, collections, settings)[0]
 
 
-# The owned group's size limit (docs/platform-notes.md 9): 2 MB for policies created after July 2022, 1 MB
-# before. The plan estimates the serialized group and stops short of the limit, so ARM never refuses it
-# half-way through a fleet's rules.
-GROUP_SIZE_LIMIT_BYTES = 2 * 1024 * 1024
-
-
-def group_size_bytes(body: Mapping[str, Any]) -> int:
-    """The estimated size of a group as ARM stores it: its properties serialized as compact JSON."""
-    return len(json.dumps({"properties": body}, separators=(",", ":")).encode("utf-8"))
+# The owned group's size limit and its estimate live in remediation.shards (kept importable from here).
+GROUP_SIZE_LIMIT_BYTES = shards.GROUP_SIZE_LIMIT_BYTES
+group_size_bytes = shards.group_size_bytes
 
 
 def plan_firewall_checked(
     snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings
 ) -> tuple[tuple[Change, ...], tuple[Conflict, ...]]:
-    """plan_firewall with its report: foreign collections kept inside the owned group (NOTE), and an ERROR
-    instead of the group write when the group would exceed GROUP_SIZE_LIMIT_BYTES."""
+    """plan_firewall with its report: foreign collections kept inside an owned group (NOTE), and an ERROR
+    instead of any group write when a group would exceed GROUP_SIZE_LIMIT_BYTES or the policy would hold
+    more than MAX_GROUPS_PER_POLICY groups.
+
+    The owned rules are split over the owned groups `<group>`, `<group>-2`... when they exceed
+    RULE_COLLECTION_GROUP_SHARD_BYTES (remediation/shards.py). Order of the changes, which the policy lane
+    keeps (one write at a time per policy): shards that receive rules, then shards that only lose rules,
+    then the deletes of shards no longer needed, so no rule is ever absent from the policy in between.
+    """
     firewall = snapshot.firewall
     if firewall is None:
         return (), ()
     if firewall.policy_id is None:
         observed = (*firewall.classic_collections, *firewall.classic_application_collections)
         return _plan_classic(firewall.id, observed, collections, settings), ()
-    address = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
-    group = snapshot.rule_collection_group
-    if group is not None and group.name.lower() != settings.rule_collection_group.lower():
-        group = None  # not ours: the observer handed us another group; never compare against it
-    # Someone else's collections inside our group are carried over unchanged: a PUT replaces the whole
-    # group, so leaving them out would delete them.
-    foreign = tuple(c for c in (group.rule_collections if group else ()) if not settings.owns_name(c.name))
-    reports = [Conflict(ChangeKind.RULE_COLLECTION_GROUP, address,
-                        f"foreign rule collection {c.name} inside the owned group is kept unchanged", Severity.NOTE)
-               for c in foreign]
-    wanted = (*collections, *foreign)
-    after = _group_body(settings.rule_collection_group_priority, wanted)
-    change: Change | None
-    if group is None:
-        if not collections:
-            return (), ()
-        change = Change(Action.CREATE, ChangeKind.RULE_COLLECTION_GROUP, address, None, after,
-                        _collections_reason(collections))
-    else:
-        before = _group_body(group.priority, group.rule_collections)
-        if not wanted:
-            return (Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None,
-                           "no cluster in scope needs the owned rule collection group", etag=group.etag),), \
-                tuple(reports)
-        same = (group.priority == settings.rule_collection_group_priority
-                and _canon_collections(group.rule_collections) == _canon_collections(wanted))
-        if same and group.provisioning_state.lower() == "failed":
-            # A group left Failed (a crashed or rejected write) holds what ARM may not be enforcing: PUT it again.
-            same = False
-        action = Action.NOOP if same else Action.UPDATE
-        reason = _collections_reason(collections) if collections else \
-            "no cluster in scope needs the owned rules; the group stays for its foreign collections"
-        # A PUT replaces the whole group (docs/arm-notes.md 2.4): `after` is always the complete set.
-        change = Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
-                        reason, etag=group.etag)
-    size = group_size_bytes(arm_shapes.to_arm(after))
-    if change.action is not Action.NOOP and size > GROUP_SIZE_LIMIT_BYTES:
-        reports.append(Conflict(
-            ChangeKind.RULE_COLLECTION_GROUP, address,
-            f"the owned rule collection group would be about {size} bytes, over the {GROUP_SIZE_LIMIT_BYTES} "
-            "byte limit of a group: not written (split the scope or shorten the rules)", Severity.ERROR))
+    base = settings.rule_collection_group
+    owned = [g for g in snapshot.owned_groups if shards.shard_index(base, g.name) is not None]
+    if snapshot.rule_collection_group is not None and snapshot.rule_collection_group.name.lower() != base.lower():
+        # not ours: the observer handed us another group; never compare against it
+        owned = [g for g in owned if g is not snapshot.rule_collection_group]
+    owned_names = {g.name.lower() for g in owned}
+    foreign_priorities = [p for name, p in snapshot.policy_group_priorities.items()
+                          if shards.shard_index(base, name) is None]
+    planned = shards.assign_shards(
+        collections, owned, base_name=base, base_priority=settings.rule_collection_group_priority,
+        capacity_bytes=settings.rule_collection_group_shard_bytes, owns_name=settings.owns_name,
+        taken_priorities=foreign_priorities)
+    reports: list[Conflict] = []
+    gaining: list[Change] = []
+    losing: list[Change] = []
+    deletes: list[Change] = []
+    for shard in planned:
+        change = _plan_shard(firewall.policy_id, shard, settings, reports)
+        if change is None:
+            continue
+        if change.action is Action.DELETE:
+            deletes.append(change)
+        elif shard.gains or change.action is Action.CREATE:
+            gaining.append(change)
+        else:
+            losing.append(change)
+    changes = (*gaining, *losing, *deletes)
+    writes = [c for c in changes if c.action is not Action.NOOP]
+    wanted = [s for s in planned if s.collections]
+    if writes:
+        reports.extend(_limit_errors(firewall.policy_id, wanted, snapshot, owned_names, base))
+        addresses = shards.unique_network_addresses(c for s in wanted for c in s.collections)
+        if addresses > shards.MAX_UNIQUE_NETWORK_ADDRESSES:
+            reports.append(Conflict(
+                ChangeKind.RULE_COLLECTION_GROUP, firewall.policy_id,
+                f"the owned groups' network rules name {addresses} unique source/destination addresses; Azure "
+                f"Firewall documents at most {shards.MAX_UNIQUE_NETWORK_ADDRESSES} (docs/platform-notes.md §9): "
+                "ARM may refuse the write", Severity.NOTE))
+    if any(r.severity is Severity.ERROR for r in reports):
         return (), tuple(reports)
-    return (change,), tuple(reports)
+    return changes, tuple(reports)
+
+
+def _plan_shard(policy_id: str, shard: shards.Shard, settings: Settings,
+                reports: list[Conflict]) -> Change | None:
+    address = f"{policy_id}/ruleCollectionGroups/{shard.name}"
+    group = shard.observed
+    owned = tuple(c for c in shard.collections if settings.owns_name(c.name))
+    # Someone else's collections inside an owned group are carried over unchanged: a PUT replaces the whole
+    # group, so leaving them out would delete them. A shard holding one is never deleted.
+    reports.extend(Conflict(ChangeKind.RULE_COLLECTION_GROUP, address,
+                            f"foreign rule collection {c.name} inside the owned group is kept unchanged",
+                            Severity.NOTE)
+                   for c in shard.collections if not settings.owns_name(c.name))
+    after = _group_body(shard.priority, shard.collections)
+    if group is None:
+        if not owned:
+            return None
+        return Change(Action.CREATE, ChangeKind.RULE_COLLECTION_GROUP, address, None, after,
+                      _collections_reason(owned) + _shard_note(shard))
+    before = _group_body(group.priority, group.rule_collections)
+    if not shard.collections:
+        why = ("no cluster in scope needs the owned rule collection group" if shard.index == 1 else
+               "owned shard no longer needed: its rules are elsewhere or no cluster needs them")
+        return Change(Action.DELETE, ChangeKind.RULE_COLLECTION_GROUP, address, before, None, why,
+                      etag=group.etag)
+    same = (group.priority == shard.priority
+            and _canon_collections(group.rule_collections) == _canon_collections(shard.collections))
+    if same and group.provisioning_state.lower() == "failed":
+        # A group left Failed (a crashed or rejected write) holds what ARM may not be enforcing: PUT it again.
+        same = False
+    action = Action.NOOP if same else Action.UPDATE
+    reason = _collections_reason(owned) + _shard_note(shard) if owned else \
+        "no cluster in scope needs the owned rules; the group stays for its foreign collections"
+    # A PUT replaces the whole group (docs/arm-notes.md 2.4): `after` is always the complete set.
+    return Change(action, ChangeKind.RULE_COLLECTION_GROUP, address, before, before if same else after,
+                  reason, etag=group.etag)
+
+
+def _shard_note(shard: shards.Shard) -> str:
+    return f" (shard {shard.index})" if shard.index > 1 else ""
+
+
+def _limit_errors(policy_id: str, wanted: Sequence[shards.Shard], snapshot: Snapshot, owned_names: set[str],
+                  base: str) -> list[Conflict]:
+    """ARM limits, checked before any group write so an apply never stops half-way through the shards."""
+    errors: list[Conflict] = []
+    for shard in wanted:
+        if shard.size_bytes > GROUP_SIZE_LIMIT_BYTES:
+            errors.append(Conflict(
+                ChangeKind.RULE_COLLECTION_GROUP, f"{policy_id}/ruleCollectionGroups/{shard.name}",
+                f"the owned rule collection group would be about {shard.size_bytes} bytes, over the "
+                f"{GROUP_SIZE_LIMIT_BYTES} byte limit of a group: not written (split the scope or shorten "
+                "the rules)", Severity.ERROR))
+    others = [n for n in snapshot.policy_group_priorities if shards.shard_index(base, n) is None
+              and n not in owned_names]
+    total = len(others) + len(wanted)
+    if total > shards.MAX_GROUPS_PER_POLICY:
+        errors.append(Conflict(
+            ChangeKind.RULE_COLLECTION_GROUP, policy_id,
+            f"the policy would hold {total} rule collection groups ({len(wanted)} owned), over the "
+            f"{shards.MAX_GROUPS_PER_POLICY} a policy may hold: not written", Severity.ERROR))
+    return errors
+
+
+def firewall_size_line(snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings) -> str:
+    """One line for plans and status: the largest owned group's estimated size against the limit."""
+    firewall = snapshot.firewall
+    if firewall is None or firewall.policy_id is None:
+        return ""
+    planned = shards.assign_shards(
+        collections, snapshot.owned_groups, base_name=settings.rule_collection_group,
+        base_priority=settings.rule_collection_group_priority,
+        capacity_bytes=settings.rule_collection_group_shard_bytes, owns_name=settings.owns_name)
+    return shards.size_line([s for s in planned if s.collections], settings.rule_collection_group_shard_bytes,
+                            snapshot.owned_groups)
 
 
 def _plan_classic(

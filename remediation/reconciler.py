@@ -327,11 +327,9 @@ class Reconciler:
         return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot, collections=tuple(collections))
 
     def _reverify_firewall(self, gateway: ArmGateway, first: _Pass) -> _Pass:
-        """The verify of a firewall write: the firewall and the group are read again (still inside the
+        """The verify of a firewall write: the owned groups are read again (still inside the
         lease), and compared with the collections computed from the fleet read once before the write."""
-        fresh = observe.observe_owned_rules_again(gateway, first.snapshot, self.settings)
-        snapshot = dataclasses.replace(first.snapshot, firewall=fresh.firewall,
-                                       rule_collection_group=fresh.rule_collection_group, absent=fresh.absent)
+        snapshot = observe.observe_owned_rules_again(gateway, first.snapshot, self.settings)
         return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
                      collections=first.collections)
 
@@ -516,9 +514,9 @@ def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:
     """Owned objects the plan touches whose provisioningState is Failed, Updating, Deleting or Canceled:
     ARM may not enforce what they hold, so the target is not converged (a re-run repairs a Failed one)."""
     found: list[str] = []
-    group = snapshot.rule_collection_group
-    if group is not None and group.provisioning_state.lower() in _UNSETTLED_STATES:
-        found.append(f"{group.id}: {group.provisioning_state}")
+    for group in snapshot.owned_groups:  # the owned group and every owned shard (remediation/shards.py)
+        if group.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{group.id}: {group.provisioning_state}")
     firewall = snapshot.firewall
     if (firewall is not None and firewall.policy_id is None
             and firewall.provisioning_state.lower() in _UNSETTLED_STATES and changes):

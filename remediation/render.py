@@ -53,6 +53,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from remediation import shards
 from remediation.model import (
     Action,
     Change,
@@ -267,6 +268,8 @@ def _firewall_lines(change: Change) -> list[str]:
     new = {str(c.get("name")): c for c in (after or {}).get("ruleCollections") or []}
     for name in [*old, *(n for n in new if n not in old)]:
         lines.extend(_collection_lines(name, old.get(name), new.get(name)))
+    if after is not None:
+        lines.append(f"size: {shards.size_text(shards.group_size_bytes(after))}")  # docs/platform-notes.md §9
     return lines
 
 

@@ -12,7 +12,8 @@ JSON schema, stable (keys are never renamed, new keys may be added)::
                     "conflicts": ["<foreign object in the way>"],
                     "reason": "<why skipped>" | null}],
       "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
-                   "missing": [...], "reason": null},
+                   "missing": [...], "reason": null,
+                   "size": "<largest owned group's estimated size against the limit>" | null},
       "armCalls": {"reads": 0, "writes": 0}
     }
 """
@@ -35,7 +36,8 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
             for c in report.clusters
         ],
         "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
-                     "missing": list(report.firewall.missing), "reason": report.firewall.reason},
+                     "missing": list(report.firewall.missing), "reason": report.firewall.reason,
+                     "size": report.firewall.size},
         "armCalls": {"reads": report.arm_calls.reads, "writes": report.arm_calls.writes},
     }
 
@@ -61,6 +63,8 @@ def render_text(report: ComplianceReport) -> str:
     firewall = report.firewall
     lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
     lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
+    if firewall.size:
+        lines.append(f"      size: {firewall.size}")
     return "\n".join(lines)
 
 

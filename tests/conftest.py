@@ -25,6 +25,7 @@ SLOW: dict[str, str] = {
     "tests/evidence/test_concurrency.py": "threads racing real LRO durations against the emulator",
     "tests/functions/test_concurrency.py": "real LRO durations and lease contention between workers",
     "tests/packaging/": "builds the wheel and installs it into a fresh venv",
+    "tests/reconciler/test_shards_emulator.py": "three sweeps of a 110-cluster fleet to fill several shards",
 }
 
 ROOT = Path(__file__).resolve().parents[1]

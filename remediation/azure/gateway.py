@@ -228,6 +228,14 @@ class ArmGateway:
                          lambda: client.firewall_policy_rule_collection_groups.get(rg, policy, name),
                          convert.rule_collection_group_from_arm)
 
+    def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]:
+        """Every group of the policy (owned, shards and foreign), every page."""
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(policy_id, "list rule collection groups",
+                            partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
+        return [convert.rule_collection_group_from_arm(b) for b in bodies]
+
     # ----------------------------------------------------------------------------------------- egress reads
 
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from remediation import compliance, desired
+from remediation import compliance, desired, shards
 from remediation.compliance import ComplianceState
 from remediation.ids import id_key
 from remediation.model import ObservedRuleCollectionGroup, Route, RuleCollection, Skip, Snapshot
@@ -182,3 +182,33 @@ def test_the_default_profile_application_rule_is_part_of_compliance() -> None:
     assert [c.state for c in missing.clusters] == [ComplianceState.NON_COMPLIANT]
     assert any("rmd-egress-fqdn/aks1 is missing" in gap and "fqdnTags AzureKubernetesService" in gap
                for gap in missing.clusters[0].missing)
+
+
+def _sharded(snapshot: Snapshot) -> Snapshot:
+    """The converged group split one rule per shard (a threshold smaller than any rule)."""
+    group = snapshot.rule_collection_group
+    assert group is not None
+    planned = shards.assign_shards(group.rule_collections, (), base_name=group.name, base_priority=250,
+                                   capacity_bytes=1, owns_name=SETTINGS.owns_name)
+    groups = [ObservedRuleCollectionGroup(f"{f.POLICY}/ruleCollectionGroups/{s.name}", s.name, s.priority,
+                                          s.collections) for s in planned]
+    return dataclasses.replace(snapshot, rule_collection_group=groups[0], rule_collection_shards=tuple(groups[1:]),
+                               policy_group_priorities={g.name: g.priority for g in groups})
+
+
+def test_rules_spread_over_shards_are_compliant_and_a_missing_shard_is_a_gap() -> None:
+    snapshot = _sharded(converged(f.hub_spoke()))
+    assert len(snapshot.owned_groups) >= 3
+    report = compliance.assess(snapshot, SETTINGS, scope="s")
+    assert [c.state for c in report.clusters] == [ComplianceState.COMPLIANT]
+    assert report.firewall.state is ComplianceState.COMPLIANT
+    assert report.firewall.size is not None
+    assert report.firewall.size.startswith(f"{len(snapshot.owned_groups)} owned groups")
+    lost = snapshot.rule_collection_shards[-1]
+    gone = dataclasses.replace(snapshot, rule_collection_shards=snapshot.rule_collection_shards[:-1])
+    report = compliance.assess(gone, SETTINGS, scope="s")
+    (cluster,) = report.clusters
+    assert cluster.state is ComplianceState.NON_COMPLIANT
+    missing = {f"{c.name}/{name}" for c in lost.rule_collections
+               for name in (*(r.name for r in c.rules), *(r.name for r in c.application_rules))}
+    assert any(m in line for m in missing for line in cluster.missing)

@@ -186,3 +186,22 @@ def test_classic_firewall_compares_its_own_collections() -> None:
     assert firewall_check.cluster_reason(world, f.CLUSTER, SETTINGS) is None
     drifted = dataclasses.replace(world, firewall=dataclasses.replace(classic, classic_application_collections=()))
     assert firewall_check.cluster_reason(drifted, f.CLUSTER, SETTINGS) is not None
+
+
+def test_rules_spread_over_shards_are_found() -> None:
+    """A sharded group holds a collection of the same name in several shards (remediation/shards.py)."""
+    whole = _converged_group(FLEET)
+
+    def split(keep_first: bool) -> tuple[RuleCollection, ...]:
+        return tuple(dataclasses.replace(c, rules=c.rules[:1] if keep_first else c.rules[1:],
+                                         application_rules=c.application_rules[:1] if keep_first
+                                         else c.application_rules[1:]) for c in whole.rule_collections)
+
+    head = dataclasses.replace(whole, rule_collections=split(True))
+    shard = _group(split(False), id=f"{GROUP_ID}-2", name=f"{SETTINGS.rule_collection_group}-2", priority=251)
+    world = dataclasses.replace(_world([_aks2()], head), rule_collection_shards=(shard,))
+    assert firewall_check.cluster_reason(world, _aks2().id, SETTINGS) is None
+    failed = dataclasses.replace(world, rule_collection_shards=(dataclasses.replace(shard, provisioning_state="Failed"),))
+    assert firewall_check.cluster_reason(failed, _aks2().id, SETTINGS) is not None
+    lost = dataclasses.replace(world, rule_collection_shards=())
+    assert firewall_check.cluster_reason(lost, _aks2().id, SETTINGS) is not None

@@ -121,6 +121,7 @@ def test_to_json_schema() -> None:
         "error",
         "errors",
         "followUps",
+        "followUpNote",
     }
     assert doc["changes"][0] == {
         "action": "create",
@@ -202,4 +203,8 @@ def test_rule_collection_group_renders_rules(before, after, expected: list[str])
     result = ReconcileResult(target="firewall:x", dry_run=True, plan=Plan("firewall:x", (change,)))
     lines = render.render_text(result).splitlines()
     body = [line[6:] for line in lines[2:-2]]  # header, change line ... reason, summary
+    if after is not None:
+        # The estimate of docs/platform-notes.md §9: the properties as compact JSON.
+        size = len(json.dumps({"properties": change.after}, separators=(",", ":")))
+        expected = [*expected, f"size: about {size:,} bytes of 2,097,152 ({100 * size / 2097152:.1f} %)"]
     assert body == expected

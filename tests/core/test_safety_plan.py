@@ -197,14 +197,23 @@ def _big_collection(rules: int) -> RuleCollection:
                     ("AzureCloud",), ("443",)) for i in range(rules)))
 
 
-@pytest.mark.parametrize(("rules", "error"), [(10, False), (12_000, True)])
-def test_the_owned_group_size_is_checked_before_any_write(rules: int, error: bool) -> None:
+@pytest.mark.parametrize(("rules", "groups"), [(10, 1), (12_000, 3)])
+def test_a_fleet_past_the_shard_threshold_is_split_before_it_reaches_the_limit(rules: int, groups: int) -> None:
     changes, reports = plan.plan_firewall_checked(f.hub_spoke(), (_big_collection(rules),), f.settings())
+    assert not [r for r in reports if r.severity is Severity.ERROR]
+    assert len(changes) == groups and all(c.action is Action.CREATE for c in changes)
+    sizes = [plan.group_size_bytes(c.after or {}) for c in changes]
+    assert max(sizes) <= f.settings().rule_collection_group_shard_bytes < plan.GROUP_SIZE_LIMIT_BYTES
+
+
+def test_a_group_over_the_size_limit_is_an_error_and_nothing_is_written() -> None:
+    # One rule alone larger than a group may be: no shard can take it.
+    sources = tuple(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}/32" for i in range(150_000))
+    huge = RuleCollection("rmd-egress", 200, "Allow", (NetworkRule("all", ("TCP",), sources, ("AzureCloud",),
+                                                                   ("443",)),))
+    changes, reports = plan.plan_firewall_checked(f.hub_spoke(), (huge,), f.settings())
     errors = [r for r in reports if r.severity is Severity.ERROR]
-    assert bool(errors) is error
-    assert (changes == ()) is error
-    if error:
-        assert "byte limit" in errors[0].message
+    assert changes == () and errors and "byte limit" in errors[0].message
 
 
 # --------------------------------------------------------------------------------------------- 6: names
