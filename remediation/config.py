@@ -56,6 +56,7 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_FQDN_TAGS": "AzureKubernetesService",
     "ALLOW_BROAD_EGRESS": "false",
     "EGRESS_DESTINATION_FQDNS": "",
+    "WRITE_LANES": "16",
 }
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
@@ -90,6 +91,8 @@ class Settings:
     egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
     allow_broad_egress: bool = False
     egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
+    # Apply's parallel write lanes (remediation/apply.py): ARM serializes per lock domain, not per caller.
+    write_lanes: int = 16
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -157,6 +160,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mode=_parse_mode(get("REMEDIATION_MODE")),
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+        write_lanes=_parse_write_lanes(get("WRITE_LANES")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -211,6 +215,18 @@ _DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also accepts '²'
 def _parse_priority(name: str, text: str) -> int:
     if not _DIGITS.match(text) or not 100 <= int(text) <= 65000:
         raise ConfigError(name, f"must be a whole number from 100 to 65000, got {text!r}")
+    return int(text)
+
+
+MAX_WRITE_LANES = 64
+
+
+def _parse_write_lanes(text: str) -> int:
+    """WRITE_LANES: how many ARM lock domains apply writes to at once. ARM's write bucket (200 tokens,
+    10/s per subscription, docs/arm-notes.md 3.3) and the pacing policy bound the rate; this bounds the
+    threads and in-flight operations of one reconcile."""
+    if not _DIGITS.match(text) or not 1 <= int(text) <= MAX_WRITE_LANES:
+        raise ConfigError("WRITE_LANES", f"must be a whole number from 1 to {MAX_WRITE_LANES}, got {text!r}")
     return int(text)
 
 
