@@ -182,3 +182,15 @@ def test_the_default_profile_application_rule_is_part_of_compliance() -> None:
     assert [c.state for c in missing.clusters] == [ComplianceState.NON_COMPLIANT]
     assert any("rmd-egress-fqdn/aks1 is missing" in gap and "fqdnTags AzureKubernetesService" in gap
                for gap in missing.clusters[0].missing)
+
+
+def test_a_missing_table_lists_each_route_it_is_created_with() -> None:
+    from remediation.compliance import describe_change_lines
+    from remediation.model import Action, Change, ChangeKind, Route, RouteTablePayload
+
+    table_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rmd-t"
+    payload = RouteTablePayload("westeurope", {}, routes=(Route("rmd-default", "0.0.0.0/0", "VirtualAppliance",
+                                                                "10.0.1.4"),))
+    lines = describe_change_lines(Change(Action.CREATE, ChangeKind.ROUTE_TABLE, table_id, None, payload, "r"))
+    assert lines == ("route table rmd-t does not exist",
+                     "route rmd-default (0.0.0.0/0 -> VirtualAppliance 10.0.1.4) is missing on route table rmd-t")
