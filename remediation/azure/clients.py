@@ -6,8 +6,8 @@ How calls are counted (the numbers behind `ArmCalls`):
 - reads = GET requests of resources and lists (every page of a list is one read);
   writes = PUT / PATCH / DELETE / POST.
 - Protocol overhead is not counted: LRO status polls (`.../operations/{id}`, `.../operationResults/{id}`) and
-  the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling and the
-  final GET after an Azure-AsyncOperation completes, docs/arm-notes.md 1.2).
+  the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling; our
+  writes make no final GET after an Azure-AsyncOperation completes: polling.py, docs/arm-notes.md 1.2).
 """
 
 from __future__ import annotations

@@ -114,8 +114,8 @@ def test_if_none_match_star_is_a_create_only_put(emu: Emulator) -> None:
     """ARM RPC (docs/arm-notes.md §3.2): `If-None-Match: *` creates when absent (201) and answers 412 when the
     resource exists, leaving it as it was; honoured whether or not strict If-Match is on."""
     net = network_client(emu)
-    body = RouteTable(location="westeurope", routes=[
-        Route(name="r1", properties=RoutePropertiesFormat(address_prefix="10.9.0.0/16", next_hop_type="None"))])
+    body = RouteTable({"location": "westeurope", "properties": {"routes": [
+        {"name": "r1", "properties": {"addressPrefix": "10.9.0.0/16", "nextHopType": "None"}}]}})
     star = {"If-None-Match": "*"}
     net.route_tables.begin_create_or_update("rg-spoke", "rt-new", body, headers=star).result()
     puts = [r.status for r in emu.request_log if r.method == "PUT" and r.path.endswith("/rt-new")]
