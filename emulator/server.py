@@ -417,6 +417,7 @@ class ArmHandler(BaseHTTPRequestHandler):
                 payload if isinstance(payload, dict) else {},
                 api_version=api_version,
                 if_match=self.headers.get("If-Match"),
+                if_none_match=self.headers.get("If-None-Match"),
                 outcome=outcome,
             )
             assert result.operation is not None

@@ -521,6 +521,7 @@ class Store:
         if_match: str | None = None,
         outcome: tuple[str, dict[str, Any] | None] | None = None,
         foreign: bool = False,
+        if_none_match: str | None = None,
     ) -> WriteResult:
         with self.lock:
             self.tick()
@@ -533,6 +534,7 @@ class Store:
             existing = self._locate(rid)
             if not foreign:
                 self._check_if_match(rid, existing, if_match)
+                self._check_if_none_match(rid, existing, if_none_match)
                 self._check_conflict(domain, "PUT", spec)
             snapshot = {k: copy.deepcopy(self._docs[k]) for k in self._domain_keys(domain)}
             if spec.parent_key is None:
@@ -636,6 +638,16 @@ class Store:
         current = self.etag_of(rid)
         wanted = {t.strip() for t in if_match.split(",")}
         if current not in wanted:
+            raise self._precondition(rid)
+
+    def _check_if_none_match(self, rid: ResourceId, existing: dict[str, Any] | None,
+                             if_none_match: str | None) -> None:
+        # docs/arm-notes.md §3.2: `If-None-Match: *` is a create-only PUT; 412 when the resource exists
+        # (ARM RPC table). Honoured in every mode: it can only refuse a write, never let a stale one through.
+        if if_none_match is None or existing is None:
+            return
+        wanted = {t.strip() for t in if_none_match.split(",")}
+        if "*" in wanted or self.etag_of(rid) in wanted:
             raise self._precondition(rid)
 
     def _check_conflict(self, domain: str, method: str, spec: TypeSpec) -> None:

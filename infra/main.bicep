@@ -187,6 +187,9 @@ param egressFqdnTags array = []
 @description('ALLOW_BROAD_EGRESS: let EGRESS_PROFILE=custom name *, Internet or unscoped AzureCloud.')
 param allowBroadEgress string = ''
 
+@description('WRITE_LANES: ARM lock domains one reconcile writes to at once (1-64); empty: the code default, 16.')
+param writeLanes string = ''
+
 @description('INGRESS_PORTS: ports the App Gateway subnet may reach on the AKS ranges.')
 param ingressPorts array = []
 
@@ -340,6 +343,7 @@ var remediationSettings = {
   EGRESS_DESTINATION_FQDNS: join(egressDestinationFqdns, ',')
   EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
   ALLOW_BROAD_EGRESS: allowBroadEgress
+  WRITE_LANES: writeLanes
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute

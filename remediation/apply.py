@@ -1,24 +1,28 @@
 """Apply: execute a plan's writes through the ARM client. No azure imports here.
 
-Order and parallelism follow the ARM lock domains (docs/arm-notes.md 0.8, 3.4):
-- phase 1, in parallel lanes: each route table (create, then its routes one by one), each firewall policy
-  (its rule collection group writes) and each classic firewall (all its collection changes in ONE firewall
-  PUT, since every classic change rewrites the whole firewall);
-- phase 2, after phase 1: subnet associations, one lane per VNet (subnets share the VNet's lock), because an
-  association must see the route table and its routes provisioned.
-Writes inside a lane are serialized; lanes run on a small thread pool and share no cache (the client is
-stateless). Each write goes through `run_with_retries` bounded by the reconcile's one Deadline; a failure
-becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes. Routes and associations
-of a route table whose creation failed are FAILED "skipped: dependency failed". Each change's typed
-payload picks the write (`match`); nothing is decoded from ARM dicts here.
+Order and parallelism follow the ARM lock domains (docs/arm-notes.md 0.8, 3.4): ARM serializes writes per
+lock domain, so writes are serialized there and nowhere else.
+- one lane per route table (a new table is ONE PUT carrying its routes; an existing one gets its routes one
+  by one: routes share the table's lock), per firewall policy (its rule collection group writes) and per
+  classic firewall (all its collection changes in ONE firewall PUT, since every classic change rewrites
+  the whole firewall);
+- one lane per VNet for subnet associations (subnets share the VNet's lock). A VNet's lane starts as soon
+  as the route tables ITS associations point at are done (an association must see the table and its
+  routes provisioned), not after every table of the plan; VNets run in parallel with each other.
+Lanes run on one thread pool of `WRITE_LANES` threads (remediation/config.py) and share no cache (the client
+is stateless); ARM's write bucket is paced by the client (remediation/azure/pacing.py). Each write goes
+through `run_with_retries` bounded by the reconcile's one Deadline; a failure becomes Outcome.FAILED
+("<ArmCode>: message") and does not stop unrelated lanes. Routes and associations of a route table whose
+creation failed are FAILED "skipped: dependency failed". Each change's typed payload picks the write
+(`match`); nothing is decoded from ARM dicts here.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
@@ -46,7 +50,6 @@ from remediation.retry import run_with_retries
 log = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE_S = 240.0
-MAX_PARALLEL_WRITES = 4
 CLASSIC_SEPARATOR = "/networkrulecollections/"
 CLASSIC_APPLICATION_SEPARATOR = "/applicationrulecollections/"  # egress application rules (classic firewalls)
 DEPENDENCY_FAILED = "skipped: dependency failed"
@@ -264,14 +267,15 @@ def apply_changes(
     deadline: Deadline | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
     sleep: Callable[[float], None] = time.sleep,
-    max_workers: int = MAX_PARALLEL_WRITES,
+    max_workers: int | None = None,
     locks: LockProvider | None = None,
     held: Held | None = None,
 ) -> tuple[ChangeOutcome, ...]:
     """Execute the writes of `changes` (NOOPs are UNCHANGED without a call); outcomes in `changes` order.
 
     `deadline` (the reconcile's one deadline; else `deadline_s` from now) bounds the whole apply including
-    retries and lock waits. `held`: a lock the caller holds, checked before every write."""
+    retries and lock waits. `held`: a lock the caller holds, checked before every write. `max_workers`:
+    the lanes run at once (default: the WRITE_LANES setting)."""
     run = _Run(gateway, settings, deadline or Deadline.after(deadline_s), sleep, locks or InProcessLocks(), held)
     tables: dict[str, list[tuple[int, Change]]] = {}
     vnets: dict[str, list[tuple[int, Change]]] = {}
@@ -301,14 +305,35 @@ def apply_changes(
         # The table's creation first, then its routes, in plan order.
         items.sort(key=lambda item: (item[1].kind is not ChangeKind.ROUTE_TABLE, item[0]))
 
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="apply") as pool:
-        phase1 = [pool.submit(run.route_table_lane, key, items) for key, items in tables.items()]
-        phase1 += [pool.submit(run.policy_lane, items) for items in policies.values()]
-        phase1 += [pool.submit(run.classic_lane, fw, items) for fw, items in firewalls.values()]
-        table_lanes = phase1[: len(tables)]
-        for future in table_lanes:
-            future.result()
-        phase2 = [pool.submit(run.subnet_lane, key, items) for key, items in vnets.items()]
-        for future in [*phase1, *phase2]:
+    with ThreadPoolExecutor(max_workers=max_workers or settings.write_lanes, thread_name_prefix="apply") as pool:
+        table_lanes = {key: pool.submit(run.route_table_lane, key, items) for key, items in tables.items()}
+        lanes: list[Future[None]] = [*table_lanes.values()]
+        lanes += [pool.submit(run.policy_lane, items) for items in policies.values()]
+        lanes += [pool.submit(run.classic_lane, fw, items) for fw, items in firewalls.values()]
+        # Submitted last: the pool's queue is FIFO, so every table lane a VNet lane waits for has already
+        # been taken by a worker when the VNet lane starts waiting (no lane ever waits on a queued one).
+        lanes += [pool.submit(_after, [table_lanes[t] for t in _tables_of(items, table_lanes)],
+                              partial(run.subnet_lane, key, items)) for key, items in vnets.items()]
+        for future in lanes:
             future.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))
+
+
+def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object]) -> list[str]:
+    """The planned route tables the associations of one VNet point at (their lanes must finish first)."""
+    keys: set[str] = set()
+    for _, change in items:
+        if isinstance(change.new, SubnetAssociationPayload) and change.new.route_table_id is not None:
+            key = ids.id_key(change.new.route_table_id)
+            if key in planned:
+                keys.add(key)
+    return sorted(keys)
+
+
+def _after(dependencies: Sequence[Future[None]], lane: Callable[[], None]) -> None:
+    for dependency in dependencies:
+        # Waits. A table whose write failed is in `failed_tables` (its associations are skipped); a lane
+        # that raised something unexpected is re-raised by apply_changes, and nothing more is written here.
+        if dependency.exception() is not None:
+            return
+    lane()

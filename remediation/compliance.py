@@ -118,7 +118,7 @@ def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Seque
     skip = next((s for s in cluster_plan_.skipped if id_key(s.target) == id_key(cluster.id)), None)
     if skip is not None:
         return ClusterCompliance(cluster.id, cluster.name, ComplianceState.SKIPPED, reason=skip.reason)
-    missing = (*(describe_change(c) for c in cluster_plan_.writes), *firewall_gaps)
+    missing = (*(line for c in cluster_plan_.writes for line in describe_change_lines(c)), *firewall_gaps)
     conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts)
     if conflicts:
         state = ComplianceState.CONFLICTED
@@ -275,6 +275,18 @@ def _hop(route: Mapping[str, Any] | None) -> str:
         return "nothing"
     hop = f"{route.get('addressPrefix')} -> {route.get('nextHopType')}"
     return f"{hop} {route['nextHopIpAddress']}" if route.get("nextHopIpAddress") else hop
+
+
+def describe_change_lines(change: Change) -> tuple[str, ...]:
+    """`describe_change`, plus one line per route a new route table is created with (its PUT carries
+    them, remediation/plan.py), so a missing table still lists each missing route."""
+    lines = [describe_change(change)]
+    if change.kind is ChangeKind.ROUTE_TABLE and change.action is Action.CREATE:
+        table = _name(change.address)
+        routes = ((change.after or {}).get("properties") or {}).get("routes") or []
+        lines.extend(f"route {r.get('name')} ({_hop(r.get('properties'))}) is missing on route table {table}"
+                     for r in routes)
+    return tuple(lines)
 
 
 def describe_change(change: Change) -> str:

@@ -58,6 +58,7 @@ DEFAULTS: Mapping[str, str] = {
     "ALLOW_BROAD_EGRESS": "false",
     "EGRESS_DESTINATION_FQDNS": "",
     "BURST_SWEEP_AFTER": "5",
+    "WRITE_LANES": "16",
 }
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
@@ -97,6 +98,8 @@ class Settings:
     burst_sweep_after: int = 5
     # Above this estimated size the owned rules are split into groups `<group>-2`... (remediation/shards.py).
     rule_collection_group_shard_bytes: int = 1_572_864
+    # Apply's parallel write lanes (remediation/apply.py): ARM serializes per lock domain, not per caller.
+    write_lanes: int = 16
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -166,6 +169,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
         burst_sweep_after=_parse_count("BURST_SWEEP_AFTER", get("BURST_SWEEP_AFTER"), 1000),
         rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
+        write_lanes=_parse_write_lanes(get("WRITE_LANES")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -239,6 +243,18 @@ def _parse_shard_bytes(text: str) -> int:
     if not _DIGITS.match(text) or not low <= int(text) <= high:
         raise ConfigError("RULE_COLLECTION_GROUP_SHARD_BYTES",
                           f"must be a whole number of bytes from {low} to {high}, got {text!r}")
+    return int(text)
+
+
+MAX_WRITE_LANES = 64
+
+
+def _parse_write_lanes(text: str) -> int:
+    """WRITE_LANES: how many ARM lock domains apply writes to at once. ARM's write bucket (200 tokens,
+    10/s per subscription, docs/arm-notes.md 3.3) and the pacing policy bound the rate; this bounds the
+    threads and in-flight operations of one reconcile."""
+    if not _DIGITS.match(text) or not 1 <= int(text) <= MAX_WRITE_LANES:
+        raise ConfigError("WRITE_LANES", f"must be a whole number from 1 to {MAX_WRITE_LANES}, got {text!r}")
     return int(text)
 
 

@@ -28,29 +28,31 @@ from remediation.config import Settings
 from remediation.model import (
     Action,
     ApplicationRule,
+    Conflict,
     NetworkRule,
     ObservedCluster,
     RuleCollection,
-    Severity,
     Snapshot,
 )
 
 _SETTLED = "succeeded"
 
 
-def fleet_reason(snapshot: Snapshot, settings: Settings) -> str | None:
-    """None when the firewall target would plan no write from this fleet snapshot (the same planner)."""
+def fleet_reason(snapshot: Snapshot, settings: Settings) -> tuple[str | None, tuple[Conflict, ...]]:
+    """(None when the firewall target would plan no write from this fleet snapshot, the same planner's
+    notes): the notes (foreign collections kept inside the owned group, the group size) are what the firewall
+    target would have reported, so a run that leaves it out still reports them."""
     unread = _owned_rules_unread(snapshot, settings)
     if unread is not None:
-        return unread
+        return unread, ()
     collections, _ = desired.desired_rule_collections(snapshot, settings)
     changes, reports = plan.plan_firewall_checked(snapshot, collections, settings)
     pending = [c for c in changes if c.action is not Action.NOOP]
     if pending:
-        return f"the firewall target plans {len(pending)} change(s)"
-    if any(r.severity is Severity.ERROR for r in reports):
-        return "the firewall plan reports an error"
-    return None
+        return f"the firewall target plans {len(pending)} change(s)", ()
+    if any(r.blocking for r in reports):
+        return "the firewall plan reports an error or a conflict", ()
+    return None, tuple(reports)
 
 
 def cluster_reason(snapshot: Snapshot, cluster_id: str, settings: Settings) -> str | None:

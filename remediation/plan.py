@@ -14,8 +14,9 @@ Safety rules (docs/architecture.md 3) enforced here, not in the writer:
   default route, IPv6) refuse writes with a blocking Conflict; ARM limits (400 routes per table, the group
   size, groups per policy) are an ERROR in the plan, and a plan part with an error keeps no write.
 
-Public API: route_table_name_for, route_table_id_for, plan_routes, plan_firewall, plan_firewall_checked,
-firewall_size_line, group_size_bytes, rule_collections_to_arm, classic_collection_to_arm, build_plan.
+Public API: route_table_name_for, route_table_id_for, plan_routes, created_routes, plan_firewall,
+plan_firewall_checked, firewall_size_line, group_size_bytes, rule_collections_to_arm, classic_collection_to_arm,
+build_plan.
 """
 
 from __future__ import annotations
@@ -191,13 +192,6 @@ def plan_routes(
     desired_subnets = {id_key(s.id) for t in tables.values() for s, _ in t.subnets}
     for key in sorted(tables):
         entry = tables[key]
-        if entry.table is None:
-            creates.append(Change(
-                Action.CREATE, ChangeKind.ROUTE_TABLE, entry.table_id, None,
-                RouteTablePayload(entry.location, {settings.ownership_tag[0]: settings.ownership_tag[1]}),
-                "runbook: create a route table for "
-                + ", ".join(f"the {_subnet_role(p)} subnet {s.name}" for s, p in entry.subnets),
-            ))
         before = len(writes)
         used = _plan_table_routes(entry, settings, writes, conflicts)
         stale: list[Change] = []
@@ -207,6 +201,12 @@ def plan_routes(
                 stale = _prune(entry.table, used, settings, "owned route no longer desired")
         deletes.extend(stale)
         conflicts.extend(_route_limit(entry, writes[before:], stale))
+        if entry.table is None:
+            # A table that does not exist holds no foreign routes: it is created WITH its routes in one
+            # PUT (docs/arm-notes.md 2.1), so its routes are no changes of their own. Existing tables keep
+            # child-route writes: a table PUT would replace their foreign and AKS-managed routes.
+            creates.append(_new_table(entry, writes[before:], settings))
+            del writes[before:]
     if prune:
         for key in sorted(snapshot.route_tables):
             table = snapshot.route_tables[key]
@@ -221,6 +221,38 @@ def plan_routes(
         # A limit would be hit part-way through: write nothing, keep the NOOPs for the report.
         changes = tuple(c for c in changes if c.action is Action.NOOP)
     return changes, tuple(conflicts)
+
+
+def _new_table(entry: _TablePlan, routes: Sequence[Change], settings: Settings) -> Change:
+    """The CREATE of a table that does not exist, carrying its routes (all CREATEs: nothing is there).
+
+    The reason keeps one line per route ("<route>: <why>") under the table's own, so the plan still says
+    why each route is there."""
+    payload = RouteTablePayload(entry.location, {settings.ownership_tag[0]: settings.ownership_tag[1]},
+                                routes=tuple(c.new for c in routes if isinstance(c.new, Route)))
+    reason = "runbook: create a route table for " + ", ".join(
+        f"the {_subnet_role(p)} subnet {s.name}" for s, p in entry.subnets)
+    lines = [f"{_route_name(c.address)}: {c.reason}" for c in routes]
+    return Change(Action.CREATE, ChangeKind.ROUTE_TABLE, entry.table_id, None, payload,
+                  "\n".join([reason, *lines]))
+
+
+def created_routes(changes: Iterable[Change]) -> list[tuple[str, Route]]:
+    """(route address, route) of every route the changes create: route CREATEs, and the routes a new
+    table is created with (inside its PUT)."""
+    out: list[tuple[str, Route]] = []
+    for change in changes:
+        if change.action is not Action.CREATE:
+            continue
+        if change.kind is ChangeKind.ROUTE and isinstance(change.new, Route):
+            out.append((change.address, change.new))
+        elif change.kind is ChangeKind.ROUTE_TABLE and isinstance(change.new, RouteTablePayload):
+            out.extend((_route_address(change.address, r.name), r) for r in change.new.routes)
+    return out
+
+
+def _route_name(address: str) -> str:
+    return address.rsplit("/routes/", 1)[-1]
 
 
 def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict]) -> str | None:

@@ -244,8 +244,10 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
         if dry_run:
-            follow_ups, note = self._follow_ups(gateway, target, None if plan_.has_changes else first, deadline)
-            return ReconcileResult(str(target), dry_run, plan_, follow_ups=follow_ups, follow_up_note=note)
+            follow_ups, note, notes = self._follow_ups(gateway, target, None if plan_.has_changes else first,
+                                                       deadline)
+            return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
+                                   follow_up_note=note)
         refused = _refused(plan_, approve)
         if refused is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
@@ -258,12 +260,12 @@ class Reconciler:
         # its writes saves the firewall target's whole fleet read whenever the rules are in place.
         wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
         settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
-        follow_ups, note = self._follow_ups(gateway, target, settled, deadline)
-        return ReconcileResult(str(target), dry_run, plan_, outcomes=outcomes, converged=converged,
-                               follow_ups=follow_ups, follow_up_note=note)
+        follow_ups, note, notes = self._follow_ups(gateway, target, settled, deadline)
+        return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
+                               converged=converged, follow_ups=follow_ups, follow_up_note=note)
 
     def _follow_ups(self, gateway: ArmGateway, target: Target, settled: _Pass | None,
-                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None]:
+                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -271,25 +273,26 @@ class Reconciler:
         writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
         new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
         group GET, plus the egress inputs not read yet) and compared by remediation/firewall_check.py.
-        Returns (follow-ups, why they were left out)."""
+        Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
         if not candidates or settled is None:
-            return candidates, None
+            return candidates, None, ()
         snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, settled.snapshot, self.settings),
                                     deadline=deadline, describe="observe", sleep=self._sleep)
+        notes: tuple[Conflict, ...] = ()
         if target.kind is TargetKind.CLUSTER:
             reason = firewall_check.cluster_reason(snapshot, target.id, self.settings)
             in_place = "this cluster's firewall rules are in place"
         else:
-            reason = firewall_check.fleet_reason(snapshot, self.settings)
+            reason, notes = firewall_check.fleet_reason(snapshot, self.settings)
             in_place = "the owned firewall rules are what the firewall target would write"
         if reason is not None:
             log.info("%s: firewall follow-up runs: %s", target, reason,
                      extra={"target": target.id, "action": "follow-up-needed"})
-            return candidates, None
+            return candidates, None, ()
         note = f"{in_place}: no firewall run needed"
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
-        return (), note
+        return (), note, notes
 
     # ------------------------------------------------------------------------------------ firewall target
 
@@ -488,6 +491,10 @@ class Reconciler:
 
 def _plan_of(target: Target, pass_: _Pass) -> Plan:
     return plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
+
+
+def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:
+    return dataclasses.replace(plan_, conflicts=(*plan_.conflicts, *notes)) if notes else plan_
 
 
 def _refused(plan_: Plan, approve: Approve | None) -> str | None:

@@ -273,14 +273,36 @@ def _firewall_lines(change: Change) -> list[str]:
     return lines
 
 
+def _route_text(route: Mapping[str, Any]) -> str:
+    props = route.get("properties") or {}
+    hop = str(props.get("nextHopType"))
+    if props.get("nextHopIpAddress"):
+        hop += f" {props['nextHopIpAddress']}"
+    return f"{route.get('name')}: {props.get('addressPrefix')} -> {hop}"
+
+
+def _route_table_lines(change: Change) -> list[str]:
+    """A new table's routes (sent inside its PUT) read as routes, one per line, after its attributes."""
+    after = change.after or {}
+    routes = (after.get("properties") or {}).get("routes") or []
+    lines = [line for line in _attribute_lines(change) if not line.startswith("properties.routes[")]
+    lines.extend(f"+ route {_route_text(route)}" for route in routes)
+    return lines
+
+
 def _change_lines(change: Change) -> list[str]:
     lines = [f"  {_SYMBOL[change.action]} {change.action.value} {change.kind.value} {change.address}"]
     firewall = change.kind in {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION,
                                ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION}
-    details = _firewall_lines(change) if firewall else _attribute_lines(change)
+    if firewall:
+        details = _firewall_lines(change)
+    elif change.kind is ChangeKind.ROUTE_TABLE and change.action is Action.CREATE:
+        details = _route_table_lines(change)
+    else:
+        details = _attribute_lines(change)
     lines.extend(f"      {line}" for line in details)
-    if change.reason:
-        lines.append(f"      # {change.reason}")
+    # A new table's reason has one line per route under its own (remediation/plan.py `_new_table`).
+    lines.extend(f"      # {line}" for line in change.reason.splitlines())
     return lines
 
 

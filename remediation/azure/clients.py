@@ -6,8 +6,8 @@ How calls are counted (the numbers behind `ArmCalls`):
 - reads = GET requests of resources and lists (every page of a list is one read);
   writes = PUT / PATCH / DELETE / POST.
 - Protocol overhead is not counted: LRO status polls (`.../operations/{id}`, `.../operationResults/{id}`) and
-  the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling and the
-  final GET after an Azure-AsyncOperation completes, docs/arm-notes.md 1.2).
+  the SDK's GETs of a resource while one of our PUTs on that same URL is in flight (body polling; our
+  writes make no final GET after an Azure-AsyncOperation completes: polling.py, docs/arm-notes.md 1.2).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from azure.mgmt.network import NetworkManagementClient
 
 from remediation.azure.credentials import default_credential
 from remediation.azure.pacing import RatePacingPolicy, estimate_for
+from remediation.azure.polling import TerminalStatusPolling
 from remediation.config import CLOUD_ENDPOINTS, Settings
 from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.model import ArmCalls
@@ -192,6 +193,15 @@ class ClientFactory:
         }
         kwargs.update(self._client_kwargs)
         return kwargs
+
+    @property
+    def polling_interval(self) -> float:
+        """The fallback poll delay the clients were built with (a test may pass its own)."""
+        return float(self._client_kwargs.get("polling_interval", PRODUCTION_POLLING_INTERVAL_S))
+
+    def polling(self) -> TerminalStatusPolling:
+        """A fresh polling method for ONE write: polls to the terminal status, no final GET (polling.py)."""
+        return TerminalStatusPolling(self.polling_interval)
 
     def network(self, subscription: str) -> NetworkManagementClient:
         key = subscription.lower()

@@ -29,6 +29,7 @@ from remediation.azure.egress_reads import APPLICATION_PREFIX
 from remediation.azure.errors import classify, is_not_found
 from remediation.config import Settings
 from remediation.deadline import Deadline
+from remediation.desired import canonical_prefix
 from remediation.errors import ArmError, TerminalError
 from remediation.model import (
     ArmCalls,
@@ -262,28 +263,53 @@ class ArmGateway:
     # ------------------------------------------------------------------------------------- writes: routes
 
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None:
-        """Create an owned route table. A PUT replaces the routes list (docs/arm-notes.md 2.1), so if the
-        table appeared since we planned, it is never re-PUT empty: only missing tags are added (RMW of the
-        SDK model keeps its routes). The caller holds `route-table:<id>` so two creators cannot race."""
+        """Create an owned route table WITH its routes in one create-only PUT (`If-None-Match: *`).
+
+        A table PUT replaces the routes list (docs/arm-notes.md 2.1), so it is only ever sent where no table
+        exists: a new table holds no foreign routes. The plan's read said "no table"; the condition makes
+        ARM refuse (412) if one appeared since, instead of this PUT wiping its routes, and costs no GET. On
+        412 the safe path runs: read the table, merge the missing tags, write the missing routes one by one
+        through the child endpoint. The caller holds `route-table:<id>` so our own creators never race.
+        """
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
+        body = net.RouteTable(arm_shapes.route_table_body(table))
         try:
-            existing = client.route_tables.get(rg, name)
-        except Exception as exc:
-            if not is_not_found(exc):
-                raise classify(exc, target=route_table_id, operation="get route table") from exc
-            existing = None
-        if existing is not None:
-            current = dict(existing.tags or {})
-            if all(current.get(k) == v for k, v in table.tags.items()):
-                return
+            self._write(route_table_id, "create route table",
+                        lambda: client.route_tables.begin_create_or_update(
+                            rg, name, body, headers={"If-None-Match": "*"},
+                            polling=self._clients.polling()).result(),
+                        lro_path=str(rid))
+            return
+        except ArmError as err:
+            if err.status != 412 and err.arm_code != "PreconditionFailed":
+                raise
+            log.info("route table %s exists already (412 on a create-only PUT): adding to it instead",
+                     route_table_id)
+        self._complete_existing_table(route_table_id, table)
+
+    def _complete_existing_table(self, route_table_id: str, table: RouteTablePayload) -> None:
+        """The table exists: add missing tags (RMW of the model just read keeps its routes) and PUT each
+        missing route through the child endpoint. A prefix some other route holds is left alone: the next
+        plan reports it as a conflict (remediation/plan.py), nothing here overwrites it."""
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
+        current = dict(existing.tags or {})
+        if not all(current.get(k) == v for k, v in table.tags.items()):
             existing.tags = {**current, **table.tags}
-            body: Any = existing
-        else:
-            body = net.RouteTable(arm_shapes.route_table_body(table))
-        self._write(route_table_id, "create route table",
-                    lambda: client.route_tables.begin_create_or_update(rg, name, body).result(),
-                    lro_path=str(rid))
+            headers = {"If-Match": existing.etag} if existing.etag else {}
+            self._write(route_table_id, "update route table tags",
+                        lambda: client.route_tables.begin_create_or_update(
+                            rg, name, existing, headers=headers, polling=self._clients.polling()).result(),
+                        lro_path=str(rid))
+        held = convert.route_table_from_arm(_body(existing)).routes
+        names = {r.name.lower() for r in held}
+        prefixes = {canonical_prefix(r.address_prefix) for r in held}
+        for route in table.routes:
+            if route.name.lower() in names or canonical_prefix(route.address_prefix) in prefixes:
+                continue
+            self.put_route(route_table_id, route)
 
     def put_route(self, route_table_id: str, route: Route) -> None:
         """One route through the CHILD endpoint: foreign and AKS-managed routes in the table are untouched."""
@@ -292,14 +318,16 @@ class ArmGateway:
         body = net.Route({"properties": arm_shapes.route_properties(route)})
         path = str(rid.child("routes", route.name))
         self._write(path, "put route",
-                    lambda: client.routes.begin_create_or_update(rg, table, route.name, body).result(),
+                    lambda: client.routes.begin_create_or_update(
+                        rg, table, route.name, body, polling=self._clients.polling()).result(),
                     lro_path=path)
 
     def delete_route(self, route_table_id: str, name: str) -> None:
         rid, rg, table = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
         path = str(rid.child("routes", name))
-        self._write(path, "delete route", lambda: client.routes.begin_delete(rg, table, name).result(),
+        self._write(path, "delete route",
+                    lambda: client.routes.begin_delete(rg, table, name, polling=self._clients.polling()).result(),
                     lro_path=path)
 
     # ------------------------------------------------------------------------------------- writes: subnets
@@ -332,9 +360,14 @@ class ArmGateway:
             before = _body(subnet).get("properties") or {}
             subnet.route_table = net.RouteTable(id=route_table_id) if route_table_id else None
             headers = {"If-Match": etag} if etag else {}
+            # The result is the PUT's own answer (TerminalStatusPolling: no final GET): the subnet as ARM
+            # accepted it from our body. A field we did not mean to change that differs there was dropped
+            # or altered between our read and the PUT's acceptance. A writer AFTER our PUT is not seen here:
+            # the verify re-read and the next sweep observe it (level-triggered), at no extra GET per write.
             result = self._write(subnet_id, "put subnet",
                                  lambda: client.subnets.begin_create_or_update(
-                                     rg, vnet, name, subnet, headers=headers).result(),
+                                     rg, vnet, name, subnet, headers=headers,
+                                     polling=self._clients.polling()).result(),
                                  lro_path=str(rid))
             after = _body(result).get("properties") or {} if result is not None else {}
             return _unintended_difference(subnet_id, before, after)
@@ -362,7 +395,7 @@ class ArmGateway:
             headers = {"If-Match": tag} if tag else {}
             self._write(rcg_id, "put rule collection group",
                         lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
-                            rg, policy, name, body, headers=headers).result(),
+                            rg, policy, name, body, headers=headers, polling=self._clients.polling()).result(),
                         lro_path=rcg_id)
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
@@ -373,7 +406,8 @@ class ArmGateway:
         client = self._clients.network(rid.subscription)
         rcg_id = str(rid.child("ruleCollectionGroups", name))
         self._write(rcg_id, "delete rule collection group",
-                    lambda: client.firewall_policy_rule_collection_groups.begin_delete(rg, policy, name).result(),
+                    lambda: client.firewall_policy_rule_collection_groups.begin_delete(
+                        rg, policy, name, polling=self._clients.polling()).result(),
                     lro_path=rcg_id)
 
     def put_classic_collections(self, firewall_id: str, owned: Sequence[RuleCollection],
@@ -422,7 +456,7 @@ class ArmGateway:
             headers = {"If-Match": etag} if etag else {}
             self._write(firewall_id, "put firewall",
                         lambda: client.azure_firewalls.begin_create_or_update(
-                            rg, name, firewall, headers=headers).result(),
+                            rg, name, firewall, headers=headers, polling=self._clients.polling()).result(),
                         lro_path=str(rid))
 
         conditional_put(what=f"firewall {firewall_id}", read=read, write=write)

@@ -30,7 +30,7 @@ def seed() -> dict[str, Any]:
 
 
 def make_emulator(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Emulator:
-    emu = Emulator(seed=seed(), time_factor=0.0, **kwargs).start()
+    emu = Emulator(seed=seed(), **{"time_factor": 0.0, **kwargs}).start()
     for key, value in emu.env().items():
         monkeypatch.setenv(key, value)
     # No developer credential on the test machine may win over the emulator's managed identity.

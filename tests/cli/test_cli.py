@@ -81,13 +81,13 @@ def test_plan_lists_the_runbook_changes(capsys: pytest.CaptureFixture[str]) -> N
         f"+ create route {CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16",
         f"+ create route {CUSTOMER_TABLE}/routes/rmd-appgw-10-1-4-0-24",
         f"+ create route {CUSTOMER_TABLE}/routes/rmd-p2s-172-16-201-0-24",
-        f"+ create route {APPGW_TABLE}/routes/rmd-aks-10-1-0-0-22",
+        "+ route rmd-aks-10-1-0-0-22: 10.1.0.0/22 -> VirtualAppliance",  # inside the new table's one PUT
         f"+ create subnetRouteTable {APPGW_SUBNET}",
         f"+ create ruleCollectionGroup {OWNED_RCG}",
         'addressPrefix: "10.2.0.0/16"',
         'nextHopType: "VirtualAppliance"',
         f'nextHopIpAddress: "{FIREWALL_IP}"',
-        "Plan: 13 to create, 0 to update, 0 to delete",
+        "Plan: 8 to create, 0 to update, 0 to delete",
     ):
         assert line in out, line
     assert "to-onprem" not in out and "platform-baseline" not in out
@@ -174,7 +174,7 @@ def test_python_dash_m_remediation_in_a_real_process() -> None:
                           check=False)
     assert proc.returncode == 2, proc.stderr
     doc = json.loads(proc.stdout)
-    assert set(doc) >= RESULT_KEYS and doc["summary"]["create"] == 13 and doc["armCalls"]["writes"] == 0
+    assert set(doc) >= RESULT_KEYS and doc["summary"]["create"] == 8 and doc["armCalls"]["writes"] == 0
 
     bad = [sys.executable, "-m", "remediation", "plan", "--target",
            f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1", *SEEDED]
@@ -202,7 +202,7 @@ def test_served_emulator_is_reachable_from_the_exported_environment() -> None:
         server.wait(timeout=10)
     assert proc.returncode == 0, proc.stderr
     assert set(exports) == {"ARM_ENDPOINT", "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
-    assert json.loads(proc.stdout)["summary"]["create"] == 13
+    assert json.loads(proc.stdout)["summary"]["create"] == 8
 
 
 # --------------------------------------------------------------------------------------------- bad input

@@ -55,7 +55,7 @@ def test_a_terminal_sees_the_plan_and_only_yes_applies(cli: Run, live: Emulator,
         code, out, err = cli("apply", "--target", CNI, "--settings", settings(), ask=terminal)
         assert code == 1, answer
         assert terminal.prompts == [PROMPT]
-        assert f"+ create routeTable {APPGW_TABLE}" in out and "Plan: 13 to create" in out
+        assert f"+ create routeTable {APPGW_TABLE}" in out and "Plan: 8 to create" in out
         assert err.splitlines() == ["error: apply cancelled: only 'yes' approves the plan; nothing was written"]
         assert arm_writes(live) == []
 
@@ -64,7 +64,7 @@ def test_a_terminal_sees_the_plan_and_only_yes_applies(cli: Run, live: Emulator,
     assert code == 0, err
     assert terminal.prompts == [PROMPT]
     assert "converged: true" in out
-    assert len(arm_writes(live)) >= 13
+    assert len(arm_writes(live)) >= 8
 
     # Nothing left to write: nobody is asked.
     quiet = Terminal()
@@ -84,8 +84,8 @@ def test_json_output_keeps_the_prompt_off_stdout(cli: Run, live: Emulator, setti
     terminal = Terminal("no")
     code, out, err = cli("apply", "--target", CNI, "--settings", settings(), "--output", "json", ask=terminal)
     assert code == 1
-    assert out.startswith("{") and '"error": "not approved: 13 planned write(s), none made"' in out
-    assert "Plan: 13 to create" in err and arm_writes(live) == []
+    assert out.startswith("{") and '"error": "not approved: 8 planned write(s), none made"' in out
+    assert "Plan: 8 to create" in err and arm_writes(live) == []
 
 
 def test_sweep_only_plans_unless_apply(cli: Run, live: Emulator, settings: Callable[..., str]) -> None:
@@ -122,7 +122,7 @@ def test_report_mode_refuses_to_write(cli: Run, live: Emulator, settings: Callab
 def test_report_mode_still_plans(cli: Run, live: Emulator, settings: Callable[..., str]) -> None:
     code, out, _ = cli("plan", "--target", CNI, "--settings", settings(REMEDIATION_MODE="report"),
                        "--detailed-exitcode")
-    assert code == 2 and "Plan: 13 to create" in out
+    assert code == 2 and "Plan: 8 to create" in out
 
 
 # --------------------------------------------------------------------------------------------- exit codes

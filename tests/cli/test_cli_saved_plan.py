@@ -22,7 +22,7 @@ SPOKE_ROUTE = f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16"
 def save_plan(cli: Run, settings: str, path: Path) -> dict:
     code, out, err = cli("plan", "--target", CNI, "--settings", settings, "-out", str(path))
     assert code == 0, err
-    assert "Plan: 13 to create" in out
+    assert "Plan: 8 to create" in out
     document: dict = json.loads(path.read_text(encoding="utf-8"))
     return document
 

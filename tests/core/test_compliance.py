@@ -212,3 +212,13 @@ def test_rules_spread_over_shards_are_compliant_and_a_missing_shard_is_a_gap() -
     missing = {f"{c.name}/{name}" for c in lost.rule_collections
                for name in (*(r.name for r in c.rules), *(r.name for r in c.application_rules))}
     assert any(m in line for m in missing for line in cluster.missing)
+def test_a_missing_table_lists_each_route_it_is_created_with() -> None:
+    from remediation.compliance import describe_change_lines
+    from remediation.model import Action, Change, ChangeKind, Route, RouteTablePayload
+
+    table_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rmd-t"
+    payload = RouteTablePayload("westeurope", {}, routes=(Route("rmd-default", "0.0.0.0/0", "VirtualAppliance",
+                                                                "10.0.1.4"),))
+    lines = describe_change_lines(Change(Action.CREATE, ChangeKind.ROUTE_TABLE, table_id, None, payload, "r"))
+    assert lines == ("route table rmd-t does not exist",
+                     "route rmd-default (0.0.0.0/0 -> VirtualAppliance 10.0.1.4) is missing on route table rmd-t")

@@ -140,7 +140,7 @@ def test_group_confirmed_missing_needs_the_firewall_run() -> None:
     assert firewall_check.cluster_reason(_world([_aks1()], absent=(GROUP_ID,)), f.CLUSTER, SETTINGS) is not None
     # ... and a fleet that needs no rules at all is in place without a group.
     bare = dataclasses.replace(_world([], absent=(GROUP_ID,)), vpn_gateways=())
-    assert firewall_check.fleet_reason(bare, SETTINGS) is None
+    assert firewall_check.fleet_reason(bare, SETTINGS) == (None, ())
 
 
 def test_clusters_with_the_same_name_match_their_hashed_rule_names() -> None:
@@ -172,7 +172,7 @@ def test_a_deleted_cluster_always_needs_the_firewall_run() -> None:
     ],
 )
 def test_fleet_reason(fleet: list[ObservedCluster], observed: ObservedRuleCollectionGroup, in_place: bool) -> None:
-    reason = firewall_check.fleet_reason(_world(fleet, observed), SETTINGS)
+    reason, _ = firewall_check.fleet_reason(_world(fleet, observed), SETTINGS)
     assert (reason is None) is in_place, reason
 
 
@@ -201,7 +201,8 @@ def test_rules_spread_over_shards_are_found() -> None:
     shard = _group(split(False), id=f"{GROUP_ID}-2", name=f"{SETTINGS.rule_collection_group}-2", priority=251)
     world = dataclasses.replace(_world([_aks2()], head), rule_collection_shards=(shard,))
     assert firewall_check.cluster_reason(world, _aks2().id, SETTINGS) is None
-    failed = dataclasses.replace(world, rule_collection_shards=(dataclasses.replace(shard, provisioning_state="Failed"),))
+    failed_shard = dataclasses.replace(shard, provisioning_state="Failed")
+    failed = dataclasses.replace(world, rule_collection_shards=(failed_shard,))
     assert firewall_check.cluster_reason(failed, _aks2().id, SETTINGS) is not None
     lost = dataclasses.replace(world, rule_collection_shards=())
     assert firewall_check.cluster_reason(lost, _aks2().id, SETTINGS) is not None

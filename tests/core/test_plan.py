@@ -50,31 +50,38 @@ def test_route_table_name_and_id() -> None:
     assert len(plan.route_table_name_for(long, f.settings())) == 80
 
 
-def test_creates_table_routes_and_association_when_subnet_has_none() -> None:
+def test_creates_table_with_its_routes_and_association_when_subnet_has_none() -> None:
     changes, conflicts = _plan(table=False)
     assert conflicts == ()
+    # A table that does not exist holds no foreign routes: its routes travel inside its one PUT.
     assert _rows(changes) == [
         ("create", "routeTable", "rmd-spoke-vnet-aks-nodes"),
-        ("create", "route", "rmd-default"),
-        ("create", "route", "rmd-spoke-10-2-0-0-16"),
         ("create", "subnetRouteTable", "aks-nodes"),
     ]
-    table, route, _, assoc = changes
+    table, assoc = changes
     assert table.after == {
         "location": "westeurope",
         "tags": {"managed-by": "aks-egress-remediation"},
-        "properties": {"disableBgpRoutePropagation": False},
+        "properties": {"disableBgpRoutePropagation": False, "routes": [
+            {"name": "rmd-default", "properties": {
+                "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance", "nextHopIpAddress": f.FW_IP}},
+            {"name": "rmd-spoke-10-2-0-0-16", "properties": {
+                "addressPrefix": "10.2.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": f.FW_IP}},
+        ]},
     }
-    assert route.address == f.table_id("rmd-spoke-vnet-aks-nodes") + "/routes/rmd-default"
-    assert route.after == {
-        "addressPrefix": "0.0.0.0/0",
-        "nextHopType": "VirtualAppliance",
-        "nextHopIpAddress": f.FW_IP,
-    }
+    # Each route's reason stays in the plan, one line per route under the table's own.
+    assert table.reason.splitlines()[1:] == ["rmd-default: default", "rmd-spoke-10-2-0-0-16: spoke"]
     assert (assoc.before, assoc.after) == (
         {"routeTable": None},
         {"routeTable": {"id": f.table_id("rmd-spoke-vnet-aks-nodes")}},
     )
+
+
+def test_existing_table_keeps_child_route_writes() -> None:
+    changes, _ = _plan(table=True)
+    assert _rows(changes) == [("create", "route", "rmd-default"), ("create", "route", "rmd-spoke-10-2-0-0-16")]
+    assert changes[0].after == {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
+                                "nextHopIpAddress": f.FW_IP}
 
 
 @pytest.mark.parametrize(
@@ -206,9 +213,7 @@ def test_change_order_creates_updates_associations_deletes() -> None:
     snap = f.hub_spoke(tables=[orphan])
     changes, _ = plan.plan_routes(snap, [WANT], f.settings(), prune=True)
     assert [c.kind.value + ":" + c.action.value for c in changes] == [
-        "routeTable:create",
-        "route:create",
-        "route:create",
+        "routeTable:create",  # with its two routes inside
         "subnetRouteTable:create",
         "route:delete",
     ]

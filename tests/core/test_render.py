@@ -208,3 +208,24 @@ def test_rule_collection_group_renders_rules(before, after, expected: list[str])
         size = len(json.dumps({"properties": change.after}, separators=(",", ":")))
         expected = [*expected, f"size: about {size:,} bytes of 2,097,152 ({100 * size / 2097152:.1f} %)"]
     assert body == expected
+
+
+def test_a_new_table_shows_its_routes_and_each_routes_reason() -> None:
+    table = RouteTablePayload("westeurope", {"managed-by": "aks-egress-remediation"}, routes=(
+        ROUTE, Route("rmd-none", "10.9.0.0/16", "None")))
+    change = Change(Action.CREATE, ChangeKind.ROUTE_TABLE, RT, None, table,
+                    "runbook: create a route table\nrmd-appgw: App Gateway subnet\nrmd-none: blackhole")
+    lines = render.render_text(_result(change)).splitlines()
+    start = lines.index(f"  + create routeTable {RT}")
+    assert lines[start + 1:start + 9] == [
+        '      location: "westeurope"',
+        '      tags.managed-by: "aks-egress-remediation"',
+        "      properties.disableBgpRoutePropagation: false",
+        "      + route rmd-appgw: 10.1.4.0/24 -> VirtualAppliance 10.0.1.4",
+        "      + route rmd-none: 10.9.0.0/16 -> None",
+        "      # runbook: create a route table",
+        "      # rmd-appgw: App Gateway subnet",
+        "      # rmd-none: blackhole",
+    ]
+    routes = render.to_json(_result(change))["changes"][0]["after"]["properties"]["routes"]
+    assert [r["name"] for r in routes] == ["rmd-appgw", "rmd-none"]

@@ -32,6 +32,8 @@ def _writes(changes) -> list:
 
 
 def _names(changes, action: Action = Action.CREATE, kind: ChangeKind = ChangeKind.ROUTE) -> list[str]:
+    if (action, kind) == (Action.CREATE, ChangeKind.ROUTE):  # a new table carries its routes in its PUT
+        return [address.rsplit("/", 1)[-1] for address, _ in plan.created_routes(changes)]
     return [c.address.rsplit("/", 1)[-1] for c in changes if c.action is action and c.kind is kind]
 
 
@@ -151,7 +153,7 @@ def _dual_stack() -> Snapshot:
 
 def test_dual_stack_subnets_get_their_ipv4_routes_and_a_note() -> None:
     changes, conflicts = _cluster_plan(_dual_stack())
-    prefixes = {c.after["addressPrefix"] for c in changes if c.kind is ChangeKind.ROUTE and c.after}
+    prefixes = {route.address_prefix for _, route in plan.created_routes(changes)}
     assert prefixes and not any(":" in p for p in prefixes)
     assert {"10.1.4.0/24", "10.1.0.0/22"} <= prefixes
     notes = [c for c in conflicts if c.severity is Severity.NOTE and "dual-stack" in c.message]

@@ -110,6 +110,25 @@ def test_if_match_ignored_by_default_and_strict_mode(make_emu: Callable[..., Emu
     ).result()
 
 
+def test_if_none_match_star_is_a_create_only_put(emu: Emulator) -> None:
+    """ARM RPC (docs/arm-notes.md §3.2): `If-None-Match: *` creates when absent (201) and answers 412 when the
+    resource exists, leaving it as it was; honoured whether or not strict If-Match is on."""
+    net = network_client(emu)
+    body = RouteTable({"location": "westeurope", "properties": {"routes": [
+        {"name": "r1", "properties": {"addressPrefix": "10.9.0.0/16", "nextHopType": "None"}}]}})
+    star = {"If-None-Match": "*"}
+    net.route_tables.begin_create_or_update("rg-spoke", "rt-new", body, headers=star).result()
+    puts = [r.status for r in emu.request_log if r.method == "PUT" and r.path.endswith("/rt-new")]
+    assert puts == [201]
+    before = emu.get(RT)
+    with pytest.raises(HttpResponseError) as exc:
+        net.route_tables.begin_create_or_update("rg-spoke", "rt-spoke-nodes", RouteTable(location="westeurope"),
+                                                headers=star)
+    assert exc.value.status_code == 412 and exc.value.error is not None
+    assert exc.value.error.code == "PreconditionFailed"
+    assert emu.get(RT) == before  # the existing table keeps its routes
+
+
 def test_paging_follows_next_link(make_emu: Callable[..., Emulator]) -> None:
     emu = make_emu(page_size=2)
     net = network_client(emu)

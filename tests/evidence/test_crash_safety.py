@@ -22,7 +22,7 @@ from tests.evidence.support import Harness
 
 CLUSTER = Target(TargetKind.CLUSTER, support.CLUSTER_CNI)
 WRITES = r"/providers/Microsoft\.Network/"
-TOTAL_WRITES = 11  # a fault-free apply of aks-cni from the seed (checked below)
+TOTAL_WRITES = 7  # a fault-free apply of aks-cni from the seed (checked below)
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
@@ -51,7 +51,7 @@ def test_an_uninterrupted_subprocess_apply_makes_the_expected_writes(harness: Ha
     assert support.state(emu.dump()) == harness.baseline(CLUSTER)
 
 
-@pytest.mark.parametrize("kill_at", [1, 3, 6, 9, TOTAL_WRITES])
+@pytest.mark.parametrize("kill_at", [1, 3, 5, TOTAL_WRITES])
 def test_sigkill_between_writes_then_a_fresh_run_converges(harness: Harness, kill_at: int) -> None:
     emu = harness.emu
     baseline = harness.baseline(CLUSTER)

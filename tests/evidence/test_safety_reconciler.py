@@ -128,14 +128,18 @@ def test_a_foreign_collection_inside_the_owned_group_survives_every_sweep(
     emu.delete_foreign(f"{CUSTOMER_TABLE}/routes/rmd-spoke-10-2-0-0-16")
     edited = copy.deepcopy(emu.get(OWNED_RCG))
     assert edited is not None
-    edited["properties"]["ruleCollections"][0]["rules"][0]["destinationPorts"] = ["443"]
+    ingress = next(c for c in edited["properties"]["ruleCollections"] if c["name"] == "rmd-ingress")
+    ingress["rules"][0]["destinationPorts"] = ["8443"]
     emu.put_foreign(OWNED_RCG, {"properties": edited["properties"]})
 
+    emu.clear_log()
     result = reconciler.reconcile_combined(reconciler.scope_target(), dry_run=False)
 
     assert result.converged is True
+    assert [w for w in arm_writes(emu) if w.startswith("PUT") and w.lower().endswith(OWNED_RCG.lower())]
     after = {c["name"]: c for c in props(emu, OWNED_RCG)["ruleCollections"]}
     assert canonical(after["team-dns"]) == canonical(foreign)
+    assert "8443" not in next(r for r in after["rmd-ingress"]["rules"])["destinationPorts"]
     assert any(c.severity is Severity.NOTE and "team-dns" in c.message for c in result.plan.conflicts)
 
 

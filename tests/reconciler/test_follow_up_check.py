@@ -89,3 +89,18 @@ def test_a_deleted_group_is_never_in_place(world: WorldFactory) -> None:
     assert result.follow_ups == (w.reconciler.firewall_target(),)
     sweep = w.reconciler.reconcile(w.reconciler.scope_target(), dry_run=True)
     assert sweep.follow_ups == (w.reconciler.firewall_target(),)
+
+
+def test_a_sweep_that_leaves_the_firewall_out_still_reports_its_notes(world: WorldFactory) -> None:
+    w = _converged(world)
+    group = copy.deepcopy(w.emu.get(OWNED_RCG))
+    group["properties"]["ruleCollections"].append({
+        "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "team-dns", "priority": 900,
+        "action": {"type": "Allow"}, "rules": [{
+            "ruleType": "NetworkRule", "name": "dns", "ipProtocols": ["UDP"], "sourceAddresses": ["10.1.0.0/22"],
+            "sourceIpGroups": [], "destinationAddresses": ["10.0.0.53"], "destinationIpGroups": [],
+            "destinationFqdns": [], "destinationPorts": ["53"]}]})
+    w.emu.put_foreign(OWNED_RCG, group)
+    sweep = w.reconciler.reconcile(w.reconciler.scope_target(), dry_run=False)
+    assert sweep.follow_ups == () and arm_writes(w.emu) == []
+    assert any("team-dns" in c.message and not c.blocking for c in sweep.plan.conflicts)

@@ -1,0 +1,62 @@
+"""LRO polling that stops at the terminal status: no final GET of the resource after a PUT.
+
+`begin_create_or_update(...).result()` with the SDK's ARMPolling costs 1 PUT + the status polls + 1 final
+GET of the resource (docs/arm-notes.md §1.2 step 3). The Network RP answers the PUT itself with the
+resource body (the target state, `provisioningState: Updating`) and an `Azure-AsyncOperation` URL whose
+terminal status tells the outcome. None of our writes needs the resource as it is after the operation:
+the outcome is the status, and the one caller that inspects the body (the subnet association) compares
+what ARM accepted from the PUT. So the final GET is a read of the budget for nothing (§3.3).
+
+`TerminalStatusPolling` is ARMPolling with one change: for a PUT/PATCH polled through its async-operation
+URL there is no final GET, and the result is deserialized from the PUT's own answer. Everything else is
+ARMPolling's: the first poll and the Retry-After pacing, `Failed`/`Canceled` raising HttpResponseError
+from the terminal status body (so remediation/azure/errors.py classifies it as before), Location and
+body polling, and its sleeps going through the transport (the deadline-aware one in clients.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.pipeline import PipelineResponse
+from azure.mgmt.core.polling.arm_polling import (
+    ARMPolling,
+    AzureAsyncOperationPolling,
+    BodyContentPolling,
+    LocationPolling,
+    StatusCheckPolling,
+)
+
+_WRITES_WITH_BODY = frozenset({"PUT", "PATCH"})
+
+
+def _method(response: PipelineResponse[Any, Any]) -> str:
+    request = response.http_response.request
+    return str(request.method).upper() if request is not None else ""
+
+
+class _AsyncOperationWithoutFinalGet(AzureAsyncOperationPolling[Any, Any]):
+    """Azure-AsyncOperation polling whose success needs no GET of the resource for a PUT/PATCH."""
+
+    def get_final_get_url(self, pipeline_response: PipelineResponse[Any, Any]) -> str | None:
+        # `_request` is the initial request (set by set_initial_status); pipeline_response is the last poll.
+        if str(self._request.method).upper() in _WRITES_WITH_BODY:
+            return None
+        return super().get_final_get_url(pipeline_response)
+
+
+class TerminalStatusPolling(ARMPolling):
+    """One instance per LRO (polling methods keep the operation's state)."""
+
+    def __init__(self, timeout: float, **operation_config: Any) -> None:
+        super().__init__(timeout, lro_algorithms=[
+            _AsyncOperationWithoutFinalGet(), LocationPolling(), BodyContentPolling(), StatusCheckPolling()],
+            **operation_config)
+
+    def resource(self) -> Any:
+        # After async-operation polling the latest response is the status body ({"status": "Succeeded"});
+        # the resource is in the PUT's answer. Location and body polling end on the resource: unchanged.
+        if isinstance(self._operation, _AsyncOperationWithoutFinalGet) and (
+                _method(self._initial_response) in _WRITES_WITH_BODY):
+            return self._parse_resource(self._initial_response)
+        return super().resource()

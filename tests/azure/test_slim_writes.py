@@ -1,0 +1,90 @@
+"""The slim write path, counted from the emulator's request log: one create-only PUT for a new table with its
+routes, no GET before it, no final GET after an LRO; the safe path on 412; failures and deadlines as before."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator import Emulator
+from remediation.azure.gateway import ArmGateway
+from remediation.deadline import Deadline, DeadlineExceeded
+from remediation.errors import TerminalError
+from remediation.model import Route, RouteTablePayload
+
+from .conftest import SPOKE, make_emulator, make_settings
+
+TAG = {"managed-by": "aks-egress-remediation"}
+NEW = f"{SPOKE}/routeTables/rmd-new"
+CUSTOMER = f"{SPOKE}/routeTables/rt-spoke-nodes"  # seeded with the foreign route to-onprem (192.168.0.0/16)
+NODES = f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-nodes"
+ROUTES = (Route("rmd-default", "0.0.0.0/0", "VirtualAppliance", "10.0.1.4"),
+          Route("rmd-spoke", "10.2.0.0/16", "VirtualAppliance", "10.0.1.4"))
+
+
+def _log(emu: Emulator) -> list[tuple[str, str, int]]:
+    return [(r.method, r.path.lower(), r.status) for r in emu.request_log]
+
+
+def _is_poll(path: str) -> bool:
+    return "/operations/" in path or "/nfvoperations/" in path or "/operationresults/" in path
+
+
+def test_a_new_table_is_one_create_only_put_with_its_routes(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.clear_log()
+    gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+    log = _log(emu)
+    assert [(m, s) for m, p, s in log if not _is_poll(p)] == [("PUT", 201)]  # no GET before, none after
+    assert [m for m, p, _ in log if _is_poll(p)] and all(m == "GET" for m, p, _ in log if _is_poll(p))
+    body = emu.get(NEW)
+    assert body is not None and body["tags"] == TAG
+    assert [(r["name"], r["properties"]["addressPrefix"]) for r in body["properties"]["routes"]] == [
+        ("rmd-default", "0.0.0.0/0"), ("rmd-spoke", "10.2.0.0/16")]
+    assert gateway.arm_calls.writes == 1 and gateway.arm_calls.reads == 0
+
+
+def test_a_table_that_appeared_since_the_plan_is_never_replaced(emu: Emulator, gateway: ArmGateway) -> None:
+    """412 on the create-only PUT: read it, merge the tags, add only the routes that are missing by name and
+    by prefix through the child endpoint. The foreign route stays; a prefix it holds is not written."""
+    emu.clear_log()
+    taken = Route("rmd-onprem", "192.168.0.0/16", "VirtualAppliance", "10.0.1.4")  # to-onprem holds it
+    gateway.create_route_table(CUSTOMER, RouteTablePayload("westeurope", TAG, routes=(*ROUTES, taken)))
+    body = emu.get(CUSTOMER)
+    assert body is not None
+    routes = {r["name"]: r["properties"]["addressPrefix"] for r in body["properties"]["routes"]}
+    assert routes == {"to-onprem": "192.168.0.0/16", "rmd-default": "0.0.0.0/0", "rmd-spoke": "10.2.0.0/16"}
+    assert body["tags"]["owner"] == "network-team" and body["tags"]["managed-by"] == TAG["managed-by"]
+    writes = [(m, p.rsplit("/", 2)[-2:], s) for m, p, s in _log(emu) if m == "PUT"]
+    assert writes[0][2] == 412  # the create-only PUT was refused; nothing was replaced
+    assert [w[1] for w in writes[2:]] == [["routes", "rmd-default"], ["routes", "rmd-spoke"]]
+
+
+def test_no_final_get_after_a_subnet_put(emu: Emulator, gateway: ArmGateway) -> None:
+    gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+    emu.clear_log()
+    assert gateway.set_subnet_route_table(NODES, NEW) is None  # the PUT's answer matches the pre-read
+    resource = [(m, s) for m, p, s in _log(emu) if not _is_poll(p)]
+    assert resource == [("GET", 200), ("PUT", 200)]  # the fresh read before the PUT, and the PUT
+    after = emu.get(NODES)
+    assert after is not None and after["properties"]["routeTable"]["id"].lower() == NEW.lower()
+
+
+def test_a_failed_operation_still_raises_its_arm_code(emu: Emulator, gateway: ArmGateway) -> None:
+    emu.faults.add("PUT", r"/routeTables/rmd-new$", kind="lro_failed", code="RouteTableQuotaExceeded")
+    with pytest.raises(TerminalError) as raised:
+        gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+    assert raised.value.arm_code == "RouteTableQuotaExceeded"
+    assert emu.get(NEW) is None  # rolled back
+
+
+def test_polls_are_bounded_by_the_run_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real LRO durations (a table takes 5 s): the poll wait ARM asks for does not fit in a 1 s deadline, so
+    the write ends as retryable instead of sleeping past it (remediation/azure/clients.py DeadlineBox)."""
+    emu = make_emulator(monkeypatch, time_factor=1.0)
+    gateway = ArmGateway(make_settings(emu))
+    try:
+        gateway.bind_deadline(Deadline.after(1.0))
+        with pytest.raises(DeadlineExceeded):
+            gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+    finally:
+        gateway.close()
+        emu.stop()
