@@ -56,7 +56,12 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_FQDN_TAGS": "AzureKubernetesService",
     "ALLOW_BROAD_EGRESS": "false",
     "EGRESS_DESTINATION_FQDNS": "",
+    "INVENTORY": "auto",
 }
+
+# Where the lists of a fleet observation come from (docs/arm-notes.md section 7): ARM list calls per scope, or
+# Azure Resource Graph queries. `auto` picks resource-graph when the scope spans more than one subscription.
+INVENTORIES = ("auto", "resource-graph", "arm")
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
 EGRESS_PROFILES = ("aks-required", "aks-endpoints", "custom")
@@ -90,6 +95,17 @@ class Settings:
     egress_fqdn_tags: tuple[str, ...] = ("AzureKubernetesService",)
     allow_broad_egress: bool = False
     egress_destination_fqdns: tuple[str, ...] = ()  # custom profile: FQDNs of the network rule (DNS proxy)
+    inventory: str = "auto"  # one of INVENTORIES, as configured
+
+    @property
+    def uses_resource_graph(self) -> bool:
+        """`auto`: Resource Graph when the scope names more than one subscription. The cluster count cannot
+        decide it (it is only known after listing); the subscription count is known at start-up, and it is
+        what multiplies ARM list calls, while one subscription costs about the same either way and ARM is
+        fresher (docs/arm-notes.md section 7)."""
+        if self.inventory == "auto":
+            return len(self.subscriptions) > 1
+        return self.inventory == "resource-graph"
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -157,6 +173,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         mode=_parse_mode(get("REMEDIATION_MODE")),
         principal_id=get("REMEDIATION_PRINCIPAL_ID") or None,
         result_topic_endpoint=_parse_optional_url("RESULT_TOPIC_ENDPOINT", get("RESULT_TOPIC_ENDPOINT")),
+        inventory=_parse_inventory(get("INVENTORY")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -282,6 +299,13 @@ def _parse_bool(name: str, text: str) -> bool:
     if lowered in {"false", "0", "no"}:
         return False
     raise ConfigError(name, f"must be true or false, got {text!r}")
+
+
+def _parse_inventory(text: str) -> str:
+    value = text.lower()
+    if value not in INVENTORIES:
+        raise ConfigError("INVENTORY", f"must be one of {', '.join(INVENTORIES)}, got {text!r}")
+    return value
 
 
 def _parse_mode(text: str) -> Mode:
