@@ -20,7 +20,8 @@ The protocol, and what makes a result incomplete (invariant 1 of docs/architectu
   `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after`. When nothing is left the next query waits
   for the reset, bounded by the run's deadline (the wait goes through the same `DeadlineBox` as every SDK
   wait, remediation/azure/clients.py), instead of collecting 429s. A 429 that still comes (another client of
-  the same user) is retried by azure-core after its Retry-After, again bounded by the deadline.
+  the same user) is retried by azure-core after its Retry-After, again bounded by the deadline (POST is
+  not retried by default: the client allows it, as a query is read-only).
 """
 
 from __future__ import annotations
@@ -220,7 +221,10 @@ class ResourceGraphInventory:
             credential, base_url=settings.arm_endpoint, credential_scopes=credential_scopes(settings),
             per_call_policies=[PageCountingPolicy(counter)],
             per_retry_policies=[QuotaPolicy(window or quota_for(settings.arm_endpoint), box.wait)],
-            transport=DeadlineTransport(box))
+            transport=DeadlineTransport(box),
+            # A query changes nothing, so its POST may be re-sent: azure-core then retries a 429 after its
+            # Retry-After (and 5xx with backoff), each wait bounded by the deadline like every SDK wait.
+            retry_on_methods=frozenset({"POST"}))
 
     @property
     def query_batches(self) -> tuple[Batch, ...]:
