@@ -38,18 +38,18 @@ def converged_seed(fleet: topology.Fleet) -> dict[str, Any]:
     if ip is None:
         raise BenchFailure("the generated fleet has no firewall IP")
     wanted = minimum.desired_prefixes(topo, RULES)
-    vnets = {minimum.key(b["id"]): b for b in seed["resources"] if minimum._type_of(b) == minimum.VNET}
+    vnets = {minimum.key(b["id"]): b for b in seed["resources"] if str(b.get("type", "")).lower() == minimum.VNET}
     tables: list[dict[str, Any]] = []
     for n, (subnet_key, prefixes) in enumerate(sorted(wanted.items())):
         subnet = topo.subnets[subnet_key]
         vnet = vnets[topo.subnet_vnet[subnet_key]]
         rg_path = vnet["id"].split("/providers/")[0]
         table_id = f"{rg_path}/providers/Microsoft.Network/routeTables/{RULES.ownership_prefix}seed-{n:05d}"
-        routes = [{"name": f"{RULES.ownership_prefix}seed-{i}", "id": f"{table_id}/routes/{RULES.ownership_prefix}seed-{i}",
-                   "type": "Microsoft.Network/routeTables/routes",
+        names = [f"{RULES.ownership_prefix}seed-{i}" for i in range(len(prefixes))]
+        routes = [{"name": name, "id": f"{table_id}/routes/{name}", "type": "Microsoft.Network/routeTables/routes",
                    "properties": {"provisioningState": "Succeeded", "addressPrefix": prefix,
                                   "nextHopType": "VirtualAppliance", "nextHopIpAddress": ip}}
-                  for i, prefix in enumerate(sorted(prefixes))]
+                  for name, prefix in zip(names, sorted(prefixes), strict=True)]
         tables.append({"name": table_id.rsplit("/", 1)[1], "id": table_id, "type": "Microsoft.Network/routeTables",
                        "location": vnet["location"], "tags": dict(OWNED_TAG),
                        "etag": f'W/"00000000-0000-4000-a000-{n:012d}"',

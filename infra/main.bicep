@@ -200,6 +200,15 @@ param forceDefaultRoute string = ''
 
 @allowed([
   ''
+  'auto'
+  'resource-graph'
+  'arm'
+])
+@description('INVENTORY: where fleet lists come from (default auto: Resource Graph when the scope spans several subscriptions).')
+param inventory string = ''
+
+@allowed([
+  ''
   'true'
   'false'
 ])
@@ -339,6 +348,7 @@ var remediationSettings = {
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute
+  INVENTORY: inventory
   ALLOW_TAKEOVER: allowTakeover
   REMEDIATION_MODE: remediationMode
   DRIFT_SCHEDULE: driftSchedule

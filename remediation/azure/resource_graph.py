@@ -13,9 +13,10 @@ The protocol, and what makes a result incomplete (invariant 1 of docs/architectu
   `resultTruncated` without a token, a page whose `data` is not a list, or fewer rows than `totalRecords`
   is an incomplete result.
 - ARG silently leaves out a subscription the caller cannot read (or that does not exist). Each query
-  therefore also returns the subscription rows (and, for resource-group scopes, the group rows) of
+  therefore also returns the subscription rows (for resource-group scopes: the group rows) of
   `ResourceContainers`; a requested subscription or group without its row makes the result incomplete, as a
-  404 list does on ARM.
+  404 list does on ARM. Reading those rows takes `Microsoft.Resources/subscriptions/read` and
+  `.../resourceGroups/read` (SPOKE_ACTIONS in remediation/operations.py).
 - Quota: ARG meters queries per user in a window (15 per 5 s by default) and reports what is left in
   `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after`. When nothing is left the next query waits
   for the reset, bounded by the run's deadline (the wait goes through the same `DeadlineBox` as every SDK
@@ -300,7 +301,9 @@ def _require_scope(batch: Batch, containers: Sequence[Mapping[str, Any]], operat
                 seen_subs.add(parts[1])
             elif len(parts) == 4 and parts[2] == "resourcegroups":
                 seen_groups.add(parts[3])
-    missing = [s for s in batch.subscriptions if s.lower() not in seen_subs]
+    # A resource-group scope is proven by its group rows alone: an identity assigned only on the groups
+    # cannot read the subscription object, so its row would be missing without anything being unread.
+    missing = [] if batch.resource_groups else [s for s in batch.subscriptions if s.lower() not in seen_subs]
     missing += [f"{batch.subscriptions[0]}/resourceGroups/{g}" for g in batch.resource_groups
                 if g.lower() not in seen_groups]
     if missing:
