@@ -146,9 +146,8 @@ class QuotaWindow:
             if self._remaining > 0:
                 self._remaining -= 1  # count it now, so that concurrent queries see each other
                 return 0.0
-            wait = min(MAX_QUOTA_WAIT_S, self._resets_at - now)
-            self._remaining = None  # after the wait a new window starts
-            return wait
+            # Every caller until the reset waits for it (the count stays 0); after it a new window starts.
+            return min(MAX_QUOTA_WAIT_S, self._resets_at - now)
 
     def observe(self, remaining: int, resets_after_s: float) -> None:
         with self._lock:

@@ -84,7 +84,9 @@ def test_quota_window_waits_only_when_used_up_and_until_the_reset() -> None:
     window.observe(1, 4.0)
     assert window.reserve() == 0.0  # the last query of the window
     assert window.reserve() == pytest.approx(4.0)
-    t.now += 4.0
+    t.now += 1.0
+    assert window.reserve() == pytest.approx(3.0)  # a concurrent caller waits for the same reset
+    t.now += 3.0
     assert window.reserve() == 0.0  # a new window
 
 
