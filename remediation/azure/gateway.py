@@ -1,4 +1,5 @@
-"""ArmGateway: the one thin, typed ARM client. Every SDK call of the project is made here.
+"""ArmGateway: the one thin, typed ARM client. Every SDK call of the project is made here, except the Resource
+Graph queries that its list methods delegate to with INVENTORY=resource-graph (azure/resource_graph.py).
 
 Each method is one logical ARM request (a GET, one list with all its pages, or one write with its LRO) and
 returns the project's models, never SDK models. The client keeps NO read cache: observation owns the one
