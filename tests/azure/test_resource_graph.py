@@ -168,6 +168,8 @@ def test_resource_graph_lists_equal_the_arm_lists(emu: Emulator) -> None:
         vpn = graph.list_vpn_gateways_in_scope()
         assert vpn is not None and [g.id for g in vpn] == [topology.VPN_GATEWAY_ID]
         assert arm.list_vpn_gateways_in_scope() is None
+        # A query page is a read in the product's own counters, never a write.
+        assert graph.arm_calls.reads == _posts(emu) and graph.arm_calls.writes == 0
     finally:
         arm.close()
         graph.close()
