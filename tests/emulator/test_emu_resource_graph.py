@@ -32,9 +32,9 @@ def _post(emu: Emulator, body: dict[str, Any]) -> requests.Response:
 
 
 def _query(kind: str = "microsoft.network/virtualnetworks", subs: list[str] | None = None,
-           **options: Any) -> dict[str, Any]:
+           options: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"subscriptions": subs or [SUB], "query": QUERY.format(t=kind),
-            "options": {"resultFormat": "objectArray", **options}}
+            "options": {"resultFormat": "objectArray", **(options or {})}}
 
 
 def test_rows_are_the_store_projected_plus_the_subscription_row(emu: Emulator) -> None:
@@ -45,22 +45,23 @@ def test_rows_are_the_store_projected_plus_the_subscription_row(emu: Emulator) -
     assert kinds == ["microsoft.network/virtualnetworks", "microsoft.resources/subscriptions"]
     vnet = next(r for r in body["data"] if r["type"] == "microsoft.network/virtualnetworks")
     assert set(vnet) == {"id", "name", "type", "location", "tags", "properties"}
-    assert vnet["properties"] == emu.get(vnet["id"])["properties"]  # as an ARM GET returns them
+    stored = emu.get(vnet["id"])
+    assert stored is not None and vnet["properties"] == stored["properties"]  # as an ARM GET returns them
     assert body["totalRecords"] == body["count"] == len(body["data"]) and body["resultTruncated"] == "false"
     assert "$skipToken" not in body
 
 
 def test_pages_follow_the_skip_token_and_a_foreign_token_is_refused(emu: Emulator) -> None:
     whole = _post(emu, _query()).json()["data"]
-    first = _post(emu, _query(**{"$top": 1})).json()
+    first = _post(emu, _query(options={"$top": 1})).json()
     assert first["count"] == 1 and first["totalRecords"] == len(whole)
     rows, token = list(first["data"]), first.get("$skipToken")
     while token:
-        page = _post(emu, _query(**{"$top": 1, "$skipToken": token})).json()
+        page = _post(emu, _query(options={"$top": 1, "$skipToken": token})).json()
         rows += page["data"]
         token = page.get("$skipToken")
     assert rows == whole
-    other = _post(emu, _query("microsoft.network/routetables", **{"$skipToken": first["$skipToken"]}))
+    other = _post(emu, _query("microsoft.network/routetables", options={"$skipToken": first["$skipToken"]}))
     assert other.status_code == 400 and other.json()["error"]["details"][0]["code"] == "InvalidQuery"
 
 
@@ -73,7 +74,7 @@ def test_an_unknown_subscription_is_left_out_silently(emu: Emulator) -> None:
 def test_other_queries_are_invalid(emu: Emulator) -> None:
     for body in ({"subscriptions": [SUB], "query": "Resources | take 5"},
                  {"query": QUERY.format(t="microsoft.network/virtualnetworks")},
-                 _query(resultFormat="table")):
+                 _query(options={"resultFormat": "table"})):
         answer = _post(emu, body)
         assert answer.status_code == 400, body
         assert answer.json()["error"]["details"][0]["code"] == "InvalidQuery"
