@@ -6,8 +6,10 @@ fleet shows: 6 pages of clusters), a converging sweep with realistic LRO duratio
 instant LROs at N=300, a burst of 100 new-cluster events through the product's intake (bench/burst_intake.py)
 against one sweep of the same seed, the group
 size, the cold import. Full: fleets of 10, 100, 300 and 1000; LROs scaled 0.1x up to 100 clusters and
-instant above (a 0.1x sweep of 1000 clusters would take about 1000 s of LRO time alone). Goals and where they come from:
-docs/BENCHMARKS.md. Results: bench/check-results.json.
+instant above (a 0.1x sweep of 1000 clusters would take about 1000 s of LRO time alone). `--fleet10k` adds the
+converged sweep of 10,000 clusters in 100 subscriptions on Resource Graph inventory (bench/fleet10k.py, about
+3 minutes here; goals: converged, 0 writes, 0 x 429). Goals and where they come from: docs/BENCHMARKS.md.
+Results: bench/check-results.json.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import burst_intake, cold_import, fleet_cost
+from bench import burst_intake, cold_import, fleet10k, fleet_cost
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
 from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
@@ -41,7 +43,7 @@ def time_factor_for(n: int) -> float:
     return 0.1 if n <= REALISTIC_LRO_UP_TO else 0.0
 
 
-def goals(sizes: tuple[int, ...]) -> list[Goal]:
+def goals(sizes: tuple[int, ...], *, fleet10k: bool = False) -> list[Goal]:
     small, large = min(sizes), max(sizes)
     out = [Goal(f"event_gets@{large}", Bound.TIMES_FIGURE, 1.2, f"event_gets@{small}",
                 "issue 13 item 1: per-event GETs flat in fleet size")]
@@ -53,7 +55,28 @@ def goals(sizes: tuple[int, ...]) -> list[Goal]:
             Goal("burst_group_writes", Bound.AT_MOST, 2, text="issue 13 item 1"),
             Goal(f"group_bytes@{FLEET_GOAL}", Bound.AT_MOST, GROUP_LIMIT_BYTES, text="issue 13 item 4"),
             Goal("cold_import_lazy", Bound.IS_TRUE, text="indexing loads neither reconciler nor network SDK")]
+    if fleet10k:
+        out += [Goal("fleet10k_converged", Bound.IS_TRUE, text="issue 13 item 5: 10,000 clusters converged sweep"),
+                Goal("fleet10k_429", Bound.AT_MOST, 0, text="issue 13: 0 x 429 within ARG quota"),
+                Goal("fleet10k_sweep_writes", Bound.AT_MOST, 0, text="a converged sweep writes nothing")]
     return out
+
+
+def fleet10k_figures(run: dict[str, Any]) -> list[Figure]:
+    """The 10,000-cluster / 100-subscription converged sweep (bench/fleet10k.py), Resource Graph inventory."""
+    n, subs = run["clusters"], run["subscriptions"]
+    sweep, firewall = run["sweep"], run["firewall_dry_run"]
+    where = f"N={n:,} in {subs} subscriptions"
+    return [
+        Figure("fleet10k_converged", f"converged sweep, {where}: converged", float(bool(sweep["converged"]))),
+        Figure("fleet10k_429", f"converged sweep + firewall read, {where}: HTTP 429", run["http_429"]),
+        Figure("fleet10k_sweep_writes", f"converged sweep, {where}: writes", sweep["writes"]),
+        Figure("fleet10k_graph_queries", f"converged sweep + firewall read, {where}: Resource Graph queries",
+               run["graph_queries"]),
+        Figure("fleet10k_sweep_gets", f"converged sweep, {where}: ARM GETs", sweep["gets"]),
+        Figure("fleet10k_firewall_gets", f"firewall read (dry run), {where}: ARM GETs", firewall["gets"]),
+        Figure("fleet10k_sweep_wall_s", f"converged sweep, {where}: wall", sweep["wall_s"], unit="s"),
+    ]
 
 
 def figures(results: dict[str, Any]) -> list[Figure]:
@@ -97,6 +120,8 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                        None if reason else float(not cold["function_app_loads_reconciler"]
                                                  and not cold["function_app_loads_network_sdk"]),
                        skipped=reason)]
+    if results.get("fleet10k"):
+        out += fleet10k_figures(results["fleet10k"])
     return out
 
 
@@ -121,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", help="fleet sizes (the smallest must be >= 6)")
     parser.add_argument("--no-burst", action="store_true")
     parser.add_argument("--no-cold-import", action="store_true")
+    parser.add_argument("--fleet10k", action="store_true",
+                        help="also the 10,000-cluster / 100-subscription converged sweep on Resource Graph "
+                             "inventory (bench/fleet10k.py; minutes)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--from-results", type=Path, metavar="FILE",
@@ -129,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if args.from_results:
         saved = json.loads(args.from_results.read_text(encoding="utf-8"))
-        verdicts = check(figures(saved), goals(tuple(sorted(int(n) for n in saved["sizes"]))))
+        verdicts = check(figures(saved), goals(tuple(sorted(int(n) for n in saved["sizes"])),
+                                               fleet10k="fleet10k" in saved))
         print(render_markdown(verdicts) if args.markdown else render(verdicts))
         return exit_status(verdicts)
     sizes = tuple(sorted(set(args.sizes or (FULL_SIZES if args.full else QUICK_SIZES))))
@@ -166,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             BURST_EVENTS, time_factor=BURST_TIME_FACTOR))
     if not args.no_cold_import:
         results["cold_import"] = step("cold import", cold_import.run)
-    verdicts = check(figures(results), goals(sizes))
+    if args.fleet10k:
+        results["fleet10k"] = step("fleet of 10,000 in 100 subscriptions", fleet10k.run)
+    verdicts = check(figures(results), goals(sizes, fleet10k=args.fleet10k))
     results["total_s"] = round(time.monotonic() - started, 1)
     results["verdicts"] = [{"figure": v.figure.key, "value": v.figure.value, "minimum": v.figure.minimum,
                             "bound": v.ceiling, "status": v.status.value, "note": v.note} for v in verdicts]

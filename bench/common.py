@@ -24,6 +24,12 @@ from remediation.reconciler import Reconciler  # noqa: E402
 # LRO status polls: /subscriptions/{s}/providers/{ns}/locations/{l}/operations[Results]/{id}
 POLL_PATH = re.compile(r"/providers/[^/]+/locations/[^/]+/(operations|operationresults)/", re.IGNORECASE)
 RCG_PUT = re.compile(r"/ruleCollectionGroups/[^/]+$", re.IGNORECASE)
+# Resource Graph queries are POSTs that change nothing: never counted as writes.
+GRAPH_QUERY_PATH = "/providers/microsoft.resourcegraph/resources"
+
+
+def is_graph_query(record: Any) -> bool:
+    return bool(record.method == "POST" and record.path.lower().rstrip("/") == GRAPH_QUERY_PATH)
 
 
 class BenchFailure(Exception):

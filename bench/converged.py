@@ -23,7 +23,7 @@ import math
 import threading
 from typing import Any
 
-from bench.common import ROOT, BenchFailure, count_requests, harness, resource_type
+from bench.common import ROOT, BenchFailure, count_requests, harness, is_graph_query, resource_type
 from remediation.azure.gateway import ArmGateway
 from remediation.model import Target, TargetKind
 
@@ -104,7 +104,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         if result.converged is not True:
             raise BenchFailure("the converged cluster target did not report converged")
         gets = count_requests(log)
-        writes = sum(1 for r in log if r.method in ("PUT", "PATCH", "DELETE", "POST"))
+        writes = sum(1 for r in log if r.method in ("PUT", "PATCH", "DELETE", "POST") and not is_graph_query(r))
         minimum = must_read(h.emu, CLUSTER, h.emu.page_size)
         by_type: dict[str, int] = {}
         for r in log:

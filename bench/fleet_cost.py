@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import minimum, topology
-from bench.common import RCG_PUT, BenchFailure, harness, resource_type
+from bench.common import RCG_PUT, BenchFailure, harness, is_graph_query, resource_type
 from bench.latency import interval_union
 from remediation.model import ReconcileResult, Target, TargetKind
 
@@ -50,7 +50,11 @@ def gets_by_type(log: Sequence[Any]) -> dict[str, int]:
 
 
 def writes(log: Sequence[Any]) -> int:
-    return sum(1 for r in accepted(log) if r.method in WRITE_METHODS)
+    return sum(1 for r in accepted(log) if r.method in WRITE_METHODS and not is_graph_query(r))
+
+
+def graph_queries(log: Sequence[Any]) -> int:
+    return sum(1 for r in log if is_graph_query(r))
 
 
 def group_writes(log: Sequence[Any]) -> int:

@@ -1,6 +1,6 @@
 """A synthetic hub-and-spoke fleet of N AKS clusters sharing one Azure Firewall, as an emulator seed.
 
-Shape (one subscription):
+Shape (one subscription; `subscriptions=` deals the spokes over more):
 - rg-hub: vnet-hub (AzureFirewallSubnet, GatewaySubnet), fw-hub (private IP 10.0.1.4) with policy fwpol-hub
   (plus a foreign rule collection group `platform-baseline`), and vpngw-hub with a P2S pool 172.16.201.0/24.
 - rg-spoke-KKK: vnet-spoke-KKK (10.(16+K).0.0/16) with `subnets_per_vnet` subnets: snet-appgw (10.x.255.0/24,
@@ -177,10 +177,23 @@ def _cluster(cluster_id: str, subnet_id: str, index: int, agw_id: str | None) ->
     }
 
 
-def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4) -> Fleet:
-    """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters."""
-    if n_clusters < 1 or subnets_per_vnet < 2:
-        raise ValueError("need at least one cluster and two subnets per VNet")
+def subscription(k: int, subscriptions: int) -> str:
+    """The subscription of spoke k: spokes are dealt round-robin over `subscriptions` (the first is SUB)."""
+    return SUB if subscriptions == 1 else f"00000000-0000-0000-0000-{k % subscriptions:012d}"
+
+
+def settings_for(subscriptions: int, **extra: str) -> dict[str, str]:
+    """SETTINGS with REMEDIATION_SCOPE naming every subscription of a `generate(..., subscriptions=)` fleet."""
+    scope = ",".join(f"/subscriptions/{subscription(k, subscriptions)}" for k in range(subscriptions))
+    return {**SETTINGS, "REMEDIATION_SCOPE": scope, **extra}
+
+
+def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1) -> Fleet:
+    """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters. With
+    `subscriptions` > 1 the spokes are spread round-robin over that many subscriptions (the hub stays in SUB),
+    as a fleet behind one central firewall in a landing zone is."""
+    if n_clusters < 1 or subnets_per_vnet < 2 or subscriptions < 1:
+        raise ValueError("need at least one cluster, two subnets per VNet and one subscription")
     resources: list[dict[str, Any]] = []
     _hub(resources)
     fleet = Fleet(seed={"resources": resources})
@@ -188,7 +201,7 @@ def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4
     n_vnets = -(-n_clusters // per_vnet)
     clusters: list[dict[str, Any]] = []
     for k in range(n_vnets):
-        rg = f"/subscriptions/{SUB}/resourceGroups/rg-spoke-{k:03d}/providers"
+        rg = f"/subscriptions/{subscription(k, subscriptions)}/resourceGroups/rg-spoke-{k:03d}/providers"
         vnet_id = f"{rg}/Microsoft.Network/virtualNetworks/vnet-spoke-{k:03d}"
         octet = 16 + k
         agw_id = f"{rg}/Microsoft.Network/applicationGateways/agw-spoke-{k:03d}"

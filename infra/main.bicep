@@ -190,6 +190,9 @@ param allowBroadEgress string = ''
 @description('WRITE_LANES: ARM lock domains one reconcile writes to at once (1-64); empty: the code default, 16.')
 param writeLanes string = ''
 
+@description('BURST_SWEEP_AFTER: pending cluster/App Gateway requests after which an event burst becomes one sweep (0-1000, 0 = off); empty: the code default, 5.')
+param burstSweepAfter string = ''
+
 @description('INGRESS_PORTS: ports the App Gateway subnet may reach on the AKS ranges.')
 param ingressPorts array = []
 
@@ -203,6 +206,15 @@ param spokePrefixes array = []
 ])
 @description('FORCE_DEFAULT_ROUTE: also route 0.0.0.0/0 to the firewall for clusters without userDefinedRouting.')
 param forceDefaultRoute string = ''
+
+@allowed([
+  ''
+  'auto'
+  'resource-graph'
+  'arm'
+])
+@description('INVENTORY: where fleet lists come from (default auto: Resource Graph when the scope spans several subscriptions).')
+param inventory string = ''
 
 @allowed([
   ''
@@ -344,9 +356,11 @@ var remediationSettings = {
   EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
   ALLOW_BROAD_EGRESS: allowBroadEgress
   WRITE_LANES: writeLanes
+  BURST_SWEEP_AFTER: burstSweepAfter
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute
+  INVENTORY: inventory
   ALLOW_TAKEOVER: allowTakeover
   REMEDIATION_MODE: remediationMode
   DRIFT_SCHEDULE: driftSchedule

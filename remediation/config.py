@@ -59,7 +59,12 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_DESTINATION_FQDNS": "",
     "BURST_SWEEP_AFTER": "5",
     "WRITE_LANES": "16",
+    "INVENTORY": "auto",
 }
+
+# Where the lists of a fleet observation come from (docs/arm-notes.md section 7): ARM list calls per scope, or
+# Azure Resource Graph queries. `auto` picks resource-graph when the scope spans more than one subscription.
+INVENTORIES = ("auto", "resource-graph", "arm")
 
 # Egress profiles (docs/egress.md): which egress rules a cluster whose egress goes through the firewall gets.
 EGRESS_PROFILES = ("aks-required", "aks-endpoints", "custom")
@@ -100,6 +105,17 @@ class Settings:
     rule_collection_group_shard_bytes: int = 1_572_864
     # Apply's parallel write lanes (remediation/apply.py): ARM serializes per lock domain, not per caller.
     write_lanes: int = 16
+    inventory: str = "auto"  # one of INVENTORIES, as configured
+
+    @property
+    def uses_resource_graph(self) -> bool:
+        """`auto`: Resource Graph when the scope names more than one subscription. The cluster count cannot
+        decide it (it is only known after listing); the subscription count is known at start-up, and it is
+        what multiplies ARM list calls, while one subscription costs about the same either way and ARM is
+        fresher (docs/arm-notes.md section 7)."""
+        if self.inventory == "auto":
+            return len(self.subscriptions) > 1
+        return self.inventory == "resource-graph"
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
@@ -170,6 +186,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         burst_sweep_after=_parse_count("BURST_SWEEP_AFTER", get("BURST_SWEEP_AFTER"), 1000),
         rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
         write_lanes=_parse_write_lanes(get("WRITE_LANES")),
+        inventory=_parse_inventory(get("INVENTORY")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -326,6 +343,13 @@ def _parse_bool(name: str, text: str) -> bool:
     if lowered in {"false", "0", "no"}:
         return False
     raise ConfigError(name, f"must be true or false, got {text!r}")
+
+
+def _parse_inventory(text: str) -> str:
+    value = text.lower()
+    if value not in INVENTORIES:
+        raise ConfigError("INVENTORY", f"must be one of {', '.join(INVENTORIES)}, got {text!r}")
+    return value
 
 
 def _parse_mode(text: str) -> Mode:

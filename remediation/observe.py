@@ -52,6 +52,7 @@ class ReadGateway(Protocol):
     def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]: ...
     def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None: ...
     def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]: ...
+    def list_vpn_gateways_in_scope(self) -> list[ObservedVpnGateway] | None: ...
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
     def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
 
@@ -126,7 +127,11 @@ class _Collector:
                                       (rid.subscription, rid.resource_group))
             referenced.extend(vnet.gateway_ids)
         found: dict[str, ObservedVpnGateway] = {}
-        for sub, rg in groups.values():
+        # With Resource Graph inventory one scope-wide list replaces the per-group lists (None on ARM).
+        in_scope = self.gateway.list_vpn_gateways_in_scope()
+        for gateway in in_scope or ():
+            found.setdefault(ids.id_key(gateway.id), gateway)
+        for sub, rg in groups.values() if in_scope is None else ():
             for gateway in self.gateway.list_vpn_gateways_in(sub, rg):
                 if self.settings.in_scope(gateway.id):
                     found.setdefault(ids.id_key(gateway.id), gateway)

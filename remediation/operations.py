@@ -60,6 +60,11 @@ SPOKE_ACTIONS: dict[str, str] = {
     # caller's join right on each (a subnet's NSG and NAT gateway).
     "Microsoft.Network/networkSecurityGroups/join/action": "linked access check: a subnet PUT re-sends its NSG",
     "Microsoft.Network/natGateways/join/action": "linked access check: a subnet PUT re-sends its NAT gateway",
+    # INVENTORY=resource-graph: ARG returns only rows the caller can read; the subscription and group rows of
+    # ResourceContainers prove the scope was read (remediation/azure/resource_graph.py).
+    "Microsoft.Resources/subscriptions/read": "Resource Graph inventory: the subscription's row proves it was read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read": "Resource Graph inventory: a resource-group "
+    "scope's row proves it was read",
 }
 
 # Hub role, assigned at the firewall's resource group and each additional hub scope (policy, VPN gateway):

@@ -27,6 +27,8 @@ var spokeActions = [
   'Microsoft.Network/routeTables/routes/delete' // remove owned routes
   'Microsoft.Network/networkSecurityGroups/join/action' // a subnet PUT re-sends its NSG
   'Microsoft.Network/natGateways/join/action' // a subnet PUT re-sends its NAT gateway
+  'Microsoft.Resources/subscriptions/read' // Resource Graph inventory: the subscription row proves the scope
+  'Microsoft.Resources/subscriptions/resourceGroups/read' // Resource Graph inventory: the resource-group row
 ]
 
 resource role 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {

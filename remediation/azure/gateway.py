@@ -1,4 +1,5 @@
-"""ArmGateway: the one thin, typed ARM client. Every SDK call of the project is made here.
+"""ArmGateway: the one thin, typed ARM client. Every SDK call of the project is made here, except the Resource
+Graph queries that its list methods delegate to with INVENTORY=resource-graph (azure/resource_graph.py).
 
 Each method is one logical ARM request (a GET, one list with all its pages, or one write with its LRO) and
 returns the project's models, never SDK models. The client keeps NO read cache: observation owns the one
@@ -14,6 +15,7 @@ taken here: apply and the reconciler hold the process's one lock provider.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -23,14 +25,15 @@ from azure.mgmt.network import models as net
 
 from remediation import arm_shapes, ids
 from remediation.azure import convert, egress_reads
-from remediation.azure.clients import CallCounter, ClientFactory
+from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
 from remediation.azure.conditional import conditional_put
 from remediation.azure.egress_reads import APPLICATION_PREFIX
 from remediation.azure.errors import classify, is_not_found
+from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.config import Settings
 from remediation.deadline import Deadline
 from remediation.desired import canonical_prefix
-from remediation.errors import ArmError, TerminalError
+from remediation.errors import ArmError
 from remediation.model import (
     ArmCalls,
     EndpointList,
@@ -57,8 +60,7 @@ _VOLATILE_SUBNET_FIELDS = frozenset({"provisioningState", "routeTable", "etag", 
                                      "ipConfigurations", "ipConfigurationProfiles", "purpose"})
 
 
-class IncompleteListError(TerminalError):
-    """A list in scope failed or its scope does not exist: the run knows nothing about what is there."""
+__all__ = ["ArmGateway", "IncompleteListError"]
 
 
 def _body(model: Any) -> dict[str, Any]:
@@ -84,6 +86,10 @@ class ArmGateway:
         self._settings = settings
         self._counter = CallCounter()
         self._clients = clients or ClientFactory(settings, self._counter, credential)
+        # INVENTORY=resource-graph: the fleet's lists come from Resource Graph (built on first list).
+        self._credential = credential
+        self._inventory: ResourceGraphInventory | None = None
+        self._inventory_lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -96,7 +102,24 @@ class ArmGateway:
         self._clients.deadline_box.deadline = deadline
 
     def close(self) -> None:
+        if self._inventory is not None:
+            self._inventory.close()
         self._clients.close()
+
+    def _graph(self) -> ResourceGraphInventory | None:
+        """The Resource Graph inventory when the settings choose it (docs/arm-notes.md section 7), else None."""
+        if not self._settings.uses_resource_graph:
+            return None
+        with self._inventory_lock:
+            if self._inventory is None:
+                self._inventory = ResourceGraphInventory(
+                    self._settings, self._credential or shared_credential(), self._counter,
+                    self._clients.deadline_box, self._scopes())
+            return self._inventory
+
+    def _graph_list(self, arm_type: str, what: str, parse: Callable[[dict[str, Any]], T]) -> list[T] | None:
+        graph = self._graph()
+        return None if graph is None else [parse(row) for row in graph.list_type(arm_type, what)]
 
     def _get(self, resource_id: str, operation: str, fn: Callable[[], Any],
              parse: Callable[[dict[str, Any]], T]) -> T | None:
@@ -171,6 +194,9 @@ class ArmGateway:
                          convert.cluster_from_arm)
 
     def list_clusters(self) -> list[ObservedCluster]:
+        listed = self._graph_list(ids.CLUSTER, "clusters", convert.cluster_from_arm)
+        if listed is not None:
+            return listed
         return self._in_scopes("clusters",
                                lambda sub, rg: self._clients.aks(sub).managed_clusters.list_by_resource_group(rg),
                                lambda sub: self._clients.aks(sub).managed_clusters.list(),
@@ -184,6 +210,9 @@ class ArmGateway:
                          convert.vnet_from_arm)
 
     def list_vnets(self) -> list[ObservedVnet]:
+        listed = self._graph_list(ids.VNET, "virtual networks", convert.vnet_from_arm)
+        if listed is not None:
+            return listed
         return self._network_type_in_scopes("virtual networks", lambda c: c.virtual_networks,
                                             convert.vnet_from_arm)
 
@@ -202,6 +231,9 @@ class ArmGateway:
                          convert.route_table_from_arm)
 
     def list_route_tables(self) -> list[ObservedRouteTable]:
+        listed = self._graph_list(ids.ROUTE_TABLE, "route tables", convert.route_table_from_arm)
+        if listed is not None:
+            return listed
         return self._network_type_in_scopes("route tables", lambda c: c.route_tables,
                                             convert.route_table_from_arm)
 
@@ -212,6 +244,9 @@ class ArmGateway:
                          lambda: client.application_gateways.get(rg, name), convert.app_gateway_from_arm)
 
     def list_app_gateways(self) -> list[ObservedAppGateway]:
+        listed = self._graph_list(ids.APP_GATEWAY, "application gateways", convert.app_gateway_from_arm)
+        if listed is not None:
+            return listed
         return self._network_type_in_scopes("application gateways", lambda c: c.application_gateways,
                                             convert.app_gateway_from_arm)
 
@@ -252,6 +287,11 @@ class ArmGateway:
         client = self._clients.network(rid.subscription)
         return self._get(gateway_id, "get virtual network gateway",
                          lambda: client.virtual_network_gateways.get(rg, name), convert.vpn_gateway_from_arm)
+
+    def list_vpn_gateways_in_scope(self) -> list[ObservedVpnGateway] | None:
+        """Every VPN gateway in scope from Resource Graph; None on ARM, which has no subscription-wide list of
+        `virtualNetworkGateways` (observe.py then lists the resource groups that can hold one)."""
+        return self._graph_list(ids.VPN_GATEWAY, "virtual network gateways", convert.vpn_gateway_from_arm)
 
     def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]:
         """`virtualNetworkGateways` has only a per-resource-group list (observe.py finds the groups)."""
