@@ -27,7 +27,7 @@ from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Mode, Settings
 from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
-from remediation.errors import OutOfScopeError, TargetNotFoundError, UnsupportedTargetError
+from remediation.errors import OutOfScopeError, RemediationError, TargetNotFoundError, UnsupportedTargetError
 from remediation.locks import Held, InProcessLocks, LockProvider
 from remediation.model import (
     Action,
@@ -277,8 +277,14 @@ class Reconciler:
         candidates = self.follow_ups_of(target)
         if not candidates or settled is None:
             return candidates, None, ()
-        snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, settled.snapshot, self.settings),
-                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        try:
+            snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, settled.snapshot, self.settings),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            # The routing result stands; without the rules read, the follow-up decides (and reports) itself.
+            log.warning("%s: owned rules not read (%s): the firewall follow-up runs", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return candidates, None, ()
         notes: tuple[Conflict, ...] = ()
         if target.kind is TargetKind.CLUSTER:
             reason = firewall_check.cluster_reason(snapshot, target.id, self.settings)

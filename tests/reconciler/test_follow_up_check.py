@@ -104,3 +104,12 @@ def test_a_sweep_that_leaves_the_firewall_out_still_reports_its_notes(world: Wor
     sweep = w.reconciler.reconcile(w.reconciler.scope_target(), dry_run=False)
     assert sweep.follow_ups == () and arm_writes(w.emu) == []
     assert any("team-dns" in c.message and not c.blocking for c in sweep.plan.conflicts)
+
+
+def test_an_unreadable_group_list_keeps_the_follow_up_and_the_routing_result(world: WorldFactory) -> None:
+    w = _converged(world)
+    w.emu.faults.add("GET", r"/ruleCollectionGroups$", kind="status", status=403, code="AuthorizationFailed",
+                     count=50)
+    result = w.reconciler.reconcile(w.reconciler.resolve(OVERLAY), dry_run=False)
+    assert result.error is None and result.converged is True
+    assert result.follow_ups == (w.reconciler.firewall_target(),) and result.follow_up_note is None
