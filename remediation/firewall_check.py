@@ -225,3 +225,19 @@ def _includes(current: NetworkRule | ApplicationRule, wanted: NetworkRule | Appl
     return (tuple(sorted(p.lower() for p in current.protocols)) == tuple(sorted(p.lower() for p in wanted.protocols))
             and {t.lower() for t in current.fqdn_tags} == {t.lower() for t in wanted.fqdn_tags}
             and {f.lower() for f in current.target_fqdns} == {f.lower() for f in wanted.target_fqdns})
+
+
+def removes_anything(snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings) -> bool:
+    """Whether writing `collections` would take away anything the owned rules allow now: a rule, or an
+    address of a rule. Used where the fleet came from an index that may lag (Resource Graph,
+    docs/arm-notes.md section 7.2): a removal must rest on a fresh ARM read."""
+    wanted: dict[tuple[str, str, str], NetworkRule | ApplicationRule] = {}
+    for collection in collections:
+        for rule in _rules_of(collection):
+            wanted[(collection.rule_type, collection.name.lower(), rule.name.lower())] = rule
+    for collection in _owned_collections(snapshot, settings):
+        for rule in _rules_of(collection):
+            kept = wanted.get((collection.rule_type, collection.name.lower(), rule.name.lower()))
+            if kept is None or not _addresses(rule) <= _addresses(kept):
+                return True
+    return False

@@ -326,6 +326,17 @@ class Reconciler:
         return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
+        first = self._firewall_plan(gateway)
+        if getattr(gateway, "lists_from_resource_graph", False) and first.error is None and \
+                firewall_check.removes_anything(first.snapshot, first.collections, self.settings):
+            # A cluster Resource Graph has not indexed yet would lose its rules: a removal rests on ARM's
+            # own lists (docs/arm-notes.md section 7.2).
+            log.info("the firewall plan from Resource Graph removes rules: planned again from ARM's lists",
+                     extra={"action": "confirm-deletes"})
+            return self._firewall_plan(gateway.with_arm_lists())
+        return first
+
+    def _firewall_plan(self, gateway: ArmGateway) -> _Pass:
         snapshot = observe.observe_firewall(gateway, self.settings)
         error = _firewall_error(snapshot, self.settings)
         if error is not None:
@@ -412,7 +423,7 @@ class Reconciler:
                        key=lambda c: ids.id_key(c.id))
         if not users:
             # A gateway no cluster uses (or a deleted one): the fleet plan prunes its subnet's routes.
-            return self._fleet_plan(snapshot)
+            return self._deletes_confirmed(gateway, self._fleet_plan(snapshot))
         error = _firewall_error(snapshot, self.settings)
         if error is not None:
             return _Pass(snapshot=snapshot, error=error)
@@ -450,7 +461,21 @@ class Reconciler:
         return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
 
     def _fleet_pass(self, gateway: ArmGateway) -> _Pass:
-        return self._fleet_plan(observe.observe_fleet(gateway, self.settings))
+        return self._deletes_confirmed(gateway, self._fleet_plan(observe.observe_fleet(gateway, self.settings)))
+
+    def _deletes_confirmed(self, gateway: ArmGateway, pass_: _Pass) -> _Pass:
+        """Resource Graph is an index that may lag behind ARM (docs/arm-notes.md section 7.2): a cluster it
+        has not indexed yet looks gone, and pruning would delete the routes it needs. So a fleet plan built
+        from Resource Graph lists that deletes anything is planned again from ARM's own lists, and that
+        fresh plan is the one applied. (Nothing to delete: nothing rests on the index's freshness.)"""
+        if not getattr(gateway, "lists_from_resource_graph", False):
+            return pass_
+        if not any(c.action is Action.DELETE for c in pass_.changes):
+            return pass_
+        log.info("the plan from Resource Graph deletes %d owned object(s): planned again from ARM's lists",
+                 sum(1 for c in pass_.changes if c.action is Action.DELETE), extra={"action": "confirm-deletes"})
+        arm = gateway.with_arm_lists()
+        return self._fleet_plan(observe.observe_fleet(arm, self.settings))
 
     def _fleet_plan(self, snapshot: Snapshot) -> _Pass:
         error = _firewall_error(snapshot, self.settings)

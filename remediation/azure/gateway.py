@@ -14,6 +14,7 @@ taken here: apply and the reconciler hold the process's one lock provider.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,6 +91,7 @@ class ArmGateway:
         self._credential = credential
         self._inventory: ResourceGraphInventory | None = None
         self._inventory_lock = threading.Lock()
+        self._arm_lists_only = False  # a view made by with_arm_lists()
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -106,9 +108,20 @@ class ArmGateway:
             self._inventory.close()
         self._clients.close()
 
+    @property
+    def lists_from_resource_graph(self) -> bool:
+        return self._settings.uses_resource_graph and not self._arm_lists_only
+
+    def with_arm_lists(self) -> ArmGateway:
+        """This client (its connections, counters and deadline), listing through ARM instead of Resource
+        Graph: a delete must never rest on an index that may lag (docs/arm-notes.md section 7.2)."""
+        view = copy.copy(self)
+        view._arm_lists_only = True
+        return view
+
     def _graph(self) -> ResourceGraphInventory | None:
         """The Resource Graph inventory when the settings choose it (docs/arm-notes.md section 7), else None."""
-        if not self._settings.uses_resource_graph:
+        if not self.lists_from_resource_graph:
             return None
         with self._inventory_lock:
             if self._inventory is None:

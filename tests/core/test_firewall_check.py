@@ -206,3 +206,18 @@ def test_rules_spread_over_shards_are_found() -> None:
     assert firewall_check.cluster_reason(failed, _aks2().id, SETTINGS) is not None
     lost = dataclasses.replace(world, rule_collection_shards=())
     assert firewall_check.cluster_reason(lost, _aks2().id, SETTINGS) is not None
+
+
+@pytest.mark.parametrize(
+    ("fleet", "removes"),
+    [
+        pytest.param(FLEET, False, id="same-rules"),
+        pytest.param([_aks1()], True, id="a-cluster-missing-from-the-fleet-loses-its-rules"),
+        pytest.param([*FLEET, _aks2(id=f.CLUSTER.replace("aks1", "aks3"), name="aks3")], False,
+                     id="a-new-cluster-only-adds"),
+    ],
+)
+def test_removes_anything(fleet: list[ObservedCluster], removes: bool) -> None:
+    world = _world(fleet, _converged_group(FLEET))
+    collections, _ = desired.desired_rule_collections(world, SETTINGS)
+    assert firewall_check.removes_anything(world, collections, SETTINGS) is removes

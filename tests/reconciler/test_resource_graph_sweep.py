@@ -97,3 +97,22 @@ def test_a_subscription_missing_from_resource_graph_means_zero_writes(start: Any
         _sweep(emu, REMEDIATION_SCOPE=scope)
     assert any(r.method == "POST" and r.path.lower() == ARG_PATH for r in emu.request_log)
     assert [r for r in emu.request_log if r.method in ("PUT", "PATCH", "DELETE")] == []
+
+
+def test_a_cluster_the_index_has_not_caught_up_with_keeps_its_routes_and_rules(
+        start: Any, fleet: topology.Fleet) -> None:
+    """Resource Graph may lag behind ARM (docs/arm-notes.md section 7.2): a sweep whose index misses a live
+    cluster would prune its routes and drop its rules. The deletes are planned again from ARM's lists, which
+    have the cluster, so nothing is written."""
+    from emulator import resource_graph
+
+    emu = start(fleet.seed)
+    assert _sweep(emu).converged is True
+    lagging = fleet.cluster_ids[0]
+    resource_graph.configure(emu, not_indexed=[lagging])
+    emu.clear_log()
+    again = _sweep(emu)
+    assert again.converged is True
+    assert [r for r in emu.request_log if r.method in ("PUT", "PATCH", "DELETE")] == []
+    # The confirmation read the clusters from ARM itself.
+    assert any(r.method == "GET" and r.path.lower().endswith("/managedclusters") for r in emu.request_log)
