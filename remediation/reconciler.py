@@ -272,7 +272,8 @@ class Reconciler:
         written, the verify read after the writes), or None when that state is not known (a plan with
         writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
         new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
-        group GET, plus the egress inputs not read yet) and compared by remediation/firewall_check.py.
+        list of the policy's groups, plus the egress inputs not read yet) and compared by
+        remediation/firewall_check.py.
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
         if not candidates or settled is None:
