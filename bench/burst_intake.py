@@ -12,14 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench import fleet_cost, topology
 from bench.common import BenchFailure, harness
 from remediation import intake
 from remediation.intake import Admitted, RemediationRequest
-from remediation.model import ReconcileResult, Target
 
 WINDOW_S = intake.DEDUPE_WINDOW_S
 
@@ -102,23 +100,7 @@ def burst_run(n: int, *, time_factor: float, workers: int = 8) -> dict[str, Any]
                 raise BenchFailure(f"burst event {index} was {admission.outcome.value}: {admission.reason}")
             kind = f"{admission.outcome.value} {admission.target.kind.value if admission.target else '?'}"
             outcomes[kind] = outcomes.get(kind, 0) + 1
-        seen: set[Target] = set()
-        guard = threading.Lock()
-
-        def run(request: RemediationRequest) -> tuple[ReconcileResult, list[Target]]:
-            result = h.reconciler.reconcile(request.target, dry_run=False)
-            fresh = []
-            with guard:
-                for target in result.follow_ups:
-                    if target not in seen:
-                        seen.add(target)
-                        fresh.append(target)
-            return result, fresh
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker") as pool:
-            done = list(pool.map(run, queue.sent))
-        results = [r for r, _ in done]
-        results += [h.reconciler.reconcile(t, dry_run=False) for _, fresh in done for t in fresh]
+        results = fleet_cost.run_coalesced(h.reconciler, [r.target for r in queue.sent], workers)
         wall = time.monotonic() - started
         log = h.emu.request_log
         final = h.reconciler.reconcile(h.reconciler.scope_target(), dry_run=True)

@@ -163,30 +163,35 @@ def sweep_gets(n: int, *, time_factor: float) -> dict[str, Any]:
     return {"gets": gets(log), "writes": writes(log), "group_writes": group_writes(log)}
 
 
+def run_coalesced(reconciler: Any, targets: Sequence[Target], workers: int) -> list[ReconcileResult]:
+    """The targets on `workers` threads, then each follow-up target once (coalesced, as the dedupe window
+    coalesces one burst's follow-ups). Results in that order: the targets', then the follow-ups'."""
+    seen: set[Target] = set()
+    guard = threading.Lock()
+
+    def run(target: Target) -> tuple[ReconcileResult, list[Target]]:
+        result = reconciler.reconcile(target, dry_run=False)
+        fresh = []
+        with guard:
+            for follow_up in follow_ups(result):
+                if follow_up not in seen:
+                    seen.add(follow_up)
+                    fresh.append(follow_up)
+        return result, fresh
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker") as pool:
+        done = list(pool.map(run, targets))
+    return [r for r, _ in done] + [reconciler.reconcile(t, dry_run=False) for _, fresh in done for t in fresh]
+
+
 def burst_run(n: int, *, time_factor: float, workers: int = 8) -> dict[str, Any]:
     """n new-cluster events at once on a fresh fleet of n clusters, `workers` at a time, against one sweep of
     the same seed at the same LRO durations."""
     fleet = topology.generate(n)
     with harness(fleet.seed, topology.SETTINGS, time_factor=time_factor) as h:
         h.emu.clear_log()
-        seen: set[Target] = set()
-        guard = threading.Lock()
         started = time.monotonic()
-
-        def cluster_event(cluster_id: str) -> tuple[ReconcileResult, list[Target]]:
-            result = h.reconciler.reconcile(Target(TargetKind.CLUSTER, cluster_id), dry_run=False)
-            fresh = []
-            with guard:
-                for target in follow_ups(result):
-                    if target not in seen:  # coalesced: one run per follow-up target within the burst
-                        seen.add(target)
-                        fresh.append(target)
-            return result, fresh
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker") as pool:
-            done = list(pool.map(cluster_event, fleet.cluster_ids))
-        results = [r for r, _ in done]
-        results += [h.reconciler.reconcile(t, dry_run=False) for _, fresh in done for t in fresh]
+        results = run_coalesced(h.reconciler, [Target(TargetKind.CLUSTER, c) for c in fleet.cluster_ids], workers)
         wall = time.monotonic() - started
         log = h.emu.request_log
         final = h.reconciler.reconcile(h.reconciler.scope_target(), dry_run=True)
