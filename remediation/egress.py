@@ -346,10 +346,13 @@ def application_rule_from_arm(body: Mapping[str, Any]) -> ApplicationRule:
     )
 
 
+def canon_application_rule(rule: ApplicationRule) -> tuple[Any, ...]:
+    """Comparable form of one rule: name, tags, FQDNs and protocols case-insensitively, sources as text."""
+    return (rule.name.lower(), tuple(sorted(a.strip().lower() for a in rule.source_addresses)),
+            tuple(sorted(p.lower() for p in rule.protocols)), tuple(sorted(t.lower() for t in rule.fqdn_tags)),
+            tuple(sorted(f.lower() for f in rule.target_fqdns)), rule.description)
+
+
 def canon_application_rules(collection: RuleCollection) -> tuple[Any, ...]:
-    """Comparable form: names, tags, FQDNs and protocols case-insensitively, sources as canonical text."""
-    return tuple(sorted(
-        (r.name.lower(), tuple(sorted(a.strip().lower() for a in r.source_addresses)),
-         tuple(sorted(p.lower() for p in r.protocols)), tuple(sorted(t.lower() for t in r.fqdn_tags)),
-         tuple(sorted(f.lower() for f in r.target_fqdns)), r.description)
-        for r in collection.application_rules))
+    """Comparable form of a collection's application rules (see canon_application_rule)."""
+    return tuple(sorted(canon_application_rule(r) for r in collection.application_rules))

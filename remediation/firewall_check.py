@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from remediation import desired, ids, plan
+from remediation import desired, egress, ids, plan
 from remediation.config import Settings
 from remediation.model import (
     Action,
@@ -63,9 +63,9 @@ def cluster_reason(snapshot: Snapshot, cluster_id: str, settings: Settings) -> s
     cluster = snapshot.clusters.get(ids.id_key(cluster_id))
     if cluster is None:
         return "the cluster is gone: its rules must be removed"
-    if not desired.aks_ranges(snapshot, cluster):
-        return "the cluster has no ranges of its own to check its rules by"
     ranges = {plan.canon_address(r) for r in desired.aks_ranges(snapshot, cluster)}
+    if not ranges:
+        return "the cluster has no ranges of its own to check its rules by"
     wanted, _ = desired.desired_rule_collections(snapshot, settings)
     observed = _owned_collections(snapshot, settings)
     reasons = [_compare(cluster, ranges, wanted, observed, name) for name in desired.rule_name_candidates(cluster)]
@@ -185,46 +185,40 @@ def _rule_named(collection: RuleCollection, name: str) -> NetworkRule | Applicat
 
 
 def _with_name(rule: NetworkRule | ApplicationRule, name: str) -> NetworkRule | ApplicationRule:
-    if isinstance(rule, NetworkRule):
-        return NetworkRule(name, rule.protocols, rule.source_addresses, rule.destination_addresses,
-                           rule.destination_ports, rule.destination_fqdns, rule.description)
-    return ApplicationRule(name, rule.source_addresses, rule.protocols, rule.fqdn_tags, rule.target_fqdns,
-                           rule.description)
+    return dataclasses.replace(rule, name=name)
 
 
 def _canon(rule: NetworkRule | ApplicationRule) -> tuple[object, ...]:
+    """The planner's own comparable forms, so this check and the firewall plan agree on "the same rule"."""
     if isinstance(rule, NetworkRule):
         return ("network", *plan.canon_rule(rule))
-    return ("application", rule.name.lower(), tuple(sorted({plan.canon_address(a) for a in rule.source_addresses})),
-            tuple(sorted(p.lower() for p in rule.protocols)), tuple(sorted(t.lower() for t in rule.fqdn_tags)),
-            tuple(sorted(f.lower() for f in rule.target_fqdns)), rule.description)
+    return ("application", *egress.canon_application_rule(rule))
+
+
+def _sources(rule: NetworkRule | ApplicationRule) -> set[str]:
+    return {plan.canon_address(v) for v in rule.source_addresses}
+
+
+def _destinations(rule: NetworkRule | ApplicationRule) -> set[str]:
+    return {plan.canon_address(v) for v in rule.destination_addresses} if isinstance(rule, NetworkRule) else set()
 
 
 def _addresses(rule: NetworkRule | ApplicationRule) -> set[str]:
-    values = list(rule.source_addresses)
+    return _sources(rule) | _destinations(rule)
+
+
+def _without_addresses(rule: NetworkRule | ApplicationRule) -> NetworkRule | ApplicationRule:
     if isinstance(rule, NetworkRule):
-        values.extend(rule.destination_addresses)
-    return {plan.canon_address(v) for v in values}
+        return dataclasses.replace(rule, source_addresses=(), destination_addresses=())
+    return dataclasses.replace(rule, source_addresses=())
 
 
 def _includes(current: NetworkRule | ApplicationRule, wanted: NetworkRule | ApplicationRule) -> bool:
-    """A fleet-wide rule (P2S, EGRESS_EXTRA_FQDNS): same kind and content, addresses a superset of this
+    """A fleet-wide rule (P2S, EGRESS_EXTRA_FQDNS): the same rule but for its addresses, which hold this
     cluster's."""
-    if type(current) is not type(wanted):
-        return False
-    if not {plan.canon_address(a) for a in wanted.source_addresses} <= {
-            plan.canon_address(a) for a in current.source_addresses}:
-        return False
-    if isinstance(current, NetworkRule) and isinstance(wanted, NetworkRule):
-        return ({plan.canon_address(a) for a in wanted.destination_addresses}
-                <= {plan.canon_address(a) for a in current.destination_addresses}
-                and {p.upper() for p in current.protocols} == {p.upper() for p in wanted.protocols}
-                and {p.strip() for p in current.destination_ports} == {p.strip() for p in wanted.destination_ports}
-                and {f.lower() for f in current.destination_fqdns} == {f.lower() for f in wanted.destination_fqdns})
-    assert isinstance(current, ApplicationRule) and isinstance(wanted, ApplicationRule)
-    return (tuple(sorted(p.lower() for p in current.protocols)) == tuple(sorted(p.lower() for p in wanted.protocols))
-            and {t.lower() for t in current.fqdn_tags} == {t.lower() for t in wanted.fqdn_tags}
-            and {f.lower() for f in current.target_fqdns} == {f.lower() for f in wanted.target_fqdns})
+    return (type(current) is type(wanted) and _sources(wanted) <= _sources(current)
+            and _destinations(wanted) <= _destinations(current)
+            and _canon(_without_addresses(current)) == _canon(_without_addresses(wanted)))
 
 
 def removes_anything(snapshot: Snapshot, collections: Sequence[RuleCollection], settings: Settings) -> bool:
@@ -238,6 +232,6 @@ def removes_anything(snapshot: Snapshot, collections: Sequence[RuleCollection], 
     for collection in _owned_collections(snapshot, settings):
         for rule in _rules_of(collection):
             kept = wanted.get((collection.rule_type, collection.name.lower(), rule.name.lower()))
-            if kept is None or not _addresses(rule) <= _addresses(kept):
+            if kept is None or not (_sources(rule) <= _sources(kept) and _destinations(rule) <= _destinations(kept)):
                 return True
     return False
