@@ -328,8 +328,8 @@ class Reconciler:
 
     def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
         first = self._firewall_plan(gateway)
-        if getattr(gateway, "lists_from_resource_graph", False) and first.error is None and \
-                firewall_check.removes_anything(first.snapshot, first.collections, self.settings):
+        if (gateway.lists_from_resource_graph and first.error is None
+                and firewall_check.removes_anything(first.snapshot, first.collections, self.settings)):
             # A cluster Resource Graph has not indexed yet would lose its rules: a removal rests on ARM's
             # own lists (docs/arm-notes.md section 7.2).
             log.info("the firewall plan from Resource Graph removes rules: planned again from ARM's lists",
@@ -469,7 +469,7 @@ class Reconciler:
         has not indexed yet looks gone, and pruning would delete the routes it needs. So a fleet plan built
         from Resource Graph lists that deletes anything is planned again from ARM's own lists, and that
         fresh plan is the one applied. (Nothing to delete: nothing rests on the index's freshness.)"""
-        if not getattr(gateway, "lists_from_resource_graph", False):
+        if not gateway.lists_from_resource_graph:
             return pass_
         if not any(c.action is Action.DELETE for c in pass_.changes):
             return pass_
