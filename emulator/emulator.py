@@ -202,7 +202,10 @@ class Emulator:
             return list(self._log)
 
     def clear_log(self) -> None:
+        # A request is logged after its response is sent (server.py `_handle`): the client may already have
+        # moved on, so a clear that does not wait for it would keep the previous pass's last request.
         with self._log_lock:
+            self._log_lock.wait_for(lambda: self._in_flight == 0, timeout=5.0)
             self._log.clear()
         with self.store.lock:
             self.store.records.clear()
@@ -211,10 +214,11 @@ class Emulator:
         with self._log_lock:
             self._in_flight += 1
 
-    def _log_request(self, record: RequestRecord) -> None:
+    def _log_request(self, record: RequestRecord, *, in_flight: bool = True) -> None:
         with self._log_lock:
             self._log.append(record)
-            self._in_flight -= 1
+            if in_flight:
+                self._in_flight -= 1
             self._log_lock.notify_all()
 
     def add_subscription(self, subscription_id: str, display_name: str | None = None) -> None:

@@ -67,7 +67,7 @@ class Served(Protocol):
 
     def _request_started(self) -> None: ...
 
-    def _log_request(self, record: RequestRecord) -> None: ...
+    def _log_request(self, record: RequestRecord, *, in_flight: bool = True) -> None: ...
 
 
 class _Dropped(Exception):
@@ -120,7 +120,12 @@ class ArmHandler(BaseHTTPRequestHandler):
         self._extra: dict[str, str] = {}
         status = 0
         fault_name: str | None = None
-        self.emu._request_started()  # paired with _log_request in the finally below
+        # An ARM request counts as in flight until it is logged (paired with _log_request below), so a log
+        # read or clear waits for it; a control request does not, or a GET of /_emulator/log would wait for
+        # itself.
+        in_flight = not path.lower().startswith("/_emulator")
+        if in_flight:
+            self.emu._request_started()
         try:
             status, fault_name = self._dispatch(method, path, query, raw)
         except _Dropped:
@@ -130,7 +135,8 @@ class ArmHandler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
         finally:
             self.emu._log_request(
-                RequestRecord(method, path, status, time.monotonic() - t0, started_at, fault_name)
+                RequestRecord(method, path, status, time.monotonic() - t0, started_at, fault_name),
+                in_flight=in_flight,
             )
 
     def _dispatch(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, cast
 
@@ -124,3 +125,28 @@ def test_control_endpoint(emu: Emulator, net: NetworkManagementClient) -> None:
     assert log[-1]["status"] == 200 and log[-1]["path"].endswith("rt-spoke-nodes")
     state = requests.get(f"{emu.base_url}/_emulator/state", verify=emu.ca_bundle, timeout=10).json()
     assert len(state["resources"]) == 11
+
+
+def test_clearing_the_log_waits_for_a_request_still_being_answered(emu: Emulator,
+                                                                    net: NetworkManagementClient) -> None:
+    # A request is logged only after its answer: a clear made while one is in flight must not let that
+    # request land in the log afterwards (a test that clears between two passes would count it in the second).
+    emu.faults.add("GET", r"/routeTables/rt-spoke-nodes$", kind="delay", seconds=0.5)
+    reader = threading.Thread(target=lambda: net.route_tables.get("rg-spoke", "rt-spoke-nodes"))
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not emu._in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert emu._in_flight == 1
+    emu.clear_log()
+    reader.join()
+    assert emu.request_log == []
+
+
+def test_reading_the_log_over_http_does_not_wait_for_itself(emu: Emulator, net: NetworkManagementClient) -> None:
+    net.route_tables.get("rg-spoke", "rt-spoke-nodes")
+    started = time.monotonic()
+    log = requests.get(f"{emu.base_url}/_emulator/log", verify=emu.ca_bundle, timeout=10).json()["requests"]
+    # request_log waits up to 5 s for in-flight ARM requests; the control request is not one of them.
+    assert time.monotonic() - started < 4.0
+    assert [r["path"].endswith("rt-spoke-nodes") for r in log] == [True]
