@@ -50,7 +50,10 @@ def harness(seed: dict[str, Any], settings: dict[str, str], *, locks: LockProvid
         saved = {k: os.environ.get(k) for k in emu.env()}
         os.environ.update(emu.env())  # DefaultAzureCredential and TLS read these, as in production
         try:
-            loaded = load_settings({**settings, **emu.env()})
+            # The deployed LRO_FIRST_POLL_SCALE is 1 (infra/main.bicep): real time. The emulator runs every
+            # operation at time_factor x its real duration, so the product's first-poll waits are scaled alike.
+            deployed_timing = {"LRO_FIRST_POLL_SCALE": str(emulator_kwargs.get("time_factor", 0.0))}
+            loaded = load_settings({**deployed_timing, **settings, **emu.env()})
             yield Harness(emu, loaded, Reconciler(loaded, locks=locks or InProcessLocks()))
         finally:
             for key, value in saved.items():

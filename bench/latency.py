@@ -1,6 +1,6 @@
 """Benchmark 3: event-to-converged latency with realistic LRO durations, scaled by the emulator's time factor.
 
-The emulator's default durations (emulator/README.md) are realistic: route tables and routes 5 s, subnets 8 s,
+The emulator's default durations (emulator/README.md) are realistic: route tables and routes 2 s, subnets 8 s,
 firewall policies and rule collection groups 180 s. With time_factor F every LRO takes F times as long.
 A new cluster's Event Grid event (as scripts/demo.py sends it) is parsed and mapped to a target by
 remediation.intake, then the worker's reconcile runs; the clock stops when reconcile returns converged.

@@ -80,10 +80,12 @@ TYPES: dict[str, TypeSpec] = {
             "serviceAssociationLinks",
         ),
     ),
+    # Route tables and routes: Succeeded at the first poll, 2-3 s after the PUT or DELETE [REC
+    # test_network_route_table_operation.yaml, Date headers; docs/arm-notes.md 1.2].
     ROUTE_TABLE: TypeSpec(
         "Microsoft.Network/routeTables",
         "Microsoft.Network",
-        5.0,
+        2.0,
         children=(ROUTE,),
         readonly_props=(*_COMMON_RO, "subnets"),
         # [REC test_network_route_table_operation.yaml 1]: a create without them answers both.
@@ -92,7 +94,7 @@ TYPES: dict[str, TypeSpec] = {
     ROUTE: TypeSpec(
         "Microsoft.Network/routeTables/routes",
         "Microsoft.Network",
-        5.0,
+        2.0,
         parent_key=ROUTE_TABLE,
         embedded_in="routes",
         readonly_props=("provisioningState",),

@@ -190,6 +190,9 @@ param allowBroadEgress string = ''
 @description('WRITE_LANES: ARM lock domains one reconcile writes to at once (1-64); empty: the code default, 16.')
 param writeLanes string = ''
 
+@description('LRO_FIRST_POLL_SCALE: the first status poll of a write waits this many times the typical duration of the operation (0-10; 0 = at once, as azure-core does). 1 saves one status poll per write that is done by then (docs/arm-notes.md 1.2).')
+param lroFirstPollScale string = '1'
+
 @description('BURST_SWEEP_AFTER: pending cluster/App Gateway requests after which an event burst becomes one sweep (0-1000, 0 = off); empty: the code default, 5.')
 param burstSweepAfter string = ''
 
@@ -356,6 +359,7 @@ var remediationSettings = {
   EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
   ALLOW_BROAD_EGRESS: allowBroadEgress
   WRITE_LANES: writeLanes
+  LRO_FIRST_POLL_SCALE: lroFirstPollScale
   BURST_SWEEP_AFTER: burstSweepAfter
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')

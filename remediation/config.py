@@ -60,6 +60,7 @@ DEFAULTS: Mapping[str, str] = {
     "BURST_SWEEP_AFTER": "5",
     "WRITE_LANES": "16",
     "INVENTORY": "auto",
+    "LRO_FIRST_POLL_SCALE": "0",
 }
 
 # Where the lists of a fleet observation come from (docs/arm-notes.md section 7): ARM list calls per scope, or
@@ -106,6 +107,10 @@ class Settings:
     # Apply's parallel write lanes (remediation/apply.py): ARM serializes per lock domain, not per caller.
     write_lanes: int = 16
     inventory: str = "auto"  # one of INVENTORIES, as configured
+    # When a write's first status poll is made (remediation/azure/polling.py): after this many times the
+    # operation's typical duration; 0 = at once, as azure-core does (one more poll for a write that is not
+    # done yet).
+    lro_first_poll_scale: float = 0.0
 
     @property
     def uses_resource_graph(self) -> bool:
@@ -187,6 +192,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
         write_lanes=_parse_write_lanes(get("WRITE_LANES")),
         inventory=_parse_inventory(get("INVENTORY")),
+        lro_first_poll_scale=_parse_first_poll_scale(get("LRO_FIRST_POLL_SCALE")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -273,6 +279,21 @@ def _parse_write_lanes(text: str) -> int:
     if not _DIGITS.match(text) or not 1 <= int(text) <= MAX_WRITE_LANES:
         raise ConfigError("WRITE_LANES", f"must be a whole number from 1 to {MAX_WRITE_LANES}, got {text!r}")
     return int(text)
+
+
+MAX_FIRST_POLL_SCALE = 10.0
+
+
+def _parse_first_poll_scale(text: str) -> float:
+    """LRO_FIRST_POLL_SCALE: a number from 0 to 10 (1 = the typical durations, docs/arm-notes.md 1.2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= MAX_FIRST_POLL_SCALE:  # also false for nan
+        raise ConfigError("LRO_FIRST_POLL_SCALE",
+                          f"must be a number from 0 to {MAX_FIRST_POLL_SCALE:g}, got {text!r}")
+    return value
 
 
 def _parse_ports(name: str, text: str) -> tuple[str, ...]:

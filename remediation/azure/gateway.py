@@ -331,7 +331,7 @@ class ArmGateway:
             self._write(route_table_id, "create route table",
                         lambda: client.route_tables.begin_create_or_update(
                             rg, name, body, headers={"If-None-Match": "*"},
-                            polling=self._clients.polling()).result(),
+                            polling=self._clients.polling("routeTables")).result(),
                         lro_path=str(rid))
             return
         except ArmError as err:
@@ -354,7 +354,7 @@ class ArmGateway:
             headers = {"If-Match": existing.etag} if existing.etag else {}
             self._write(route_table_id, "update route table tags",
                         lambda: client.route_tables.begin_create_or_update(
-                            rg, name, existing, headers=headers, polling=self._clients.polling()).result(),
+                            rg, name, existing, headers=headers, polling=self._clients.polling("routeTables")).result(),
                         lro_path=str(rid))
         held = convert.route_table_from_arm(_body(existing)).routes
         names = {r.name.lower() for r in held}
@@ -372,7 +372,7 @@ class ArmGateway:
         path = str(rid.child("routes", route.name))
         self._write(path, "put route",
                     lambda: client.routes.begin_create_or_update(
-                        rg, table, route.name, body, polling=self._clients.polling()).result(),
+                        rg, table, route.name, body, polling=self._clients.polling("routes")).result(),
                     lro_path=path)
 
     def delete_route(self, route_table_id: str, name: str) -> None:
@@ -380,7 +380,8 @@ class ArmGateway:
         client = self._clients.network(rid.subscription)
         path = str(rid.child("routes", name))
         self._write(path, "delete route",
-                    lambda: client.routes.begin_delete(rg, table, name, polling=self._clients.polling()).result(),
+                    lambda: client.routes.begin_delete(
+                        rg, table, name, polling=self._clients.polling("routes")).result(),
                     lro_path=path)
 
     # ------------------------------------------------------------------------------------- writes: subnets
@@ -420,7 +421,7 @@ class ArmGateway:
             result = self._write(subnet_id, "put subnet",
                                  lambda: client.subnets.begin_create_or_update(
                                      rg, vnet, name, subnet, headers=headers,
-                                     polling=self._clients.polling()).result(),
+                                     polling=self._clients.polling("subnets")).result(),
                                  lro_path=str(rid))
             after = _body(result).get("properties") or {} if result is not None else {}
             return _unintended_difference(subnet_id, before, after)
@@ -448,7 +449,8 @@ class ArmGateway:
             headers = {"If-Match": tag} if tag else {}
             self._write(rcg_id, "put rule collection group",
                         lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
-                            rg, policy, name, body, headers=headers, polling=self._clients.polling()).result(),
+                            rg, policy, name, body, headers=headers,
+                            polling=self._clients.polling("ruleCollectionGroups")).result(),
                         lro_path=rcg_id)
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
@@ -460,7 +462,7 @@ class ArmGateway:
         rcg_id = str(rid.child("ruleCollectionGroups", name))
         self._write(rcg_id, "delete rule collection group",
                     lambda: client.firewall_policy_rule_collection_groups.begin_delete(
-                        rg, policy, name, polling=self._clients.polling()).result(),
+                        rg, policy, name, polling=self._clients.polling("ruleCollectionGroups")).result(),
                     lro_path=rcg_id)
 
     def put_classic_collections(self, firewall_id: str, owned: Sequence[RuleCollection],
@@ -509,7 +511,8 @@ class ArmGateway:
             headers = {"If-Match": etag} if etag else {}
             self._write(firewall_id, "put firewall",
                         lambda: client.azure_firewalls.begin_create_or_update(
-                            rg, name, firewall, headers=headers, polling=self._clients.polling()).result(),
+                            rg, name, firewall, headers=headers,
+                            polling=self._clients.polling("azureFirewalls")).result(),
                         lro_path=str(rid))
 
         conditional_put(what=f"firewall {firewall_id}", read=read, write=write)

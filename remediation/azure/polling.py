@@ -9,9 +9,15 @@ what ARM accepted from the PUT. So the final GET is a read of the budget for not
 
 `TerminalStatusPolling` is ARMPolling with one change: for a PUT/PATCH polled through its async-operation
 URL there is no final GET, and the result is deserialized from the PUT's own answer. Everything else is
-ARMPolling's: the first poll and the Retry-After pacing, `Failed`/`Canceled` raising HttpResponseError
+ARMPolling's: the Retry-After pacing, `Failed`/`Canceled` raising HttpResponseError
 from the terminal status body (so remediation/azure/errors.py classifies it as before), Location and
 body polling, and its sleeps going through the transport (the deadline-aware one in clients.py).
+
+When the first poll is made: azure-core polls once at once, before any delay (docs/arm-notes.md 1.2), and
+ignores a Retry-After on the PUT's answer (a Network PUT sends none). A write that takes a few seconds
+then costs two polls: the first says InProgress. `first_poll_after_s` waits before that first poll, for
+the operation's typical duration (`TYPICAL_LRO_S`, from the recorded traffic in docs/arm-notes.md 1.2,
+times LRO_FIRST_POLL_SCALE): a write that is done by then costs one poll. 0 keeps azure-core's timing.
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ from azure.mgmt.core.polling.arm_polling import (
 )
 
 _WRITES_WITH_BODY = frozenset({"PUT", "PATCH"})
+
+# Typical durations of our writes' operations, in seconds (docs/arm-notes.md 1.2, recorded traffic): a route
+# table or route PUT/DELETE was Succeeded at its first poll, 2-3 s after the request; a subnet PUT and a rule
+# collection group PUT were InProgress at once and Succeeded at the next poll, about 11 s later (a group
+# behind a firewall can take minutes, §2.3: its later polls follow Retry-After or the polling interval).
+TYPICAL_LRO_S: dict[str, float] = {
+    "routeTables": 2.0,
+    "routes": 2.0,
+    "subnets": 8.0,
+    "ruleCollectionGroups": 10.0,
+    "azureFirewalls": 10.0,
+}
 
 
 def _method(response: PipelineResponse[Any, Any]) -> str:
@@ -48,10 +66,20 @@ class _AsyncOperationWithoutFinalGet(AzureAsyncOperationPolling[Any, Any]):
 class TerminalStatusPolling(ARMPolling):
     """One instance per LRO (polling methods keep the operation's state)."""
 
-    def __init__(self, timeout: float, **operation_config: Any) -> None:
+    def __init__(self, timeout: float, *, first_poll_after_s: float = 0.0, **operation_config: Any) -> None:
         super().__init__(timeout, lro_algorithms=[
             _AsyncOperationWithoutFinalGet(), LocationPolling(), BodyContentPolling(), StatusCheckPolling()],
             **operation_config)
+        self._first_poll_after_s = first_poll_after_s
+        self._polled = False
+
+    def update_status(self) -> None:
+        # azure-core's _poll calls this at once for the first poll, then after each delay.
+        if not self._polled:
+            self._polled = True
+            if self._first_poll_after_s > 0:
+                self._sleep(self._first_poll_after_s)
+        super().update_status()
 
     def resource(self) -> Any:
         # After async-operation polling the latest response is the status body ({"status": "Succeeded"});

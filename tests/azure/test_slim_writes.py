@@ -77,7 +77,7 @@ def test_a_failed_operation_still_raises_its_arm_code(emu: Emulator, gateway: Ar
 
 
 def test_polls_are_bounded_by_the_run_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real LRO durations (a table takes 5 s): the poll wait ARM asks for does not fit in a 1 s deadline, so
+    """Real LRO durations (a table takes 2 s): the poll wait ARM asks for does not fit in a 1 s deadline, so
     the write ends as retryable instead of sleeping past it (remediation/azure/clients.py DeadlineBox)."""
     emu = make_emulator(monkeypatch, time_factor=1.0)
     gateway = ArmGateway(make_settings(emu))
@@ -85,6 +85,29 @@ def test_polls_are_bounded_by_the_run_deadline(monkeypatch: pytest.MonkeyPatch) 
         gateway.bind_deadline(Deadline.after(1.0))
         with pytest.raises(DeadlineExceeded):
             gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+    finally:
+        gateway.close()
+        emu.stop()
+
+
+@pytest.mark.parametrize(("scale", "polls"), [
+    # azure-core's own timing: the first poll at once finds the 0.4 s operation InProgress, a second one
+    # (after the Retry-After the poll answer carries) finds it Succeeded.
+    ("0", 2),
+    # The first poll after 0.25 x the table's typical 2 s: the operation is done by then, one poll.
+    ("0.25", 1),
+])
+def test_the_first_poll_waits_for_the_typical_duration(monkeypatch: pytest.MonkeyPatch, scale: str,
+                                                       polls: int) -> None:
+    emu = make_emulator(monkeypatch, time_factor=1.0, lro_seconds={"Microsoft.Network/routeTables": 0.4})
+    gateway = ArmGateway(make_settings(emu, LRO_FIRST_POLL_SCALE=scale))
+    try:
+        gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+        log = _log(emu)
+        assert [(m, s) for m, p, s in log if not _is_poll(p)] == [("PUT", 201)]
+        assert [s for m, p, s in log if _is_poll(p)] == [200] * polls
+        body = emu.get(NEW)
+        assert body is not None and body["properties"]["provisioningState"] == "Succeeded"
     finally:
         gateway.close()
         emu.stop()

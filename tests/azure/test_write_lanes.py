@@ -43,7 +43,7 @@ def _change(kind: ChangeKind, address: str, after: Any) -> Change:
 
 
 def test_subnet_lanes_of_two_vnets_overlap_and_follow_their_own_tables(monkeypatch: pytest.MonkeyPatch) -> None:
-    emu = Emulator(seed=_two_vnets(), time_factor=0.05).start()  # table 0.25 s, subnet 0.4 s
+    emu = Emulator(seed=_two_vnets(), time_factor=0.05).start()  # table 0.1 s, subnet 0.4 s
     for key, value in emu.env().items():
         monkeypatch.setenv(key, value)
     gateway = ArmGateway(make_settings(emu))

@@ -53,6 +53,10 @@ def test_defaults_are_safe() -> None:
         ("BURST_SWEEP_AFTER", "-1"),
         ("BURST_SWEEP_AFTER", "five"),
         ("BURST_SWEEP_AFTER", "1001"),
+        ("LRO_FIRST_POLL_SCALE", "-0.5"),
+        ("LRO_FIRST_POLL_SCALE", "11"),
+        ("LRO_FIRST_POLL_SCALE", "nan"),
+        ("LRO_FIRST_POLL_SCALE", "soon"),
     ],
 )
 def test_invalid_setting_fails_with_its_name(name: str, value: str) -> None:
@@ -124,6 +128,12 @@ def test_unsafe_address_settings_fail_with_their_name(name: str, value: str, fra
 def test_spoke_prefixes_that_are_spokes_are_accepted(value: str) -> None:
     assert len(load_settings({**VALID, "SPOKE_PREFIXES": value}).spoke_prefixes) == len(
         [p for p in value.split(",") if p])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0.0), ("0", 0.0), ("1", 1.0), ("0.1", 0.1)])
+def test_lro_first_poll_scale(value: str | None, expected: float) -> None:
+    env = dict(VALID) if value is None else {**VALID, "LRO_FIRST_POLL_SCALE": value}
+    assert load_settings(env).lro_first_poll_scale == expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 5), ("0", 0), ("12", 12)])
