@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -201,6 +202,10 @@ class PendingMarkers(Protocol):
 
     def pending_request(self, key: str) -> str | None: ...
 
+    def window_end(self, key: str) -> tuple[str, dt.datetime] | None:
+        """(request id, end of its window) of the marker last claimed for `key`, expired or not."""
+        ...
+
 
 class RequestSender(Protocol):
     """The work queue (remediation.storage.RequestQueue); `send` raises TransientError on failure."""
@@ -230,6 +235,37 @@ def _burst_target(decision: Target, sweep: Target | None, settings: Settings,
             and pending.pending_count(k.value for k in _COUNTED_KINDS) >= settings.burst_sweep_after):
         return sweep, None
     return decision, None
+
+
+# Clocks of the intake instance (the marker's window end) and of Azure Storage (a message's insertion
+# time) may disagree by this much (at most half the window): a request inserted this close to a sweep's
+# window end still runs.
+CLOCK_SKEW_MARGIN = dt.timedelta(seconds=5)
+
+
+def covering_sweep(request: RemediationRequest, enqueued_at: dt.datetime | None, *, settings: Settings,
+                   pending: PendingMarkers, sweep: Target | None) -> str | None:
+    """The request id of a burst sweep that covers this queued event request, or None: run it.
+
+    A burst sweep is enqueued by `admit` once BURST_SWEEP_AFTER cluster/App Gateway requests are pending,
+    and later events fold into it; the requests queued before it would still run one by one. They need
+    not: the sweep's message is sent with the dedupe window as visibility delay, so it reads the fleet
+    after its marker's window ends, and a request enqueued before that end was caused by an event that
+    happened before the sweep reads. Only the intake claims the sweep's marker, so a marker is always such
+    a sweep (one that has run since covered the event all the same; one that failed is retried from its
+    own message, and the timer sweep is the backstop). Not for other triggers and kinds, with bursts off,
+    without the message's insertion time, or when the marker is this request's own or cannot be read."""
+    if (enqueued_at is None or sweep is None or settings.burst_sweep_after == 0
+            or request.trigger is not Trigger.EVENT or request.target.kind not in _COVERED_BY_A_SWEEP):
+        return None
+    marker = pending.window_end(target_key(sweep))
+    if marker is None:
+        return None
+    sweep_id, reads_after = marker
+    margin = min(CLOCK_SKEW_MARGIN, dt.timedelta(seconds=pending.window_s / 2))
+    if sweep_id == request.request_id or enqueued_at >= reads_after - margin:
+        return None
+    return sweep_id or "(id unknown)"
 
 
 def admit(payload: Mapping[str, Any], *, settings: Settings, resolve: Callable[[str], Target],

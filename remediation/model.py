@@ -7,7 +7,7 @@ can be tested with small literal tables. Ids are kept as ARM returned them; comp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -31,6 +31,11 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def sweep_of(cls, scope: Iterable[object]) -> Target:
+        """The fleet target of a REMEDIATION_SCOPE (the sweep): its scope ids, comma-joined."""
+        return cls(TargetKind.SCOPE, ",".join(str(s) for s in scope))
 
 
 # --------------------------------------------------------------------------------------------- network

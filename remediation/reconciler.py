@@ -144,7 +144,7 @@ class Reconciler:
         return Target(TargetKind.SUBNET, str(rid))
 
     def scope_target(self) -> Target:
-        return Target(TargetKind.SCOPE, ",".join(str(s) for s in self.settings.scope))
+        return Target.sweep_of(self.settings.scope)
 
     def firewall_target(self) -> Target:
         return Target(TargetKind.FIREWALL, self.settings.firewall_id)

@@ -104,6 +104,18 @@ class DedupeMarkers:
             return str(entity.get("requestId") or "") or "(id unknown)"
         return None
 
+    def window_end(self, key: str) -> tuple[str, dt.datetime] | None:
+        """(request id, end of its window) of the marker for `key`, expired or not; None when there is none
+        or it cannot be read (the caller then runs its request: nothing is skipped on a failed read)."""
+        try:
+            entity = self._table.get_entity(_PARTITION, key)
+        except AzureError:
+            return None
+        expires = entity.get("expiresAt")
+        if not isinstance(expires, dt.datetime):
+            return None
+        return str(entity.get("requestId") or ""), expires
+
     def claim(self, key: str, request_id: str = "", kind: str = "") -> tuple[bool, str | None]:
         """Atomically become the one sender for `key` within the window: (True, None) for exactly one of
         several concurrent callers (insert, or replace an expired marker conditionally on its etag); else

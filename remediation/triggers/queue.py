@@ -19,7 +19,7 @@ import azure.functions as func
 from remediation import intake
 from remediation.errors import RemediationError, TerminalError, TransientError
 from remediation.intake import MalformedMessageError, RemediationRequest, Trigger
-from remediation.model import Outcome, ReconcileResult, TargetKind
+from remediation.model import Outcome, ReconcileResult, Target, TargetKind
 from remediation.storage import POISON_QUEUE_NAME, QUEUE_NAME, AuditRecord, RunState
 from remediation.telemetry import log_action
 from remediation.triggers.runtime import Runtime, get_runtime
@@ -50,11 +50,11 @@ def reconcile_worker(msg: func.QueueMessage) -> None:
                                     state=RunState.FAILED, started=started, duration_s=0.0,
                                     error=f"{exc.code}: {exc}"))
         return
-    run(runtime, request, attempt=attempt, started=started, clock=clock)
+    run(runtime, request, attempt=attempt, started=started, clock=clock, enqueued_at=msg.insertion_time)
 
 
 def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started: dt.datetime,
-        clock: float) -> ReconcileResult | None:
+        clock: float, enqueued_at: dt.datetime | None = None) -> ReconcileResult | None:
     """Reconcile one request and record it. Re-raises only what a later attempt can fix."""
     dry_run = request.dry_run or runtime.report_mode
     final = attempt >= MAX_DEQUEUE_COUNT
@@ -64,6 +64,11 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         "trigger": request.trigger.value, "event_id": request.event_id,
         "correlation_id": request.correlation_id, "dry_run": dry_run, "final_attempt": final,
     }
+    sweep_id = intake.covering_sweep(request, enqueued_at, settings=runtime.settings, pending=runtime.dedupe,
+                                     sweep=Target.sweep_of(runtime.settings.scope))
+    if sweep_id is not None:
+        _covered(runtime, request, common, clock, sweep_id, attempt=attempt)
+        return None
     _status(runtime, request, RunState.RUNNING, attempt=attempt)
     log_action(log, logging.INFO, "reconciling %s (%s, attempt %d, %s)", request.target,
                request.trigger.value, attempt, "dry run" if dry_run else "apply", target=request.target.id,
@@ -149,6 +154,20 @@ def _enqueue_follow_ups(runtime: Runtime, request: RemediationRequest,
                    action="enqueue-follow-up" if sent else "dedupe-follow-up", requestId=runs_as,
                    trigger=follow_up.trigger.value)
     return ids
+
+
+def _covered(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+             sweep_id: str, *, attempt: int) -> None:
+    """A request a pending burst sweep covers (intake.covering_sweep): recorded as done by that sweep, with
+    its request id, so a caller polling this request knows where the outcome is."""
+    reason = f"covered by the burst sweep {sweep_id}, which reads the fleet after this event: not run"
+    document = {"target": str(request.target), "coveredBy": sweep_id, "summary": reason, "converged": None}
+    _audit(runtime, AuditRecord(**common, state=RunState.SUCCEEDED, duration_s=time.monotonic() - clock,
+                                plan=document))
+    _status(runtime, request, RunState.SUCCEEDED, attempt=attempt, result=document)
+    log_action(log, logging.INFO, "%s: %s", request.target, reason, target=request.target.id,
+               correlation_id=request.correlation_id, action="covered-by-sweep", requestId=request.request_id,
+               sweep=sweep_id)
 
 
 def _fail(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,

@@ -148,8 +148,9 @@ def receive_all(azurite: Azurite, *, wait_s: float = 0.0) -> list[Any]:
 
 
 def as_queue_message(message: Any) -> HostQueueMessage:
-    """The host's view of a received message: body decoded from base64, dequeue count."""
+    """The host's view of a received message: body decoded from base64, dequeue count, insertion time."""
     return HostQueueMessage(id=message.id, body=message.content.encode("utf-8"),
-                             dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt)
+                             dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
+                             insertion_time=message.inserted_on)
 
 
