@@ -3,6 +3,8 @@ routes, no GET before it, no final GET after an LRO; the safe path on 412; failu
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from emulator import Emulator
@@ -108,6 +110,23 @@ def test_the_first_poll_waits_for_the_typical_duration(monkeypatch: pytest.Monke
         assert [s for m, p, s in log if _is_poll(p)] == [200] * polls
         body = emu.get(NEW)
         assert body is not None and body["properties"]["provisioningState"] == "Succeeded"
+    finally:
+        gateway.close()
+        emu.stop()
+
+
+def test_the_wait_before_the_first_poll_is_bounded_by_the_run_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At scale 1 a table's first poll waits 2 s; with 0.5 s left the write ends as retryable at once instead
+    of sleeping past the deadline (the wait goes through the transport's deadline box, clients.py)."""
+    emu = make_emulator(monkeypatch, time_factor=1.0)
+    gateway = ArmGateway(make_settings(emu, LRO_FIRST_POLL_SCALE="1"))
+    try:
+        gateway.bind_deadline(Deadline.after(0.5))
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            gateway.create_route_table(NEW, RouteTablePayload("westeurope", TAG, routes=ROUTES))
+        assert time.monotonic() - started < 1.5  # it did not sleep the 2 s out
+        assert not [r for r in emu.request_log if _is_poll(r.path.lower())]  # and never polled
     finally:
         gateway.close()
         emu.stop()
