@@ -62,11 +62,10 @@ class MemoryMarkers:
         return current[1], dt.datetime.now(dt.UTC) + dt.timedelta(seconds=current[0] - self._clock())
 
     def pending_request(self, key: str) -> str | None:
-        with self._lock:
-            current = self._markers.get(key)
-        if current is None or current[0] <= self._clock():
+        marker = self.window_end(key)
+        if marker is None or marker[1] <= dt.datetime.now(dt.UTC):
             return None
-        return current[1] or "(id unknown)"
+        return marker[0] or "(id unknown)"
 
 
 class MemoryQueue:

@@ -33,7 +33,7 @@ from azure.mgmt.network import NetworkManagementClient
 
 from remediation.azure.credentials import default_credential
 from remediation.azure.pacing import RatePacingPolicy, estimate_for
-from remediation.azure.polling import TYPICAL_LRO_S, TerminalStatusPolling
+from remediation.azure.polling import TYPICAL_LRO_S, LroKind, TerminalStatusPolling
 from remediation.config import CLOUD_ENDPOINTS, Settings
 from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.model import ArmCalls
@@ -199,8 +199,8 @@ class ClientFactory:
         """The fallback poll delay the clients were built with (a test may pass its own)."""
         return float(self._client_kwargs.get("polling_interval", PRODUCTION_POLLING_INTERVAL_S))
 
-    def polling(self, resource_type: str) -> TerminalStatusPolling:
-        """A fresh polling method for ONE write of `resource_type` (a key of polling.TYPICAL_LRO_S): polls
+    def polling(self, resource_type: LroKind) -> TerminalStatusPolling:
+        """A fresh polling method for ONE write of `resource_type` (polling.LroKind): polls
         to the terminal status, no final GET, the first poll after LRO_FIRST_POLL_SCALE times the type's
         typical duration (polling.py)."""
         first = TYPICAL_LRO_S[resource_type] * self._settings.lro_first_poll_scale

@@ -22,7 +22,7 @@ times LRO_FIRST_POLL_SCALE): a write that is done by then costs one poll. 0 keep
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from azure.core.pipeline import PipelineResponse
 from azure.mgmt.core.polling.arm_polling import (
@@ -39,7 +39,8 @@ _WRITES_WITH_BODY = frozenset({"PUT", "PATCH"})
 # table or route PUT/DELETE was Succeeded at its first poll, 2-3 s after the request; a subnet PUT and a rule
 # collection group PUT were InProgress at once and Succeeded at the next poll, about 11 s later (a group
 # behind a firewall can take minutes, §2.3: its later polls follow Retry-After or the polling interval).
-TYPICAL_LRO_S: dict[str, float] = {
+LroKind = Literal["routeTables", "routes", "subnets", "ruleCollectionGroups", "azureFirewalls"]
+TYPICAL_LRO_S: dict[LroKind, float] = {
     "routeTables": 2.0,
     "routes": 2.0,
     "subnets": 8.0,

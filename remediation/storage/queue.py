@@ -95,14 +95,10 @@ class DedupeMarkers:
 
     def pending_request(self, key: str) -> str | None:
         """The request id of a marker still within its window (else None; errors count as none)."""
-        try:
-            entity = self._table.get_entity(_PARTITION, key)
-        except AzureError:
+        marker = self.window_end(key)
+        if marker is None or marker[1] <= _now():
             return None
-        expires = entity.get("expiresAt")
-        if isinstance(expires, dt.datetime) and expires > _now():
-            return str(entity.get("requestId") or "") or "(id unknown)"
-        return None
+        return marker[0] or "(id unknown)"
 
     def window_end(self, key: str) -> tuple[str, dt.datetime] | None:
         """(request id, end of its window) of the marker for `key`, expired or not; None when there is none
