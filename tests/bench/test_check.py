@@ -67,3 +67,14 @@ def test_a_crashed_benchmark_leaves_its_goals_missed() -> None:
     results = _results(event_large=11.0, burst_gets=340, group_writes=1)
     del results["burst"]
     assert _statuses(results)["burst_gets"] is Status.MISSED
+
+
+def test_a_benchmark_left_out_on_the_command_line_is_skipped_not_missed() -> None:
+    results = _results(event_large=11.0, burst_gets=340, group_writes=1)
+    results["burst"] = {"skipped": "not measured: --no-burst"}
+    results["cold_import"] = {"skipped": "not measured: --no-cold-import"}
+    statuses = _statuses(results)
+    assert statuses["burst_gets"] is Status.SKIPPED and statuses["burst_group_writes"] is Status.SKIPPED
+    assert statuses["cold_import_lazy"] is Status.SKIPPED
+    # Only the fixture's own oversized group misses: nothing left out counts as a miss.
+    assert {key for key, status in statuses.items() if status is Status.MISSED} == {"group_bytes@10000"}
