@@ -62,7 +62,11 @@ def group_writes(log: Sequence[Any]) -> int:
 
 
 def follow_ups(result: ReconcileResult) -> tuple[Target, ...]:
-    """The targets the result says must run next; none before the firewall-target split."""
+    """The targets the result says must run next; none before the firewall-target split, and not those it
+    ran itself (a sweep's firewall follow-up inside the lease, `pending_follow_ups`)."""
+    pending = getattr(result, "pending_follow_ups", None)
+    if pending is not None:
+        return tuple(pending)
     return tuple(getattr(result, "follow_ups", ()) or ())
 
 

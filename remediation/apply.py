@@ -38,6 +38,7 @@ from remediation.model import (
     ChangeKind,
     ChangeOutcome,
     ClassicCollectionPayload,
+    ObservedRuleCollectionGroup,
     Outcome,
     Route,
     RouteTablePayload,
@@ -65,7 +66,9 @@ class WriteGateway(Protocol):
         """Returns a warning when fields we did not change differ after the PUT (a concurrent writer)."""
         ...
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
-                                  etag: str | None) -> None: ...
+                                  etag: str | None) -> ObservedRuleCollectionGroup | None:
+        """Returns the group as ARM answered the PUT (None: not known, the verify reads it again)."""
+        ...
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None: ...
     def update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
                                    deletes: Sequence[str]) -> None: ...
@@ -110,6 +113,7 @@ class _Run:
         self.held = held  # the firewall lease, when the caller holds one: checked before each write
         self.outcomes: dict[int, ChangeOutcome] = {}
         self.warnings: dict[int, str] = {}
+        self.answers: dict[int, ObservedRuleCollectionGroup] = {}
         self.failed_tables: set[str] = set()
 
     def retried(self, describe: str, fn: Callable[[], Any]) -> Any:
@@ -132,7 +136,7 @@ class _Run:
                                                  retryable=isinstance(error, TransientError))
         else:
             self.outcomes[index] = ChangeOutcome(change, OUTCOME_OF_ACTION[change.action],
-                                                 warning=self.warnings.get(index))
+                                                 warning=self.warnings.get(index), answer=self.answers.get(index))
 
     def attempt(self, index: int, change: Change, fn: Callable[[], Any]) -> bool:
         try:
@@ -142,6 +146,8 @@ class _Run:
             return False
         if isinstance(warning, str):
             self.warnings[index] = warning
+        elif isinstance(warning, ObservedRuleCollectionGroup):
+            self.answers[index] = warning
         self.record(index, change)
         return True
 
@@ -247,14 +253,15 @@ class _Run:
                 return table
         raise _Unsupported(f"{change.address}: an association change needs a SubnetAssociationPayload")
 
-    def write_group(self, change: Change) -> None:
+    def write_group(self, change: Change) -> ObservedRuleCollectionGroup | None:
         rid = ids.parse_resource_id(change.address)
         policy_id = _parent(change.address)
         match change.action, change.new:
             case Action.DELETE, _:
                 self.gateway.delete_rule_collection_group(policy_id, rid.name)
+                return None
             case _, RuleCollectionGroupPayload() as group:
-                self.gateway.put_rule_collection_group(policy_id, rid.name, group, change.etag)
+                return self.gateway.put_rule_collection_group(policy_id, rid.name, group, change.etag)
             case _:
                 raise _Unsupported(f"{change.address}: a group change needs a RuleCollectionGroupPayload")
 

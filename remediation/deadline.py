@@ -49,6 +49,10 @@ class Deadline:
         if self.expired():
             raise DeadlineExceeded(f"deadline exceeded before {what}: the run is retried later")
 
+    def within(self, seconds: float) -> Deadline:
+        """This deadline, or `seconds` from now when that comes first (a bounded wait inside the run)."""
+        return Deadline(min(self.at, self.clock() + seconds), self.clock)
+
     def allows(self, seconds: float) -> bool:
         """Whether a wait of `seconds` ends before the deadline."""
         return seconds < self.remaining()

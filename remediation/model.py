@@ -462,6 +462,9 @@ class ChangeOutcome:
     error: str | None = None  # "<ArmCode>: <message>" when failed
     retryable: bool = False  # failed on a transient ARM error that outlived the retry deadline
     warning: str | None = None  # done, but something looks wrong (e.g. a possible concurrent writer)
+    # A group PUT that succeeded: the group as ARM answered it. The firewall verify reads the groups from
+    # these instead of listing them again (remediation/observe.py groups_as_written).
+    answer: ObservedRuleCollectionGroup | None = None
 
 
 @dataclass(frozen=True)
@@ -490,3 +493,10 @@ class ReconcileResult:
     # Why a routing target named no firewall follow-up although it has one: its owned rules were read and
     # already hold what the firewall target would write (remediation/firewall_check.py).
     follow_up_note: str | None = None
+
+    @property
+    def pending_follow_ups(self) -> tuple[Target, ...]:
+        """The follow-ups still to run: those without a result here (a sweep runs its firewall follow-up
+        itself, inside the firewall lease, and the CLI runs every follow-up right away)."""
+        ran = {r.target.lower() for r in self.follow_up_results}
+        return tuple(t for t in self.follow_ups if str(t).lower() not in ran)

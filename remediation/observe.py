@@ -17,12 +17,14 @@ resource group (a VNet gateway is deployed in its VNet's resource group), and th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from remediation import egress_observe, ids, shards
 from remediation.config import Settings
 from remediation.model import (
+    ChangeKind,
+    ChangeOutcome,
     EndpointList,
     ObservedAppGateway,
     ObservedCluster,
@@ -32,6 +34,7 @@ from remediation.model import (
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
+    Outcome,
     Snapshot,
 )
 
@@ -213,15 +216,20 @@ class _Collector:
         base = self.settings.rule_collection_group
         groups = self.gateway.list_rule_collection_groups(policy_id)
         self.policy_group_priorities = {g.name.lower(): g.priority for g in groups}
-        indexed = sorted(((i, g) for g in groups if (i := shards.shard_index(base, g.name)) is not None),
-                         key=lambda pair: pair[0])
-        self.rule_collection_group = next((g for i, g in indexed if i == 1), None)
-        self.rule_collection_shards = tuple(g for i, g in indexed if i > 1)
+        self.rule_collection_group, self.rule_collection_shards = _owned_of(base, groups)
         rcg_key = ids.id_key(f"{policy_id}/ruleCollectionGroups/{base}")
         if self.rule_collection_group is None:
             self.absent.add(rcg_key)
         else:
             self.absent.discard(rcg_key)
+
+
+def _owned_of(base: str, groups: Iterable[ObservedRuleCollectionGroup]
+              ) -> tuple[ObservedRuleCollectionGroup | None, tuple[ObservedRuleCollectionGroup, ...]]:
+    """The owned group `<base>` and its shards `<base>-k` in shard order (remediation/shards.py)."""
+    indexed = sorted(((i, g) for g in groups if (i := shards.shard_index(base, g.name)) is not None),
+                     key=lambda pair: pair[0])
+    return next((g for i, g in indexed if i == 1), None), tuple(g for i, g in indexed if i > 1)
 
 
 def _complete_tables(c: _Collector, own_subnet_ids: Iterable[str]) -> None:
@@ -347,6 +355,41 @@ def observe_owned_rules_again(gateway: ReadGateway, snapshot: Snapshot, settings
         c.read_firewall(with_group=True)
         return dataclasses.replace(snapshot, firewall=c.firewall, absent=frozenset({*snapshot.absent, *c.absent}))
     return _groups_read_again(gateway, snapshot, settings, firewall.policy_id)
+
+
+def groups_as_written(snapshot: Snapshot, outcomes: Sequence[ChangeOutcome],
+                      settings: Settings) -> Snapshot | None:
+    """The verify of group writes without a GET: the owned groups of the read made inside the firewall
+    lease, each written one as ARM answered its PUT (`ChangeOutcome.answer`, whose operation ended
+    Succeeded) and each deleted one gone. The lease keeps every other writer of this app out meanwhile.
+
+    None when that is not the whole picture: a classic firewall (its rules are the firewall), a group write
+    with no answer, or one that did not succeed. Then the groups are read again
+    (`observe_owned_rules_again`)."""
+    firewall = snapshot.firewall
+    if firewall is None or firewall.policy_id is None:
+        return None
+    groups = {ids.id_key(g.id): g for g in snapshot.owned_groups}
+    priorities = dict(snapshot.policy_group_priorities)
+    absent = set(snapshot.absent)
+    for outcome in outcomes:
+        if outcome.change.kind is not ChangeKind.RULE_COLLECTION_GROUP or outcome.outcome is Outcome.UNCHANGED:
+            continue
+        key = ids.id_key(outcome.change.address)
+        name = ids.parse_resource_id(outcome.change.address).name.lower()
+        if outcome.outcome is Outcome.DELETED:
+            groups.pop(key, None)
+            priorities.pop(name, None)
+            absent.add(key)
+        elif outcome.outcome is Outcome.FAILED or outcome.answer is None:
+            return None
+        else:
+            groups[key] = outcome.answer
+            priorities[name] = outcome.answer.priority
+            absent.discard(key)
+    owned, owned_shards = _owned_of(settings.rule_collection_group, groups.values())
+    return dataclasses.replace(snapshot, rule_collection_group=owned, rule_collection_shards=owned_shards,
+                               policy_group_priorities=priorities, absent=frozenset(absent))
 
 
 def _groups_read_again(gateway: ReadGateway, snapshot: Snapshot, settings: Settings, policy_id: str) -> Snapshot:

@@ -26,7 +26,7 @@ from remediation import desired, firewall_check, ids, observe, plan
 from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Mode, Settings
-from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
+from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline, DeadlineExceeded
 from remediation.errors import OutOfScopeError, RemediationError, TargetNotFoundError, UnsupportedTargetError
 from remediation.locks import Held, InProcessLocks, LockProvider
 from remediation.model import (
@@ -63,6 +63,11 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
     (ids.ROUTE, TargetKind.NETWORK),
     (ids.VPN_GATEWAY, TargetKind.SCOPE),
 )
+
+# How long a sweep waits for the firewall lease to verify its writes and compute the group in one read
+# (`_sweep_verify_with_firewall`). The holder may be a group write of minutes (docs/arm-notes.md 2.3); past
+# this wait the sweep verifies outside the lease and queues the firewall follow-up, as an event does.
+SWEEP_FIREWALL_LEASE_WAIT_S = 30.0
 
 # provisioningState values of an owned object that mean "not (yet) what ARM enforces".
 _UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
@@ -205,8 +210,11 @@ class Reconciler:
         first = self.reconcile(target, dry_run=dry_run, require_exists=require_exists, approve=approve)
         if first.error is not None:
             return [first]
-        later = [self.reconcile(t, dry_run=dry_run, approve=approve) for t in first.follow_ups]
-        return [dataclasses.replace(first, follow_up_results=tuple(later)), *later]
+        # A sweep may have run its firewall follow-up already (inside the lease): only the others run here.
+        later = [self.reconcile(t, dry_run=dry_run, approve=approve) for t in first.pending_follow_ups]
+        if not later:
+            return [first]
+        return [dataclasses.replace(first, follow_up_results=(*first.follow_up_results, *later)), *later]
 
     def reconcile_combined(self, target: Target, *, dry_run: bool, require_exists: bool = False,
                            approve: Approve | None = None) -> ReconcileResult:
@@ -253,6 +261,10 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
                                    follow_ups=self.follow_ups_of(target))
         outcomes = self._apply(gateway, first.changes, deadline)
+        if target.kind is TargetKind.SCOPE:
+            ended = self._sweep_verify_with_firewall(gateway, target, plan_, outcomes, deadline, approve)
+            if ended is not None:
+                return ended
         converged, after = self._verified(outcomes, first, plan_,
                                           lambda: self._observe(step, gateway, deadline))
         # A cluster whose routing was just written is new or changed: its rules nearly always are too, so
@@ -301,6 +313,46 @@ class Reconciler:
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
         return (), note, notes
 
+    def _sweep_verify_with_firewall(self, gateway: ArmGateway, target: Target, plan_: Plan,
+                                    outcomes: Sequence[ChangeOutcome], deadline: Deadline,
+                                    approve: Approve | None) -> ReconcileResult | None:
+        """A sweep that wrote routing ends with its firewall follow-up in the same run: it takes the firewall
+        lease and reads the fleet ONCE inside it, with the owned groups. That read is both the verify of
+        the routing writes and the firewall target's read (the group is computed from the fleet as it is
+        after those writes), so a converging sweep reads the fleet twice, not three times (docs/BENCHMARKS.md).
+
+        None when this does not apply and the caller verifies as for any target and names the follow-up:
+        nothing was written, a write failed or a conflict blocks (no verify read is made then), or the
+        lease stayed busy for SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued
+        follow-up runs after it)."""
+        if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
+                or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
+            return None
+        firewall_target = self.firewall_target()
+        acquired = False
+        try:
+            with self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
+                acquired = True
+                routing, firewall = run_with_retries(lambda: self._sweep_verify_pass(gateway), deadline=deadline,
+                                                     describe="observe", sleep=self._sleep)
+                firewall_result = self._firewall_from(gateway, firewall_target, firewall, deadline, approve, held)
+        except DeadlineExceeded:
+            if acquired or deadline.expired():
+                raise
+            log.info("%s: the firewall lease is busy: the writes are verified without it and the firewall "
+                     "follow-up is queued", target, extra={"target": target.id, "action": "follow-up-queued"})
+            return None
+        routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
+                                         converged=_converged(routing), follow_ups=(firewall_target,))
+        # One result, as the CLI shows a target and its follow-ups; the firewall run is listed as run.
+        return combine([routing_result, firewall_result])
+
+    def _sweep_verify_pass(self, gateway: ArmGateway) -> tuple[_Pass, _Pass]:
+        """One fleet read with the owned groups: the routing plan (the verify) and the firewall plan."""
+        snapshot = observe.observe_fleet(gateway, self.settings, with_rules=True)
+        routing = self._deletes_confirmed(gateway, self._fleet_plan(snapshot))
+        return routing, self._firewall_confirmed(gateway, self._firewall_plan_of(snapshot))
+
     # ------------------------------------------------------------------------------------ firewall target
 
     def _reconcile_firewall(self, gateway: ArmGateway, target: Target, deadline: Deadline, dry_run: bool,
@@ -312,22 +364,32 @@ class Reconciler:
         # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
         # group are read here, once, INSIDE the lease, so the write is computed from what the previous
         # holder left and from every cluster that exists now.
-        with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id), deadline) as held:
+        with self._locks.hold(self._firewall_lock(), deadline) as held:
             first = self._observe(self._firewall_pass, gateway, deadline)
-            plan_ = _plan_of(target, first)
-            if first.error is not None:
-                return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
-            refused = _refused(plan_, approve)
-            if refused is not None:
-                return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
-            outcomes = self._apply(gateway, first.changes, deadline, held)
-            converged, _ = self._verified(outcomes, first, plan_,
-                                          lambda: self._observe(lambda gw: self._reverify_firewall(gw, first),
-                                                                gateway, deadline))
+            return self._firewall_from(gateway, target, first, deadline, approve, held)
+
+    def _firewall_lock(self) -> str:
+        return "firewall:" + ids.id_key(self.settings.firewall_id)
+
+    def _firewall_from(self, gateway: ArmGateway, target: Target, first: _Pass, deadline: Deadline,
+                       approve: Approve | None, held: Held | None) -> ReconcileResult:
+        """Plan, approve, write and verify the owned groups from `first`, a read made inside the lease."""
+        plan_ = _plan_of(target, first)
+        if first.error is not None:
+            return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
+        outcomes = self._apply(gateway, first.changes, deadline, held)
+        converged, _ = self._verified(outcomes, first, plan_,
+                                      lambda: self._observe(lambda gw: self._reverify_firewall(gw, first, outcomes),
+                                                            gateway, deadline))
         return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _firewall_pass(self, gateway: ArmGateway) -> _Pass:
-        first = self._firewall_plan(gateway)
+        return self._firewall_confirmed(gateway, self._firewall_plan(gateway))
+
+    def _firewall_confirmed(self, gateway: ArmGateway, first: _Pass) -> _Pass:
         if (gateway.lists_from_resource_graph and first.error is None
                 and firewall_check.removes_anything(first.snapshot, first.collections, self.settings)):
             # A cluster Resource Graph has not indexed yet would lose its rules: a removal rests on ARM's
@@ -338,7 +400,9 @@ class Reconciler:
         return first
 
     def _firewall_plan(self, gateway: ArmGateway) -> _Pass:
-        snapshot = observe.observe_firewall(gateway, self.settings)
+        return self._firewall_plan_of(observe.observe_firewall(gateway, self.settings))
+
+    def _firewall_plan_of(self, snapshot: Snapshot) -> _Pass:
         error = _firewall_error(snapshot, self.settings)
         if error is not None:
             return _Pass(snapshot=snapshot, error=error)
@@ -347,10 +411,12 @@ class Reconciler:
         changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
         return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot, collections=tuple(collections))
 
-    def _reverify_firewall(self, gateway: ArmGateway, first: _Pass) -> _Pass:
-        """The verify of a firewall write: the owned groups are read again (still inside the
-        lease), and compared with the collections computed from the fleet read once before the write."""
-        snapshot = observe.observe_owned_rules_again(gateway, first.snapshot, self.settings)
+    def _reverify_firewall(self, gateway: ArmGateway, first: _Pass, outcomes: Sequence[ChangeOutcome]) -> _Pass:
+        """The verify of a firewall write, still inside the lease: the owned groups as ARM answered their
+        PUTs (observe.groups_as_written: no GET), else read again, compared with the collections computed
+        from the fleet read once before the write."""
+        snapshot = (observe.groups_as_written(first.snapshot, outcomes, self.settings)
+                    or observe.observe_owned_rules_again(gateway, first.snapshot, self.settings))
         return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
                      collections=first.collections)
 
@@ -367,10 +433,7 @@ class Reconciler:
         if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
             return not _unsettled(first.snapshot, first.changes), first
         again = reobserve()
-        if again.error is not None or any(c.blocking for c in again.conflicts):
-            return False, again
-        return not any(c.action is not Action.NOOP for c in again.changes) and not _unsettled(
-            again.snapshot, again.changes), again
+        return _converged(again), again
 
     def _observe(self, step: _Step, gateway: ArmGateway, deadline: Deadline) -> _Pass:
         """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
@@ -547,6 +610,14 @@ def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
     if not firewall.private_ip:
         return f"firewall {firewall.id} has no private IP to use as the next hop: nothing written"
     return None
+
+
+def _converged(again: _Pass) -> bool:
+    """What a verify read says: no error, no blocking conflict, no write left, every touched object settled."""
+    if again.error is not None or any(c.blocking for c in again.conflicts):
+        return False
+    return not any(c.action is not Action.NOOP for c in again.changes) and not _unsettled(again.snapshot,
+                                                                                       again.changes)
 
 
 def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:

@@ -39,4 +39,7 @@ def combine(results: Sequence[ReconcileResult]) -> ReconcileResult:
         target=first.target, dry_run=first.dry_run, plan=plan,
         outcomes=tuple(o for p in parts for o in p.outcomes), arm_calls=calls, converged=converged,
         error=next((p.error for p in parts if p.error), None),
-        follow_ups=first.follow_ups, follow_up_results=tuple(rest))
+        follow_ups=first.follow_ups,
+        # The first may list results already (a sweep's own firewall run, or reconcile_with_follow_ups).
+        follow_up_results=(*first.follow_up_results,
+                           *(r for r in rest if not any(r is known for known in first.follow_up_results))))

@@ -15,6 +15,7 @@ taken here: apply and the reconciler hold the process's one lock provider.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -431,10 +432,14 @@ class ArmGateway:
     # ------------------------------------------------------------------------------------- writes: firewall
 
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
-                                  etag: str | None = None) -> None:
+                                  etag: str | None = None) -> ObservedRuleCollectionGroup | None:
         """PUT the whole owned group (a PUT replaces the group: docs/arm-notes.md 2.4). If-Match carries the
         etag of the read made inside the firewall lease (`etag`); on 412 the etag is read again and the
-        group PUT again, since the group is wholly ours and its content comes from the plan."""
+        group PUT again, since the group is wholly ours and its content comes from the plan.
+
+        Returns the group as ARM answered the PUT, which the verify uses instead of a GET. That answer is
+        the target state with `provisioningState: Updating` (docs/arm-notes.md 1.2); the operation has ended
+        Succeeded when this returns (a Failed or Canceled one raises), so that is the state recorded."""
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
         client = self._clients.network(rid.subscription)
         rcg_id = str(rid.child("ruleCollectionGroups", name))
@@ -445,16 +450,21 @@ class ArmGateway:
             current = self.get_rule_collection_group(policy_id, name)
             return None, current.etag if current is not None else None
 
-        def write(_: None, tag: str | None) -> None:
+        def write(_: None, tag: str | None) -> ObservedRuleCollectionGroup | None:
             headers = {"If-Match": tag} if tag else {}
-            self._write(rcg_id, "put rule collection group",
-                        lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
-                            rg, policy, name, body, headers=headers,
-                            polling=self._clients.polling("ruleCollectionGroups")).result(),
-                        lro_path=rcg_id)
+            answer = self._write(rcg_id, "put rule collection group",
+                                 lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
+                                     rg, policy, name, body, headers=headers,
+                                     polling=self._clients.polling("ruleCollectionGroups")).result(),
+                                 lro_path=rcg_id)
+            answered = _body(answer) if answer is not None else {}
+            if not answered.get("id"):
+                return None
+            return dataclasses.replace(convert.rule_collection_group_from_arm(answered),
+                                       provisioning_state="Succeeded")
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
-        conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write, known=(None, etag))
+        return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write, known=(None, etag))
 
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None:
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)

@@ -102,8 +102,11 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
     # caller can poll like any other request.
     follow_up_ids = _enqueue_follow_ups(runtime, request, result)
     document = to_json(result)
-    for item, request_id in zip(document.get("followUps") or [], follow_up_ids, strict=False):
-        item["requestId"] = request_id
+    pending = {str(t).lower(): request_id
+               for t, request_id in zip(result.pending_follow_ups, follow_up_ids, strict=False)}
+    for item in document.get("followUps") or []:
+        if item["target"].lower() in pending:
+            item["requestId"] = pending[item["target"].lower()]
     failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
     state = RunState.FAILED if failed else RunState.SUCCEEDED
     _audit(runtime, AuditRecord(
@@ -141,7 +144,7 @@ def _enqueue_follow_ups(runtime: Runtime, request: RemediationRequest,
     if result.error is not None:
         return []
     ids: list[str | None] = []
-    for target in result.follow_ups:
+    for target in result.pending_follow_ups:  # a sweep may have run its firewall follow-up itself
         follow_up = RemediationRequest(
             target=target, trigger=request.trigger, request_id=intake.new_request_id(), dry_run=request.dry_run,
             event_id=request.event_id, correlation_id=request.correlation_id or request.request_id)
@@ -209,14 +212,15 @@ def _audit(runtime: Runtime, record: AuditRecord) -> None:
 def _sweep_compliance(runtime: Runtime, request: RemediationRequest,
                       result: ReconcileResult) -> dict[str, Any] | None:
     """The drift sweep ends with its firewall follow-up (same trigger, docs/architecture.md section 2): that
-    run's audit row records the compliance of the scope after both (a fresh read). A sweep that needed no
-    follow-up (its rules were already in place) records it in its own row. Other runs and a failed read
+    run's audit row records the compliance of the scope after both (a fresh read). A sweep with no follow-up
+    left to run (its rules were already in place, or it ran the firewall part itself inside the lease)
+    records it in its own row. Other runs and a failed read
     record none: the reconcile already happened and must not be re-run for its audit row. (A sweep whose
     follow-up coalesced into an event's pending firewall run records none; the next sweep does.)"""
     if request.trigger is not Trigger.TIMER:
         return None
     ends_the_sweep = request.target.kind is TargetKind.FIREWALL or (
-        request.target.kind is TargetKind.SCOPE and not result.follow_ups and result.error is None)
+        request.target.kind is TargetKind.SCOPE and not result.pending_follow_ups and result.error is None)
     if not ends_the_sweep:
         return None
     from remediation.render_status import to_json

@@ -99,24 +99,22 @@ def test_the_status_of_a_queued_skipped_target_says_so(arm: Any, storage: Azurit
 
 
 def test_the_drift_sweep_audit_row_records_compliance_after_the_run(arm: Any, storage: Azurite) -> None:
-    from azure.functions.queue import QueueMessage as HostQueueMessage
+    """A sweep that writes routing runs its firewall follow-up itself, inside the lease (docs/BENCHMARKS.md,
+    round 4): its one audit row is the whole sweep and records the compliance after it; nothing is queued."""
     from azure.functions.timer import TimerRequest as HostTimerRequest
 
     user_function("drift_sweep")(HostTimerRequest(past_due=False))
     (message,) = receive_all(storage)
     user_function("reconcile_worker")(as_queue_message(message))
-    # The sweep's firewall target: enqueued with the dedupe window's delay, so delivered here by hand, as the
-    # host would once the message becomes visible.
-    (sweep,) = audit_rows(storage)
-    (follow_up,) = json.loads(sweep["planJson"])["followUps"]
-    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "timer",
-            "dryRun": False, "requestId": follow_up["requestId"]}
-    user_function("reconcile_worker")(HostQueueMessage(id=follow_up["requestId"], body=json.dumps(body).encode(),
-                                                       dequeue_count=1))
-    sweep_row, row = sorted(audit_rows(storage), key=lambda r: r["targetKind"] == "firewall")
-    assert sweep_row["targetKind"] == "scope" and "complianceJson" not in sweep_row
-    assert row["targetKind"] == "firewall"
-    assert row["trigger"] == "timer" and row["state"] == "succeeded"
+    assert receive_all(storage) == []  # no firewall follow-up was enqueued
+    (row,) = audit_rows(storage)
+    plan = json.loads(row["planJson"])
+    (follow_up,) = plan["followUps"]
+    assert follow_up["target"].startswith("firewall:") and follow_up["status"] == "succeeded"
+    assert "requestId" not in follow_up  # it ran in this request, under no request id of its own
+    assert any(c["kind"] == "ruleCollectionGroup" for c in plan["changes"])  # the group write is in this row
+    assert row["targetKind"] == "scope" and row["trigger"] == "timer" and row["state"] == "succeeded"
+    assert plan["converged"] is True
     compliance = json.loads(row["complianceJson"])
     assert compliance["summary"] == {"compliant": 2, "non-compliant": 0, "skipped": 1, "conflicted": 0}
     assert (row["compliant"], row["compliantClusters"], row["nonCompliantClusters"], row["skippedClusters"],
@@ -136,7 +134,6 @@ def test_a_cluster_run_records_no_compliance(arm: Any, storage: Azurite) -> None
 def test_a_converged_drift_sweep_records_compliance_in_its_own_row(arm: Any, storage: Azurite) -> None:
     """A sweep that finds the owned rules in place names no firewall follow-up: its own row is the last run
     of the sweep, so the compliance is recorded there."""
-    from azure.functions.queue import QueueMessage as HostQueueMessage
     from azure.functions.timer import TimerRequest as HostTimerRequest
 
     seen: set[str] = set()
@@ -150,13 +147,8 @@ def test_a_converged_drift_sweep_records_compliance_in_its_own_row(arm: Any, sto
         seen.update(r["RowKey"] for r in audit_rows(storage))
         return row
 
-    first = sweep_once()
-    (follow_up,) = json.loads(first["planJson"])["followUps"]
-    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "timer",
-            "dryRun": False, "requestId": follow_up["requestId"]}
-    user_function("reconcile_worker")(HostQueueMessage(id=follow_up["requestId"], body=json.dumps(body).encode(),
-                                                       dequeue_count=1))
-    seen.update(r["RowKey"] for r in audit_rows(storage))
+    first = sweep_once()  # writes routing and the group (its own firewall part)
+    assert json.loads(first["planJson"])["converged"] is True
     second = sweep_once()
     plan = json.loads(second["planJson"])
     assert plan["followUps"] == [] and plan["followUpNote"]

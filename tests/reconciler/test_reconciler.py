@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.deadline import Deadline
+from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.locks import Held, InProcessLocks
 from remediation.model import Action, ChangeKind
-from remediation.reconciler import Reconciler
+from remediation.reconciler import SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     APP_GATEWAY,
@@ -486,14 +486,70 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
 
     w = world(without_overlay)
     reconciler = Reconciler(w.settings, locks=_ClusterAppearsWhileWaiting(w.emu, overlay))
-    # The sweep's routing lists the clusters before the firewall target takes the lease; the cluster that
-    # appears meanwhile must still get its rule, or this write would remove what its own run wrote.
-    sweep, firewall = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
+    # The sweep's routing lists the clusters before it takes the firewall lease; the cluster that appears
+    # meanwhile must still get its rule, or this write would remove what its own run wrote.
+    (sweep,) = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
+    (firewall,) = sweep.follow_up_results  # run by the sweep itself, inside the lease
     egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress-fqdn")
     assert {r["name"] for r in egress["rules"]} == {"aks-overlay"}
-    assert firewall.converged is True and sweep.converged is True
-    # Routing the new cluster is its own run's job: the next sweep finds it.
+    assert firewall.converged is True
+    # The sweep's verify is that same read: it sees the new cluster, whose routing nobody has written yet,
+    # so the sweep says it is not converged (its own run, or the next sweep, routes it).
+    assert sweep.converged is False
     assert reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes
+
+
+class _FirewallLeaseBusyOnce:
+    """A firewall lease another writer holds past the sweep's wait the first time it is asked for."""
+
+    def __init__(self) -> None:
+        self._inner = InProcessLocks()
+        self.firewall_holds: list[float] = []
+
+    @contextmanager
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
+        if name.startswith("firewall:"):
+            self.firewall_holds.append(deadline.remaining() if deadline is not None else float("inf"))
+            if len(self.firewall_holds) == 1:
+                raise DeadlineExceeded(f"deadline exceeded waiting for lock {name}")
+        with self._inner.hold(name, deadline) as held:
+            yield held
+
+
+def test_a_converging_sweep_verifies_and_writes_the_group_from_one_read_inside_the_lease(
+        world: WorldFactory) -> None:
+    w = world()
+    w.reset_log()
+    (sweep,) = w.reconciler.reconcile_with_follow_ups(w.reconciler.scope_target(), dry_run=False)
+    assert sweep.converged is True and sweep.pending_follow_ups == ()
+    assert [r.target for r in sweep.follow_up_results] == [str(w.reconciler.firewall_target())]
+    kinds = Counter(c.kind for c in sweep.plan.writes)
+    assert kinds[ChangeKind.RULE_COLLECTION_GROUP] == 1 and kinds[ChangeKind.ROUTE_TABLE] > 0
+    gets = [r.path.lower() for r in w.emu.request_log if r.method == "GET" and "/operations/" not in r.path.lower()
+            and "/nfvoperations/" not in r.path.lower()]
+    # The fleet is listed twice (the plan, then the verify that is also the group's read) and the policy's
+    # groups once: the group PUT's own answer is its verify, so no list follows it.
+    assert sum(p.endswith("/managedclusters") for p in gets) == 2
+    assert sum(p.endswith("/rulecollectiongroups") for p in gets) == 1
+    group_put = max(i for i, r in enumerate(w.emu.request_log)
+                    if r.method == "PUT" and "/rulecollectiongroups/" in r.path.lower())
+    assert not any(r.method == "GET" and r.path.lower().endswith("/rulecollectiongroups")
+                   for r in w.emu.request_log[group_put:])
+
+
+def test_a_sweep_whose_firewall_lease_is_busy_verifies_without_it_and_names_the_follow_up(
+        world: WorldFactory) -> None:
+    w = world()
+    locks = _FirewallLeaseBusyOnce()
+    reconciler = Reconciler(w.settings, locks=locks)
+    sweep, firewall = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
+    # The sweep waited a bounded time (not its whole run budget), then verified its routing on its own.
+    assert locks.firewall_holds[0] <= SWEEP_FIREWALL_LEASE_WAIT_S + 0.01 < locks.firewall_holds[1]
+    assert [str(t) for t in sweep.follow_ups] == [str(reconciler.firewall_target())]
+    assert not any(c.kind is ChangeKind.RULE_COLLECTION_GROUP for c in sweep.plan.changes)  # routing only
+    assert sweep.converged is True and firewall.converged is True
+    assert firewall.target == str(reconciler.firewall_target()) and firewall.plan.has_changes
+    assert reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes is False
 
 
 def test_a_read_still_throttled_after_azure_core_retries_is_tried_again(world: WorldFactory) -> None:
