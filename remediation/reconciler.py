@@ -26,8 +26,14 @@ from remediation import desired, firewall_check, ids, observe, plan
 from remediation.apply import apply_changes
 from remediation.azure.gateway import ArmGateway
 from remediation.config import Mode, Settings
-from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline, DeadlineExceeded
-from remediation.errors import OutOfScopeError, RemediationError, TargetNotFoundError, UnsupportedTargetError
+from remediation.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
+from remediation.errors import (
+    OutOfScopeError,
+    RemediationError,
+    TargetNotFoundError,
+    TransientError,
+    UnsupportedTargetError,
+)
 from remediation.locks import Held, InProcessLocks, LockProvider
 from remediation.model import (
     Action,
@@ -323,8 +329,8 @@ class Reconciler:
 
         None when this does not apply and the caller verifies as for any target and names the follow-up:
         nothing was written, a write failed or a conflict blocks (no verify read is made then), or the
-        lease stayed busy for SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued
-        follow-up runs after it)."""
+        lease was not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the
+        queued follow-up runs after it)."""
         if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
                 or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
             return None
@@ -336,11 +342,13 @@ class Reconciler:
                 routing, firewall = run_with_retries(lambda: self._sweep_verify_pass(gateway), deadline=deadline,
                                                      describe="observe", sleep=self._sleep)
                 firewall_result = self._firewall_from(gateway, firewall_target, firewall, deadline, approve, held)
-        except DeadlineExceeded:
+        except TransientError as exc:
+            # Not acquired in time (DeadlineExceeded, a blob lease still held past its acquire timeout) or the
+            # lease store failing: the fallback writes no group, and the queued follow-up takes the lease itself.
             if acquired or deadline.expired():
                 raise
-            log.info("%s: the firewall lease is busy: the writes are verified without it and the firewall "
-                     "follow-up is queued", target, extra={"target": target.id, "action": "follow-up-queued"})
+            log.info("%s: firewall lease not taken (%s): the writes are verified without it and the firewall "
+                     "follow-up is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
             return None
         routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
                                          converged=_converged(routing), follow_ups=(firewall_target,))

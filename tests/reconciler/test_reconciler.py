@@ -16,6 +16,7 @@ import pytest
 
 from emulator import Emulator
 from remediation.deadline import Deadline, DeadlineExceeded
+from remediation.errors import TransientError
 from remediation.locks import Held, InProcessLocks
 from remediation.model import Action, ChangeKind
 from remediation.reconciler import SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
@@ -500,10 +501,11 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
 
 
 class _FirewallLeaseBusyOnce:
-    """A firewall lease another writer holds past the sweep's wait the first time it is asked for."""
+    """A firewall lease not taken the first time it is asked for: `busy` is what the wait ends with."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy: Exception) -> None:
         self._inner = InProcessLocks()
+        self._busy = busy
         self.firewall_holds: list[float] = []
 
     @contextmanager
@@ -511,7 +513,7 @@ class _FirewallLeaseBusyOnce:
         if name.startswith("firewall:"):
             self.firewall_holds.append(deadline.remaining() if deadline is not None else float("inf"))
             if len(self.firewall_holds) == 1:
-                raise DeadlineExceeded(f"deadline exceeded waiting for lock {name}")
+                raise self._busy
         with self._inner.hold(name, deadline) as held:
             yield held
 
@@ -537,10 +539,15 @@ def test_a_converging_sweep_verifies_and_writes_the_group_from_one_read_inside_t
                    for r in w.emu.request_log[group_put:])
 
 
+@pytest.mark.parametrize("busy", [
+    DeadlineExceeded("deadline exceeded waiting for lock firewall:x"),  # the in-process lock's wait
+    TransientError("lock firewall:x still held by another writer after 180s", arm_code=None, status=409,
+                   target="firewall:x"),  # a blob lease past its acquire timeout
+], ids=["wait ended", "blob lease still held"])
 def test_a_sweep_whose_firewall_lease_is_busy_verifies_without_it_and_names_the_follow_up(
-        world: WorldFactory) -> None:
+        world: WorldFactory, busy: Exception) -> None:
     w = world()
-    locks = _FirewallLeaseBusyOnce()
+    locks = _FirewallLeaseBusyOnce(busy)
     reconciler = Reconciler(w.settings, locks=locks)
     sweep, firewall = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
     # The sweep waited a bounded time (not its whole run budget), then verified its routing on its own.
