@@ -122,6 +122,43 @@ def test_the_drift_sweep_audit_row_records_compliance_after_the_run(arm: Any, st
     assert compliance == body_of(get_compliance())  # nothing changed since: the same document
 
 
+def test_a_drift_sweep_that_finds_the_firewall_lease_held_queues_its_firewall_follow_up(
+        arm: Any, storage: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer holds the firewall lease (a real blob lease in Azurite) past the sweep's wait: the sweep
+    verifies its routing without it and queues the firewall follow-up, whose own row records the compliance."""
+    from azure.functions.queue import QueueMessage as HostQueueMessage
+    from azure.functions.timer import TimerRequest as HostTimerRequest
+    from azure.storage.blob import BlobServiceClient
+
+    from remediation import ids, reconciler
+    from remediation.storage import BlobLeaseLocks
+    from remediation.triggers.runtime import get_runtime
+
+    monkeypatch.setattr(reconciler, "SWEEP_FIREWALL_LEASE_WAIT_S", 1.0)
+    holder = BlobLeaseLocks(BlobServiceClient.from_connection_string(storage.connection_string()))
+    firewall_id = get_runtime().settings.firewall_id
+    user_function("drift_sweep")(HostTimerRequest(past_due=False))
+    (message,) = receive_all(storage)
+    with holder.hold("firewall:" + ids.id_key(firewall_id)):
+        user_function("reconcile_worker")(as_queue_message(message))
+    (sweep,) = audit_rows(storage)
+    plan = json.loads(sweep["planJson"])
+    (follow_up,) = plan["followUps"]
+    assert follow_up["status"] == "pending" and follow_up["requestId"]
+    assert not any(c["kind"] == "ruleCollectionGroup" for c in plan["changes"])  # no group write without it
+    assert plan["converged"] is True and "complianceJson" not in sweep
+    # The follow-up is enqueued with the dedupe window's delay, so delivered here by hand, as the host would
+    # once the message becomes visible.
+    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "timer",
+            "dryRun": False, "requestId": follow_up["requestId"]}
+    user_function("reconcile_worker")(HostQueueMessage(id=follow_up["requestId"], body=json.dumps(body).encode(),
+                                                       dequeue_count=1))
+    row = next(r for r in audit_rows(storage) if r["targetKind"] == "firewall")
+    assert row["trigger"] == "timer" and row["state"] == "succeeded"
+    compliance = json.loads(row["complianceJson"])
+    assert compliance["summary"] == {"compliant": 2, "non-compliant": 0, "skipped": 1, "conflicted": 0}
+
+
 def test_a_cluster_run_records_no_compliance(arm: Any, storage: Azurite) -> None:
     post({"target": f"{AKS}/aks-cni", "dryRun": False})
     (message,) = receive_all(storage)
