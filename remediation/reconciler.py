@@ -74,6 +74,9 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
 # (`_sweep_verify_with_firewall`). The holder may be a group write of minutes (docs/arm-notes.md 2.3); past
 # this wait the sweep verifies outside the lease and queues the firewall follow-up, as an event does.
 SWEEP_FIREWALL_LEASE_WAIT_S = 30.0
+# ...and only with this much of its run budget left: a group write behind a firewall takes "three to five
+# minutes on average" (docs/arm-notes.md 2.3). With less, the follow-up is queued and runs with its own budget.
+SWEEP_FIREWALL_BUDGET_S = 300.0
 
 # provisioningState values of an owned object that mean "not (yet) what ARM enforces".
 _UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
@@ -328,13 +331,18 @@ class Reconciler:
         after those writes), so a converging sweep reads the fleet twice, not three times (docs/BENCHMARKS.md).
 
         None when this does not apply and the caller verifies as for any target and names the follow-up:
-        nothing was written, a write failed or a conflict blocks (no verify read is made then), or the
-        lease was not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the
-        queued follow-up runs after it)."""
+        nothing was written, a write failed or a conflict blocks (no verify read is made then), less than
+        SWEEP_FIREWALL_BUDGET_S of the run is left, or the lease was not taken within
+        SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued follow-up runs after it)."""
         if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
                 or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
             return None
         firewall_target = self.firewall_target()
+        if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
+            log.info("%s: %.0f s of the run budget left, less than a group write may take: the firewall "
+                     "follow-up is queued", target, deadline.remaining(),
+                     extra={"target": target.id, "action": "follow-up-queued"})
+            return None
         acquired = False
         try:
             with self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:

@@ -19,7 +19,7 @@ from remediation.deadline import Deadline, DeadlineExceeded
 from remediation.errors import TransientError
 from remediation.locks import Held, InProcessLocks
 from remediation.model import Action, ChangeKind
-from remediation.reconciler import SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
+from remediation.reconciler import SWEEP_FIREWALL_BUDGET_S, SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     APP_GATEWAY,
@@ -568,3 +568,14 @@ def test_a_read_still_throttled_after_azure_core_retries_is_tried_again(world: W
     assert result.plan.has_changes
     assert [r.status for r in w.emu.request_log if r.path.lower().endswith("/managedclusters/aks-cni")] == [
         429, 429, 429, 429, 200]
+
+
+def test_a_sweep_with_too_little_budget_left_for_a_group_write_queues_the_firewall_follow_up(
+        world: WorldFactory) -> None:
+    w = world()
+    locks = _FirewallLeaseBusyOnce(AssertionError("the sweep must not ask for the firewall lease"))
+    reconciler = Reconciler(w.settings, locks=locks, retry_deadline_s=SWEEP_FIREWALL_BUDGET_S - 60)
+    sweep = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    assert sweep.converged is True and sweep.plan.has_changes
+    assert sweep.pending_follow_ups == (reconciler.firewall_target(),) and sweep.follow_up_results == ()
+    assert locks.firewall_holds == []
