@@ -366,7 +366,10 @@ class Reconciler:
     def _sweep_verify_pass(self, gateway: ArmGateway) -> tuple[_Pass, _Pass]:
         """One fleet read with the owned groups: the routing plan (the verify) and the firewall plan."""
         snapshot = observe.observe_fleet(gateway, self.settings, with_rules=True)
-        routing = self._deletes_confirmed(gateway, self._fleet_plan(snapshot))
+        # The routing is judged without the groups: their state before this run's group write is the
+        # firewall part's to judge (a Failed group it repairs must not make the routing "not converged").
+        routing_view = dataclasses.replace(snapshot, rule_collection_group=None, rule_collection_shards=())
+        routing = self._deletes_confirmed(gateway, self._fleet_plan(routing_view))
         return routing, self._firewall_confirmed(gateway, self._firewall_plan_of(snapshot))
 
     # ------------------------------------------------------------------------------------ firewall target

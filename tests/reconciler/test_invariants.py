@@ -105,6 +105,21 @@ def test_a_failed_owned_group_is_not_converged_and_a_rerun_repairs_it(world: Wor
     assert props(w.emu, OWNED_RCG)["provisioningState"] == "Succeeded"
 
 
+def test_a_sweep_that_repairs_routing_and_a_failed_group_in_one_run_is_converged(world: WorldFactory) -> None:
+    """The sweep's verify read inside the firewall lease sees the group as it was BEFORE its own repair: the
+    routing's convergence must not rest on the group's state, which the firewall part's verify decides."""
+    w = world()
+    assert w.sweep().converged is True
+    _set_group_state(w, "Failed")
+    (owned_route,) = [r for r in route_names(w.emu, CUSTOMER_TABLE) if r.startswith("rmd-")][:1]
+    w.emu.delete_foreign(f"{CUSTOMER_TABLE}/routes/{owned_route}")
+    (result,) = w.reconciler.reconcile_with_follow_ups(w.reconciler.scope_target(), dry_run=False)
+    assert {(o.change.kind, o.outcome) for o in result.outcomes} >= {
+        (ChangeKind.ROUTE, Outcome.CREATED), (ChangeKind.RULE_COLLECTION_GROUP, Outcome.UPDATED)}
+    assert result.converged is True
+    assert props(w.emu, OWNED_RCG)["provisioningState"] == "Succeeded"
+
+
 @pytest.mark.parametrize("state", ["Updating", "Deleting"])
 def test_an_owned_group_that_is_still_changing_is_not_converged(world: WorldFactory, state: str) -> None:
     w = world()
