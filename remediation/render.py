@@ -28,6 +28,10 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
                      "summary": {...}, "converged": ..., "error": ...}]  # what must run after this target
     }
 
+A follow-up that already ran (the CLI runs them right away; a sweep that wrote routing runs its firewall part
+itself, inside the lease) is `succeeded` or `failed`, with its changes and outcomes in this document's own
+lists; a `pending` one is queued, and the queue worker adds the `requestId` it runs under.
+
 Rules inside `before`/`after` of a firewall change (`ruleCollections[].rules[]` of a group,
 `rules[]` of a classic collection) are in ARM names; `ruleType` says which kind (classic rules have none):
 
