@@ -600,6 +600,7 @@ def desired_rule_collections(
     eligible, with_ingress, skips = rule_eligibility(snapshot, settings)
     names = _rule_names(eligible)
     ingress: list[NetworkRule] = []
+    held = _owned_ingress_rules(snapshot, settings)
     all_ranges: list[str] = []
     ranged: list[egress.ClusterRanges] = []
     for cluster in eligible:
@@ -613,6 +614,13 @@ def desired_rule_collections(
         if gateway_prefixes:
             # Runbook step 2 firewall rule: source = App Gateway subnet, destination = the AKS ranges.
             ingress.append(_rule(name, INGRESS_PROTOCOLS, gateway_prefixes, ranges, settings.ingress_ports))
+        elif _ingress_kept_as_is(snapshot, cluster, with_ingress) and name.lower() in held:
+            # Its ingress part cannot be planned (the gateway or its subnet not observed, an unsupported
+            # SKU, a default route on its subnet), yet the gateway is not known to be gone: the rule it has
+            # may still carry traffic, so it stays as it is rather than leave with the group PUT.
+            ingress.append(held[name.lower()])
+            skips[:] = [Skip(k.target, k.reason.replace(_INGRESS_NOT_PLANNED, _INGRESS_KEPT))
+                        if id_key(k.target) == id_key(cluster.id) else k for k in skips]
     p2s = _sorted_prefixes(guards.ipv4_only(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes))
     prefix = settings.ownership_prefix
     collections: list[RuleCollection] = []
@@ -631,6 +639,28 @@ def desired_rule_collections(
         rule = _rule("p2s-to-aks", P2S_PROTOCOLS, p2s, all_ranges, settings.ingress_ports)
         collections.append(RuleCollection(f"{prefix}p2s", P2S_PRIORITY, ALLOW, (rule,)))
     return tuple(collections), tuple(skips)
+
+
+_INGRESS_NOT_PLANNED = "egress rule kept, ingress rule not planned"
+_INGRESS_KEPT = "egress rule kept, ingress rule kept as it is"
+
+
+def _ingress_kept_as_is(snapshot: Snapshot, cluster: ObservedCluster, with_ingress: set[str]) -> bool:
+    """The cluster names an ingress gateway not confirmed deleted, but its ingress part is not planned."""
+    return (bool(cluster.ingress_gateway_id) and not gateway_deleted(snapshot, cluster)
+            and id_key(cluster.id) not in with_ingress)
+
+
+def _owned_ingress_rules(snapshot: Snapshot, settings: Settings) -> dict[str, NetworkRule]:
+    """The rules of the owned ingress collection as observed (every owned group and shard, or the classic
+    firewall's own collections), by lower-case rule name."""
+    name = f"{settings.ownership_prefix}ingress".lower()
+    firewall = snapshot.firewall
+    if firewall is not None and firewall.policy_id is None:
+        collections: Iterable[RuleCollection] = firewall.classic_collections
+    else:
+        collections = [c for g in snapshot.owned_groups for c in g.rule_collections]
+    return {r.name.lower(): r for c in collections if c.name.lower() == name for r in c.rules}
 
 
 def rule_eligibility(
@@ -656,7 +686,7 @@ def rule_eligibility(
         if ingress_skip is None:
             with_ingress.add(id_key(cluster.id))
         else:
-            skips.append(Skip(cluster.id, f"{ingress_skip.reason} (egress rule kept, ingress rule not planned)"))
+            skips.append(Skip(cluster.id, f"{ingress_skip.reason} ({_INGRESS_NOT_PLANNED})"))
     return eligible, with_ingress, skips
 
 

@@ -335,6 +335,51 @@ def test_a_failing_ingress_part_keeps_the_cluster_egress_rule(gateway) -> None:
     assert "egress rule kept" in skips[0].reason
 
 
+HELD_INGRESS = NetworkRule("aks1", ("TCP",), (f.APPGW_PREFIX,), (f.NODE_PREFIX,), ("80", "443"))
+
+
+def _with_held_ingress(snap: Snapshot) -> Snapshot:
+    """The owned group as an earlier run left it: the cluster's ingress rule is in place."""
+    name = f.settings().rule_collection_group
+    group = ObservedRuleCollectionGroup(f"{f.POLICY}/ruleCollectionGroups/{name}", name, 250,
+                                        (RuleCollection("rmd-ingress", 210, "Allow", (HELD_INGRESS,)),))
+    return dataclasses.replace(snap, firewall=snap.firewall or f.firewall(), rule_collection_group=group)
+
+
+def _without_gateway_subnet(snap: Snapshot) -> Snapshot:
+    return dataclasses.replace(snap, subnets={k: v for k, v in snap.subnets.items()
+                                              if k != f.APPGW_SUBNET.lower()})
+
+
+def _without_gateway(snap: Snapshot) -> Snapshot:
+    return dataclasses.replace(snap, app_gateways={})
+
+
+@pytest.mark.parametrize("snap", [
+    pytest.param(f.hub_spoke(gateway=f.appgw(sku_name="Standard_Medium", sku_tier="Standard")), id="v1"),
+    pytest.param(f.hub_spoke(gateway=f.appgw(sku_name="Basic_v2", sku_tier="Basic_v2")), id="basic-v2"),
+    pytest.param(_without_gateway_subnet(f.hub_spoke()), id="gateway subnet not observed"),
+    pytest.param(_without_gateway(f.hub_spoke()), id="gateway not observed"),
+])
+def test_an_ingress_rule_in_place_stays_when_its_ingress_part_cannot_be_planned(snap: Snapshot) -> None:
+    """Never remove what may still carry traffic: the group PUT replaces the group, so a rule left out of
+    the desired set is deleted. Unless the gateway is known to be gone, the rule in place is kept as it is."""
+    collections, skips = desired.desired_rule_collections(_with_held_ingress(snap), f.settings(**EGRESS_RULE))
+    ingress = next(c for c in collections if c.name == "rmd-ingress")
+    assert ingress.rules == (HELD_INGRESS,)
+    (skip,) = [k for k in skips if k.target == f.CLUSTER]
+    assert skip.reason.endswith("(egress rule kept, ingress rule kept as it is)")
+    # Nothing in place: nothing is invented for it.
+    collections, _ = desired.desired_rule_collections(snap, f.settings(**EGRESS_RULE))
+    assert "rmd-ingress" not in {c.name for c in collections}
+
+
+def test_the_ingress_rule_of_a_gateway_confirmed_deleted_goes() -> None:
+    collections, _ = desired.desired_rule_collections(_with_held_ingress(_gateway_deleted()),
+                                                      f.settings(**EGRESS_RULE))
+    assert "rmd-ingress" not in {c.name for c in collections}
+
+
 # --------------------------------------------------------------------------------------------- 12: summary
 
 
