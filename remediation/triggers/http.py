@@ -153,7 +153,9 @@ def _plan_now(runtime: Runtime, target: Target) -> func.HttpResponse:
     from remediation.render import to_json
 
     try:
-        result = runtime.reconciler.reconcile(target, dry_run=True, require_exists=True)
+        # The whole plan, as the CLI shows it: the target and the firewall follow-up it would queue. Showing
+        # the routing alone would hide the rule changes an apply goes on to make.
+        result = runtime.reconciler.reconcile_combined(target, dry_run=True, require_exists=True)
     except TargetNotFoundError as exc:
         return error_response(404, exc.code, str(exc))
     except TransientError as exc:

@@ -108,6 +108,12 @@ def test_dry_run_returns_the_plan_now(arm: Any, storage: Azurite) -> None:
     assert plan["dryRun"] is True
     assert {"target", "changes", "summary", "conflicts", "skipped", "armCalls"} <= set(plan)
     assert plan["armCalls"]["writes"] == 0
+    # The whole plan: the cluster's routing and the group its firewall follow-up would write.
+    kinds = {c["kind"] for c in plan["changes"] if c["action"] != "noop"}
+    assert {"route", "ruleCollectionGroup"} <= kinds
+    (follow_up,) = plan["followUps"]
+    assert follow_up["target"].startswith("firewall:") and follow_up["summary"]["create"] + \
+        follow_up["summary"]["update"] == 1
     assert queued_count(storage) == 0
 
 

@@ -254,9 +254,17 @@ def test_http_apply_is_202_then_the_queue_message_reconciles_against_arm(w: Work
     assert status["status"] == "succeeded", status
     assert status["result"]["converged"] is True
     assert any(r.method == "PUT" for r in arm.request_log)
-    # Nothing is left to do: a dry run of the same target plans no change.
+    # The cluster's routing is done; its firewall follow-up is queued (visible after the dedupe window). The
+    # dry run shows the whole plan, as the CLI does: the group that follow-up will write, and nothing else.
     again = post(w, {"target": target, "dryRun": True}).json()
-    assert (again["summary"]["create"], again["summary"]["update"], again["summary"]["delete"]) == (0, 0, 0)
+    assert [c["kind"] for c in again["changes"] if c["action"] != "noop"] == ["ruleCollectionGroup"]
+    (follow_up,) = status["result"]["followUps"]
+    body = {"target": {"kind": "firewall", "id": follow_up["target"].split(":", 1)[1]}, "trigger": "http",
+            "dryRun": False, "requestId": follow_up["requestId"]}
+    w.queue("reconcile_worker", json.dumps(body), message_id=follow_up["requestId"]).raise_for_status()
+    # Nothing is left to do: a dry run of the same target plans no change.
+    after = post(w, {"target": target, "dryRun": True}).json()
+    assert (after["summary"]["create"], after["summary"]["update"], after["summary"]["delete"]) == (0, 0, 0)
 
 
 # ------------------------------------------------------------------------------------ timer, queue, Event Grid
