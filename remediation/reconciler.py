@@ -261,6 +261,8 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
         if dry_run:
+            if target.kind is TargetKind.SCOPE and plan_.has_changes:
+                return self._sweep_plan_with_firewall(gateway, target, first, plan_, deadline)
             follow_ups, note, notes = self._follow_ups(gateway, target, None if plan_.has_changes else first,
                                                        deadline)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
@@ -361,6 +363,26 @@ class Reconciler:
         routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
                                          converged=_converged(routing), follow_ups=(firewall_target,))
         # One result, as the CLI shows a target and its follow-ups; the firewall run is listed as run.
+        return combine([routing_result, firewall_result])
+
+    def _sweep_plan_with_firewall(self, gateway: ArmGateway, target: Target, first: _Pass, plan_: Plan,
+                                  deadline: Deadline) -> ReconcileResult:
+        """A sweep's dry run with routing to write: the firewall plan comes from the same fleet read, with the
+        owned groups read on top (one list), instead of a second read of the fleet by the firewall target.
+        What the firewall target's own dry run would plan (`observe_fleet` reads all `observe_firewall`
+        does). A failed groups read names the follow-up instead, which then plans from its own read."""
+        firewall_target = self.firewall_target()
+        try:
+            snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, first.snapshot, self.settings),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            log.warning("%s: owned rules not read (%s): the firewall follow-up plans on its own", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
+        firewall = self._firewall_confirmed(gateway, self._firewall_plan_of(snapshot))
+        firewall_result = ReconcileResult(str(firewall_target), True, _plan_of(firewall_target, firewall),
+                                          error=firewall.error)
+        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         return combine([routing_result, firewall_result])
 
     def _sweep_verify_pass(self, gateway: ArmGateway) -> tuple[_Pass, _Pass]:

@@ -579,3 +579,22 @@ def test_a_sweep_with_too_little_budget_left_for_a_group_write_queues_the_firewa
     assert sweep.converged is True and sweep.plan.has_changes
     assert sweep.pending_follow_ups == (reconciler.firewall_target(),) and sweep.follow_up_results == ()
     assert locks.firewall_holds == []
+
+
+def test_a_sweep_dry_run_plans_routing_and_group_from_one_fleet_read(world: WorldFactory) -> None:
+    w = world()
+    w.reset_log()
+    result = w.reconciler.reconcile_combined(w.reconciler.scope_target(), dry_run=True)
+    kinds = Counter(c.kind for c in result.plan.writes)
+    assert kinds[ChangeKind.RULE_COLLECTION_GROUP] == 1 and kinds[ChangeKind.ROUTE_TABLE] > 0
+    assert [r.target for r in result.follow_up_results] == [str(w.reconciler.firewall_target())]
+    assert result.pending_follow_ups == () and arm_writes(w.emu) == []
+    gets = [r.path.lower() for r in w.emu.request_log if r.method == "GET"]
+    # The fleet once, and the policy's groups once on top: no second fleet read for the firewall plan.
+    assert sum(p.endswith("/managedclusters") for p in gets) == 1
+    assert sum(p.endswith("/rulecollectiongroups") for p in gets) == 1
+    assert _repeated_gets([("GET", p) for p in gets]) == {}
+    # The same group plan as the firewall target's own dry run.
+    alone = w.reconciler.reconcile(w.reconciler.firewall_target(), dry_run=True)
+    assert [(c.action, c.address, c.after) for c in alone.plan.changes] == [
+        (c.action, c.address, c.after) for c in result.plan.changes if c.kind is ChangeKind.RULE_COLLECTION_GROUP]
