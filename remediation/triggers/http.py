@@ -78,7 +78,9 @@ def remediation_status(req: func.HttpRequest) -> func.HttpResponse:
     try:
         if not valid_request_id(request_id):
             return error_response(400, "InvalidRequestId", "a request id is 1-64 letters, digits or '-'")
-        status = get_runtime().status.get(request_id)
+        store = get_runtime().status
+        status = store.get(request_id)
+        covering = _covering_run(store, status)
     except ConfigError as exc:
         return error_response(500, exc.code, str(exc))
     except Exception:
@@ -86,7 +88,26 @@ def remediation_status(req: func.HttpRequest) -> func.HttpResponse:
         return error_response(500, "InternalError", "unexpected error; the function log has the details")
     if status is None:
         return error_response(404, "RequestNotFound", f"no remediation request {request_id}")
-    return _json(200, {**status, "targetSkipped": _skip_reason(status.get("result"), status.get("target"))})
+    document = {**status, "targetSkipped": _skip_reason(status.get("result"), status.get("target"))}
+    if covering is not None:
+        document["coveringRun"] = covering
+    return _json(200, document)
+
+
+def _covering_run(store: Any, status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A request a burst sweep covered did not run (its result names the sweep, `coveredBy`): its outcome is
+    the sweep's, so the sweep's state is shown with it, read now. Otherwise a sweep that failed for good
+    would leave the covered request looking done."""
+    result = status.get("result") if status else None
+    sweep_id = result.get("coveredBy") if isinstance(result, dict) else None
+    if not isinstance(sweep_id, str):
+        return None
+    sweep = store.get(sweep_id)
+    if sweep is None:
+        return {"requestId": sweep_id, "status": None, "converged": None, "error": "no status stored"}
+    sweep_result = sweep.get("result") if isinstance(sweep.get("result"), dict) else {}
+    return {"requestId": sweep_id, "status": sweep.get("status"), "converged": sweep_result.get("converged"),
+            "error": sweep.get("error")}
 
 
 @bp.function_name("compliance")

@@ -130,3 +130,29 @@ def test_report_mode_refuses_an_apply_request(arm: Any, app_env: Callable[..., N
     assert body_of(response)["error"]["code"] == "ReportMode"
     assert response.headers["X-Remediation-Mode"] == "report"
     assert queued_count(storage) == 0
+
+
+@pytest.mark.parametrize(("sweep_state", "sweep_error", "converged"), [
+    ("succeeded", None, True),
+    ("failed", "TransientError: deadline exceeded (attempt 5 of 5: moved to reconcile-poison)", None),
+], ids=["sweep converged", "sweep failed for good"])
+def test_a_covered_request_shows_the_state_of_the_sweep_that_covers_it(
+        arm: Any, storage: Azurite, sweep_state: str, sweep_error: str | None, converged: bool | None) -> None:
+    """The worker records a request a burst sweep covers as succeeded without running it
+    (remediation.intake.covering_sweep); its status shows the sweep's own state, read when asked."""
+    from remediation.storage.audit import RunState
+    from remediation.triggers.runtime import get_runtime
+
+    status = get_runtime().status
+    status.set("sweep-1", RunState(sweep_state), target="scope:/subscriptions/x", trigger="eventgrid",
+               attempt=5, result={"converged": converged} if converged is not None else None, error=sweep_error)
+    status.set("event-1", RunState.SUCCEEDED, target=f"{AKS}/aks-cni", trigger="eventgrid", attempt=1,
+               result={"target": f"cluster:{AKS}/aks-cni", "coveredBy": "sweep-1", "converged": None,
+                       "summary": "covered by the burst sweep sweep-1, which reads the fleet after this event"})
+    document = body_of(get_status("event-1"))
+    assert document["status"] == "succeeded"
+    assert document["coveringRun"] == {"requestId": "sweep-1", "status": sweep_state, "converged": converged,
+                                       "error": sweep_error}
+    # A request nobody covered has no such key.
+    status.set("event-2", RunState.QUEUED, target=f"{AKS}/aks-cni", trigger="eventgrid", attempt=0)
+    assert "coveringRun" not in body_of(get_status("event-2"))
