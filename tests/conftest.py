@@ -23,6 +23,7 @@ SLOW: dict[str, str] = {
     "tests/evidence/test_crash_safety.py": "kills and restarts real subprocess applies",
     "tests/evidence/test_fault_injection.py": "fault-injection properties, each example a full reconcile",
     "tests/evidence/test_concurrency.py": "threads racing real LRO durations against the emulator",
+    "tests/evidence/test_fleet_properties.py": "generated fleets, each seeded and swept end to end",
     "tests/functions/test_concurrency.py": "real LRO durations and lease contention between workers",
     "tests/packaging/": "builds the wheel and installs it into a fresh venv",
     "tests/reconciler/test_shards_emulator.py": "three sweeps of a 110-cluster fleet to fill several shards",
