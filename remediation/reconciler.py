@@ -301,13 +301,8 @@ class Reconciler:
         candidates = self.follow_ups_of(target)
         if not candidates or settled is None:
             return candidates, None, ()
-        try:
-            snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, settled.snapshot, self.settings),
-                                        deadline=deadline, describe="observe", sleep=self._sleep)
-        except RemediationError as exc:
-            # The routing result stands; without the rules read, the follow-up decides (and reports) itself.
-            log.warning("%s: owned rules not read (%s): the firewall follow-up runs", target, exc,
-                        extra={"target": target.id, "action": "follow-up-needed"})
+        snapshot = self._with_owned_rules(gateway, target, settled.snapshot, deadline)
+        if snapshot is None:
             return candidates, None, ()
         notes: tuple[Conflict, ...] = ()
         if target.kind is TargetKind.CLUSTER:
@@ -323,6 +318,18 @@ class Reconciler:
         note = f"{in_place}: no firewall run needed"
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
         return (), note, notes
+
+    def _with_owned_rules(self, gateway: ArmGateway, target: Target, snapshot: Snapshot,
+                          deadline: Deadline) -> Snapshot | None:
+        """`snapshot` plus the owned groups and egress inputs (observe.with_owned_rules), or None when that read
+        failed: the routing result stands, and the firewall follow-up then reads, decides and reports itself."""
+        try:
+            return run_with_retries(lambda: observe.with_owned_rules(gateway, snapshot, self.settings),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            log.warning("%s: owned rules not read (%s): the firewall follow-up runs on its own read", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return None
 
     def _sweep_verify_with_firewall(self, gateway: ArmGateway, target: Target, plan_: Plan,
                                     outcomes: Sequence[ChangeOutcome], deadline: Deadline,
@@ -372,12 +379,8 @@ class Reconciler:
         What the firewall target's own dry run would plan (`observe_fleet` reads all `observe_firewall`
         does). A failed groups read names the follow-up instead, which then plans from its own read."""
         firewall_target = self.firewall_target()
-        try:
-            snapshot = run_with_retries(lambda: observe.with_owned_rules(gateway, first.snapshot, self.settings),
-                                        deadline=deadline, describe="observe", sleep=self._sleep)
-        except RemediationError as exc:
-            log.warning("%s: owned rules not read (%s): the firewall follow-up plans on its own", target, exc,
-                        extra={"target": target.id, "action": "follow-up-needed"})
+        snapshot = self._with_owned_rules(gateway, target, first.snapshot, deadline)
+        if snapshot is None:
             return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         firewall = self._firewall_confirmed(gateway, self._firewall_plan_of(snapshot))
         firewall_result = ReconcileResult(str(firewall_target), True, _plan_of(firewall_target, firewall),
