@@ -598,3 +598,33 @@ def test_a_sweep_dry_run_plans_routing_and_group_from_one_fleet_read(world: Worl
     alone = w.reconciler.reconcile(w.reconciler.firewall_target(), dry_run=True)
     assert [(c.action, c.address, c.after) for c in alone.plan.changes] == [
         (c.action, c.address, c.after) for c in result.plan.changes if c.kind is ChangeKind.RULE_COLLECTION_GROUP]
+
+
+class _ListFailsInsideTheLease:
+    """A firewall lease whose holder then finds the route table list refused (a role assignment removed)."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self._emu = emu
+        self._inner = InProcessLocks()
+
+    @contextmanager
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
+        with self._inner.hold(name, deadline) as held:
+            if name.startswith("firewall:"):
+                self._emu.faults.add("GET", r"/routeTables$", kind="status", status=403, code="AuthorizationFailed",
+                                     count=1000)
+            yield held
+
+
+def test_a_sweep_whose_read_inside_the_lease_fails_writes_no_group(world: WorldFactory) -> None:
+    """The read inside the lease is what the group would be computed from: when it fails, nothing is written
+    to the firewall (the routing writes before it stand), and the run ends in the error, to be retried."""
+    w = world()
+    reconciler = Reconciler(w.settings, locks=_ListFailsInsideTheLease(w.emu), retry_deadline_s=SWEEP_FIREWALL_BUDGET_S
+                            + 30, sleep=lambda _s: None)
+    w.reset_log()
+    with pytest.raises(Exception, match="AuthorizationFailed"):
+        reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    writes = arm_writes(w.emu)
+    assert any("/routeTables/" in p for p in writes)  # the routing was written before the lease
+    assert not any("/ruleCollectionGroups/" in p for p in writes)
