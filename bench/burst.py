@@ -1,7 +1,7 @@
 """Benchmark 4: a burst of cluster events sharing one firewall policy, reconciled by concurrent workers.
 
 The Function app (queue-triggered workers, blob-lease lock on the policy) is not used here: concurrent
-workers are modelled by threads calling one Reconciler with in-process locks (remediation.locks.
+workers are modelled by threads calling one Reconciler with in-process locks (remediation.engine.locks.
 InProcessLocks), which serialise the firewall read-plan-write exactly as the lease does across instances.
 Topology: bench.topology.generate(100); 100 cluster events arrive at once; each worker reconciles one
 cluster target. LRO durations are realistic, scaled by TIME_FACTOR (an RCG PUT takes 180 s * F), and ARM's
@@ -20,8 +20,8 @@ from bench import topology
 from bench.common import RCG_PUT, BenchFailure, harness
 from bench.sweep import WRITE_METHODS, bucket_minimum_s
 from emulator.resource_types import RCG, TYPES
-from remediation.locks import InProcessLocks
-from remediation.model import ReconcileResult, Target, TargetKind
+from remediation.core.model import ReconcileResult, Target, TargetKind
+from remediation.engine.locks import InProcessLocks
 
 TIME_FACTOR = 0.01
 EVENTS = 100

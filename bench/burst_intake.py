@@ -1,5 +1,5 @@
 """The burst of new-cluster events as the Function app handles it: every event goes through the product's own
-intake (`remediation.intake.admit`: dedupe claims, the burst sweep of BURST_SWEEP_AFTER), then the queued
+intake (`remediation.planning.intake.admit`: dedupe claims, the burst sweep of BURST_SWEEP_AFTER), then the queued
 requests run on a worker pool and their follow-ups are coalesced, as the dedupe window coalesces them.
 
 Only Azure Storage is replaced: the dedupe markers and the queue are kept in memory (`MemoryMarkers`,
@@ -17,8 +17,8 @@ from typing import Any
 
 from bench import fleet_cost, topology
 from bench.common import BenchFailure, harness
-from remediation import intake
-from remediation.intake import Admitted, RemediationRequest
+from remediation.planning import intake
+from remediation.planning.intake import Admitted, RemediationRequest
 
 WINDOW_S = intake.DEDUPE_WINDOW_S
 

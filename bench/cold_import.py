@@ -24,7 +24,7 @@ from bench.common import ROOT
 RUNS = 5
 DEFAULT_VENV = Path("/tmp/bench-cold-venv")
 _CHILD = ("import sys, time; t = time.perf_counter(); import {m}; d = time.perf_counter() - t; "
-          "print(d, int('remediation.reconciler' in sys.modules), int('azure.mgmt.network' in sys.modules))")
+          "print(d, int('remediation.engine.reconciler' in sys.modules), int('azure.mgmt.network' in sys.modules))")
 
 
 def _stamp() -> str:

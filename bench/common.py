@@ -17,9 +17,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emulator import Emulator  # noqa: E402
-from remediation.config import Settings, load_settings  # noqa: E402
-from remediation.locks import InProcessLocks, LockProvider  # noqa: E402
-from remediation.reconciler import Reconciler  # noqa: E402
+from remediation.core.config import Settings, load_settings  # noqa: E402
+from remediation.engine.locks import InProcessLocks, LockProvider  # noqa: E402
+from remediation.engine.reconciler import Reconciler  # noqa: E402
 
 # LRO status polls: /subscriptions/{s}/providers/{ns}/locations/{l}/operations[Results]/{id}
 POLL_PATH = re.compile(r"/providers/[^/]+/locations/[^/]+/(operations|operationresults)/", re.IGNORECASE)

@@ -24,8 +24,8 @@ import threading
 from typing import Any
 
 from bench.common import ROOT, BenchFailure, count_requests, harness, is_graph_query, resource_type
-from remediation.azure.gateway import ArmGateway
-from remediation.model import Target, TargetKind
+from remediation.azure.arm import ArmClient
+from remediation.core.model import Target, TargetKind
 
 SUB = "00000000-0000-0000-0000-000000000000"
 SETTINGS = {
@@ -84,16 +84,16 @@ def run(quick: bool = False) -> dict[str, Any]:
     guard = threading.Lock()
     holder: dict[str, Any] = {}
 
-    def factory() -> ArmGateway:
+    def factory() -> ArmClient:
         with guard:
             marks.append(len(holder["emu"].request_log))
-        return ArmGateway(holder["settings"])
+        return ArmClient(holder["settings"])
 
     with harness(seed, SETTINGS) as h:
         holder.update(emu=h.emu, settings=h.settings)
-        from remediation.reconciler import Reconciler
+        from remediation.engine.reconciler import Reconciler
 
-        reconciler = Reconciler(h.settings, gateway_factory=factory)
+        reconciler = Reconciler(h.settings, arm_factory=factory)
         first = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
         if first.converged is not True:
             raise BenchFailure("the initial sweep of examples/private-network.json did not converge")

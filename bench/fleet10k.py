@@ -5,7 +5,7 @@ about 1,400 s), so the converged routing state is seeded directly from the indep
 (bench/minimum.py, which shares no code with the product): every subnet that the runbook says must reach the
 firewall gets an owned route table (tagged OWNERSHIP_TAG) holding an owned route per prefix to the firewall's
 IP, and is associated with it. The product is free to name its routes as it likes, and it keeps an owned
-route of the right prefix and next hop under the name it has (remediation/plan.py), so the product sees
+route of the right prefix and next hop under the name it has (remediation/planning/plan.py), so the product sees
 this state as converged if, and only if, it agrees with the model. The owned rule collection group is left
 to the firewall follow-up, which runs as a dry run: its reads count, its group (item 4's business) is
 reported by size, not written.
@@ -23,7 +23,7 @@ from typing import Any
 from bench import minimum, topology
 from bench.common import BenchFailure, harness
 from bench.fleet_cost import RULES, accepted, follow_ups, gets, gets_by_type, graph_queries, writes
-from remediation.model import ReconcileResult
+from remediation.core.model import ReconcileResult
 
 CLUSTERS = 10_000
 SUBSCRIPTIONS = 100

@@ -25,7 +25,7 @@ from typing import Any
 from bench import minimum, topology
 from bench.common import RCG_PUT, BenchFailure, harness, is_graph_query, resource_type
 from bench.latency import interval_union
-from remediation.model import ReconcileResult, Target, TargetKind
+from remediation.core.model import ReconcileResult, Target, TargetKind
 
 WRITE_METHODS = ("PUT", "PATCH", "DELETE", "POST")
 SAMPLE = 6  # clusters 0..5 exist at every n >= 6 and cover AGIC, userDefinedRouting, flat CNI and overlay

@@ -16,7 +16,7 @@ from typing import Any
 from bench.common import ROOT
 
 RUNS = 5
-MODULES = ("function_app", "azure.mgmt.network", "azure.functions", "remediation.reconciler")
+MODULES = ("function_app", "azure.mgmt.network", "azure.functions", "remediation.engine.reconciler")
 _CHILD = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
 
 
@@ -43,7 +43,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         raise FileNotFoundError("function_app.py does not exist yet")
     medians = {m: round(statistics.median(_time(m) for _ in range(RUNS)), 3) for m in MODULES}
     loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, function_app; print(int('remediation.reconciler' in sys.modules), "
+        [sys.executable, "-c", "import sys, function_app; print(int('remediation.engine.reconciler' in sys.modules), "
          "int('azure.mgmt.network' in sys.modules))"],
         cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
     return {

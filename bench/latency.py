@@ -3,7 +3,7 @@
 The emulator's default durations (emulator/README.md) are realistic: route tables and routes 2 s, subnets 8 s,
 firewall policies and rule collection groups 180 s. With time_factor F every LRO takes F times as long.
 A new cluster's Event Grid event (as scripts/demo.py sends it) is parsed and mapped to a target by
-remediation.intake, then the worker's reconcile runs; the clock stops when reconcile returns converged.
+remediation.planning.intake, then the worker's reconcile runs; the clock stops when reconcile returns converged.
 
 The floor is the longest single dependency chain (docs/architecture.md section 2):
   max(route table create -> one route -> subnet association,  rule collection group PUT)
@@ -22,8 +22,8 @@ from typing import Any
 from bench.common import ROOT, BenchFailure, harness
 from bench.converged import SETTINGS
 from emulator.resource_types import RCG, ROUTE, ROUTE_TABLE, SUBNET, TYPES
-from remediation import intake
-from remediation.model import Target
+from remediation.core.model import Target
+from remediation.planning import intake
 
 TIME_FACTOR = 0.01
 

@@ -1,6 +1,6 @@
 """Independent minima: what any correct reconcile must read and write, computed from the topology alone.
 
-This module deliberately shares no code with the product (no remediation.desired / plan / observe): it reads
+This module deliberately shares no code with the product (no remediation.planning.desired / plan / observe): it reads
 an emulator dump (`{"resources": [...]}`, bodies as an ARM GET returns them) and applies the runbook with a
 small model of its own, so a wasted read or write in the product shows up as a gap instead of being counted
 into the minimum. Only the standard library is used; every function is pure.

@@ -122,7 +122,7 @@ param maxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
 // ---------------------------------------------------------------------------------------------------
-// App settings read by remediation/config.py. Empty strings and empty arrays leave the code's default.
+// App settings read by remediation/core/config.py. Empty strings and empty arrays leave the code's default.
 // ---------------------------------------------------------------------------------------------------
 
 @allowed([
@@ -597,7 +597,7 @@ module appRbac 'app/rbac.bicep' = {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Least privilege, split by where it is needed (remediation/operations.py): the spoke role at each
+// Least privilege, split by where it is needed (remediation/core/operations.py): the spoke role at each
 // remediated scope, the hub role at the firewall's resource group (and extra hub scopes). Scopes in other
 // subscriptions get their assignment from a module deployed there.
 // ---------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`python -m remediation ...` and the `aks-remediation` console script: see remediation/cli.py."""
+"""`python -m remediation ...` and the `aks-remediation` console script: see remediation/cli/main.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Answered before the CLI (and the Azure SDK behind it) is imported: a quick check of the install.
         print(f"aks-egress-remediation {__version__}")
         return 0
-    from remediation.cli import main as cli_main
+    from remediation.cli.main import main as cli_main
 
     return cli_main(args)
 

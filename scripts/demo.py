@@ -21,10 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emulator import Emulator  # noqa: E402
-from remediation import intake, render  # noqa: E402
-from remediation.config import load_settings  # noqa: E402
-from remediation.model import ReconcileResult, Target  # noqa: E402
-from remediation.reconciler import Reconciler  # noqa: E402
+from remediation.core import arm_shapes  # noqa: E402
+from remediation.core.config import load_settings  # noqa: E402
+from remediation.core.model import ReconcileResult, Target  # noqa: E402
+from remediation.engine.reconciler import Reconciler  # noqa: E402
+from remediation.planning import intake  # noqa: E402
+from remediation.views import render  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-000000000000"
 SPOKE = f"/subscriptions/{SUB}/resourceGroups/rg-spoke/providers"
@@ -131,7 +133,7 @@ def main() -> int:
 def _plans_fqdn_tag_rule(result: ReconcileResult, rule_name: str) -> bool:
     """The owned group's application collection holds the FQDN-tag rule for `rule_name` (docs/egress.md)."""
     for change in result.plan.writes:
-        for collection in (change.after or {}).get("ruleCollections") or []:
+        for collection in (arm_shapes.after(change) or {}).get("ruleCollections") or []:
             for rule in collection.get("rules") or []:
                 if rule.get("name") == rule_name and "AzureKubernetesService" in (rule.get("fqdnTags") or []):
                     return True

@@ -29,7 +29,7 @@ param deploymentContainerName string
 @description('Application Insights connection string (no key is needed: local auth is disabled).')
 param applicationInsightsConnectionString string
 
-@description('App settings that the remediation code reads (remediation/config.py).')
+@description('App settings that the remediation code reads (remediation/core/config.py).')
 param remediationSettings object
 
 @allowed([

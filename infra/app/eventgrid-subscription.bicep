@@ -46,13 +46,13 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
-// = HANDLED_EVENT_TYPES in remediation/operations.py (tests/infra compares them).
+// = HANDLED_EVENT_TYPES in remediation/core/operations.py (tests/infra compares them).
 var handledEventTypes = [
   'Microsoft.Resources.ResourceWriteSuccess'
   'Microsoft.Resources.ResourceDeleteSuccess'
 ]
 
-// = HANDLED_OPERATIONS in remediation/operations.py (tests/infra compares them). Event Grid allows 25
+// = HANDLED_OPERATIONS in remediation/core/operations.py (tests/infra compares them). Event Grid allows 25
 // filter values in total per event subscription (docs/arm-notes.md 4.2); comparisons are case-insensitive.
 var handledOperations = [
   'Microsoft.ContainerService/managedClusters/write'

@@ -1,6 +1,6 @@
 // The hub role: what the Function app may do where the firewall lives (its resource group, and any extra
 // hub scope holding the policy or the VPN gateway). Its actions are exactly HUB_ACTIONS in
-// remediation/operations.py, plus CLASSIC_FIREWALL_ACTIONS when firewallIsClassic (tests/infra checks
+// remediation/core/operations.py, plus CLASSIC_FIREWALL_ACTIONS when firewallIsClassic (tests/infra checks
 // both): observe the firewall, its policy and the hub network; write and delete only the owned rule
 // collection group. Nothing here writes a route table or a subnet.
 targetScope = 'subscription'
@@ -14,7 +14,7 @@ param assignableScopes array
 @description('true for a classic firewall (rules inside the firewall, no firewall policy): adds azureFirewalls/write and the joins its PUT is checked for.')
 param firewallIsClassic bool = false
 
-// = HUB_ACTIONS (remediation/operations.py has the reason of each).
+// = HUB_ACTIONS (remediation/core/operations.py has the reason of each).
 var hubActions = [
   'Microsoft.Network/azureFirewalls/read' // observe the firewall
   'Microsoft.Network/firewallPolicies/read' // observe the policy

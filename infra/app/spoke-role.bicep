@@ -1,5 +1,5 @@
 // The spoke role: what the Function app may do where the clusters live (each REMEDIATION_SCOPE entry).
-// Its actions are exactly the keys of SPOKE_ACTIONS in remediation/operations.py (tests/infra checks it):
+// Its actions are exactly the keys of SPOKE_ACTIONS in remediation/core/operations.py (tests/infra checks it):
 // observe clusters, gateways and networks; write route tables, routes and subnet associations, with the
 // linked-access `join/action`s a subnet PUT is checked for. Nothing about firewalls.
 targetScope = 'subscription'
@@ -10,7 +10,7 @@ param roleName string
 @description('Scopes where the role may be assigned: the remediated subscription or resource-group ids.')
 param assignableScopes array
 
-// = SPOKE_ACTIONS (remediation/operations.py has the reason of each).
+// = SPOKE_ACTIONS (remediation/core/operations.py has the reason of each).
 var spokeActions = [
   'Microsoft.ContainerService/managedClusters/read' // observe clusters
   'Microsoft.ContainerService/managedClusters/outboundNetworkDependenciesEndpoints/read' // aks-endpoints profile

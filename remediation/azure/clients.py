@@ -34,9 +34,9 @@ from azure.mgmt.network import NetworkManagementClient
 from remediation.azure.credentials import default_credential
 from remediation.azure.pacing import RatePacingPolicy, estimate_for
 from remediation.azure.polling import TYPICAL_LRO_S, LroKind, TerminalStatusPolling
-from remediation.config import CLOUD_ENDPOINTS, Settings
-from remediation.deadline import Deadline, DeadlineExceeded
-from remediation.model import ArmCalls
+from remediation.core.config import CLOUD_ENDPOINTS, Settings
+from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.model import ArmCalls
 
 # Real ARM answers with Retry-After on every async operation (Network RP typically 10 s); this is only the
 # fallback when a poll response carries none. The SDK default of 30 s would add half a minute to every

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from remediation.errors import TransientError
+from remediation.core.errors import TransientError
 
 log = logging.getLogger(__name__)
 

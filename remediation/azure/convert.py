@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from remediation import arm_shapes, egress, ids
-from remediation.model import (
+from remediation.core import arm_shapes, ids
+from remediation.core.model import (
     APPLICATION_RULE,
     NetworkRule,
     ObservedAppGateway,
@@ -25,6 +25,7 @@ from remediation.model import (
     Route,
     RuleCollection,
 )
+from remediation.planning import egress
 
 # Tag set on Application Gateways provisioned with network isolation (docs/platform-notes.md 3.2.3).
 ISOLATION_TAG = "EnhancedNetworkControl"
@@ -355,7 +356,7 @@ def _size_bytes(value: Any) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------- to ARM
-# The bodies themselves come from remediation.arm_shapes (the one serializer); here only the SDK wrapping.
+# The bodies themselves come from remediation.core.arm_shapes (the one serializer); here only the SDK wrapping.
 
 
 def classic_collection_body(collection: RuleCollection) -> dict[str, Any]:

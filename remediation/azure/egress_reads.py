@@ -1,4 +1,4 @@
-"""The ARM reads of the egress profiles (docs/egress.md); gateway.py exposes them to observation.
+"""The ARM reads of the egress profiles (docs/egress.md); arm.py exposes them to observation.
 
 - `outbound_endpoints`: GET {cluster}/outboundNetworkDependenciesEndpoints (what `az aks egress-endpoints
   list` calls), parsed into EndpointList; any failure becomes EndpointList(error=...) so the planner can
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from remediation import ids
 from remediation.azure.clients import ClientFactory
 from remediation.azure.errors import classify
-from remediation.errors import TransientError
-from remediation.model import EgressEndpoint, EndpointList
+from remediation.core import ids
+from remediation.core.errors import TransientError
+from remediation.core.model import EgressEndpoint, EndpointList
 
 APPLICATION_PREFIX = "applicationRuleCollections/"
 
@@ -59,7 +59,7 @@ def outbound_endpoints(clients: ClientFactory, cluster_id: str) -> EndpointList:
         if isinstance(err, TransientError):
             # Throttled or busy: the observation is retried; falling back now would flap the rules.
             raise err from exc
-        # Denied, not found, not supported: a reported fallback (remediation/egress.py).
+        # Denied, not found, not supported: a reported fallback (remediation/planning/egress.py).
         return EndpointList(error=f"{err.arm_code or type(exc).__name__}: {err}")
 
 

@@ -18,7 +18,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from remediation.errors import ArmError, TerminalError, TransientError
+from remediation.core.errors import ArmError, TerminalError, TransientError
 
 # ARM/Network RP codes that mean "the resource (or its lock domain) was busy: try again later"
 # (docs/arm-notes.md 1.1 and 3.4). Compared case-insensitively.

@@ -16,7 +16,7 @@ The protocol, and what makes a result incomplete (invariant 1 of docs/architectu
   therefore also returns the subscription rows (for resource-group scopes: the group rows) of
   `ResourceContainers`; a requested subscription or group without its row makes the result incomplete, as a
   404 list does on ARM. Reading those rows takes `Microsoft.Resources/subscriptions/read` and
-  `.../resourceGroups/read` (SPOKE_ACTIONS in remediation/operations.py).
+  `.../resourceGroups/read` (SPOKE_ACTIONS in remediation/core/operations.py).
 - Quota: ARG meters queries per user in a window (15 per 5 s by default) and reports what is left in
   `x-ms-user-quota-remaining` / `x-ms-user-quota-resets-after`. When nothing is left the next query waits
   for the reset, bounded by the run's deadline (the wait goes through the same `DeadlineBox` as every SDK
@@ -40,8 +40,8 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 
 from remediation.azure.clients import CallCounter, DeadlineBox, DeadlineTransport, credential_scopes
 from remediation.azure.errors import classify
-from remediation.config import Settings
-from remediation.errors import TerminalError
+from remediation.core.config import Settings
+from remediation.core.errors import TerminalError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Audit: one row per worker run (every attempt, including malformed messages), so 
 "what did the function change, when, why and for which event". PartitionKey = the target key (all runs of
 one target together; `malformed` for messages without a target); RowKey = reverse-time prefix + request
 id + attempt, so a partition lists newest first. A drift sweep's row also records the compliance of every
-cluster in scope after the run (`complianceJson`, the document of remediation/render_status.py) and its
+cluster in scope after the run (`complianceJson`, the document of remediation/views/render_status.py) and its
 counts as columns (`compliant`, `compliantClusters`, `nonCompliantClusters`, `skippedClusters`,
 `conflictedClusters`), so "which clusters were out of line, and when" is one table query.
 

@@ -26,7 +26,7 @@ from azure.storage.queue import (
 )
 
 from remediation.azure.credentials import default_credential, managed_identity_credential
-from remediation.errors import ConfigError
+from remediation.core.errors import ConfigError
 
 CONNECTION = "AzureWebJobsStorage"
 

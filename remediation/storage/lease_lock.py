@@ -20,8 +20,8 @@ from contextlib import contextmanager, suppress
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
-from remediation.deadline import Deadline, DeadlineExceeded
-from remediation.errors import TransientError
+from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _LeaseGuard:
 
 
 class BlobLeaseLocks:
-    """LockProvider (remediation.locks) backed by blob leases on container `remediation-locks`."""
+    """LockProvider (remediation.engine.locks) backed by blob leases on container `remediation-locks`."""
 
     def __init__(self, service: BlobServiceClient, *, container: str = LOCK_CONTAINER, lease_s: int = 60,
                  renew_every_s: float = 20.0, acquire_timeout_s: float = 180.0, max_backoff_s: float = 10.0,

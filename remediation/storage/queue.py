@@ -23,8 +23,8 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.data.tables import TableClient, UpdateMode
 from azure.storage.queue import QueueClient
 
-from remediation.errors import TransientError
-from remediation.intake import RemediationRequest
+from remediation.core.errors import TransientError
+from remediation.planning.intake import RemediationRequest
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from remediation import intake
-from remediation.intake import Admission, Admitted, Trigger
-from remediation.telemetry import log_action
+from remediation.core.telemetry import log_action
+from remediation.planning import intake
+from remediation.planning.intake import Admission, Admitted, Trigger
 from remediation.triggers.runtime import get_runtime
 
 log = logging.getLogger(__name__)

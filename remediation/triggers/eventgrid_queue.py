@@ -18,8 +18,8 @@ import logging
 
 import azure.functions as func
 
-from remediation import intake
-from remediation.telemetry import log_action
+from remediation.core.telemetry import log_action
+from remediation.planning import intake
 from remediation.triggers.event_intake import admit_event
 
 log = logging.getLogger(__name__)

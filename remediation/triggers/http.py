@@ -12,7 +12,7 @@ REMEDIATION_MODE=report refuses an apply request: 409 `ReportMode`, nothing queu
 the same way); a dry run is answered as usual, with header `X-Remediation-Mode: report`.
 GET /api/remediations/{id} adds `targetSkipped` (the reason, or null) beside the stored result.
 GET /api/compliance: every cluster in scope as compliant / non-compliant / skipped / conflicted, read now;
-the document of remediation/render_status.py (the same as `python -m remediation status --output json`).
+the document of remediation/views/render_status.py (the same as `python -m remediation status --output json`).
 Every error is JSON {"error": {"code", "message"}}; a stack trace never leaves the process.
 """
 
@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from remediation import ids, intake
-from remediation.errors import (
+from remediation.core import ids
+from remediation.core.errors import (
     ConfigError,
     InvalidResourceIdError,
     OutOfScopeError,
@@ -35,11 +35,12 @@ from remediation.errors import (
     TransientError,
     UnsupportedTargetError,
 )
-from remediation.intake import RemediationRequest, Trigger
-from remediation.model import Target
+from remediation.core.model import Target
+from remediation.core.telemetry import log_action
+from remediation.planning import intake
+from remediation.planning.intake import RemediationRequest, Trigger
 from remediation.storage import RunState
 from remediation.storage.audit import valid_request_id
-from remediation.telemetry import log_action
 from remediation.triggers.http_auth import HTTP_AUTH
 from remediation.triggers.runtime import Runtime, get_runtime
 
@@ -113,8 +114,8 @@ def _covering_run(store: Any, status: dict[str, Any] | None) -> dict[str, Any] |
 @bp.function_name("compliance")
 @bp.route(route="compliance", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
 def compliance(req: func.HttpRequest) -> func.HttpResponse:
-    from remediation.render_status import to_json
-    from remediation.status_report import scope_compliance
+    from remediation.engine.status import scope_compliance
+    from remediation.views.render_status import to_json
 
     try:
         report = scope_compliance(get_runtime().reconciler)
@@ -171,7 +172,7 @@ def _remediate(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _plan_now(runtime: Runtime, target: Target) -> func.HttpResponse:
-    from remediation.render import to_json
+    from remediation.views.render import to_json
 
     try:
         # The whole plan, as the CLI shows it: the target and the firewall follow-up it would queue. Showing

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import azure.functions as func
 
-from remediation.errors import ConfigError
+from remediation.core.errors import ConfigError
 
 HTTP_AUTH_LEVEL_SETTING = "HTTP_AUTH_LEVEL"
 _LEVELS = {"function": func.AuthLevel.FUNCTION, "anonymous": func.AuthLevel.ANONYMOUS}

@@ -16,12 +16,12 @@ from typing import Any
 
 import azure.functions as func
 
-from remediation import intake
-from remediation.errors import RemediationError, TerminalError, TransientError
-from remediation.intake import MalformedMessageError, RemediationRequest, Trigger
-from remediation.model import Outcome, ReconcileResult, Target, TargetKind
+from remediation.core.errors import RemediationError, TerminalError, TransientError
+from remediation.core.model import Outcome, ReconcileResult, Target, TargetKind
+from remediation.core.telemetry import log_action
+from remediation.planning import intake
+from remediation.planning.intake import MalformedMessageError, RemediationRequest, Trigger
 from remediation.storage import POISON_QUEUE_NAME, QUEUE_NAME, AuditRecord, RunState
-from remediation.telemetry import log_action
 from remediation.triggers.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
                       extra={"target": request.target.id, "action": "reconcile-error"})
         _fail(runtime, request, common, clock, exc, reraised=True)
         raise
-    from remediation.render import to_json
+    from remediation.views.render import to_json
 
     # Before the audit and status: their document names the request id each follow-up runs under, which a
     # caller can poll like any other request.
@@ -223,8 +223,8 @@ def _sweep_compliance(runtime: Runtime, request: RemediationRequest,
         request.target.kind is TargetKind.SCOPE and not result.pending_follow_ups and result.error is None)
     if not ends_the_sweep:
         return None
-    from remediation.render_status import to_json
-    from remediation.status_report import scope_compliance
+    from remediation.engine.status import scope_compliance
+    from remediation.views.render_status import to_json
 
     try:
         return to_json(scope_compliance(runtime.reconciler))

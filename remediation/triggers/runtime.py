@@ -14,11 +14,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from remediation import intake
-from remediation.config import Mode, Settings, load_settings
-from remediation.deadline import DEFAULT_RUN_BUDGET_S
-from remediation.errors import ConfigError
-from remediation.intake import DEDUPE_WINDOW_S, RemediationRequest
+from remediation.core.config import Mode, Settings, load_settings
+from remediation.core.deadline import DEFAULT_RUN_BUDGET_S
+from remediation.core.errors import ConfigError
+from remediation.planning import intake
+from remediation.planning.intake import DEDUPE_WINDOW_S, RemediationRequest
 from remediation.storage import (
     AUDIT_TABLE,
     DEDUPE_TABLE,
@@ -34,7 +34,7 @@ from remediation.storage import (
 from remediation.triggers.publish import ResultPublisher
 
 if TYPE_CHECKING:
-    from remediation.reconciler import Reconciler
+    from remediation.engine.reconciler import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Runtime:
         # Built on first use: the Azure SDK clients behind it are only needed by the paths that read ARM.
         with self._guard:
             if self._reconciler is None:
-                from remediation.reconciler import Reconciler
+                from remediation.engine.reconciler import Reconciler
 
                 self._reconciler = Reconciler(self.settings, locks=self.locks,
                                               retry_deadline_s=self.run_budget_s)

@@ -10,9 +10,9 @@ import logging
 
 import azure.functions as func
 
-from remediation import intake
-from remediation.intake import RemediationRequest, Trigger
-from remediation.telemetry import log_action
+from remediation.core.telemetry import log_action
+from remediation.planning import intake
+from remediation.planning.intake import RemediationRequest, Trigger
 from remediation.triggers.runtime import get_runtime
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation import config
-from remediation.azure.gateway import ArmGateway
+from remediation.azure.arm import ArmClient
+from remediation.core import config
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -64,11 +64,11 @@ def settings(emu: Emulator) -> config.Settings:
 
 
 @pytest.fixture
-def gateway_factory(settings: config.Settings) -> Iterator[Callable[[], ArmGateway]]:
-    made: list[ArmGateway] = []
+def arm_factory(settings: config.Settings) -> Iterator[Callable[[], ArmClient]]:
+    made: list[ArmClient] = []
 
-    def build() -> ArmGateway:
-        gw = ArmGateway(settings)
+    def build() -> ArmClient:
+        gw = ArmClient(settings)
         made.append(gw)
         return gw
 
@@ -78,8 +78,8 @@ def gateway_factory(settings: config.Settings) -> Iterator[Callable[[], ArmGatew
 
 
 @pytest.fixture
-def gateway(gateway_factory: Callable[[], ArmGateway]) -> ArmGateway:
-    return gateway_factory()
+def arm(arm_factory: Callable[[], ArmClient]) -> ArmClient:
+    return arm_factory()
 
 
 def no_sleep(_: float) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from emulator import Emulator
-from remediation.apply import DEPENDENCY_FAILED, apply_changes
-from remediation.azure.gateway import ArmGateway
-from remediation.config import Settings
-from remediation.errors import TerminalError, TransientError
-from remediation.model import (
+from remediation.azure.arm import ArmClient
+from remediation.core.config import Settings
+from remediation.core.errors import TerminalError, TransientError
+from remediation.core.model import (
     Action,
     Change,
     ChangeKind,
@@ -19,7 +18,8 @@ from remediation.model import (
     RouteTablePayload,
     SubnetAssociationPayload,
 )
-from remediation.retry import run_with_retries
+from remediation.engine.apply import DEPENDENCY_FAILED, apply_changes
+from remediation.engine.retry import run_with_retries
 
 from .conftest import SPOKE, make_emulator, make_settings, no_sleep
 
@@ -30,19 +30,19 @@ TAG = {"managed-by": "aks-egress-remediation"}
 ROUTE = Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4")
 
 
-def test_conflict_is_transient_then_retried(emu: Emulator, gateway: ArmGateway) -> None:
+def test_conflict_is_transient_then_retried(emu: Emulator, arm: ArmClient) -> None:
     emu.faults.add("PUT", r"/routes/rmd-appgw", kind="conflict", count=2)
     with pytest.raises(TransientError) as raised:
-        gateway.put_route(TABLE, ROUTE)
+        arm.put_route(TABLE, ROUTE)
     assert raised.value.arm_code == "AnotherOperationInProgress"
     sleeps: list[float] = []
-    run_with_retries(lambda: gateway.put_route(TABLE, ROUTE), deadline_s=300, describe="put route",
+    run_with_retries(lambda: arm.put_route(TABLE, ROUTE), deadline_s=300, describe="put route",
                      sleep=sleeps.append)
     assert len(sleeps) == 1 and 2.0 <= sleeps[0] <= 60.0
     assert any(r["name"] == "rmd-appgw" for r in emu.get(TABLE)["properties"]["routes"])  # type: ignore[index]
 
 
-def test_lro_failed_with_terminal_code(emu: Emulator, gateway: ArmGateway) -> None:
+def test_lro_failed_with_terminal_code(emu: Emulator, arm: ArmClient) -> None:
     emu.faults.add("PUT", r"/routes/rmd-appgw", kind="lro_failed", code="InvalidRouteNextHop",
                    message="bad next hop")
     calls = 0
@@ -50,7 +50,7 @@ def test_lro_failed_with_terminal_code(emu: Emulator, gateway: ArmGateway) -> No
     def attempt() -> None:
         nonlocal calls
         calls += 1
-        gateway.put_route(TABLE, ROUTE)
+        arm.put_route(TABLE, ROUTE)
 
     with pytest.raises(TerminalError) as raised:
         run_with_retries(attempt, deadline_s=300, describe="put route", sleep=no_sleep)
@@ -59,29 +59,29 @@ def test_lro_failed_with_terminal_code(emu: Emulator, gateway: ArmGateway) -> No
     assert "InvalidRouteNextHop" in str(raised.value) and "rmd-appgw" in str(raised.value)
 
 
-def test_lro_canceled_superseded_is_transient(emu: Emulator, gateway: ArmGateway) -> None:
+def test_lro_canceled_superseded_is_transient(emu: Emulator, arm: ArmClient) -> None:
     emu.faults.add("PUT", r"/routes/rmd-appgw", kind="lro_canceled")
     with pytest.raises(TransientError) as raised:
-        gateway.put_route(TABLE, ROUTE)
+        arm.put_route(TABLE, ROUTE)
     assert "CanceledAndSupersededDueToAnotherOperation" in str(raised.value)
 
 
-def test_retries_stop_at_the_deadline(emu: Emulator, gateway: ArmGateway) -> None:
+def test_retries_stop_at_the_deadline(emu: Emulator, arm: ArmClient) -> None:
     emu.faults.add("PUT", r"/routes/rmd-appgw", kind="conflict", count=100)
     sleeps: list[float] = []
     with pytest.raises(TransientError):
-        run_with_retries(lambda: gateway.put_route(TABLE, ROUTE), deadline_s=30, describe="put route",
+        run_with_retries(lambda: arm.put_route(TABLE, ROUTE), deadline_s=30, describe="put route",
                          sleep=sleeps.append)
     assert sleeps and sum(sleeps) < 30
 
 
-def test_dropped_connection_is_transient(emu: Emulator, gateway: ArmGateway) -> None:
+def test_dropped_connection_is_transient(emu: Emulator, arm: ArmClient) -> None:
     emu.faults.add("GET", r"/routeTables/rt-spoke-nodes$", kind="drop", count=10)
     with pytest.raises(TransientError):
-        gateway.get_route_table(TABLE)
+        arm.get_route_table(TABLE)
 
 
-def test_apply_records_failures_and_skips_dependents(emu: Emulator, gateway: ArmGateway,
+def test_apply_records_failures_and_skips_dependents(emu: Emulator, arm: ArmClient,
                                                     settings: Settings) -> None:
     new_table = f"{SPOKE}/routeTables/rmd-broken"
     emu.faults.add("PUT", r"/routeTables/rmd-broken$", kind="lro_failed", code="RouteTableQuotaExceeded")
@@ -90,7 +90,7 @@ def test_apply_records_failures_and_skips_dependents(emu: Emulator, gateway: Arm
     def change(kind: ChangeKind, address: str, after: Payload) -> Change:
         return Change(Action.CREATE, kind, address, None, after, "test")
 
-    outcomes = apply_changes(gateway, [
+    outcomes = apply_changes(arm, [
         change(ChangeKind.ROUTE_TABLE, new_table, RouteTablePayload("westeurope", TAG)),
         change(ChangeKind.ROUTE, f"{new_table}/routes/rmd-x",
                HOP),
@@ -117,7 +117,7 @@ def test_foreign_change_between_get_and_put_survives(monkeypatch: pytest.MonkeyP
 
         # Runs once, just before our first subnet PUT: after our GET, so that PUT carries a stale etag.
         emu.faults.before("PUT", r"/subnets/snet-aks-nodes$", foreign_write)
-        gateway = ArmGateway(make_settings(emu))
+        gateway = ArmClient(make_settings(emu))
         new_table = f"{SPOKE}/routeTables/rmd-rt"
         gateway.create_route_table(new_table, RouteTablePayload("westeurope", TAG))
         gateway.set_subnet_route_table(NODES, new_table)

@@ -129,8 +129,8 @@ def test_a_pacing_wait_past_the_run_deadline_ends_the_run_as_retryable() -> None
 
     from remediation.azure.clients import DeadlineBox
     from remediation.azure.pacing import RatePacingPolicy
-    from remediation.deadline import Deadline, DeadlineExceeded
-    from remediation.errors import TransientError
+    from remediation.core.deadline import Deadline, DeadlineExceeded
+    from remediation.core.errors import TransientError
 
     clock = FakeClock()
     slept: list[float] = []

@@ -16,9 +16,8 @@ import pytest
 from bench import topology
 from emulator import Emulator
 from emulator import resource_graph as emulated_graph
-from remediation import config
+from remediation.azure.arm import ArmClient
 from remediation.azure.clients import CallCounter, DeadlineBox, shared_credential
-from remediation.azure.gateway import ArmGateway
 from remediation.azure.resource_graph import (
     Batch,
     IncompleteListError,
@@ -28,8 +27,9 @@ from remediation.azure.resource_graph import (
     parse_resets_after,
     resources_query,
 )
-from remediation.deadline import Deadline, DeadlineExceeded
-from remediation.errors import TerminalError
+from remediation.core import config
+from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.errors import TerminalError
 from tests.azure.conftest import make_emulator
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources"
@@ -160,8 +160,8 @@ def test_pages_follow_skip_tokens_and_batches_split_the_subscriptions(emu: Emula
 
 
 def test_resource_graph_lists_equal_the_arm_lists(emu: Emulator) -> None:
-    arm = ArmGateway(_settings(emu, INVENTORY="arm"))
-    graph = ArmGateway(_settings(emu, INVENTORY="resource-graph"))
+    arm = ArmClient(_settings(emu, INVENTORY="arm"))
+    graph = ArmClient(_settings(emu, INVENTORY="resource-graph"))
     try:
         for name in ("list_clusters", "list_vnets", "list_route_tables", "list_app_gateways"):
             assert sorted(map(repr, getattr(graph, name)())) == sorted(map(repr, getattr(arm, name)())), name

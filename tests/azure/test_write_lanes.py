@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation import ids
-from remediation.apply import apply_changes
-from remediation.azure.gateway import ArmGateway
-from remediation.config import ConfigError
-from remediation.model import Action, Change, ChangeKind, Outcome, RouteTablePayload, SubnetAssociationPayload
+from remediation.azure.arm import ArmClient
+from remediation.core import ids
+from remediation.core.config import ConfigError
+from remediation.core.model import Action, Change, ChangeKind, Outcome, RouteTablePayload, SubnetAssociationPayload
+from remediation.engine.apply import apply_changes
 
 from .conftest import SPOKE, make_settings, seed
 
@@ -46,7 +46,7 @@ def test_subnet_lanes_of_two_vnets_overlap_and_follow_their_own_tables(monkeypat
     emu = Emulator(seed=_two_vnets(), time_factor=0.05).start()  # table 0.1 s, subnet 0.4 s
     for key, value in emu.env().items():
         monkeypatch.setenv(key, value)
-    gateway = ArmGateway(make_settings(emu))
+    gateway = ArmClient(make_settings(emu))
     try:
         changes = [
             _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from emulator import Emulator
-from remediation import ids
-from remediation.apply import apply_changes
-from remediation.azure.gateway import ArmGateway
-from remediation.config import Settings
-from remediation.model import (
+from remediation.azure.arm import ArmClient
+from remediation.core import ids
+from remediation.core.config import Settings
+from remediation.core.model import (
     Action,
     Change,
     ChangeKind,
@@ -21,6 +20,7 @@ from remediation.model import (
     RuleCollectionGroupPayload,
     SubnetAssociationPayload,
 )
+from remediation.engine.apply import apply_changes
 
 from .conftest import FIREWALL_ID, HUB, SPOKE, no_sleep
 
@@ -44,7 +44,7 @@ def _change(kind: ChangeKind, address: str, after: Payload | None, action: Actio
     return Change(action=action, kind=kind, address=address, old=None, new=after, reason="test")
 
 
-def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, settings: Settings) -> None:
+def test_create_table_routes_and_associate(emu: Emulator, arm: ArmClient, settings: Settings) -> None:
     before = emu.get(NODES)
     assert before is not None
     nsg = before["properties"]["networkSecurityGroup"]
@@ -56,7 +56,7 @@ def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, s
         _change(ChangeKind.ROUTE_TABLE, RT_NEW, RouteTablePayload("westeurope", TAG)),
         _change(ChangeKind.ROUTE, f"{SPOKE}/routeTables/rt-spoke-nodes/routes/rmd-x", None, Action.NOOP),
     ]
-    outcomes = apply_changes(gateway, changes, settings=settings, sleep=no_sleep)
+    outcomes = apply_changes(arm, changes, settings=settings, sleep=no_sleep)
     assert [o.outcome for o in outcomes] == [Outcome.UPDATED, Outcome.CREATED, Outcome.CREATED,
                                              Outcome.UNCHANGED]
     assert all(o.error is None for o in outcomes)
@@ -71,61 +71,61 @@ def test_create_table_routes_and_associate(emu: Emulator, gateway: ArmGateway, s
     assert after["properties"]["networkSecurityGroup"] == nsg
     assert _services(after["properties"].get("serviceEndpoints")) == _services(endpoints)
     assert _services(endpoints) == [("Microsoft.Storage", ("westeurope", "northeurope"))]
-    assert gateway.arm_calls.writes == 3
+    assert arm.arm_calls.writes == 3
 
 
-def test_put_route_keeps_foreign_routes_and_delete_route(emu: Emulator, gateway: ArmGateway) -> None:
+def test_put_route_keeps_foreign_routes_and_delete_route(emu: Emulator, arm: ArmClient) -> None:
     table_id = f"{SPOKE}/routeTables/rt-spoke-nodes"
-    gateway.put_route(table_id, Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4"))
+    arm.put_route(table_id, Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4"))
     names = {r["name"] for r in emu.get(table_id)["properties"]["routes"]}  # type: ignore[index]
     assert names == {"to-onprem", "rmd-appgw"}
-    gateway.delete_route(table_id, "rmd-appgw")
+    arm.delete_route(table_id, "rmd-appgw")
     names = {r["name"] for r in emu.get(table_id)["properties"]["routes"]}  # type: ignore[index]
     assert names == {"to-onprem"}
-    observed = gateway.get_route_table(table_id)
+    observed = arm.get_route_table(table_id)
     assert observed is not None and [r.name for r in observed.routes] == ["to-onprem"]
 
 
-def test_create_route_table_never_empties_an_existing_table(emu: Emulator, gateway: ArmGateway) -> None:
+def test_create_route_table_never_empties_an_existing_table(emu: Emulator, arm: ArmClient) -> None:
     table_id = f"{SPOKE}/routeTables/rt-spoke-nodes"
-    gateway.create_route_table(table_id, RouteTablePayload("westeurope", {"managed-by": "x"}))
+    arm.create_route_table(table_id, RouteTablePayload("westeurope", {"managed-by": "x"}))
     body = emu.get(table_id)
     assert body is not None and [r["name"] for r in body["properties"]["routes"]] == ["to-onprem"]
     assert body["tags"] == {"owner": "network-team", "managed-by": "x"}
 
 
-def test_detach_route_table(emu: Emulator, gateway: ArmGateway) -> None:
-    gateway.set_subnet_route_table(NODES, None)
+def test_detach_route_table(emu: Emulator, arm: ArmClient) -> None:
+    arm.set_subnet_route_table(NODES, None)
     body = emu.get(NODES)
     assert body is not None and not body["properties"].get("routeTable")
     assert body["properties"]["networkSecurityGroup"]
 
 
-def test_rule_collection_group_put_and_delete(emu: Emulator, gateway: ArmGateway,
+def test_rule_collection_group_put_and_delete(emu: Emulator, arm: ArmClient,
                                               settings: Settings) -> None:
     collection = RuleCollection("rmd-egress", 260, "Allow", (
         NetworkRule("aks-udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),))
-    outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG,
+    outcomes = apply_changes(arm, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG,
                                                RuleCollectionGroupPayload(250, (collection,)))],
                              settings=settings, sleep=no_sleep)
     assert outcomes[0].outcome is Outcome.CREATED, outcomes[0].error
-    group = gateway.get_rule_collection_group(POLICY, "rmd-aks-runbook")
+    group = arm.get_rule_collection_group(POLICY, "rmd-aks-runbook")
     assert group is not None and group.priority == 250
     (observed,) = group.rule_collections
     assert observed.rules[0].destination_ports == ("1194",)
     # An update PUTs the whole group again (If-Match with the etag just read).
     assert group.etag
-    gateway.put_rule_collection_group(POLICY, "rmd-aks-runbook", RuleCollectionGroupPayload(255, (collection,)),
+    arm.put_rule_collection_group(POLICY, "rmd-aks-runbook", RuleCollectionGroupPayload(255, (collection,)),
                                       group.etag)
     assert emu.get(RCG)["properties"]["priority"] == 255  # type: ignore[index]
-    outcomes = apply_changes(gateway, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG, None, Action.DELETE)],
+    outcomes = apply_changes(arm, [_change(ChangeKind.RULE_COLLECTION_GROUP, RCG, None, Action.DELETE)],
                              settings=settings, sleep=no_sleep)
     assert outcomes[0].outcome is Outcome.DELETED
     assert emu.get(RCG) is None
     assert emu.get(f"{POLICY}/ruleCollectionGroups/platform-baseline") is not None
 
 
-def test_classic_collections_keep_foreign(emu: Emulator, gateway: ArmGateway, settings: Settings) -> None:
+def test_classic_collections_keep_foreign(emu: Emulator, arm: ArmClient, settings: Settings) -> None:
     firewall = emu.get(FIREWALL_ID)
     assert firewall is not None
     firewall["properties"].pop("firewallPolicy", None)
@@ -138,16 +138,16 @@ def test_classic_collections_keep_foreign(emu: Emulator, gateway: ArmGateway, se
     emu.put_foreign(FIREWALL_ID, firewall)
     wanted = RuleCollection("rmd-aks-egress", 300, "Allow", (
         NetworkRule("udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),))
-    gateway.put_classic_collections(FIREWALL_ID, [wanted], "rmd-")
+    arm.put_classic_collections(FIREWALL_ID, [wanted], "rmd-")
     names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]
     assert names == ["corp-allow", "rmd-aks-egress"]
-    observed = gateway.get_firewall(FIREWALL_ID)
+    observed = arm.get_firewall(FIREWALL_ID)
     assert observed is not None and observed.policy_id is None
     assert [c.name for c in observed.classic_collections] == ["corp-allow", "rmd-aks-egress"]
 
     # Through apply: per-collection changes of one firewall become ONE firewall PUT.
     emu.clear_log()
-    outcomes = apply_changes(gateway, [
+    outcomes = apply_changes(arm, [
         _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-egress",
                 None, Action.DELETE),
         _change(ChangeKind.CLASSIC_RULE_COLLECTION, f"{FIREWALL_ID}/networkRuleCollections/rmd-aks-ingress",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emulator import Emulator
-from remediation.cli import main
+from remediation.cli.main import main
 from tests.reconciler.helpers import BASE_SETTINGS, Seed, start_emulator
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.cli import main
+from remediation.cli.main import main
 from tests.reconciler.helpers import (
     APP_GATEWAY,
     APPGW_SUBNET,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from emulator import Emulator
-from remediation.cli_approve import PROMPT
+from remediation.cli.approve import PROMPT
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import (
     APPGW_TABLE,

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from remediation import __version__
-from remediation.cli import main
-from remediation.cli_help import DESCRIPTIONS
+from remediation.cli.help import DESCRIPTIONS
+from remediation.cli.main import main
 from tests.reconciler.helpers import CNI, ROOT
 
 COMMANDS = ["plan", "apply", "sweep", "prepare-subnet", "status"]

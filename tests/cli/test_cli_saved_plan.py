@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from emulator import Emulator
-from remediation.cli_plan_file import FORMAT, FORMAT_VERSION, settings_fingerprint
-from remediation.config import Mode, load_settings
+from remediation.cli.plan_file import FORMAT, FORMAT_VERSION, settings_fingerprint
+from remediation.core.config import Mode, load_settings
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import BASE_SETTINGS, CNI, CUSTOMER_TABLE, FIREWALL_IP, OWNED_RCG, arm_writes
 

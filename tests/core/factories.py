@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from remediation.config import Settings, load_settings
-from remediation.ids import id_key
-from remediation.model import (
+from remediation.core.config import Settings, load_settings
+from remediation.core.ids import id_key
+from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,

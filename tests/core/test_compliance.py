@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from remediation import compliance, desired, shards
-from remediation.compliance import ComplianceState
-from remediation.ids import id_key
-from remediation.model import ObservedRuleCollectionGroup, Route, RuleCollection, Skip, Snapshot
+from remediation.core.ids import id_key
+from remediation.core.model import ObservedRuleCollectionGroup, Route, RuleCollection, Skip, Snapshot
+from remediation.planning import compliance, desired, shards
+from remediation.planning.compliance import ComplianceState
 from tests.core import factories as f
 
-# The custom egress profile keeps one network egress rule per cluster (remediation/egress.py), which the
+# The custom egress profile keeps one network egress rule per cluster (remediation/planning/egress.py), which the
 # rule cases below edit; the default profile's application rule has its own case.
 SETTINGS = f.settings(egress_profile="custom", force_default_route=True,
                       egress_destinations=("AzureCloud.westeurope",))
@@ -213,8 +213,8 @@ def test_rules_spread_over_shards_are_compliant_and_a_missing_shard_is_a_gap() -
                for name in (*(r.name for r in c.rules), *(r.name for r in c.application_rules))}
     assert any(m in line for m in missing for line in cluster.missing)
 def test_a_missing_table_lists_each_route_it_is_created_with() -> None:
-    from remediation.compliance import describe_change_lines
-    from remediation.model import Action, Change, ChangeKind, Route, RouteTablePayload
+    from remediation.core.model import Action, Change, ChangeKind, Route, RouteTablePayload
+    from remediation.planning.compliance import describe_change_lines
 
     table_id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rmd-t"
     payload = RouteTablePayload("westeurope", {}, routes=(Route("rmd-default", "0.0.0.0/0", "VirtualAppliance",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from remediation import desired
-from remediation.model import DesiredSubnetRoutes, ObservedVpnGateway, RoutePurpose, Skip
+from remediation.core.model import DesiredSubnetRoutes, ObservedVpnGateway, RoutePurpose, Skip
+from remediation.planning import desired
 from tests.core import factories as f
 
 OVERLAY = {"network_plugin": "azure", "network_plugin_mode": "overlay"}

@@ -1,4 +1,4 @@
-"""Egress profiles (remediation/egress.py, docs/egress.md): table-driven, per profile and per cloud."""
+"""Egress profiles (remediation/planning/egress.py, docs/egress.md): table-driven, per profile and per cloud."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from remediation import desired, egress, plan, render
 from remediation.azure import convert
 from remediation.azure.egress_reads import endpoints_from_arm
-from remediation.ids import id_key
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core.ids import id_key
+from remediation.core.model import (
     ApplicationRule,
     EgressObservation,
     EndpointList,
@@ -23,6 +23,8 @@ from remediation.model import (
     RuleCollection,
     Snapshot,
 )
+from remediation.planning import desired, egress, plan
+from remediation.views import render
 from tests.core import factories as f
 
 EXAMPLE = Path(__file__).parents[1] / "emulator" / "data" / "OutboundNetworkDependenciesEndpointsList.json"
@@ -236,9 +238,9 @@ def test_classic_firewall_gets_an_application_collection_and_a_second_plan_is_a_
     assert ("firewallNetworkRuleCollection", "networkRuleCollections") in by_kind  # the tunnel rules
     body = {"id": f.FIREWALL, "name": "fw", "properties": {
         "ipConfigurations": [{"properties": {"privateIPAddress": f.FW_IP}}],
-        "networkRuleCollections": [{"name": c.address.rsplit("/", 1)[-1], "properties": c.after}
+        "networkRuleCollections": [{"name": c.address.rsplit("/", 1)[-1], "properties": arm_shapes.after(c)}
                                    for c in changes if c.kind.value == "firewallNetworkRuleCollection"],
-        "applicationRuleCollections": [{"name": c.address.rsplit("/", 1)[-1], "properties": c.after}
+        "applicationRuleCollections": [{"name": c.address.rsplit("/", 1)[-1], "properties": arm_shapes.after(c)}
                                        for c in changes if c.kind.value == "firewallApplicationRuleCollection"]}}
     again = dataclasses.replace(snap, firewall=convert.firewall_from_arm(body))
     assert {c.action.value for c in plan.plan_firewall(again, collections, settings)} == {"noop"}

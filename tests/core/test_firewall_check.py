@@ -1,4 +1,4 @@
-"""When a routing target may leave out its firewall follow-up (remediation/firewall_check.py).
+"""When a routing target may leave out its firewall follow-up (remediation/planning/firewall_check.py).
 
 The observed group is always built by the firewall target's own planner from a two-cluster fleet, then
 changed the way drift, a changed cluster or a half-finished write would change it. Leaving the follow-up out
@@ -12,8 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from remediation import desired, firewall_check
-from remediation.model import (
+from remediation.core.model import (
     NetworkRule,
     ObservedCluster,
     ObservedRuleCollectionGroup,
@@ -21,6 +20,7 @@ from remediation.model import (
     RuleCollection,
     Snapshot,
 )
+from remediation.planning import desired, firewall_check
 from tests.core import factories as f
 
 SETTINGS = f.settings()
@@ -189,7 +189,7 @@ def test_classic_firewall_compares_its_own_collections() -> None:
 
 
 def test_rules_spread_over_shards_are_found() -> None:
-    """A sharded group holds a collection of the same name in several shards (remediation/shards.py)."""
+    """A sharded group holds a collection of the same name in several shards (remediation/planning/shards.py)."""
     whole = _converged_group(FLEET)
 
     def split(keep_first: bool) -> tuple[RuleCollection, ...]:

@@ -1,7 +1,7 @@
 """observe.groups_as_written: the owned groups after a firewall write, from the PUT answers (no GET).
 
 The verify of a group write reads the groups as ARM answered their PUTs when every write has an answer,
-and falls back to listing them again otherwise (remediation/reconciler.py _reverify_firewall).
+and falls back to listing them again otherwise (remediation/engine/reconciler.py _reverify_firewall).
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import dataclasses
 
 import pytest
 
-from remediation import observe
-from remediation.model import (
+from remediation.core.model import (
     Action,
     Change,
     ChangeKind,
@@ -21,6 +20,7 @@ from remediation.model import (
     RuleCollection,
     Snapshot,
 )
+from remediation.engine import observe
 from tests.core import factories as f
 
 SETTINGS = f.settings()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from remediation import guards
-from remediation.model import ObservedSubnet, Route
+from remediation.core import net
+from remediation.core.model import ObservedSubnet, Route
+from remediation.planning import guards
 from tests.core import factories as f
 
 HUB_VNET = f"{f.HUB_RG}/providers/Microsoft.Network/virtualNetworks/hub"
@@ -102,6 +103,6 @@ def test_route_refusal(route: Route, use: guards.TableUse, refused_with: str | N
 
 def test_ip_version_filters() -> None:
     mixed = ["10.1.0.0/22", "fd00:1::/64", "not-a-prefix", "2001:db8::/32"]
-    assert guards.ipv4_only(mixed) == ("10.1.0.0/22",)
-    assert guards.ipv6_only(mixed) == ("fd00:1::/64", "2001:db8::/32")
-    assert guards.is_ipv6("fd00::/8") and not guards.is_ipv6("10.0.0.0/8") and not guards.is_ipv6("x")
+    assert net.ipv4_only(mixed) == ("10.1.0.0/22",)
+    assert net.ipv6_only(mixed) == ("fd00:1::/64", "2001:db8::/32")
+    assert net.is_ipv6("fd00::/8") and not net.is_ipv6("10.0.0.0/8") and not net.is_ipv6("x")

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from remediation import desired, plan
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core.model import (
     Action,
     ChangeKind,
     DesiredSubnetRoutes,
@@ -18,6 +18,7 @@ from remediation.model import (
     RuleCollection,
     Skip,
 )
+from remediation.planning import desired, plan
 from tests.core import factories as f
 
 DEFAULT = f.fw_route("rmd-default", "0.0.0.0/0")
@@ -59,7 +60,7 @@ def test_creates_table_with_its_routes_and_association_when_subnet_has_none() ->
         ("create", "subnetRouteTable", "aks-nodes"),
     ]
     table, assoc = changes
-    assert table.after == {
+    assert arm_shapes.after(table) == {
         "location": "westeurope",
         "tags": {"managed-by": "aks-egress-remediation"},
         "properties": {"disableBgpRoutePropagation": False, "routes": [
@@ -71,7 +72,7 @@ def test_creates_table_with_its_routes_and_association_when_subnet_has_none() ->
     }
     # Each route's reason stays in the plan, one line per route under the table's own.
     assert table.reason.splitlines()[1:] == ["rmd-default: default", "rmd-spoke-10-2-0-0-16: spoke"]
-    assert (assoc.before, assoc.after) == (
+    assert (arm_shapes.before(assoc), arm_shapes.after(assoc)) == (
         {"routeTable": None},
         {"routeTable": {"id": f.table_id("rmd-spoke-vnet-aks-nodes")}},
     )
@@ -80,7 +81,7 @@ def test_creates_table_with_its_routes_and_association_when_subnet_has_none() ->
 def test_existing_table_keeps_child_route_writes() -> None:
     changes, _ = _plan(table=True)
     assert _rows(changes) == [("create", "route", "rmd-default"), ("create", "route", "rmd-spoke-10-2-0-0-16")]
-    assert changes[0].after == {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
+    assert arm_shapes.after(changes[0]) == {"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
                                 "nextHopIpAddress": f.FW_IP}
 
 
@@ -119,8 +120,8 @@ def test_routes_on_existing_table(existing: list, expected: list) -> None:
 
 def test_update_carries_before_and_after() -> None:
     changes, _ = _plan([f.fw_route("rmd-default", "0.0.0.0/0", "10.0.1.5"), SPOKE])
-    assert changes[0].before["nextHopIpAddress"] == "10.0.1.5"
-    assert changes[0].after["nextHopIpAddress"] == f.FW_IP
+    assert (arm_shapes.before(changes[0]) or {})["nextHopIpAddress"] == "10.0.1.5"
+    assert (arm_shapes.after(changes[0]) or {})["nextHopIpAddress"] == f.FW_IP
 
 
 @pytest.mark.parametrize(
@@ -160,7 +161,7 @@ def test_foreign_route_same_prefix(foreign, takeover: bool, expected, conflict: 
         assert conflicts[0].address.endswith("/routes/corp-default")
     if takeover:
         assert "takeover (ALLOW_TAKEOVER=true)" in changes[0].reason
-        assert changes[0].after["nextHopIpAddress"] == f.FW_IP
+        assert (arm_shapes.after(changes[0]) or {})["nextHopIpAddress"] == f.FW_IP
 
 
 @pytest.mark.parametrize(
@@ -272,7 +273,7 @@ def test_plan_firewall_policy(group, collections, expected) -> None:
     if changes:
         assert changes[0].address == RCG_ADDRESS and changes[0].kind is ChangeKind.RULE_COLLECTION_GROUP
     if expected == [Action.UPDATE]:
-        assert changes[0].after == {
+        assert arm_shapes.after(changes[0]) == {
             "priority": 250,
             "ruleCollections": plan.rule_collections_to_arm([EGRESS]),
         }
@@ -315,8 +316,8 @@ def test_plan_firewall_classic_keeps_foreign_collections() -> None:
     ]
     assert all(c.kind is ChangeKind.CLASSIC_RULE_COLLECTION for c in changes)
     assert changes[0].address == f.FIREWALL + "/networkRuleCollections/rmd-egress"
-    assert changes[1].after == plan.classic_collection_to_arm(ingress)
-    assert set(changes[1].after["rules"][0]) == {
+    assert arm_shapes.after(changes[1]) == plan.classic_collection_to_arm(ingress)
+    assert set((arm_shapes.after(changes[1]) or {})["rules"][0]) == {
         "name",
         "protocols",
         "sourceAddresses",

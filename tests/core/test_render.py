@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from remediation import render
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core.model import (
     Action,
     ArmCalls,
     Change,
@@ -24,6 +24,7 @@ from remediation.model import (
     RuleCollectionGroupPayload,
     Skip,
 )
+from remediation.views import render
 
 RT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
 ROUTE = Route("rmd-appgw", "10.1.4.0/24", "VirtualAppliance", "10.0.1.4")
@@ -205,7 +206,7 @@ def test_rule_collection_group_renders_rules(before, after, expected: list[str])
     body = [line[6:] for line in lines[2:-2]]  # header, change line ... reason, summary
     if after is not None:
         # The estimate of docs/platform-notes.md §9: the properties as compact JSON.
-        size = len(json.dumps({"properties": change.after}, separators=(",", ":")))
+        size = len(json.dumps({"properties": arm_shapes.after(change)}, separators=(",", ":")))
         expected = [*expected, f"size: about {size:,} bytes of 2,097,152 ({100 * size / 2097152:.1f} %)"]
     assert body == expected
 

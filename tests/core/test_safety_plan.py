@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from remediation import desired, guards, plan
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core.model import (
     Action,
     ChangeKind,
     NetworkRule,
@@ -19,6 +19,7 @@ from remediation.model import (
     Skip,
     Snapshot,
 )
+from remediation.planning import desired, guards, plan
 from tests.core import factories as f
 
 HUB_VNET = f"{f.HUB_RG}/providers/Microsoft.Network/virtualNetworks/hub"
@@ -204,7 +205,7 @@ def test_a_fleet_past_the_shard_threshold_is_split_before_it_reaches_the_limit(r
     changes, reports = plan.plan_firewall_checked(f.hub_spoke(), (_big_collection(rules),), f.settings())
     assert not [r for r in reports if r.severity is Severity.ERROR]
     assert len(changes) == groups and all(c.action is Action.CREATE for c in changes)
-    sizes = [plan.group_size_bytes(c.after or {}) for c in changes]
+    sizes = [plan.group_size_bytes(arm_shapes.after(c) or {}) for c in changes]
     assert max(sizes) <= f.settings().rule_collection_group_shard_bytes < plan.GROUP_SIZE_LIMIT_BYTES
 
 
@@ -268,10 +269,11 @@ def test_foreign_collections_in_the_owned_group_are_carried_over(group, wanted, 
     changes, reports = plan.plan_firewall_checked(f.hub_spoke(rcg=group), wanted, f.settings())
     (change,) = changes
     assert change.action is action
-    assert change.after is not None
-    names = [c["name"] for c in change.after["ruleCollections"]]
+    written = arm_shapes.after(change)
+    assert written is not None
+    names = [c["name"] for c in written["ruleCollections"]]
     assert "team-allow-dns" in names
-    kept = next(c for c in change.after["ruleCollections"] if c["name"] == "team-allow-dns")
+    kept = next(c for c in written["ruleCollections"] if c["name"] == "team-allow-dns")
     assert kept == plan.rule_collections_to_arm([FOREIGN])[0]
     assert [r.severity for r in reports] == [Severity.NOTE] and "foreign" in reports[0].message
 
@@ -280,7 +282,7 @@ def test_foreign_collections_in_the_owned_group_are_carried_over(group, wanted, 
 
 
 # A per-cluster network egress rule (EGRESS_PROFILE=custom for a cluster whose egress the firewall sees):
-# the rule these "keep what still carries traffic" cases check (remediation/egress.py).
+# the rule these "keep what still carries traffic" cases check (remediation/planning/egress.py).
 EGRESS_RULE = {"egress_profile": "custom", "force_default_route": True,
                "egress_destinations": ("AzureCloud.westeurope",)}
 
@@ -384,7 +386,7 @@ def test_the_ingress_rule_of_a_gateway_confirmed_deleted_goes() -> None:
 
 
 def test_summary_counts_blocking_conflicts_not_notes() -> None:
-    from remediation.model import Conflict
+    from remediation.core.model import Conflict
     p = Plan("t", conflicts=(Conflict(ChangeKind.ROUTE, "a", "refused", Severity.CONFLICT),
                              Conflict(ChangeKind.ROUTE, "b", "fyi", Severity.NOTE),
                              Conflict(ChangeKind.ROUTE_TABLE, "c", "limit", Severity.ERROR)))

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from remediation import plan, shards
 from remediation.azure import convert
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core.model import (
     Action,
     ChangeKind,
     NetworkRule,
@@ -16,6 +16,7 @@ from remediation.model import (
     RuleCollection,
     Severity,
 )
+from remediation.planning import plan, shards
 from tests.core import factories as f
 
 BASE = "rmd-aks-runbook"
@@ -144,7 +145,7 @@ def test_a_shard_holding_a_foreign_collection_is_never_deleted() -> None:
     changes, reports = plan.plan_firewall_checked(_snapshot(groups), (_egress(range(10)),), settings)
     shard2 = next(c for c in changes if c.address.endswith(f"{BASE}-2"))
     assert shard2.action is Action.UPDATE
-    assert [c["name"] for c in (shard2.after or {})["ruleCollections"]] == ["corp-allow"]
+    assert [c["name"] for c in (arm_shapes.after(shard2) or {})["ruleCollections"]] == ["corp-allow"]
     assert not [c for c in changes if c.action is Action.DELETE]
     assert [r.severity for r in reports] == [Severity.NOTE]
 
@@ -188,11 +189,12 @@ def test_no_rule_is_ever_absent_between_two_shard_writes(now: list[int], per_sha
         if change.action is Action.DELETE:
             state.pop(name)
         elif change.action is not Action.NOOP:
-            state[name] = _rules_in(change.after)
+            state[name] = _rules_in(arm_shapes.after(change))
         assert kept <= set().union(*state.values()), f"a rule went missing after {change.action} {name}"
     present = set().union(*state.values())
     assert present == {("rmd-egress", _rule(i).name) for i in now}
-    assert all(plan.group_size_bytes(c.after or {}) <= _capacity(per_shard) for c in changes if c.after)
+    written = [body for body in map(arm_shapes.after, changes) if body]
+    assert all(plan.group_size_bytes(body) <= _capacity(per_shard) for body in written)
 
 
 def _wide(i: int, sources: int) -> NetworkRule:

@@ -15,13 +15,13 @@ from typing import Any
 from azure.identity import DefaultAzureCredential
 
 from emulator import Emulator
-from remediation import config
-from remediation.apply import DEPENDENCY_FAILED
+from remediation.azure.arm import ArmClient
 from remediation.azure.clients import CallCounter, ClientFactory
-from remediation.azure.gateway import ArmGateway
-from remediation.locks import LockProvider
-from remediation.model import ChangeOutcome, Outcome, ReconcileResult, Target
-from remediation.reconciler import Reconciler
+from remediation.core import config
+from remediation.core.model import ChangeOutcome, Outcome, ReconcileResult, Target
+from remediation.engine.apply import DEPENDENCY_FAILED
+from remediation.engine.locks import LockProvider
+from remediation.engine.reconciler import Reconciler
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -83,11 +83,11 @@ class Harness:
         self.settings = config.load_settings(settings_env(emu, **extra))
         # One credential: DefaultAzureCredential -> the emulator's managed-identity endpoint, token cached.
         self.credential = DefaultAzureCredential()
-        self._gateways: list[ArmGateway] = []
+        self._gateways: list[ArmClient] = []
         self._lock = threading.Lock()
         self._baselines: dict[str, dict[str, Any]] = {}
 
-    def gateway(self) -> ArmGateway:
+    def arm(self) -> ArmClient:
         # azure-core keeps its own retries (429/5xx/connection errors); only its backoff is shortened.
         # The LRO fallback poll interval (5 s in production, used when a poll carries no Retry-After) too.
         clients = ClientFactory(self.settings, CallCounter(), self.credential,
@@ -95,14 +95,14 @@ class Harness:
                                 # The client-side token-bucket pacing (remediation/azure/pacing.py) would make
                                 # hundreds of back-to-back reconciles wait for refills; it is not under test here.
                                 per_retry_policies=[])
-        gw = ArmGateway(self.settings, clients=clients)
+        gw = ArmClient(self.settings, clients=clients)
         with self._lock:
             self._gateways.append(gw)
         return gw
 
     def reconciler(self, *, locks: LockProvider | None = None, sleep: Callable[[float], None] = no_sleep,
                    retry_deadline_s: float = 240.0) -> Reconciler:
-        return Reconciler(self.settings, gateway_factory=self.gateway, locks=locks,
+        return Reconciler(self.settings, arm_factory=self.arm, locks=locks,
                           retry_deadline_s=retry_deadline_s, sleep=sleep)
 
     def close_gateways(self) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.locks import InProcessLocks
-from remediation.model import ReconcileResult, Target, TargetKind
+from remediation.core.model import ReconcileResult, Target, TargetKind
+from remediation.engine.locks import InProcessLocks
 from tests.evidence import support
 from tests.evidence.support import Harness
 

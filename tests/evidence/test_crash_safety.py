@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.model import Target, TargetKind
+from remediation.core.model import Target, TargetKind
 from tests.evidence import support
 from tests.evidence.support import Harness
 

@@ -20,9 +20,9 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 
 from emulator import Emulator
-from remediation.apply import DEPENDENCY_FAILED
-from remediation.errors import ArmError
-from remediation.model import Target, TargetKind
+from remediation.core.errors import ArmError
+from remediation.core.model import Target, TargetKind
+from remediation.engine.apply import DEPENDENCY_FAILED
 from tests.evidence import support
 from tests.evidence.support import Harness
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bench import minimum, topology
 from bench.common import harness
-from remediation.model import Target, TargetKind
+from remediation.core.model import Target, TargetKind
 
 FOREIGN_GROUP = f"{topology.POLICY_ID}/ruleCollectionGroups/platform-baseline"
 WRITES = {"PUT", "PATCH", "DELETE"}

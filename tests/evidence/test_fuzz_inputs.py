@@ -15,15 +15,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emulator import Emulator, SeedError
-from remediation import cli, config, ids, intake
-from remediation.errors import (
+from remediation.cli import main as cli
+from remediation.core import config, ids
+from remediation.core.errors import (
     ConfigError,
     InvalidResourceIdError,
     OutOfScopeError,
     UnsupportedTargetError,
 )
-from remediation.model import Target, TargetKind
-from remediation.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+from remediation.core.model import Target, TargetKind
+from remediation.core.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+from remediation.planning import intake
 from tests.evidence import support
 from tests.evidence.support import Harness
 
@@ -75,9 +77,9 @@ def test_parse_resource_id_only_raises_invalid_resource_id(value: Any) -> None:
 @given(value=ID_LIKE)
 def test_resolve_only_raises_input_errors_and_never_calls_arm(offline_settings: config.Settings,
                                                               value: str) -> None:
-    from remediation.reconciler import Reconciler
+    from remediation.engine.reconciler import Reconciler
 
-    reconciler = Reconciler(offline_settings, gateway_factory=no_arm)
+    reconciler = Reconciler(offline_settings, arm_factory=no_arm)
     try:
         target = reconciler.resolve(value)
     except (InvalidResourceIdError, UnsupportedTargetError, OutOfScopeError):
@@ -113,9 +115,9 @@ EVENTS = st.one_of(
 @given(payload=EVENTS)
 def test_parse_event_and_decide_reject_malformed_events_with_one_type(offline_settings: config.Settings,
                                                                        payload: dict[str, Any]) -> None:
-    from remediation.reconciler import Reconciler
+    from remediation.engine.reconciler import Reconciler
 
-    resolve = Reconciler(offline_settings, gateway_factory=no_arm).resolve
+    resolve = Reconciler(offline_settings, arm_factory=no_arm).resolve
     try:
         event = intake.parse_event(payload)
         decision = intake.decide(event, offline_settings, resolve)
@@ -321,8 +323,8 @@ def test_http_remediate_answers_json_4xx_never_5xx(harness: Harness, monkeypatch
 
 def test_http_target_kinds_are_consistent(offline_settings: config.Settings) -> None:
     """Sanity: the ids the HTTP fuzz names resolve as expected without ARM."""
-    from remediation.reconciler import Reconciler
+    from remediation.engine.reconciler import Reconciler
 
-    reconciler = Reconciler(offline_settings, gateway_factory=no_arm)
+    reconciler = Reconciler(offline_settings, arm_factory=no_arm)
     assert reconciler.resolve(support.CLUSTER_CNI).kind is TargetKind.CLUSTER
     assert reconciler.resolve(support.RT_NODES).kind is TargetKind.NETWORK

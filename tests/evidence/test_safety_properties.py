@@ -20,10 +20,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from remediation import desired, guards, plan
-from remediation.config import load_settings
-from remediation.ids import id_key
-from remediation.model import (
+from remediation.core import arm_shapes
+from remediation.core import net as netmath
+from remediation.core.config import load_settings
+from remediation.core.ids import id_key
+from remediation.core.model import (
     Action,
     ChangeKind,
     DesiredSubnetRoutes,
@@ -37,6 +38,7 @@ from remediation.model import (
     Skip,
     Snapshot,
 )
+from remediation.planning import desired, guards, plan
 
 SUB = "00000000-0000-0000-0000-000000000009"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
@@ -133,7 +135,7 @@ def _table_users(snap: Snapshot, changes: Any) -> dict[str, set[str]]:
             users.setdefault(id_key(subnet.route_table_id), set()).add(id_key(subnet.id))
     for c in changes:
         if c.kind is ChangeKind.SUBNET_ROUTE_TABLE and c.action is Action.CREATE:
-            users.setdefault(id_key(c.after["routeTable"]["id"]), set()).add(id_key(c.address))
+            users.setdefault(id_key((arm_shapes.after(c) or {})["routeTable"]["id"]), set()).add(id_key(c.address))
     return users
 
 
@@ -147,13 +149,14 @@ def _assert_no_harmful_route(snap: Snapshot, changes: Any) -> None:
         if c.kind is not ChangeKind.ROUTE or c.action not in (Action.CREATE, Action.UPDATE):
             continue
         table_key = id_key(c.address.rsplit("/routes/", 1)[0])
-        net = ipaddress.ip_network(c.after["addressPrefix"])
-        hop = ipaddress.ip_address(c.after["nextHopIpAddress"])
+        body = arm_shapes.after(c) or {}
+        net = ipaddress.ip_network(body["addressPrefix"])
+        hop = ipaddress.ip_address(body["nextHopIpAddress"])
         assert net.version == 4, c
         for subnet_key in users.get(table_key, set()):
             subnet = snap.subnets[subnet_key]
             assert guards.special_subnet_reason(subnet) is None, (c, subnet.name)
-            for own in guards.ipv4_only(subnet.address_prefixes):
+            for own in netmath.ipv4_only(subnet.address_prefixes):
                 own_net = ipaddress.ip_network(own)
                 assert hop not in own_net, (c, subnet.name)
                 if str(net) != "0.0.0.0/0":
@@ -265,7 +268,7 @@ _PREFIX_TEXT = st.one_of(
 
 @given(st.lists(_PREFIX_TEXT, max_size=4))
 def test_spoke_prefixes_are_ipv4_spokes_or_a_config_error_naming_the_setting(parts: list[str]) -> None:
-    from remediation.errors import ConfigError
+    from remediation.core.errors import ConfigError
 
     env = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_ID": FIREWALL, "SPOKE_PREFIXES": ",".join(parts)}
     try:

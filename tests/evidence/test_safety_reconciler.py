@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.model import Action, Severity
-from remediation.reconciler import Reconciler
+from remediation.core.model import Action, Severity
+from remediation.engine.reconciler import Reconciler
 from tests.reconciler.helpers import (
     APP_GATEWAY,
     APPGW_SUBNET,

@@ -22,8 +22,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
 from azure.functions.queue import QueueMessage as HostQueueMessage
 
-from remediation.intake import RemediationRequest, Trigger
-from remediation.model import Target, TargetKind
+from remediation.core.model import Target, TargetKind
+from remediation.planning.intake import RemediationRequest, Trigger
 from remediation.storage import AUDIT_TABLE, DEDUPE_TABLE
 from remediation.storage.audit import get_json
 from remediation.triggers import runtime as runtime_module
@@ -418,7 +418,7 @@ def test_a_burst_of_cluster_events_becomes_one_sweep(
         app_env: Callable[..., None], storage: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past BURST_SWEEP_AFTER pending cluster requests, the next event enqueues one sweep and every later
     event of the burst folds into it; the sweep then converges the clusters whose events it absorbed."""
-    from remediation.intake import Admitted
+    from remediation.planning.intake import Admitted
     from remediation.triggers.event_intake import admit_event
 
     monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 3)

@@ -139,7 +139,7 @@ def test_report_mode_refuses_an_apply_request(arm: Any, app_env: Callable[..., N
 def test_a_covered_request_shows_the_state_of_the_sweep_that_covers_it(
         arm: Any, storage: Azurite, sweep_state: str, sweep_error: str | None, converged: bool | None) -> None:
     """The worker records a request a burst sweep covers as succeeded without running it
-    (remediation.intake.covering_sweep); its status shows the sweep's own state, read when asked."""
+    (remediation.planning.intake.covering_sweep); its status shows the sweep's own state, read when asked."""
     from remediation.storage.audit import RunState
     from remediation.triggers.runtime import get_runtime
 

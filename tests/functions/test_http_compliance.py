@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 from azure.data.tables import TableClient
 
-from remediation.cli import main
+from remediation.cli.main import main
 from remediation.storage import AUDIT_TABLE
 from tests.functions.helpers import (
     AKS,
@@ -130,7 +130,8 @@ def test_a_drift_sweep_that_finds_the_firewall_lease_held_queues_its_firewall_fo
     from azure.functions.timer import TimerRequest as HostTimerRequest
     from azure.storage.blob import BlobServiceClient
 
-    from remediation import ids, reconciler
+    from remediation.core import ids
+    from remediation.engine import reconciler
     from remediation.storage import BlobLeaseLocks
     from remediation.triggers.runtime import get_runtime
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from remediation import intake
-from remediation.config import load_settings
-from remediation.errors import TransientError
-from remediation.intake import Ignored, MalformedMessageError, RemediationRequest, Trigger
-from remediation.model import Target, TargetKind
-from remediation.operations import HANDLED_OPERATIONS
-from remediation.reconciler import Reconciler
+from remediation.core.config import load_settings
+from remediation.core.errors import TransientError
+from remediation.core.model import Target, TargetKind
+from remediation.core.operations import HANDLED_OPERATIONS
+from remediation.engine.reconciler import Reconciler
+from remediation.planning import intake
+from remediation.planning.intake import Ignored, MalformedMessageError, RemediationRequest, Trigger
 from tests.functions.helpers import (
     AKS,
     FIREWALL_ID,

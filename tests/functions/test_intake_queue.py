@@ -14,10 +14,10 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
-from remediation import intake
-from remediation.errors import TransientError
-from remediation.intake import Admitted, Trigger
-from remediation.model import TargetKind
+from remediation.core.errors import TransientError
+from remediation.core.model import TargetKind
+from remediation.planning import intake
+from remediation.planning.intake import Admitted, Trigger
 from remediation.triggers.event_intake import admit_event
 from remediation.triggers.eventgrid_queue import EVENT_QUEUE_NAME
 from tests.functions.helpers import (

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from remediation.apply import apply_changes
-from remediation.azure.gateway import ArmGateway
-from remediation.errors import ConfigError
-from remediation.locks import NO_STORAGE_WARNING, InProcessLocks, locks_from_settings
-from remediation.model import Action, Change, ChangeKind, Outcome, Route
+from remediation.azure.arm import ArmClient
+from remediation.core.errors import ConfigError
+from remediation.core.model import Action, Change, ChangeKind, Outcome, Route
+from remediation.engine.apply import apply_changes
+from remediation.engine.locks import NO_STORAGE_WARNING, InProcessLocks, locks_from_settings
 from remediation.storage import LOCK_CONTAINER, BlobLeaseLocks
 from remediation.storage.lease_lock import LeaseLostError
 from remediation.triggers.runtime import RUN_BUDGET_SETTING, _run_budget, get_runtime
@@ -34,7 +34,7 @@ def test_the_cli_lock_provider_is_the_blob_lease_when_storage_is_configured(stor
 
 
 def test_without_storage_the_cli_says_other_writers_are_not_excluded(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="remediation.locks"):
+    with caplog.at_level(logging.WARNING, logger="remediation.engine.locks"):
         locks = locks_from_settings({})
     assert isinstance(locks, InProcessLocks)
     assert [r.getMessage() for r in caplog.records] == [NO_STORAGE_WARNING]
@@ -55,7 +55,7 @@ def test_a_write_whose_lease_was_lost_is_not_sent(arm: Any, storage: Azurite) ->
     # The renewer waits far longer than the lease lasts: a stalled renewal, as on a starved worker.
     locks = BlobLeaseLocks(service, lease_s=15, renew_every_s=10, clock=clock)
     runtime = get_runtime()
-    gateway = ArmGateway(runtime.settings)
+    gateway = ArmClient(runtime.settings)
     change = Change(Action.CREATE, ChangeKind.ROUTE, f"{TABLE}/routes/rmd-x", None,
                     Route("rmd-x", "10.9.0.0/16", "VirtualAppliance", "10.0.1.4"), "test")
     arm.clear_log()

@@ -14,9 +14,9 @@ from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.functions.timer import TimerRequest as HostTimerRequest
 from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
-from remediation.errors import TerminalError, TransientError
-from remediation.model import ReconcileResult, Target
-from remediation.reconciler import Reconciler
+from remediation.core.errors import TerminalError, TransientError
+from remediation.core.model import ReconcileResult, Target
+from remediation.engine.reconciler import Reconciler
 from remediation.storage import AUDIT_TABLE, LOCK_CONTAINER, BlobLeaseLocks
 from remediation.storage.audit import get_json
 from remediation.storage.lease_lock import LeaseLostError

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from remediation.config import DEFAULTS
-from remediation.errors import RemediationError
+from remediation.core.config import DEFAULTS
+from remediation.core.errors import RemediationError
 from remediation.triggers.queue import MAX_DEQUEUE_COUNT
 from remediation.triggers.runtime import get_runtime
 from tests.functions.helpers import (

@@ -1,4 +1,4 @@
-"""The Event Grid subscription delivers exactly what the intake handles (remediation/operations.py)."""
+"""The Event Grid subscription delivers exactly what the intake handles (remediation/core/operations.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from remediation import storage as app_storage
-from remediation.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
+from remediation.core.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 from remediation.triggers.eventgrid_queue import EVENT_POISON_QUEUE_NAME, EVENT_QUEUE_NAME
 from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type
 

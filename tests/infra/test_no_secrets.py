@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from remediation import config
+from remediation.core import config
 from tests.infra.bicep_model import INFRA_DIR, REPO_ROOT, BicepFile, body, resources_of_type
 
 FORBIDDEN = [

@@ -197,7 +197,7 @@ def test_http_auth_level_setting_follows_the_auth_choice(bicep_files: list[Bicep
 
 
 def test_http_auth_level_rejects_anything_else() -> None:
-    from remediation.errors import ConfigError
+    from remediation.core.errors import ConfigError
 
     assert http_auth.http_auth_level({}).name == "FUNCTION"
     with pytest.raises(ConfigError, match="HTTP_AUTH_LEVEL"):

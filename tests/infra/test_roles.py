@@ -1,5 +1,5 @@
 """Two custom roles, split by where they are needed: the spoke role is exactly SPOKE_ACTIONS, the hub role
-exactly HUB_ACTIONS plus CLASSIC_FIREWALL_ACTIONS only for a classic firewall (remediation/operations.py).
+exactly HUB_ACTIONS plus CLASSIC_FIREWALL_ACTIONS only for a classic firewall (remediation/core/operations.py).
 No wildcard anywhere, nothing that writes route tables or subnets on the hub."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from remediation.operations import CLASSIC_FIREWALL_ACTIONS, HUB_ACTIONS, REQUIRED_ACTIONS, SPOKE_ACTIONS
+from remediation.core.operations import CLASSIC_FIREWALL_ACTIONS, HUB_ACTIONS, REQUIRED_ACTIONS, SPOKE_ACTIONS
 from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type, walk
 
 GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")

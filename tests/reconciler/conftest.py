@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from emulator import Emulator
-from remediation import config
-from remediation.azure.gateway import ArmGateway
-from remediation.model import ReconcileResult, Target
-from remediation.reconciler import Reconciler
+from remediation.azure.arm import ArmClient
+from remediation.core import config
+from remediation.core.model import ReconcileResult, Target
+from remediation.engine.reconciler import Reconciler
 from tests.reconciler.helpers import Seed, settings_for, start_emulator
 
 
@@ -27,7 +27,7 @@ class World:
 
     def run(self, resource_id: str, *, dry_run: bool = False) -> ReconcileResult:
         """The target and its follow-ups (the firewall target), as the CLI runs and shows them: one combined
-        result (remediation/results.py) that still carries the follow-ups' own results."""
+        result (remediation/views/results.py) that still carries the follow-ups' own results."""
         return self.run_target(self.reconciler.resolve(resource_id), dry_run=dry_run)
 
     def run_target(self, target: Target, *, dry_run: bool = False) -> ReconcileResult:
@@ -52,22 +52,22 @@ WorldFactory = Callable[..., World]
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[WorldFactory]:
-    started: list[tuple[Emulator, list[ArmGateway]]] = []
+    started: list[tuple[Emulator, list[ArmClient]]] = []
 
     def make(mutate: Callable[[Seed], None] | None = None, **extra: str) -> World:
         emu = start_emulator(monkeypatch, mutate)
         settings = settings_for(emu, **extra)
-        gateways: list[ArmGateway] = []
+        gateways: list[ArmClient] = []
         marks: list[int] = []
 
-        def build() -> ArmGateway:
+        def build() -> ArmClient:
             marks.append(len(emu.request_log))
-            gw = ArmGateway(settings)
+            gw = ArmClient(settings)
             gateways.append(gw)
             return gw
 
         started.append((emu, gateways))
-        return World(emu, settings, Reconciler(settings, gateway_factory=build), marks)
+        return World(emu, settings, Reconciler(settings, arm_factory=build), marks)
 
     yield make
     for emu, gateways in started:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation import config
+from remediation.core import config
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_PATH = ROOT / "examples" / "private-network.json"

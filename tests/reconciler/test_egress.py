@@ -12,8 +12,8 @@ import pytest
 
 from emulator import Emulator
 from emulator.egress_support import set_outbound_endpoints
-from remediation import render
-from remediation.cli import main
+from remediation.cli.main import main
+from remediation.views import render
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     BASE_SETTINGS,

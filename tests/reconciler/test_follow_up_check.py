@@ -1,5 +1,5 @@
 """A routing target leaves its firewall follow-up out only when the owned rules it read are already in place
-(remediation/firewall_check.py), against the emulator with the real SDK clients."""
+(remediation/planning/firewall_check.py), against the emulator with the real SDK clients."""
 
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from remediation.azure.gateway import IncompleteListError, _unintended_difference
-from remediation.deadline import Deadline, DeadlineExceeded
-from remediation.errors import TargetNotFoundError, UnsupportedTargetError
-from remediation.locks import InProcessLocks
-from remediation.model import Action, ChangeKind, Outcome, Plan, TargetKind
-from remediation.reconciler import Reconciler
+from remediation.azure.arm import IncompleteListError, _unintended_difference
+from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.errors import TargetNotFoundError, UnsupportedTargetError
+from remediation.core.model import Action, ChangeKind, Outcome, Plan, TargetKind
+from remediation.engine.locks import InProcessLocks
+from remediation.engine.reconciler import Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     AKS,
@@ -241,7 +241,7 @@ def test_an_existing_network_target_still_reconciles(world: WorldFactory) -> Non
 
 
 def test_the_cli_exits_1_for_a_mistyped_route_table(capsys: pytest.CaptureFixture[str]) -> None:
-    from remediation.cli import main
+    from remediation.cli.main import main
     from tests.reconciler.helpers import SEED_PATH, SETTINGS_PATH
 
     code = main(["apply", "--target", f"{SPOKE}/routeTables/rt-typo", "--settings", str(SETTINGS_PATH),

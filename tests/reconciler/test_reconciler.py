@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from remediation.deadline import Deadline, DeadlineExceeded
-from remediation.errors import TransientError
-from remediation.locks import Held, InProcessLocks
-from remediation.model import Action, ChangeKind
-from remediation.reconciler import SWEEP_FIREWALL_BUDGET_S, SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
+from remediation.core import arm_shapes
+from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.errors import TransientError
+from remediation.core.model import Action, ChangeKind
+from remediation.engine.locks import Held, InProcessLocks
+from remediation.engine.reconciler import SWEEP_FIREWALL_BUDGET_S, SWEEP_FIREWALL_LEASE_WAIT_S, Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     APP_GATEWAY,
@@ -596,8 +597,9 @@ def test_a_sweep_dry_run_plans_routing_and_group_from_one_fleet_read(world: Worl
     assert _repeated_gets([("GET", p) for p in gets]) == {}
     # The same group plan as the firewall target's own dry run.
     alone = w.reconciler.reconcile(w.reconciler.firewall_target(), dry_run=True)
-    assert [(c.action, c.address, c.after) for c in alone.plan.changes] == [
-        (c.action, c.address, c.after) for c in result.plan.changes if c.kind is ChangeKind.RULE_COLLECTION_GROUP]
+    assert [(c.action, c.address, arm_shapes.after(c)) for c in alone.plan.changes] == [
+        (c.action, c.address, arm_shapes.after(c))
+        for c in result.plan.changes if c.kind is ChangeKind.RULE_COLLECTION_GROUP]
 
 
 class _ListFailsInsideTheLease:

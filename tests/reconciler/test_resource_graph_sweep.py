@@ -10,11 +10,11 @@ import pytest
 
 from bench import minimum, topology
 from emulator import Emulator
-from remediation import config
-from remediation.azure.gateway import IncompleteListError
-from remediation.locks import InProcessLocks
-from remediation.model import ReconcileResult
-from remediation.reconciler import Reconciler
+from remediation.azure.arm import IncompleteListError
+from remediation.core import config
+from remediation.core.model import ReconcileResult
+from remediation.engine.locks import InProcessLocks
+from remediation.engine.reconciler import Reconciler
 from tests.azure.conftest import make_emulator
 
 ARG_PATH = "/providers/microsoft.resourcegraph/resources"

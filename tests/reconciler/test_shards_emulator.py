@@ -10,7 +10,7 @@ from typing import Any
 
 from bench import topology
 from bench.common import harness
-from remediation.model import ReconcileResult
+from remediation.core.model import ReconcileResult
 
 THRESHOLD = 4096
 GROUP = "rmd-aks-runbook"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from remediation.config import Mode, load_settings, read_local_settings
-from remediation.errors import ConfigError
+from remediation.core.config import Mode, load_settings, read_local_settings
+from remediation.core.errors import ConfigError
 
 SUB = "00000000-0000-0000-0000-000000000000"
 FIREWALL = f"/subscriptions/{SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub"

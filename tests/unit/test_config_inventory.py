@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from remediation.config import load_settings
-from remediation.errors import ConfigError
+from remediation.core.config import load_settings
+from remediation.core.errors import ConfigError
 
 SUB = "00000000-0000-0000-0000-000000000000"
 OTHER = "00000000-0000-0000-0000-000000000001"

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from remediation.config import Settings, load_settings
-from remediation.intake import RemediationRequest, Trigger, covering_sweep, target_key
-from remediation.model import Target, TargetKind
+from remediation.core.config import Settings, load_settings
+from remediation.core.model import Target, TargetKind
+from remediation.planning.intake import RemediationRequest, Trigger, covering_sweep, target_key
 
 SUB = "00000000-0000-0000-0000-000000000000"
 FIREWALL = f"/subscriptions/{SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/azureFirewalls/fw-hub"

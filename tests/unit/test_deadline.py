@@ -1,4 +1,4 @@
-"""The one deadline of a reconcile (remediation/deadline.py) and tenacity bounded by it, on a fake clock."""
+"""The one deadline of a reconcile (remediation/core/deadline.py) and tenacity bounded by it, on a fake clock."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from remediation.deadline import DEFAULT_RUN_BUDGET_S, Deadline, DeadlineExceeded
-from remediation.errors import TransientError
-from remediation.retry import run_with_retries
+from remediation.core.deadline import DEFAULT_RUN_BUDGET_S, Deadline, DeadlineExceeded
+from remediation.core.errors import TransientError
+from remediation.engine.retry import run_with_retries
 
 ROOT = Path(__file__).resolve().parents[2]
 

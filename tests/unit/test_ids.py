@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from remediation import ids
-from remediation.errors import InvalidResourceIdError
+from remediation.core import ids
+from remediation.core.errors import InvalidResourceIdError
 
 SUB = "00000000-0000-0000-0000-000000000000"
 CLUSTER = f"/subscriptions/{SUB}/resourceGroups/rg-spoke/providers/Microsoft.ContainerService/managedClusters/aks"

@@ -1,9 +1,8 @@
-"""Pure: a target and its follow-ups as one result (remediation/results.py) and how followUps render."""
+"""Pure: a target and its follow-ups as one result (remediation/views/results.py) and how followUps render."""
 
 from __future__ import annotations
 
-from remediation import render
-from remediation.model import (
+from remediation.core.model import (
     Action,
     ArmCalls,
     Change,
@@ -17,7 +16,8 @@ from remediation.model import (
     Target,
     TargetKind,
 )
-from remediation.results import combine
+from remediation.views import render
+from remediation.views.results import combine
 
 RT = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt"
 FIREWALL = Target(TargetKind.FIREWALL,

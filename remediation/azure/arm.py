@@ -1,0 +1,549 @@
+"""ArmClient: the one thin, typed ARM client. Every SDK call of the project is made here, except the Resource
+Graph queries that its list methods delegate to with INVENTORY=resource-graph (azure/resource_graph.py).
+
+Each method is one logical ARM request (a GET, one list with all its pages, or one write with its LRO) and
+returns the project's models, never SDK models. The client keeps NO read cache: observation owns the one
+cache of a pass (remediation/engine/observe.py), so nothing read here can be served stale to another thread or a
+later pass. Reads return None on 404 of a resource; a failed or 404 *list* raises (invariant 1 in
+docs/architecture.md: a failed list is never "nothing there"). Every other failure is raised as
+TransientError / TerminalError (remediation.azure.errors).
+
+Writes that replace a whole resource go through `conditional_put` (If-Match, re-read on 412). Locks are not
+taken here: apply and the reconciler hold the process's one lock provider.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from azure.core.credentials import TokenCredential
+from azure.mgmt.network import models as net
+
+from remediation.azure import convert, egress_reads
+from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
+from remediation.azure.conditional import conditional_put
+from remediation.azure.egress_reads import APPLICATION_PREFIX
+from remediation.azure.errors import classify, is_not_found
+from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
+from remediation.core import arm_shapes, ids
+from remediation.core.config import Settings
+from remediation.core.deadline import Deadline
+from remediation.core.errors import ArmError
+from remediation.core.model import (
+    ArmCalls,
+    EndpointList,
+    ObservedAppGateway,
+    ObservedCluster,
+    ObservedFirewall,
+    ObservedRouteTable,
+    ObservedRuleCollectionGroup,
+    ObservedSubnet,
+    ObservedVnet,
+    ObservedVpnGateway,
+    Route,
+    RouteTablePayload,
+    RuleCollection,
+    RuleCollectionGroupPayload,
+)
+from remediation.planning.desired import canonical_prefix
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Subnet fields ARM maintains itself: a difference there after our PUT says nothing about other writers.
+_VOLATILE_SUBNET_FIELDS = frozenset({"provisioningState", "routeTable", "etag", "resourceGuid",
+                                     "ipConfigurations", "ipConfigurationProfiles", "purpose"})
+
+
+__all__ = ["ArmClient", "IncompleteListError"]
+
+
+def _body(model: Any) -> dict[str, Any]:
+    """The REST JSON of an SDK model (TypeSpec models are MutableMappings over it)."""
+    as_dict = getattr(model, "as_dict", None)
+    return dict(as_dict()) if callable(as_dict) else dict(model)
+
+
+def _rg_name(resource_id: str, resource_type: str) -> tuple[ids.ResourceId, str, str]:
+    rid = ids.parse_typed(resource_id, resource_type)
+    if rid.resource_group is None:
+        raise ids.InvalidResourceIdError(f"{resource_id} has no resource group")
+    return rid, rid.resource_group, rid.names[0]
+
+
+def _scope_path(sub: str, rg: str | None) -> str:
+    return f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
+
+
+class ArmClient:
+    def __init__(self, settings: Settings, credential: TokenCredential | None = None, *,
+                 clients: ClientFactory | None = None) -> None:
+        self._settings = settings
+        self._counter = CallCounter()
+        self._clients = clients or ClientFactory(settings, self._counter, credential)
+        # INVENTORY=resource-graph: the fleet's lists come from Resource Graph (built on first list).
+        self._credential = credential
+        self._inventory: ResourceGraphInventory | None = None
+        self._inventory_lock = threading.Lock()
+        self._arm_lists_only = False  # a view made by with_arm_lists()
+
+    # ----------------------------------------------------------------------------------------- plumbing
+
+    @property
+    def arm_calls(self) -> ArmCalls:
+        return self._counter.snapshot()
+
+    def bind_deadline(self, deadline: Deadline) -> None:
+        """Bound every SDK-side wait (Retry-After, LRO polls) by the reconcile's deadline."""
+        self._clients.deadline_box.deadline = deadline
+
+    def close(self) -> None:
+        if self._inventory is not None:
+            self._inventory.close()
+        self._clients.close()
+
+    @property
+    def lists_from_resource_graph(self) -> bool:
+        return self._settings.uses_resource_graph and not self._arm_lists_only
+
+    def with_arm_lists(self) -> ArmClient:
+        """This client (its connections, counters and deadline), listing through ARM instead of Resource
+        Graph: a delete must never rest on an index that may lag (docs/arm-notes.md section 7.2)."""
+        view = copy.copy(self)
+        view._arm_lists_only = True
+        return view
+
+    def _graph(self) -> ResourceGraphInventory | None:
+        """The Resource Graph inventory when the settings choose it (docs/arm-notes.md section 7), else None."""
+        if not self.lists_from_resource_graph:
+            return None
+        with self._inventory_lock:
+            if self._inventory is None:
+                self._inventory = ResourceGraphInventory(
+                    self._settings, self._credential or shared_credential(), self._counter,
+                    self._clients.deadline_box, self._scopes())
+            return self._inventory
+
+    def _graph_list(self, arm_type: str, what: str, parse: Callable[[dict[str, Any]], T]) -> list[T] | None:
+        graph = self._graph()
+        return None if graph is None else [parse(row) for row in graph.list_type(arm_type, what)]
+
+    def _get(self, resource_id: str, operation: str, fn: Callable[[], Any],
+             parse: Callable[[dict[str, Any]], T]) -> T | None:
+        try:
+            model = fn()
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise classify(exc, target=resource_id, operation=operation) from exc
+        return parse(_body(model))
+
+    def _scopes(self) -> list[tuple[str, str | None]]:
+        """(subscription, resource group or None) for each scope entry, without duplicates."""
+        seen: dict[str, tuple[str, str | None]] = {}
+        for scope in self._settings.scope:
+            seen.setdefault(scope.key, (scope.subscription, scope.resource_group))
+        # A subscription scope covers any resource-group scope of the same subscription.
+        subs = {sub.lower() for sub, rg in seen.values() if rg is None}
+        return [(sub, rg) for sub, rg in seen.values() if rg is None or sub.lower() not in subs]
+
+    def _list(self, scope: str, operation: str, fn: Callable[[], Iterable[Any]]) -> list[dict[str, Any]]:
+        """Every page of one list, or an error: a 404 (SubscriptionNotFound, ResourceGroupNotFound) or a
+        failed page means the run does not know what is there, so nothing may be pruned on it."""
+        try:
+            return [_body(m) for m in fn()]
+        except Exception as exc:
+            error = classify(exc, target=scope, operation=operation)
+            if is_not_found(exc):
+                raise IncompleteListError(
+                    f"{error.arm_code}: {operation} in {scope}: the scope was not found; nothing is planned "
+                    "or deleted on an incomplete picture (check REMEDIATION_SCOPE)",
+                    arm_code=error.arm_code, status=404, target=scope) from exc
+            raise error from exc
+
+    def _in_scopes(self, what: str, list_rg: Callable[[str, str], Iterable[Any]],
+                   list_sub: Callable[[str], Iterable[Any]],
+                   parse: Callable[[dict[str, Any]], T]) -> list[T]:
+        """One list per scope entry (per resource group, or the subscription-wide list), parsed, in scope,
+        de-duplicated by id: the one copy of the scope/list branching."""
+        result: dict[str, T] = {}
+        for sub, rg in self._scopes():
+            fn = partial(list_rg, sub, rg) if rg else partial(list_sub, sub)
+            for body in self._list(_scope_path(sub, rg), f"list {what}", fn):
+                rid = str(body["id"])
+                if self._settings.in_scope(rid):
+                    result.setdefault(ids.id_key(rid), parse(body))
+        return list(result.values())
+
+    def _network_type_in_scopes(self, what: str, operations: Callable[[Any], Any],
+                                parse: Callable[[dict[str, Any]], T]) -> list[T]:
+        """A top-level Microsoft.Network type: `list(rg)` per resource group, `list_all()` per subscription."""
+        return self._in_scopes(what, lambda sub, rg: operations(self._clients.network(sub)).list(rg),
+                               lambda sub: operations(self._clients.network(sub)).list_all(), parse)
+
+    def _write(self, target: str, operation: str, fn: Callable[[], T], *, lro_path: str | None = None) -> T:
+        try:
+            if lro_path is None:
+                return fn()
+            with self._counter.long_running(lro_path):
+                return fn()
+        except ArmError:
+            raise
+        except Exception as exc:
+            raise classify(exc, target=target, operation=operation) from exc
+
+    # ----------------------------------------------------------------------------------------- reads
+
+    def get_cluster(self, cluster_id: str) -> ObservedCluster | None:
+        rid, rg, name = _rg_name(cluster_id, ids.CLUSTER)
+        aks = self._clients.aks(rid.subscription)
+        return self._get(cluster_id, "get cluster", lambda: aks.managed_clusters.get(rg, name),
+                         convert.cluster_from_arm)
+
+    def list_clusters(self) -> list[ObservedCluster]:
+        listed = self._graph_list(ids.CLUSTER, "clusters", convert.cluster_from_arm)
+        if listed is not None:
+            return listed
+        return self._in_scopes("clusters",
+                               lambda sub, rg: self._clients.aks(sub).managed_clusters.list_by_resource_group(rg),
+                               lambda sub: self._clients.aks(sub).managed_clusters.list(),
+                               convert.cluster_from_arm)
+
+    def get_vnet(self, vnet_id: str) -> ObservedVnet | None:
+        """A VNet with all its subnets from ONE GET (which also gives the region); None on 404."""
+        rid, rg, name = _rg_name(vnet_id, ids.VNET)
+        client = self._clients.network(rid.subscription)
+        return self._get(vnet_id, "get virtual network", lambda: client.virtual_networks.get(rg, name),
+                         convert.vnet_from_arm)
+
+    def list_vnets(self) -> list[ObservedVnet]:
+        listed = self._graph_list(ids.VNET, "virtual networks", convert.vnet_from_arm)
+        if listed is not None:
+            return listed
+        return self._network_type_in_scopes("virtual networks", lambda c: c.virtual_networks,
+                                            convert.vnet_from_arm)
+
+    def get_subnet(self, subnet_id: str) -> ObservedSubnet | None:
+        vnet = self.get_vnet(str(ids.parse_typed(subnet_id, ids.SUBNET).parent))
+        key = ids.id_key(subnet_id)
+        return next((s for s in vnet.subnets if ids.id_key(s.id) == key), None) if vnet else None
+
+    def list_subnets(self) -> list[ObservedSubnet]:
+        return [s for vnet in self.list_vnets() for s in vnet.subnets]
+
+    def get_route_table(self, route_table_id: str) -> ObservedRouteTable | None:
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        return self._get(route_table_id, "get route table", lambda: client.route_tables.get(rg, name),
+                         convert.route_table_from_arm)
+
+    def list_route_tables(self) -> list[ObservedRouteTable]:
+        listed = self._graph_list(ids.ROUTE_TABLE, "route tables", convert.route_table_from_arm)
+        if listed is not None:
+            return listed
+        return self._network_type_in_scopes("route tables", lambda c: c.route_tables,
+                                            convert.route_table_from_arm)
+
+    def get_app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None:
+        rid, rg, name = _rg_name(app_gateway_id, ids.APP_GATEWAY)
+        client = self._clients.network(rid.subscription)
+        return self._get(app_gateway_id, "get application gateway",
+                         lambda: client.application_gateways.get(rg, name), convert.app_gateway_from_arm)
+
+    def list_app_gateways(self) -> list[ObservedAppGateway]:
+        listed = self._graph_list(ids.APP_GATEWAY, "application gateways", convert.app_gateway_from_arm)
+        if listed is not None:
+            return listed
+        return self._network_type_in_scopes("application gateways", lambda c: c.application_gateways,
+                                            convert.app_gateway_from_arm)
+
+    def get_firewall(self, firewall_id: str) -> ObservedFirewall | None:
+        rid, rg, name = _rg_name(firewall_id, ids.FIREWALL)
+        client = self._clients.network(rid.subscription)
+        return self._get(firewall_id, "get firewall", lambda: client.azure_firewalls.get(rg, name),
+                         convert.firewall_from_arm)
+
+    def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None:
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        rcg_id = str(rid.child("ruleCollectionGroups", name))
+        return self._get(rcg_id, "get rule collection group",
+                         lambda: client.firewall_policy_rule_collection_groups.get(rg, policy, name),
+                         convert.rule_collection_group_from_arm)
+
+    def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]:
+        """Every group of the policy (owned, shards and foreign), every page."""
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(policy_id, "list rule collection groups",
+                            partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
+        return [convert.rule_collection_group_from_arm(b) for b in bodies]
+
+    # ----------------------------------------------------------------------------------------- egress reads
+
+    def get_outbound_endpoints(self, cluster_id: str) -> EndpointList:
+        """EGRESS_PROFILE=aks-endpoints: the cluster's own egress endpoint list (docs/egress.md)."""
+        return egress_reads.outbound_endpoints(self._clients, cluster_id)
+
+    def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]:
+        """The policy's dnsSettings.enableProxy (FQDNs in network rules need it), or the reason it is unknown."""
+        return egress_reads.policy_dns_proxy(self._clients, policy_id)
+
+    def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None:
+        rid, rg, name = _rg_name(gateway_id, ids.VPN_GATEWAY)
+        client = self._clients.network(rid.subscription)
+        return self._get(gateway_id, "get virtual network gateway",
+                         lambda: client.virtual_network_gateways.get(rg, name), convert.vpn_gateway_from_arm)
+
+    def list_vpn_gateways_in_scope(self) -> list[ObservedVpnGateway] | None:
+        """Every VPN gateway in scope from Resource Graph; None on ARM, which has no subscription-wide list of
+        `virtualNetworkGateways` (observe.py then lists the resource groups that can hold one)."""
+        return self._graph_list(ids.VPN_GATEWAY, "virtual network gateways", convert.vpn_gateway_from_arm)
+
+    def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]:
+        """`virtualNetworkGateways` has only a per-resource-group list (observe.py finds the groups)."""
+        client = self._clients.network(subscription)
+        bodies = self._list(_scope_path(subscription, resource_group), "list virtual network gateways",
+                            partial(client.virtual_network_gateways.list, resource_group))
+        return [convert.vpn_gateway_from_arm(b) for b in bodies]
+
+    # ------------------------------------------------------------------------------------- writes: routes
+
+    def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None:
+        """Create an owned route table WITH its routes in one create-only PUT (`If-None-Match: *`).
+
+        A table PUT replaces the routes list (docs/arm-notes.md 2.1), so it is only ever sent where no table
+        exists: a new table holds no foreign routes. The plan's read said "no table"; the condition makes
+        ARM refuse (412) if one appeared since, instead of this PUT wiping its routes, and costs no GET. On
+        412 the safe path runs: read the table, merge the missing tags, write the missing routes one by one
+        through the child endpoint. The caller holds `route-table:<id>` so our own creators never race.
+        """
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        body = net.RouteTable(arm_shapes.route_table_body(table))
+        try:
+            self._write(route_table_id, "create route table",
+                        lambda: client.route_tables.begin_create_or_update(
+                            rg, name, body, headers={"If-None-Match": "*"},
+                            polling=self._clients.polling("routeTables")).result(),
+                        lro_path=str(rid))
+            return
+        except ArmError as err:
+            if err.status != 412 and err.arm_code != "PreconditionFailed":
+                raise
+            log.info("route table %s exists already (412 on a create-only PUT): adding to it instead",
+                     route_table_id)
+        self._complete_existing_table(route_table_id, table)
+
+    def _complete_existing_table(self, route_table_id: str, table: RouteTablePayload) -> None:
+        """The table exists: add missing tags (RMW of the model just read keeps its routes) and PUT each
+        missing route through the child endpoint. A prefix some other route holds is left alone: the next
+        plan reports it as a conflict (remediation/planning/plan.py), nothing here overwrites it."""
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
+        current = dict(existing.tags or {})
+        if not all(current.get(k) == v for k, v in table.tags.items()):
+            existing.tags = {**current, **table.tags}
+            headers = {"If-Match": existing.etag} if existing.etag else {}
+            self._write(route_table_id, "update route table tags",
+                        lambda: client.route_tables.begin_create_or_update(
+                            rg, name, existing, headers=headers, polling=self._clients.polling("routeTables")).result(),
+                        lro_path=str(rid))
+        held = convert.route_table_from_arm(_body(existing)).routes
+        names = {r.name.lower() for r in held}
+        prefixes = {canonical_prefix(r.address_prefix) for r in held}
+        for route in table.routes:
+            if route.name.lower() in names or canonical_prefix(route.address_prefix) in prefixes:
+                continue
+            self.put_route(route_table_id, route)
+
+    def put_route(self, route_table_id: str, route: Route) -> None:
+        """One route through the CHILD endpoint: foreign and AKS-managed routes in the table are untouched."""
+        rid, rg, table = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        body = net.Route({"properties": arm_shapes.route_properties(route)})
+        path = str(rid.child("routes", route.name))
+        self._write(path, "put route",
+                    lambda: client.routes.begin_create_or_update(
+                        rg, table, route.name, body, polling=self._clients.polling("routes")).result(),
+                    lro_path=path)
+
+    def delete_route(self, route_table_id: str, name: str) -> None:
+        rid, rg, table = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        path = str(rid.child("routes", name))
+        self._write(path, "delete route",
+                    lambda: client.routes.begin_delete(
+                        rg, table, name, polling=self._clients.polling("routes")).result(),
+                    lro_path=path)
+
+    # ------------------------------------------------------------------------------------- writes: subnets
+
+    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> str | None:
+        """Associate (or detach, with None) a route table: GET subnet -> set route_table -> PUT the model.
+
+        A subnet PUT replaces the whole subnet, so it is built from the SDK model read IMMEDIATELY before
+        it, nothing in between: the SDK strips readonly fields and keeps NSG, serviceEndpoints,
+        delegations... (docs/arm-notes.md 2.2). The caller holds the VNet's lock (subnets share it).
+        If-Match carries the etag just read; where the RP enforces it a 412 means someone wrote in between,
+        so we re-read and try again. After the PUT, the fields we did not mean to change are compared with
+        the pre-read: a difference is returned as a warning (a possible concurrent writer). The RP's
+        default of ignoring If-Match leaves a window this cannot close (docs/architecture.md section 3).
+        """
+        rid = ids.parse_typed(subnet_id, ids.SUBNET)
+        if rid.resource_group is None:
+            raise ids.InvalidResourceIdError(f"{subnet_id} has no resource group")
+        rg, vnet, name = rid.resource_group, rid.names[0], rid.names[1]
+        client = self._clients.network(rid.subscription)
+
+        def read() -> tuple[Any, str | None]:
+            subnet = self._write(subnet_id, "get subnet", lambda: client.subnets.get(rg, vnet, name))
+            return subnet, subnet.etag
+
+        def write(subnet: Any, etag: str | None) -> str | None:
+            current = subnet.route_table.id if subnet.route_table is not None else None
+            if ids.same_id(current, route_table_id):
+                return None
+            before = _body(subnet).get("properties") or {}
+            subnet.route_table = net.RouteTable(id=route_table_id) if route_table_id else None
+            headers = {"If-Match": etag} if etag else {}
+            # The result is the PUT's own answer (TerminalStatusPolling: no final GET): the subnet as ARM
+            # accepted it from our body. A field we did not mean to change that differs there was dropped
+            # or altered between our read and the PUT's acceptance. A writer AFTER our PUT is not seen here:
+            # the verify re-read and the next sweep observe it (level-triggered), at no extra GET per write.
+            result = self._write(subnet_id, "put subnet",
+                                 lambda: client.subnets.begin_create_or_update(
+                                     rg, vnet, name, subnet, headers=headers,
+                                     polling=self._clients.polling("subnets")).result(),
+                                 lro_path=str(rid))
+            after = _body(result).get("properties") or {} if result is not None else {}
+            return _unintended_difference(subnet_id, before, after)
+
+        return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
+
+    # ------------------------------------------------------------------------------------- writes: firewall
+
+    def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
+                                  etag: str | None = None) -> ObservedRuleCollectionGroup | None:
+        """PUT the whole owned group (a PUT replaces the group: docs/arm-notes.md 2.4). If-Match carries the
+        etag of the read made inside the firewall lease (`etag`); on 412 the etag is read again and the
+        group PUT again, since the group is wholly ours and its content comes from the plan.
+
+        Returns the group as ARM answered the PUT, which the verify uses instead of a GET. That answer is
+        the target state with `provisioningState: Updating` (docs/arm-notes.md 1.2); the operation has ended
+        Succeeded when this returns (a Failed or Canceled one raises), so that is the state recorded."""
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        rcg_id = str(rid.child("ruleCollectionGroups", name))
+        body = net.FirewallPolicyRuleCollectionGroup(
+            {"properties": arm_shapes.rule_collection_group_properties(group)})
+
+        def read() -> tuple[None, str | None]:
+            current = self.get_rule_collection_group(policy_id, name)
+            return None, current.etag if current is not None else None
+
+        def write(_: None, tag: str | None) -> ObservedRuleCollectionGroup | None:
+            headers = {"If-Match": tag} if tag else {}
+            answer = self._write(rcg_id, "put rule collection group",
+                                 lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
+                                     rg, policy, name, body, headers=headers,
+                                     polling=self._clients.polling("ruleCollectionGroups")).result(),
+                                 lro_path=rcg_id)
+            answered = _body(answer) if answer is not None else {}
+            if not answered.get("id"):
+                return None
+            return dataclasses.replace(convert.rule_collection_group_from_arm(answered),
+                                       provisioning_state="Succeeded")
+
+        # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
+        return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write, known=(None, etag))
+
+    def delete_rule_collection_group(self, policy_id: str, name: str) -> None:
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        rcg_id = str(rid.child("ruleCollectionGroups", name))
+        self._write(rcg_id, "delete rule collection group",
+                    lambda: client.firewall_policy_rule_collection_groups.begin_delete(
+                        rg, policy, name, polling=self._clients.polling("ruleCollectionGroups")).result(),
+                    lro_path=rcg_id)
+
+    def put_classic_collections(self, firewall_id: str, owned: Sequence[RuleCollection],
+                                ownership_prefix: str) -> None:
+        """Replace every owned classic networkRuleCollection (name starts with the prefix) by `owned`, keep
+        the foreign ones."""
+        prefix = ownership_prefix.lower()
+        self._edit_classic(firewall_id, lambda name: name.lower().startswith(prefix), owned,
+                           lambda name: name.lower().startswith(prefix))
+
+    def update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
+                                   deletes: Sequence[str]) -> None:
+        """Upsert and delete named classic collections in ONE firewall PUT, leaving every other collection
+        (owned or foreign) as it is. Used by apply, whose changes name single collections."""
+        app_names = {n[len(APPLICATION_PREFIX):].lower() for n in deletes if n.startswith(APPLICATION_PREFIX)}
+        app_names |= {c.name.lower() for c in upserts if c.is_application}
+        names = {c.name.lower() for c in upserts if not c.is_application}
+        names |= {n.lower() for n in deletes if not n.startswith(APPLICATION_PREFIX)}
+        self._edit_classic(firewall_id, lambda name: name.lower() in names, upserts,
+                           lambda name: name.lower() in app_names)
+
+    def _edit_classic(self, firewall_id: str, replaced: Callable[[str], bool],
+                      desired: Sequence[RuleCollection], replaced_app: Callable[[str], bool] | None = None) -> None:
+        """Classic rules live in the firewall resource: GET firewall model -> edit -> PUT the whole firewall
+        (an LRO of minutes, docs/arm-notes.md 2.3), conditional on the etag just read. Network and application
+        collections are separate lists of the firewall; `replaced`/`replaced_app` name what `desired` replaces
+        in each (the application list is left alone when `replaced_app` is None)."""
+        rid, rg, name = _rg_name(firewall_id, ids.FIREWALL)
+        client = self._clients.network(rid.subscription)
+
+        def read() -> tuple[Any, str | None]:
+            firewall = self._write(firewall_id, "get firewall", lambda: client.azure_firewalls.get(rg, name))
+            return firewall, firewall.etag
+
+        def write(firewall: Any, etag: str | None) -> None:
+            kept = [c for c in firewall.network_rule_collections or [] if not replaced(str(c.name or ""))]
+            firewall.network_rule_collections = [
+                *kept, *(net.AzureFirewallNetworkRuleCollection(convert.classic_collection_body(c))
+                         for c in desired if not c.is_application)]
+            if replaced_app is not None:
+                kept_app = [c for c in firewall.application_rule_collections or []
+                            if not replaced_app(str(c.name or ""))]
+                firewall.application_rule_collections = [
+                    *kept_app, *(net.AzureFirewallApplicationRuleCollection(convert.classic_collection_body(c))
+                                 for c in desired if c.is_application)]
+            headers = {"If-Match": etag} if etag else {}
+            self._write(firewall_id, "put firewall",
+                        lambda: client.azure_firewalls.begin_create_or_update(
+                            rg, name, firewall, headers=headers,
+                            polling=self._clients.polling("azureFirewalls")).result(),
+                        lro_path=str(rid))
+
+        conditional_put(what=f"firewall {firewall_id}", read=read, write=write)
+
+
+def _unintended_difference(subnet_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+    """The subnet fields other than the route table that differ between our pre-read and ARM's answer."""
+    keys = (set(before) | set(after)) - _VOLATILE_SUBNET_FIELDS
+    changed = sorted(k for k in keys if _canonical(before.get(k)) != _canonical(after.get(k)))
+    if not changed:
+        return None
+    text = (f"subnet {subnet_id}: {', '.join(changed)} changed while we wrote the route table association: "
+            "possibly a concurrent writer; check the subnet")
+    log.warning("%s", text)
+    return text
+
+
+def _canonical(value: Any) -> Any:
+    """Compare bodies without the readonly noise ARM adds (provisioningState, etag) inside nested objects."""
+    if isinstance(value, Mapping):
+        return {k: _canonical(v) for k, v in value.items() if k not in {"provisioningState", "etag"}}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The terminal front end (`aks-remediation`, `python -m remediation`)."""

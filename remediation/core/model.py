@@ -1,0 +1,490 @@
+"""Plain data of the reconciler: what was observed, what is desired, what a plan changes.
+
+Everything here is a frozen dataclass or a str Enum with no I/O, so the pure core (desired, plan, render)
+can be tested with small literal tables. Ids are kept as ARM returned them; compare them with
+`remediation.core.ids.id_key`/`same_id`, never with `==`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# --------------------------------------------------------------------------------------------- targets
+
+
+class TargetKind(StrEnum):
+    CLUSTER = "cluster"  # a managedClusters id: its route tables, routes, associations, then its firewall
+    GATEWAY = "gateway"  # an applicationGateways id: reconciles the clusters whose ingress it is
+    FIREWALL = "firewall"  # a firewall (or its policy): the owned rule collection group, from all clusters
+    NETWORK = "network"  # a VNet, subnet or route table id: reconciles the clusters that use it
+    SUBNET = "subnet"  # prepare-subnet: egress route table before a userDefinedRouting cluster exists
+    SCOPE = "scope"  # the drift sweep: every cluster in REMEDIATION_SCOPE, with pruning, then the firewall
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def sweep_of(cls, scope: Iterable[object]) -> Target:
+        """The fleet target of a REMEDIATION_SCOPE (the sweep): its scope ids, comma-joined."""
+        return cls(TargetKind.SCOPE, ",".join(str(s) for s in scope))
+
+
+# --------------------------------------------------------------------------------------------- network
+
+
+class NextHopType(StrEnum):
+    VIRTUAL_APPLIANCE = "VirtualAppliance"
+    VIRTUAL_NETWORK_GATEWAY = "VirtualNetworkGateway"
+    VNET_LOCAL = "VnetLocal"
+    INTERNET = "Internet"
+    NONE = "None"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    address_prefix: str
+    next_hop_type: str
+    next_hop_ip_address: str | None = None
+
+
+
+@dataclass(frozen=True)
+class ObservedRouteTable:
+    id: str
+    name: str
+    location: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    provisioning_state: str = "Succeeded"
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedSubnet:
+    id: str
+    name: str
+    address_prefixes: tuple[str, ...]
+    location: str  # the VNet's region: a route table must be in the same region (docs/arm-notes.md 2.1)
+    route_table_id: str | None = None
+    provisioning_state: str = "Succeeded"
+
+
+class NetworkPlugin(StrEnum):
+    AZURE = "azure"
+    KUBENET = "kubenet"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ObservedCluster:
+    id: str
+    name: str
+    location: str
+    provisioning_state: str
+    network_plugin: str
+    network_plugin_mode: str | None
+    outbound_type: str
+    node_subnet_ids: tuple[str, ...]  # agentPoolProfiles[].vnetSubnetID; empty = AKS-managed VNet
+    pod_subnet_ids: tuple[str, ...] = ()  # agentPoolProfiles[].podSubnetID (flat Azure CNI, dynamic IPs)
+    ingress_gateway_id: str | None = None  # AGIC: effectiveApplicationGatewayId, else applicationGatewayId
+    pools_without_subnet: tuple[str, ...] = ()  # agent pools with no vnetSubnetID (AKS-managed VNet)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    private_cluster: bool = False  # apiServerAccessProfile.enablePrivateCluster (docs/egress.md)
+
+
+@dataclass(frozen=True)
+class ObservedAppGateway:
+    id: str
+    name: str
+    sku_name: str
+    sku_tier: str
+    subnet_id: str | None
+    network_isolated: bool  # private deployment: tag EnhancedNetworkControl=True (docs/platform-notes.md 3.2.3)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkRule:
+    name: str
+    protocols: tuple[str, ...]
+    source_addresses: tuple[str, ...]
+    destination_addresses: tuple[str, ...]
+    destination_ports: tuple[str, ...]
+    destination_fqdns: tuple[str, ...] = ()  # only matched with the firewall's DNS proxy on (docs/egress.md)
+    description: str = ""
+
+
+NETWORK_RULE = "NetworkRule"
+APPLICATION_RULE = "ApplicationRule"
+
+
+@dataclass(frozen=True)
+class ApplicationRule:
+    """An application (FQDN) rule: `protocols` are "Https:443" / "Http:80"; `fqdn_tags` and `target_fqdns`
+    are exclusive (an Azure Firewall rule holds one or the other: docs/egress.md)."""
+
+    name: str
+    source_addresses: tuple[str, ...]
+    protocols: tuple[str, ...]
+    fqdn_tags: tuple[str, ...] = ()
+    target_fqdns: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleCollection:
+    """An Allow/Deny rule collection (policy filter collection or classic network/application collection).
+
+    A collection holds one rule type (Azure Firewall does not mix them): `rule_type` NetworkRule uses
+    `rules`, ApplicationRule uses `application_rules`.
+    """
+
+    name: str
+    priority: int
+    action: str
+    rules: tuple[NetworkRule, ...]
+    application_rules: tuple[ApplicationRule, ...] = ()
+    rule_type: str = NETWORK_RULE
+
+    @property
+    def is_application(self) -> bool:
+        return self.rule_type == APPLICATION_RULE
+
+
+@dataclass(frozen=True)
+class ObservedFirewall:
+    id: str
+    name: str
+    sku_name: str  # AZFW_VNet or AZFW_Hub
+    private_ip: str | None  # ipConfigurations[0].privateIPAddress, or hubIPAddresses.privateIPAddress
+    policy_id: str | None  # policy-based rules; None = classic rules inside the firewall resource
+    classic_collections: tuple[RuleCollection, ...] = ()  # properties.networkRuleCollections
+    provisioning_state: str = "Succeeded"
+    # properties.applicationRuleCollections (classic), and the classic DNS proxy
+    # (additionalProperties "Network.DNS.EnableProxy"); None = not stated.
+    classic_application_collections: tuple[RuleCollection, ...] = ()
+    dns_proxy: bool | None = None
+
+
+@dataclass(frozen=True)
+class ObservedRuleCollectionGroup:
+    id: str
+    name: str
+    priority: int
+    rule_collections: tuple[RuleCollection, ...]
+    provisioning_state: str = "Succeeded"
+    etag: str | None = None  # from the read inside the firewall lease: the If-Match of the group PUT
+    size_bytes: int | None = None  # ARM's read-only `size` ("0.001414299 MB"), in bytes; None = not given
+
+
+@dataclass(frozen=True)
+class ObservedVnet:
+    """A VNet with its subnets inline (one GET or one list item) and what VPN-gateway discovery needs."""
+
+    id: str
+    location: str
+    subnets: tuple[ObservedSubnet, ...]
+    has_gateway_subnet: bool = False
+    gateway_ids: tuple[str, ...] = ()  # virtualNetworkGateways the GatewaySubnet's ipConfigurations name
+
+
+@dataclass(frozen=True)
+class ObservedVpnGateway:
+    id: str
+    name: str
+    p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one reconcile observed. Maps are keyed by `ids.id_key` of each resource id.
+
+    A cluster target holds the cluster and what it references; a firewall target or a sweep holds every
+    cluster in scope. `absent` lists ids that were looked up and confirmed missing (404).
+    """
+
+    clusters: Mapping[str, ObservedCluster] = field(default_factory=dict)
+    subnets: Mapping[str, ObservedSubnet] = field(default_factory=dict)
+    route_tables: Mapping[str, ObservedRouteTable] = field(default_factory=dict)
+    app_gateways: Mapping[str, ObservedAppGateway] = field(default_factory=dict)
+    vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+    firewall: ObservedFirewall | None = None
+    rule_collection_group: ObservedRuleCollectionGroup | None = None  # the owned group, when it exists
+    absent: frozenset[str] = frozenset()
+    # Egress profiles (remediation/planning/egress.py): what the egress reads found, filled by the firewall pass.
+    egress: EgressObservation | None = None
+    # The owned shards `<group>-2`, `<group>-3`... (remediation/planning/shards.py), and the priority of every group
+    # of the policy by lower name (owned and foreign): new shards avoid the priorities in use.
+    rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+    policy_group_priorities: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:
+        """Every owned group observed: the configured group (when it exists), then its shards."""
+        head = (self.rule_collection_group,) if self.rule_collection_group is not None else ()
+        return (*head, *self.rule_collection_shards)
+
+
+@dataclass(frozen=True)
+class EgressEndpoint:
+    """One entry of a cluster's outboundNetworkDependenciesEndpoints: a domain and its (port, protocol)s."""
+
+    category: str
+    domain_name: str
+    details: tuple[tuple[int, str], ...]  # (port, protocol as AKS spells it: Https, Http, TCP, UDP)
+
+
+@dataclass(frozen=True)
+class EndpointList:
+    """The endpoint list of one cluster, or why it could not be read (then `endpoints` is empty)."""
+
+    endpoints: tuple[EgressEndpoint, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EgressObservation:
+    """Reads only the egress profiles need: the endpoint lists (aks-endpoints profile, keyed by `id_key` of the
+    cluster id) and the policy's `dnsSettings.enableProxy` (None = unknown: read failed or not read)."""
+
+    endpoints: Mapping[str, EndpointList] = field(default_factory=dict)
+    policy_dns_proxy: bool | None = None
+    policy_dns_error: str | None = None
+
+
+# --------------------------------------------------------------------------------------------- desired
+
+
+class RoutePurpose(StrEnum):
+    EGRESS = "egress"  # node subnet: traffic leaving the cluster goes through the firewall
+    INGRESS = "ingress"  # App Gateway subnet: traffic to the AKS ranges goes through the firewall
+
+
+@dataclass(frozen=True)
+class DesiredSubnetRoutes:
+    subnet_id: str
+    purpose: RoutePurpose
+    routes: tuple[Route, ...]
+    reasons: Mapping[str, str] = field(default_factory=dict)  # route name -> the runbook rule behind it
+    # What was left out and why (a spoke prefix overlapping the subnet, an IPv6 range of a dual-stack
+    # subnet): plan_routes passes these on into the plan's conflicts, so nothing is dropped silently.
+    reports: tuple[Conflict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A target that fails a prerequisite: reported with the reason, nothing written."""
+
+    target: str
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NOOP = "noop"
+
+
+class ChangeKind(StrEnum):
+    ROUTE_TABLE = "routeTable"
+    ROUTE = "route"
+    SUBNET_ROUTE_TABLE = "subnetRouteTable"
+    RULE_COLLECTION_GROUP = "ruleCollectionGroup"
+    CLASSIC_RULE_COLLECTION = "firewallNetworkRuleCollection"
+    CLASSIC_APPLICATION_RULE_COLLECTION = "firewallApplicationRuleCollection"
+
+
+# One frozen payload per change kind: plan produces them, apply dispatches on them with `match`, and
+# `remediation.core.arm_shapes` is the one place that turns them into ARM bodies (for the PUT and for the plan).
+
+
+@dataclass(frozen=True)
+class RouteTablePayload:
+    """An owned route table to create (ChangeKind.ROUTE_TABLE)."""
+
+    location: str
+    tags: Mapping[str, str]
+    disable_bgp_route_propagation: bool = False
+    routes: tuple[Route, ...] = ()  # sent inside the table PUT only when the table is new
+
+
+@dataclass(frozen=True)
+class SubnetAssociationPayload:
+    """The route table a subnet points at (ChangeKind.SUBNET_ROUTE_TABLE); None = no table."""
+
+    route_table_id: str | None
+
+
+@dataclass(frozen=True)
+class RuleCollectionGroupPayload:
+    """The whole owned rule collection group (ChangeKind.RULE_COLLECTION_GROUP): a PUT replaces it."""
+
+    priority: int
+    rule_collections: tuple[RuleCollection, ...]
+
+
+@dataclass(frozen=True)
+class ClassicCollectionPayload:
+    """One owned classic networkRuleCollection (ChangeKind.CLASSIC_RULE_COLLECTION)."""
+
+    collection: RuleCollection
+
+
+# A route change carries the Route itself.
+Payload = Route | RouteTablePayload | SubnetAssociationPayload | RuleCollectionGroupPayload | ClassicCollectionPayload
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write (or a confirmed no-op). `old`/`new` are typed payloads; `before`/`after` are their ARM
+    property view (what the plan document shows); `reason` is for humans."""
+
+    action: Action
+    kind: ChangeKind
+    address: str  # the ARM id written (for a classic collection: firewall id + '/networkRuleCollections/x')
+    old: Payload | None
+    new: Payload | None
+    reason: str
+    etag: str | None = None  # the observed object's etag, when the write is conditional on it (If-Match)
+
+
+
+class Severity(StrEnum):
+    """How much a reported Conflict weighs (docs/platform-notes.md 8 for the refusals)."""
+
+    ERROR = "error"  # the plan cannot be carried out (an ARM limit would be exceeded): write nothing at all
+    CONFLICT = "conflict"  # blocking: a desired write is refused or held up; the target is not converged
+    NOTE = "note"  # for information only (a foreign collection kept, a dual-stack subnet): not blocking
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Something reported beside the changes: a foreign object in the way, a refused write, a plan error or a
+    note. Only NOTE is harmless; CONFLICT and ERROR mean the target is not converged."""
+
+    kind: ChangeKind
+    address: str
+    message: str
+    severity: Severity = Severity.CONFLICT
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity is not Severity.NOTE
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.writes)
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """Plan-level errors (ARM limits): when any exists, nothing of this plan may be written."""
+        return tuple(f"{c.address}: {c.message}" for c in self.conflicts if c.severity is Severity.ERROR)
+
+    @property
+    def blocking_conflicts(self) -> tuple[Conflict, ...]:
+        """Conflicts and errors, not notes: any of them means the target is not converged."""
+        return tuple(c for c in self.conflicts if c.blocking)
+
+    @property
+    def notes(self) -> tuple[Conflict, ...]:
+        return tuple(c for c in self.conflicts if not c.blocking)
+
+    def summary(self) -> dict[str, int]:
+        """Counts per action, plus `conflict`: the blocking conflicts and errors (notes are not counted)."""
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        counts["conflict"] = len(self.blocking_conflicts)
+        return counts
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+class Outcome(StrEnum):
+    UNCHANGED = "unchanged"
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+OUTCOME_OF_ACTION: Mapping[Action, Outcome] = {
+    Action.CREATE: Outcome.CREATED,
+    Action.UPDATE: Outcome.UPDATED,
+    Action.DELETE: Outcome.DELETED,
+    Action.NOOP: Outcome.UNCHANGED,
+}
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    change: Change
+    outcome: Outcome
+    error: str | None = None  # "<ArmCode>: <message>" when failed
+    retryable: bool = False  # failed on a transient ARM error that outlived the retry deadline
+    warning: str | None = None  # done, but something looks wrong (e.g. a possible concurrent writer)
+    # A group PUT that succeeded: the group as ARM answered it. The firewall verify reads the groups from
+    # these instead of listing them again (remediation/engine/observe.py groups_as_written).
+    answer: ObservedRuleCollectionGroup | None = None
+
+
+@dataclass(frozen=True)
+class ArmCalls:
+    reads: int = 0
+    writes: int = 0
+
+    def __add__(self, other: ArmCalls) -> ArmCalls:
+        return ArmCalls(self.reads + other.reads, self.writes + other.writes)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    target: str
+    dry_run: bool
+    plan: Plan
+    outcomes: tuple[ChangeOutcome, ...] = ()
+    arm_calls: ArmCalls = ArmCalls()
+    converged: bool | None = None  # None on a dry run; after apply, True when a re-read shows no changes
+    error: str | None = None
+    # Targets that must run after this one (a routing target -> the firewall target it changed the inputs
+    # of); the queue worker enqueues them, the CLI runs them (docs/architecture.md section 2).
+    follow_ups: tuple[Target, ...] = ()
+    # Their results, when the caller ran them right away (the CLI); empty when they were enqueued.
+    follow_up_results: tuple[ReconcileResult, ...] = ()
+    # Why a routing target named no firewall follow-up although it has one: its owned rules were read and
+    # already hold what the firewall target would write (remediation/planning/firewall_check.py).
+    follow_up_note: str | None = None
+
+    @property
+    def pending_follow_ups(self) -> tuple[Target, ...]:
+        """The follow-ups still to run: those without a result here (a sweep runs its firewall follow-up
+        itself, inside the firewall lease, and the CLI runs every follow-up right away)."""
+        ran = {r.target.lower() for r in self.follow_up_results}
+        return tuple(t for t in self.follow_ups if str(t).lower() not in ran)

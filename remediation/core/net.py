@@ -1,0 +1,90 @@
+"""Prefix arithmetic: the one place that parses and compares CIDR prefixes and IP addresses.
+
+Unparsable text is never an exception here: it is `None` (or kept as it is, for display), so the callers
+decide whether it is a conflict to report. ARM stores prefixes as text (`10.1.4.7/24` is accepted and kept), so
+every comparison goes through `canonical_prefix` (docs/arm-notes.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from functools import lru_cache
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DEFAULT_PREFIX = "0.0.0.0/0"  # the default route; IPv6 is never routed by this tool (docs/architecture.md section 3, rule 4)
+
+
+@lru_cache(maxsize=65536)
+def network(prefix: str) -> Network | None:
+    """The parsed prefix (host bits allowed, as ARM allows them), or None for text that is not one."""
+    try:
+        return ipaddress.ip_network(prefix.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def address(ip: str | None) -> Address | None:
+    try:
+        return ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return None
+
+
+def canonical_prefix(prefix: str) -> str:
+    """`10.1.4.7/24` -> `10.1.4.0/24`; IPv6 compressed. Unparsable text is kept (stripped) as it is."""
+    net = network(prefix)
+    return str(net) if net is not None else prefix.strip()
+
+
+def prefix_sort_key(prefix: str) -> tuple[int, int, int, str]:
+    """Numeric order (10.2.0.0/16 before 10.10.0.0/16), unparsable text last."""
+    net = network(prefix)
+    if net is None:
+        return (9, 0, 0, prefix)
+    return (net.version, int(net.network_address), net.prefixlen, "")
+
+
+def sorted_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """Canonical, de-duplicated, in numeric order; blank entries dropped."""
+    return tuple(sorted({canonical_prefix(p) for p in prefixes if p.strip()}, key=prefix_sort_key))
+
+
+def contains_ip(prefix: str, ip: str) -> bool:
+    net, addr = network(prefix), address(ip)
+    return net is not None and addr is not None and net.version == addr.version and addr in net
+
+
+def covers(net: Network | None, prefix: str) -> bool:
+    """Whether `prefix` lies inside `net` (same IP version)."""
+    other = network(prefix)
+    if net is None or other is None or net.version != other.version:
+        return False
+    return other.subnet_of(net)  # type: ignore[arg-type]  # same IP version, checked above
+
+
+def overlaps(prefix: str, others: Iterable[str]) -> bool:
+    net = network(prefix)
+    if net is None:
+        return False
+    for other in others:
+        o = network(other)
+        if o is not None and o.version == net.version and net.overlaps(o):
+            return True
+    return False
+
+
+def is_ipv6(prefix: str) -> bool:
+    net = network(prefix)
+    return net is not None and net.version == 6
+
+
+def ipv4_only(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """The IPv4 prefixes (unparsable text is dropped too: it can be neither routed nor put in a rule)."""
+    return tuple(p for p in prefixes if (n := network(p)) is not None and n.version == 4)
+
+
+def ipv6_only(prefixes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(p for p in prefixes if is_ipv6(p))

@@ -1,0 +1,1 @@
+"""Orchestration: observe -> desire -> plan -> approve -> apply -> verify, with retries, leases and status."""

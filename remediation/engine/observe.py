@@ -1,0 +1,421 @@
+"""Observe: read what one pass needs through the ARM client, into a Snapshot. No azure imports here.
+
+This module owns the ONE read cache of the project: a `_Collector` lives for one observation (one pass,
+one thread) and reads each resource at most once; ids are de-duplicated by `ids.id_key`, and a VNet that
+a list already returned answers its subnets without a GET. Nothing survives the pass: the verify after an
+apply, and the firewall target inside its lease, observe afresh. Looked-up resources that do not exist
+(404) are recorded in `Snapshot.absent`; a failed list raises (never "nothing there").
+
+VPN gateways: `virtualNetworkGateways` has only a per-resource-group list in the SDK (no subscription list).
+Listing resource groups would need another SDK package and `Microsoft.Resources/subscriptions/resourceGroups/
+read`, so instead they are found through the VNets in scope: every VNet with a `GatewaySubnet` names its
+resource group (a VNet gateway is deployed in its VNet's resource group), and the GatewaySubnet's
+`ipConfigurations` point at gateways in other groups, which are then read with one GET each. Only
+`virtualNetworks/read` and `virtualNetworkGateways/read` are needed, both already in REQUIRED_ACTIONS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from remediation.core import ids
+from remediation.core.config import Settings
+from remediation.core.model import (
+    ChangeKind,
+    ChangeOutcome,
+    EndpointList,
+    ObservedAppGateway,
+    ObservedCluster,
+    ObservedFirewall,
+    ObservedRouteTable,
+    ObservedRuleCollectionGroup,
+    ObservedSubnet,
+    ObservedVnet,
+    ObservedVpnGateway,
+    Outcome,
+    Snapshot,
+)
+from remediation.engine import egress_observe
+from remediation.planning import shards
+
+
+class ReadArm(Protocol):
+    """The reads observe needs (implemented by remediation.azure.arm.ArmClient): one request each."""
+
+    def get_cluster(self, cluster_id: str) -> ObservedCluster | None: ...
+    def list_clusters(self) -> list[ObservedCluster]: ...
+    def get_vnet(self, vnet_id: str) -> ObservedVnet | None: ...
+    def list_vnets(self) -> list[ObservedVnet]: ...
+    def get_route_table(self, route_table_id: str) -> ObservedRouteTable | None: ...
+    def list_route_tables(self) -> list[ObservedRouteTable]: ...
+    def get_app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None: ...
+    def list_app_gateways(self) -> list[ObservedAppGateway]: ...
+    def get_firewall(self, firewall_id: str) -> ObservedFirewall | None: ...
+    def get_rule_collection_group(self, policy_id: str, name: str) -> ObservedRuleCollectionGroup | None: ...
+    def list_rule_collection_groups(self, policy_id: str) -> list[ObservedRuleCollectionGroup]: ...
+    def get_vpn_gateway(self, gateway_id: str) -> ObservedVpnGateway | None: ...
+    def list_vpn_gateways_in(self, subscription: str, resource_group: str) -> list[ObservedVpnGateway]: ...
+    def list_vpn_gateways_in_scope(self) -> list[ObservedVpnGateway] | None: ...
+    def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
+    def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
+
+
+class _Collector:
+    """Accumulates one Snapshot; every lookup goes through here so nothing is read twice in a pass."""
+
+    def __init__(self, arm: ReadArm, settings: Settings) -> None:
+        self.arm = arm
+        self.settings = settings
+        self.clusters: dict[str, ObservedCluster] = {}
+        self.subnets: dict[str, ObservedSubnet] = {}
+        self.route_tables: dict[str, ObservedRouteTable] = {}
+        self.app_gateways: dict[str, ObservedAppGateway] = {}
+        self.vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+        self.firewall: ObservedFirewall | None = None
+        self.rule_collection_group: ObservedRuleCollectionGroup | None = None
+        self.rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
+        self.policy_group_priorities: dict[str, int] = {}
+        self.absent: set[str] = set()
+        self._vnets: dict[str, ObservedVnet | None] = {}
+        self._vnet_listing: list[ObservedVnet] | None = None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            clusters=dict(self.clusters), subnets=dict(self.subnets), route_tables=dict(self.route_tables),
+            app_gateways=dict(self.app_gateways), vpn_gateways=self.vpn_gateways, firewall=self.firewall,
+            rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
+            rule_collection_shards=self.rule_collection_shards,
+            policy_group_priorities=dict(self.policy_group_priorities),
+        )
+
+    # -------------------------------------------------------------------------------------- lists
+
+    def vnets_in_scope(self) -> list[ObservedVnet]:
+        if self._vnet_listing is None:
+            self._vnet_listing = self.arm.list_vnets()
+            for vnet in self._vnet_listing:
+                self._vnets[ids.id_key(vnet.id)] = vnet
+        return self._vnet_listing
+
+    def add_subnets_listed(self) -> None:
+        for vnet in self.vnets_in_scope():
+            for subnet in vnet.subnets:
+                self.subnets[ids.id_key(subnet.id)] = subnet
+
+    def add_clusters(self, clusters: Iterable[ObservedCluster]) -> None:
+        for cluster in clusters:
+            self.clusters[ids.id_key(cluster.id)] = cluster
+
+    def add_route_tables(self, tables: Iterable[ObservedRouteTable]) -> None:
+        for table in tables:
+            self.route_tables[ids.id_key(table.id)] = table
+
+    def add_app_gateways(self, gateways: Iterable[ObservedAppGateway]) -> None:
+        for gateway in gateways:
+            self.app_gateways[ids.id_key(gateway.id)] = gateway
+
+    def read_vpn_gateways(self) -> None:
+        """Virtual network gateways in scope, found through the VNets in scope (see the module docstring)."""
+        groups: dict[str, tuple[str, str]] = {}
+        for scope in self.settings.scope:
+            if scope.resource_group:
+                groups.setdefault(f"{scope.subscription}/{scope.resource_group}".lower(),
+                                  (scope.subscription, scope.resource_group))
+        referenced: list[str] = []
+        for vnet in self.vnets_in_scope():
+            if vnet.has_gateway_subnet:
+                rid = ids.parse_resource_id(vnet.id)
+                if rid.resource_group is not None:
+                    groups.setdefault(f"{rid.subscription}/{rid.resource_group}".lower(),
+                                      (rid.subscription, rid.resource_group))
+            referenced.extend(vnet.gateway_ids)
+        found: dict[str, ObservedVpnGateway] = {}
+        # With Resource Graph inventory one scope-wide list replaces the per-group lists (None on ARM).
+        in_scope = self.arm.list_vpn_gateways_in_scope()
+        for gateway in in_scope or ():
+            found.setdefault(ids.id_key(gateway.id), gateway)
+        for sub, rg in groups.values() if in_scope is None else ():
+            for gateway in self.arm.list_vpn_gateways_in(sub, rg):
+                if self.settings.in_scope(gateway.id):
+                    found.setdefault(ids.id_key(gateway.id), gateway)
+        for gateway_id in referenced:
+            if ids.id_key(gateway_id) in found:
+                continue
+            referenced_gateway = self.arm.get_vpn_gateway(gateway_id)
+            if referenced_gateway is not None:
+                found[ids.id_key(referenced_gateway.id)] = referenced_gateway
+        self.vpn_gateways = tuple(found.values())
+
+    # -------------------------------------------------------------------------------------- lookups
+
+    def subnets_by_id(self, subnet_ids: Iterable[str]) -> None:
+        """Each subnet through ONE read of its VNet (which also gives all sibling subnets and the region)."""
+        for subnet_id in subnet_ids:
+            key = ids.id_key(subnet_id)
+            if key in self.subnets or key in self.absent:
+                continue
+            try:
+                vnet_id = str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
+            except ValueError:
+                self.absent.add(key)
+                continue
+            vnet_key = ids.id_key(vnet_id)
+            if vnet_key not in self._vnets:
+                self._vnets[vnet_key] = self.arm.get_vnet(vnet_id)
+            vnet = self._vnets[vnet_key]
+            if vnet is None:
+                self.absent.add(vnet_key)
+            found = next((s for s in vnet.subnets if ids.id_key(s.id) == key), None) if vnet else None
+            if found is None:
+                self.absent.add(key)
+            else:
+                self.subnets[key] = found
+
+    def route_tables_of(self, subnet_ids: Iterable[str]) -> None:
+        for subnet_id in subnet_ids:
+            subnet = self.subnets.get(ids.id_key(subnet_id))
+            if subnet is not None and subnet.route_table_id:
+                self.route_table(subnet.route_table_id)
+
+    def route_table(self, route_table_id: str) -> None:
+        key = ids.id_key(route_table_id)
+        if key in self.route_tables or key in self.absent:
+            return
+        table = self.arm.get_route_table(route_table_id)
+        if table is None:
+            self.absent.add(key)
+        else:
+            self.route_tables[key] = table
+
+    def app_gateway(self, app_gateway_id: str) -> ObservedAppGateway | None:
+        key = ids.id_key(app_gateway_id)
+        if key in self.app_gateways or key in self.absent:
+            return self.app_gateways.get(key)
+        gateway = self.arm.get_app_gateway(app_gateway_id)
+        if gateway is None:
+            self.absent.add(key)
+        else:
+            self.app_gateways[key] = gateway
+        return gateway
+
+    def read_firewall(self, *, with_group: bool) -> None:
+        settings = self.settings
+        firewall = self.arm.get_firewall(settings.firewall_id)
+        self.firewall = firewall
+        if firewall is None:
+            self.absent.add(ids.id_key(settings.firewall_id))
+            return
+        if with_group and firewall.policy_id:
+            self.read_owned_groups(firewall.policy_id)
+
+    def read_owned_groups(self, policy_id: str) -> None:
+        """One list of the policy's groups (one request per page) finds the owned group, every owned shard
+        `<group>-k` (remediation/planning/shards.py) and the priorities foreign groups use, where GETs of `<group>-2`,
+        `-3`... until a 404 would cost a request per shard and miss the priorities. A failed list raises:
+        nothing is planned on a partial picture of the policy."""
+        base = self.settings.rule_collection_group
+        groups = self.arm.list_rule_collection_groups(policy_id)
+        self.policy_group_priorities = {g.name.lower(): g.priority for g in groups}
+        self.rule_collection_group, self.rule_collection_shards = _owned_of(base, groups)
+        rcg_key = ids.id_key(f"{policy_id}/ruleCollectionGroups/{base}")
+        if self.rule_collection_group is None:
+            self.absent.add(rcg_key)
+        else:
+            self.absent.discard(rcg_key)
+
+
+def _owned_of(base: str, groups: Iterable[ObservedRuleCollectionGroup]
+              ) -> tuple[ObservedRuleCollectionGroup | None, tuple[ObservedRuleCollectionGroup, ...]]:
+    """The owned group `<base>` and its shards `<base>-k` in shard order (remediation/planning/shards.py)."""
+    indexed = sorted(((i, g) for g in groups if (i := shards.shard_index(base, g.name)) is not None),
+                     key=lambda pair: pair[0])
+    return next((g for i, g in indexed if i == 1), None), tuple(g for i, g in indexed if i > 1)
+
+
+def _complete_tables(c: _Collector, own_subnet_ids: Iterable[str]) -> None:
+    """A route table's routes land on every subnet that uses it, so the route safety rules
+    (remediation.planning.guards) need all of those subnets: read the other subnets of the observed tables (from a
+    VNet already read, else one GET per other VNet) and, only when there are any, the App Gateways in scope
+    (a v2 gateway's subnet must never get 0.0.0.0/0). A subnet that stays unknown makes the plan refuse
+    the table."""
+    own = {ids.id_key(s) for s in own_subnet_ids}
+    others = [s for t in c.route_tables.values() for s in t.subnet_ids if ids.id_key(s) not in own]
+    if not others:
+        return
+    c.subnets_by_id(others)
+    for gateway in c.arm.list_app_gateways():
+        c.app_gateways.setdefault(ids.id_key(gateway.id), gateway)
+
+
+def _cluster_subnets(cluster: ObservedCluster) -> list[str]:
+    return [*cluster.node_subnet_ids, *cluster.pod_subnet_ids]
+
+
+def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapshot:
+    """A cluster target: the cluster, its node/pod subnets (one GET per VNet), their route tables, its
+    ingress gateway with that gateway's subnet and route table, the firewall and the VPN gateways in scope.
+    Not the rule collection group: the firewall target owns it."""
+    c = _Collector(arm, settings)
+    cluster = arm.get_cluster(cluster_id)
+    if cluster is None:
+        c.absent.add(ids.id_key(cluster_id))
+        return c.snapshot()
+    c.add_clusters([cluster])
+    # VPN gateways first: finding them lists the VNets in scope, which then answer the cluster's own
+    # VNets instead of a second GET of each.
+    c.read_vpn_gateways()
+    subnet_ids = _cluster_subnets(cluster)
+    app_gateway = c.app_gateway(cluster.ingress_gateway_id) if cluster.ingress_gateway_id else None
+    if app_gateway is not None and app_gateway.subnet_id:
+        subnet_ids.append(app_gateway.subnet_id)
+    c.subnets_by_id(subnet_ids)
+    c.route_tables_of(subnet_ids)
+    _complete_tables(c, subnet_ids)
+    c.read_firewall(with_group=False)
+    return c.snapshot()
+
+
+def observe_firewall(arm: ReadArm, settings: Settings) -> Snapshot:
+    """A firewall target: the firewall, the owned rule collection group, and every cluster, subnet, App
+    Gateway and VPN gateway in scope, all from list calls, so the reads do not grow with the cluster count.
+    Resources that clusters reference outside the scope are read one by one."""
+    return _with_egress(_observe_firewall(_Collector(arm, settings)))
+
+
+def _observe_firewall(c: _Collector, *, with_group: bool = True) -> _Collector:
+    c.read_firewall(with_group=with_group)
+    c.add_clusters(c.arm.list_clusters())
+    c.add_subnets_listed()
+    c.add_app_gateways(c.arm.list_app_gateways())
+    c.read_vpn_gateways()
+    referenced: list[str] = []
+    for cluster in c.clusters.values():
+        referenced.extend(_cluster_subnets(cluster))
+        if cluster.ingress_gateway_id:
+            app_gateway = c.app_gateway(cluster.ingress_gateway_id)
+            if app_gateway is not None and app_gateway.subnet_id:
+                referenced.append(app_gateway.subnet_id)
+    for app_gateway in c.app_gateways.values():
+        if app_gateway.subnet_id:
+            referenced.append(app_gateway.subnet_id)
+    c.subnets_by_id(referenced)
+    return c
+
+
+def observe_fleet(arm: ReadArm, settings: Settings, *, with_rules: bool = False) -> Snapshot:
+    """A sweep: every cluster, subnet, App Gateway and VPN gateway in scope, the firewall, and every route
+    table in scope (one list per scope). The routing of a sweep needs neither the owned group nor what the
+    egress profiles read (they are the firewall target's); `with_rules` adds both, for a view of routes and
+    rules together (`status`)."""
+    c = _observe_firewall(_Collector(arm, settings), with_group=with_rules)
+    c.add_route_tables(arm.list_route_tables())
+    # Tables in another scope that subnets in scope point at.
+    c.route_tables_of(list(c.subnets))
+    return _with_egress(c) if with_rules else c.snapshot()
+
+
+def _with_egress(c: _Collector) -> Snapshot:
+    """What the egress profiles need on top (remediation/engine/egress_observe.py): node subnet tables not yet read,
+    and with EGRESS_PROFILE=aks-endpoints the clusters' endpoint lists and the policy's DNS proxy setting."""
+    return egress_observe.observe_egress(c.arm, c.snapshot(), c.settings)
+
+
+def observe_subnet(arm: ReadArm, subnet_id: str, settings: Settings) -> Snapshot:
+    """Prepare-subnet: the subnet (through its VNet), its route table, the firewall, the VPN gateways and the
+    App Gateways in scope (a v2 gateway's subnet must never get 0.0.0.0/0 to an appliance:
+    remediation.planning.guards)."""
+    c = _Collector(arm, settings)
+    c.read_vpn_gateways()
+    c.add_app_gateways(arm.list_app_gateways())
+    c.subnets_by_id([subnet_id])
+    c.route_tables_of([subnet_id])
+    _complete_tables(c, [subnet_id])
+    c.read_firewall(with_group=False)
+    return c.snapshot()
+
+
+def with_owned_rules(arm: ReadArm, snapshot: Snapshot, settings: Settings) -> Snapshot:
+    """A routing pass's snapshot plus what the owned firewall rules are computed from and compared with:
+    the owned groups (policy-based firewall: one list of the policy's groups; a classic firewall's rules
+    came with the firewall read) and the egress inputs (remediation/engine/egress_observe.py; the route tables they
+    need are usually read already). Used to decide whether the firewall follow-up must run
+    (remediation/planning/firewall_check.py)."""
+    firewall = snapshot.firewall
+    if firewall is not None and firewall.policy_id:
+        snapshot = _groups_read_again(arm, snapshot, settings, firewall.policy_id)
+    return egress_observe.observe_egress(arm, snapshot, settings)
+
+
+def observe_owned_rules_again(arm: ReadArm, snapshot: Snapshot, settings: Settings) -> Snapshot:
+    """The verify after a firewall write: where the rules live, read again. A policy-based firewall's rules
+    are in the owned groups, which are all that is read (the firewall itself is not written by a group
+    PUT); a classic firewall's rules are the firewall."""
+    firewall = snapshot.firewall
+    if firewall is None or firewall.policy_id is None:
+        c = _Collector(arm, settings)
+        c.read_firewall(with_group=True)
+        return dataclasses.replace(snapshot, firewall=c.firewall, absent=frozenset({*snapshot.absent, *c.absent}))
+    return _groups_read_again(arm, snapshot, settings, firewall.policy_id)
+
+
+def groups_as_written(snapshot: Snapshot, outcomes: Sequence[ChangeOutcome],
+                      settings: Settings) -> Snapshot | None:
+    """The verify of group writes without a GET: the owned groups of the read made inside the firewall
+    lease, each written one as ARM answered its PUT (`ChangeOutcome.answer`, whose operation ended
+    Succeeded) and each deleted one gone. The lease keeps every other writer of this app out meanwhile.
+
+    None when that is not the whole picture: a classic firewall (its rules are the firewall), a group write
+    with no answer, or one that did not succeed. Then the groups are read again
+    (`observe_owned_rules_again`)."""
+    firewall = snapshot.firewall
+    if firewall is None or firewall.policy_id is None:
+        return None
+    groups = {ids.id_key(g.id): g for g in snapshot.owned_groups}
+    priorities = dict(snapshot.policy_group_priorities)
+    absent = set(snapshot.absent)
+    for outcome in outcomes:
+        if outcome.change.kind is not ChangeKind.RULE_COLLECTION_GROUP or outcome.outcome is Outcome.UNCHANGED:
+            continue
+        key = ids.id_key(outcome.change.address)
+        name = ids.parse_resource_id(outcome.change.address).name.lower()
+        if outcome.outcome is Outcome.DELETED:
+            groups.pop(key, None)
+            priorities.pop(name, None)
+            absent.add(key)
+        elif outcome.outcome is Outcome.FAILED or outcome.answer is None:
+            return None
+        else:
+            groups[key] = outcome.answer
+            priorities[name] = outcome.answer.priority
+            absent.discard(key)
+    owned, owned_shards = _owned_of(settings.rule_collection_group, groups.values())
+    return dataclasses.replace(snapshot, rule_collection_group=owned, rule_collection_shards=owned_shards,
+                               policy_group_priorities=priorities, absent=frozenset(absent))
+
+
+def _groups_read_again(arm: ReadArm, snapshot: Snapshot, settings: Settings, policy_id: str) -> Snapshot:
+    c = _Collector(arm, settings)
+    c.absent.update(snapshot.absent)
+    c.read_owned_groups(policy_id)
+    return dataclasses.replace(snapshot, rule_collection_group=c.rule_collection_group,
+                               rule_collection_shards=c.rule_collection_shards,
+                               policy_group_priorities=dict(c.policy_group_priorities), absent=frozenset(c.absent))
+
+
+def network_resource_exists(arm: ReadArm, resource_id: str) -> bool:
+    """Whether a VNet, subnet, route table or route named by a caller exists (one GET: the resource, or
+    the VNet / route table it lives in)."""
+    rid = ids.parse_resource_id(resource_id)
+    if rid.is_type(ids.VNET):
+        return arm.get_vnet(str(rid)) is not None
+    if rid.is_type(ids.SUBNET):
+        vnet = arm.get_vnet(str(rid.parent))
+        return vnet is not None and any(ids.same_id(s.id, str(rid)) for s in vnet.subnets)
+    if rid.is_type(ids.ROUTE_TABLE):
+        return arm.get_route_table(str(rid)) is not None
+    if rid.is_type(ids.ROUTE):
+        table = arm.get_route_table(str(rid.parent))
+        return table is not None and any(r.name.lower() == rid.name.lower() for r in table.routes)
+    return False

@@ -1,0 +1,690 @@
+"""The one orchestrator: reconcile(target) = observe -> desire -> plan -> [approve] -> apply -> verify.
+
+Level-triggered (docs/architecture.md section 2): a trigger only names a target; the state is always
+re-read from ARM. Dry run walks the same path and skips only the writes.
+
+Two kinds of target, each its own key:
+- routing targets (cluster, App Gateway, network, scope, prepared subnet) plan and write only route
+  tables, routes and subnet associations, and name the firewall target as a *follow-up*;
+- the firewall target takes the firewall lease, reads the fleet and the owned group ONCE inside it,
+  computes the whole group, writes and verifies. Follow-ups of a burst of routing events are coalesced
+  by the queue's dedupe window, so the fleet is read once per burst, not once per event.
+
+One `Deadline` per reconcile bounds every wait (tenacity, Retry-After, LRO polls, lease waits). No cache
+outlives one observation and no thread shares one: each pass owns its reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from remediation.azure.arm import ArmClient
+from remediation.core import ids
+from remediation.core.config import Mode, Settings
+from remediation.core.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
+from remediation.core.errors import (
+    OutOfScopeError,
+    RemediationError,
+    TargetNotFoundError,
+    TransientError,
+    UnsupportedTargetError,
+)
+from remediation.core.model import (
+    Action,
+    ArmCalls,
+    Change,
+    ChangeOutcome,
+    Conflict,
+    DesiredSubnetRoutes,
+    Outcome,
+    Plan,
+    ReconcileResult,
+    RuleCollection,
+    Skip,
+    Snapshot,
+    Target,
+    TargetKind,
+)
+from remediation.engine import observe
+from remediation.engine.apply import apply_changes
+from remediation.engine.locks import Held, InProcessLocks, LockProvider
+from remediation.engine.retry import run_with_retries
+from remediation.planning import desired, firewall_check, plan
+from remediation.views.results import combine
+
+log = logging.getLogger(__name__)
+
+_TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
+    (ids.CLUSTER, TargetKind.CLUSTER),
+    (ids.AGENT_POOL, TargetKind.CLUSTER),
+    (ids.APP_GATEWAY, TargetKind.GATEWAY),
+    (ids.FIREWALL, TargetKind.FIREWALL),
+    (ids.FIREWALL_POLICY, TargetKind.FIREWALL),
+    (ids.RULE_COLLECTION_GROUP, TargetKind.FIREWALL),
+    (ids.VNET, TargetKind.NETWORK),
+    (ids.SUBNET, TargetKind.NETWORK),
+    (ids.ROUTE_TABLE, TargetKind.NETWORK),
+    (ids.ROUTE, TargetKind.NETWORK),
+    (ids.VPN_GATEWAY, TargetKind.SCOPE),
+)
+
+# How long a sweep waits for the firewall lease to verify its writes and compute the group in one read
+# (`_sweep_verify_with_firewall`). The holder may be a group write of minutes (docs/arm-notes.md 2.3); past
+# this wait the sweep verifies outside the lease and queues the firewall follow-up, as an event does.
+SWEEP_FIREWALL_LEASE_WAIT_S = 30.0
+# ...and only with this much of its run budget left: a group write behind a firewall takes "three to five
+# minutes on average" (docs/arm-notes.md 2.3). With less, the follow-up is queued and runs with its own budget.
+SWEEP_FIREWALL_BUDGET_S = 300.0
+
+# provisioningState values of an owned object that mean "not (yet) what ARM enforces".
+_UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
+
+Approve = Callable[[Plan], bool]
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """One observe-desire-plan pass: the changes to make, what was reported alongside, what was read."""
+
+    changes: tuple[Change, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    error: str | None = None  # a prerequisite of the whole target is missing: nothing is written
+    collections: tuple[RuleCollection, ...] = ()  # the firewall pass: the desired owned collections
+
+
+_Step = Callable[[ArmClient], _Pass]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        arm_factory: Callable[[], ArmClient] | None = None,
+        locks: LockProvider | None = None,
+        retry_deadline_s: float = DEFAULT_RUN_BUDGET_S,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        """arm_factory builds a fresh ARM client per reconcile (its call counters start at zero);
+        locks is the process's one lock provider (in-process by default; the Function app and the CLI
+        with storage pass blob leases shared by every writer); retry_deadline_s is the budget of the ONE
+        deadline of each reconcile; sleep and clock are how retries wait and how the deadline tells time."""
+        self.settings = settings
+        self._arm_factory = arm_factory or (lambda: ArmClient(settings))
+        self._locks: LockProvider = locks or InProcessLocks()
+        self._budget_s = retry_deadline_s
+        self._sleep = sleep
+        self._clock = clock
+
+    # ------------------------------------------------------------------------------------ targets
+
+    def resolve(self, resource_id: str) -> Target:
+        """Map a caller's id to a target without any ARM call; bad ids raise RemediationInputError."""
+        rid = ids.parse_resource_id(resource_id)
+        if rid.namespace is None:
+            raise UnsupportedTargetError(
+                f"{resource_id} is a subscription or resource group; name a cluster, App Gateway, firewall, "
+                "VNet, subnet or route table (use 'sweep' for a whole scope)")
+        kind = next((k for t, k in _TARGET_KINDS if rid.is_type(t)), None)
+        if kind is None:
+            raise UnsupportedTargetError(f"{rid.resource_type} is not a resource type this tool reconciles")
+        if not self.settings.in_scope(str(rid)):
+            raise OutOfScopeError(f"{resource_id} is outside REMEDIATION_SCOPE")
+        if rid.is_type(ids.AGENT_POOL):
+            parent = rid.parent
+            assert parent is not None  # an agent pool id always has its cluster as parent
+            return Target(TargetKind.CLUSTER, str(parent))
+        if kind is TargetKind.SCOPE:
+            # A VPN gateway's P2S pool feeds egress routes and the P2S rule of every cluster in scope.
+            return self.scope_target()
+        if kind is TargetKind.FIREWALL:
+            if rid.is_type(ids.FIREWALL) and not ids.same_id(str(rid), self.settings.firewall_id):
+                # Targets mean what they say: another firewall is not the one this app manages.
+                raise UnsupportedTargetError(f"{resource_id} is not the configured FIREWALL_ID "
+                                             f"{self.settings.firewall_id}")
+            # Every firewall-side id maps to the one configured firewall: its group is computed whole.
+            return self.firewall_target()
+        return Target(kind, str(rid))
+
+    def subnet_target(self, subnet_id: str) -> Target:
+        rid = ids.parse_typed(subnet_id, ids.SUBNET)
+        if not self.settings.in_scope(str(rid)):
+            raise OutOfScopeError(f"{subnet_id} is outside REMEDIATION_SCOPE")
+        return Target(TargetKind.SUBNET, str(rid))
+
+    def scope_target(self) -> Target:
+        return Target.sweep_of(self.settings.scope)
+
+    def firewall_target(self) -> Target:
+        return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+
+    def sweep_targets(self) -> list[Target]:
+        """One fleet target (its follow-up is the firewall target): list calls per scope cost the same for
+        1 or 1000 clusters (bench/)."""
+        return [self.scope_target()]
+
+    def follow_ups_of(self, target: Target) -> tuple[Target, ...]:
+        """What may have to run after `target`: every routing target but prepare-subnet changes the inputs
+        of the firewall group (clusters, their ranges, P2S pools), so the firewall target can follow it. A
+        run leaves it out when its reads show the owned rules already hold what it would write
+        (`_follow_ups`)."""
+        if target.kind in {TargetKind.FIREWALL, TargetKind.SUBNET}:
+            return ()
+        return (self.firewall_target(),)
+
+    # ------------------------------------------------------------------------------------ reconcile
+
+    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                  approve: Approve | None = None) -> ReconcileResult:
+        """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify. One target only: the
+        result names its follow-ups (`follow_ups`), which the caller runs or enqueues.
+
+        Failed writes are outcomes, not exceptions. A missing cluster or gateway triggers the clean-up
+        pass (owned routes that no cluster needs any more), unless require_exists is set, when
+        TargetNotFoundError is raised (the HTTP re-run answers 404, the CLI exits 1) for every target kind.
+        `approve(plan)` is called with the writes about to be made, after planning and before any write;
+        False means zero writes and `error="not approved: ..."`.
+        """
+        dry_run = dry_run or self.settings.mode is Mode.REPORT
+        started = time.monotonic()
+        deadline, arm = self._start_run()
+        try:
+            if target.kind is TargetKind.FIREWALL:
+                result = self._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
+            else:
+                step = self._routing_step(target, require_exists)
+                result = self._reconcile_routing(arm, target, step, deadline, dry_run, approve)
+        finally:
+            calls = arm.arm_calls
+            arm.close()
+        result = dataclasses.replace(result, arm_calls=calls)
+        log.info(
+            "reconciled %s: %s, %d writes planned, %d conflicts, %d skipped, converged=%s, %d reads, "
+            "%d writes in %.2fs%s", target, "dry run" if dry_run else "applied", len(result.plan.writes),
+            len(result.plan.conflicts), len(result.plan.skipped), result.converged, calls.reads, calls.writes,
+            time.monotonic() - started, f", error: {result.error}" if result.error else "",
+            extra={"target": target.id, "action": "reconcile", "dryRun": dry_run})
+        return result
+
+    def reconcile_with_follow_ups(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                                  approve: Approve | None = None) -> list[ReconcileResult]:
+        """The target, then its follow-ups right away (the CLI: one process, no queue). The first result
+        carries the follow-ups' results in `follow_up_results`; the list holds all of them in run order.
+        A target that was not approved or ended in an error runs no follow-up."""
+        first = self.reconcile(target, dry_run=dry_run, require_exists=require_exists, approve=approve)
+        if first.error is not None:
+            return [first]
+        # A sweep may have run its firewall follow-up already (inside the lease): only the others run here.
+        later = [self.reconcile(t, dry_run=dry_run, approve=approve) for t in first.pending_follow_ups]
+        if not later:
+            return [first]
+        return [dataclasses.replace(first, follow_up_results=(*first.follow_up_results, *later)), *later]
+
+    def reconcile_combined(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                           approve: Approve | None = None) -> ReconcileResult:
+        """`reconcile_with_follow_ups` as one result (remediation.views.results.combine): what a terminal shows."""
+        return combine(self.reconcile_with_follow_ups(target, dry_run=dry_run, require_exists=require_exists,
+                                                      approve=approve))
+
+    def _start_run(self) -> tuple[Deadline, ArmClient]:
+        """The run's one deadline, and a fresh ARM client whose SDK waits it bounds."""
+        deadline = Deadline.after(self._budget_s, self._clock)
+        arm = self._arm_factory()
+        bind = getattr(arm, "bind_deadline", None)
+        if callable(bind):
+            bind(deadline)
+        return deadline, arm
+
+    def observe_scope(self) -> tuple[Snapshot, ArmCalls]:
+        """Read-only: every cluster in scope with its network, the firewall and its owned group (status)."""
+        deadline, arm = self._start_run()
+        try:
+            snapshot = run_with_retries(lambda: observe.observe_fleet(arm, self.settings, with_rules=True),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
+        finally:
+            calls = arm.arm_calls
+            arm.close()
+        return snapshot, calls
+
+    # ------------------------------------------------------------------------------------ routing targets
+
+    def _reconcile_routing(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
+                           dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        first = self._observe(step, arm, deadline)
+        plan_ = _plan_of(target, first)
+        if first.error is not None:
+            return ReconcileResult(str(target), dry_run, plan_, error=first.error,
+                                   converged=None if dry_run else False)
+        if dry_run:
+            if target.kind is TargetKind.SCOPE and plan_.has_changes:
+                return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
+            follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
+                                                       deadline)
+            return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
+                                   follow_up_note=note)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
+                                   follow_ups=self.follow_ups_of(target))
+        outcomes = self._apply(arm, first.changes, deadline)
+        if target.kind is TargetKind.SCOPE:
+            ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
+            if ended is not None:
+                return ended
+        converged, after = self._verified(outcomes, first, plan_,
+                                          lambda: self._observe(step, arm, deadline))
+        # A cluster whose routing was just written is new or changed: its rules nearly always are too, so
+        # reading the group only to learn that would cost a GET for nothing. A fleet target's check after
+        # its writes saves the firewall target's whole fleet read whenever the rules are in place.
+        wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
+        settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
+        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline)
+        return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
+                               converged=converged, follow_ups=follow_ups, follow_up_note=note)
+
+    def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
+                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]:
+        """The firewall follow-up, unless the routing's final state shows it would write nothing.
+
+        `settled` is the pass that read the routing as it now is (the first read when nothing was to be
+        written, the verify read after the writes), or None when that state is not known (a plan with
+        writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
+        new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
+        list of the policy's groups, plus the egress inputs not read yet) and compared by
+        remediation/planning/firewall_check.py.
+        Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
+        candidates = self.follow_ups_of(target)
+        if not candidates or settled is None:
+            return candidates, None, ()
+        snapshot = self._with_owned_rules(arm, target, settled.snapshot, deadline)
+        if snapshot is None:
+            return candidates, None, ()
+        notes: tuple[Conflict, ...] = ()
+        if target.kind is TargetKind.CLUSTER:
+            reason = firewall_check.cluster_reason(snapshot, target.id, self.settings)
+            in_place = "this cluster's firewall rules are in place"
+        else:
+            reason, notes = firewall_check.fleet_reason(snapshot, self.settings)
+            in_place = "the owned firewall rules are what the firewall target would write"
+        if reason is not None:
+            log.info("%s: firewall follow-up runs: %s", target, reason,
+                     extra={"target": target.id, "action": "follow-up-needed"})
+            return candidates, None, ()
+        note = f"{in_place}: no firewall run needed"
+        log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
+        return (), note, notes
+
+    def _with_owned_rules(self, arm: ArmClient, target: Target, snapshot: Snapshot,
+                          deadline: Deadline) -> Snapshot | None:
+        """`snapshot` plus the owned groups and egress inputs (observe.with_owned_rules), or None when that read
+        failed: the routing result stands, and the firewall follow-up then reads, decides and reports itself."""
+        try:
+            return run_with_retries(lambda: observe.with_owned_rules(arm, snapshot, self.settings),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            log.warning("%s: owned rules not read (%s): the firewall follow-up runs on its own read", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return None
+
+    def _sweep_verify_with_firewall(self, arm: ArmClient, target: Target, plan_: Plan,
+                                    outcomes: Sequence[ChangeOutcome], deadline: Deadline,
+                                    approve: Approve | None) -> ReconcileResult | None:
+        """A sweep that wrote routing ends with its firewall follow-up in the same run: it takes the firewall
+        lease and reads the fleet ONCE inside it, with the owned groups. That read is both the verify of
+        the routing writes and the firewall target's read (the group is computed from the fleet as it is
+        after those writes), so a converging sweep reads the fleet twice, not three times (docs/BENCHMARKS.md).
+
+        None when this does not apply and the caller verifies as for any target and names the follow-up:
+        nothing was written, a write failed or a conflict blocks (no verify read is made then), less than
+        SWEEP_FIREWALL_BUDGET_S of the run is left, or the lease was not taken within
+        SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued follow-up runs after it)."""
+        if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
+                or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
+            return None
+        firewall_target = self.firewall_target()
+        if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
+            log.info("%s: %.0f s of the run budget left, less than a group write may take: the firewall "
+                     "follow-up is queued", target, deadline.remaining(),
+                     extra={"target": target.id, "action": "follow-up-queued"})
+            return None
+        acquired = False
+        try:
+            with self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
+                acquired = True
+                routing, firewall = run_with_retries(lambda: self._sweep_verify_pass(arm), deadline=deadline,
+                                                     describe="observe", sleep=self._sleep)
+                firewall_result = self._firewall_from(arm, firewall_target, firewall, deadline, approve, held)
+        except TransientError as exc:
+            # Not acquired in time (DeadlineExceeded, a blob lease still held past its acquire timeout) or the
+            # lease store failing: the fallback writes no group, and the queued follow-up takes the lease itself.
+            if acquired or deadline.expired():
+                raise
+            log.info("%s: firewall lease not taken (%s): the writes are verified without it and the firewall "
+                     "follow-up is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
+            return None
+        routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
+                                         converged=_converged(routing), follow_ups=(firewall_target,))
+        # One result, as the CLI shows a target and its follow-ups; the firewall run is listed as run.
+        return combine([routing_result, firewall_result])
+
+    def _sweep_plan_with_firewall(self, arm: ArmClient, target: Target, first: _Pass, plan_: Plan,
+                                  deadline: Deadline) -> ReconcileResult:
+        """A sweep's dry run with routing to write: the firewall plan comes from the same fleet read, with the
+        owned groups read on top (one list), instead of a second read of the fleet by the firewall target.
+        What the firewall target's own dry run would plan (`observe_fleet` reads all `observe_firewall`
+        does). A failed groups read names the follow-up instead, which then plans from its own read."""
+        firewall_target = self.firewall_target()
+        snapshot = self._with_owned_rules(arm, target, first.snapshot, deadline)
+        if snapshot is None:
+            return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
+        firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
+        firewall_result = ReconcileResult(str(firewall_target), True, _plan_of(firewall_target, firewall),
+                                          error=firewall.error)
+        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
+        return combine([routing_result, firewall_result])
+
+    def _sweep_verify_pass(self, arm: ArmClient) -> tuple[_Pass, _Pass]:
+        """One fleet read with the owned groups: the routing plan (the verify) and the firewall plan."""
+        snapshot = observe.observe_fleet(arm, self.settings, with_rules=True)
+        # The routing is judged without the groups: their state before this run's group write is the
+        # firewall part's to judge (a Failed group it repairs must not make the routing "not converged").
+        routing_view = dataclasses.replace(snapshot, rule_collection_group=None, rule_collection_shards=())
+        routing = self._deletes_confirmed(arm, self._fleet_plan(routing_view))
+        return routing, self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
+
+    # ------------------------------------------------------------------------------------ firewall target
+
+    def _reconcile_firewall(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
+                            require_exists: bool, approve: Approve | None) -> ReconcileResult:
+        if dry_run:
+            # A plan writes nothing, so it needs no lease: it is computed from a fresh read all the same.
+            first = self._observe(self._firewall_pass, arm, deadline)
+            return ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+        # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
+        # group are read here, once, INSIDE the lease, so the write is computed from what the previous
+        # holder left and from every cluster that exists now.
+        with self._locks.hold(self._firewall_lock(), deadline) as held:
+            first = self._observe(self._firewall_pass, arm, deadline)
+            return self._firewall_from(arm, target, first, deadline, approve, held)
+
+    def _firewall_lock(self) -> str:
+        return "firewall:" + ids.id_key(self.settings.firewall_id)
+
+    def _firewall_from(self, arm: ArmClient, target: Target, first: _Pass, deadline: Deadline,
+                       approve: Approve | None, held: Held | None) -> ReconcileResult:
+        """Plan, approve, write and verify the owned groups from `first`, a read made inside the lease."""
+        plan_ = _plan_of(target, first)
+        if first.error is not None:
+            return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
+        outcomes = self._apply(arm, first.changes, deadline, held)
+        converged, _ = self._verified(outcomes, first, plan_,
+                                      lambda: self._observe(lambda gw: self._reverify_firewall(gw, first, outcomes),
+                                                            arm, deadline))
+        return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
+
+    def _firewall_pass(self, arm: ArmClient) -> _Pass:
+        return self._firewall_confirmed(arm, self._firewall_plan(arm))
+
+    def _firewall_confirmed(self, arm: ArmClient, first: _Pass) -> _Pass:
+        if (arm.lists_from_resource_graph and first.error is None
+                and firewall_check.removes_anything(first.snapshot, first.collections, self.settings)):
+            # A cluster Resource Graph has not indexed yet would lose its rules: a removal rests on ARM's
+            # own lists (docs/arm-notes.md section 7.2).
+            log.info("the firewall plan from Resource Graph removes rules: planned again from ARM's lists",
+                     extra={"action": "confirm-deletes"})
+            return self._firewall_plan(arm.with_arm_lists())
+        return first
+
+    def _firewall_plan(self, arm: ArmClient) -> _Pass:
+        return self._firewall_plan_of(observe.observe_firewall(arm, self.settings))
+
+    def _firewall_plan_of(self, snapshot: Snapshot) -> _Pass:
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
+        collections, skipped = desired.desired_rule_collections(snapshot, self.settings)
+        # The checked form also reports foreign collections kept in the group and the group size limit.
+        changes, conflicts = plan.plan_firewall_checked(snapshot, collections, self.settings)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot, collections=tuple(collections))
+
+    def _reverify_firewall(self, arm: ArmClient, first: _Pass, outcomes: Sequence[ChangeOutcome]) -> _Pass:
+        """The verify of a firewall write, still inside the lease: the owned groups as ARM answered their
+        PUTs (observe.groups_as_written: no GET), else read again, compared with the collections computed
+        from the fleet read once before the write."""
+        snapshot = (observe.groups_as_written(first.snapshot, outcomes, self.settings)
+                    or observe.observe_owned_rules_again(arm, first.snapshot, self.settings))
+        return _Pass(tuple(plan.plan_firewall(snapshot, first.collections, self.settings)), snapshot=snapshot,
+                     collections=first.collections)
+
+    # ------------------------------------------------------------------------------------ shared steps
+
+    def _verified(self, outcomes: Sequence[ChangeOutcome], first: _Pass, plan_: Plan,
+                  reobserve: Callable[[], _Pass]) -> tuple[bool, _Pass | None]:
+        """Converged = nothing failed, no blocking conflict, and a fresh read plans no more writes and finds
+        every owned object the plan touches settled (provisioningState Succeeded). When nothing was
+        written, the state just read is the state, so no second read is needed. Also returns the pass that
+        read the final state (None when none did)."""
+        if any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts:
+            return False, None
+        if all(o.outcome is Outcome.UNCHANGED for o in outcomes):
+            return not _unsettled(first.snapshot, first.changes), first
+        again = reobserve()
+        return _converged(again), again
+
+    def _observe(self, step: _Step, arm: ArmClient, deadline: Deadline) -> _Pass:
+        """A pass only reads, so a read that is still throttled or busy after azure-core's own retries
+        (docs/arm-notes.md 1.1) can simply be tried again (docs/architecture.md section 4)."""
+        return run_with_retries(lambda: step(arm), deadline=deadline, describe="observe", sleep=self._sleep)
+
+    def _apply(self, arm: ArmClient, changes: Sequence[Change], deadline: Deadline,
+               held: Held | None = None) -> tuple[ChangeOutcome, ...]:
+        return apply_changes(arm, changes, settings=self.settings, deadline=deadline, sleep=self._sleep,
+                             locks=self._locks, held=held)
+
+    # ------------------------------------------------------------------------------------ routing passes
+
+    def _routing_step(self, target: Target, require_exists: bool) -> _Step:
+        if target.kind is TargetKind.CLUSTER:
+            return lambda gw: self._cluster_pass(gw, target.id, require_exists)
+        if target.kind is TargetKind.GATEWAY:
+            return lambda gw: self._app_gateway_pass(gw, target.id, require_exists)
+        if target.kind is TargetKind.SUBNET:
+            return lambda gw: self._subnet_pass(gw, target.id)
+        if target.kind is TargetKind.NETWORK:
+            return lambda gw: self._network_pass(gw, target.id, require_exists)
+        # SCOPE: the sweep, with pruning: deletes are only safe with the whole picture.
+        return self._fleet_pass
+
+    def _cluster_pass(self, arm: ArmClient, cluster_id: str, require_exists: bool) -> _Pass:
+        snapshot = observe.observe_cluster(arm, cluster_id, self.settings)
+        if ids.id_key(cluster_id) in snapshot.absent:
+            if require_exists:
+                raise TargetNotFoundError(f"cluster {cluster_id} was not found")
+            cleanup = self._fleet_pass(arm)
+            note = Skip(cluster_id, "cluster not found: removing owned routes that no cluster in scope needs")
+            return dataclasses.replace(cleanup, skipped=(note, *cleanup.skipped))
+        error = _firewall_error(snapshot, self.settings)
+        wanted = desired.desired_cluster_routes(snapshot, cluster_id, self.settings)
+        if isinstance(wanted, Skip):
+            return _Pass(skipped=(wanted,), snapshot=snapshot, error=error)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
+        changes, conflicts = plan.plan_routes(snapshot, wanted, self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
+
+    def _app_gateway_pass(self, arm: ArmClient, gateway_id: str, require_exists: bool) -> _Pass:
+        """The clusters behind an App Gateway, planned from ONE fleet observation: list calls cost the same
+        for any number of clusters, and no VPN gateway list or VNet is read once per cluster. A named
+        gateway that does not exist is an error before anything else is read."""
+        if require_exists and arm.get_app_gateway(gateway_id) is None:
+            raise TargetNotFoundError(f"application gateway {gateway_id} was not found")
+        snapshot = observe.observe_fleet(arm, self.settings)
+        users = sorted((c for c in snapshot.clusters.values() if ids.same_id(c.ingress_gateway_id, gateway_id)),
+                       key=lambda c: ids.id_key(c.id))
+        if not users:
+            # A gateway no cluster uses (or a deleted one): the fleet plan prunes its subnet's routes.
+            return self._deletes_confirmed(arm, self._fleet_plan(snapshot))
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
+        wanted: list[DesiredSubnetRoutes] = []
+        skipped: list[Skip] = []
+        for cluster in users:
+            result = desired.desired_cluster_routes(snapshot, cluster.id, self.settings)
+            if isinstance(result, Skip):
+                skipped.append(result)
+            else:
+                wanted.extend(result)
+        changes, conflicts = plan.plan_routes(
+            snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot)
+
+    def _network_pass(self, arm: ArmClient, resource_id: str, require_exists: bool) -> _Pass:
+        """A VNet, subnet, route table or route: which clusters it affects is only known from the whole
+        picture, so the fleet pass runs, but only for a resource that exists when the caller named it
+        (a mistyped id must never start a sweep with pruning)."""
+        if require_exists and not observe.network_resource_exists(arm, resource_id):
+            raise TargetNotFoundError(f"{resource_id} was not found")
+        return self._fleet_pass(arm)
+
+    def _subnet_pass(self, arm: ArmClient, subnet_id: str) -> _Pass:
+        snapshot = observe.observe_subnet(arm, subnet_id, self.settings)
+        if ids.id_key(subnet_id) in snapshot.absent:
+            raise TargetNotFoundError(f"subnet {subnet_id} was not found")
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            return _Pass(snapshot=snapshot, error=error)
+        wanted = desired.desired_prepared_subnet(snapshot, subnet_id, self.settings)
+        if isinstance(wanted, Skip):
+            return _Pass(skipped=(wanted,), snapshot=snapshot)
+        changes, conflicts = plan.plan_routes(snapshot, (wanted,), self.settings, prune=False)
+        return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
+
+    def _fleet_pass(self, arm: ArmClient) -> _Pass:
+        return self._deletes_confirmed(arm, self._fleet_plan(observe.observe_fleet(arm, self.settings)))
+
+    def _deletes_confirmed(self, arm: ArmClient, pass_: _Pass) -> _Pass:
+        """Resource Graph is an index that may lag behind ARM (docs/arm-notes.md section 7.2): a cluster it
+        has not indexed yet looks gone, and pruning would delete the routes it needs. So a fleet plan built
+        from Resource Graph lists that deletes anything is planned again from ARM's own lists, and that
+        fresh plan is the one applied. (Nothing to delete: nothing rests on the index's freshness.)"""
+        if not arm.lists_from_resource_graph:
+            return pass_
+        if not any(c.action is Action.DELETE for c in pass_.changes):
+            return pass_
+        log.info("the plan from Resource Graph deletes %d owned object(s): planned again from ARM's lists",
+                 sum(1 for c in pass_.changes if c.action is Action.DELETE), extra={"action": "confirm-deletes"})
+        arm = arm.with_arm_lists()
+        return self._fleet_plan(observe.observe_fleet(arm, self.settings))
+
+    def _fleet_plan(self, snapshot: Snapshot) -> _Pass:
+        error = _firewall_error(snapshot, self.settings)
+        if error is not None:
+            # Without the next hop nothing can be desired, and pruning on "nothing desired" would delete
+            # every owned route: no writes at all.
+            return _Pass(snapshot=snapshot, error=error)
+        wanted: list[DesiredSubnetRoutes] = []
+        skipped: list[Skip] = []
+        for cluster_key in sorted(snapshot.clusters):
+            cluster = snapshot.clusters[cluster_key]
+            result = desired.desired_cluster_routes(snapshot, cluster.id, self.settings)
+            if isinstance(result, Skip):
+                skipped.append(result)
+            else:
+                wanted.extend(result)
+        wanted.extend(self._prepared_subnets(snapshot, wanted))
+        changes, conflicts = plan.plan_routes(
+            snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=True)
+        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot)
+
+    def _prepared_subnets(self, snapshot: Snapshot,
+                          covered: Sequence[DesiredSubnetRoutes]) -> list[DesiredSubnetRoutes]:
+        """Subnets prepared for a userDefinedRouting cluster stay prepared while no cluster uses them.
+
+        AKS refuses to create such a cluster unless the subnet already routes 0.0.0.0/0 to the appliance
+        (docs/platform-notes.md 3.2.1), so an owned default route with no cluster behind it is kept, not pruned.
+        """
+        covered_keys = {ids.id_key(d.subnet_id) for d in covered}
+        default_name = desired.route_name(self.settings, "default", "0.0.0.0/0").lower()
+        prepared: list[DesiredSubnetRoutes] = []
+        for subnet_key, subnet in sorted(snapshot.subnets.items()):
+            if subnet_key in covered_keys or subnet.route_table_id is None:
+                continue
+            table = snapshot.route_tables.get(ids.id_key(subnet.route_table_id))
+            if table is None:
+                continue
+            if any(r.name.lower() == default_name for r in table.routes):
+                wanted = desired.desired_prepared_subnet(snapshot, subnet.id, self.settings)
+                if not isinstance(wanted, Skip):
+                    prepared.append(wanted)
+        return prepared
+
+
+def _plan_of(target: Target, pass_: _Pass) -> Plan:
+    return plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
+
+
+def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:
+    return dataclasses.replace(plan_, conflicts=(*plan_.conflicts, *notes)) if notes else plan_
+
+
+def _refused(plan_: Plan, approve: Approve | None) -> str | None:
+    """None when the writes may go ahead; else the result's error (zero writes)."""
+    if approve is None or not plan_.has_changes:
+        return None
+    if approve(plan_):
+        return None
+    return f"not approved: {len(plan_.writes)} planned write(s) were not made"
+
+
+def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
+    """A missing firewall, or one without a private IP, is an error for the run, not a skip: every route
+    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes"."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found: nothing written"
+    if not firewall.private_ip:
+        return f"firewall {firewall.id} has no private IP to use as the next hop: nothing written"
+    return None
+
+
+def _converged(again: _Pass) -> bool:
+    """What a verify read says: no error, no blocking conflict, no write left, every touched object settled."""
+    if again.error is not None or any(c.blocking for c in again.conflicts):
+        return False
+    return not any(c.action is not Action.NOOP for c in again.changes) and not _unsettled(again.snapshot,
+                                                                                       again.changes)
+
+
+def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:
+    """Owned objects the plan touches whose provisioningState is Failed, Updating, Deleting or Canceled:
+    ARM may not enforce what they hold, so the target is not converged (a re-run repairs a Failed one)."""
+    found: list[str] = []
+    for group in snapshot.owned_groups:  # the owned group and every owned shard (remediation/planning/shards.py)
+        if group.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{group.id}: {group.provisioning_state}")
+    firewall = snapshot.firewall
+    if (firewall is not None and firewall.policy_id is None
+            and firewall.provisioning_state.lower() in _UNSETTLED_STATES and changes):
+        found.append(f"{firewall.id}: {firewall.provisioning_state}")
+    addresses = {ids.id_key(c.address) for c in changes}
+    for key, table in snapshot.route_tables.items():
+        touched = key in addresses or any(a.startswith(key + "/routes/") for a in addresses)
+        if touched and table.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{table.id}: {table.provisioning_state}")
+    for key, subnet in snapshot.subnets.items():
+        if key in addresses and subnet.provisioning_state.lower() in _UNSETTLED_STATES:
+            found.append(f"{subnet.id}: {subnet.provisioning_state}")
+    if found:
+        log.warning("not converged, owned objects not settled: %s", "; ".join(found))
+    return found

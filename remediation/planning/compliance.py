@@ -1,0 +1,317 @@
+"""Pure: one observed scope -> per-cluster compliance with the runbook (what `status` and the API show).
+
+Each cluster gets its own plan, computed from the scope's snapshot exactly as the reconciler plans a cluster
+target (its desired routes against the tables in place, no pruning), plus the firewall rules that carry
+its ranges. From that plan:
+
+- skipped: the cluster fails a prerequisite (kubenet, v1 gateway, AKS-managed VNet, still provisioning ...);
+  the reason is the reconciler's own;
+- conflicted: a foreign object blocks a desired route (the tool never resolves that on its own);
+- non-compliant: something the runbook needs is missing or different; each item says what;
+- compliant: nothing to write for this cluster.
+
+The owned rule collection group is also judged as a whole (`firewall`): a collection no cluster needs, or a
+changed priority, is not any one cluster's gap but still a pending write (docs/cli.md §3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from remediation.core import arm_shapes
+from remediation.core.config import Settings
+from remediation.core.ids import id_key
+from remediation.core.model import (
+    Action,
+    ApplicationRule,
+    ArmCalls,
+    Change,
+    ChangeKind,
+    Conflict,
+    NetworkRule,
+    ObservedCluster,
+    Plan,
+    RuleCollection,
+    Skip,
+    Snapshot,
+)
+from remediation.planning import desired, plan, shards
+
+
+class ComplianceState(StrEnum):
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non-compliant"
+    SKIPPED = "skipped"
+    CONFLICTED = "conflicted"
+
+
+@dataclass(frozen=True)
+class ClusterCompliance:
+    cluster_id: str
+    name: str
+    state: ComplianceState
+    missing: tuple[str, ...] = ()  # what the runbook needs and the cluster does not have, one line each
+    conflicts: tuple[str, ...] = ()  # foreign objects in the way, one line each
+    reason: str | None = None  # why the cluster was skipped
+
+
+@dataclass(frozen=True)
+class FirewallCompliance:
+    state: ComplianceState  # compliant / non-compliant; skipped when the firewall was not found
+    address: str
+    missing: tuple[str, ...] = ()
+    reason: str | None = None
+    size: str | None = None  # the owned groups' estimated size against the limit (policy-based rules only)
+
+
+@dataclass(frozen=True)
+class ComplianceReport:
+    scope: str
+    clusters: tuple[ClusterCompliance, ...]
+    firewall: FirewallCompliance
+    arm_calls: ArmCalls = field(default_factory=ArmCalls)
+
+    def counts(self) -> dict[str, int]:
+        counts = {state.value: 0 for state in ComplianceState}
+        for cluster in self.clusters:
+            counts[cluster.state.value] += 1
+        return counts
+
+    @property
+    def compliant(self) -> bool:
+        """Nothing to write and nothing in the way (skipped clusters are reported, not counted against)."""
+        return self.firewall.state is not ComplianceState.NON_COMPLIANT and not any(
+            c.state in (ComplianceState.NON_COMPLIANT, ComplianceState.CONFLICTED) for c in self.clusters)
+
+
+# --------------------------------------------------------------------------------------------- assess
+
+
+def assess(snapshot: Snapshot, settings: Settings, *, scope: str,
+           arm_calls: ArmCalls | None = None) -> ComplianceReport:
+    """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole."""
+    collections, _ = desired.desired_rule_collections(snapshot, settings)
+    observed = _observed_collections(snapshot, settings)
+    clusters = tuple(
+        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed)
+        for key in sorted(snapshot.clusters))
+    return ComplianceReport(scope=scope, clusters=clusters, firewall=_firewall_compliance(snapshot, settings,
+                                                                                           collections),
+                            arm_calls=arm_calls or ArmCalls())
+
+
+def cluster_plan(snapshot: Snapshot, settings: Settings, cluster_id: str) -> Plan:
+    """The routing plan of one cluster as the reconciler makes it for a cluster target (no pruning)."""
+    wanted = desired.desired_cluster_routes(snapshot, cluster_id, settings)
+    if isinstance(wanted, Skip):
+        return Plan(target=cluster_id, skipped=(wanted,))
+    changes, conflicts = plan.plan_routes(snapshot, wanted, settings, prune=False)
+    return Plan(target=cluster_id, changes=changes, conflicts=conflicts)
+
+
+def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str]) -> ClusterCompliance:
+    """The state of one cluster from its plan: skipped > conflicted > non-compliant > compliant."""
+    skip = next((s for s in cluster_plan_.skipped if id_key(s.target) == id_key(cluster.id)), None)
+    if skip is not None:
+        return ClusterCompliance(cluster.id, cluster.name, ComplianceState.SKIPPED, reason=skip.reason)
+    missing = (*(line for c in cluster_plan_.writes for line in describe_change_lines(c)), *firewall_gaps)
+    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts)
+    if conflicts:
+        state = ComplianceState.CONFLICTED
+    elif missing:
+        state = ComplianceState.NON_COMPLIANT
+    else:
+        state = ComplianceState.COMPLIANT
+    return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts)
+
+
+def _cluster_compliance(snapshot: Snapshot, settings: Settings, cluster: ObservedCluster,
+                        collections: Sequence[RuleCollection],
+                        observed: Mapping[str, RuleCollection] | None) -> ClusterCompliance:
+    routing = cluster_plan(snapshot, settings, cluster.id)
+    gaps: list[str] = []
+    if not routing.skipped:
+        gaps = _rule_gaps(desired.aks_ranges(snapshot, cluster), collections, observed)
+    return classify(cluster, routing, gaps)
+
+
+# --------------------------------------------------------------------------------------------- firewall
+
+
+def _observed_collections(snapshot: Snapshot, settings: Settings) -> dict[str, RuleCollection] | None:
+    """The owned collections now on the firewall, by lower name; None when the firewall is unknown."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return None
+    if firewall.policy_id is None:
+        found: Iterable[RuleCollection] = (
+            c for c in (*firewall.classic_collections, *firewall.classic_application_collections)
+            if settings.owns_name(c.name))
+    else:
+        # The owned group and its shards (remediation/planning/shards.py): a collection split over shards is one
+        # collection here, its rules gathered from every shard.
+        merged: dict[str, RuleCollection] = {}
+        for group in snapshot.owned_groups:
+            if shards.shard_index(settings.rule_collection_group, group.name) is None:
+                continue
+            for c in group.rule_collections:
+                have = merged.get(c.name.lower())
+                merged[c.name.lower()] = c if have is None else dataclasses.replace(
+                    have, rules=(*have.rules, *c.rules), application_rules=(*have.application_rules,
+                                                                            *c.application_rules))
+        return merged
+    return {c.name.lower(): c for c in found}
+
+
+def _canonical_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        return value.strip().lower()  # a service tag such as AzureCloud
+
+
+def _canonical_rule(rule: NetworkRule) -> tuple[frozenset[str], ...]:
+    return (frozenset(p.upper() for p in rule.protocols),
+            frozenset(_canonical_address(a) for a in rule.source_addresses),
+            frozenset(_canonical_address(a) for a in rule.destination_addresses),
+            frozenset(p.strip() for p in rule.destination_ports))
+
+
+def _carries(rule: NetworkRule, ranges: frozenset[str]) -> bool:
+    """A rule is the cluster's when one of the cluster's ranges is among its sources or destinations."""
+    addresses = {_canonical_address(a) for a in (*rule.source_addresses, *rule.destination_addresses)}
+    return bool(addresses & ranges)
+
+
+def rule_text(rule: NetworkRule) -> str:
+    return (f"{','.join(rule.protocols)} {', '.join(rule.source_addresses)} -> "
+            f"{', '.join(rule.destination_addresses)} ports {','.join(rule.destination_ports)}")
+
+
+def _canonical_application_rule(rule: ApplicationRule) -> tuple[frozenset[str], ...]:
+    return (frozenset(p.lower() for p in rule.protocols),
+            frozenset(_canonical_address(a) for a in rule.source_addresses),
+            frozenset(t.lower() for t in rule.fqdn_tags), frozenset(f.lower() for f in rule.target_fqdns))
+
+
+def application_rule_text(rule: ApplicationRule) -> str:
+    targets = (f"fqdnTags {', '.join(rule.fqdn_tags)}" if rule.fqdn_tags
+               else ", ".join(rule.target_fqdns))
+    return f"{','.join(rule.protocols)} {', '.join(rule.source_addresses)} -> {targets}"
+
+
+def _application_gaps(mine: frozenset[str], collection: RuleCollection,
+                      current: RuleCollection | None) -> list[str]:
+    """Application (FQDN) rules of the egress profile (remediation/planning/egress.py): sources are the
+    cluster's ranges."""
+    by_name = {r.name.lower(): r for r in (current.application_rules if current is not None else ())}
+    gaps: list[str] = []
+    for rule in collection.application_rules:
+        if not {_canonical_address(a) for a in rule.source_addresses} & mine:
+            continue
+        found = by_name.get(rule.name.lower())
+        where = f"firewall rule {collection.name}/{rule.name}"
+        if found is None:
+            gaps.append(f"{where} is missing: {application_rule_text(rule)}")
+        elif _canonical_application_rule(found) != _canonical_application_rule(rule):
+            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}")
+    return gaps
+
+
+def _rule_gaps(ranges: Sequence[str], collections: Sequence[RuleCollection],
+               observed: Mapping[str, RuleCollection] | None) -> list[str]:
+    """Each desired rule that carries the cluster's ranges and is missing or different on the firewall."""
+    if observed is None:
+        return []  # no firewall: every cluster is skipped for it already
+    mine = frozenset(_canonical_address(r) for r in ranges)
+    gaps: list[str] = []
+    for collection in collections:
+        current = observed.get(collection.name.lower())
+        if collection.is_application:
+            gaps.extend(_application_gaps(mine, collection, current))
+            continue
+        by_name = {r.name.lower(): r for r in (current.rules if current is not None else ())}
+        for rule in collection.rules:
+            if not _carries(rule, mine):
+                continue
+            found = by_name.get(rule.name.lower())
+            where = f"firewall rule {collection.name}/{rule.name}"
+            if current is None or found is None:
+                gaps.append(f"{where} is missing: {rule_text(rule)}")
+            elif _canonical_rule(found) != _canonical_rule(rule):
+                gaps.append(f"{where} is {rule_text(found)}; the runbook needs {rule_text(rule)}")
+    return gaps
+
+
+def _firewall_compliance(snapshot: Snapshot, settings: Settings,
+                         collections: Sequence[RuleCollection]) -> FirewallCompliance:
+    firewall = snapshot.firewall
+    if firewall is None:
+        return FirewallCompliance(ComplianceState.SKIPPED, settings.firewall_id,
+                                  reason="firewall not found (FIREWALL_ID)")
+    changes = plan.plan_firewall(snapshot, collections, settings)
+    if firewall.policy_id:
+        address = f"{firewall.policy_id}/ruleCollectionGroups/{settings.rule_collection_group}"
+    else:
+        address = firewall.id  # classic rules live inside the firewall resource
+    missing = tuple(describe_change(c) for c in changes if c.action is not Action.NOOP)
+    state = ComplianceState.NON_COMPLIANT if missing else ComplianceState.COMPLIANT
+    size = plan.firewall_size_line(snapshot, collections, settings) or None
+    return FirewallCompliance(state, address, missing, size=size)
+
+
+# --------------------------------------------------------------------------------------------- wording
+
+
+def _name(address: str) -> str:
+    return address.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _hop(route: Mapping[str, Any] | None) -> str:
+    if not route:
+        return "nothing"
+    hop = f"{route.get('addressPrefix')} -> {route.get('nextHopType')}"
+    return f"{hop} {route['nextHopIpAddress']}" if route.get("nextHopIpAddress") else hop
+
+
+def describe_change_lines(change: Change) -> tuple[str, ...]:
+    """`describe_change`, plus one line per route a new route table is created with (its PUT carries
+    them, remediation/planning/plan.py), so a missing table still lists each missing route."""
+    lines = [describe_change(change)]
+    if change.kind is ChangeKind.ROUTE_TABLE and change.action is Action.CREATE:
+        table = _name(change.address)
+        routes = ((arm_shapes.after(change) or {}).get("properties") or {}).get("routes") or []
+        lines.extend(f"route {r.get('name')} ({_hop(r.get('properties'))}) is missing on route table {table}"
+                     for r in routes)
+    return tuple(lines)
+
+
+def describe_change(change: Change) -> str:
+    """One line saying what a pending write would fix, in the runbook's terms."""
+    name = _name(change.address)
+    if change.kind is ChangeKind.ROUTE:
+        table = _name(change.address.rsplit("/routes/", 1)[0])
+        if change.action is Action.CREATE:
+            return f"route {name} ({_hop(arm_shapes.after(change))}) is missing on route table {table}"
+        if change.action is Action.UPDATE:
+            was, needs = _hop(arm_shapes.before(change)), _hop(arm_shapes.after(change))
+            return f"route {name} on route table {table} is {was}; needs {needs}"
+        return f"route {name} on route table {table} is no longer needed"
+    if change.kind is ChangeKind.ROUTE_TABLE:
+        return f"route table {name} does not exist"
+    if change.kind is ChangeKind.SUBNET_ROUTE_TABLE:
+        association = (arm_shapes.after(change) or {}).get("routeTable") or {}
+        return f"subnet {name} is not associated with route table {_name(str(association.get('id', '?')))}"
+    verb = {Action.CREATE: "is missing", Action.UPDATE: "differs from the runbook",
+            Action.DELETE: "holds rules no cluster needs"}.get(change.action, "is unchanged")
+    label = "rule collection group" if change.kind is ChangeKind.RULE_COLLECTION_GROUP else "rule collection"
+    return f"{label} {name} {verb}"
+
+
+def describe_conflict(conflict: Conflict) -> str:
+    return f"{conflict.kind.value} {_name(conflict.address)}: {conflict.message}"

@@ -1,0 +1,1 @@
+"""How plans, results and compliance are shown (text, JSON, Markdown). Pure."""

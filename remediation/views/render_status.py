@@ -1,0 +1,85 @@
+"""Pure: a ComplianceReport -> JSON (CLI `status --output json` and `GET /api/compliance`), text, Markdown.
+
+JSON schema, stable (keys are never renamed, new keys may be added)::
+
+    {
+      "scope":    "<REMEDIATION_SCOPE, comma-separated>",
+      "compliant": true | false,          # nothing to write and nothing in the way (skips do not count)
+      "summary":  {"compliant": 0, "non-compliant": 0, "skipped": 0, "conflicted": 0},
+      "clusters": [{"id": "<managedClusters id>", "name": "...",
+                    "state": "compliant|non-compliant|skipped|conflicted",
+                    "missing": ["<what the runbook needs and is not there>"],
+                    "conflicts": ["<foreign object in the way>"],
+                    "reason": "<why skipped>" | null}],
+      "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
+                   "missing": [...], "reason": null,
+                   "size": "<largest owned group's estimated size against the limit>" | null},
+      "armCalls": {"reads": 0, "writes": 0}
+    }
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediation.planning.compliance import ClusterCompliance, ComplianceReport, ComplianceState
+
+
+def to_json(report: ComplianceReport) -> dict[str, Any]:
+    return {
+        "scope": report.scope,
+        "compliant": report.compliant,
+        "summary": report.counts(),
+        "clusters": [
+            {"id": c.cluster_id, "name": c.name, "state": c.state.value, "missing": list(c.missing),
+             "conflicts": list(c.conflicts), "reason": c.reason}
+            for c in report.clusters
+        ],
+        "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
+                     "missing": list(report.firewall.missing), "reason": report.firewall.reason,
+                     "size": report.firewall.size},
+        "armCalls": {"reads": report.arm_calls.reads, "writes": report.arm_calls.writes},
+    }
+
+
+def _summary_line(report: ComplianceReport) -> str:
+    counts = report.counts()
+    return ", ".join(f"{counts[s.value]} {s.value}" for s in ComplianceState)
+
+
+def _details(cluster: ClusterCompliance) -> list[str]:
+    if cluster.reason:
+        return [cluster.reason]
+    return [*cluster.conflicts, *cluster.missing]
+
+
+def render_text(report: ComplianceReport) -> str:
+    """One line per cluster (state, name, id), then what is missing or why it was skipped, indented."""
+    lines = [f"scope {report.scope}: {len(report.clusters)} cluster(s): {_summary_line(report)}"]
+    width = max((len(c.name) for c in report.clusters), default=0)
+    for cluster in report.clusters:
+        lines.append(f"  {cluster.state.value:<13} {cluster.name:<{width}}  {cluster.cluster_id}")
+        lines.extend(f"      {'!' if line in cluster.conflicts else '-'} {line}" for line in _details(cluster))
+    firewall = report.firewall
+    lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
+    lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
+    if firewall.size:
+        lines.append(f"      size: {firewall.size}")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: ComplianceReport) -> str:
+    """A GitHub-flavoured table, e.g. for a pull request comment or a CI job summary."""
+    lines = [f"### Runbook compliance of `{report.scope}`", "", _summary_line(report), "",
+             "| Cluster | State | Details |", "|---|---|---|"]
+    for cluster in report.clusters:
+        details = "<br>".join(_cell(d) for d in _details(cluster)) or "-"
+        lines.append(f"| `{cluster.name}` | {cluster.state.value} | {details} |")
+    firewall = report.firewall
+    details = "<br>".join(_cell(d) for d in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
+    lines.append(f"| firewall `{firewall.address.rsplit('/', 1)[-1]}` | {firewall.state.value} | {details or '-'} |")
+    return "\n".join(lines)
