@@ -17,6 +17,7 @@ from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
+    ObservedPeering,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
@@ -142,9 +143,41 @@ def vnet_subnets_from_arm(body: Mapping[str, Any]) -> list[ObservedSubnet]:
 
 def vnet_from_arm(body: Mapping[str, Any]) -> ObservedVnet:
     gateway_subnets, gateway_ids = gateway_refs_from_vnet(body)
+    props = _props(body)
+    space = props.get("addressSpace")
+    space = space if isinstance(space, Mapping) else {}
     return ObservedVnet(id=str(body["id"]), location=str(body.get("location") or ""),
                         subnets=tuple(vnet_subnets_from_arm(body)), has_gateway_subnet=bool(gateway_subnets),
-                        gateway_ids=tuple(gateway_ids))
+                        gateway_ids=tuple(gateway_ids),
+                        address_prefixes=_strs(space.get("addressPrefixes")),
+                        peerings=tuple(peering_from_arm(p, vnet_id=str(body["id"]))
+                                       for p in props.get("virtualNetworkPeerings") or [] if isinstance(p, Mapping)),
+                        tags=_tags(body))
+
+
+def _flag(value: Any, default: bool) -> bool:
+    return default if value is None else _truthy(value)
+
+
+def peering_from_arm(body: Mapping[str, Any], *, vnet_id: str) -> ObservedPeering:
+    """One peering, from the VNet body's `virtualNetworkPeerings` or the child resource (the same shape)."""
+    props = _props(body)
+    name = str(body.get("name") or "")
+    remote_space = props.get("remoteVirtualNetworkAddressSpace") or props.get("remoteAddressSpace") or {}
+    return ObservedPeering(
+        id=str(body.get("id") or f"{vnet_id}/virtualNetworkPeerings/{name}"),
+        name=name,
+        remote_vnet_id=_ref_id(props.get("remoteVirtualNetwork")),
+        state=str(props.get("peeringState") or ""),
+        sync_level=str(props["peeringSyncLevel"]) if props.get("peeringSyncLevel") else None,
+        allow_vnet_access=_flag(props.get("allowVirtualNetworkAccess"), True),
+        allow_forwarded_traffic=_flag(props.get("allowForwardedTraffic"), False),
+        allow_gateway_transit=_flag(props.get("allowGatewayTransit"), False),
+        use_remote_gateways=_flag(props.get("useRemoteGateways"), False),
+        remote_address_prefixes=_strs((remote_space if isinstance(remote_space, Mapping) else {})
+                                      .get("addressPrefixes")),
+        provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+    )
 
 
 def gateway_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -190,6 +223,7 @@ def route_table_from_arm(body: Mapping[str, Any]) -> ObservedRouteTable:
         routes=tuple(route_from_arm(r) for r in props.get("routes") or [] if isinstance(r, Mapping)),
         subnet_ids=_unique_ids(_ref_id(s) for s in props.get("subnets") or []),
         provisioning_state=str(props.get("provisioningState") or "Succeeded"),
+        disable_bgp_route_propagation=_truthy(props.get("disableBgpRoutePropagation")),
     )
 
 

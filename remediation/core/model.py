@@ -67,6 +67,9 @@ class ObservedRouteTable:
     subnet_ids: tuple[str, ...] = ()
     provisioning_state: str = "Succeeded"
     etag: str | None = None
+    # properties.disableBgpRoutePropagation: True = routes a gateway learns by BGP are not put on the subnets
+    # associated with this table (docs/platform-notes.md; the effective-route computation reads it).
+    disable_bgp_route_propagation: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,14 +191,44 @@ class ObservedRuleCollectionGroup:
 
 
 @dataclass(frozen=True)
+class ObservedPeering:
+    """One side of a VNet peering, as the VNet body (`virtualNetworkPeerings`) or the child resource shows it.
+
+    Each VNet holds its own side: traffic flows only when both sides exist (`peeringState: Connected`), and
+    each side's flags govern the traffic that *enters* its own VNet over the peering (docs/platform-notes.md).
+    """
+
+    id: str
+    name: str
+    remote_vnet_id: str | None  # remoteVirtualNetwork.id
+    state: str  # peeringState: Initiated | Connected | Disconnected
+    sync_level: str | None = None  # peeringSyncLevel: FullyInSync | LocalNotInSync | RemoteNotInSync | ...
+    allow_vnet_access: bool = True  # allowVirtualNetworkAccess (ARM's default is true)
+    allow_forwarded_traffic: bool = False
+    allow_gateway_transit: bool = False
+    use_remote_gateways: bool = False
+    # remoteVirtualNetworkAddressSpace (what is peered now), else remoteAddressSpace
+    remote_address_prefixes: tuple[str, ...] = ()
+    provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
 class ObservedVnet:
-    """A VNet with its subnets inline (one GET or one list item) and what VPN-gateway discovery needs."""
+    """A VNet with its subnets and peerings inline (one GET or one list item) and what VPN-gateway discovery
+    needs."""
 
     id: str
     location: str
     subnets: tuple[ObservedSubnet, ...]
     has_gateway_subnet: bool = False
     gateway_ids: tuple[str, ...] = ()  # virtualNetworkGateways the GatewaySubnet's ipConfigurations name
+    address_prefixes: tuple[str, ...] = ()  # addressSpace.addressPrefixes
+    peerings: tuple[ObservedPeering, ...] = ()  # virtualNetworkPeerings (this VNet's side of each)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.id.rstrip("/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -227,6 +260,9 @@ class Snapshot:
     # of the policy by lower name (owned and foreign): new shards avoid the priorities in use.
     rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
     policy_group_priorities: Mapping[str, int] = field(default_factory=dict)
+    # Every VNet this observation read (by id_key), with its address space and peerings: the network model
+    # that paths and effective routes are computed from.
+    vnets: Mapping[str, ObservedVnet] = field(default_factory=dict)
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -14,7 +14,8 @@ from functools import lru_cache
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DEFAULT_PREFIX = "0.0.0.0/0"  # the default route; IPv6 is never routed by this tool (docs/architecture.md section 3, rule 4)
+# The default route; IPv6 is never routed by this tool (docs/architecture.md section 3, rule 4).
+DEFAULT_PREFIX = "0.0.0.0/0"
 
 
 @lru_cache(maxsize=65536)

@@ -88,6 +88,7 @@ class _Collector:
             rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
             rule_collection_shards=self.rule_collection_shards,
             policy_group_priorities=dict(self.policy_group_priorities),
+            vnets={key: vnet for key, vnet in self._vnets.items() if vnet is not None},
         )
 
     # -------------------------------------------------------------------------------------- lists
