@@ -92,33 +92,45 @@ class Route:
     pattern: str
     handler: Callable[[ArmHandler, Request], int]
     in_group: bool = False
-    _segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # Parsed once: the methods, and per segment (literal lower-cased or None, capture name, alternatives).
+    _methods: frozenset[str] = field(init=False, repr=False, compare=False)
+    _parsed: tuple[tuple[str | None, str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+    _rest: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_segments", tuple(p for p in self.pattern.split("/") if p))
+        segments = [p for p in self.pattern.split("/") if p]
+        rest = segments.pop()[2:-1] if segments and segments[-1].startswith("{*") else None
+        parsed: list[tuple[str | None, str, tuple[str, ...]]] = []
+        for segment in segments:
+            if not segment.startswith("{"):
+                parsed.append((segment.lower(), "", ()))
+                continue
+            name, _, choices = segment[1:-1].partition("=")
+            parsed.append((None, name, tuple(choices.lower().split("|")) if choices else ()))
+        object.__setattr__(self, "_methods", frozenset(self.methods.split()))
+        object.__setattr__(self, "_parsed", tuple(parsed))
+        object.__setattr__(self, "_rest", rest)
 
     def match(self, method: str, low: list[str], parts: list[str]) -> dict[str, str] | None:
         """The captures when `method` and the path (its segments lower-cased, and as sent) fit, else None."""
-        if self.methods != "*" and method not in self.methods.split():
+        fixed = len(self._parsed)
+        if len(low) < fixed or (self._rest is None and len(low) != fixed):
             return None
-        segments = self._segments
-        rest = segments[-1].startswith("{*") if segments else False
-        fixed = len(segments) - 1 if rest else len(segments)
-        if len(low) < fixed or (not rest and len(low) != fixed):
+        if "*" not in self._methods and method not in self._methods:
             return None
         args: dict[str, str] = {}
-        for segment, value, sent in zip(segments[:fixed], low, parts, strict=False):
-            if not segment.startswith("{"):
-                if segment.lower() != value:
+        for (literal, name, choices), value, sent in zip(self._parsed, low, parts, strict=False):
+            if literal is not None:
+                if literal != value:
                     return None
-                continue
-            name, _, choices = segment[1:-1].partition("=")
-            if choices and value not in choices.lower().split("|"):
+            elif choices and value not in choices:
                 return None
-            args[name] = sent
-        if rest:
-            args[segments[-1][2:-1]] = "/".join(parts[fixed:])
+            else:
+                args[name] = sent
+        if self._rest is not None:
+            args[self._rest] = "/".join(parts[fixed:])
         return args
+
 
 class _Dropped(Exception):
     """The connection is closed without an answer."""
