@@ -16,8 +16,9 @@
 
 Error codes are plausible guesses (not recorded from real ARM); emulator/README.md lists them as such.
 
-Hooks (server.py): `route_get` at the top of the ARM GET routing, `validate_put` before `store.put`, and
-`control` at the top of the `/_emulator` control endpoint.
+All of it is registered through the per-type hooks (emulator/hooks.py, `_register` below): a sub-resource
+reader for clusters, validators for RCGs, classic firewalls and policies (run by the store on every PUT of the
+type, after the generic checks), and the `egress-endpoints` control endpoint.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import threading
 import weakref
 from typing import Any, Protocol
 
+from . import hooks
 from . import resource_types as rt
-from .errors import ArmError, bad_request, resource_not_found
+from .errors import ArmError, bad_request
 from .resource_types import ResourceId, id_key
 
 
@@ -49,8 +51,12 @@ _lists: weakref.WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = weakref.Weak
 
 def set_outbound_endpoints(emu: Emulator, cluster_id: str, body: dict[str, Any] | None) -> None:
     """Serve `body` ({"value": [...]}) for the cluster; None goes back to the list built from the cluster."""
+    _set_list(emu.store, cluster_id, body)
+
+
+def _set_list(store: Any, cluster_id: str, body: dict[str, Any] | None) -> None:
     with _lock:
-        lists = _lists.setdefault(emu, {})
+        lists = _lists.setdefault(store, {})
         if body is None:
             lists.pop(id_key(cluster_id), None)
         else:
@@ -90,30 +96,21 @@ def default_endpoints(cluster: dict[str, Any]) -> dict[str, Any]:
     return {"value": value}
 
 
-def route_get(emu: Emulator, parts: list[str]) -> dict[str, Any] | None:
-    """The answer to a GET this module serves (path split on '/'), or None when the path is not one."""
-    low = [p.lower() for p in parts]
-    if not (len(parts) == 9 and low[4] == "providers" and low[5] == "microsoft.containerservice"
-            and low[6] == "managedclusters" and low[8] == ENDPOINTS_SEGMENT):
-        return None
-    rid = ResourceId(parts[1], parts[3], parts[5], ((parts[6], parts[7]),))
-    cluster = emu.store.get(rid)
-    if cluster is None:
-        raise resource_not_found("Microsoft.ContainerService/managedClusters", parts[7], parts[3])
+def endpoints_get(store: Any, cluster: ResourceId, api_version: str) -> dict[str, Any]:
+    """`GET {cluster}/outboundNetworkDependenciesEndpoints` (the router has checked the cluster exists)."""
+    found = store.require(cluster)
     with _lock:
-        chosen = _lists.get(emu, {}).get(rid.key())
-    return copy.deepcopy(chosen) if chosen is not None else default_endpoints(cluster)
+        chosen = _lists.get(store, {}).get(cluster.key())
+    return copy.deepcopy(chosen) if chosen is not None else default_endpoints(found)
 
 
-def control(emu: Emulator, method: str, what: str, payload: Any) -> tuple[int, dict[str, Any]] | None:
+def control(store: Any, method: str, payload: Any) -> tuple[int, dict[str, Any]]:
     """`PUT /_emulator/egress-endpoints` {"clusterId": id, "list": {"value": [...]} | null}."""
-    if what != "/egress-endpoints":
-        return None
     if method != "PUT" or not isinstance(payload, dict) or not isinstance(payload.get("clusterId"), str):
         return 400, {"error": {"code": "InvalidRequest",
                                "message": 'PUT {"clusterId": "<id>", "list": {"value": [...]} | null}'}}
     try:
-        set_outbound_endpoints(emu, payload["clusterId"], payload.get("list"))
+        _set_list(store, payload["clusterId"], payload.get("list"))
     except ValueError as exc:
         return 400, {"error": {"code": "InvalidRequest", "message": str(exc)}}
     return 200, {"clusterId": payload["clusterId"]}
@@ -122,35 +119,32 @@ def control(emu: Emulator, method: str, what: str, payload: Any) -> tuple[int, d
 # ------------------------------------------------------------------ validation
 
 
-def validate_put(emu: Emulator, rid: ResourceId, body: Any) -> None:
-    """Application-rule and DNS checks of a PUT body, before the store accepts it."""
-    if not isinstance(body, dict):
-        return
-    props = body.get("properties") if isinstance(body.get("properties"), dict) else {}
-    assert isinstance(props, dict)
-    if rid.type_key == rt.RCG:
-        policy = emu.store.get(rid.top()) or {}
-        proxy = bool(((policy.get("properties") or {}).get("dnsSettings") or {}).get("enableProxy"))
-        for collection in props.get("ruleCollections") or []:
-            if isinstance(collection, dict):
-                _validate_policy_collection(collection, proxy)
-    elif rid.type_key == rt.FIREWALL:
-        for collection in props.get("applicationRuleCollections") or []:
-            if isinstance(collection, dict):
-                cprops = collection.get("properties") or {}
-                for rule in cprops.get("rules") or []:
-                    _validate_application_rule(str(collection.get("name")), rule)
-        proxy = str((props.get("additionalProperties") or {}).get("Network.DNS.EnableProxy", "")).lower() == "true"
-        for collection in props.get("networkRuleCollections") or []:
-            if isinstance(collection, dict):
-                for rule in (collection.get("properties") or {}).get("rules") or []:
-                    _validate_network_fqdns(str(collection.get("name")), rule, proxy)
-    elif rid.type_key == rt.POLICY:
-        dns = props.get("dnsSettings")
-        if dns is not None and (not isinstance(dns, dict) or not isinstance(dns.get("enableProxy", False), bool)):
-            raise bad_request("InvalidRequestFormat", "Cannot parse the request.", details=[{
-                "code": "InvalidJsonReferenceWrongType",
-                "message": "dnsSettings.enableProxy must be a boolean."}])
+def _validate_rcg(store: Any, resource_id: str, props: dict[str, Any], policy: dict[str, Any] | None) -> None:
+    proxy = bool((((policy or {}).get("properties") or {}).get("dnsSettings") or {}).get("enableProxy"))
+    for collection in props.get("ruleCollections") or []:
+        if isinstance(collection, dict):
+            _validate_policy_collection(collection, proxy)
+
+
+def _validate_classic_firewall(store: Any, resource_id: str, props: dict[str, Any], parent: Any) -> None:
+    for collection in props.get("applicationRuleCollections") or []:
+        if isinstance(collection, dict):
+            cprops = collection.get("properties") or {}
+            for rule in cprops.get("rules") or []:
+                _validate_application_rule(str(collection.get("name")), rule)
+    proxy = str((props.get("additionalProperties") or {}).get("Network.DNS.EnableProxy", "")).lower() == "true"
+    for collection in props.get("networkRuleCollections") or []:
+        if isinstance(collection, dict):
+            for rule in (collection.get("properties") or {}).get("rules") or []:
+                _validate_network_fqdns(str(collection.get("name")), rule, proxy)
+
+
+def _validate_policy_dns(store: Any, resource_id: str, props: dict[str, Any], parent: Any) -> None:
+    dns = props.get("dnsSettings")
+    if dns is not None and (not isinstance(dns, dict) or not isinstance(dns.get("enableProxy", False), bool)):
+        raise bad_request("InvalidRequestFormat", "Cannot parse the request.", details=[{
+            "code": "InvalidJsonReferenceWrongType",
+            "message": "dnsSettings.enableProxy must be a boolean."}])
 
 
 def _validate_policy_collection(collection: dict[str, Any], proxy: bool) -> None:
@@ -208,4 +202,15 @@ def _validate_network_fqdns(collection: str, rule: Any, proxy: bool) -> None:
                           "FQDNs, which require DNS Proxy to be enabled on the firewall.")
 
 
-__all__ = ["ArmError", "control", "default_endpoints", "route_get", "set_outbound_endpoints", "validate_put"]
+def _register() -> None:
+    """This module's behaviour, through the per-type hooks (emulator/hooks.py); emulator.py imports it."""
+    hooks.register_subresource_get(rt.CLUSTER, ENDPOINTS_SEGMENT, endpoints_get)
+    hooks.register(rt.RCG, validate=_validate_rcg)
+    hooks.register(rt.FIREWALL, validate=_validate_classic_firewall)
+    hooks.register(rt.POLICY, validate=_validate_policy_dns)
+    hooks.register_control("egress-endpoints", control)
+
+
+_register()
+
+__all__ = ["ArmError", "control", "default_endpoints", "endpoints_get", "set_outbound_endpoints"]

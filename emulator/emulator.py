@@ -17,6 +17,8 @@ from typing import Any
 
 import trustme
 
+# egress_support registers its per-type hooks (emulator/hooks.py) when imported.
+from . import egress_support  # noqa: F401
 from .errors import ArmError
 from .faults import Faults
 from .identity import IdentityServer

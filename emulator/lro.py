@@ -57,7 +57,10 @@ class Operation:
     record: OperationRecord | None = None
     start_iso: str = field(default_factory=iso_now)
     end_iso: str | None = None
-    kind: str = "resource"  # "resource", or "group-delete" (a resource group and everything in it)
+    # "resource", "group-delete" (a resource group and everything in it) or "action" (a POST action: changes
+    # nothing, holds no lock domain, and its Location answers `result` once it has succeeded)
+    kind: str = "resource"
+    result: dict[str, Any] | None = None
     operations_segment: str = "operations"  # "nfvOperations" for firewall policies and RCGs
     results_segment: str = "operationResults"
     clock: Callable[[], float] = time.monotonic

@@ -9,19 +9,20 @@ import math
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from . import egress_support, hooks, resource_graph
+from . import hooks, resource_graph
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, resource_group_not_found
 from .faults import Faults
 from .lro import Operation, OperationRecord
-from .resource_types import CHILD_SEGMENT, TYPES, ResourceId
+from .resource_types import CHILD_SEGMENT, TYPES, ResourceId, TypeSpec
 from .store import Store
 from .throttle import RateLimiter
 
@@ -68,6 +69,67 @@ class Served(Protocol):
     def _request_started(self) -> None: ...
 
     def _log_request(self, record: RequestRecord, *, in_flight: bool = True) -> None: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """One ARM request as a route handler sees it: `args` are the pattern's captures, with the casing sent."""
+
+    method: str
+    path: str
+    args: dict[str, str]
+    query: dict[str, str]
+    raw: bytes
+    api_version: str
+    outcome: tuple[str, dict[str, Any] | None] | None  # an lro_failed/lro_canceled fault for this write
+
+
+@dataclass(frozen=True)
+class Route:
+    """One line of the routing table (ROUTES, at the end of this module)."""
+
+    methods: str  # space-separated, or "*" for any
+    pattern: str
+    handler: Callable[[ArmHandler, Request], int]
+    in_group: bool = False
+    # Parsed once: the methods, and per segment (literal lower-cased or None, capture name, alternatives).
+    _methods: frozenset[str] = field(init=False, repr=False, compare=False)
+    _parsed: tuple[tuple[str | None, str, tuple[str, ...]], ...] = field(init=False, repr=False, compare=False)
+    _rest: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        segments = [p for p in self.pattern.split("/") if p]
+        rest = segments.pop()[2:-1] if segments and segments[-1].startswith("{*") else None
+        parsed: list[tuple[str | None, str, tuple[str, ...]]] = []
+        for segment in segments:
+            if not segment.startswith("{"):
+                parsed.append((segment.lower(), "", ()))
+                continue
+            name, _, choices = segment[1:-1].partition("=")
+            parsed.append((None, name, tuple(choices.lower().split("|")) if choices else ()))
+        object.__setattr__(self, "_methods", frozenset(self.methods.split()))
+        object.__setattr__(self, "_parsed", tuple(parsed))
+        object.__setattr__(self, "_rest", rest)
+
+    def match(self, method: str, low: list[str], parts: list[str]) -> dict[str, str] | None:
+        """The captures when `method` and the path (its segments lower-cased, and as sent) fit, else None."""
+        fixed = len(self._parsed)
+        if len(low) < fixed or (self._rest is None and len(low) != fixed):
+            return None
+        if "*" not in self._methods and method not in self._methods:
+            return None
+        args: dict[str, str] = {}
+        for (literal, name, choices), value, sent in zip(self._parsed, low, parts, strict=False):
+            if literal is not None:
+                if literal != value:
+                    return None
+            elif choices and value not in choices:
+                return None
+            else:
+                args[name] = sent
+        if self._rest is not None:
+            args[self._rest] = "/".join(parts[fixed:])
+        return args
 
 
 class _Dropped(Exception):
@@ -286,9 +348,9 @@ class ArmHandler(BaseHTTPRequestHandler):
             payload = json.loads(raw) if raw else {}
         except ValueError:
             return self._send(400, {"error": {"code": "InvalidJson", "message": "body is not JSON"}})
-        egress = egress_support.control(emu, method, what, payload)
-        if egress is not None:
-            return self._send(*egress)
+        registered = hooks.control(what)  # a module's own control endpoint (hooks.register_control)
+        if registered is not None:
+            return self._send(*registered(emu.store, method, payload))
         if what == "/faults" and method == "POST":
             items = payload if isinstance(payload, list) else [payload]
             try:
@@ -326,7 +388,7 @@ class ArmHandler(BaseHTTPRequestHandler):
             return self._send(200, {"resources": len(emu.dump()["resources"])})
         return self._send(404, {"error": {"code": "NotFound", "message": f"no control endpoint {path}"}})
 
-    # ------------------------------------------------------------------ ARM routes
+    # ------------------------------------------------------------------ ARM routes (the table: ROUTES below)
     def _route(
         self,
         method: str,
@@ -335,7 +397,6 @@ class ArmHandler(BaseHTTPRequestHandler):
         raw: bytes,
         outcome: tuple[str, dict[str, Any] | None] | None,
     ) -> int:
-        emu = self.emu
         api_version = query.get("api-version", "")
         if not api_version:
             raise ArmError(
@@ -345,179 +406,200 @@ class ArmHandler(BaseHTTPRequestHandler):
             )
         parts = [p for p in path.split("/") if p]
         low = [p.lower() for p in parts]
-        if resource_graph.is_graph_call(method, low):  # Azure Resource Graph (emulator/resource_graph.py)
-            return self._send(*resource_graph.answer(emu, raw, api_version))
-        answered = self._resources_route(method, path, parts, low, query, raw, api_version)
-        if answered is not None:
-            return answered
-        if len(parts) < 2 or low[0] != "subscriptions":
-            raise _no_route(path)
-        sub = parts[1]
-        # /subscriptions/{s}/providers/{ns}/locations/{loc}/operations|operationResults/{id}
-        if (
-            len(parts) == 8
-            and low[2] == "providers"
-            and low[4] == "locations"
-            and low[6] in ("operations", "operationresults", "nfvoperations", "nfvoperationresults")
-            and method == "GET"
-        ):
-            return self._operation(parts[7], low[6].endswith("operationresults"), api_version)
-        # /subscriptions/{s}/providers/{ns}/{type}: list across the subscription
-        if len(parts) == 5 and low[2] == "providers" and method == "GET":
-            type_key = f"{low[3]}/{low[4]}"
-            _require_type(type_key, parts[3], parts[4], api_version)
-            return self._list_top(sub, None, type_key, query)
-        if len(parts) < 4 or low[2] != "resourcegroups":
-            raise _no_route(path)
-        rg = parts[3]
-        if not emu.store.group_exists(sub, rg):
+        for route in ROUTES:
+            args = route.match(method, low, parts)
+            if args is None:
+                continue
+            request = Request(method, path, args, query, raw, api_version, outcome)
+            if route.in_group:
+                self._check_group(request)
+            return route.handler(self, request)
+        raise _no_route(path)
+
+    def _check_group(self, req: Request) -> None:
+        """Everything under a resource group: the group must exist, and takes no PUT while it is deleted."""
+        sub, rg = req.args["sub"], req.args["rg"]
+        if not self.emu.store.group_exists(sub, rg):
             raise resource_group_not_found(rg)
-        if method == "PUT" and emu.store.group_deleting(sub, rg):
+        if req.method == "PUT" and self.emu.store.group_deleting(sub, rg):
             raise rm.group_being_deleted(rg)
-        if len(parts) < 7 or low[4] != "providers":
-            raise _no_route(path)
-        if len(parts) == 7 and method == "GET":
-            type_key = f"{low[5]}/{low[6]}"
-            _require_type(type_key, parts[5], parts[6], api_version)
-            return self._list_top(sub, rg, type_key, query)
-        egress = egress_support.route_get(emu, parts) if method == "GET" else None
-        if egress is not None:
-            return self._send(200, egress)
-        if len(parts) == 9 and method == "GET":
-            parent = ResourceId(sub, rg, parts[5], ((parts[6], parts[7]),))
-            child_key = f"{parent.type_key}/{low[8]}"
-            _require_type(parent.type_key, parts[5], parts[6], api_version)
-            if child_key not in TYPES:
-                # A GET-only view of the resource, registered per type (hooks.register_subresource_get).
-                reader = hooks.subresource_get(parent.type_key, parts[8])
-                if reader is None:
-                    raise _no_route(path)
-                emu.store.require(parent)
-                return self._send(200, reader(emu.store, parent, api_version))
-            return self._list(emu.store.list_children(parent, child_key), query)
-        if len(parts) not in (8, 10):
-            raise _no_route(path)
-        segments = tuple((parts[i], parts[i + 1]) for i in range(6, len(parts), 2))
-        rid = ResourceId(sub, rg, parts[5], segments)
+
+    # --- Azure Resource Graph (emulator/resource_graph.py)
+    def _graph(self, req: Request) -> int:
+        return self._send(*resource_graph.answer(self.emu, req.raw, req.api_version))
+
+    # --- Microsoft.Resources (emulator/resources.py): tenants, subscriptions, resource groups, providers
+    def _tenants(self, req: Request) -> int:
+        return self._send(200, {"value": [rm.tenant_body(self.emu.tenant_id)]})
+
+    def _subscriptions(self, req: Request) -> int:
+        subs = [rm.subscription_body(s, self.emu.tenant_id, d) for s, d in self.emu.store.subscription_list()]
+        return self._list(subs, req.query)
+
+    def _subscription(self, req: Request) -> int:
+        sub = req.args["sub"]
+        for known, display in self.emu.store.subscription_list():
+            if known.lower() == sub.lower():
+                return self._send(200, rm.subscription_body(known, self.emu.tenant_id, display))
+        raise rm.subscription_not_found(sub)
+
+    def _groups(self, req: Request) -> int:
+        return self._list(self.emu.store.group_list(req.args["sub"]), req.query)
+
+    def _subscription_resources(self, req: Request) -> int:
+        found = self.emu.store.group_resources(req.args["sub"], None)
+        return self._list(rm.apply_filter(found, req.query.get("$filter")), req.query)
+
+    def _group_resources(self, req: Request) -> int:
+        sub, rg = req.args["sub"], req.args["rg"]
+        if not self.emu.store.group_exists(sub, rg):
+            raise resource_group_not_found(rg)
+        return self._list(rm.apply_filter(self.emu.store.group_resources(sub, rg), req.query.get("$filter")), req.query)
+
+    def _providers(self, req: Request) -> int:
+        sub = req.args["sub"]
+        return self._list([rm.provider_body(sub, ns) for ns in rm.provider_namespaces()], req.query)
+
+    def _provider(self, req: Request) -> int:
+        """GET a provider, or POST its `register` (always registered)."""
+        return self._send(200, rm.provider_body(req.args["sub"], req.args["ns"]))
+
+    def _group(self, req: Request) -> int:
+        store, sub, rg = self.emu.store, req.args["sub"], req.args["rg"]
+        if req.method in ("GET", "HEAD"):
+            group = store.group(sub, rg)
+            if group is None:
+                if req.method == "HEAD":
+                    return self._send(404)
+                raise resource_group_not_found(rg)
+            return self._send(204) if req.method == "HEAD" else self._send(200, group)
+        if req.method == "PUT":
+            status, group = store.put_group(sub, rg, _json_object(req.raw))
+            return self._send(status, group)
+        if req.method == "PATCH":
+            return self._send(200, store.patch_group(sub, rg, _json_object(req.raw)))
+        op = store.delete_group(sub, rg, req.api_version)  # DELETE
+        headers = {"Location": self._group_op_url(op)}
+        headers.update(_retry_headers(op, initial=True))
+        return self._send(202, None, headers)
+
+    def _group_operation_route(self, req: Request) -> int:
+        return self._group_operation(req.args["op"])
+
+    # --- operations of resource writes and actions
+    def _operation_route(self, req: Request) -> int:
+        return self._operation(req.args["op"], req.args["kind"].lower().endswith("operationresults"), req.api_version)
+
+    # --- resources: lists, one resource, its children, its GET-only views and its POST actions
+    def _list_in_subscription(self, req: Request) -> int:
+        type_key = _require_type(req.args["ns"], req.args["type"], req.api_version)
+        return self._list_top(req.args["sub"], None, type_key, req.query)
+
+    def _list_in_group(self, req: Request) -> int:
+        type_key = _require_type(req.args["ns"], req.args["type"], req.api_version)
+        return self._list_top(req.args["sub"], req.args["rg"], type_key, req.query)
+
+    def _children_or_view(self, req: Request) -> int:
+        """GET {resource}/{segment}: the list of a child type (resource_types.TYPES), or a GET-only view of the
+        resource registered for its type (hooks.register_subresource_get)."""
+        parent = _resource_id(req.args, (("type", "name"),))
+        _require_type(req.args["ns"], req.args["type"], req.api_version)
+        child_key = f"{parent.type_key}/{req.args['segment'].lower()}"
+        if child_key in TYPES:
+            return self._list(self.emu.store.list_children(parent, child_key), req.query)
+        reader = hooks.subresource_get(parent.type_key, req.args["segment"])
+        if reader is None:
+            raise _no_route(req.path)
+        self.emu.store.require(parent)
+        return self._send(200, reader(self.emu.store, parent, req.api_version))
+
+    def _action(self, req: Request) -> int:
+        """POST {resource}/{segment}: an action registered for the type (hooks.register_action), answered as
+        a long-running operation: 202 + Location + Azure-AsyncOperation; the Location's 200 carries the result."""
+        rid = _resource_id(req.args, (("type", "name"),))
+        registered = hooks.action(rid.type_key, req.args["segment"])
+        if registered is None:
+            raise _no_route(req.path)
+        action, seconds = registered
+        _require_type(req.args["ns"], req.args["type"], req.api_version)
+        self.emu.store.require(rid)
+        result = action(self.emu.store, rid, req.api_version, _json_object(req.raw) if req.raw else None)
+        op = self.emu.store.start_action(rid, req.api_version, result, seconds)
+        headers = {
+            "Location": self._op_url(op, op.results_segment),
+            "Azure-AsyncOperation": self._op_url(op, op.operations_segment),
+        }
+        headers.update(_retry_headers(op, initial=True))
+        return self._send(202, None, headers)
+
+    def _top_resource(self, req: Request) -> int:
+        return self._resource(req, _resource_id(req.args, (("type", "name"),)))
+
+    def _child_resource(self, req: Request) -> int:
+        return self._resource(req, _resource_id(req.args, (("type", "name"), ("child", "child_name"))))
+
+    def _resource(self, req: Request, rid: ResourceId) -> int:
         if rid.type_key not in TYPES:
-            _require_type(rid.top().type_key, parts[5], parts[6], api_version)
-            raise _no_route(path)
+            _require_type(req.args["ns"], req.args["type"], req.api_version)
+            raise _no_route(req.path)
         spec = TYPES[rid.type_key]
-        pretty = spec.namespace == "Microsoft.Network"
-        if method == "GET":
-            body = emu.store.require(rid)
+        if req.method == "GET":
+            body = self.emu.store.require(rid)
             etag = body.get(spec.etag_key)
-            return self._send(200, body, {"ETag": etag} if isinstance(etag, str) else None, pretty=pretty)
-        if method == "PUT":
-            try:
-                payload = json.loads(raw) if raw else None
-            except ValueError:
-                raise ArmError(
-                    400,
-                    "InvalidRequestContent",
-                    "The request content was invalid and could not be deserialized.",
-                ) from None
-            if spec.parent_key is None and payload is not None:
-                pass
-            egress_support.validate_put(emu, rid, payload)
-            result = emu.store.put(
-                rid,
-                payload if isinstance(payload, dict) else {},
-                api_version=api_version,
-                if_match=self.headers.get("If-Match"),
-                if_none_match=self.headers.get("If-None-Match"),
-                outcome=outcome,
-            )
-            assert result.operation is not None
-            headers = {"Azure-AsyncOperation": self._op_url(result.operation, result.operation.operations_segment)}
-            if spec.async_notification:
-                headers["Azure-AsyncNotification"] = "Enabled"
-            return self._send(result.status, result.body, headers, pretty=pretty)
-        if method == "DELETE":
-            result = emu.store.delete(
-                rid, api_version=api_version, if_match=self.headers.get("If-Match"), outcome=outcome
-            )
-            if result.operation is None:
-                return self._send(result.status)
-            op = result.operation
-            headers = {
-                "Location": self._op_url(op, op.results_segment),
-                "Azure-AsyncOperation": self._op_url(op, op.operations_segment),
-            }
-            if spec.async_notification:
-                headers["Azure-AsyncNotification"] = "Enabled"
-            headers.update(_retry_headers(op, initial=True))
-            return self._send(202, result.body, headers, pretty=pretty)
+            return self._send(200, body, {"ETag": etag} if isinstance(etag, str) else None, pretty=_pretty(spec))
+        if req.method == "PUT":
+            return self._put_resource(req, rid, spec)
+        if req.method == "DELETE":
+            return self._delete_resource(req, rid, spec)
         raise ArmError(
             405,
             "MethodNotAllowed",
-            f"The method '{method}' is not supported by the emulator for {spec.type_name}.",
+            f"The method '{req.method}' is not supported by the emulator for {spec.type_name}.",
         )
 
-    def _resources_route(
-        self,
-        method: str,
-        path: str,
-        parts: list[str],
-        low: list[str],
-        query: dict[str, str],
-        raw: bytes,
-        api_version: str,
-    ) -> int | None:
-        """Microsoft.Resources (resources.py): tenants, subscriptions, resource groups, providers."""
-        store = self.emu.store
-        n = len(parts)
-        if n == 1 and low[0] == "tenants" and method == "GET":
-            return self._send(200, {"value": [rm.tenant_body(self.emu.tenant_id)]})
-        if n == 0 or low[0] != "subscriptions":
-            return None
-        if n == 1 and method == "GET":
-            subs = [rm.subscription_body(s, self.emu.tenant_id, d) for s, d in store.subscription_list()]
-            return self._list(subs, query)
-        sub = parts[1]
-        if n == 2 and method == "GET":
-            for known, display in store.subscription_list():
-                if known.lower() == sub.lower():
-                    return self._send(200, rm.subscription_body(known, self.emu.tenant_id, display))
-            raise rm.subscription_not_found(sub)
-        if n == 3 and low[2] == "resourcegroups" and method == "GET":
-            return self._list(store.group_list(sub), query)
-        if n == 3 and low[2] == "resources" and method == "GET":
-            return self._list(rm.apply_filter(store.group_resources(sub, None), query.get("$filter")), query)
-        if n == 3 and low[2] == "providers" and method == "GET":
-            return self._list([rm.provider_body(sub, ns) for ns in rm.provider_namespaces()], query)
-        if n == 4 and low[2] == "providers" and method == "GET":
-            return self._send(200, rm.provider_body(sub, parts[3]))
-        if n == 5 and low[2] == "providers" and low[4] == "register" and method == "POST":
-            return self._send(200, rm.provider_body(sub, parts[3]))
-        if n == 4 and low[2] == "operationresults" and method == "GET":
-            return self._group_operation(parts[3])
-        if n == 5 and low[2] == "resourcegroups" and low[4] == "resources" and method == "GET":
-            if not store.group_exists(sub, parts[3]):
-                raise resource_group_not_found(parts[3])
-            return self._list(rm.apply_filter(store.group_resources(sub, parts[3]), query.get("$filter")), query)
-        if n != 4 or low[2] != "resourcegroups":
-            return None
-        rg = parts[3]
-        if method in ("GET", "HEAD"):
-            group = store.group(sub, rg)
-            if group is None:
-                if method == "HEAD":
-                    return self._send(404)
-                raise resource_group_not_found(rg)
-            return self._send(204) if method == "HEAD" else self._send(200, group)
-        if method in ("PUT", "PATCH"):
-            payload = _json_object(raw)
-            if method == "PUT":
-                status, group = store.put_group(sub, rg, payload)
-                return self._send(status, group)
-            return self._send(200, store.patch_group(sub, rg, payload))
-        if method == "DELETE":
-            op = store.delete_group(sub, rg, api_version)
-            headers = {"Location": self._group_op_url(op)}
-            headers.update(_retry_headers(op, initial=True))
-            return self._send(202, None, headers)
-        return None
+    def _put_resource(self, req: Request, rid: ResourceId, spec: TypeSpec) -> int:
+        try:
+            payload = json.loads(req.raw) if req.raw else None
+        except ValueError:
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized.",
+            ) from None
+        # Type behaviour (validation, normalisation) runs inside the store, from the type's hooks.
+        result = self.emu.store.put(
+            rid,
+            payload if isinstance(payload, dict) else {},
+            api_version=req.api_version,
+            if_match=self.headers.get("If-Match"),
+            if_none_match=self.headers.get("If-None-Match"),
+            outcome=req.outcome,
+        )
+        assert result.operation is not None
+        headers = {"Azure-AsyncOperation": self._op_url(result.operation, result.operation.operations_segment)}
+        if spec.async_notification:
+            headers["Azure-AsyncNotification"] = "Enabled"
+        return self._send(result.status, result.body, headers, pretty=_pretty(spec))
+
+    def _delete_resource(self, req: Request, rid: ResourceId, spec: TypeSpec) -> int:
+        result = self.emu.store.delete(
+            rid, api_version=req.api_version, if_match=self.headers.get("If-Match"), outcome=req.outcome
+        )
+        if result.operation is None:
+            return self._send(result.status)
+        op = result.operation
+        headers = {
+            "Location": self._op_url(op, op.results_segment),
+            "Azure-AsyncOperation": self._op_url(op, op.operations_segment),
+        }
+        if spec.async_notification:
+            headers["Azure-AsyncNotification"] = "Enabled"
+        headers.update(_retry_headers(op, initial=True))
+        return self._send(202, result.body, headers, pretty=_pretty(spec))
+
+    def _no_route_in_group(self, req: Request) -> int:
+        """Any other path under a resource group: after the group checks, no such route."""
+        raise _no_route(req.path)
 
     def _group_op_url(self, op: Operation) -> str:
         return (
@@ -555,6 +637,8 @@ class ArmHandler(BaseHTTPRequestHandler):
             if op.status == "Succeeded" and op.method == "DELETE" and op.results_segment == "nfvOperationResults":
                 # [REC test_azure_firewall_policy.yaml 72]: 200 with the JSON body `null`.
                 return self._send_raw(200, b"null")
+            if op.status == "Succeeded" and op.kind == "action":
+                return self._send(200, op.result)
             if op.status == "Succeeded":
                 if op.method == "DELETE":
                     # [REC test_azure_firewall.yaml 12]: 204, still naming the operation.
@@ -586,6 +670,53 @@ class ArmHandler(BaseHTTPRequestHandler):
             body["nextLink"] = f"{self.emu.base_url}{url.path}?{'&'.join(params)}"
         return self._send(200, body)
 
+
+# ---------------------------------------------------------------------- the routing table
+#
+# One line per URL shape, first match wins. A pattern's segments are literals (compared case-insensitively),
+# `{name}` (any one segment, captured with the casing sent), `{name=a|b}` (one of the alternatives, captured)
+# or a final `{*rest}` (zero or more segments). `in_group=True`: the resource group must exist (and take no PUT
+# while it is being deleted) before the handler runs. What a resource type does is not routed here: it lives
+# in its hooks (emulator/hooks.py) and its TypeSpec (resource_types.py). To add
+#   * a child type: a TypeSpec with parent_key in resource_types.TYPES (the resource lines below serve it);
+#   * a GET-only view of a resource: hooks.register_subresource_get(type_key, segment, reader);
+#   * a POST action answered as an LRO: hooks.register_action(type_key, segment, action);
+#   * anything else: a handler method on ArmHandler and a line here, above the catch-alls.
+
+_GROUP = "/subscriptions/{sub}/resourceGroups/{rg}"
+_RESOURCE = _GROUP + "/providers/{ns}/{type}/{name}"
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/providers/Microsoft.ResourceGraph/resources", ArmHandler._graph),
+    # Microsoft.Resources
+    Route("GET", "/tenants", ArmHandler._tenants),
+    Route("GET", "/subscriptions", ArmHandler._subscriptions),
+    Route("GET", "/subscriptions/{sub}", ArmHandler._subscription),
+    Route("GET", "/subscriptions/{sub}/resourceGroups", ArmHandler._groups),
+    Route("GET", "/subscriptions/{sub}/resources", ArmHandler._subscription_resources),
+    Route("GET", "/subscriptions/{sub}/providers", ArmHandler._providers),
+    Route("GET", "/subscriptions/{sub}/providers/{ns}", ArmHandler._provider),
+    Route("POST", "/subscriptions/{sub}/providers/{ns}/register", ArmHandler._provider),
+    Route("GET", "/subscriptions/{sub}/operationresults/{op}", ArmHandler._group_operation_route),
+    Route("GET", _GROUP + "/resources", ArmHandler._group_resources),
+    Route("GET HEAD PUT PATCH DELETE", _GROUP, ArmHandler._group),
+    # operations of writes and actions (Azure-AsyncOperation and Location URLs)
+    Route(
+        "GET",
+        "/subscriptions/{sub}/providers/{ns}/locations/{loc}/"
+        "{kind=operations|operationResults|nfvOperations|nfvOperationResults}/{op}",
+        ArmHandler._operation_route,
+    ),
+    # resources
+    Route("GET", "/subscriptions/{sub}/providers/{ns}/{type}", ArmHandler._list_in_subscription),
+    Route("GET", _GROUP + "/providers/{ns}/{type}", ArmHandler._list_in_group, in_group=True),
+    Route("*", _RESOURCE, ArmHandler._top_resource, in_group=True),
+    Route("GET", _RESOURCE + "/{segment}", ArmHandler._children_or_view, in_group=True),
+    Route("POST", _RESOURCE + "/{segment}", ArmHandler._action, in_group=True),
+    Route("*", _RESOURCE + "/{child}/{child_name}", ArmHandler._child_resource, in_group=True),
+    # catch-all: the group checks answer first, then 404 (as ARM: a missing group is ResourceGroupNotFound)
+    Route("*", _GROUP + "/{*rest}", ArmHandler._no_route_in_group, in_group=True),
+)
 
 def _skip_token(query: dict[str, str]) -> int:
     try:
@@ -655,7 +786,9 @@ def _no_route(path: str) -> ArmError:
     return ArmError(404, "NotFound", f"No HTTP resource was found that matches the request URI '{path}'.")
 
 
-def _require_type(type_key: str, namespace: str, type_name: str, api_version: str) -> None:
+def _require_type(namespace: str, type_name: str, api_version: str) -> str:
+    """The lower-case type key of `{namespace}/{type_name}`, or ARM's 404 InvalidResourceType."""
+    type_key = f"{namespace}/{type_name}".lower()
     if type_key not in TYPES:
         raise ArmError(
             404,
@@ -663,6 +796,16 @@ def _require_type(type_key: str, namespace: str, type_name: str, api_version: st
             f"The resource type '{type_name}' could not be found in the namespace '{namespace}' "
             f"for api version '{api_version}'.",
         )
+    return type_key
 
 
-__all__ = ["CHILD_SEGMENT", "ArmHandler", "RequestRecord"]
+def _resource_id(args: dict[str, str], names: tuple[tuple[str, str], ...]) -> ResourceId:
+    """The resource a route's captures name: (type, name) capture pairs, outermost first."""
+    return ResourceId(args["sub"], args["rg"], args["ns"], tuple((args[t], args[n]) for t, n in names))
+
+
+def _pretty(spec: TypeSpec) -> bool:
+    return spec.namespace == "Microsoft.Network"
+
+
+__all__ = ["CHILD_SEGMENT", "ROUTES", "ArmHandler", "Request", "RequestRecord", "Route"]

@@ -457,7 +457,9 @@ class Store:
                     self._complete(domain, op)
 
     def _complete(self, domain: str, op: Operation) -> None:
-        if op.kind == "group-delete":
+        if op.kind == "action":
+            pass  # an action changed nothing: it only ends
+        elif op.kind == "group-delete":
             self._remove_group(domain)
         elif op.outcome == "Succeeded":
             self._settle(domain, op)
@@ -777,6 +779,35 @@ class Store:
         if outcome is not None:
             op.outcome, op.error = outcome
         return self.lro.begin(op)
+
+    def start_action(self, rid: ResourceId, api_version: str, result: dict[str, Any], seconds: float) -> Operation:
+        """A POST action on a resource (hooks.register_action): an operation of its own (a lock domain no write
+        shares, so it never blocks one) that lasts `seconds` scaled by time_factor and then answers `result`."""
+        with self.lock:
+            self.tick()
+            spec = TYPES[rid.type_key]
+            top = self._docs.get(rid.top().key()) or {}
+            now = self.clock()
+            op_id = new_op_id()
+            op = Operation(
+                op_id=op_id,
+                resource_id=rid.canonical(),
+                resource_key=rid.key(),
+                lock_domain=f"action:{op_id}",
+                method="POST",
+                namespace=spec.namespace,
+                subscription=rid.subscription,
+                location=str(top.get("location") or "westeurope").replace(" ", "").lower(),
+                api_version=api_version,
+                starts=now,
+                ends=now + seconds * self.time_factor,
+                clock=self.clock,
+                kind="action",
+                result=copy.deepcopy(result),
+                operations_segment=spec.operations_segment,
+                results_segment=spec.results_segment,
+            )
+            return self.lro.begin(op)
 
     # ------------------------------------------------------------------ body normalisation
     def _mint(self, spec: TypeSpec) -> str:

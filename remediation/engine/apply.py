@@ -9,12 +9,13 @@ lock domain, so writes are serialized there and nowhere else.
 - one lane per VNet for subnet associations (subnets share the VNet's lock). A VNet's lane starts as soon
   as the route tables ITS associations point at are done (an association must see the table and its
   routes provisioned), not after every table of the plan; VNets run in parallel with each other.
-Lanes run on one thread pool of `WRITE_LANES` threads (remediation/core/config.py) and share no cache (the client
-is stateless); ARM's write bucket is paced by the client (remediation/azure/pacing.py). Each write goes
-through `run_with_retries` bounded by the reconcile's one Deadline; a failure becomes Outcome.FAILED
-("<ArmCode>: message") and does not stop unrelated lanes. Routes and associations of a route table whose
-creation failed are FAILED "skipped: dependency failed". Each change's typed payload picks the write
-(`match`); nothing is decoded from ARM dicts here.
+Lanes run on one thread pool of `WRITE_LANES` threads (remediation/core/config.py), in dependency order
+(remediation/engine/lanes.py: a VNet lane is submitted when its tables' lanes have ended, so no pool thread
+waits for another lane), and share no cache (the client is stateless); ARM's write bucket is paced by the
+client (remediation/azure/pacing.py). Each write goes through `run_with_retries` bounded by the reconcile's
+one Deadline; a failure becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes.
+Routes and associations of a route table whose creation failed are FAILED "skipped: dependency failed". Each
+change's typed payload picks the write (`match`); nothing is decoded from ARM dicts here.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from remediation.core.model import (
     RuleCollectionGroupPayload,
     SubnetAssociationPayload,
 )
+from remediation.engine.lanes import LaneSchedule
 from remediation.engine.locks import Held, InProcessLocks, LockProvider, check_held
 from remediation.engine.retry import run_with_retries
 
@@ -313,14 +315,18 @@ def apply_changes(
         items.sort(key=lambda item: (item[1].kind is not ChangeKind.ROUTE_TABLE, item[0]))
 
     with ThreadPoolExecutor(max_workers=max_workers or settings.write_lanes, thread_name_prefix="apply") as pool:
-        table_lanes = {key: pool.submit(run.route_table_lane, key, items) for key, items in tables.items()}
+        schedule = LaneSchedule(pool)
+        table_lanes = {key: schedule.add(partial(run.route_table_lane, key, items)) for key, items in tables.items()}
         lanes: list[Future[None]] = [*table_lanes.values()]
-        lanes += [pool.submit(run.policy_lane, items) for items in policies.values()]
-        lanes += [pool.submit(run.classic_lane, fw, items) for fw, items in firewalls.values()]
-        # Submitted last: the pool's queue is FIFO, so every table lane a VNet lane waits for has already
-        # been taken by a worker when the VNet lane starts waiting (no lane ever waits on a queued one).
-        lanes += [pool.submit(_after, [table_lanes[t] for t in _tables_of(items, table_lanes)],
-                              partial(run.subnet_lane, key, items)) for key, items in vnets.items()]
+        lanes += [schedule.add(partial(run.policy_lane, items)) for items in policies.values()]
+        lanes += [schedule.add(partial(run.classic_lane, fw, items)) for fw, items in firewalls.values()]
+        # A VNet's lane is submitted when the table lanes its associations point at have ended (remediation/
+        # engine/lanes.py): no pool thread waits for another lane. After a table lane that raised something
+        # unexpected it is skipped, and apply_changes re-raises that lane's error below.
+        lanes += [schedule.add(partial(run.subnet_lane, key, items),
+                               after=[table_lanes[t] for t in _tables_of(items, table_lanes)])
+                  for key, items in vnets.items()]
+        schedule.wait()  # every lane ends before the first error is re-raised, as the lanes are independent
         for future in lanes:
             future.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))
@@ -336,11 +342,3 @@ def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object
                 keys.add(key)
     return sorted(keys)
 
-
-def _after(dependencies: Sequence[Future[None]], lane: Callable[[], None]) -> None:
-    for dependency in dependencies:
-        # Waits. A table whose write failed is in `failed_tables` (its associations are skipped); a lane
-        # that raised something unexpected is re-raised by apply_changes, and nothing more is written here.
-        if dependency.exception() is not None:
-            return
-    lane()

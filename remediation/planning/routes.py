@@ -122,10 +122,35 @@ def plan_routes(
     The route safety rules (`remediation.planning.guards`) are applied per table, over every subnet that uses it:
     a refused table gets no write at all, a refused route is left out, each with a blocking Conflict. When
     a table would exceed the ARM route limit the plan carries an ERROR and no write of this plan is kept.
+
+    Steps: gather each table's desired routes and the associations to make; guard every table; plan each
+    kept table (its routes, its stale owned routes, a create with its routes); prune the tables nobody needs.
     """
     conflicts: list[Conflict] = []
+    tables, associations = _gather_tables(snapshot, desired, settings, conflicts)
+    doubtful = _guard_tables(snapshot, tables, conflicts)
+    protected = _protected_subnets(snapshot)
+    desired_subnets = {id_key(s.id) for t in tables.values() for s, _ in t.subnets}
+    creates, writes, deletes = _plan_tables(tables, settings, conflicts, prune=prune,
+                                            keep=protected, desired_subnets=desired_subnets)
+    if prune:
+        deletes.extend(_prune_unused_tables(snapshot, settings, skip=set(tables) | doubtful,
+                                            needed=protected | desired_subnets))
+    changes = (*creates, *writes, *[a for k, a in associations if k in tables], *deletes)
+    if any(c.severity is Severity.ERROR for c in conflicts):
+        # A limit would be hit part-way through: write nothing, keep the NOOPs for the report.
+        changes = tuple(c for c in changes if c.action is Action.NOOP)
+    return changes, tuple(conflicts)
+
+
+def _gather_tables(
+    snapshot: Snapshot, desired: Sequence[DesiredSubnetRoutes], settings: Settings, conflicts: list[Conflict]
+) -> tuple[dict[str, _TablePlan], list[tuple[str, Change]]]:
+    """Each route table's desired routes (over every desired subnet using it), and the associations to make
+    as (table key, change) in desired order. A subnet not observed, a platform subnet or a table not
+    observed is a Conflict and plans nothing."""
     tables: dict[str, _TablePlan] = {}
-    associations: list[tuple[str, Change]] = []  # (table key, change), in desired order
+    associations: list[tuple[str, Change]] = []
     for item in merge_subnet_routes(desired):
         conflicts.extend(item.reports)
         subnet = snapshot.subnets.get(id_key(item.subnet_id))
@@ -160,20 +185,31 @@ def plan_routes(
         for route in item.routes:
             entry.routes.setdefault(route.name.lower(), route)
             entry.reasons.setdefault(route.name.lower(), item.reasons.get(route.name, "desired"))
+    return tables, associations
 
-    doubtful: set[str] = set()  # tables refused for lack of knowledge: no delete on them either
+
+def _guard_tables(snapshot: Snapshot, tables: dict[str, _TablePlan], conflicts: list[Conflict]) -> set[str]:
+    """Drop the tables the safety rules refuse (no table, no route, no association); returns the keys of
+    those refused for lack of knowledge, which get no delete either."""
+    doubtful: set[str] = set()
     for key in sorted(tables):
         refused = _guard_table(snapshot, tables[key], conflicts)
         if refused is not None:
-            del tables[key]  # refused: no table, no route, no association
+            del tables[key]
             if refused == "doubt":
                 doubtful.add(key)
+    return doubtful
 
+
+def _plan_tables(
+    tables: dict[str, _TablePlan], settings: Settings, conflicts: list[Conflict], *, prune: bool,
+    keep: set[str], desired_subnets: set[str],
+) -> tuple[list[Change], list[Change], list[Change]]:
+    """(creates, writes, deletes) of the kept tables, in key order. `keep`: subnets an observed cluster still
+    references; a table shared with one of them that is not planned this time is not pruned."""
     creates: list[Change] = []
     writes: list[Change] = []
     deletes: list[Change] = []
-    protected = _protected_subnets(snapshot)
-    desired_subnets = {id_key(s.id) for t in tables.values() for s, _ in t.subnets}
     for key in sorted(tables):
         entry = tables[key]
         before = len(writes)
@@ -181,7 +217,7 @@ def plan_routes(
         stale: list[Change] = []
         if prune and entry.table is not None:
             others = {id_key(s) for s in entry.table.subnet_ids} - desired_subnets
-            if not others & protected:  # else shared with a subnet of a cluster not planned this time
+            if not others & keep:  # else shared with a subnet of a cluster not planned this time
                 stale = _prune(entry.table, used, settings, "owned route no longer desired")
         deletes.extend(stale)
         conflicts.extend(_route_limit(entry, writes[before:], stale))
@@ -191,20 +227,22 @@ def plan_routes(
             # child-route writes: a table PUT would replace their foreign and AKS-managed routes.
             creates.append(_new_table(entry, writes[before:], settings))
             del writes[before:]
-    if prune:
-        for key in sorted(snapshot.route_tables):
-            table = snapshot.route_tables[key]
-            if key in tables or key in doubtful:
-                continue
-            subnets = {id_key(s) for s in table.subnet_ids}
-            if subnets & (protected | desired_subnets):
-                continue
-            deletes.extend(_prune(table, set(), settings, "no cluster in scope needs it"))
-    changes = (*creates, *writes, *[a for k, a in associations if k in tables], *deletes)
-    if any(c.severity is Severity.ERROR for c in conflicts):
-        # A limit would be hit part-way through: write nothing, keep the NOOPs for the report.
-        changes = tuple(c for c in changes if c.action is Action.NOOP)
-    return changes, tuple(conflicts)
+    return creates, writes, deletes
+
+
+def _prune_unused_tables(snapshot: Snapshot, settings: Settings, *, skip: set[str],
+                         needed: set[str]) -> list[Change]:
+    """Deletes of the owned routes on observed tables not planned (`skip`: planned or doubtful) whose subnets
+    no desired entry and no observed cluster (`needed`) references."""
+    deletes: list[Change] = []
+    for key in sorted(snapshot.route_tables):
+        table = snapshot.route_tables[key]
+        if key in skip:
+            continue
+        if {id_key(s) for s in table.subnet_ids} & needed:
+            continue
+        deletes.extend(_prune(table, set(), settings, "no cluster in scope needs it"))
+    return deletes
 
 
 def _new_table(entry: _TablePlan, routes: Sequence[Change], settings: Settings) -> Change:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from remediation.core import arm_shapes
@@ -152,73 +152,126 @@ def assign_shards(
     `observed`: the owned groups read (the base group and `<base>-k`; other names are ignored).
     `taken_priorities`: priorities of the policy's other (foreign) groups, which new shards avoid.
     Returns every shard that exists or is needed; a shard with no collection left is to be deleted.
+
+    Steps: read the observed layout (each shard's foreign collections, where each owned rule is); keep each
+    rule where it is while it fits; place the others first-fit; then name, prioritise and size the shards.
     """
-    costs = _Costs()
+    groups = _observed_groups(observed, base_name)
+    packing = _Packing.of(desired, groups, owns_name, base_priority)
+    pending, overflowed = _keep_in_place(packing, capacity_bytes)
+    _place_first_fit(packing, pending, overflowed, capacity_bytes)
+    return _build_shards(packing, groups, base_name, base_priority, set(taken_priorities))
+
+
+def _observed_groups(observed: Sequence[ObservedRuleCollectionGroup],
+                     base_name: str) -> dict[int, ObservedRuleCollectionGroup]:
+    """The owned groups read, by shard index (the first of a name wins)."""
     groups: dict[int, ObservedRuleCollectionGroup] = {}
     for group in observed:
         index = shard_index(base_name, group.name)
         if index is not None:
             groups.setdefault(index, group)
-    foreign = {i: tuple(c for c in g.rule_collections if not owns_name(c.name)) for i, g in groups.items()}
-    where: dict[tuple[str, str], int] = {}  # (collection, rule) lower names -> observed shard
-    for index in sorted(groups):
-        for collection in groups[index].rule_collections:
-            if owns_name(collection.name):
-                for rule in _rules_of(collection):
-                    where.setdefault((collection.name.lower(), rule.name.lower()), index)
+    return groups
 
-    used: dict[int, int] = {i: group_size_bytes(_group_properties(base_priority, foreign[i])) for i in groups}
-    opened: dict[int, set[str]] = {i: set() for i in groups}  # collections with a rule placed, per shard
-    placed: dict[int, list[tuple[int, _Rule]]] = {i: [] for i in groups}  # (collection position, rule)
-    gains: set[int] = set()
 
-    def cost(index: int, position: int, rule: _Rule) -> int:
-        collection = desired[position]
-        if collection.name.lower() in opened[index]:
-            return costs.rule(collection, rule) + 1  # a comma after the previous rule
-        comma = 1 if opened[index] or foreign[index] else 0  # after the previous collection
-        return comma + costs.header(collection) + costs.rule(collection, rule)
+@dataclass
+class _Packing:
+    """The shards being filled: per shard index, its foreign collections, the bytes used, the owned
+    collections opened and the rules placed (collection position, rule); `where` is each owned rule's
+    observed shard, `gains` the shards receiving a rule they did not hold."""
 
-    def put(index: int, position: int, rule: _Rule, size: int) -> None:
-        used[index] += size
-        opened[index].add(desired[position].name.lower())
-        placed[index].append((position, rule))
-        if where.get((desired[position].name.lower(), rule.name.lower())) != index:
-            gains.add(index)
+    desired: Sequence[RuleCollection]
+    base_priority: int
+    foreign: dict[int, tuple[RuleCollection, ...]]
+    where: dict[tuple[str, str], int]  # (collection, rule) lower names -> observed shard
+    used: dict[int, int]
+    opened: dict[int, set[str]]
+    placed: dict[int, list[tuple[int, _Rule]]]
+    gains: set[int] = field(default_factory=set)
+    costs: _Costs = field(default_factory=_Costs)
 
+    @classmethod
+    def of(cls, desired: Sequence[RuleCollection], groups: dict[int, ObservedRuleCollectionGroup],
+           owns_name: Callable[[str], bool], base_priority: int) -> _Packing:
+        foreign = {i: tuple(c for c in g.rule_collections if not owns_name(c.name)) for i, g in groups.items()}
+        where: dict[tuple[str, str], int] = {}
+        for index in sorted(groups):
+            for collection in groups[index].rule_collections:
+                if owns_name(collection.name):
+                    for rule in _rules_of(collection):
+                        where.setdefault((collection.name.lower(), rule.name.lower()), index)
+        used = {i: group_size_bytes(_group_properties(base_priority, foreign[i])) for i in groups}
+        return cls(desired, base_priority, foreign, where, used, {i: set() for i in groups},
+                   {i: [] for i in groups})
+
+    def cost(self, index: int, position: int, rule: _Rule) -> int:
+        collection = self.desired[position]
+        if collection.name.lower() in self.opened[index]:
+            return self.costs.rule(collection, rule) + 1  # a comma after the previous rule
+        comma = 1 if self.opened[index] or self.foreign[index] else 0  # after the previous collection
+        return comma + self.costs.header(collection) + self.costs.rule(collection, rule)
+
+    def put(self, index: int, position: int, rule: _Rule, size: int) -> None:
+        self.used[index] += size
+        self.opened[index].add(self.desired[position].name.lower())
+        self.placed[index].append((position, rule))
+        if self.where.get((self.desired[position].name.lower(), rule.name.lower())) != index:
+            self.gains.add(index)
+
+    def ensure(self, index: int) -> None:
+        """Shard `index` exists (a new one is empty)."""
+        if index not in self.used:
+            self.used[index] = _empty_group(self.base_priority)
+            self.opened[index], self.placed[index] = set(), []
+            self.foreign.setdefault(index, ())
+
+
+def _keep_in_place(packing: _Packing, capacity_bytes: int) -> tuple[list[tuple[int, _Rule]], set[int]]:
+    """Keep each owned rule in the shard that holds it while it fits; returns the rules still to place and
+    the shards that had to let one go.
+
+    Shards that must let a rule go (it no longer fits) take no rule in the next pass: every shard is then
+    either receiving or losing, and writing the receiving ones first leaves no rule absent in between."""
     pending: list[tuple[int, _Rule]] = []
-    # Shards that must let a rule go (it no longer fits) take no rule in this pass: every shard is then
-    # either receiving or losing, and writing the receiving ones first leaves no rule absent in between.
     overflowed: set[int] = set()
-    for position, collection in enumerate(desired):
+    for position, collection in enumerate(packing.desired):
         for rule in _rules_of(collection):
-            index_now = where.get((collection.name.lower(), rule.name.lower()))
+            index_now = packing.where.get((collection.name.lower(), rule.name.lower()))
             if index_now is not None:
-                size = cost(index_now, position, rule)
-                if used[index_now] + size <= capacity_bytes:
-                    put(index_now, position, rule, size)
+                size = packing.cost(index_now, position, rule)
+                if packing.used[index_now] + size <= capacity_bytes:
+                    packing.put(index_now, position, rule, size)
                     continue
                 overflowed.add(index_now)
             pending.append((position, rule))
+    return pending, overflowed
+
+
+def _place_first_fit(packing: _Packing, pending: Sequence[tuple[int, _Rule]], overflowed: set[int],
+                     capacity_bytes: int) -> None:
+    """Each pending rule into the first shard (from 1, new ones as needed) that is not losing and has room."""
     for position, rule in pending:
         index = 1
         while True:
-            if index not in used:
-                used[index] = _empty_group(base_priority)
-                opened[index], placed[index] = set(), []
-                foreign.setdefault(index, ())
+            packing.ensure(index)
             if index not in overflowed:
-                size = cost(index, position, rule)
+                size = packing.cost(index, position, rule)
                 # An empty shard takes the rule whatever its size: the plan's hard limit check reports it.
-                if used[index] + size <= capacity_bytes or (not placed[index] and not foreign[index]):
-                    put(index, position, rule, size)
+                if packing.used[index] + size <= capacity_bytes or (
+                        not packing.placed[index] and not packing.foreign[index]):
+                    packing.put(index, position, rule, size)
                     break
             index += 1
 
-    taken = set(taken_priorities)
+
+def _build_shards(packing: _Packing, groups: dict[int, ObservedRuleCollectionGroup], base_name: str,
+                  base_priority: int, taken: set[int]) -> tuple[Shard, ...]:
+    """The shards in index order: shard 1 at the base priority, others keep theirs unless another group
+    holds it, new ones take a free one; owned collections in desired order, then the foreign ones."""
+    desired = packing.desired
     shards: list[Shard] = []
     assigned: set[int] = {base_priority}
-    for index in sorted(used):
+    for index in sorted(packing.used):
         held = groups.get(index)
         if index == 1:
             priority = base_priority
@@ -228,14 +281,14 @@ def assign_shards(
             priority = _free_priority(base_priority, taken | assigned)
         assigned.add(priority)
         rules_by_position: dict[int, list[_Rule]] = {}
-        for position, rule in placed[index]:
+        for position, rule in packing.placed[index]:
             rules_by_position.setdefault(position, []).append(rule)
         owned = tuple(_with_rules(desired[p], _in_desired_order(desired[p], rules_by_position[p]))
                       for p in sorted(rules_by_position))
-        collections = (*owned, *foreign.get(index, ()))
+        collections = (*owned, *packing.foreign.get(index, ()))
         size = group_size_bytes(_group_properties(priority, collections)) if collections else 0
         shards.append(Shard(index, shard_name(base_name, index), priority, collections, held,
-                            len(placed[index]), index in gains, size))
+                            len(packing.placed[index]), index in packing.gains, size))
     return tuple(shards)
 
 

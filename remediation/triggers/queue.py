@@ -55,26 +55,67 @@ def reconcile_worker(msg: func.QueueMessage) -> None:
 
 def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started: dt.datetime,
         clock: float, enqueued_at: dt.datetime | None = None) -> ReconcileResult | None:
-    """Reconcile one request and record it. Re-raises only what a later attempt can fix."""
-    dry_run = request.dry_run or runtime.report_mode
-    final = attempt >= MAX_DEQUEUE_COUNT
-    common: dict[str, Any] = {
+    """Reconcile one request and record it. Re-raises only what a later attempt can fix.
+
+    The steps, in order: the covering check (a pending burst sweep does this request's work), the reconcile
+    (a failure is recorded there), the follow-ups (enqueued before the records, which name their request
+    ids), the audit row, the status row with the log line and the published event, and last a re-raise when
+    a write kept meeting a busy resource."""
+    common = _record_fields(runtime, request, attempt=attempt, started=started)
+    if _covered_by_sweep(runtime, request, common, clock, enqueued_at):
+        return None
+    result = _reconcile(runtime, request, common, clock)
+    if result is None:
+        return None
+    document = _follow_ups(runtime, request, result)
+    failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
+    state = RunState.FAILED if failed else RunState.SUCCEEDED
+    _audit_result(runtime, request, common, clock, result, document, state)
+    _status_result(runtime, request, result, document, state, dry_run=common["dry_run"], attempt=attempt)
+    busy = [o for o in result.outcomes if o.retryable]
+    if busy:
+        # A write that kept meeting a busy resource (e.g. a firewall update of several minutes) is worth
+        # another attempt: the host redelivers the message, then parks it in the poison queue.
+        raise TransientError(f"{len(busy)} change(s) still failing transiently, first: {busy[0].error}",
+                             arm_code=None, status=None, target=request.target.id)
+    return result
+
+
+def _record_fields(runtime: Runtime, request: RemediationRequest, *, attempt: int,
+                   started: dt.datetime) -> dict[str, Any]:
+    """The fields every audit row of this attempt carries."""
+    return {
         "run_id": request.request_id, "attempt": attempt, "partition": intake.target_key(request.target),
         "started": started, "target": request.target.id, "target_kind": request.target.kind.value,
         "trigger": request.trigger.value, "event_id": request.event_id,
-        "correlation_id": request.correlation_id, "dry_run": dry_run, "final_attempt": final,
+        "correlation_id": request.correlation_id, "dry_run": request.dry_run or runtime.report_mode,
+        "final_attempt": attempt >= MAX_DEQUEUE_COUNT,
     }
+
+
+def _covered_by_sweep(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+                      enqueued_at: dt.datetime | None) -> bool:
+    """True (and recorded) when a pending burst sweep covers this request (intake.covering_sweep)."""
     sweep_id = intake.covering_sweep(request, enqueued_at, settings=runtime.settings, pending=runtime.dedupe,
                                      sweep=Target.sweep_of(runtime.settings.scope))
-    if sweep_id is not None:
-        _covered(runtime, request, common, clock, sweep_id, attempt=attempt)
-        return None
-    _status(runtime, request, RunState.RUNNING, attempt=attempt)
+    if sweep_id is None:
+        return False
+    _covered(runtime, request, common, clock, sweep_id, attempt=common["attempt"])
+    return True
+
+
+def _reconcile(runtime: Runtime, request: RemediationRequest, common: dict[str, Any],
+               clock: float) -> ReconcileResult | None:
+    """The reconcile itself, marked running first. A failure is recorded here: None when retrying cannot help,
+    re-raised when the host's retry can."""
+    dry_run = common["dry_run"]
+    _status(runtime, request, RunState.RUNNING, attempt=common["attempt"])
     log_action(log, logging.INFO, "reconciling %s (%s, attempt %d, %s)", request.target,
-               request.trigger.value, attempt, "dry run" if dry_run else "apply", target=request.target.id,
-               correlation_id=request.correlation_id, action="reconcile-start", requestId=request.request_id)
+               request.trigger.value, common["attempt"], "dry run" if dry_run else "apply",
+               target=request.target.id, correlation_id=request.correlation_id, action="reconcile-start",
+               requestId=request.request_id)
     try:
-        result = runtime.reconciler.reconcile(
+        return runtime.reconciler.reconcile(
             request.target, dry_run=dry_run,
             # An explicit HTTP request for a target that does not exist is an error for the caller; an
             # event or sweep for a deleted resource is the clean-up case.
@@ -96,10 +137,13 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
                       extra={"target": request.target.id, "action": "reconcile-error"})
         _fail(runtime, request, common, clock, exc, reraised=True)
         raise
+
+
+def _follow_ups(runtime: Runtime, request: RemediationRequest, result: ReconcileResult) -> dict[str, Any]:
+    """Enqueue the follow-ups and return the result's JSON document, each pending follow-up named with the
+    request id it runs under (which a caller can poll like any other request)."""
     from remediation.views.render import to_json
 
-    # Before the audit and status: their document names the request id each follow-up runs under, which a
-    # caller can poll like any other request.
     follow_up_ids = _enqueue_follow_ups(runtime, request, result)
     document = to_json(result)
     pending = {str(t).lower(): request_id
@@ -107,14 +151,22 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
     for item in document.get("followUps") or []:
         if item["target"].lower() in pending:
             item["requestId"] = pending[item["target"].lower()]
-    failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
-    state = RunState.FAILED if failed else RunState.SUCCEEDED
+    return document
+
+
+def _audit_result(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+                  result: ReconcileResult, document: dict[str, Any], state: RunState) -> None:
     _audit(runtime, AuditRecord(
         **common, state=state, duration_s=time.monotonic() - clock, plan=document,
         outcomes=[{"address": o.change.address, "kind": o.change.kind.value, "action": o.change.action.value,
                    "outcome": o.outcome.value, "error": o.error} for o in result.outcomes],
         arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error,
         compliance=_sweep_compliance(runtime, request, result)))
+
+
+def _status_result(runtime: Runtime, request: RemediationRequest, result: ReconcileResult,
+                   document: dict[str, Any], state: RunState, *, dry_run: bool, attempt: int) -> None:
+    """The status row a caller polls, the log line and the event published for the target."""
     _status(runtime, request, state, attempt=attempt, result=document, error=result.error)
     changed = [o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.FAILED)]
     log_action(log, logging.INFO, "%s %s: %d changes planned, %d applied, %d conflicts, converged=%s",
@@ -126,13 +178,6 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         "requestId": request.request_id, "trigger": request.trigger.value, "status": state.value,
         "dryRun": dry_run, "summary": document.get("summary"), "converged": result.converged,
         "correlationId": request.correlation_id})
-    busy = [o for o in result.outcomes if o.retryable]
-    if busy:
-        # A write that kept meeting a busy resource (e.g. a firewall update of several minutes) is worth
-        # another attempt: the host redelivers the message, then parks it in the poison queue.
-        raise TransientError(f"{len(busy)} change(s) still failing transiently, first: {busy[0].error}",
-                             arm_code=None, status=None, target=request.target.id)
-    return result
 
 
 def _enqueue_follow_ups(runtime: Runtime, request: RemediationRequest,

@@ -4,6 +4,7 @@ serialized, everything else runs alongside; an association starts only after its
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -76,6 +77,37 @@ def test_subnet_lanes_of_two_vnets_overlap_and_follow_their_own_tables(monkeypat
         assert any(overlap(a, b) for a, b in other)  # two VNets: at the same time
     finally:
         gateway.close()
+        emu.stop()
+
+
+def test_one_write_lane_runs_every_lane_in_dependency_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WRITE_LANES=1: associations are listed BEFORE their tables here, and the one thread is never taken by
+    a lane waiting for another (remediation/engine/lanes.py), so the plan completes in dependency order."""
+    emu = Emulator(seed=_two_vnets(), time_factor=0.02).start()
+    for key, value in emu.env().items():
+        monkeypatch.setenv(key, value)
+    arm = ArmClient(make_settings(emu))
+    try:
+        changes = [
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a1", SubnetAssociationPayload(RT_A)),
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-aks-pods", SubnetAssociationPayload(RT_B)),
+            _change(ChangeKind.ROUTE_TABLE, RT_B, RouteTablePayload("westeurope", TAG)),
+            _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),
+        ]
+        outcomes = apply_changes(arm, changes, settings=make_settings(emu, WRITE_LANES="1"))
+        assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 4, [o.error for o in outcomes]
+        ops = emu.operations
+        ends = {ids.id_key(o.resource_id): o.ended_at for o in ops if "/subnets/" not in o.resource_id}
+        subnets = [o for o in ops if "/subnets/" in o.resource_id]
+        assert len(subnets) == 2
+        for op in subnets:
+            table = RT_A if "vnet-spoke2" in op.resource_id else RT_B
+            end = ends[ids.id_key(table)]
+            assert end is not None and op.started_at >= end
+        spans = sorted((o.started_at, o.ended_at or 0.0) for o in ops)
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # one lane at a time
+    finally:
+        arm.close()
         emu.stop()
 
 
