@@ -65,18 +65,34 @@ def error_codes(exc: HttpResponseError) -> tuple[str, ...]:
     return tuple(codes)
 
 
+def _policy_operation_body(exc: HttpResponseError) -> dict[str, object]:
+    """The raw status body of a firewall-policy operation poll, or {} when it is not one (or not JSON)."""
+    try:
+        body = json.loads(exc.response.text()) if exc.response is not None else None
+    except Exception:  # not JSON: no body to read
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def _failed_operation_codes(exc: HttpResponseError) -> list[str]:
     """The code of a failed firewall-policy operation. That service answers the status poll with
     `{"Status": "Failed", "Error": {"Code": ..., "Message": ...}}` (capitalised keys; docs/arm-notes.md §6);
     azure-core reads only `status`, so it raises "No status found in body" with no
     error parsed, and the code is only in the raw poll response."""
-    try:
-        body = json.loads(exc.response.text()) if exc.response is not None else None
-    except Exception:  # not JSON: no code to find
-        return []
-    error = body.get("Error") if isinstance(body, dict) else None
+    error = _policy_operation_body(exc).get("Error")
     code = error.get("Code") if isinstance(error, dict) else None
     return [code] if isinstance(code, str) and code else []
+
+
+def policy_operation_canceled(exc: HttpResponseError) -> bool:
+    """A firewall-policy operation that ended `{"Status": "Canceled", "Error": {"Code": "Canceled"}}`.
+
+    Unlike the Network RP's `status`/`error` body, the policy service's capitalised body carries no
+    `CanceledAndSupersededDueToAnotherOperation` detail (docs/arm-notes.md §3.4, §6). The project never cancels
+    an operation itself, so a Canceled one was superseded by another write on the policy's lock domain, and
+    is retried exactly like a superseded route PUT."""
+    status = _policy_operation_body(exc).get("Status")
+    return isinstance(status, str) and status.lower() == "canceled"
 
 
 def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
@@ -98,11 +114,14 @@ def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
         message = (exc.error.message if exc.error is not None else None) or exc.reason or ""
         if status == 412 and not codes:
             code = "PreconditionFailed"
-        transient = any(c.lower() in TRANSIENT_CODES for c in codes) or (
+        superseded = exc.error is None and policy_operation_canceled(exc)
+        transient = superseded or any(c.lower() in TRANSIENT_CODES for c in codes) or (
             status is not None and (status in _TRANSIENT_STATUS or status >= 506)
         )
         # Prefer the detail code that made it transient (e.g. Canceled -> CanceledAndSuperseded...) in text.
         shown = ", ".join(dict.fromkeys(codes)) or code
+        if superseded:
+            message = "the firewall-policy operation ended Canceled (superseded by another write on the policy)"
         text = f"{shown}: {operation} {target}: {message}".rstrip(": ")
         error_class = TransientError if transient else TerminalError
         return error_class(text, arm_code=code, status=status, target=target)

@@ -12,16 +12,19 @@ from remediation.core.model import (
     Action,
     Change,
     ChangeKind,
+    NetworkRule,
     Outcome,
     Payload,
     Route,
     RouteTablePayload,
+    RuleCollection,
+    RuleCollectionGroupPayload,
     SubnetAssociationPayload,
 )
 from remediation.engine.apply import DEPENDENCY_FAILED, apply_changes
 from remediation.engine.retry import run_with_retries
 
-from .conftest import SPOKE, make_emulator, make_settings, no_sleep
+from .conftest import HUB, SPOKE, make_emulator, make_settings, no_sleep
 
 TABLE = f"{SPOKE}/routeTables/rt-spoke-nodes"
 NODES = f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-nodes"
@@ -130,3 +133,31 @@ def test_foreign_change_between_get_and_put_survives(monkeypatch: pytest.MonkeyP
         gateway.close()
     finally:
         emu.stop()
+
+
+POLICY = f"{HUB}/firewallPolicies/fwpol-hub"
+
+
+def test_policy_group_put_canceled_is_superseded_and_retried(emu: Emulator, arm: ArmClient) -> None:
+    """The firewall-policy service polls a superseded group PUT to `{"Status":"Canceled","Error":{"Code":
+    "Canceled"}}` with no Superseded detail (docs/arm-notes.md §6): transient, retried like a route PUT."""
+    emu.faults.add("PUT", r"/ruleCollectionGroups/rmd-aks-runbook$", kind="lro_canceled")
+    group = RuleCollectionGroupPayload(250, (RuleCollection("rmd-egress", 260, "Allow", (
+        NetworkRule("aks-udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),)),))
+    calls = 0
+
+    def attempt() -> object:
+        nonlocal calls
+        calls += 1
+        return arm.put_rule_collection_group(POLICY, "rmd-aks-runbook", group, None)
+
+    with pytest.raises(TransientError) as raised:
+        attempt()
+    assert raised.value.arm_code == "Canceled" and "superseded" in str(raised.value)
+    polls = [r for r in emu.request_log if "nfvOperations" in r.path]
+    assert polls, "the PUT was polled on the firewall-policy operation URL"
+    emu.faults.add("PUT", r"/ruleCollectionGroups/rmd-aks-runbook$", kind="lro_canceled")
+    sleeps: list[float] = []
+    run_with_retries(attempt, deadline_s=300, describe="put group", sleep=sleeps.append)
+    assert calls == 3 and len(sleeps) == 1
+    assert emu.get(f"{POLICY}/ruleCollectionGroups/rmd-aks-runbook") is not None
