@@ -23,8 +23,9 @@ Clock = Callable[[], float]
 class DeadlineExceeded(TransientError):
     """The reconcile's time budget ran out before `what` could start or finish; retry the whole run later."""
 
-    def __init__(self, message: str, *, target: str | None = None) -> None:
-        super().__init__(message, arm_code="DeadlineExceeded", status=None, target=target)
+    def __init__(self, message: str, *, target: str | None = None, status: int | None = None) -> None:
+        # `status`: what ARM last answered when the wait it asked for could not fit (429, 503...).
+        super().__init__(message, arm_code="DeadlineExceeded", status=status, target=target)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from emulator import Emulator
 from remediation.azure.arm import ArmClient
 from remediation.core.config import Settings
+from remediation.core.deadline import Deadline, DeadlineExceeded
 from remediation.core.errors import TerminalError, TransientError
 from remediation.core.model import (
     Action,
@@ -161,3 +164,19 @@ def test_policy_group_put_canceled_is_superseded_and_retried(emu: Emulator, arm:
     run_with_retries(attempt, deadline_s=300, describe="put group", sleep=sleeps.append)
     assert calls == 3 and len(sleeps) == 1
     assert emu.get(f"{POLICY}/ruleCollectionGroups/rmd-aks-runbook") is not None
+
+
+def test_deadline_after_a_long_retry_after_keeps_arm_status_and_code(emu: Emulator, arm: ArmClient) -> None:
+    """ARM throttles with a Retry-After longer than the run has left: the run ends retryable at once, and
+    the message still says what ARM answered (429 SubscriptionRequestsThrottled), not only the wait."""
+    emu.faults.add("GET", r"/routeTables/rt-spoke-nodes$", kind="throttle", retry_after=300)
+    arm.bind_deadline(Deadline.after(20.0))
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as raised:
+        arm.get_route_table(TABLE)
+    assert time.monotonic() - started < 10
+    text = str(raised.value)
+    assert "429" in text and "SubscriptionRequestsThrottled" in text and "300s" in text, text
+    assert raised.value.status == 429 and raised.value.arm_code == "DeadlineExceeded"
+    # A success on the same thread clears what the refusal left: a later wait names no stale 429.
+    assert arm.get_route_table(TABLE) is not None
