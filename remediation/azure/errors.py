@@ -10,6 +10,7 @@ The HTTP status alone is not enough: an LRO whose operation ended Failed or Canc
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 
 from azure.core.exceptions import (
@@ -99,6 +100,10 @@ def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
     """The project error for an SDK exception raised while doing `operation` on `target`."""
     if isinstance(exc, ArmError):
         return exc
+    if isinstance(exc, ServiceRequestError):
+        unreachable = unreachable_endpoint(exc, target=target, operation=operation)
+        if unreachable is not None:
+            return unreachable
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
         # The connection failed or dropped after azure-core's connect/read retries.
         return TransientError(
@@ -129,6 +134,69 @@ def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
         f"{type(exc).__name__}: {operation} {target}: {exc}", arm_code=type(exc).__name__, status=None,
         target=target,
     )
+
+
+# How a connection that never reached ARM failed, by the class names in the exception chain (requests and
+# urllib3 wrap the socket/ssl error; azure-core wraps them in ServiceRequestError). Nothing here is ARM
+# saying "try again": a refused port, an unknown host or an untrusted certificate stays so until someone
+# fixes ARM_ENDPOINT, the network or REQUESTS_CA_BUNDLE, so these end the run (terminal) instead of being
+# retried until the deadline.
+_UNREACHABLE: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("TlsCertificateNotTrusted", frozenset({"SSLCertVerificationError"}),
+     "its TLS certificate is not trusted"),
+    ("NameResolutionFailed", frozenset({"NameResolutionError", "gaierror"}), "the host name does not resolve"),
+    ("ConnectionRefused", frozenset({"ConnectionRefusedError"}), "the connection was refused"),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and every exception it wraps (causes, contexts, azure-core's inner_exception, urllib3's reason,
+    requests' args), each once."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 32:
+        node = todo.pop()
+        if not isinstance(node, BaseException) or any(node is s for s in seen):
+            continue
+        seen.append(node)
+        todo.extend((node.__cause__, node.__context__, getattr(node, "inner_exception", None),
+                     getattr(node, "reason", None), *node.args))
+    return seen
+
+
+def _requested_endpoint(chain: list[BaseException]) -> str | None:
+    """scheme://host[:port] of the request that failed: requests keeps the PreparedRequest on its error,
+    urllib3 the connection on a connect/resolution error."""
+    for node in chain:
+        url = getattr(getattr(node, "request", None), "url", None)
+        if isinstance(url, str) and "://" in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://{rest.split('/', 1)[0]}"
+        conn = node.__dict__.get("conn")
+        host = getattr(conn, "host", None)
+        if isinstance(host, str) and host:
+            scheme = "https" if "HTTPS" in type(conn).__name__ else "http"
+            port = getattr(conn, "port", None)
+            default = {"https": 443, "http": 80}[scheme]
+            return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+    return None
+
+
+def unreachable_endpoint(exc: Exception, *, target: str | None, operation: str) -> TerminalError | None:
+    """A one-line TerminalError when the request never reached ARM because the connection was refused, the
+    name did not resolve or the certificate was not trusted; None for anything else (a dropped or timed-out
+    connection stays transient)."""
+    chain = _chain(exc)
+    names = {cls.__name__ for node in chain for cls in type(node).__mro__}
+    for code, markers, why in _UNREACHABLE:
+        if names & markers:
+            endpoint = _requested_endpoint(chain) or "the ARM endpoint"
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or "not set (the system CAs)"
+            return TerminalError(
+                f"{code}: cannot reach {endpoint} ({operation} {target}): {why}; check ARM_ENDPOINT and "
+                f"REQUESTS_CA_BUNDLE (now {bundle}); not retried",
+                arm_code=code, status=None, target=target)
+    return None
 
 
 def is_not_found(exc: Exception) -> bool:

@@ -180,3 +180,60 @@ def test_deadline_after_a_long_retry_after_keeps_arm_status_and_code(emu: Emulat
     assert raised.value.status == 429 and raised.value.arm_code == "DeadlineExceeded"
     # A success on the same thread clears what the refusal left: a later wait names no stale 429.
     assert arm.get_route_table(TABLE) is not None
+
+
+def _unreachable(monkeypatch: pytest.MonkeyPatch, emu: Emulator, endpoint: str) -> tuple[TerminalError, float]:
+    settings = make_settings(emu, ARM_ENDPOINT=endpoint)
+    arm = ArmClient(settings)
+    calls = 0
+
+    def attempt() -> object:
+        nonlocal calls
+        calls += 1
+        return arm.get_route_table(TABLE)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(TerminalError) as raised:
+            run_with_retries(attempt, deadline_s=480, describe="get route table", sleep=no_sleep)
+    finally:
+        arm.close()
+    assert calls == 1  # not "transient": tenacity never retried it
+    return raised.value, time.monotonic() - started
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connection_refused_ends_at_once_naming_the_endpoint(monkeypatch: pytest.MonkeyPatch,
+                                                             emu: Emulator) -> None:
+    endpoint = f"https://127.0.0.1:{_free_port()}"
+    error, took = _unreachable(monkeypatch, emu, endpoint)
+    assert error.arm_code == "ConnectionRefused" and took < 15
+    text = str(error)
+    assert "\n" not in text and endpoint in text and "ARM_ENDPOINT" in text
+    assert f"REQUESTS_CA_BUNDLE (now {emu.ca_bundle})" in text
+
+
+def test_untrusted_certificate_ends_at_once_naming_the_ca_bundle(monkeypatch: pytest.MonkeyPatch,
+                                                                 emu: Emulator) -> None:
+    other = Emulator(seed={"resources": []}, time_factor=0.0).start()  # its own CA, not in the bundle
+    endpoint = other.base_url
+    try:
+        error, took = _unreachable(monkeypatch, emu, endpoint)
+        assert not other.request_log  # nothing reached it
+    finally:
+        other.stop()
+    assert error.arm_code == "TlsCertificateNotTrusted" and took < 15
+    assert endpoint in str(error) and "REQUESTS_CA_BUNDLE" in str(error) and "\n" not in str(error)
+
+
+def test_unknown_host_ends_at_once(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
+    error, took = _unreachable(monkeypatch, emu, "https://arm.invalid")
+    assert error.arm_code == "NameResolutionFailed" and took < 30
+    assert "https://arm.invalid" in str(error)
