@@ -136,6 +136,11 @@ def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
     )
 
 
+class AssociationChangedError(TerminalError):
+    """A subnet's route table changed between the plan's read and the pre-read of our write: someone else
+    associated it. A conflict, never swapped: nothing is written and the next run plans from what is there."""
+
+
 # How a connection that never reached ARM failed, by the class names in the exception chain (requests and
 # urllib3 wrap the socket/ssl error; azure-core wraps them in ServiceRequestError). Nothing here is ARM
 # saying "try again": a refused port, an unknown host or an untrusted certificate stays so until someone

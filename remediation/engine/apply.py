@@ -63,8 +63,10 @@ class WriteArm(Protocol):
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None: ...
     def put_route(self, route_table_id: str, route: Route) -> None: ...
     def delete_route(self, route_table_id: str, name: str) -> None: ...
-    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> str | None:
-        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer)."""
+    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
+                               before: SubnetAssociationPayload | None = None) -> str | None:
+        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer).
+        `before`: the plan's view of the subnet; a pre-read that differs is a conflict and nothing is written."""
         ...
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
                                   etag: str | None) -> ObservedRuleCollectionGroup | None:
@@ -183,7 +185,10 @@ class _Run:
                 if table is not None and ids.id_key(table) in self.failed_tables:
                     self.record(index, change, skipped=True)
                 else:
-                    write = partial(self.arm.set_subnet_route_table, change.address, table)
+                    # The plan's `before` goes with the write: an association made by someone after the plan
+                    # read the subnet is a conflict there, never replaced (the association is never swapped).
+                    before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
+                    write = partial(self.arm.set_subnet_route_table, change.address, table, before)
                     self.attempt(index, change, write)
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:

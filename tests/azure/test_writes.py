@@ -188,3 +188,29 @@ def test_a_shard_losing_rules_is_not_written_when_the_shard_gaining_them_failed(
     assert {r["name"] for c in kept["properties"]["ruleCollections"] for r in c["rules"]} == {"a", "b"}
     puts = [r.path.lower() for r in emu.request_log if r.method == "PUT"]
     assert not any(p.endswith("/rulecollectiongroups/rmd-aks-runbook") for p in puts[2:])
+
+
+def test_an_association_made_after_the_plan_read_is_a_conflict_not_swapped(
+        emu: Emulator, arm: ArmClient, settings: Settings) -> None:
+    """The plan saw the subnet with no route table; someone associates theirs before our write. Our pre-read
+    differs from the plan's `before`: a conflict, no subnet PUT, their association stays (#24 item 7)."""
+    theirs = f"{SPOKE}/routeTables/rt-theirs"
+    ours = f"{SPOKE}/routeTables/rmd-rt"
+    arm.create_route_table(theirs, RouteTablePayload("westeurope", {}))
+    arm.create_route_table(ours, RouteTablePayload("westeurope", TAG))
+    body = emu.get(NODES)
+    assert body is not None
+    body["properties"].pop("routeTable", None)
+    emu.put_foreign(NODES, body)  # the subnet as the plan read it: no table
+    body["properties"]["routeTable"] = {"id": theirs}
+    emu.put_foreign(NODES, body)  # after the plan's read, before our pre-read
+    emu.clear_log()
+    change = Change(Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, NODES, SubnetAssociationPayload(None),
+                    SubnetAssociationPayload(ours), "test")
+    (outcome,) = apply_changes(arm, [change], settings=settings, sleep=no_sleep)
+    assert outcome.outcome is Outcome.FAILED and not outcome.retryable
+    assert outcome.error is not None and outcome.error.startswith("AssociationChanged: ")
+    assert "rt-theirs" in outcome.error
+    after = emu.get(NODES)
+    assert after is not None and after["properties"]["routeTable"]["id"].lower() == theirs.lower()
+    assert [r for r in emu.request_log if r.method == "PUT"] == []
