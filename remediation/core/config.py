@@ -17,6 +17,7 @@ from typing import TypedDict
 from urllib.parse import urlparse
 
 from remediation.core import egress_facts, ids
+from remediation.core import net as netmath
 from remediation.core.errors import ConfigError, InvalidResourceIdError
 
 
@@ -323,6 +324,11 @@ def _parse_addresses(name: str, text: str) -> tuple[str, ...]:
     if not addresses or bad:
         raise ConfigError(name, f"must list addresses, CIDRs or service tags, got {text!r}")
     _refuse_ipv6(name, addresses)
+    for value in addresses:
+        # A numeric value must be an address, a CIDR or a range a-b the broad-destination guard can measure:
+        # anything it cannot parse is refused here instead of being written unjudged.
+        if value[:1].isdigit() and netmath.ipv4_span(value) is None:
+            raise ConfigError(name, f"{value!r} is not an IPv4 address, CIDR or range (first-last, first <= last)")
     return tuple(addresses)
 
 
@@ -428,7 +434,7 @@ def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _Egre
                 problem = "is a wildcard, which a network rule cannot match (use EGRESS_EXTRA_FQDNS for HTTPS)"
             if problem:
                 raise ConfigError("EGRESS_DESTINATION_FQDNS", f"{fqdn!r} {problem}")
-        broad = [d for d in destinations if egress_facts.is_broad_destination(d)]
+        broad = egress_facts.broad_destinations(destinations)
         only_fqdns = bool(destination_fqdns) and not (env.get("EGRESS_DESTINATIONS") or "").strip()
         if broad and not allow_broad and not only_fqdns:
             raise ConfigError("EGRESS_DESTINATIONS", f"{', '.join(broad)} opens egress to all of the internet or "
