@@ -29,12 +29,12 @@ from remediation.azure import convert, egress_reads
 from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
 from remediation.azure.conditional import conditional_put
 from remediation.azure.egress_reads import APPLICATION_PREFIX
-from remediation.azure.errors import AssociationChangedError, classify, is_not_found
+from remediation.azure.errors import AssociationChangedError, StalePlanError, classify, is_not_found
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
 from remediation.core.config import Settings
 from remediation.core.deadline import Deadline
-from remediation.core.errors import ArmError
+from remediation.core.errors import ArmError, TransientError
 from remediation.core.model import (
     ArmCalls,
     EndpointList,
@@ -475,7 +475,19 @@ class ArmClient:
                                        provisioning_state="Succeeded")
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
-        return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write, known=(None, etag))
+        # The body comes from the plan, not from a read here: on 412 (someone wrote the group since the plan
+        # read it, where If-Match is enforced) re-sending it with a fresh etag would overwrite their change.
+        # The run ends instead (StalePlanError, retryable) and the next one plans from a fresh read.
+        try:
+            return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write,
+                                   known=(None, etag), attempts=1)
+        except TransientError as err:
+            if err.arm_code != "PreconditionFailed":
+                raise
+            raise StalePlanError(
+                f"PreconditionFailed: rule collection group {rcg_id} changed since the plan read it (412): not "
+                "re-sent; the run is retried and re-plans from a fresh read",
+                arm_code="PreconditionFailed", status=412, target=rcg_id) from err
 
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None:
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)

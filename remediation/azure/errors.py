@@ -19,6 +19,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from remediation.core.deadline import RunEnds
 from remediation.core.errors import ArmError, TerminalError, TransientError
 
 # ARM/Network RP codes that mean "the resource (or its lock domain) was busy: try again later"
@@ -139,6 +140,11 @@ def classify(exc: Exception, *, target: str | None, operation: str) -> ArmError:
 class AssociationChangedError(TerminalError):
     """A subnet's route table changed between the plan's read and the pre-read of our write: someone else
     associated it. A conflict, never swapped: nothing is written and the next run plans from what is there."""
+
+
+class StalePlanError(RunEnds):
+    """A write built from the plan met 412 PreconditionFailed: the resource changed since the plan read it.
+    Not re-sent (the body would undo the other writer); the run ends retryable and the next one re-plans."""
 
 
 # How a connection that never reached ARM failed, by the class names in the exception chain (requests and

@@ -237,3 +237,43 @@ def test_unknown_host_ends_at_once(monkeypatch: pytest.MonkeyPatch, emu: Emulato
     error, took = _unreachable(monkeypatch, emu, "https://arm.invalid")
     assert error.arm_code == "NameResolutionFailed" and took < 30
     assert "https://arm.invalid" in str(error)
+
+
+def test_a_412_on_a_group_put_is_not_resent_with_the_stale_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where If-Match is enforced, a group written by someone after the plan read it answers 412. The plan's
+    body is not re-sent with a fresh etag (that would drop their rule): the run ends retryable and the next
+    one re-plans from a fresh read (#24 item 13)."""
+    emu = make_emulator(monkeypatch, strict_if_match=True)
+    gateway = ArmClient(make_settings(emu))
+    try:
+        rcg = f"{POLICY}/ruleCollectionGroups/rmd-aks-runbook"
+        mine = RuleCollection("rmd-egress", 260, "Allow", (
+            NetworkRule("aks-udp-1194", ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",)),))
+        gateway.put_rule_collection_group(POLICY, "rmd-aks-runbook", RuleCollectionGroupPayload(250, (mine,)))
+        read = gateway.get_rule_collection_group(POLICY, "rmd-aks-runbook")
+        assert read is not None and read.etag
+
+        def foreign_write(emulator: Emulator) -> None:
+            body = emulator.get(rcg)
+            assert body is not None
+            body["properties"]["ruleCollections"].append({
+                "ruleCollectionType": "FirewallPolicyFilterRuleCollection", "name": "theirs", "priority": 300,
+                "action": {"type": "Allow"}, "rules": []})
+            emulator.put_foreign(rcg, body)
+
+        emu.faults.before("PUT", r"/ruleCollectionGroups/rmd-aks-runbook$", foreign_write)
+        emu.clear_log()
+        change = Change(Action.UPDATE, ChangeKind.RULE_COLLECTION_GROUP, rcg,
+                        RuleCollectionGroupPayload(250, (mine,)), RuleCollectionGroupPayload(251, (mine,)), "test",
+                        etag=read.etag)
+        sleeps: list[float] = []
+        (outcome,) = apply_changes(gateway, [change], settings=make_settings(emu), sleep=sleeps.append)
+        assert outcome.outcome is Outcome.FAILED and outcome.retryable
+        assert outcome.error is not None and outcome.error.startswith("PreconditionFailed")
+        puts = [r.status for r in emu.request_log if r.method == "PUT"]
+        assert puts == [412] and sleeps == []  # sent once, never re-sent with a fresh etag
+        body = emu.get(rcg)
+        assert body is not None and "theirs" in [c["name"] for c in body["properties"]["ruleCollections"]]
+    finally:
+        gateway.close()
+        emu.stop()
