@@ -353,7 +353,7 @@ def events_in_queue_message(body: bytes | str) -> list[Mapping[str, Any]]:
         except (binascii.Error, ValueError) as exc:
             raise MalformedEventError(f"queue message is neither JSON nor base64 JSON: {exc}") from exc
     try:
-        document = json.loads(text)
+        document = _load_json(text)
     except ValueError as exc:
         raise MalformedEventError(f"queue message is not JSON: {exc}") from exc
     events = document if isinstance(document, list) else [document]
@@ -400,8 +400,8 @@ class RemediationRequest:
     @classmethod
     def from_json(cls, body: str | bytes) -> RemediationRequest:
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            document = _load_json(body)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
             raise MalformedMessageError(f"message is not JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise MalformedMessageError("message is not a JSON object")
@@ -430,6 +430,17 @@ class RemediationRequest:
             event_id=_optional_text(document.get("eventId")),
             correlation_id=_optional_text(document.get("correlationId")),
         )
+
+
+def _load_json(body: str | bytes) -> Any:
+    """json.loads for a body anyone may have put on the queue: JSON nested deeper than the parser's recursion
+    limit raises RecursionError, not ValueError, and would escape the caller's "malformed: acknowledge and
+    drop" branch (the host would redeliver it until the poison queue). Every failure to parse is a
+    ValueError here."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply to parse") from exc
 
 
 def _optional_text(value: object) -> str | None:
