@@ -6,6 +6,7 @@ lower-cased while the stored bodies keep the casing they were written with.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,26 @@ class TypeSpec:
     async_notification: bool = True  # Azure-AsyncNotification: Enabled on PUT/DELETE answers
     delete_mode: str = "lro"  # "lro": 202 + operation; "sync": 200 at once (firewall policies)
     delete_body: bool = False  # the DELETE 202 carries the resource body (RCGs)
-    # properties.* the RP fills in when a PUT leaves them out (the recordings show them on the first answer)
+    # properties.* the RP fills in when a PUT leaves them out (the recordings show them on the first answer).
+    # A dotted path ("sku.name") is filled only inside an object the PUT sent; a callable value gets the
+    # properties and returns the default (an Azure Firewall's SKU name depends on where it is deployed).
     defaults: tuple[tuple[str, Any], ...] = ()
+
+
+def fill_defaults(spec: TypeSpec, props: dict[str, Any]) -> None:
+    """Fill `spec.defaults` the PUT left out (None counts as left out), as the resource provider does."""
+    for path, value in spec.defaults:
+        *parents, key = path.split(".")
+        target: Any = props
+        for part in parents:
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict) and target.get(key) is None:
+            target[key] = value(props) if callable(value) else copy.deepcopy(value)
+
+
+def _firewall_sku_name(props: dict[str, Any]) -> str:
+    # A firewall in a virtual hub is AZFW_Hub, any other AZFW_VNet (docs/arm-notes.md 2.3).
+    return "AZFW_Hub" if props.get("virtualHub") else "AZFW_VNet"
 
 
 VNET = "microsoft.network/virtualnetworks"
@@ -63,6 +82,10 @@ TYPES: dict[str, TypeSpec] = {
         10.0,
         children=(SUBNET,),
         readonly_props=_COMMON_RO,
+        # [REC test_network_vnet_gateway_multi_auth.yaml 1, test_sql_mi_tdebyok.yaml 10,
+        # test_network_subnet_endpoint_service.yaml 2]: a create without them answers these.
+        defaults=(("virtualNetworkPeerings", []), ("enableDdosProtection", False),
+                  ("enableVmProtection", False), ("dhcpOptions.dnsServers", [])),
     ),
     SUBNET: TypeSpec(
         "Microsoft.Network/virtualNetworks/subnets",
@@ -104,6 +127,10 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.Network",
         180.0,
         readonly_props=("provisioningState", "ipGroups"),
+        # [REC test_azure_firewall.yaml 1]: `sku: {"tier": "Standard"}` answers `{"name": "AZFW_VNet", ...}`,
+        # and the rule collection lists come back empty.
+        defaults=(("sku.name", _firewall_sku_name), ("ipConfigurations", []), ("networkRuleCollections", []),
+                  ("applicationRuleCollections", []), ("natRuleCollections", [])),
     ),
     # test_azure_firewall_policy.yaml (2025): bare-GUID etag, new on PUT and unchanged when the operation
     # completes; operations under nfvOperations; no Azure-AsyncNotification; DELETE answers 200 at once.
@@ -113,6 +140,8 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         children=(RCG,),
         readonly_props=("provisioningState", "ruleCollectionGroups", "firewalls", "childPolicies", "size"),
+        # [REC test_azure_firewall_policy.yaml 0]: a create without threatIntelMode answers Alert.
+        defaults=(("threatIntelMode", "Alert"), ("childPolicies", [])),
         etag_style="bare",
         etag_on_completion=False,
         operations_segment="nfvOperations",
@@ -128,6 +157,7 @@ TYPES: dict[str, TypeSpec] = {
         180.0,
         parent_key=POLICY,
         readonly_props=("provisioningState", "size"),
+        defaults=(("ruleCollections", []),),  # [REC test_azure_firewall_policy.yaml 12]
         # Same recording: its own bare-GUID etag (not the policy's), new on PUT and again on completion;
         # DELETE answers 202 with the group's body, Location under nfvOperationResults.
         etag_style="bare",
@@ -148,6 +178,12 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.Network",
         300.0,
         readonly_props=(*_COMMON_RO, "inboundDnsForwardingEndpoint"),
+        # [REC test_network_vnet_gateway_multi_auth.yaml 9]: a VpnGw2 create without them answers these.
+        # `bgpSettings` is also filled there, but with ids of the gateway's ip configurations: not modelled.
+        defaults=(("packetCaptureDiagnosticState", "None"), ("enablePrivateIpAddress", False), ("natRules", []),
+                  ("enableBgpRouteTranslationForNat", False), ("enableBgp", False), ("sku.capacity", 2),
+                  ("vpnGatewayGeneration", "Generation1"), ("vpnClientConfiguration.vpnClientRevokedCertificates", []),
+                  ("vpnClientConfiguration.radiusServers", []), ("vpnClientConfiguration.vpnClientIpsecPolicies", [])),
     ),
     CLUSTER: TypeSpec(
         "Microsoft.ContainerService/ManagedClusters",

@@ -1,4 +1,5 @@
-"""Seed files: {"resources": [<resource exactly as an ARM GET returns it>, ...]}.
+"""Seed files: {"resources": [<resource exactly as an ARM GET returns it>, ...]}, or the same bodies as ARM and
+Resource Graph return them (a bare list, one body, {"value": [...]}, {"data": [...]}: `as_seed_document`).
 
 Subnets and routes normally arrive inside their VNet / route table
 (`properties.subnets`, `properties.routes`),
@@ -34,12 +35,48 @@ def _fail(index: int, problem: str) -> SeedError:
     return SeedError(f"seed resources[{index}]: {problem}")
 
 
+# Keys a Resource Graph row carries beside the ARM body (`az graph query`, `Resources | project ...`): not part of
+# what an ARM GET returns, so they are dropped when a row is loaded as a resource.
+_GRAPH_ONLY_KEYS = ("resourceGroup", "subscriptionId", "tenantId")
+
+
+def as_seed_document(seed: Any) -> dict[str, Any]:
+    """The seed as {"resources": [...]}, from any shape ARM or Resource Graph return resources in: a seed
+    document itself, a bare list of bodies, one body (`az resource show`), an ARM list page {"value": [...]}
+    or a Resource Graph answer {"data": [...]} (`az graph query`, whose rows lose their graph-only keys)."""
+    if isinstance(seed, list):
+        return {"resources": seed}
+    if not isinstance(seed, dict):
+        raise SeedError('seed must be ARM JSON: {"resources": [...]}, a list of ARM GET bodies, one body, '
+                        '{"value": [...]} or {"data": [...]}')
+    if "resources" in seed:
+        return seed
+    if isinstance(seed.get("value"), list):
+        return {"resources": seed["value"]}
+    if isinstance(seed.get("data"), list):
+        rows = [{k: v for k, v in row.items() if k not in _GRAPH_ONLY_KEYS} if isinstance(row, dict) and
+                isinstance(row.get("properties"), dict) else row for row in seed["data"]]
+        return {"resources": rows}
+    if isinstance(seed.get("id"), str):
+        return {"resources": [seed]}
+    raise SeedError('seed must be ARM JSON: {"resources": [...]}, a list of ARM GET bodies, one body, '
+                    '{"value": [...]} or {"data": [...]}')
+
+
 def parse_seed(seed: Any) -> list[SeedItem]:
-    """Check a seed document and return its items in order; raises SeedError naming the bad item."""
-    if not isinstance(seed, dict) or not isinstance(seed.get("resources"), list):
+    """Check a seed document and return its items in order; raises SeedError naming the bad item (and the
+    second of two items with one id: a seed that says two things about one resource is refused)."""
+    seed = as_seed_document(seed)
+    if not isinstance(seed.get("resources"), list):
         raise SeedError('seed must be a JSON object {"resources": [...]} (each item an ARM GET body)')
     items: list[SeedItem] = []
+    seen: dict[str, int] = {}
     for index, body in enumerate(seed["resources"]):
+        rid_text = body.get("id") if isinstance(body, dict) else None
+        if isinstance(rid_text, str) and rid_text:
+            first = seen.setdefault(rid_text.strip("/").lower(), index)
+            if first != index:
+                raise _fail(index, f"duplicate id {rid_text} (also resources[{first}]): one body per resource")
         if not isinstance(body, dict):
             raise _fail(index, f"expected a JSON object, got {type(body).__name__}")
         if _is_group(body):
@@ -140,7 +177,9 @@ def parse_seed_groups(seed: Any) -> tuple[list[dict[str, Any]], list[tuple[str, 
     list), as `GET /subscriptions/{s}/resourcegroups/{rg}` or `az group show` prints them. Subscriptions are an
     optional "subscriptions" list of ids or of objects with "subscriptionId" (and "displayName").
     """
-    if not isinstance(seed, dict):
+    try:
+        seed = as_seed_document(seed)
+    except SeedError:
         return [], []
     groups: list[dict[str, Any]] = []
     declared = [("resources", i, b) for i, b in enumerate(seed.get("resources") or []) if isinstance(b, dict)]
@@ -190,6 +229,7 @@ def load_seed_file(path: str | Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise SeedError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise SeedError(f"{path}: expected a JSON object with 'resources'")
-    return data
+    try:
+        return as_seed_document(data)
+    except SeedError as exc:
+        raise SeedError(f"{path}: {exc}") from None

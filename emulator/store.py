@@ -905,9 +905,7 @@ class Store:
             raise bad_request("LocationRequired", "The location property is required for this definition.")
         cleaned = self._clean(spec, body, existing)
         props = cleaned["properties"]
-        for key, value in spec.defaults:
-            if props.get(key) is None:
-                props[key] = copy.deepcopy(value)
+        rt.fill_defaults(spec, props)
         state = "Updating" if existing is not None else spec.create_state
         props["provisioningState"] = state
         if "resourceGuid" in spec.readonly_props and "resourceGuid" not in props:
@@ -941,6 +939,7 @@ class Store:
         self, rid: ResourceId, spec: TypeSpec, body: dict[str, Any], existing: dict[str, Any] | None
     ) -> None:
         cleaned = self._clean(spec, body, existing)
+        rt.fill_defaults(spec, cleaned["properties"])
         self._validate(rid.type_key, rid.canonical(), cleaned["properties"], self._docs.get(rid.top().key()))
         cleaned["properties"]["provisioningState"] = "Updating"
         if size_bytes(cleaned["properties"]) > self.limits.rcg_size_bytes:

@@ -29,12 +29,12 @@ from remediation.azure import convert, egress_reads
 from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
 from remediation.azure.conditional import conditional_put
 from remediation.azure.egress_reads import APPLICATION_PREFIX
-from remediation.azure.errors import classify, is_not_found
+from remediation.azure.errors import AssociationChangedError, StalePlanError, classify, is_not_found
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
 from remediation.core.config import Settings
 from remediation.core.deadline import Deadline
-from remediation.core.errors import ArmError
+from remediation.core.errors import ArmError, TransientError
 from remediation.core.model import (
     ArmCalls,
     EndpointList,
@@ -50,6 +50,7 @@ from remediation.core.model import (
     RouteTablePayload,
     RuleCollection,
     RuleCollectionGroupPayload,
+    SubnetAssociationPayload,
 )
 from remediation.planning.desired import canonical_prefix
 
@@ -387,8 +388,13 @@ class ArmClient:
 
     # ------------------------------------------------------------------------------------- writes: subnets
 
-    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> str | None:
+    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
+                               before: SubnetAssociationPayload | None = None) -> str | None:
         """Associate (or detach, with None) a route table: GET subnet -> set route_table -> PUT the model.
+
+        `before`: what the plan saw on the subnet (None: not known). When the pre-read shows another table,
+        someone associated the subnet after our plan: that is a conflict (`AssociationChangedError`) and
+        nothing is written; an association is never swapped.
 
         A subnet PUT replaces the whole subnet, so it is built from the SDK model read IMMEDIATELY before
         it, nothing in between: the SDK strips readonly fields and keeps NSG, serviceEndpoints,
@@ -412,7 +418,12 @@ class ArmClient:
             current = subnet.route_table.id if subnet.route_table is not None else None
             if ids.same_id(current, route_table_id):
                 return None
-            before = _body(subnet).get("properties") or {}
+            if before is not None and not ids.same_id(current, before.route_table_id):
+                raise AssociationChangedError(
+                    f"AssociationChanged: subnet {subnet_id} is now associated with {current or 'no route table'}"
+                    f" (the plan saw {before.route_table_id or 'none'}): not replaced; the next run plans from "
+                    "what is there", arm_code="AssociationChanged", status=None, target=subnet_id)
+            pre_read = _body(subnet).get("properties") or {}
             subnet.route_table = net.RouteTable(id=route_table_id) if route_table_id else None
             headers = {"If-Match": etag} if etag else {}
             # The result is the PUT's own answer (TerminalStatusPolling: no final GET): the subnet as ARM
@@ -425,7 +436,7 @@ class ArmClient:
                                      polling=self._clients.polling("subnets")).result(),
                                  lro_path=str(rid))
             after = _body(result).get("properties") or {} if result is not None else {}
-            return _unintended_difference(subnet_id, before, after)
+            return _unintended_difference(subnet_id, pre_read, after)
 
         return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
 
@@ -464,7 +475,19 @@ class ArmClient:
                                        provisioning_state="Succeeded")
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
-        return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write, known=(None, etag))
+        # The body comes from the plan, not from a read here: on 412 (someone wrote the group since the plan
+        # read it, where If-Match is enforced) re-sending it with a fresh etag would overwrite their change.
+        # The run ends instead (StalePlanError, retryable) and the next one plans from a fresh read.
+        try:
+            return conditional_put(what=f"rule collection group {rcg_id}", read=read, write=write,
+                                   known=(None, etag), attempts=1)
+        except TransientError as err:
+            if err.arm_code != "PreconditionFailed":
+                raise
+            raise StalePlanError(
+                f"PreconditionFailed: rule collection group {rcg_id} changed since the plan read it (412): not "
+                "re-sent; the run is retried and re-plans from a fresh read",
+                arm_code="PreconditionFailed", status=412, target=rcg_id) from err
 
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None:
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)

@@ -12,6 +12,7 @@ How calls are counted (the numbers behind `ArmCalls`):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from azure.core import AzureClouds
 from azure.core.credentials import TokenCredential
-from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.containerservice import ContainerServiceClient
@@ -135,19 +136,55 @@ class CountingPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class DeadlineBox:
-    """The reconcile's deadline as seen by the HTTP transport; set once per reconcile (`bind`)."""
+    """The reconcile's deadline as seen by the HTTP transport; set once per reconcile (`bind`).
+
+    It also keeps, per thread (apply's lanes share one box; a sync pipeline runs in its caller's thread), the
+    status and ARM error code of the last refused response: a Retry-After wait that would outlive the deadline
+    then says what ARM answered (429 SubscriptionRequestsThrottled), not only that time ran out."""
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self.deadline: Deadline | None = None
         self.sleep = sleep
+        self._last = threading.local()
+
+    def answered(self, status: int, code: str | None) -> None:
+        """The response just received (a success clears what an earlier refusal left)."""
+        self._last.refusal = (status, code) if status >= 400 else None
 
     def wait(self, seconds: float) -> None:
         deadline = self.deadline
         if deadline is not None and not deadline.allows(seconds):
+            refusal: tuple[int, str | None] | None = getattr(self._last, "refusal", None)
+            said = ""
+            if refusal is not None:
+                said = f"ARM answered {refusal[0]}{' ' + refusal[1] if refusal[1] else ''} and "
             raise DeadlineExceeded(
-                f"ARM asked to wait {seconds:.0f}s (Retry-After or LRO poll interval) but only "
-                f"{deadline.remaining():.0f}s of the run's deadline are left: the run is retried later")
+                f"{said}ARM asked to wait {seconds:.0f}s (Retry-After or LRO poll interval) but only "
+                f"{deadline.remaining():.0f}s of the run's deadline are left: the run is retried later",
+                status=refusal[0] if refusal is not None else None)
         self.sleep(seconds)
+
+
+class RefusalPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Per-retry policy: tells the deadline box each attempt's status and, for a refusal, its ARM error code
+    (`{"error": {"code": ...}}`, docs/arm-notes.md 3.5), so a wait it cannot afford names them."""
+
+    def __init__(self, box: DeadlineBox) -> None:
+        super().__init__()
+        self._box = box
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        status = response.http_response.status_code
+        self._box.answered(status, _error_code(response.http_response) if status >= 400 else None)
+
+
+def _error_code(http_response: Any) -> str | None:
+    try:
+        error = json.loads(http_response.text()).get("error")
+    except Exception:  # no JSON body (or a streamed one): the status alone is said
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) and code else None
 
 
 class DeadlineTransport(RequestsTransport):
@@ -188,7 +225,8 @@ class ClientFactory:
             # Per retry: every attempt, poll and final GET takes a token from ARM's buckets. Its waits go
             # through the deadline box too, so a refill longer than the run has left ends it as retryable.
             "per_retry_policies": [RatePacingPolicy(estimate_for(self._settings.arm_endpoint, subscription),
-                                                    sleep=self.deadline_box.wait)],
+                                                    sleep=self.deadline_box.wait),
+                                   RefusalPolicy(self.deadline_box)],
             "transport": DeadlineTransport(self.deadline_box),
         }
         kwargs.update(self._client_kwargs)

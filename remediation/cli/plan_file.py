@@ -32,11 +32,23 @@ FORMAT_VERSION = 1
 _NOT_PLANNED = frozenset({"arm_endpoint", "mode", "principal_id", "result_topic_endpoint"})
 
 
+# The setting a Settings field comes from, where it is not the field's name in capitals.
+_SETTING_NAMES = {"scope": "REMEDIATION_SCOPE", "cloud": "AZURE_CLOUD"}
+
+
+def _planned_values(settings: Settings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings) if f.name not in _NOT_PLANNED}
+
+
 def settings_fingerprint(settings: Settings) -> str:
-    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
-              if f.name not in _NOT_PLANNED}
-    text = json.dumps(values, sort_keys=True, default=str)
+    text = json.dumps(_planned_values(settings), sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def setting_fingerprints(settings: Settings) -> dict[str, str]:
+    """One short hash per planned setting (no values in the file), so a mismatch can name the setting."""
+    return {name: hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
+            for name, value in sorted(_planned_values(settings).items())}
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,7 @@ class SavedPlan:
     target: Target
     fingerprint: str
     changes: tuple[Mapping[str, Any], ...]
+    per_setting: Mapping[str, str] = dataclasses.field(default_factory=dict)  # setting_fingerprints, if saved
 
 
 def _changes_json(plan_: Plan) -> list[dict[str, Any]]:
@@ -60,6 +73,7 @@ def save(path: str, target: Target, settings: Settings, result: ReconcileResult)
         "createdBy": f"aks-egress-remediation {__version__}",
         "target": {"kind": target.kind.value, "id": target.id},
         "settingsFingerprint": settings_fingerprint(settings),
+        "settingFingerprints": setting_fingerprints(settings),
         "plan": render.to_json(result),
     }
     try:
@@ -94,13 +108,20 @@ def load(path: str) -> SavedPlan:
         changes = tuple(dict(c) for c in document["plan"]["changes"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RemediationInputError(f"saved plan: {path} is incomplete ({exc}): run `plan -out` again") from exc
-    return SavedPlan(path, target, fingerprint, changes)
+    per_setting = document.get("settingFingerprints")
+    per_setting = {str(k): str(v) for k, v in per_setting.items()} if isinstance(per_setting, dict) else {}
+    return SavedPlan(path, target, fingerprint, changes, per_setting)
 
 
 def check_settings(saved: SavedPlan, settings: Settings) -> None:
     if saved.fingerprint != settings_fingerprint(settings):
+        now = setting_fingerprints(settings)
+        differ = sorted(_SETTING_NAMES.get(name, name.upper()) for name in now.keys() | saved.per_setting.keys()
+                        if now.get(name) != saved.per_setting.get(name))
+        which = (f"{', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}" if saved.per_setting and differ
+                 else "the settings fingerprint differs")
         raise RemediationInputError(f"saved plan {saved.path} was made with other settings than these "
-                                    "(the settings fingerprint differs): run `plan -out` again")
+                                    f"({which}): run `plan -out` again")
 
 
 def _key(change: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -6,6 +6,7 @@ half-way through a remediation.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -17,6 +18,7 @@ from typing import TypedDict
 from urllib.parse import urlparse
 
 from remediation.core import egress_facts, ids
+from remediation.core import net as netmath
 from remediation.core.errors import ConfigError, InvalidResourceIdError
 
 
@@ -201,15 +203,48 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     return settings
 
 
+# Every setting the app reads (this module, the Function app's triggers and runtime, the lock and audit storage),
+# for naming a misspelt key in a settings file. A key close to one of these that is not one of them is a typo.
+KNOWN_SETTINGS: frozenset[str] = frozenset({
+    *DEFAULTS, "REMEDIATION_SCOPE", "FIREWALL_ID", "ARM_ENDPOINT", "REMEDIATION_PRINCIPAL_ID",
+    "RESULT_TOPIC_ENDPOINT", "DRIFT_SCHEDULE", "HTTP_AUTH_LEVEL", "RECONCILE_DEADLINE_SECONDS",
+    "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "EventsStorage", "REQUESTS_CA_BUNDLE",
+})
+# How alike a key must be to a known setting to be called a misspelling of it (difflib's ratio): close
+# enough for FORCE_DEFAULT_ROUTES or EGRES_PROFILE, far enough to leave another app's own settings alone.
+_TYPO_CUTOFF = 0.85
+
+
+def misspelt_setting(key: str) -> str | None:
+    """The known setting `key` is a misspelling of (FORCE_DEFAULT_ROUTES -> FORCE_DEFAULT_ROUTE), or None
+    when it is a known setting or not close to any (a setting of something else in the same file)."""
+    if key in KNOWN_SETTINGS or key.startswith("AzureWebJobs"):
+        return None
+    by_upper = {k.upper(): k for k in KNOWN_SETTINGS}
+    if key.upper() in by_upper:
+        return by_upper[key.upper()]  # settings are case-sensitive in the environment: REMEDIATION_Mode
+    close = difflib.get_close_matches(key.upper(), list(by_upper), n=1, cutoff=_TYPO_CUTOFF)
+    return by_upper[close[0]] if close else None
+
+
 def read_local_settings(path: str | Path) -> dict[str, str]:
-    """The `Values` of a Functions `local.settings.json`."""
+    """The `Values` of a Functions `local.settings.json`. Refused with one line: an encrypted file
+    (`IsEncrypted: true`, values only the machine that ran `func settings encrypt` can read) and a key that is a
+    misspelling of a known setting (silently ignored, it would leave that setting at its default)."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError("--settings", f"cannot read {path}: {exc}") from exc
+    if isinstance(document, dict) and document.get("IsEncrypted") is True:
+        raise ConfigError("--settings", f"{path} has IsEncrypted: true; its values cannot be read here: run "
+                                        "`func settings decrypt` or set the settings in the environment")
     values = document.get("Values") if isinstance(document, dict) else None
     if not isinstance(values, dict):
         raise ConfigError("--settings", f"{path} has no 'Values' object (the local.settings.json format)")
+    for key in values:
+        known = misspelt_setting(str(key))
+        if known is not None:
+            raise ConfigError(str(key), f"in {path} is not a setting; did you mean {known}?")
     return {str(k): str(v) for k, v in values.items()}
 
 
@@ -323,6 +358,11 @@ def _parse_addresses(name: str, text: str) -> tuple[str, ...]:
     if not addresses or bad:
         raise ConfigError(name, f"must list addresses, CIDRs or service tags, got {text!r}")
     _refuse_ipv6(name, addresses)
+    for value in addresses:
+        # A numeric value must be an address, a CIDR or a range a-b the broad-destination guard can measure:
+        # anything it cannot parse is refused here instead of being written unjudged.
+        if value[:1].isdigit() and netmath.ipv4_span(value) is None:
+            raise ConfigError(name, f"{value!r} is not an IPv4 address, CIDR or range (first-last, first <= last)")
     return tuple(addresses)
 
 
@@ -428,7 +468,7 @@ def _egress_settings(env: Mapping[str, str], get: Callable[[str], str]) -> _Egre
                 problem = "is a wildcard, which a network rule cannot match (use EGRESS_EXTRA_FQDNS for HTTPS)"
             if problem:
                 raise ConfigError("EGRESS_DESTINATION_FQDNS", f"{fqdn!r} {problem}")
-        broad = [d for d in destinations if egress_facts.is_broad_destination(d)]
+        broad = egress_facts.broad_destinations(destinations)
         only_fqdns = bool(destination_fqdns) and not (env.get("EGRESS_DESTINATIONS") or "").strip()
         if broad and not allow_broad and not only_fqdns:
             raise ConfigError("EGRESS_DESTINATIONS", f"{', '.join(broad)} opens egress to all of the internet or "

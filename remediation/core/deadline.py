@@ -20,11 +20,18 @@ from remediation.core.errors import TransientError
 Clock = Callable[[], float]
 
 
-class DeadlineExceeded(TransientError):
+class RunEnds(TransientError):
+    """Something that ends the whole run at once (time ran out, a lock was lost): retryable as a whole (the
+    queue brings the message back and the next run re-reads everything), never retried inside the run, where
+    each retry could only fail the same way or wait for nothing (remediation/engine/retry.py)."""
+
+
+class DeadlineExceeded(RunEnds):
     """The reconcile's time budget ran out before `what` could start or finish; retry the whole run later."""
 
-    def __init__(self, message: str, *, target: str | None = None) -> None:
-        super().__init__(message, arm_code="DeadlineExceeded", status=None, target=target)
+    def __init__(self, message: str, *, target: str | None = None, status: int | None = None) -> None:
+        # `status`: what ARM last answered when the wait it asked for could not fit (429, 503...).
+        super().__init__(message, arm_code="DeadlineExceeded", status=status, target=target)
 
 
 @dataclass(frozen=True)

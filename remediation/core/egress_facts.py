@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from remediation.core import net
 
 # Azure Firewall FQDN tags (docs/egress.md "FQDN tags"): the names an application rule's `fqdnTags` accepts.
 # Compared case-insensitively; written in this spelling.
@@ -76,16 +78,31 @@ def looks_like_fqdn(destination: str) -> bool:
     return False
 
 
+# A destination covering as many addresses as a /8 (or more) is "all of the internet" for the guard.
+BROAD_ADDRESS_COUNT = 2 ** 24
+
+
 def is_broad_destination(destination: str) -> bool:
-    """`*`, `Internet`, unscoped `AzureCloud`, or a CIDR of /8 or shorter (e.g. 0.0.0.0/0)."""
+    """`*`, `Internet`, unscoped `AzureCloud`, or an address, CIDR or range `a-b` covering a /8 or more
+    (0.0.0.0/0, 0.0.0.0-255.255.255.255): every address form the settings accept is judged."""
     value = destination.strip()
     if value == "*" or value.lower() in {"internet", "azurecloud"}:
         return True
-    try:
-        network = ipaddress.ip_network(value, strict=False)
-    except ValueError:
-        return False
-    return network.prefixlen <= 8
+    span = net.ipv4_span(value)
+    return span is not None and span[1] - span[0] + 1 >= BROAD_ADDRESS_COUNT
+
+
+def broad_destinations(destinations: Iterable[str]) -> list[str]:
+    """The destinations that open egress broadly: each broad one, or, when none is on its own, every IP
+    destination when together they cover a /8's worth of addresses (0.0.0.0/1 + 128.0.0.0/1, or many /9s)."""
+    values = list(destinations)
+    broad = [d for d in values if is_broad_destination(d)]
+    if broad:
+        return broad
+    spans = {d: span for d in values if (span := net.ipv4_span(d)) is not None}
+    if net.ipv4_span_count(spans.values()) >= BROAD_ADDRESS_COUNT:
+        return [f"{', '.join(spans)} (together)"]
+    return []
 
 
 def service_tag_region(location: str) -> str:

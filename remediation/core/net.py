@@ -27,6 +27,32 @@ def network(prefix: str) -> Network | None:
         return None
 
 
+def ipv4_span(value: str) -> tuple[int, int] | None:
+    """The first and last IPv4 address (as integers) of an address, a CIDR (host bits allowed) or a range
+    `a-b` (Azure Firewall rules accept all three), or None for anything else (a tag, IPv6, a reversed range)."""
+    text = value.strip()
+    if "-" in text:
+        first, _, last = text.partition("-")
+        low, high = address(first), address(last)
+        if not isinstance(low, ipaddress.IPv4Address) or not isinstance(high, ipaddress.IPv4Address):
+            return None
+        return (int(low), int(high)) if int(low) <= int(high) else None
+    parsed = network(text)
+    if not isinstance(parsed, ipaddress.IPv4Network):
+        return None
+    return int(parsed.network_address), int(parsed.broadcast_address)
+
+
+def ipv4_span_count(spans: Iterable[tuple[int, int]]) -> int:
+    """How many distinct addresses the spans cover together (overlaps counted once)."""
+    total, end = 0, -1
+    for low, high in sorted(spans):
+        if high > end:
+            total += high - max(low, end + 1) + 1
+            end = high
+    return total
+
+
 def address(ip: str | None) -> Address | None:
     try:
         return ipaddress.ip_address((ip or "").strip())

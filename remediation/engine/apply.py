@@ -49,6 +49,7 @@ from remediation.core.model import (
 from remediation.engine.lanes import LaneSchedule
 from remediation.engine.locks import Held, InProcessLocks, LockProvider, check_held
 from remediation.engine.retry import run_with_retries
+from remediation.planning import egress, rules
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class WriteArm(Protocol):
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None: ...
     def put_route(self, route_table_id: str, route: Route) -> None: ...
     def delete_route(self, route_table_id: str, name: str) -> None: ...
-    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None) -> str | None:
-        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer)."""
+    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
+                               before: SubnetAssociationPayload | None = None) -> str | None:
+        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer).
+        `before`: the plan's view of the subnet; a pre-read that differs is a conflict and nothing is written."""
         ...
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
                                   etag: str | None) -> ObservedRuleCollectionGroup | None:
@@ -184,20 +187,27 @@ class _Run:
                 if table is not None and ids.id_key(table) in self.failed_tables:
                     self.record(index, change, skipped=True)
                 else:
-                    write = partial(self.arm.set_subnet_route_table, change.address, table)
+                    # The plan's `before` goes with the write: an association made by someone after the plan
+                    # read the subnet is a conflict there, never replaced (the association is never swapped).
+                    before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
+                    write = partial(self.arm.set_subnet_route_table, change.address, table, before)
                     self.attempt(index, change, write)
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:
-        """One group write at a time per policy (ARM refuses parallel ones), in plan order: the shards that
-        receive rules, then the others, then deletes (remediation/planning/plan.py). A delete only follows writes
-        that all succeeded: the shard may hold the only copy of rules whose new home was not written."""
-        failed = False
-        for index, change in items:
-            if change.action is Action.DELETE and failed:
+        """One group write at a time per policy (ARM refuses parallel ones): the shards that receive rules
+        first, then those that lose rules, then deletes (the plan's order, remediation/planning/firewall.py,
+        kept here whatever order the changes come in). A write that takes rules out of a shard (an update
+        that loses rules, or a delete) only follows writes that all succeeded: the shard may hold the only
+        copy of rules whose new home was not written, and writing it would leave them in no shard at all."""
+        failed_ranks: set[int] = set()
+        for index, change in sorted(items, key=lambda item: _group_write_rank(item[1])):
+            rank = _group_write_rank(change)
+            # A losing shard waits on every gaining one; a delete, as before, on every write before it.
+            if (rank == 1 and 0 in failed_ranks) or (rank == 2 and failed_ranks):
                 self.record(index, change, skipped=True)
                 continue
             if not self.attempt(index, change, partial(self.write_group, change)):
-                failed = True
+                failed_ranks.add(rank)
 
     def classic_lane(self, firewall_id: str, items: list[tuple[int, Change]]) -> None:
         """All classic collection changes of one firewall in one PUT: the outcome is shared."""
@@ -330,6 +340,27 @@ def apply_changes(
         for future in lanes:
             future.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))
+
+
+def _group_write_rank(change: Change) -> int:
+    """0: a group write that removes no rule (it creates a shard or only adds to one); 1: an update that takes
+    rules out; 2: a delete. Stable sort keeps the plan's order within each rank."""
+    if change.action is Action.DELETE:
+        return 2
+    old, new = change.old, change.new
+    if isinstance(old, RuleCollectionGroupPayload) and isinstance(new, RuleCollectionGroupPayload):
+        return 1 if _placed_rules(old) - _placed_rules(new) else 0
+    return 0
+
+
+def _placed_rules(group: RuleCollectionGroupPayload) -> set[tuple[Any, ...]]:
+    """Each rule of the group with the collection it sits in, in the plan's canonical rule form."""
+    placed: set[tuple[Any, ...]] = set()
+    for collection in group.rule_collections:
+        name = collection.name.lower()
+        placed |= {(name, rules.canon_rule(rule)) for rule in collection.rules}
+        placed |= {(name, item) for item in egress.canon_application_rules(collection)}
+    return placed
 
 
 def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object]) -> list[str]:

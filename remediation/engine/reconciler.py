@@ -53,7 +53,7 @@ from remediation.engine import observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
-from remediation.planning import desired, firewall_check, plan
+from remediation.planning import desired, firewall_check, intake, plan
 from remediation.views.results import combine
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ class Reconciler:
         False means zero writes and `error="not approved: ..."`.
         """
         dry_run = dry_run or self.settings.mode is Mode.REPORT
+        self._check_scope(target)
         started = time.monotonic()
         deadline, arm = self._start_run()
         try:
@@ -273,7 +274,7 @@ class Reconciler:
         if refused is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
                                    follow_ups=self.follow_ups_of(target))
-        outcomes = self._apply(arm, first.changes, deadline)
+        outcomes = self._apply(arm, first.changes, deadline, target=target)
         if target.kind is TargetKind.SCOPE:
             ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
             if ended is not None:
@@ -426,7 +427,7 @@ class Reconciler:
         refused = _refused(plan_, approve)
         if refused is not None:
             return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
-        outcomes = self._apply(arm, first.changes, deadline, held)
+        outcomes = self._apply(arm, first.changes, deadline, held, target)
         converged, _ = self._verified(outcomes, first, plan_,
                                       lambda: self._observe(lambda gw: self._reverify_firewall(gw, first, outcomes),
                                                             arm, deadline))
@@ -486,8 +487,16 @@ class Reconciler:
         (docs/arm-notes.md 1.1) can simply be tried again (docs/architecture.md section 4)."""
         return run_with_retries(lambda: step(arm), deadline=deadline, describe="observe", sleep=self._sleep)
 
+    def _check_scope(self, target: Target, writes: Sequence[Change] = ()) -> None:
+        """A request queued under older settings is held to today's scope (planning/intake.scope_refusal)."""
+        refusal = intake.scope_refusal(self.settings, target, [c for c in writes if c.action is not Action.NOOP])
+        if refusal is not None:
+            raise OutOfScopeError(refusal)
+
     def _apply(self, arm: ArmClient, changes: Sequence[Change], deadline: Deadline,
-               held: Held | None = None) -> tuple[ChangeOutcome, ...]:
+               held: Held | None = None, target: Target | None = None) -> tuple[ChangeOutcome, ...]:
+        if target is not None:
+            self._check_scope(target, changes)
         return apply_changes(arm, changes, settings=self.settings, deadline=deadline, sleep=self._sleep,
                              locks=self._locks, held=held)
 

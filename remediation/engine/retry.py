@@ -10,7 +10,7 @@ exponential from 2 s up to 60 s with full jitter, so that concurrent reconcilers
 bounded by `deadline_s` so the work stays inside the Function timeout; a message still failing then goes
 back to the queue (and eventually the poison queue), with the drift sweep as backstop. With a `Deadline`
 (the reconcile's one deadline, remediation/core/deadline.py) a backoff that would end after it is not slept:
-the last error is raised at once; `DeadlineExceeded` itself is never retried.
+the last error is raised at once; `DeadlineExceeded` and a lost lock (`RunEnds`) are never retried here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.deadline import Deadline, RunEnds
 from remediation.core.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,8 @@ class stop_before_deadline(stop_base):
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, TransientError) and not isinstance(exc, DeadlineExceeded)
+    # RunEnds (DeadlineExceeded, a lost lease) ends the run: the queue retries the whole run instead.
+    return isinstance(exc, TransientError) and not isinstance(exc, RunEnds)
 
 
 def run_with_retries(

@@ -163,7 +163,7 @@ def _custom_rule(snapshot: Snapshot, item: ClusterRanges, settings: Settings, ne
 
 
 def _broad_warnings(settings: Settings, firewalled: Sequence[ClusterRanges]) -> list[Skip]:
-    broad = [d for d in settings.egress_destinations if egress_facts.is_broad_destination(d)]
+    broad = egress_facts.broad_destinations(settings.egress_destinations)
     if not broad or not firewalled:
         return []
     return [Skip("ALLOW_BROAD_EGRESS", f"warning: EGRESS_PROFILE=custom opens egress to {', '.join(broad)} for "

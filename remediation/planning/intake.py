@@ -27,7 +27,7 @@ from remediation.core.errors import (
     RemediationInputError,
     UnsupportedTargetError,
 )
-from remediation.core.model import Target, TargetKind
+from remediation.core.model import Change, ChangeKind, Target, TargetKind
 from remediation.core.operations import HANDLED_EVENT_TYPES, HANDLED_OPERATIONS
 
 # Events for the same target within this many seconds are enqueued once. The message is sent with the
@@ -150,6 +150,28 @@ def decide(event: ResourceEvent, settings: Settings, resolve: Callable[[str], Ta
         return Ignored(str(exc))
     except InvalidResourceIdError as exc:
         raise MalformedEventError(f"event {event.id}: {exc}") from exc
+
+
+# Firewall-side writes are bounded by FIREWALL_ID (the hub may sit outside the spokes' REMEDIATION_SCOPE).
+_FIREWALL_KINDS = frozenset({ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION,
+                             ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION})
+
+
+def scope_refusal(settings: Settings, target: Target, writes: Iterable[Change] = ()) -> str | None:
+    """Why a run may not go on under TODAY's settings, or None. A queued request may have been made under an
+    older, wider REMEDIATION_SCOPE (or another FIREWALL_ID): the run re-checks its target and, before any
+    write, every routing write it would make (route tables, routes, associations); one outside the scope
+    stops the whole apply (when in doubt, don't write)."""
+    if target.kind is TargetKind.FIREWALL:
+        if not ids.same_id(target.id, settings.firewall_id):
+            return f"{target.id} is not the configured FIREWALL_ID {settings.firewall_id}"
+    elif target.kind is not TargetKind.SCOPE and not settings.in_scope(target.id):
+        return f"{target.id} is outside REMEDIATION_SCOPE"
+    outside = [c.address for c in writes if c.kind not in _FIREWALL_KINDS and not settings.in_scope(c.address)]
+    if outside:
+        more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+        return f"{target} would write {outside[0]}{more}, outside REMEDIATION_SCOPE: nothing is written"
+    return None
 
 
 def unique_targets(targets: Iterable[Target]) -> list[Target]:
@@ -331,7 +353,7 @@ def events_in_queue_message(body: bytes | str) -> list[Mapping[str, Any]]:
         except (binascii.Error, ValueError) as exc:
             raise MalformedEventError(f"queue message is neither JSON nor base64 JSON: {exc}") from exc
     try:
-        document = json.loads(text)
+        document = _load_json(text)
     except ValueError as exc:
         raise MalformedEventError(f"queue message is not JSON: {exc}") from exc
     events = document if isinstance(document, list) else [document]
@@ -378,8 +400,8 @@ class RemediationRequest:
     @classmethod
     def from_json(cls, body: str | bytes) -> RemediationRequest:
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            document = _load_json(body)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
             raise MalformedMessageError(f"message is not JSON: {exc}") from exc
         if not isinstance(document, dict):
             raise MalformedMessageError("message is not a JSON object")
@@ -408,6 +430,17 @@ class RemediationRequest:
             event_id=_optional_text(document.get("eventId")),
             correlation_id=_optional_text(document.get("correlationId")),
         )
+
+
+def _load_json(body: str | bytes) -> Any:
+    """json.loads for a body anyone may have put on the queue: JSON nested deeper than the parser's recursion
+    limit raises RecursionError, not ValueError, and would escape the caller's "malformed: acknowledge and
+    drop" branch (the host would redeliver it until the poison queue). Every failure to parse is a
+    ValueError here."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply to parse") from exc
 
 
 def _optional_text(value: object) -> str | None:

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
-from remediation.core.deadline import Deadline, DeadlineExceeded
+from remediation.core.deadline import Deadline, DeadlineExceeded, RunEnds
 from remediation.core.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 LOCK_CONTAINER = "remediation-locks"
 
 
-class LeaseLostError(TransientError):
-    """The lease could not be renewed while held: another writer may have run; retry and re-verify."""
+class LeaseLostError(RunEnds):
+    """The lease could not be renewed while held: another writer may have run. The run ends at once, nothing
+    more is sent; the queue retries it and the next run re-reads (RunEnds: never retried inside the run)."""
 
 
 class _LeaseGuard:

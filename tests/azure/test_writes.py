@@ -20,7 +20,7 @@ from remediation.core.model import (
     RuleCollectionGroupPayload,
     SubnetAssociationPayload,
 )
-from remediation.engine.apply import apply_changes
+from remediation.engine.apply import DEPENDENCY_FAILED, apply_changes
 
 from .conftest import FIREWALL_ID, HUB, SPOKE, no_sleep
 
@@ -157,3 +157,60 @@ def test_classic_collections_keep_foreign(emu: Emulator, arm: ArmClient, setting
     names = [c["name"] for c in emu.get(FIREWALL_ID)["properties"]["networkRuleCollections"]]  # type: ignore[index]
     assert names == ["corp-allow", "rmd-aks-ingress"]
     assert [r.method for r in emu.request_log].count("PUT") == 1
+
+
+def test_a_shard_losing_rules_is_not_written_when_the_shard_gaining_them_failed(
+        emu: Emulator, arm: ArmClient, settings: Settings) -> None:
+    """Rule A moves from shard 1 to shard 2. The PUT of shard 2 (which receives A) fails: shard 1 (which
+    loses A) must not be written, or A would be in no shard at all until a later run (#24 item 6). The
+    changes are given losing-first to show apply's order does not rest on the caller's."""
+    def rule(name: str) -> NetworkRule:
+        return NetworkRule(name, ("UDP",), ("10.1.0.0/22",), ("AzureCloud.westeurope",), ("1194",))
+
+    def group(priority: int, *names: str) -> RuleCollectionGroupPayload:
+        return RuleCollectionGroupPayload(priority, (
+            RuleCollection("rmd-egress", 260, "Allow", tuple(rule(n) for n in names)),))
+
+    shard1, shard2 = RCG, f"{RCG}-2"
+    arm.put_rule_collection_group(POLICY, "rmd-aks-runbook", group(250, "a", "b"), None)
+    arm.put_rule_collection_group(POLICY, "rmd-aks-runbook-2", group(251, "c"), None)
+    emu.faults.add("PUT", r"/ruleCollectionGroups/rmd-aks-runbook-2$", kind="lro_failed",
+                   code="FirewallPolicyRuleCollectionGroupInvalid")
+    losing = Change(Action.UPDATE, ChangeKind.RULE_COLLECTION_GROUP, shard1, group(250, "a", "b"),
+                    group(250, "b"), "test")
+    gaining = Change(Action.UPDATE, ChangeKind.RULE_COLLECTION_GROUP, shard2, group(251, "c"),
+                     group(251, "c", "a"), "test")
+    outcomes = apply_changes(arm, [losing, gaining], settings=settings, sleep=no_sleep)
+    assert outcomes[1].outcome is Outcome.FAILED
+    assert outcomes[0].outcome is Outcome.FAILED and outcomes[0].error == DEPENDENCY_FAILED
+    kept = emu.get(shard1)
+    assert kept is not None
+    assert {r["name"] for c in kept["properties"]["ruleCollections"] for r in c["rules"]} == {"a", "b"}
+    puts = [r.path.lower() for r in emu.request_log if r.method == "PUT"]
+    assert not any(p.endswith("/rulecollectiongroups/rmd-aks-runbook") for p in puts[2:])
+
+
+def test_an_association_made_after_the_plan_read_is_a_conflict_not_swapped(
+        emu: Emulator, arm: ArmClient, settings: Settings) -> None:
+    """The plan saw the subnet with no route table; someone associates theirs before our write. Our pre-read
+    differs from the plan's `before`: a conflict, no subnet PUT, their association stays (#24 item 7)."""
+    theirs = f"{SPOKE}/routeTables/rt-theirs"
+    ours = f"{SPOKE}/routeTables/rmd-rt"
+    arm.create_route_table(theirs, RouteTablePayload("westeurope", {}))
+    arm.create_route_table(ours, RouteTablePayload("westeurope", TAG))
+    body = emu.get(NODES)
+    assert body is not None
+    body["properties"].pop("routeTable", None)
+    emu.put_foreign(NODES, body)  # the subnet as the plan read it: no table
+    body["properties"]["routeTable"] = {"id": theirs}
+    emu.put_foreign(NODES, body)  # after the plan's read, before our pre-read
+    emu.clear_log()
+    change = Change(Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, NODES, SubnetAssociationPayload(None),
+                    SubnetAssociationPayload(ours), "test")
+    (outcome,) = apply_changes(arm, [change], settings=settings, sleep=no_sleep)
+    assert outcome.outcome is Outcome.FAILED and not outcome.retryable
+    assert outcome.error is not None and outcome.error.startswith("AssociationChanged: ")
+    assert "rt-theirs" in outcome.error
+    after = emu.get(NODES)
+    assert after is not None and after["properties"]["routeTable"]["id"].lower() == theirs.lower()
+    assert [r for r in emu.request_log if r.method == "PUT"] == []

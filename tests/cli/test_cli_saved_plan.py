@@ -90,8 +90,9 @@ def test_other_settings_than_the_plans_are_refused_before_any_arm_call(
     live.clear_log()
     code, _, err = cli("apply", str(path), "--settings", settings(SPOKE_PREFIXES="10.3.0.0/16"))
     assert code == 1
-    assert err.splitlines() == [f"error: saved plan {path} was made with other settings than these (the settings "
-                                "fingerprint differs): run `plan -out` again"]
+    # The differing setting is named (#24 item 18).
+    assert err.splitlines() == [f"error: saved plan {path} was made with other settings than these "
+                                "(SPOKE_PREFIXES differs): run `plan -out` again"]
     assert live.request_log == []
 
 

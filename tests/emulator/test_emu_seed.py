@@ -111,7 +111,48 @@ def test_bad_seeds_are_rejected(item: Any, fragment: str) -> None:
         Emulator(_seed(item))
     assert fragment in str(exc.value)
     with pytest.raises(SeedError, match=r'\{"resources"'):
-        Emulator({"value": []})
+        Emulator({"nothing": []})
+
+
+def _resource_bodies() -> list[dict[str, Any]]:
+    return [r for r in private_network()["resources"]
+            if str(r.get("type", "")).lower() != "microsoft.resources/resourcegroups"]
+
+
+@pytest.mark.parametrize("shape", ["bare-list", "one-object", "arm-list-page", "resource-graph"])
+def test_arm_and_resource_graph_shapes_load(shape: str) -> None:
+    """Seeds in the shapes ARM and Resource Graph return resources in load as they are (#24 item 19)."""
+    bodies = _resource_bodies()
+    vnet = next(b for b in bodies if str(b["type"]).lower() == "microsoft.network/virtualnetworks")
+    graph_rows = [{**b, "resourceGroup": b["id"].split("/")[4], "subscriptionId": b["id"].split("/")[2],
+                   "tenantId": "t", "type": str(b["type"]).lower()} for b in bodies]
+    seed: Any = {"bare-list": bodies, "one-object": vnet, "arm-list-page": {"value": bodies, "nextLink": None},
+                 "resource-graph": {"count": len(bodies), "data": graph_rows, "skip_token": None,
+                                    "total_records": len(bodies)}}[shape]
+    with Emulator(seed, time_factor=0.0) as emu:
+        loaded = emu.get(vnet["id"])
+        assert loaded is not None
+        assert loaded["properties"]["addressSpace"] == vnet["properties"]["addressSpace"]
+        assert "resourceGroup" not in loaded and "tenantId" not in loaded
+        if shape != "one-object":
+            assert all(emu.get(b["id"]) is not None for b in bodies)
+
+
+def test_duplicate_ids_are_refused() -> None:
+    bodies = _resource_bodies()
+    again = {**bodies[0], "id": bodies[0]["id"].upper()}
+    with pytest.raises(SeedError, match=r"resources\[\d+\]: duplicate id .* \(also resources\[0\]\)"):
+        Emulator({"resources": [*bodies, again]})
+
+
+def test_a_flattened_az_show_body_gets_the_one_line_fix() -> None:
+    flattened = {"id": rid("rg", "routeTables", "rt"), "name": "rt", "location": "westeurope",
+                 "type": "Microsoft.Network/routeTables", "resourceGroup": "rg", "provisioningState": "Succeeded",
+                 "routes": []}
+    with pytest.raises(SeedError) as raised:
+        Emulator(flattened)  # one object, as `az network route-table show` prints it
+    text = str(raised.value)
+    assert "\n" not in text and "az resource show --ids" in text and "flattened" in text
 
 
 def test_dump_load_round_trip_and_derived_state(emu: Emulator) -> None:

@@ -147,6 +147,18 @@ def test_malformed_messages(body: bytes) -> None:
         RemediationRequest.from_json(body)
 
 
+@pytest.mark.parametrize("body", [b"[" * 200_000, b'{"a":' * 200_000, b"[" * 200_000 + b"]" * 200_000,
+                                  b"\xff\xfe{"],
+                         ids=["deep-array", "deep-object", "deep-but-closed", "not-utf8"])
+def test_a_body_the_parser_cannot_take_is_malformed_not_a_crash(body: bytes) -> None:
+    """Deep nesting raises RecursionError inside json: it must come out as MalformedMessageError (#24 item 10),
+    which the worker acknowledges and drops with a log line instead of a redelivery loop."""
+    with pytest.raises(MalformedMessageError):
+        RemediationRequest.from_json(body)
+    with pytest.raises(intake.MalformedEventError):
+        intake.events_in_queue_message(body)
+
+
 def test_unique_targets_compares_ids_case_insensitively() -> None:
     a = Target(TargetKind.CLUSTER, f"{AKS}/aks-cni")
     b = Target(TargetKind.CLUSTER, f"{AKS}/AKS-CNI".upper().replace("/SUBSCRIPTIONS/", "/subscriptions/"))

@@ -4,12 +4,14 @@ the run budget setting, against Azurite and the ARM emulator."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from remediation.azure.arm import ArmClient
+from remediation.core.deadline import Deadline
 from remediation.core.errors import ConfigError
 from remediation.core.model import Action, Change, ChangeKind, Outcome, Route
 from remediation.engine.apply import apply_changes
@@ -68,6 +70,33 @@ def test_a_write_whose_lease_was_lost_is_not_sent(arm: Any, storage: Azurite) ->
                                        sleep=lambda _s: None)
         assert outcome.outcome is Outcome.FAILED and outcome.error is not None
         assert outcome.error.startswith("LeaseLost")
+        assert [r for r in arm.request_log if r.method != "GET"] == []
+    finally:
+        gateway.close()
+
+
+def test_a_lost_lease_ends_the_run_at_once_retryable(arm: Any, storage: Azurite) -> None:
+    """A lost firewall lease is not retried inside the run (no backoff until the deadline): every write
+    fails at once, nothing is sent, and the outcomes are retryable so the queue runs it again."""
+    clock = Clock()
+    service = BlobServiceClient.from_connection_string(storage.connection_string())
+    locks = BlobLeaseLocks(service, lease_s=15, renew_every_s=10, clock=clock)
+    runtime = get_runtime()
+    gateway = ArmClient(runtime.settings)
+    changes = [Change(Action.CREATE, ChangeKind.ROUTE, f"{TABLE}/routes/rmd-{n}", None,
+                      Route(f"rmd-{n}", f"10.9.{n}.0/24", "VirtualAppliance", "10.0.1.4"), "test") for n in (1, 2)]
+    sleeps: list[float] = []
+    arm.clear_log()
+    started = time.monotonic()
+    try:
+        with locks.hold("firewall:/subscriptions/x/fw") as held:
+            clock.now += 16
+            outcomes = apply_changes(gateway, changes, settings=runtime.settings, held=held,
+                                     deadline=Deadline.after(480.0), sleep=sleeps.append)
+        assert time.monotonic() - started < 10
+        assert sleeps == []  # not one backoff: the run ends
+        assert all(o.outcome is Outcome.FAILED and o.retryable for o in outcomes)
+        assert all((o.error or "").startswith("LeaseLost") for o in outcomes)
         assert [r for r in arm.request_log if r.method != "GET"] == []
     finally:
         gateway.close()

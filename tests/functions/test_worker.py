@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -72,6 +73,17 @@ def test_malformed_message_is_audited_and_not_retried(app_env: Callable[..., Non
     assert row["PartitionKey"] == "malformed"
     assert row["state"] == "failed"
     assert row["error"].startswith("MalformedMessage")
+
+
+def test_a_deeply_nested_message_is_dropped_as_malformed(app_env: Callable[..., None], storage: Azurite,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """JSON nested past the parser's recursion limit is acknowledged and dropped with a log line, never a
+    RecursionError that the host would redeliver five times (#24 item 10)."""
+    with caplog.at_level(logging.ERROR):
+        user_function("reconcile_worker")(HostQueueMessage(id="m-deep", body=b"[" * 200_000, dequeue_count=1))
+    (row,) = audit_rows(storage)
+    assert row["PartitionKey"] == "malformed" and row["error"].startswith("MalformedMessage")
+    assert any("dropped malformed queue message m-deep" in r.getMessage() for r in caplog.records)
 
 
 class _Failing:

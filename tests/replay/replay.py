@@ -210,6 +210,9 @@ class Replayer:
                                  headers=headers, timeout=30, verify=self.emu.ca_bundle)
         self._map_operation_urls(recorded, answer)
         outcome.problems = compare(recorded, recorded_body, answer, in_world=self._in_world)
+        if method == "PUT":
+            outcome.problems += compare_defaults(_json(body) if isinstance(body, str) else None, recorded_body,
+                                                 _json(answer.content))
         outcome.verdict = "fail" if outcome.problems else "pass"
         return outcome
 
@@ -329,6 +332,48 @@ def _compare_properties(want: Any, got: Any) -> list[str]:
             if key_present(sub.get("properties"), "routeTable") != key_present(mine.get("properties"), "routeTable"):
                 problems.append(f"subnet {_child_name(sub)} routeTable association differs")
     return problems
+
+
+# The types whose server-side defaults the emulator fills in (emulator/resource_types.py `defaults`), and the
+# properties the RP fills that are not defaults but per-resource values (ids, sizes, states).
+DEFAULTED_TYPES = frozenset({"microsoft.network/azurefirewalls", "microsoft.network/firewallpolicies",
+                             "microsoft.network/firewallpolicies/rulecollectiongroups",
+                             "microsoft.network/virtualnetworkgateways", "microsoft.network/virtualnetworks",
+                             "microsoft.network/routetables"})
+_NOT_DEFAULTS = frozenset({"provisioningState", "resourceGuid", "size"})
+
+
+def compare_defaults(sent: Any, want: Any, got: Any) -> list[str]:
+    """What the RP filled in when the PUT left it out (a property of the recorded answer absent from the
+    recorded request), for the types the emulator fills defaults for: the emulator's answer must carry the
+    same value. Only scalars and empty lists/objects are compared (non-empty ones hold per-resource ids)."""
+    if not (isinstance(want, dict) and str(want.get("type", "")).lower() in DEFAULTED_TYPES):
+        return []
+    sent_props = (sent or {}).get("properties") if isinstance(sent, dict) else None
+    got_props = (got or {}).get("properties") if isinstance(got, dict) else None
+    return [f"default properties.{path} {value_got!r} != {value!r}"
+            for path, value in _filled(sent_props, want.get("properties"))
+            if (value_got := _at(got_props, path)) != value]
+
+
+def _filled(sent: Any, answered: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    sent = sent if isinstance(sent, dict) else {}
+    out: list[tuple[str, Any]] = []
+    for key, value in (answered or {}).items():
+        if key in _NOT_DEFAULTS:
+            continue
+        if key not in sent:
+            if not isinstance(value, dict | list) or not value:
+                out.append((prefix + key, value))
+        elif isinstance(value, dict) and isinstance(sent.get(key), dict):
+            out += _filled(sent[key], value, f"{prefix}{key}.")
+    return out
+
+
+def _at(props: Any, path: str) -> Any:
+    for part in path.split("."):
+        props = props.get(part) if isinstance(props, dict) else None
+    return props
 
 
 def key_present(props: Any, key: str) -> bool:

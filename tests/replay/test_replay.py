@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from replay import FileScore, _json, compare, load, recordings, replay_file
+from replay import FileScore, _json, compare, compare_defaults, load, recordings, replay_file
 
 MIN_SCORE = 0.95
 
@@ -54,3 +54,22 @@ def test_the_comparison_catches_what_real_arm_would_not_answer() -> None:
                for p in compare(recorded, body, _answer(201, raw, reads_only), in_world=lambda _: True))
     assert any(p.startswith("status") for p in compare(recorded, body, _answer(200, raw, good_headers),
                                                         in_world=lambda _: True))
+
+
+def test_every_server_side_default_the_recordings_show_is_filled() -> None:
+    """What the RP fills in when a PUT leaves it out (an Azure Firewall's sku.name AZFW_VNet, a policy's
+    threatIntelMode Alert, a VPN gateway's vpnGatewayGeneration and enableBgp, a group's ruleCollections, a
+    VNet's enableDdosProtection...) comes back from the emulator as the recordings show it (#24 item 20)."""
+    missing = [f"{p.name} #{o.index}: {problem}" for p in recordings() for o in replay_file(p).outcomes
+               for problem in o.problems if problem.startswith("default ")]
+    assert missing == [], "\n".join(missing)
+
+
+def test_the_defaults_comparison_can_fail() -> None:
+    it = load(next(p for p in recordings() if p.name == "test_azure_firewall.yaml"))[1]
+    sent, want = _json(it["request"]["body"]), _json(it["response"]["body"]["string"])
+    assert compare_defaults(sent, want, want) == []
+    without = {**want, "properties": {k: v for k, v in want["properties"].items() if k != "natRuleCollections"}}
+    without["properties"]["sku"] = {"tier": "Standard"}
+    problems = compare_defaults(sent, want, without)
+    assert any("sku.name" in p for p in problems) and any("natRuleCollections" in p for p in problems)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from remediation.core import config
 from remediation.core.config import Mode, load_settings, read_local_settings
 from remediation.core.errors import ConfigError
 
@@ -140,3 +141,36 @@ def test_lro_first_poll_scale(value: str | None, expected: float) -> None:
 def test_burst_sweep_after(value: str | None, expected: int) -> None:
     env = {**VALID, **({"BURST_SWEEP_AFTER": value} if value is not None else {})}
     assert load_settings(env).burst_sweep_after == expected
+
+
+def _settings_file(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("key", "known"), [("FORCE_DEFAULT_ROUTES", "FORCE_DEFAULT_ROUTE"),
+                                            ("EGRES_PROFILE", "EGRESS_PROFILE"),
+                                            ("Remediation_Mode", "REMEDIATION_MODE")])
+def test_a_misspelt_key_in_a_settings_file_is_named_with_the_closest_setting(tmp_path: Path, key: str,
+                                                                              known: str) -> None:
+    """Silently ignored, FORCE_DEFAULT_ROUTES would leave FORCE_DEFAULT_ROUTE at false (#24 item 18)."""
+    path = _settings_file(tmp_path, {"IsEncrypted": False, "Values": {"REMEDIATION_SCOPE": "/subscriptions/x",
+                                                                      key: "true"}})
+    with pytest.raises(ConfigError) as raised:
+        config.read_local_settings(path)
+    assert raised.value.setting == key and f"did you mean {known}?" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_other_apps_settings_in_the_file_are_left_alone(tmp_path: Path) -> None:
+    values = {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+              "AzureWebJobsFeatureFlags": "x", "APPLICATIONINSIGHTS_CONNECTION_STRING": "x", "MY_OWN_FLAG": "1"}
+    assert config.read_local_settings(_settings_file(tmp_path, {"Values": values})) == values
+
+
+def test_an_encrypted_settings_file_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = _settings_file(tmp_path, {"IsEncrypted": True, "Values": {"REMEDIATION_SCOPE": "AAECAw=="}})
+    with pytest.raises(ConfigError) as raised:
+        config.read_local_settings(path)
+    assert "IsEncrypted: true" in str(raised.value) and "\n" not in str(raised.value)
