@@ -38,6 +38,7 @@ EXIT_CODES = {
                       "--detailed-exitcode); 3 the subnet is skipped (the reason is shown)",
     "status": "0 the report was made; 1 error, the firewall not found, or a cluster conflicted (one "
               "'blocked:' line); 2 a cluster or the firewall is non-compliant (with --detailed-exitcode)",
+    "owned": "0 listed (also when nothing is owned); 1 error",
     "show": "0 shown; 1 the file is not a saved plan; 2 the plan has changes (with --detailed-exitcode)",
 }
 
@@ -51,6 +52,10 @@ DESCRIPTIONS = {
              "more. Only plans unless --apply; --apply asks as `apply` does.",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
                       "(AKS checks for a 0.0.0.0/0 route at create time).",
+    "owned": "List every object this tool owns in REMEDIATION_SCOPE, read now, like `terraform state list`: its "
+             "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
+             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` is not "
+             "available yet (docs/deploy.md says how to leave the tool).",
     "show": "Render a plan saved by `plan --out FILE` as text or JSON (-o json, --query), from the file alone: "
             "no settings and nothing read from Azure.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
@@ -68,6 +73,7 @@ EXAMPLES = {
     "status": "aks-remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n"
               "  aks-remediation status -o table\n"
               "  aks-remediation status -o json --query \"clusters[?state!='compliant'].name\"",
+    "owned": "aks-remediation owned -o table\n  aks-remediation owned -o tsv | cut -f2",
     "show": "aks-remediation show aks.plan\n  aks-remediation show aks.plan -o json --query 'plan.summary'",
 }
 
@@ -77,6 +83,7 @@ SETTINGS = {
     "sweep": PLANNING_SETTINGS + "; REMEDIATION_MODE (enforce for --apply)",
     "prepare-subnet": PLANNING_SETTINGS + "; REMEDIATION_MODE (enforce unless --dry-run)",
     "status": PLANNING_SETTINGS,
+    "owned": PLANNING_SETTINGS,
     "show": "none (the file holds the plan)",
 }
 

@@ -27,6 +27,7 @@ from typing import Any
 from remediation.azure.credentials import missing_credential_message
 from remediation.cli import approve as cli_approve
 from remediation.cli import output
+from remediation.cli import owned as cli_owned
 from remediation.cli import plan_file as cli_plan_file
 from remediation.cli import show as cli_show
 from remediation.cli.parser import PROG, build_parser, parse
@@ -90,6 +91,8 @@ def _run(args: argparse.Namespace, ask: Ask | None) -> int:
         reconciler = Reconciler(load_settings(effective_env))
         if args.command == "status":
             return _status(args, reconciler)
+        if args.command == "owned":
+            return _owned(args, reconciler)
         return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
 
 
@@ -231,6 +234,19 @@ def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
         output.err(f"blocked: {first.cluster_id}: {(first.conflicts or ('conflicted',))[0]}{more}")
         return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and not report.compliant else EXIT_OK
+
+
+def _owned(args: argparse.Namespace, reconciler: Reconciler) -> int:
+    snapshot, _ = reconciler.observe_scope()
+    items = cli_owned.owned(snapshot, reconciler.settings)
+    scope = reconciler.scope_target().id
+    if args.output == "json":
+        output.emit_json({"scope": scope, "owned": [item.json() for item in items]}, args)
+    elif args.output in {"table", "tsv"}:
+        output.emit_rows([item.json() for item in items], ("kind", "id", "detail"), args)
+    else:
+        output.emit_text(cli_owned.render_text(scope, items), args)
+    return EXIT_OK
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -119,6 +119,7 @@ def build_parser() -> Parser:
     prepare.add_argument("--subnet", required=True, help="the subnet id")
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
     command("status", "compliance of every cluster in scope")
+    command("owned", "list every object this tool owns in REMEDIATION_SCOPE (reads only)")
     show = command("show", "render a plan saved by `plan --out FILE` (reads no Azure)")
     show.add_argument("plan_file", metavar="FILE", help="a plan saved by `plan --out FILE`")
     sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")
