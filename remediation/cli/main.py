@@ -7,8 +7,9 @@ the way, an ARM limit, ...) is never "no changes" nor "changes": every command e
 `blocked: <address>: <reason>` on stderr (docs/cli.md section 3). Writes are approved: on a terminal the plan
 is shown and only `yes` goes on; elsewhere `--auto-approve` is required; `apply FILE` applies a saved plan
 only while it is fresh. `--emulator-seed FILE` runs the command against the embedded local ARM emulator
-(package `emulator`, a development dependency), seeded from ARM JSON, so a user can preview the plan for
-their own topology. Options, output and terraform's spellings: remediation/cli/parser.py and output.py.
+(shipped as `aks_remediation_emulator`, remediation/cli/emulated.py), seeded from ARM JSON, so a user can
+preview the plan for their own topology. Options, output and terraform's spellings: remediation/cli/parser.py
+and output.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from remediation.azure.credentials import missing_credential_message
 from remediation.cli import approve as cli_approve
+from remediation.cli import emulated as cli_emulated
 from remediation.cli import output
 from remediation.cli import owned as cli_owned
 from remediation.cli import plan_file as cli_plan_file
@@ -59,9 +61,8 @@ def main(argv: Sequence[str] | None = None, *, ask: Ask | None = None) -> int:
     """`ask` answers the approval prompt; by default input() when stdin is a terminal, else nobody."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["emulator"]:
-        from emulator.cli import main as emulator_main  # development tool, imported only when asked for
-
-        return emulator_main(args_list[1:])
+        code: int = cli_emulated.load("cli").main(args_list[1:])
+        return code
     args = parse(args_list)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -282,10 +283,8 @@ def _arm_endpoint(args: argparse.Namespace, env: Mapping[str, str]) -> Iterator[
         yield dict(env)
         return
     seed = _read_seed(args.emulator_seed)
-    from emulator import Emulator  # development tool, imported only when asked for
-
     try:
-        emulator = Emulator(seed=seed)
+        emulator = cli_emulated.load().Emulator(seed=seed)
     except ValueError as exc:  # the emulator's SeedError names the item and the problem
         raise RemediationInputError(f"{args.emulator_seed}: {exc}") from exc
     with emulator:
