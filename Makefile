@@ -10,7 +10,7 @@ find_python = for p in python$(WANT_PYTHON) $$(ls -d "$$(pyenv root 2>/dev/null 
 comma := ,
 PYTHON ?= $(shell $(find_python))
 
-.PHONY: demo test test-fast lint unit bench clean
+.PHONY: demo serve test test-fast lint unit bench clean
 
 # The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
 # else's and is never cleared. Made once; each install below adds what its target needs.
@@ -44,6 +44,13 @@ node_modules/.installed: package.json
 
 demo: $(VENV)/.demo-installed
 	$(PY) scripts/demo.py
+
+# The HTTP API, the Event Grid webhook and the queue triggers on 127.0.0.1 through Microsoft's worker, without
+# Core Tools (scripts/serve_local.py; the worker's protocol classes come with the dev tools). Pass the app
+# settings with SETTINGS=local.settings.json, or in the environment.
+SETTINGS ?=
+serve: $(VENV)/.installed
+	$(PY) scripts/serve_local.py $(if $(SETTINGS),--settings $(SETTINGS))
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
