@@ -19,10 +19,11 @@ SETTINGS_SOURCE = ("settings come from the environment, or from --settings local
 
 TARGET_HELP = (
     "one managedClusters, agentPools, applicationGateways, azureFirewalls/firewallPolicies/ruleCollectionGroups, "
-    "VNet, subnet, route table, route or vpnGateways id (given once). It names what triggers the run, not a "
-    "filter: a cluster plans its own tables, routes and associations; an App Gateway the clusters behind it; a "
-    "VNet, subnet, route table, route or VPN gateway the whole REMEDIATION_SCOPE with pruning; a firewall id its "
-    "owned rule collection group. The first line of every plan says what the target expanded to.")
+    "VNet, subnet, route table, route or virtualNetworkGateways (VPN) id (given once). It names what triggers "
+    "the run, not a filter: a cluster plans its own tables, routes and associations; an App Gateway the "
+    "clusters behind it; a VNet, subnet, route table, route or VPN gateway the whole REMEDIATION_SCOPE with "
+    "pruning; a firewall id its owned rule collection group. The first line of every plan says what the target "
+    "expanded to.")
 BLOCKED = ("a blocking conflict (a write this tool refuses to make) exits 1 with one 'blocked: <address>: "
            "<reason>' line on stderr, never 0 or 2")
 

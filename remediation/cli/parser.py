@@ -60,7 +60,7 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def _shared(parser: argparse.ArgumentParser, *, root: bool) -> None:
+def _shared(parser: argparse.ArgumentParser, *, root: bool, outputs: tuple[str, ...] = ALL_OUTPUTS) -> None:
     """The options every command takes; on the root with defaults, on a subcommand without (SUPPRESS)."""
 
     def default(value: Any) -> Any:
@@ -68,7 +68,7 @@ def _shared(parser: argparse.ArgumentParser, *, root: bool) -> None:
 
     parser.add_argument("--settings", metavar="FILE", default=default(None),
                         help="read settings from a Functions local.settings.json (else from the environment)")
-    parser.add_argument("-o", "--output", choices=ALL_OUTPUTS, default=default(None),
+    parser.add_argument("-o", "--output", choices=outputs, default=default(None),
                         help="text (default), json, none; table and tsv for status and owned; markdown for status")
     parser.add_argument("--query", metavar="JMESPATH", default=default(None),
                         help="a JMESPath query on the JSON output (implies -o json)")
@@ -98,7 +98,7 @@ def build_parser() -> Parser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         made = sub.add_parser(name, help=help_text, description=DESCRIPTIONS[name], epilog=epilog(name),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-        _shared(made, root=False)
+        _shared(made, root=False, outputs=OUTPUTS[name])
         return made
 
     plan = command("plan", "show what would change for a target")
