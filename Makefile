@@ -10,17 +10,30 @@ find_python = for p in python$(WANT_PYTHON) $$(ls -d "$$(pyenv root 2>/dev/null 
 comma := ,
 PYTHON ?= $(shell $(find_python))
 
-.PHONY: demo test test-fast lint unit bench clean
+.PHONY: demo serve test test-fast lint unit bench clean
 
 # The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
-# else's and is never cleared.
-$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-dev.txt
+# else's and is never cleared. Made once; each install below adds what its target needs.
+define make_venv
 	@test -n "$(PYTHON)" || { echo "Python $(WANT_PYTHON) not found: install it (pyenv install $(WANT_PYTHON), or apt-get install python$(WANT_PYTHON)-venv) or pass PYTHON=/path/to/python$(WANT_PYTHON)"; exit 1; }
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != ($(subst .,$(comma),$(WANT_PYTHON))))'; then \
 	  if [ -L $(VENV) ]; then echo "$(VENV) is a symlink to a venv of another Python: remove the link (rm $(VENV)), then rerun"; exit 1; fi; \
 	  echo "$(VENV) was made by $$($(PY) --version): recreating it with $(PYTHON)"; rm -rf $(VENV); fi
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	@if [ ! -x $(PY) ]; then $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip; fi
+endef
+
+# The demo needs the app's and the CLI's packages only (requirements.txt, requirements-cli.txt): not the linters,
+# checkov, matplotlib or the test tools of requirements-dev.txt. A venv with the dev tools has them already.
+$(VENV)/.demo-installed: requirements.txt requirements-cli.txt
+	$(make_venv)
+	@if [ -f $(VENV)/.installed ] && [ $(VENV)/.installed -nt requirements.txt ] && [ $(VENV)/.installed -nt requirements-cli.txt ]; then \
+	  echo "$(VENV): the dev install has the demo's packages"; \
+	else $(PY) -m pip install --quiet -r requirements.txt -r requirements-cli.txt; fi
+	touch $@
+
+# Everything for `make test` and `make lint`: requirements-dev.txt (which includes the two above).
+$(VENV)/.installed: requirements.txt requirements-cli.txt requirements-dev.txt
+	$(make_venv)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -29,8 +42,15 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	$(PY) scripts/demo.py
+
+# The HTTP API, the Event Grid webhook and the queue triggers on 127.0.0.1 through Microsoft's worker, without
+# Core Tools (scripts/serve_local.py; the worker's protocol classes come with the dev tools). Pass the app
+# settings with SETTINGS=local.settings.json, or in the environment.
+SETTINGS ?=
+serve: $(VENV)/.installed
+	$(PY) scripts/serve_local.py $(if $(SETTINGS),--settings $(SETTINGS))
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

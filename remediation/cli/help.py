@@ -17,6 +17,16 @@ CREDENTIALS = ("credentials: DefaultAzureCredential (`az login`, a managed ident
 SETTINGS_SOURCE = ("settings come from the environment, or from --settings local.settings.json (its 'Values'); "
                    "each is documented in local.settings.json.example")
 
+TARGET_HELP = (
+    "one managedClusters, agentPools, applicationGateways, azureFirewalls/firewallPolicies/ruleCollectionGroups, "
+    "VNet, subnet, route table, route or virtualNetworkGateways (VPN) id (given once). It names what triggers "
+    "the run, not a filter: a cluster plans its own tables, routes and associations; an App Gateway the "
+    "clusters behind it; a VNet, subnet, route table, route or VPN gateway the whole REMEDIATION_SCOPE with "
+    "pruning; a firewall id its owned rule collection group. The first line of every plan says what the target "
+    "expanded to.")
+BLOCKED = ("a blocking conflict (a write this tool refuses to make) exits 1 with one 'blocked: <address>: "
+           "<reason>' line on stderr, never 0 or 2")
+
 EXIT_CODES = {
     "plan": "0 no changes (or changes without --detailed-exitcode); 1 error; 2 changes planned (with "
             "--detailed-exitcode); 3 the named target is skipped (the reason is shown)",
@@ -27,8 +37,10 @@ EXIT_CODES = {
              "2 changes planned or made (with --detailed-exitcode)",
     "prepare-subnet": "0 success; 1 error or (without --dry-run) REMEDIATION_MODE=report; 2 changes (with "
                       "--detailed-exitcode); 3 the subnet is skipped (the reason is shown)",
-    "status": "0 the report was made; 1 error; 2 a cluster or the firewall is non-compliant or conflicted "
-              "(with --detailed-exitcode)",
+    "status": "0 the report was made; 1 error, the firewall not found, or a cluster conflicted (one "
+              "'blocked:' line); 2 a cluster or the firewall is non-compliant (with --detailed-exitcode)",
+    "owned": "0 listed (also when nothing is owned); 1 error",
+    "show": "0 shown; 1 the file is not a saved plan; 2 the plan has changes (with --detailed-exitcode)",
 }
 
 DESCRIPTIONS = {
@@ -41,19 +53,29 @@ DESCRIPTIONS = {
              "more. Only plans unless --apply; --apply asks as `apply` does.",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
                       "(AKS checks for a 0.0.0.0/0 route at create time).",
+    "owned": "List every object this tool owns in REMEDIATION_SCOPE, read now, like `terraform state list`: its "
+             "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
+             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` is not "
+             "available yet (docs/deploy.md says how to leave the tool).",
+    "show": "Render a plan saved by `plan --out FILE` as text or JSON (-o json, --query), from the file alone: "
+            "no settings and nothing read from Azure.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
               "why) or conflicted, and the owned firewall rules as a whole. Reads only.",
 }
 
 EXAMPLES = {
-    "plan": "python -m remediation plan --target /subscriptions/<sub>/resourceGroups/<rg>/providers/"
-            "Microsoft.ContainerService/managedClusters/<name> -out aks.plan",
-    "apply": "python -m remediation apply aks.plan\n"
-             "  python -m remediation apply --target <managedClusters id> --auto-approve --output json",
-    "sweep": "python -m remediation sweep --detailed-exitcode\n  python -m remediation sweep --apply",
-    "prepare-subnet": "python -m remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
+    "plan": "aks-remediation plan --target /subscriptions/<sub>/resourceGroups/<rg>/providers/"
+            "Microsoft.ContainerService/managedClusters/<name> -out=aks.plan",
+    "apply": "aks-remediation apply aks.plan\n"
+             "  aks-remediation apply --target <managedClusters id> --auto-approve --output json",
+    "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply",
+    "prepare-subnet": "aks-remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
                       "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run",
-    "status": "python -m remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"",
+    "status": "aks-remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n"
+              "  aks-remediation status -o table\n"
+              "  aks-remediation status -o json --query \"clusters[?state!='compliant'].name\"",
+    "owned": "aks-remediation owned -o table\n  aks-remediation owned -o tsv | cut -f2",
+    "show": "aks-remediation show aks.plan\n  aks-remediation show aks.plan -o json --query 'plan.summary'",
 }
 
 SETTINGS = {
@@ -62,6 +84,8 @@ SETTINGS = {
     "sweep": PLANNING_SETTINGS + "; REMEDIATION_MODE (enforce for --apply)",
     "prepare-subnet": PLANNING_SETTINGS + "; REMEDIATION_MODE (enforce unless --dry-run)",
     "status": PLANNING_SETTINGS,
+    "owned": PLANNING_SETTINGS,
+    "show": "none (the file holds the plan)",
 }
 
 
@@ -71,5 +95,5 @@ def _wrap(text: str) -> str:
 
 def epilog(command: str) -> str:
     """Examples keep their lines (they are copied into shells); the prose is wrapped."""
-    return "\n\n".join((f"example:\n  {EXAMPLES[command]}", _wrap(f"exit codes: {EXIT_CODES[command]}"),
+    return "\n\n".join((f"example:\n  {EXAMPLES[command]}", _wrap(f"exit codes: {EXIT_CODES[command]}; {BLOCKED}"),
                         _wrap(f"settings read: {SETTINGS[command]}"), _wrap(SETTINGS_SOURCE), _wrap(CREDENTIALS)))

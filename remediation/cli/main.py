@@ -1,11 +1,15 @@
-"""`python -m remediation`: plan, apply, sweep, prepare-subnet and status from a terminal.
+"""`aks-remediation` (or `python -m remediation`): plan, apply, sweep, prepare-subnet, status, show from a terminal.
 
-Exit codes follow terraform and add one: 0 success, 1 error, 2 with --detailed-exitcode when there are
+Exit codes follow terraform and add two rules: 0 success, 1 error, 2 with --detailed-exitcode when there are
 changes (planned, or made by apply/sweep --apply), 3 when the named target is skipped (kubenet, v1 gateway,
-... : the reason is in the output). Writes are approved: on a terminal the plan is shown and only `yes`
-goes on; elsewhere `--auto-approve` is required; `apply FILE` applies a saved plan only while it is fresh.
-`--emulator-seed FILE` runs the command against the embedded local ARM emulator (package `emulator`, a
-development dependency), seeded from ARM JSON, so a user can preview the plan for their own topology.
+... : the reason is in the output). A blocking conflict (a write this tool refuses to make: a foreign route in
+the way, an ARM limit, ...) is never "no changes" nor "changes": every command exits 1 and prints one line
+`blocked: <address>: <reason>` on stderr (docs/cli.md section 3). Writes are approved: on a terminal the plan
+is shown and only `yes` goes on; elsewhere `--auto-approve` is required; `apply FILE` applies a saved plan
+only while it is fresh. `--emulator-seed FILE` runs the command against the embedded local ARM emulator
+(shipped as `aks_remediation_emulator`, remediation/cli/emulated.py), seeded from ARM JSON, so a user can
+preview the plan for their own topology. Options, output and terraform's spellings: remediation/cli/parser.py
+and output.py.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from remediation import __version__
 from remediation.azure.credentials import missing_credential_message
 from remediation.cli import approve as cli_approve
+from remediation.cli import emulated as cli_emulated
+from remediation.cli import output
+from remediation.cli import owned as cli_owned
 from remediation.cli import plan_file as cli_plan_file
-from remediation.cli.help import DESCRIPTIONS, epilog
+from remediation.cli import show as cli_show
+from remediation.cli.parser import PROG, build_parser, parse
+from remediation.cli.targets import expansion
 from remediation.core.config import Mode, load_settings, read_local_settings
 from remediation.core.errors import RemediationError, RemediationInputError
 from remediation.core.ids import id_key
@@ -33,6 +41,7 @@ from remediation.core.model import ReconcileResult, Target
 from remediation.engine.locks import LockProvider, locks_from_settings
 from remediation.engine.reconciler import Approve, Reconciler
 from remediation.engine.status import scope_compliance
+from remediation.planning.compliance import ComplianceState
 from remediation.views import render, render_status
 
 log = logging.getLogger("remediation.cli.main")
@@ -41,77 +50,20 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 Ask = Callable[[str], str]
 
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 1 with one line: exit 2 means "there are changes" (--detailed-exitcode)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, f"error: {self.prog}: {message}\n")
-
-
-def _common(outputs: Sequence[str]) -> _Parser:
-    common = _Parser(add_help=False)
-    common.add_argument("--settings", metavar="FILE",
-                        help="read settings from a Functions local.settings.json (else from the environment)")
-    common.add_argument("--output", choices=outputs, default="text")
-    common.add_argument("--detailed-exitcode", action="store_true",
-                        help="exit 2 when there are changes (terraform's convention)")
-    common.add_argument("--emulator-seed", metavar="FILE",
-                        help="run against the embedded local ARM emulator seeded from FILE ({'resources': [...]})")
-    common.add_argument("--emulator-dump", metavar="FILE",
-                        help="with --emulator-seed: write the emulator's final state to FILE (seed format)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log what is read and written")
-    return common
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m remediation",
-        description="Keep AKS private-network egress/ingress routing and firewall rules as the runbook says.",
-        epilog="exit codes: 0 success, 1 error, 2 changes (with --detailed-exitcode), 3 named target skipped",
-    )
-    parser.add_argument("--version", action="version", version=f"aks-egress-remediation {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    plans = _common(("text", "json"))
-
-    def command(name: str, help_text: str, parent: _Parser = plans) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[parent], help=help_text, description=DESCRIPTIONS[name],
-                              epilog=epilog(name), formatter_class=argparse.RawDescriptionHelpFormatter)
-
-    target_help = ("a managedClusters, applicationGateways, azureFirewalls/firewallPolicies, VNet, subnet or "
-                   "route table id")
-    plan = command("plan", "show what would change for a target")
-    plan.add_argument("--target", required=True, help=target_help)
-    plan.add_argument("-out", "--out", dest="out", metavar="FILE", help="save the plan for `apply FILE`")
-    apply = command("apply", "make the changes for a target (or a saved plan), then verify")
-    apply.add_argument("plan_file", nargs="?", metavar="FILE", help="a plan saved by `plan -out FILE`")
-    apply.add_argument("--target", help=target_help)
-    apply.add_argument("--auto-approve", action="store_true", help="do not ask; required when not on a terminal")
-    sweep = command("sweep", "plan (or with --apply reconcile) everything in REMEDIATION_SCOPE")
-    mode = sweep.add_mutually_exclusive_group()
-    mode.add_argument("--apply", action="store_true", help="make the changes (asks, like apply)")
-    mode.add_argument("--dry-run", action="store_true", help="plan only: the default, kept for scripts")
-    sweep.add_argument("--auto-approve", action="store_true", help="with --apply: do not ask")
-    prepare = command("prepare-subnet", "route a subnet through the firewall before a userDefinedRouting "
-                                        "cluster exists")
-    prepare.add_argument("--subnet", required=True, help="the subnet id")
-    prepare.add_argument("--dry-run", action="store_true", help="plan only")
-    command("status", "compliance of every cluster in scope", _common(("text", "json", "markdown")))
-    sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")
-    return parser
+__all__ = ["EXIT_CHANGES", "EXIT_ERROR", "EXIT_OK", "EXIT_SKIPPED", "build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None, *, ask: Ask | None = None) -> int:
     """`ask` answers the approval prompt; by default input() when stdin is a terminal, else nobody."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["emulator"]:
-        from emulator.cli import main as emulator_main  # development tool, imported only when asked for
-
-        return emulator_main(args_list[1:])
-    args = build_parser().parse_args(args_list)
+        code: int = cli_emulated.load("cli").main(args_list[1:])
+        return code
+    args = parse(args_list)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -120,21 +72,29 @@ def main(argv: Sequence[str] | None = None, *, ask: Ask | None = None) -> int:
     if ask is None and sys.stdin is not None and sys.stdin.isatty():
         ask = input
     try:
-        env = _settings_source(args)
-        with _arm_endpoint(args, env) as effective_env:
-            # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is
-            # set (else it says that other writers are not excluded); a plan writes nothing and needs none.
-            reconciler = Reconciler(load_settings(effective_env))
-            if args.command == "status":
-                return _status(args, reconciler)
-            return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
+        return _run(args, ask)
+    except KeyboardInterrupt:
+        output.err("interrupted (Ctrl-C): writes already sent stand; run `plan` to see where things are")
+        return EXIT_INTERRUPTED
     except Exception as exc:
         message = missing_credential_message(exc)
         if message is None and not isinstance(exc, RemediationError):
             raise
-        # ONE line: ARM messages (and paths in seed/settings errors) may hold newlines.
-        print("error: " + (message or " ".join(str(exc).split())), file=sys.stderr)
+        output.err("error: " + (message or str(exc)))
         return EXIT_ERROR
+
+
+def _run(args: argparse.Namespace, ask: Ask | None) -> int:
+    if args.command == "show":
+        return _show(args)
+    env = _settings_source(args)
+    with _arm_endpoint(args, env) as effective_env:
+        reconciler = Reconciler(load_settings(effective_env))
+        if args.command == "status":
+            return _status(args, reconciler)
+        if args.command == "owned":
+            return _owned(args, reconciler)
+        return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -148,6 +108,17 @@ def _writes(args: argparse.Namespace) -> bool:
     return args.command == "prepare-subnet" and not args.dry_run
 
 
+def _writer(reconciler: Reconciler, writer_locks: Callable[[], LockProvider]) -> Reconciler:
+    """A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set (else
+    it says that other writers are not excluded). The lock store is reached once before anything is planned:
+    storage that is down ends the run with one line and zero writes, not after the plan or the prompt."""
+    locks = writer_locks()
+    probe = getattr(locks, "probe", None)
+    if callable(probe):
+        probe()
+    return Reconciler(reconciler.settings, locks=locks)
+
+
 def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
              writer_locks: Callable[[], LockProvider]) -> int:
     writes = _writes(args)
@@ -157,34 +128,42 @@ def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
             "REMEDIATION_MODE=enforce to make changes, or use `plan` / `sweep` to see them")
     saved = _saved_plan(args, reconciler)
     target = saved.target if saved is not None else _target(args, reconciler)
+    given = getattr(args, "target", None) or getattr(args, "subnet", None)
+    banner = expansion(given, target)
     require_exists = args.command in {"plan", "apply"}
-    approval = _approval(args, saved, ask) if writes and args.command != "prepare-subnet" else None
+    approval = _approval(args, saved, ask, banner) if writes and args.command != "prepare-subnet" else None
     if writes:
-        # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set
-        # (else it says that other writers are not excluded); a plan writes nothing and needs none.
-        reconciler = Reconciler(reconciler.settings, locks=writer_locks())
+        reconciler = _writer(reconciler, writer_locks)
     if approval is not None and approval.reviews:
         # One review of the whole plan (the target and its firewall follow-up) before any write, like
         # terraform's; the writes then go ahead per target only while its fresh plan equals what was reviewed.
         preview = _reconcile(reconciler, target, dry_run=True, require_exists=require_exists, approve=None)
         if not approval(preview.plan):
-            print("error: " + (approval.refusal or "not approved"), file=sys.stderr)
+            output.err("error: " + (approval.refusal or "not approved"))
             if args.output == "json":
                 _print(dataclasses.replace(
                     preview, error=f"not approved: {len(preview.plan.writes)} planned write(s), none made"),
-                    args.output)
+                    args, banner)
             return EXIT_ERROR
         approval = cli_approve.matching(saved or cli_plan_file.reviewed(preview.plan, target, reconciler.settings))
     result = _reconcile(reconciler, target, dry_run=not writes, require_exists=require_exists, approve=approval)
+    if approval is not None and approval.refusal is not None:
+        output.err("error: " + approval.refusal)
+        if args.output == "json":
+            _print(result, args, banner)
+        return EXIT_ERROR
+    _print(result, args, banner)
     if args.command == "plan" and args.out:
         cli_plan_file.save(args.out, target, reconciler.settings, result)
-    if approval is not None and approval.refusal is not None:
-        print("error: " + approval.refusal, file=sys.stderr)
-        if args.output == "json":
-            _print(result, args.output)
-        return EXIT_ERROR
-    _print(result, args.output)
+        _saved_note(args)
     return _exit_code(result, args, target)
+
+
+def _saved_note(args: argparse.Namespace) -> None:
+    """terraform's closing line after `plan -out`; on stderr when stdout carries JSON (or nothing)."""
+    note = (f"Saved the plan to {args.out}. To make exactly these changes, run `{PROG} apply {args.out}` "
+            f"(or look at it with `{PROG} show {args.out}`).")
+    print(note, file=sys.stdout if args.output == "text" else sys.stderr)
 
 
 def _reconcile(reconciler: Reconciler, target: Target, *, dry_run: bool, require_exists: bool,
@@ -216,7 +195,7 @@ def _saved_plan(args: argparse.Namespace, reconciler: Reconciler) -> cli_plan_fi
 
 
 def _approval(args: argparse.Namespace, saved: cli_plan_file.SavedPlan | None,
-              ask: Ask | None) -> cli_approve.Approval:
+              ask: Ask | None, banner: str) -> cli_approve.Approval:
     if saved is not None:
         return cli_approve.saved_plan(saved)  # the saved plan was the review; only freshness is checked
     if args.auto_approve:
@@ -225,19 +204,64 @@ def _approval(args: argparse.Namespace, saved: cli_plan_file.SavedPlan | None,
         command = "sweep --apply" if args.command == "sweep" else args.command
         raise RemediationInputError(f"{command} needs --auto-approve when stdin is not a terminal (nothing was "
                                     "read or written); or save a plan with `plan -out FILE` and `apply FILE`")
-    show = print if args.output == "text" else (lambda text: print(text, file=sys.stderr))
+    stream = sys.stdout if args.output == "text" else sys.stderr
+
+    def show(text: str) -> None:
+        text = output.shorten_ids(f"{banner}\n{text}")
+        print(output.colour(text) if output.use_colour(args.no_color, stream) else text, file=stream)
+
     return cli_approve.interactive(ask, show)
 
 
 def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
     report = scope_compliance(reconciler)
     if args.output == "json":
-        print(json.dumps(render_status.to_json(report), indent=2))
+        output.emit_json(render_status.to_json(report), args)
     elif args.output == "markdown":
         print(render_status.render_markdown(report))
+    elif args.output in {"table", "tsv"}:
+        rows = render_status.to_json(report)["clusters"]
+        output.emit_rows(rows, ("state", "name", "id"), args)
     else:
-        print(render_status.render_text(report))
+        output.emit_text(render_status.render_text(report), args)
+    if report.firewall.state is ComplianceState.SKIPPED:
+        # No firewall, no verdict: a compliance gate must not pass green (plan and sweep exit 1 here too).
+        output.err(f"error: {report.firewall.reason or 'firewall not found'}: {reconciler.settings.firewall_id}")
+        return EXIT_ERROR
+    conflicted = [c for c in report.clusters if c.state is ComplianceState.CONFLICTED]
+    if conflicted:
+        first = conflicted[0]
+        more = f" (and {len(conflicted) - 1} more cluster(s))" if len(conflicted) > 1 else ""
+        output.err(f"blocked: {first.cluster_id}: {(first.conflicts or ('conflicted',))[0]}{more}")
+        return EXIT_ERROR
     return EXIT_CHANGES if args.detailed_exitcode and not report.compliant else EXIT_OK
+
+
+def _owned(args: argparse.Namespace, reconciler: Reconciler) -> int:
+    snapshot, _ = reconciler.observe_scope()
+    items = cli_owned.owned(snapshot, reconciler.settings)
+    scope = reconciler.scope_target().id
+    if args.output == "json":
+        output.emit_json({"scope": scope, "owned": [item.json() for item in items]}, args)
+    elif args.output in {"table", "tsv"}:
+        output.emit_rows([item.json() for item in items], ("kind", "id", "detail"), args)
+    else:
+        output.emit_text(cli_owned.render_text(scope, items), args)
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    """A saved plan as text or JSON, from the file alone: nothing is read from Azure, no settings needed."""
+    cli_plan_file.load(args.plan_file)  # the same checks as `apply FILE`: one line when it is not a plan
+    document = cli_show.read(args.plan_file)
+    if args.output == "json":
+        output.emit_json(document, args)
+    else:
+        output.emit_text(cli_show.render_saved(args.plan_file, document), args)
+    changes = document["plan"].get("summary", {})
+    if args.detailed_exitcode and any(changes.get(k) for k in ("create", "update", "delete")):
+        return EXIT_CHANGES
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------------------------- settings
@@ -259,10 +283,8 @@ def _arm_endpoint(args: argparse.Namespace, env: Mapping[str, str]) -> Iterator[
         yield dict(env)
         return
     seed = _read_seed(args.emulator_seed)
-    from emulator import Emulator  # development tool, imported only when asked for
-
     try:
-        emulator = Emulator(seed=seed)
+        emulator = cli_emulated.load().Emulator(seed=seed)
     except ValueError as exc:  # the emulator's SeedError names the item and the problem
         raise RemediationInputError(f"{args.emulator_seed}: {exc}") from exc
     with emulator:
@@ -294,19 +316,40 @@ def _read_seed(path: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- output
 
 
-def _print(result: ReconcileResult, output: str) -> None:
-    if output == "json":
-        print(json.dumps(render.to_json(result), indent=2, sort_keys=False))
+def _print(result: ReconcileResult, args: argparse.Namespace, banner: str) -> None:
+    if args.output == "json":
+        document = render.to_json(result)
+        document["expansion"] = banner.removeprefix("target: ")
+        output.emit_json(document, args)
     else:
-        print(render.render_text(result))
+        output.emit_text(f"{banner}\n{render.render_text(result)}", args)
 
 
 def _named_target_skipped(result: ReconcileResult, target: Target) -> bool:
     return any(id_key(skip.target) == id_key(target.id) for skip in result.plan.skipped)
 
 
+def _why_not_converged(result: ReconcileResult) -> str:
+    failed = next((o for o in result.outcomes if o.error), None)
+    if failed is not None:
+        return f"{failed.change.address}: {failed.error}"
+    return "a re-read after the writes still found changes to make: run `plan` to see them"
+
+
 def _exit_code(result: ReconcileResult, args: argparse.Namespace, target: Target) -> int:
-    if result.error or (result.converged is False):
+    """The documented codes (module docstring); every exit 1 but a reported error gets its one line here."""
+    blocking = result.plan.blocking_conflicts
+    if blocking:
+        first = blocking[0]
+        more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+        output.err(f"blocked: {first.address}: {first.message}{more}")
+        return EXIT_ERROR
+    if result.error:
+        if args.output != "text":  # the text output ends with this line already
+            output.err(f"error: {result.error}")
+        return EXIT_ERROR
+    if result.converged is False:
+        output.err(f"not converged: {_why_not_converged(result)}")
         return EXIT_ERROR
     if args.command != "sweep" and _named_target_skipped(result, target):
         return EXIT_SKIPPED

@@ -21,7 +21,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsE
 from azure.storage.blob import BlobClient, BlobLeaseClient, BlobServiceClient
 
 from remediation.core.deadline import Deadline, DeadlineExceeded, RunEnds
-from remediation.core.errors import TransientError
+from remediation.core.errors import RemediationError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ LOCK_CONTAINER = "remediation-locks"
 class LeaseLostError(RunEnds):
     """The lease could not be renewed while held: another writer may have run. The run ends at once, nothing
     more is sent; the queue retries it and the next run re-reads (RunEnds: never retried inside the run)."""
+
+
+class LockStoreUnreachableError(RemediationError):
+    """The blob store that holds the leases does not answer: a writer outside the host stops before planning."""
 
 
 class _LeaseGuard:
@@ -74,6 +78,17 @@ class BlobLeaseLocks:
         # test decides when each renewal happens instead of sleeping through a lease.
         self._renew_wait = renew_wait
         self._container_ready = False
+
+    def probe(self) -> None:
+        """Reach the lock store once, without retries and without writing (a container existence check), so a
+        CLI run fails in seconds, before it plans, when storage is down or refuses us."""
+        try:
+            self._container.exists(retry_total=0, connection_timeout=5, read_timeout=10)
+        except AzureError as exc:
+            detail = " ".join(str(exc).split())[:300]
+            raise LockStoreUnreachableError(
+                f"the lock store (AzureWebJobsStorage, container {self._container.container_name}) cannot be "
+                f"reached: {type(exc).__name__}: {detail}; nothing was planned or written") from exc
 
     @contextmanager
     def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[_LeaseGuard]:

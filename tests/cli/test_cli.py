@@ -14,6 +14,7 @@ import pytest
 
 from emulator import Emulator
 from remediation.cli.main import main
+from remediation.cli.output import shorten_ids
 from tests.reconciler.helpers import (
     APP_GATEWAY,
     APPGW_SUBNET,
@@ -89,7 +90,7 @@ def test_plan_lists_the_runbook_changes(capsys: pytest.CaptureFixture[str]) -> N
         f'nextHopIpAddress: "{FIREWALL_IP}"',
         "Plan: 8 to create, 0 to update, 0 to delete",
     ):
-        assert line in out, line
+        assert shorten_ids(line) in out, line  # text shows ids as the README does: /subscriptions/…/
     assert "to-onprem" not in out and "platform-baseline" not in out
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from emulator import Emulator
 from remediation.cli.approve import PROMPT
+from remediation.cli.output import shorten_ids
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import (
     APPGW_TABLE,
@@ -55,7 +56,7 @@ def test_a_terminal_sees_the_plan_and_only_yes_applies(cli: Run, live: Emulator,
         code, out, err = cli("apply", "--target", CNI, "--settings", settings(), ask=terminal)
         assert code == 1, answer
         assert terminal.prompts == [PROMPT]
-        assert f"+ create routeTable {APPGW_TABLE}" in out and "Plan: 8 to create" in out
+        assert f"+ create routeTable {shorten_ids(APPGW_TABLE)}" in out and "Plan: 8 to create" in out
         assert err.splitlines() == ["error: apply cancelled: only 'yes' approves the plan; nothing was written"]
         assert arm_writes(live) == []
 

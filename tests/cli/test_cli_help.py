@@ -29,7 +29,7 @@ def help_of(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_each_subcommand_explains_itself(capsys: pytest.CaptureFixture[str], command: str) -> None:
     text = help_of(capsys, command)
     assert " ".join(DESCRIPTIONS[command].split()) in text
-    assert f"example: python -m remediation {command}" in text
+    assert f"example: aks-remediation {command}" in text
     assert "exit codes: 0 " in text and " 1 error" in text
     assert "settings read: REMEDIATION_SCOPE, FIREWALL_ID (required)" in text
     assert "az login" in text
@@ -42,7 +42,8 @@ def test_exit_code_3_and_2_are_explained_where_they_happen(capsys: pytest.Captur
         text = help_of(capsys, command)
         assert "; 2 " in text and "(with --detailed-exitcode)" in text
     top = help_of(capsys)
-    assert "exit codes: 0 success, 1 error, 2 changes (with --detailed-exitcode), 3 named target skipped" in top
+    assert ("exit codes: 0 success, 1 error or a blocking conflict (one 'blocked:' line says why), 2 changes "
+            "(with --detailed-exitcode), 3 named target skipped") in top
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,9 +14,9 @@ from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, arm_writes
 STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason"}
 
 
-def status(cli: Run, settings: str, *extra: str) -> tuple[int, dict]:
+def status(cli: Run, settings: str, *extra: str, codes: tuple[int, ...] = (0, 2)) -> tuple[int, dict]:
     code, out, err = cli("status", "--settings", settings, "--output", "json", *extra)
-    assert code in (0, 2), err
+    assert code in codes, err
     document: dict = json.loads(out)
     return code, document
 
@@ -53,7 +53,9 @@ def test_drift_and_a_foreign_route_show_up(cli: Run, live: Emulator, settings: C
     live.delete_foreign(f"{CUSTOMER_TABLE}/routes/rmd-appgw-10-1-4-0-24")
     live.put_foreign(f"{CUSTOMER_TABLE}/routes/to-appgw", {"properties": {
         "addressPrefix": "10.1.4.0/24", "nextHopType": "VnetLocal"}})
-    _, document = status(cli, settings())
+    # A conflicted cluster is blocked, not merely non-compliant: exit 1 with one `blocked:` line (docs/cli.md).
+    code, document = status(cli, settings(), codes=(1,))
+    assert code == 1
     cni = next(c for c in document["clusters"] if c["id"].lower() == CNI.lower())
     assert cni["state"] == "conflicted"
     assert ("route rmd-spoke-10-2-0-0-16 (10.2.0.0/16 -> VirtualAppliance 10.0.1.4) is missing on route table "

@@ -10,6 +10,7 @@ outside the repository, with nothing of the repository on sys.path.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -80,17 +81,46 @@ def test_the_console_script_and_python_dash_m_print_the_version(installed: Insta
     assert installed.run(installed.python, "-m", "remediation", "--version").stdout.strip() == expected
 
 
+def _pins() -> dict[str, str]:
+    """name -> exact version, from the Function app's requirements.txt and the CLI's requirements-cli.txt."""
+    pins = {}
+    for name in ("requirements.txt", "requirements-cli.txt"):
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                package, _, version = line.strip().partition("==")
+                pins[package.lower()] = version
+    return pins
+
+
 def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> None:
-    out = installed.run(installed.python, "-c", "import json, remediation, emulator, importlib.metadata as m; "
-                        "print(json.dumps([remediation.__file__, emulator.__file__, "
+    out = installed.run(installed.python, "-c", "import json, remediation, aks_remediation_emulator as e, "
+                        "importlib.metadata as m; print(json.dumps([remediation.__file__, e.__file__, "
                         "m.version('aks-egress-remediation'), m.requires('aks-egress-remediation')]))")
     module, emulator_module, version, requires = json.loads(out.stdout)
     assert Path(module).is_relative_to(installed.venv) and Path(emulator_module).is_relative_to(installed.venv)
     assert version == remediation.__version__
-    pins = {line.strip() for name in ("requirements.txt", "requirements-cli.txt")
-            for line in (ROOT / name).read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith("#")}
-    assert pins == set(requires)
+    # Compatible ranges, not pins: each from the tested version (requirements*.txt) up to the next major.
+    pins = _pins()
+    ranges = {}
+    for requirement in requires:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        low, high = re.search(r">=([0-9.]+)", requirement), re.search(r"<([0-9]+)(?:,|$)", requirement)
+        assert name and low and high and "==" not in requirement, requirement
+        ranges[name.group(0).lower()] = (low.group(1), high.group(1))
+        assert high.group(1) == str(int(low.group(1).split(".")[0]) + 1), requirement
+    assert {name: low for name, (low, _) in ranges.items()} == {
+        name: version for name, version in pins.items()
+        if name not in {"azure-functions-runtime", "azurefunctions-extensions-base"}}  # the host's worker
+
+
+def test_the_wheel_ships_no_bare_emulator_package(installed: Installed) -> None:
+    """The emulator is `aks_remediation_emulator` in site-packages; a top-level `emulator` is not installed."""
+    site = Path(installed.run(installed.python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
+                .stdout.strip())
+    assert (site / "aks_remediation_emulator" / "__init__.py").exists()
+    assert not (site / "emulator").exists()
+    proc = installed.run(installed.python, "-c", "import emulator", check=False)
+    assert proc.returncode != 0 and "No module named 'emulator'" in proc.stderr
 
 
 def test_the_installed_cli_plans_against_a_seeded_emulator_from_another_directory(installed: Installed) -> None:
