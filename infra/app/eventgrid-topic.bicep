@@ -35,4 +35,6 @@ resource existingTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = 
 }
 
 output name string = systemTopicName
-output principalId string = createSystemTopic ? newTopic.identity.principalId : existingTopic.identity.principalId
+// A reused topic must carry a system-assigned identity: it writes the dead letters and sends to the queue.
+// Without one, stop with the reason instead of dereferencing null.
+output principalId string = createSystemTopic ? newTopic.identity.principalId : (existingTopic.identity.?principalId ?? fail('WATCHED_SUBSCRIPTIONS: the reused system topic has no system-assigned identity; enable it (az eventgrid system-topic update --identity systemassigned) or let the deployment create the topic.'))

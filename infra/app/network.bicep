@@ -23,6 +23,15 @@ param appSubnetPrefix string
 @description('Prefix of the private endpoint subnet.')
 param privateEndpointSubnetPrefix string
 
+@description('Hub VNet to peer with (the app reaches ARM through the hub firewall); empty: no peering (appVnetEgress external).')
+param hubVnetId string = ''
+
+@description('Private IP of the hub firewall: next hop of the app subnet default route; empty: no route table.')
+param hubFirewallPrivateIp string = ''
+
+var peerToHub = !empty(hubVnetId)
+var routeThroughHub = !empty(hubFirewallPrivateIp)
+
 // No inbound rule beyond Azure's defaults: nothing on the internet reaches either subnet, and the private
 // endpoints only answer inside the VNet (and peered networks).
 resource appNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
@@ -40,6 +49,27 @@ resource endpointNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   tags: tags
   properties: {
     securityRules: []
+  }
+}
+
+// The app's egress to ARM and Entra ID: everything leaves through the hub firewall, which must allow the
+// AzureResourceManager and AzureActiveDirectory service tags (docs/deploy.md section 1).
+resource appRoutes 'Microsoft.Network/routeTables@2024-05-01' = if (routeThroughHub) {
+  name: '${name}-app-rt'
+  location: location
+  tags: tags
+  properties: {
+    disableBgpRoutePropagation: true
+    routes: [
+      {
+        name: 'default-via-hub-firewall'
+        properties: {
+          addressPrefix: '0.0.0.0/0'
+          nextHopType: 'VirtualAppliance'
+          nextHopIpAddress: hubFirewallPrivateIp
+        }
+      }
+    ]
   }
 }
 
@@ -72,6 +102,10 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
           ]
           privateEndpointNetworkPolicies: 'Enabled'
           defaultOutboundAccess: false
+          // No default outbound access: ARM (and Entra ID) are reached through the hub firewall.
+          routeTable: routeThroughHub ? {
+            id: appRoutes.id
+          } : null
         }
       }
       {
@@ -93,3 +127,18 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
 output vnetId string = vnet.id
 output appSubnetId string = vnet.properties.subnets[0].id
 output privateEndpointSubnetId string = vnet.properties.subnets[1].id
+
+// The spoke side of the hub peering (the hub side: hub-peering.bicep, or the hub team).
+resource toHub 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@2024-05-01' = if (peerToHub) {
+  parent: vnet
+  name: 'to-hub'
+  properties: {
+    remoteVirtualNetwork: {
+      id: hubVnetId
+    }
+    allowVirtualNetworkAccess: true
+    allowForwardedTraffic: true
+    allowGatewayTransit: false
+    useRemoteGateways: false
+  }
+}
