@@ -272,13 +272,10 @@ param driftSchedule string = '0 */15 * * * *'
 @maxValue(146000)
 param auditRetentionDays int = 365
 
-@description('true: lock the audit container\'s retention policy (it can then only be extended, never shortened or removed; what a regulator asks for). Start with false in a trial.')
-param lockAuditRetention bool = false
-
 @description('Email addresses of the action group that receives the alerts (dead letters, poison messages, failed runs). Empty: alerts fire without a notification (visible in Azure Monitor).')
 param alertEmails array = []
 
-@description('Resource id of an existing Azure Monitor Private Link Scope (a hub that owns the estate\'s AMPLS and its DNS) to add the workspace and Application Insights to. Empty: the deployment creates one.')
+@description('PRIVATE_LINK_SCOPE_ID: resource id of an existing Azure Monitor Private Link Scope (a hub that owns the estate\'s AMPLS and its DNS) to add the workspace and Application Insights to. Empty: the deployment creates one.')
 param privateLinkScopeId string = ''
 
 @allowed([
@@ -492,6 +489,8 @@ module monitoring 'app/monitoring.bicep' = {
     logAnalyticsName: 'log-${resourceToken}'
     applicationInsightsName: 'appi-${resourceToken}'
     privateLinkScopeName: 'pls-${resourceToken}'
+    createPrivateLinkScope: empty(privateLinkScopeId)
+    accessMode: privateLinkScopeAccessMode
     publicNetworkAccess: publicNetworkAccess
     location: location
     tags: allTags
@@ -544,6 +543,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: allTags
     deploymentContainerName: deploymentContainerName
+    auditRetentionDays: auditRetentionDays
     publicNetworkAccess: publicNetworkAccess
     labAllowedIpRanges: labIpRanges
   }
@@ -617,7 +617,22 @@ module eventsQueueEndpoint 'app/private-endpoint.bicep' = {
   ]
 }
 
-module monitoringEndpoint 'app/private-endpoint.bicep' = {
+var reuseLinkScope = !empty(privateLinkScopeId)
+var linkScopeParts = split(privateLinkScopeId, '/')
+
+// A reused (hub) scope already has its private endpoint and zones; only the app's resources join it.
+module linkScope 'app/ampls-link.bicep' = if (reuseLinkScope) {
+  name: 'ampls-link-${resourceToken}'
+  scope: resourceGroup(reuseLinkScope ? linkScopeParts[2] : subscription().subscriptionId, reuseLinkScope ? linkScopeParts[4] : appResourceGroupName)
+  params: {
+    privateLinkScopeName: reuseLinkScope ? last(linkScopeParts) : ''
+    workspaceId: monitoring.outputs.logAnalyticsId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    nameSuffix: resourceToken
+  }
+}
+
+module monitoringEndpoint 'app/private-endpoint.bicep' = if (!reuseLinkScope) {
   name: 'pe-ampls-${resourceToken}'
   scope: rg
   params: {
@@ -736,6 +751,32 @@ module appRbac 'app/rbac.bicep' = {
   }
 }
 
+module diagnostics 'app/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.logAnalyticsId
+    functionAppName: api.outputs.name
+    storageAccountName: storage.outputs.name
+    eventsStorageAccountName: eventsStorage.outputs.name
+    resultTopicName: createResultTopic ? resultTopic.outputs.name : ''
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: allTags
+    workspaceId: monitoring.outputs.logAnalyticsId
+    eventsStorageAccountName: eventsStorage.outputs.name
+    deadLetterContainerName: eventsStorage.outputs.deadLetterContainerName
+    namePrefix: 'aks-remediation-${resourceToken}'
+    alertEmails: alertEmails
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Least privilege, split by where it is needed (remediation/core/operations.py): the spoke role at each
 // remediated scope, the hub role on each firewall, each firewall policy and each extra hub scope, at that
@@ -825,6 +866,7 @@ module systemTopics 'app/eventgrid-topic.bicep' = [for (w, i) in watched: {
     systemTopicName: (w.?systemTopicName) ?? 'evgt-arm-${resourceToken}'
     createSystemTopic: (w.?createSystemTopic) ?? true
     tags: allTags
+    workspaceId: monitoring.outputs.logAnalyticsId
   }
   dependsOn: [
     rg

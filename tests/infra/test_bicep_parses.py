@@ -31,6 +31,9 @@ EXPECTED_MODULES = {
     "app/identity.bicep",
     "app/role-assignment-resource.bicep",
     "app/hub-peering.bicep",
+    "app/diagnostics.bicep",
+    "app/alerts.bicep",
+    "app/ampls-link.bicep",
 }
 
 

@@ -157,8 +157,13 @@ def test_private_dns_zones_cover_every_endpoint(bicep_files: list[BicepFile]) ->
 def test_telemetry_only_through_the_private_link_scope(bicep_files: list[BicepFile]) -> None:
     monitoring = _file(bicep_files, "app/monitoring.bicep")
     (scope,) = [s for _, s in resources_of_type([monitoring], "Microsoft.Insights/privateLinkScopes")]
-    assert scope["properties"]["accessModeSettings"] == {"ingestionAccessMode": "PrivateOnly",
-                                                         "queryAccessMode": "PrivateOnly"}
+    # PrivateOnly unless the deployer chooses Open (docs/deploy.md section 1.2).
+    assert scope["properties"]["accessModeSettings"] == {"ingestionAccessMode": "accessMode",
+                                                         "queryAccessMode": "accessMode"}
+    assert monitoring.parameters["accessMode"]["default"] == "PrivateOnly"
+    main = _main(bicep_files)
+    assert main.parameters["privateLinkScopeAccessMode"]["default"] == "PrivateOnly"
+    assert body(main.document["modules"]["monitoring"])["params"]["accessMode"] == "privateLinkScopeAccessMode"
     scoped = [s["properties"]["linkedResourceId"] for _, s in
               resources_of_type([monitoring], "Microsoft.Insights/privateLinkScopes/scopedResources")]
     assert len(scoped) == 2

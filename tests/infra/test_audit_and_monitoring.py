@@ -1,0 +1,79 @@
+"""Audit and monitoring, read offline from the templates: the diagnostic settings send what an auditor and
+an operator need to the workspace, the three alerts watch dead letters, poison messages and failed runs,
+and the audit container is under a time-based retention policy that only allows appends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from remediation.storage import AUDIT_CONTAINER, POISON_QUEUE_NAME
+from remediation.triggers.eventgrid_queue import EVENT_POISON_QUEUE_NAME
+from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type
+
+DIAGNOSTIC = "Microsoft.Insights/diagnosticSettings"
+
+
+def _file(bicep_files: list[BicepFile], relative: str) -> BicepFile:
+    return next(b for b in bicep_files if b.path == INFRA_DIR / relative)
+
+
+def _categories(bicep: BicepFile, setting: dict[str, Any], key: str) -> set[str]:
+    return {entry["category"] for entry in bicep.resolve(setting["properties"].get(key, []))
+            if entry["enabled"] is True}
+
+
+def test_diagnostic_settings_cover_app_storage_topics_and_workspace(bicep_files: list[BicepFile]) -> None:
+    diagnostics = _file(bicep_files, "app/diagnostics.bicep")
+    by_scope = {s["scope"]: s for _, s in resources_of_type([diagnostics], DIAGNOSTIC)}
+    assert _categories(diagnostics, by_scope["site"], "logs") == {"FunctionAppLogs"}
+    storage_logs = {"StorageRead", "StorageWrite", "StorageDelete"}
+    for service in ("appBlobs", "appQueues", "appTables", "eventsBlobs", "eventsQueues"):
+        assert _categories(diagnostics, by_scope[service], "logs") == storage_logs, service
+    for account in ("appStorage", "eventsStorage"):
+        assert _categories(diagnostics, by_scope[account], "metrics") == {"Transaction"}, account
+    assert _categories(diagnostics, by_scope["resultTopic"], "logs") == {"DeliveryFailures", "PublishFailures"}
+    assert _categories(diagnostics, by_scope["workspace"], "logs") == {"Audit"}
+    assert all(s["properties"]["workspaceId"] == "workspaceId" for s in by_scope.values())
+    topic = _file(bicep_files, "app/eventgrid-topic.bicep")
+    topic_settings = list(resources_of_type([topic], DIAGNOSTIC))
+    assert sorted(s["scope"] for _, s in topic_settings) == ["existingTopic", "newTopic"]
+    assert all(_categories(topic, s, "logs") == {"DeliveryFailures"} for _, s in topic_settings)
+
+
+def test_main_sends_diagnostics_to_the_app_workspace(bicep_files: list[BicepFile]) -> None:
+    main = _file(bicep_files, "main.bicep")
+    workspace = {"operator": {"type": "property_accessor", "operands": {
+        "operand_1": "monitoring", "operand_2": {"operator": {"type": "property_accessor", "operands": {
+            "operand_1": "outputs", "operand_2": "logAnalyticsId"}}}}}}
+    for module in ("diagnostics", "alerts", "systemTopics"):
+        assert body(main.document["modules"][module])["params"]["workspaceId"] == workspace, module
+
+
+def test_alerts_watch_dead_letters_poison_queues_and_failed_runs(bicep_files: list[BicepFile]) -> None:
+    alerts = _file(bicep_files, "app/alerts.bicep")
+    rules = {r["name"]: r for r in alerts.resolve("rules")}
+    assert set(rules) == {"dead-lettered-events", "poison-messages", "failed-runs"}
+    assert rules["dead-lettered-events"]["query"].startswith("StorageBlobLogs")
+    assert "${deadLetterContainerName}" in rules["dead-lettered-events"]["query"]
+    # both poison queues end in -poison (the host's naming), so one filter covers them
+    assert POISON_QUEUE_NAME.endswith("-poison") and EVENT_POISON_QUEUE_NAME.endswith("-poison")
+    assert rules["poison-messages"]["query"] == (
+        'StorageQueueLogs | where OperationName == "PutMessage" | where Uri has "-poison"')
+    assert rules["failed-runs"]["query"] == "AppRequests | where Success == false"
+    (rule,) = [r for _, r in resources_of_type([alerts], "Microsoft.Insights/scheduledQueryRules")]
+    criterion = rule["properties"]["criteria"]["allOf"][0]
+    assert (criterion["operator"], criterion["threshold"], criterion["timeAggregation"]) == ("GreaterThan", 0, "Count")
+    assert rule["properties"]["scopes"] == ["workspaceId"]
+
+
+def test_audit_container_is_append_only_under_retention(bicep_files: list[BicepFile]) -> None:
+    storage = _file(bicep_files, "app/storage.bicep")
+    assert storage.resolve("auditContainerName") == AUDIT_CONTAINER
+    (policy,) = [p for _, p in resources_of_type(
+        [storage], "Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies")]
+    assert policy["parent"] == "auditContainer" and policy["name"] == "default"
+    assert policy["properties"] == {"immutabilityPeriodSinceCreationInDays": "auditRetentionDays",
+                                    "allowProtectedAppendWrites": True}
+    main = _file(bicep_files, "main.bicep")
+    assert main.parameters["auditRetentionDays"]["default"] == 365
+    assert body(main.document["modules"]["storage"])["params"]["auditRetentionDays"] == "auditRetentionDays"
