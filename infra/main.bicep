@@ -69,6 +69,9 @@ param hubFirewallPrivateIp string = ''
 @description('true: also create the hub side of the peering (the deployer needs Network Contributor on the hub VNet); false: the hub team creates it (docs/deploy.md section 1).')
 param createHubPeering bool = true
 
+@description('ENDPOINT_CLIENT_PREFIXES: address ranges allowed through the private endpoint subnet NSG on 443 (operators calling the HTTP API, the host running scripts/deploy-private.sh). Created VNet only.')
+param endpointClientPrefixes array = []
+
 @description('Address space of the VNet the deployment creates when appSubnetId is empty.')
 param vnetAddressPrefix string = '10.90.0.0/24'
 
@@ -509,6 +512,7 @@ module network 'app/network.bicep' = if (empty(appSubnetId)) {
     privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
     hubVnetId: appVnetEgress == 'hubPeering' ? hubVnetId : ''
     hubFirewallPrivateIp: appVnetEgress == 'hubPeering' ? hubFirewallPrivateIp : ''
+    endpointClientPrefixes: endpointClientPrefixes
   }
 }
 

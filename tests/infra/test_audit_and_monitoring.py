@@ -77,3 +77,34 @@ def test_audit_container_is_append_only_under_retention(bicep_files: list[BicepF
     main = _file(bicep_files, "main.bicep")
     assert main.parameters["auditRetentionDays"]["default"] == 365
     assert body(main.document["modules"]["storage"])["params"]["auditRetentionDays"] == "auditRetentionDays"
+
+
+def test_tls_13_where_the_resource_accepts_it(bicep_files: list[BicepFile]) -> None:
+    """The site and its SCM endpoint require TLS 1.3 (1.2 only under the Event Grid webhook opt-in); storage
+    stays at TLS1_2, the highest minimum its API takes (docs/deploy.md section 8)."""
+    api = _file(bicep_files, "app/api.bicep")
+    (site,) = [s for _, s in resources_of_type([api], "Microsoft.Web/sites")]
+    for key in ("minTlsVersion", "scmMinTlsVersion"):
+        operands = site["properties"]["siteConfig"][key]["operator"]["operands"]
+        assert (operands["condition"], operands["true_value"], operands["false_value"]) == (
+            "eventGridWebhook", "1.2", "1.3"), key
+    for _, account in resources_of_type(bicep_files, "Microsoft.Storage/storageAccounts"):
+        assert account["properties"]["minimumTlsVersion"] == "TLS1_2"
+
+
+def test_both_subnets_have_explicit_rules(bicep_files: list[BicepFile]) -> None:
+    network = _file(bicep_files, "app/network.bicep")
+    outbound = {t["name"]: t["destination"] for t in network.resolve("appOutboundTargets")}
+    assert outbound == {"allow-private-endpoints": "privateEndpointSubnetPrefix",
+                        "allow-arm": "AzureResourceManager", "allow-entra-id": "AzureActiveDirectory"}
+    for name in ("denyAllInbound", "denyAllOutbound"):
+        rule = network.resolve(name)["properties"]
+        assert (rule["access"], rule["priority"], rule["destinationAddressPrefix"]) == ("Deny", 4096, "*")
+    from_app = network.resolve("endpointFromApp")["properties"]
+    assert (from_app["sourceAddressPrefix"], from_app["destinationPortRange"]) == ("appSubnetPrefix", "443")
+    nsgs = {b["name"]: b for _, b in resources_of_type([network], "Microsoft.Network/networkSecurityGroups")}
+    assert len(nsgs) == 2
+    for nsg in nsgs.values():
+        rules = nsg["properties"]["securityRules"]["function"]
+        assert rules["type"] == "concat"
+        assert list(rules["parameters"].values())[-1] == ["denyAllInbound", "denyAllOutbound"]
