@@ -1,7 +1,7 @@
 #!/bin/sh
 # Lock the time-based retention policy of the audit container (infra/app/storage.bicep). IRREVERSIBLE:
 # a locked policy can only be extended; the container and the storage account cannot be deleted while a
-# blob is under retention. Run once the retention period is agreed with the auditors (docs/deploy.md 6.2).
+# blob is under retention. Run once the retention period is agreed with the auditors (docs/deploy.md section 13.2).
 # Needs Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies/lock/action
 # (e.g. Storage Account Contributor) on the app's storage account.
 set -eu

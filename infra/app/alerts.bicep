@@ -1,7 +1,7 @@
 // Alerts an operator must see: an event Event Grid gave up on (a dead-letter blob in the events account),
 // a message the Functions host moved to a poison queue (after its last attempt), and a failed function run.
 // Log search alerts over the diagnostic logs (diagnostics.bicep) and Application Insights' requests, all in
-// the app's workspace. Queries and their tables: docs/deploy.md section 6.3.
+// the app's workspace. Queries and their tables: docs/deploy.md section 13.3.
 targetScope = 'resourceGroup'
 
 @description('Azure region of the alert rules (the workspace region).')

@@ -154,7 +154,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // via their private endpoints.
     virtualNetworkSubnetId: appSubnetId
     siteConfig: {
-      // TLS 1.3 on the site and its SCM endpoint (SupportedTlsVersions lists 1.3, docs/deploy.md section 8).
+      // TLS 1.3 on the site and its SCM endpoint (SupportedTlsVersions lists 1.3, docs/deploy.md section 14).
       // The webhook opt-in keeps 1.2: Event Grid's TLS 1.3 support for webhook delivery is not confirmed.
       minTlsVersion: eventGridWebhook ? '1.2' : '1.3'
       scmMinTlsVersion: eventGridWebhook ? '1.2' : '1.3'

@@ -2,7 +2,7 @@
 // Analytics workspace (reached through the private link scope): the Function app's own logs, the reads,
 // writes and deletes on both storage accounts (the audit table and trail, the queues, the dead letters),
 // the result topic's delivery and publish failures, and the workspace's own query audit. The system topics'
-// DeliveryFailures are set where the topics live (eventgrid-topic.bicep). Categories: docs/deploy.md 6.1.
+// DeliveryFailures are set where the topics live (eventgrid-topic.bicep). Categories: docs/deploy.md section 13.1.
 targetScope = 'resourceGroup'
 
 @description('Log Analytics workspace resource id.')

@@ -147,7 +147,7 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
 // writes. The app appends one JSON line per run to the hour's append blob; no one, the app included, can
 // change or delete a blob until it is auditRetentionDays old. Lock the policy for regulated use
 // (scripts/lock-audit-retention.sh): a locked policy can only be extended, never shortened or removed
-// (docs/deploy.md section 6.2).
+// (docs/deploy.md section 13.2).
 resource auditContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: auditContainerName

@@ -11,7 +11,7 @@ counts as columns (`compliant`, `compliantClusters`, `nonCompliantClusters`, `sk
 Trail: when given a container (`AUDIT_CONTAINER`), every audit row is also appended as one JSON line to an
 append blob per hour (`YYYY/MM/DD/HH.jsonl`). infra/app/storage.bicep puts that container under a
 time-based retention policy with protected append writes: the app can add lines but nobody can change or
-delete a blob before the retention ends (docs/deploy.md section 6.2). The table stays the queryable copy.
+delete a blob before the retention ends (docs/deploy.md section 13.2). The table stays the queryable copy.
 
 Status: one row per request id (PartitionKey = request id, RowKey = "status"), read by
 `GET /api/remediations/{id}`. Table string properties hold at most 64 KiB (32 K UTF-16 units); large JSON

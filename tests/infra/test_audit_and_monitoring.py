@@ -81,7 +81,7 @@ def test_audit_container_is_append_only_under_retention(bicep_files: list[BicepF
 
 def test_tls_13_where_the_resource_accepts_it(bicep_files: list[BicepFile]) -> None:
     """The site and its SCM endpoint require TLS 1.3 (1.2 only under the Event Grid webhook opt-in); storage
-    stays at TLS1_2, the highest minimum its API takes (docs/deploy.md section 8)."""
+    stays at TLS1_2, the highest minimum its API takes (docs/deploy.md section 14)."""
     api = _file(bicep_files, "app/api.bicep")
     (site,) = [s for _, s in resources_of_type([api], "Microsoft.Web/sites")]
     for key in ("minTlsVersion", "scmMinTlsVersion"):
