@@ -319,6 +319,8 @@ var policyIds = [for f in firewallPolicyIds: endsWith(f, '/') ? substring(f, 0, 
 var extraHubScopes = [for s in additionalRoleScopes: endsWith(s, '/') ? substring(s, 0, length(s) - 1) : s]
 // /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/azureFirewalls/{name}
 var firewallIdParts = split(allFirewallIds[0], '/')
+// The subscription of the first firewall (a malformed id stops at guardFirewallIds, not at an index error).
+var firewallSubscriptionId = (length(firewallIdParts) > 2) ? firewallIdParts[2] : subscription().subscriptionId
 // Where the hub role is assigned: on each firewall, each firewall policy and each extra scope, at exactly
 // that scope (a resource id: on the resource; a resource group or subscription: there).
 var hubScopes = union(allFirewallIds, policyIds, extraHubScopes)
@@ -329,8 +331,8 @@ var hubAssignableScopes = union(hubAssignableScopeList, hubAssignableScopeList)
 var hubScopeKeys = [for s in hubScopes: toLower(s)]
 // Every subscription and resource group that holds a hub scope: the spoke role (route tables, subnets) is
 // never assigned at one of them, whatever its spelling.
-var hubSubscriptionKeys = [for s in hubScopes: toLower(concat('/subscriptions/', split(s, '/')[2]))]
-var hubResourceGroupKeys = [for s in hubScopes: (length(split(s, '/')) > 3) ? toLower(concat('/subscriptions/', split(s, '/')[2], '/resourceGroups/', split(s, '/')[4])) : toLower(s)]
+var hubSubscriptionKeys = [for s in hubScopes: (length(split(s, '/')) > 2) ? toLower(concat('/subscriptions/', split(s, '/')[2])) : toLower(s)]
+var hubResourceGroupKeys = [for s in hubScopes: (length(split(s, '/')) > 4) ? toLower(concat('/subscriptions/', split(s, '/')[2], '/resourceGroups/', split(s, '/')[4])) : toLower(s)]
 var hubContainerKeys = union(hubSubscriptionKeys, hubResourceGroupKeys)
 var spokeScopes = [for s in remediationScope: endsWith(s, '/') ? substring(s, 0, length(s) - 1) : s]
 var spokeScopeKeys = [for s in spokeScopes: toLower(s)]
@@ -352,7 +354,7 @@ var policyIdErrors = [for f in policyIds: (length(split(f, '/')) == 9) ? ((toLow
 var hubScopeErrors = [for s in extraHubScopes: ((length(split(s, '/')) == 3) || (length(split(s, '/')) == 5)) ? 0 : ((length(split(s, '/')) == 9) ? (contains(supportedHubResourceTypes, toLower(split(s, '/')[7])) ? 0 : 1) : 1)]
 var spokeScopeErrors = [for s in spokeScopes: ((length(split(s, '/')) == 3) || (length(split(s, '/')) == 5)) ? 0 : 1]
 var spokeSubscriptionKeys = [for s in spokeScopeKeys: (length(split(s, '/')) == 3) ? s : '']
-var scopeSubscriptionKeys = [for s in union(spokeScopes, hubScopes): toLower(split(s, '/')[2])]
+var scopeSubscriptionKeys = [for s in union(spokeScopes, hubScopes): (length(split(s, '/')) > 2) ? toLower(split(s, '/')[2]) : toLower(s)]
 var watchedSubscriptionKeys = [for w in watched: toLower(w.subscriptionId)]
 var distinctScopeSubscriptions = union(scopeSubscriptionKeys, scopeSubscriptionKeys)
 
@@ -791,7 +793,7 @@ module alerts 'app/alerts.bicep' = {
 // used.
 module spokeRole 'app/spoke-role.bicep' = {
   name: 'spoke-role-${resourceToken}'
-  scope: subscription(split(spokeScopes[0], '/')[2])
+  scope: subscription((length(split(spokeScopes[0], '/')) > 2) ? split(spokeScopes[0], '/')[2] : subscription().subscriptionId)
   params: {
     roleName: 'AKS egress remediator, spokes (${environmentName})'
     assignableScopes: spokeScopes
@@ -800,7 +802,7 @@ module spokeRole 'app/spoke-role.bicep' = {
 
 module hubRole 'app/hub-role.bicep' = {
   name: 'hub-role-${resourceToken}'
-  scope: subscription(firewallIdParts[2])
+  scope: subscription(firewallSubscriptionId)
   params: {
     roleName: 'AKS egress remediator, hub (${environmentName})'
     assignableScopes: hubAssignableScopes

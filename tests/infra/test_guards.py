@@ -128,3 +128,21 @@ def test_spoke_role_skips_a_hub_resource_group_whatever_its_spelling(main: Bicep
     spelled = f"/subscriptions/{HUB_SUB}/resourcegroups/RG-HUB/"
     keys = _evaluate(main, "spokeScopeKeys", remediationScope=[spelled])
     assert keys[0] in containers
+
+
+@pytest.mark.parametrize("changes", [
+    {"firewallId": "fw-hub"},
+    {"firewallIds": ["/subscriptions"]},
+    {"firewallPolicyIds": ["pol"]},
+    {"remediationScope": ["rg-spoke"]},
+    {"additionalRoleScopes": ["/subscriptions/x/resourceGroups"]},
+])
+def test_a_malformed_id_ends_in_a_guard_message_not_an_index_error(main: BicepFile, changes: dict[str, Any]) -> None:
+    """ARM may evaluate the guards in any order: each one, alone, either passes or fails with its message."""
+    failed = 0
+    for name in sorted(n for n in main.variables if n.startswith("guard")):
+        try:
+            _evaluate(main, name, **changes)
+        except GuardFailed:
+            failed += 1
+    assert failed >= 1
