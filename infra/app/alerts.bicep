@@ -63,7 +63,7 @@ var rules = [
   }
 ]
 
-resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in rules: {
+resource alertRules 'Microsoft.Insights/scheduledQueryRules@2021-08-01' = [for rule in rules: {
   name: '${namePrefix}-${rule.name}'
   location: location
   tags: tags
