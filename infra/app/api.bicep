@@ -1,6 +1,7 @@
 // The Function app on the Flex Consumption plan (Functions v4, Python 3.13, Linux), running as the
-// user-assigned identity main.bicep creates and grants first. Flex is the plan to use: Linux Consumption retires 2028-09-30 and has a 10 min timeout
-// cap, while a firewall update alone takes 3-5 min (docs/platform-notes.md section 4).
+// user-assigned identity main.bicep creates and grants first. Flex is the plan to use: Linux Consumption
+// retires 2028-09-30 and has a 10 min timeout cap, while a firewall update alone takes 3-5 min
+// (docs/platform-notes.md section 4).
 //
 // Private by default: VNet-integrated into appSubnetId (outbound: ARM, and storage, telemetry and the
 // result topic through their private endpoints), public network access disabled (inbound only through
