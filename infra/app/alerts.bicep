@@ -1,5 +1,6 @@
 // Alerts an operator must see: an event Event Grid gave up on (a dead-letter blob in the events account),
-// a message the Functions host moved to a poison queue (after its last attempt), and a failed function run.
+// a message the Functions host moved to a poison queue (after its last attempt), an audit record that was
+// not stored, and a failed function run.
 // Log search alerts over the diagnostic logs (diagnostics.bicep) and Application Insights' requests, all in
 // the app's workspace. Queries and their tables: docs/deploy.md section 13.3.
 targetScope = 'resourceGroup'
@@ -54,6 +55,12 @@ var rules = [
     description: 'The Functions host moved a message to a poison queue after its last attempt: a remediation request or an event was not processed.'
     severity: 1
     query: 'StorageQueueLogs | where OperationName == "PutMessage" | where Uri has "-poison"'
+  }
+  {
+    name: 'audit-write-failures'
+    description: 'An audit record was not stored (remediation/triggers/queue.py logs it and does not re-run the reconcile): the audit trail has a gap; the trace names the request.'
+    severity: 1
+    query: 'AppTraces | where SeverityLevel >= 3 | where Message startswith "audit record of request"'
   }
   {
     name: 'failed-runs'

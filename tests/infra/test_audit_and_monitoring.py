@@ -1,5 +1,6 @@
 """Audit and monitoring, read offline from the templates: the diagnostic settings send what an auditor and
-an operator need to the workspace, the three alerts watch dead letters, poison messages and failed runs,
+an operator need to the workspace, the alerts watch dead letters, poison messages, lost audit records
+and failed runs,
 and the audit container is under a time-based retention policy that only allows appends."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import Any
 
 from remediation.storage import AUDIT_CONTAINER, POISON_QUEUE_NAME
 from remediation.triggers.eventgrid_queue import EVENT_POISON_QUEUE_NAME
-from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type
+from tests.infra.bicep_model import INFRA_DIR, REPO_ROOT, BicepFile, body, resources_of_type
 
 DIAGNOSTIC = "Microsoft.Insights/diagnosticSettings"
 
@@ -52,7 +53,11 @@ def test_main_sends_diagnostics_to_the_app_workspace(bicep_files: list[BicepFile
 def test_alerts_watch_dead_letters_poison_queues_and_failed_runs(bicep_files: list[BicepFile]) -> None:
     alerts = _file(bicep_files, "app/alerts.bicep")
     rules = {r["name"]: r for r in alerts.resolve("rules")}
-    assert set(rules) == {"dead-lettered-events", "poison-messages", "failed-runs"}
+    assert set(rules) == {"dead-lettered-events", "poison-messages", "audit-write-failures", "failed-runs"}
+    # the message the queue worker logs when an audit row is lost (remediation/triggers/queue.py _audit)
+    worker = (REPO_ROOT / "remediation" / "triggers" / "queue.py").read_text(encoding="utf-8")
+    assert 'log.error("audit record of request %s not stored' in worker
+    assert rules["audit-write-failures"]["query"].endswith('Message startswith "audit record of request"')
     assert rules["dead-lettered-events"]["query"].startswith("StorageBlobLogs")
     assert "${deadLetterContainerName}" in rules["dead-lettered-events"]["query"]
     # both poison queues end in -poison (the host's naming), so one filter covers them
