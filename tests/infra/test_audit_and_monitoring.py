@@ -1,7 +1,6 @@
 """Audit and monitoring, read offline from the templates: the diagnostic settings send what an auditor and
 an operator need to the workspace, the alerts watch dead letters, poison messages, lost audit records
-and failed runs,
-and the audit container is under a time-based retention policy that only allows appends."""
+and failed runs, and the audit container is under a time-based retention policy that only allows appends."""
 
 from __future__ import annotations
 
