@@ -418,12 +418,14 @@ var zonesOfCloud = cloudZones[environment().name]
 var blobZone = 'privatelink.blob.${environment().suffixes.storage}'
 var queueZone = 'privatelink.queue.${environment().suffixes.storage}'
 var tableZone = 'privatelink.table.${environment().suffixes.storage}'
+// With a reused (hub) private link scope the monitor zones are the hub's: empty copies linked to the app
+// VNet would hide its records, so none are created here (docs/deploy.md section 1.2).
 var privateDnsZoneNames = union([
   blobZone
   queueZone
   tableZone
   zonesOfCloud.sites
-], zonesOfCloud.monitor, createResultTopic ? [
+], empty(privateLinkScopeId) ? zonesOfCloud.monitor : [], createResultTopic ? [
   zonesOfCloud.eventGrid
 ] : [])
 var zoneGroupId = empty(privateDnsZoneResourceGroupId) ? rg.id : privateDnsZoneResourceGroupId
