@@ -29,6 +29,9 @@ param resourceGroupName string = ''
 @description('Tags added to every resource this deployment creates.')
 param tags object = {}
 
+@description('FLEX_RUNTIME_CHECKED_LOCATION: the region in which Flex Consumption was confirmed to offer Python 3.13 (scripts/preflight.sh sets it from az functionapp list-flexconsumption-runtimes). The deployment stops unless it names this deployment\'s location.')
+param flexRuntimeCheckedLocation string = ''
+
 @description('Upper bound of Flex Consumption instances.')
 @minValue(40)
 @maxValue(1000)
@@ -49,6 +52,25 @@ param appSubnetId string = ''
 
 @description('Existing subnet for the private endpoints, in the same VNet as appSubnetId. Empty: the one of the created VNet.')
 param privateEndpointSubnetId string = ''
+
+@allowed([
+  'hubPeering'
+  'external'
+])
+@description('How the VNet the deployment creates (appSubnetId empty) reaches ARM. hubPeering: peer it to hubVnetId and route 0.0.0.0/0 to hubFirewallPrivateIp (the hub firewall must allow AzureResourceManager and AzureActiveDirectory). external: the deployer connects it (vWAN hub connection, AVNM, NAT gateway) before the app runs.')
+param appVnetEgress string = 'hubPeering'
+
+@description('HUB_VNET_ID: resource id of the hub VNet the created VNet peers with (appVnetEgress hubPeering).')
+param hubVnetId string = ''
+
+@description('HUB_FIREWALL_PRIVATE_IP: private IP of the hub firewall, next hop of the app subnet default route (appVnetEgress hubPeering).')
+param hubFirewallPrivateIp string = ''
+
+@description('true: also create the hub side of the peering (the deployer needs Network Contributor on the hub VNet); false: the hub team creates it (docs/deploy.md section 1).')
+param createHubPeering bool = true
+
+@description('ENDPOINT_CLIENT_PREFIXES: address ranges allowed through the private endpoint subnet NSG on 443 (operators calling the HTTP API, the host running scripts/deploy-private.sh). Created VNet only.')
+param endpointClientPrefixes array = []
 
 @description('Address space of the VNet the deployment creates when appSubnetId is empty.')
 param vnetAddressPrefix string = '10.90.0.0/24'
@@ -85,10 +107,16 @@ param authClientId string = ''
 param remediationScope array
 
 @minLength(1)
-@description('FIREWALL_ID: resource id of the central Azure Firewall. The hub role is assigned at its resource group.')
+@description('FIREWALL_ID: resource id of the central Azure Firewall (the one-firewall form). The hub role is assigned on the firewall itself.')
 param firewallId string
 
-@description('More hub scopes for the hub role when the firewall policy or the P2S VPN gateway live outside the firewall resource group (subscription or resource-group ids).')
+@description('FIREWALL_IDS: further Azure Firewall resource ids of the estate (VNet-hub firewalls, classic or policy-based, and AZFW_Hub firewalls of secured vWAN hubs). Each gets the hub role on itself; the app setting FIREWALL_IDS lists FIREWALL_ID and these.')
+param firewallIds array = []
+
+@description('FIREWALL_POLICY_IDS: resource id of the firewall policy of every policy-based firewall (az network firewall show --ids <id> --query firewallPolicy.id). The hub role is assigned on each policy, not on its resource group; required unless the firewalls are classic.')
+param firewallPolicyIds array = []
+
+@description('More hub scopes for the hub role: resource ids (a hub VNet or P2S VPN gateway, a parent firewall policy), resource-group or subscription ids. Each is assigned at exactly that scope.')
 param additionalRoleScopes array = []
 
 @description('true when the firewall is classic (rules inside the firewall, no firewall policy): the hub role then also holds azureFirewalls/write and the joins a firewall PUT is checked for.')
@@ -238,6 +266,28 @@ param remediationMode string = 'report'
 @description('DRIFT_SCHEDULE: NCRONTAB with seconds (6 fields) of the drift sweep timer.')
 param driftSchedule string = '0 */15 * * * *'
 
+// ---------------------------------------------------------------------------------------------------
+// Audit and monitoring
+// ---------------------------------------------------------------------------------------------------
+
+@description('Days each audit record is immutable (time-based retention of the audit container; 1-146000). Records cannot be changed or deleted before then, by anyone.')
+@minValue(1)
+@maxValue(146000)
+param auditRetentionDays int = 365
+
+@description('Email addresses of the action group that receives the alerts (dead letters, poison messages, failed runs). Empty: alerts fire without a notification (visible in Azure Monitor).')
+param alertEmails array = []
+
+@description('PRIVATE_LINK_SCOPE_ID: resource id of an existing Azure Monitor Private Link Scope (a hub that owns the estate\'s AMPLS and its DNS) to add the workspace and Application Insights to. Empty: the deployment creates one.')
+param privateLinkScopeId string = ''
+
+@allowed([
+  'PrivateOnly'
+  'Open'
+])
+@description('Query and ingestion access mode of a created private link scope. PrivateOnly: networks linked to it reach only its resources (take care before registering it in a hub\'s shared DNS zones). Open: they also reach other workspaces over their public endpoints.')
+param privateLinkScopeAccessMode string = 'PrivateOnly'
+
 @description('Create an Event Grid custom topic for result events and point RESULT_TOPIC_ENDPOINT at it.')
 param createResultTopic bool = false
 
@@ -252,19 +302,76 @@ var allTags = union(tags, {
   'azd-env-name': environmentName
 })
 var functionAppName = 'func-${resourceToken}'
+// Event Grid subscription names take 3-64 letters, digits and hyphens; azd environment names may also hold
+// _ . ( ) and run to 64 characters, so those become hyphens and the name is cut to 64.
+var environmentSlug = replace(replace(replace(replace(environmentName, '_', '-'), '.', '-'), '(', '-'), ')', '-')
+var eventSubscriptionName = concat('aks-remediation-', take(environmentSlug, 48))
 var deploymentContainerName = 'app-package-${resourceToken}'
 var resultTopicName = createResultTopic ? 'evgt-results-${resourceToken}' : ''
 
-// /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/azureFirewalls/{name}
-var firewallIdParts = split(firewallId, '/')
-var firewallResourceGroupId = '/subscriptions/${firewallIdParts[2]}/resourceGroups/${firewallIdParts[4]}'
+// Ids arrive from people: a trailing slash is dropped here, and every comparison below uses the lower-case
+// form (ARM ids are case-insensitive; '/resourcegroups/' and '/resourceGroups/' name the same scope).
 // union() also removes duplicates.
-var hubScopes = union([
-  firewallResourceGroupId
-], additionalRoleScopes)
-// The spoke role never lands on a hub scope, even if one is listed in remediationScope too: nothing may
-// write route tables or subnets on the hub.
-var spokeScopes = remediationScope
+var allFirewallIds = [for f in union([
+  firewallId
+], firewallIds): endsWith(f, '/') ? substring(f, 0, length(f) - 1) : f]
+var policyIds = [for f in firewallPolicyIds: endsWith(f, '/') ? substring(f, 0, length(f) - 1) : f]
+var extraHubScopes = [for s in additionalRoleScopes: endsWith(s, '/') ? substring(s, 0, length(s) - 1) : s]
+// /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/azureFirewalls/{name}
+var firewallIdParts = split(allFirewallIds[0], '/')
+// The subscription of the first firewall (a malformed id stops at guardFirewallIds, not at an index error).
+var firewallSubscriptionId = (length(firewallIdParts) > 2) ? firewallIdParts[2] : subscription().subscriptionId
+// Where the hub role is assigned: on each firewall, each firewall policy and each extra scope, at exactly
+// that scope (a resource id: on the resource; a resource group or subscription: there).
+var hubScopes = union(allFirewallIds, policyIds, extraHubScopes)
+// A custom role is assignable at subscriptions and resource groups; a resource-level assignment needs its
+// resource group among them.
+var hubAssignableScopeList = [for s in hubScopes: (length(split(s, '/')) > 5) ? concat('/subscriptions/', split(s, '/')[2], '/resourceGroups/', split(s, '/')[4]) : s]
+var hubAssignableScopes = union(hubAssignableScopeList, hubAssignableScopeList)
+var hubScopeKeys = [for s in hubScopes: toLower(s)]
+// Every subscription and resource group that holds a hub scope: the spoke role (route tables, subnets) is
+// never assigned at one of them, whatever its spelling.
+var hubSubscriptionKeys = [for s in hubScopes: (length(split(s, '/')) > 2) ? toLower(concat('/subscriptions/', split(s, '/')[2])) : toLower(s)]
+var hubResourceGroupKeys = [for s in hubScopes: (length(split(s, '/')) > 4) ? toLower(concat('/subscriptions/', split(s, '/')[2], '/resourceGroups/', split(s, '/')[4])) : toLower(s)]
+var hubContainerKeys = union(hubSubscriptionKeys, hubResourceGroupKeys)
+var spokeScopes = [for s in remediationScope: endsWith(s, '/') ? substring(s, 0, length(s) - 1) : s]
+var spokeScopeKeys = [for s in spokeScopes: toLower(s)]
+
+// ---------------------------------------------------------------------------------------------------
+// Guards: an invalid parameter combination stops the deployment before anything is written, with the
+// setting named (docs/deploy.md section 5.3). Each guard reads `<invalid> ? fail(<message>) : true`;
+// parametersChecked joins them and the resource group's name depends on it, so ARM evaluates every guard
+// first. tests/infra/test_guards.py evaluates each condition offline.
+// ---------------------------------------------------------------------------------------------------
+var supportedHubResourceTypes = [
+  'azurefirewalls'
+  'firewallpolicies'
+  'virtualnetworks'
+  'virtualnetworkgateways'
+]
+var firewallIdErrors = [for f in allFirewallIds: (length(split(f, '/')) == 9) ? ((toLower(split(f, '/')[7]) == 'azurefirewalls') ? 0 : 1) : 1]
+var policyIdErrors = [for f in policyIds: (length(split(f, '/')) == 9) ? ((toLower(split(f, '/')[7]) == 'firewallpolicies') ? 0 : 1) : 1]
+var hubScopeErrors = [for s in extraHubScopes: ((length(split(s, '/')) == 3) || (length(split(s, '/')) == 5)) ? 0 : ((length(split(s, '/')) == 9) ? (contains(supportedHubResourceTypes, toLower(split(s, '/')[7])) ? 0 : 1) : 1)]
+var spokeScopeErrors = [for s in spokeScopes: ((length(split(s, '/')) == 3) || (length(split(s, '/')) == 5)) ? 0 : 1]
+var spokeSubscriptionKeys = [for s in spokeScopeKeys: (length(split(s, '/')) == 3) ? s : '']
+var scopeSubscriptionKeys = [for s in union(spokeScopes, hubScopes): (length(split(s, '/')) > 2) ? toLower(split(s, '/')[2]) : toLower(s)]
+var watchedSubscriptionKeys = [for w in watched: toLower(w.subscriptionId)]
+var distinctScopeSubscriptions = union(scopeSubscriptionKeys, scopeSubscriptionKeys)
+
+var guardEndpointSubnet = ((!empty(appSubnetId)) && empty(privateEndpointSubnetId)) ? fail('APP_SUBNET_ID is set but PRIVATE_ENDPOINT_SUBNET_ID is empty: name the private endpoint subnet of the same VNet (every private endpoint needs one).') : true
+var guardAppSubnet = (empty(appSubnetId) && (!empty(privateEndpointSubnetId))) ? fail('PRIVATE_ENDPOINT_SUBNET_ID is set but APP_SUBNET_ID is empty: name both existing subnets, or neither (the deployment then creates a VNet).') : true
+var guardSameVnet = ((!empty(appSubnetId)) && (!empty(privateEndpointSubnetId)) && (toLower(first(split(appSubnetId, '/subnets/'))) != toLower(first(split(privateEndpointSubnetId, '/subnets/'))))) ? fail('APP_SUBNET_ID and PRIVATE_ENDPOINT_SUBNET_ID must be subnets of the same VNet (the private DNS zones are linked to one VNet).') : true
+var guardHubPeering = (empty(appSubnetId) && (appVnetEgress == 'hubPeering') && (empty(hubVnetId) || empty(hubFirewallPrivateIp))) ? fail('The VNet this deployment creates has no route to ARM: set HUB_VNET_ID and HUB_FIREWALL_PRIVATE_IP (peering to the hub, default route to its firewall), or APP_VNET_EGRESS=external if you connect it yourself, or pass APP_SUBNET_ID and PRIVATE_ENDPOINT_SUBNET_ID.') : true
+var guardFirewallIds = contains(firewallIdErrors, 1) ? fail('FIREWALL_ID / FIREWALL_IDS: every entry must be an Azure Firewall resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/azureFirewalls/<name>).') : true
+var guardPolicyIds = contains(policyIdErrors, 1) ? fail('FIREWALL_POLICY_IDS: every entry must be a firewall policy resource id (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/firewallPolicies/<name>).') : true
+var guardPolicyNeeded = ((!firewallIsClassic) && empty(firewallPolicyIds)) ? fail('FIREWALL_POLICY_IDS is empty: a policy-based firewall keeps its rules in its firewall policy, and the hub role is assigned on that policy (az network firewall show --ids <firewall id> --query firewallPolicy.id). Set FIREWALL_IS_CLASSIC=true for classic firewalls.') : true
+var guardHubScopes = contains(hubScopeErrors, 1) ? fail('ADDITIONAL_ROLE_SCOPES: each entry must be a subscription id, a resource group id, or the id of an Azure Firewall, firewall policy, virtual network or virtual network gateway.') : true
+var guardSpokeScopes = contains(spokeScopeErrors, 1) ? fail('REMEDIATION_SCOPE: each entry must be a subscription id (/subscriptions/<id>) or a resource group id (/subscriptions/<id>/resourceGroups/<name>).') : true
+var guardSpokeSubscription = (length(intersection(spokeSubscriptionKeys, hubSubscriptionKeys)) > 0) ? fail('REMEDIATION_SCOPE lists a whole subscription that holds a hub scope (a firewall, its policy or an additional role scope): the spoke role would write route tables and subnets on the hub. List the spoke resource groups instead.') : true
+var guardWatched = (length(intersection(distinctScopeSubscriptions, watchedSubscriptionKeys)) != length(distinctScopeSubscriptions)) ? fail('WATCHED_SUBSCRIPTIONS must list every subscription of REMEDIATION_SCOPE and of the hub scopes (firewalls, policies), so that Event Grid reports their changes; empty means only the deployment subscription.') : true
+var guardResultTopic = (createResultTopic && (!empty(resultTopicEndpoint))) ? fail('CREATE_RESULT_TOPIC=true and RESULT_TOPIC_ENDPOINT are both set: choose one.') : true
+var guardFlexRuntime = (toLower(replace(flexRuntimeCheckedLocation, ' ', '')) != toLower(replace(location, ' ', ''))) ? fail('Flex Consumption with Python 3.13 is not confirmed in this location: run scripts/preflight.sh (it checks az functionapp list-flexconsumption-runtimes and sets FLEX_RUNTIME_CHECKED_LOCATION), or pick a region that offers it.') : true
+var parametersChecked = guardEndpointSubnet && guardAppSubnet && guardSameVnet && guardHubPeering && guardFirewallIds && guardPolicyIds && guardPolicyNeeded && guardHubScopes && guardSpokeScopes && guardSpokeSubscription && guardWatched && guardResultTopic && guardFlexRuntime
 
 // One switch for every public endpoint: off unless a lab opens it. The webhook opt-in needs the app
 // reachable by Event Grid, so it opens the app (and only the app).
@@ -311,12 +418,14 @@ var zonesOfCloud = cloudZones[environment().name]
 var blobZone = 'privatelink.blob.${environment().suffixes.storage}'
 var queueZone = 'privatelink.queue.${environment().suffixes.storage}'
 var tableZone = 'privatelink.table.${environment().suffixes.storage}'
+// With a reused (hub) private link scope the monitor zones are the hub's: empty copies linked to the app
+// VNet would hide its records, so none are created here (docs/deploy.md section 1.2).
 var privateDnsZoneNames = union([
   blobZone
   queueZone
   tableZone
   zonesOfCloud.sites
-], zonesOfCloud.monitor, createResultTopic ? [
+], empty(privateLinkScopeId) ? zonesOfCloud.monitor : [], createResultTopic ? [
   zonesOfCloud.eventGrid
 ] : [])
 var zoneGroupId = empty(privateDnsZoneResourceGroupId) ? rg.id : privateDnsZoneResourceGroupId
@@ -340,8 +449,10 @@ var defaultWatchedSubscriptions = [
 var watched = empty(watchedSubscriptions) ? defaultWatchedSubscriptions : watchedSubscriptions
 
 var remediationSettings = {
-  REMEDIATION_SCOPE: join(remediationScope, ',')
+  REMEDIATION_SCOPE: join(spokeScopes, ',')
   FIREWALL_ID: firewallId
+  // The estate's firewalls (remediation/core/config.py); empty keeps the one-firewall form.
+  FIREWALL_IDS: empty(firewallIds) ? '' : join(allFirewallIds, ',')
   // environment() names the cloud ARM runs this deployment in, so sovereign clouds need no extra input.
   AZURE_CLOUD: empty(azureCloud) ? environment().name : azureCloud
   ARM_ENDPOINT: empty(armEndpoint) ? environment().resourceManager : armEndpoint
@@ -372,7 +483,8 @@ var remediationSettings = {
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
-  name: appResourceGroupName
+  // Through parametersChecked: every guard above is evaluated before the first write.
+  name: parametersChecked ? appResourceGroupName : appResourceGroupName
   location: location
   tags: allTags
 }
@@ -384,6 +496,8 @@ module monitoring 'app/monitoring.bicep' = {
     logAnalyticsName: 'log-${resourceToken}'
     applicationInsightsName: 'appi-${resourceToken}'
     privateLinkScopeName: 'pls-${resourceToken}'
+    createPrivateLinkScope: empty(privateLinkScopeId)
+    accessMode: privateLinkScopeAccessMode
     publicNetworkAccess: publicNetworkAccess
     location: location
     tags: allTags
@@ -400,6 +514,22 @@ module network 'app/network.bicep' = if (empty(appSubnetId)) {
     addressPrefix: vnetAddressPrefix
     appSubnetPrefix: appSubnetPrefix
     privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    hubVnetId: appVnetEgress == 'hubPeering' ? hubVnetId : ''
+    hubFirewallPrivateIp: appVnetEgress == 'hubPeering' ? hubFirewallPrivateIp : ''
+    endpointClientPrefixes: endpointClientPrefixes
+  }
+}
+
+var peerHubSide = empty(appSubnetId) && (appVnetEgress == 'hubPeering') && createHubPeering && (!empty(hubVnetId))
+var hubVnetParts = split(hubVnetId, '/')
+
+module hubPeering 'app/hub-peering.bicep' = if (peerHubSide) {
+  name: 'hub-peering-${resourceToken}'
+  scope: resourceGroup(peerHubSide ? hubVnetParts[2] : subscription().subscriptionId, peerHubSide ? hubVnetParts[4] : appResourceGroupName)
+  params: {
+    hubVnetName: peerHubSide ? last(hubVnetParts) : ''
+    appVnetId: peerHubSide ? network.outputs.vnetId : ''
+    peeringName: 'to-app-${resourceToken}'
   }
 }
 
@@ -421,6 +551,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: allTags
     deploymentContainerName: deploymentContainerName
+    auditRetentionDays: auditRetentionDays
     publicNetworkAccess: publicNetworkAccess
     labAllowedIpRanges: labIpRanges
   }
@@ -494,7 +625,22 @@ module eventsQueueEndpoint 'app/private-endpoint.bicep' = {
   ]
 }
 
-module monitoringEndpoint 'app/private-endpoint.bicep' = {
+var reuseLinkScope = !empty(privateLinkScopeId)
+var linkScopeParts = split(privateLinkScopeId, '/')
+
+// A reused (hub) scope already has its private endpoint and zones; only the app's resources join it.
+module linkScope 'app/ampls-link.bicep' = if (reuseLinkScope) {
+  name: 'ampls-link-${resourceToken}'
+  scope: resourceGroup(reuseLinkScope ? linkScopeParts[2] : subscription().subscriptionId, reuseLinkScope ? linkScopeParts[4] : appResourceGroupName)
+  params: {
+    privateLinkScopeName: reuseLinkScope ? last(linkScopeParts) : ''
+    workspaceId: monitoring.outputs.logAnalyticsId
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    nameSuffix: resourceToken
+  }
+}
+
+module monitoringEndpoint 'app/private-endpoint.bicep' = if (!reuseLinkScope) {
   name: 'pe-ampls-${resourceToken}'
   scope: rg
   params: {
@@ -581,6 +727,23 @@ module api 'app/api.bicep' = {
     httpAuth: httpAuth
     authClientId: authClientId
     eventGridWebhook: !deliverToQueue
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    identityPrincipalId: identity.outputs.principalId
+  }
+  // The identity holds its storage roles before the site first writes its package.
+  dependsOn: [
+    appRbac
+  ]
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: 'id-${resourceToken}'
+    location: location
+    tags: allTags
   }
 }
 
@@ -588,7 +751,7 @@ module appRbac 'app/rbac.bicep' = {
   name: 'app-rbac'
   scope: rg
   params: {
-    principalId: api.outputs.principalId
+    principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     eventsStorageAccountName: eventsStorage.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -596,17 +759,43 @@ module appRbac 'app/rbac.bicep' = {
   }
 }
 
+module diagnostics 'app/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    workspaceId: monitoring.outputs.logAnalyticsId
+    functionAppName: api.outputs.name
+    storageAccountName: storage.outputs.name
+    eventsStorageAccountName: eventsStorage.outputs.name
+    resultTopicName: createResultTopic ? resultTopic.outputs.name : ''
+  }
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: allTags
+    workspaceId: monitoring.outputs.logAnalyticsId
+    eventsStorageAccountName: eventsStorage.outputs.name
+    deadLetterContainerName: eventsStorage.outputs.deadLetterContainerName
+    namePrefix: 'aks-remediation-${resourceToken}'
+    alertEmails: alertEmails
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Least privilege, split by where it is needed (remediation/core/operations.py): the spoke role at each
-// remediated scope, the hub role at the firewall's resource group (and extra hub scopes). Scopes in other
-// subscriptions get their assignment from a module deployed there.
+// remediated scope, the hub role on each firewall, each firewall policy and each extra hub scope, at that
+// exact scope. Scopes in other subscriptions get their assignment from a module deployed there.
 // ---------------------------------------------------------------------------------------------------
 
 // Defined in the subscription of the first scope it is assignable at, so the definition lives where it is
 // used.
 module spokeRole 'app/spoke-role.bicep' = {
   name: 'spoke-role-${resourceToken}'
-  scope: subscription(split(spokeScopes[0], '/')[2])
+  scope: subscription((length(split(spokeScopes[0], '/')) > 2) ? split(spokeScopes[0], '/')[2] : subscription().subscriptionId)
   params: {
     roleName: 'AKS egress remediator, spokes (${environmentName})'
     assignableScopes: spokeScopes
@@ -615,30 +804,31 @@ module spokeRole 'app/spoke-role.bicep' = {
 
 module hubRole 'app/hub-role.bicep' = {
   name: 'hub-role-${resourceToken}'
-  scope: subscription(firewallIdParts[2])
+  scope: subscription(firewallSubscriptionId)
   params: {
     roleName: 'AKS egress remediator, hub (${environmentName})'
-    assignableScopes: hubScopes
+    assignableScopes: hubAssignableScopes
     firewallIsClassic: firewallIsClassic
   }
 }
 
 // A resource-group id splits into 5 parts ('', subscriptions, id, resourceGroups, name), a subscription
-// id into 3. A spoke scope that is also a hub scope gets no spoke role.
-module spokeRgAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 5) && !contains(hubScopes, scopeId)) {
+// id into 3, a resource id into 9. A spoke scope that holds a hub scope (its subscription or resource group,
+// compared case-insensitively) gets no spoke role; guardSpokeSubscription refuses a whole hub subscription.
+module spokeRgAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 5) && !contains(hubContainerKeys, spokeScopeKeys[i])) {
   name: 'spoke-rg-${i}-${resourceToken}'
   scope: resourceGroup(split(scopeId, '/')[2], last(split(scopeId, '/')))
   params: {
-    principalId: api.outputs.principalId
+    principalId: identity.outputs.principalId
     roleDefinitionGuid: spokeRole.outputs.roleDefinitionGuid
   }
 }]
 
-module spokeSubAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 3) && !contains(hubScopes, scopeId)) {
+module spokeSubAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in spokeScopes: if ((length(split(scopeId, '/')) == 3) && !contains(hubContainerKeys, spokeScopeKeys[i])) {
   name: 'spoke-sub-${i}-${resourceToken}'
   scope: subscription(split(scopeId, '/')[2])
   params: {
-    principalId: api.outputs.principalId
+    principalId: identity.outputs.principalId
     roleDefinitionGuid: spokeRole.outputs.roleDefinitionGuid
   }
 }]
@@ -647,8 +837,18 @@ module hubRgAssignments 'app/role-assignment-rg.bicep' = [for (scopeId, i) in hu
   name: 'hub-rg-${i}-${resourceToken}'
   scope: resourceGroup(split(scopeId, '/')[2], last(split(scopeId, '/')))
   params: {
-    principalId: api.outputs.principalId
+    principalId: identity.outputs.principalId
     roleDefinitionGuid: hubRole.outputs.roleDefinitionGuid
+  }
+}]
+
+module hubResourceAssignments 'app/role-assignment-resource.bicep' = [for (scopeId, i) in hubScopes: if (length(split(scopeId, '/')) == 9) {
+  name: 'hub-res-${i}-${resourceToken}'
+  scope: resourceGroup(split(scopeId, '/')[2], split(scopeId, '/')[4])
+  params: {
+    principalId: identity.outputs.principalId
+    roleDefinitionGuid: hubRole.outputs.roleDefinitionGuid
+    resourceId: scopeId
   }
 }]
 
@@ -656,7 +856,7 @@ module hubSubAssignments 'app/role-assignment-sub.bicep' = [for (scopeId, i) in 
   name: 'hub-sub-${i}-${resourceToken}'
   scope: subscription(split(scopeId, '/')[2])
   params: {
-    principalId: api.outputs.principalId
+    principalId: identity.outputs.principalId
     roleDefinitionGuid: hubRole.outputs.roleDefinitionGuid
   }
 }]
@@ -674,6 +874,7 @@ module systemTopics 'app/eventgrid-topic.bicep' = [for (w, i) in watched: {
     systemTopicName: (w.?systemTopicName) ?? 'evgt-arm-${resourceToken}'
     createSystemTopic: (w.?createSystemTopic) ?? true
     tags: allTags
+    workspaceId: monitoring.outputs.logAnalyticsId
   }
   dependsOn: [
     rg
@@ -696,7 +897,7 @@ module eventSubscriptions 'app/eventgrid-subscription.bicep' = [for (w, i) in wa
   scope: resourceGroup(w.subscriptionId, w.resourceGroupName)
   params: {
     systemTopicName: systemTopics[i].outputs.name
-    eventSubscriptionName: 'aks-remediation-${environmentName}'
+    eventSubscriptionName: eventSubscriptionName
     eventDelivery: eventDelivery
     functionAppId: api.outputs.id
     eventsStorageAccountId: eventsStorage.outputs.id
@@ -717,7 +918,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output FUNCTION_APP_ID string = api.outputs.id
 output FUNCTION_APP_HOSTNAME string = api.outputs.defaultHostName
-output REMEDIATION_PRINCIPAL_ID string = api.outputs.principalId
+output REMEDIATION_PRINCIPAL_ID string = identity.outputs.principalId
+output REMEDIATION_CLIENT_ID string = identity.outputs.clientId
 output SPOKE_ROLE_ID string = spokeRole.outputs.roleDefinitionId
 output SPOKE_ROLE_SCOPES array = spokeScopes
 output HUB_ROLE_ID string = hubRole.outputs.roleDefinitionId

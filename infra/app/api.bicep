@@ -1,6 +1,7 @@
-// The Function app on the Flex Consumption plan (Functions v4, Python 3.13, Linux), with a system-assigned
-// managed identity. Flex is the plan to use: Linux Consumption retires 2028-09-30 and has a 10 min timeout
-// cap, while a firewall update alone takes 3-5 min (docs/platform-notes.md section 4).
+// The Function app on the Flex Consumption plan (Functions v4, Python 3.13, Linux), running as the
+// user-assigned identity main.bicep creates and grants first. Flex is the plan to use: Linux Consumption
+// retires 2028-09-30 and has a 10 min timeout cap, while a firewall update alone takes 3-5 min
+// (docs/platform-notes.md section 4).
 //
 // Private by default: VNet-integrated into appSubnetId (outbound: ARM, and storage, telemetry and the
 // result topic through their private endpoints), public network access disabled (inbound only through
@@ -54,6 +55,15 @@ param eventsQueueServiceUri string
 ])
 @description('entra: App Service authentication with Microsoft Entra ID, no key needed. functionKeys: the opt-in; callers send a function key.')
 param httpAuth string = 'entra'
+
+@description('Resource id of the user-assigned identity of the app (identity.bicep), created and granted its storage roles before the site, so the first package deploy does not race role propagation.')
+param identityId string
+
+@description('Client id of that identity: the Functions host, the SDK clients and telemetry pick it by this id.')
+param identityClientId string
+
+@description('Object (principal) id of that identity: the intake drops the events it caused.')
+param identityPrincipalId string
 
 @description('Client id of the Entra app registration that represents the HTTP API (the token audience). Empty with httpAuth entra: every HTTP request is refused (401) until it is set.')
 param authClientId string = ''
@@ -119,6 +129,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: callers authenticate with Microsoft Entra tokens (App Service authentication); client certificates would add a second credential to manage and break the webhook opt-in
   // checkov:skip=CKV_AZURE_212: Flex scales from zero; a lost instance loses nothing because Event Grid and the queue redeliver and the drift sweep is the backstop
   // checkov:skip=CKV_AZURE_213: there is no long-running HTTP server to probe on Flex (scale to zero); the platform manages host health
+  // checkov:skip=CKV_AZURE_15: minTlsVersion is 1.3, or 1.2 only under the webhook opt-in; checkov cannot read the conditional, tests/infra/test_audit_and_monitoring.py checks both branches
+  // checkov:skip=CKV_AZURE_145: the same minTlsVersion conditional (1.3 by default), checked in tests/infra/test_audit_and_monitoring.py
   name: name
   location: location
   // azd finds the deployment target of service 'api' (azure.yaml) by this tag.
@@ -126,8 +138,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     'azd-service-name': 'api'
   })
   kind: 'functionapp,linux'
+  // User-assigned, created before the site with its roles (main.bicep: identity, appRbac): the deployment
+  // container role exists before the first package write, unlike a system-assigned identity born with the
+  // site (docs/deploy.md section 5.1).
   identity: {
-    type: 'SystemAssigned'
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
   }
   properties: {
     serverFarmId: plan.id
@@ -137,8 +155,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // via their private endpoints.
     virtualNetworkSubnetId: appSubnetId
     siteConfig: {
-      minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
+      // TLS 1.3 on the site and its SCM endpoint (SupportedTlsVersions lists 1.3, docs/deploy.md section 14).
+      // The webhook opt-in keeps 1.2: Event Grid's TLS 1.3 support for webhook delivery is not confirmed.
+      minTlsVersion: eventGridWebhook ? '1.2' : '1.3'
+      scmMinTlsVersion: eventGridWebhook ? '1.2' : '1.3'
       ftpsState: 'Disabled'
       http20Enabled: true
       // Deny by default on the public endpoint too (it is only on for a lab or the webhook opt-in);
@@ -156,7 +176,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           type: 'blobContainer'
           value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
           authentication: {
-            type: 'SystemAssignedIdentity'
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
           }
         }
       }
@@ -190,8 +211,7 @@ resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-
   }
 }
 
-// App settings are a separate resource because REMEDIATION_PRINCIPAL_ID is the site's own identity, which
-// exists only after the site does. This PUT replaces all app settings, so every setting lives here.
+// App settings are a separate resource (a PUT that replaces all app settings, so every setting lives here).
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov reads every sites/config as the 'web' config; these settings are app settings only:
   // checkov:skip=CKV_AZURE_13: App Service authentication is the authsettingsV2 resource below; this resource holds app settings only
@@ -211,18 +231,22 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
     AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
     // The events account (connection "EventsStorage" of on_resource_event_queued), identity-based too.
     EventsStorage__queueServiceUri: eventsQueueServiceUri
     EventsStorage__credential: 'managedidentity'
+    EventsStorage__clientId: identityClientId
+    // DefaultAzureCredential (ARM, Event Grid) picks the user-assigned identity by this id.
+    AZURE_CLIENT_ID: identityClientId
     // Read when the host indexes the HTTP functions (remediation/triggers/http_auth.py): with Entra ID
     // in front, no function key is required on top; with the opt-in, every call needs a key.
     HTTP_AUTH_LEVEL: entraAuth ? 'anonymous' : 'function'
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
-    // Telemetry with an Entra token of the system-assigned identity (App Insights local auth is off).
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+    // Telemetry with an Entra token of the user-assigned identity (App Insights local auth is off).
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
     // The intake drops events whose data.authorization.evidence.principalId is this identity, so the
     // app's own route and rule writes do not trigger it again (docs/arm-notes.md section 4.4).
-    REMEDIATION_PRINCIPAL_ID: functionApp.identity.principalId
+    REMEDIATION_PRINCIPAL_ID: identityPrincipalId
   })
 }
 
@@ -280,5 +304,5 @@ resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
 
 output id string = functionApp.id
 output name string = functionApp.name
-output principalId string = functionApp.identity.principalId
+output principalId string = identityPrincipalId
 output defaultHostName string = functionApp.properties.defaultHostName

@@ -15,6 +15,9 @@ param createSystemTopic bool = true
 @description('Tags for a created topic.')
 param tags object = {}
 
+@description('Log Analytics workspace of the app: the topic\'s DeliveryFailures go there.')
+param workspaceId string
+
 resource newTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = if (createSystemTopic) {
   name: systemTopicName
   location: 'global'
@@ -35,4 +38,35 @@ resource existingTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = 
 }
 
 output name string = systemTopicName
-output principalId string = createSystemTopic ? newTopic.identity.principalId : existingTopic.identity.principalId
+// Delivery failures of every event subscription on the topic (AegDeliveryFailureLogs), created or reused.
+resource newTopicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (createSystemTopic) {
+  name: 'aks-remediation-to-workspace'
+  scope: newTopic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource existingTopicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!createSystemTopic) {
+  name: 'aks-remediation-to-workspace'
+  scope: existingTopic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// A reused topic must carry a system-assigned identity: it writes the dead letters and sends to the queue.
+// Without one, stop with the reason instead of dereferencing null.
+output principalId string = createSystemTopic ? newTopic.identity.principalId : (existingTopic.identity.?principalId ?? fail('WATCHED_SUBSCRIPTIONS: the reused system topic has no system-assigned identity; enable it (az eventgrid system-topic update --identity systemassigned) or let the deployment create the topic.'))

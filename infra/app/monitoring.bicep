@@ -27,6 +27,16 @@ param publicNetworkAccess string
 @description('Azure Monitor Private Link Scope name.')
 param privateLinkScopeName string
 
+@description('false: the estate\'s scope (a hub\'s) is reused; main.bicep links the workspace and component to it (ampls-link.bicep).')
+param createPrivateLinkScope bool = true
+
+@allowed([
+  'PrivateOnly'
+  'Open'
+])
+@description('Ingestion and query access mode of a created scope (docs/deploy.md section 1.2).')
+param accessMode string = 'PrivateOnly'
+
 @description('Days Log Analytics keeps the audit-relevant traces (30-730).')
 @minValue(30)
 @maxValue(730)
@@ -65,20 +75,22 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // PrivateOnly: from networks linked to this scope, telemetry goes only to resources in the scope, so the
-// private endpoint cannot be used to send data elsewhere.
-resource privateLinkScope 'Microsoft.Insights/privateLinkScopes@2021-07-01-preview' = {
+// private endpoint cannot be used to send data elsewhere. It also means that once these privatelink zones
+// answer for a network, its clients reach no workspace outside the scope: in a hub's shared zones, reuse
+// the hub's scope (createPrivateLinkScope false) or choose Open.
+resource privateLinkScope 'Microsoft.Insights/privateLinkScopes@2021-07-01-preview' = if (createPrivateLinkScope) {
   name: privateLinkScopeName
   location: 'global'
   tags: tags
   properties: {
     accessModeSettings: {
-      ingestionAccessMode: 'PrivateOnly'
-      queryAccessMode: 'PrivateOnly'
+      ingestionAccessMode: accessMode
+      queryAccessMode: accessMode
     }
   }
 }
 
-resource scopedWorkspace 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = {
+resource scopedWorkspace 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = if (createPrivateLinkScope) {
   parent: privateLinkScope
   name: 'log-analytics'
   properties: {
@@ -86,7 +98,7 @@ resource scopedWorkspace 'Microsoft.Insights/privateLinkScopes/scopedResources@2
   }
 }
 
-resource scopedComponent 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = {
+resource scopedComponent 'Microsoft.Insights/privateLinkScopes/scopedResources@2021-07-01-preview' = if (createPrivateLinkScope) {
   parent: privateLinkScope
   name: 'application-insights'
   properties: {
@@ -99,4 +111,4 @@ output applicationInsightsId string = applicationInsights.id
 // The connection string names the ingestion endpoint; with DisableLocalAuth it grants nothing by itself.
 output applicationInsightsConnectionString string = applicationInsights.properties.ConnectionString
 output logAnalyticsId string = logAnalytics.id
-output privateLinkScopeId string = privateLinkScope.id
+output privateLinkScopeId string = createPrivateLinkScope ? privateLinkScope.id : ''

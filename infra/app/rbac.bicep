@@ -2,7 +2,7 @@
 // so these role assignments are the only way the host and the code reach storage and telemetry.
 targetScope = 'resourceGroup'
 
-@description('Object id of the Function app system-assigned identity.')
+@description('Object id of the app\'s user-assigned identity (identity.bicep), granted before the site exists.')
 param principalId string
 
 @description('Storage account of the app.')

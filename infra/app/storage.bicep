@@ -31,6 +31,11 @@ param publicNetworkAccess string
 @description('Lab only: public IPv4 addresses or ranges admitted through the storage firewall (e.g. the deployer).')
 param labAllowedIpRanges array = []
 
+@description('Days each audit blob is immutable (time-based retention of the audit container).')
+@minValue(1)
+@maxValue(146000)
+param auditRetentionDays int = 365
+
 // Names the app code uses (remediation/storage: QUEUE_NAME, POISON_QUEUE_NAME, AUDIT_TABLE, STATUS_TABLE,
 // DEDUPE_TABLE, LOCK_CONTAINER); tests/infra compares them.
 var workQueueName = 'remediation-requests'
@@ -46,6 +51,8 @@ var tableNames = [
   dedupeTableName
 ]
 var locksContainerName = 'remediation-locks'
+// AUDIT_CONTAINER (remediation/storage/audit.py): the append-only copy of the audit table.
+var auditContainerName = 'remediation-audit'
 var containerNames = [
   deploymentContainerName
   locksContainerName
@@ -136,6 +143,28 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 }]
 
+// The audit trail an auditor can rely on: a time-based retention policy (WORM) with protected append
+// writes. The app appends one JSON line per run to the hour's append blob; no one, the app included, can
+// change or delete a blob until it is auditRetentionDays old. Lock the policy for regulated use
+// (scripts/lock-audit-retention.sh): a locked policy can only be extended, never shortened or removed
+// (docs/deploy.md section 13.2).
+resource auditContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: auditContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource auditRetention 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: auditContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: auditRetentionDays
+    allowProtectedAppendWrites: true
+  }
+}
+
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -167,3 +196,4 @@ output deploymentContainerName string = deploymentContainerName
 output workQueueName string = workQueueName
 output auditTableName string = auditTableName
 output locksContainerName string = locksContainerName
+output auditContainerName string = auditContainer.name

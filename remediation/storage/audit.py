@@ -8,6 +8,11 @@ cluster in scope after the run (`complianceJson`, the document of remediation/vi
 counts as columns (`compliant`, `compliantClusters`, `nonCompliantClusters`, `skippedClusters`,
 `conflictedClusters`), so "which clusters were out of line, and when" is one table query.
 
+Trail: when given a container (`AUDIT_CONTAINER`), every audit row is also appended as one JSON line to an
+append blob per hour (`YYYY/MM/DD/HH.jsonl`). infra/app/storage.bicep puts that container under a
+time-based retention policy with protected append writes: the app can add lines but nobody can change or
+delete a blob before the retention ends (docs/deploy.md section 13.2). The table stays the queryable copy.
+
 Status: one row per request id (PartitionKey = request id, RowKey = "status"), read by
 `GET /api/remediations/{id}`. Table string properties hold at most 64 KiB (32 K UTF-16 units); large JSON
 is split over numbered properties and truncated past `_MAX_CHUNKS`, with a `<name>Truncated` flag.
@@ -24,10 +29,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
+from azure.storage.blob import ContainerClient
 
 AUDIT_TABLE = "remediationaudit"
+AUDIT_CONTAINER = "remediation-audit"
 STATUS_TABLE = "remediationstatus"
 
 # JSON is dumped with ensure_ascii, so one character is one UTF-16 unit: 32,000 stays under 64 KiB.
@@ -89,7 +97,38 @@ class _Table:
             self._ready = True
 
 
+class AuditTrail:
+    """Append-only JSON lines in the immutable audit container, one append blob per hour."""
+
+    def __init__(self, container: ContainerClient) -> None:
+        self._container = container
+        self._ready = False
+
+    def append(self, entity: Mapping[str, Any], now: dt.datetime | None = None) -> str:
+        """Append one line; returns the blob name. An existing blob is never recreated: creation is
+        conditional on its absence (If-None-Match: *), which a retention policy would refuse anyway."""
+        if not self._ready:
+            with contextlib.suppress(ResourceExistsError):
+                self._container.create_container()
+            self._ready = True
+        name = f"{(now or dt.datetime.now(dt.UTC)):%Y/%m/%d/%H}.jsonl"
+        blob = self._container.get_blob_client(name)
+        with contextlib.suppress(ResourceExistsError, ResourceModifiedError):
+            blob.create_append_blob(match_condition=MatchConditions.IfMissing)
+        line = json.dumps(entity, ensure_ascii=True, separators=(",", ":"), default=_json_default) + "\n"
+        blob.append_block(line.encode("ascii"))
+        return name
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
 class AuditLog(_Table):
+    def __init__(self, table: TableClient, trail: AuditTrail | None = None) -> None:
+        super().__init__(table)
+        self._trail = trail
+
     def write(self, record: AuditRecord) -> str:
         """Store the record; returns its RowKey."""
         self._ensure()
@@ -121,6 +160,8 @@ class AuditLog(_Table):
             put_json(entity, "complianceJson", record.compliance)
             entity.update(compliance_columns(record.compliance))
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        if self._trail is not None:
+            self._trail.append(entity)
         return row_key
 
 

@@ -20,11 +20,13 @@ from remediation.core.errors import ConfigError
 from remediation.planning import intake
 from remediation.planning.intake import DEDUPE_WINDOW_S, RemediationRequest
 from remediation.storage import (
+    AUDIT_CONTAINER,
     AUDIT_TABLE,
     DEDUPE_TABLE,
     QUEUE_NAME,
     STATUS_TABLE,
     AuditLog,
+    AuditTrail,
     BlobLeaseLocks,
     DedupeMarkers,
     RequestQueue,
@@ -47,7 +49,8 @@ class Runtime:
         self.storage = storage
         self.queue = RequestQueue(storage.queue_client(QUEUE_NAME))
         self.dedupe = DedupeMarkers(storage.tables.get_table_client(DEDUPE_TABLE), DEDUPE_WINDOW_S)
-        self.audit = AuditLog(storage.tables.get_table_client(AUDIT_TABLE))
+        self.audit = AuditLog(storage.tables.get_table_client(AUDIT_TABLE),
+                              AuditTrail(storage.blobs.get_container_client(AUDIT_CONTAINER)))
         self.status = StatusStore(storage.tables.get_table_client(STATUS_TABLE))
         self.locks = BlobLeaseLocks(storage.blobs)
         self.publisher = ResultPublisher(settings.result_topic_endpoint)

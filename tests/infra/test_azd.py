@@ -52,3 +52,17 @@ def test_azure_yaml_service() -> None:
     for platform in ("posix", "windows"):
         hook = document["hooks"]["postdeploy"][platform]["run"]
         assert (REPO_ROOT / hook).is_file(), hook
+    preprovision = document["hooks"]["preprovision"]["posix"]["run"]
+    assert (REPO_ROOT / preprovision).is_file(), preprovision
+
+
+def test_preflight_sets_what_the_guards_read(bicep_files: list[BicepFile]) -> None:
+    """scripts/preflight.sh writes the azd variables of the flexRuntimeCheckedLocation and firewallPolicyIds
+    parameters (guardFlexRuntime, guardPolicyNeeded)."""
+    script = (REPO_ROOT / "scripts" / "preflight.sh").read_text(encoding="utf-8")
+    given = _parameters_file()
+    for parameter, variable in (("flexRuntimeCheckedLocation", "FLEX_RUNTIME_CHECKED_LOCATION"),
+                                ("firewallPolicyIds", "FIREWALL_POLICY_IDS")):
+        assert given[parameter]["value"].startswith("${" + variable)
+        assert f"azd env set {variable}" in script
+        assert parameter in _main(bicep_files).parameters

@@ -150,3 +150,11 @@ def test_storage_names_match_the_code(bicep_files: list[BicepFile]) -> None:
     tables = [storage.resolve(n) for n in storage.resolve("tableNames")]
     expected_tables = [app_storage.AUDIT_TABLE, app_storage.STATUS_TABLE, app_storage.DEDUPE_TABLE]
     assert sorted(tables) == sorted(expected_tables)
+
+
+def test_a_reused_topic_without_identity_stops_with_a_reason() -> None:
+    """The reused topic's principal id is read null-safely and ends in fail() with the remedy, instead of a
+    null dereference deep in the deployment."""
+    text = (INFRA_DIR / "app" / "eventgrid-topic.bicep").read_text(encoding="utf-8")
+    output = next(line for line in text.splitlines() if line.startswith("output principalId"))
+    assert "existingTopic.identity.?principalId ?? fail('WATCHED_SUBSCRIPTIONS: the reused system topic" in output

@@ -79,7 +79,10 @@ def test_host_storage_is_identity_based(bicep_files: list[BicepFile]) -> None:
     assert {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__queueServiceUri"} <= settings.keys()
     assert settings["EventsStorage__credential"] == "managedidentity"
     assert "EventsStorage" not in settings, "a plain EventsStorage would be a connection string"
-    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "Authorization=AAD"
+    # The user-assigned identity is named by its client id (telemetry, host storage, SDK clients).
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
+    assert settings["AzureWebJobsStorage__clientId"] == settings["EventsStorage__clientId"] == "identityClientId"
+    assert settings["AZURE_CLIENT_ID"] == "identityClientId"
     assert "REMEDIATION_PRINCIPAL_ID" in settings
 
 

@@ -147,7 +147,10 @@ def test_private_dns_zones_cover_every_endpoint(bicep_files: list[BicepFile]) ->
     first, monitor, topic = names["parameters"].values()
     assert first == ["blobZone", "queueZone", "tableZone", {
         "operator": {"type": "property_accessor", "operands": {"operand_1": "zonesOfCloud", "operand_2": "sites"}}}]
-    assert monitor["operator"]["operands"]["operand_2"] == "monitor"
+    # the monitor zones only with a private link scope of its own (a reused hub scope brings the hub's zones)
+    monitor = _conditional(monitor)
+    assert monitor["condition"] == {"function": {"type": "empty", "parameters": {"item_to_test": "privateLinkScopeId"}}}
+    assert monitor["true_value"]["operator"]["operands"]["operand_2"] == "monitor" and monitor["false_value"] == []
     assert _conditional(topic)["condition"] == "createResultTopic"
     # Zones are created (and linked) only when no central DNS resource group is given.
     assert main.document["modules"]["privateDns"]["config"]["condition"] == {
@@ -157,8 +160,13 @@ def test_private_dns_zones_cover_every_endpoint(bicep_files: list[BicepFile]) ->
 def test_telemetry_only_through_the_private_link_scope(bicep_files: list[BicepFile]) -> None:
     monitoring = _file(bicep_files, "app/monitoring.bicep")
     (scope,) = [s for _, s in resources_of_type([monitoring], "Microsoft.Insights/privateLinkScopes")]
-    assert scope["properties"]["accessModeSettings"] == {"ingestionAccessMode": "PrivateOnly",
-                                                         "queryAccessMode": "PrivateOnly"}
+    # PrivateOnly unless the deployer chooses Open (docs/deploy.md section 1.2).
+    assert scope["properties"]["accessModeSettings"] == {"ingestionAccessMode": "accessMode",
+                                                         "queryAccessMode": "accessMode"}
+    assert monitoring.parameters["accessMode"]["default"] == "PrivateOnly"
+    main = _main(bicep_files)
+    assert main.parameters["privateLinkScopeAccessMode"]["default"] == "PrivateOnly"
+    assert body(main.document["modules"]["monitoring"])["params"]["accessMode"] == "privateLinkScopeAccessMode"
     scoped = [s["properties"]["linkedResourceId"] for _, s in
               resources_of_type([monitoring], "Microsoft.Insights/privateLinkScopes/scopedResources")]
     assert len(scoped) == 2

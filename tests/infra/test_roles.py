@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
 from remediation.core.operations import CLASSIC_FIREWALL_ACTIONS, HUB_ACTIONS, REQUIRED_ACTIONS, SPOKE_ACTIONS
 from tests.infra.bicep_model import INFRA_DIR, BicepFile, body, resources_of_type, walk
 
@@ -87,29 +85,61 @@ def test_the_roles_split_the_work() -> None:
     assert not set(CLASSIC_FIREWALL_ACTIONS) & (set(SPOKE_ACTIONS) | set(HUB_ACTIONS))
 
 
-@pytest.mark.parametrize(("module", "scopes"), [("spokeRole", "spokeScopes"), ("hubRole", "hubScopes")])
-def test_each_role_is_assignable_only_where_it_is_assigned(bicep_files: list[BicepFile], module: str,
-                                                           scopes: str) -> None:
+def _assignment_modules(main: BicepFile, prefix: str) -> list[str]:
+    return [n for n in main.document["modules"] if n.startswith(prefix) and n.endswith("Assignments")]
+
+
+def test_spoke_role_is_assignable_only_where_it_is_assigned(bicep_files: list[BicepFile]) -> None:
     main = _file(bicep_files, "main.bicep")
-    assert body(main.document["modules"][module])["params"]["assignableScopes"] == scopes
-    prefix = module.removesuffix("Role")
-    assignments = [n for n in main.document["modules"] if n.startswith(prefix) and n.endswith("Assignments")]
+    assert body(main.document["modules"]["spokeRole"])["params"]["assignableScopes"] == "spokeScopes"
+    assignments = _assignment_modules(main, "spoke")
     assert len(assignments) == 2, assignments  # resource-group and subscription scopes
     for name in assignments:
         declaration = main.document["modules"][name]
-        assert declaration["config"]["loop_type"]["detail"]["array_name"] == scopes, name
+        assert declaration["config"]["loop_type"]["detail"]["array_name"] == "spokeScopes", name
         guid = body(declaration)["params"]["roleDefinitionGuid"]
-        assert guid["operator"]["operands"]["operand_1"] == module, name
+        assert guid["operator"]["operands"]["operand_1"] == "spokeRole", name
+
+
+def test_hub_role_is_assigned_at_each_hub_scope_itself(bicep_files: list[BicepFile]) -> None:
+    """Resource ids (each firewall, each policy, extra resource scopes) get a resource-scope assignment; the
+    role is assignable at their resource groups (custom roles take no resource-level assignable scope).
+    tests/infra/test_guards.py evaluates hubScopes and hubAssignableScopes."""
+    main = _file(bicep_files, "main.bicep")
+    assert body(main.document["modules"]["hubRole"])["params"]["assignableScopes"] == "hubAssignableScopes"
+    assignments = _assignment_modules(main, "hub")
+    assert sorted(assignments) == ["hubResourceAssignments", "hubRgAssignments", "hubSubAssignments"]
+    parts = {}
+    for name in assignments:
+        declaration = main.document["modules"][name]
+        assert declaration["config"]["loop_type"]["detail"]["array_name"] == "hubScopes", name
+        guid = body(declaration)["params"]["roleDefinitionGuid"]
+        assert guid["operator"]["operands"]["operand_1"] == "hubRole", name
+        condition = declaration["config"]["condition"]
+        parts[name] = next(v for k, v in walk(condition) if k == "operand_2" and isinstance(v, int))
+    assert parts == {"hubResourceAssignments": 9, "hubRgAssignments": 5, "hubSubAssignments": 3}
+    resource = body(main.document["modules"]["hubResourceAssignments"])
+    assert resource["params"]["resourceId"] == "scopeId"
+
+
+def test_resource_scope_assignment_covers_the_hub_types(bicep_files: list[BicepFile]) -> None:
+    module = _file(bicep_files, "app/role-assignment-resource.bicep")
+    main = _file(bicep_files, "main.bicep")
+    assigned = {str(r["type"]).split("/")[-1].lower() for r in module.resources.values() if r.get("existing")}
+    assert assigned == set(main.resolve("supportedHubResourceTypes"))
+    assert len(list(resources_of_type([module], "Microsoft.Authorization/roleAssignments"))) == len(assigned)
 
 
 def test_spoke_role_is_never_assigned_on_a_hub_scope(bicep_files: list[BicepFile]) -> None:
     main = _file(bicep_files, "main.bicep")
-    assert main.resolve("spokeScopes") == "remediationScope"
     for name in ("spokeRgAssignments", "spokeSubAssignments"):
         condition = main.document["modules"][name]["config"]["condition"]
         found = [v for k, v in walk(condition)
                  if k == "function" and isinstance(v, dict) and v.get("type") == "contains"]
-        assert found and found[0]["parameters"] == {"container": "hubScopes", "item_to_find": "scopeId"}, name
+        # lower-case keys of every subscription and resource group that holds a hub scope
+        assert found and found[0]["parameters"]["container"] == "hubContainerKeys", name
+        item = found[0]["parameters"]["item_to_find"]["operator"]
+        assert item["type"] == "index_accessor" and item["operands"]["operand_1"] == "spokeScopeKeys", name
 
 
 def test_roles_are_custom_roles_with_parameterised_scopes(bicep_files: list[BicepFile]) -> None:
