@@ -89,3 +89,22 @@ def ipv4_only(prefixes: Iterable[str]) -> tuple[str, ...]:
 
 def ipv6_only(prefixes: Iterable[str]) -> tuple[str, ...]:
     return tuple(p for p in prefixes if is_ipv6(p))
+
+
+def subtract(prefix: Network, removed: Iterable[Network]) -> list[Network]:
+    """What is left of `prefix` once every network of `removed` (same IP version) is taken out, as disjoint
+    networks: empty when `removed` covers it whole."""
+    left: list[Network] = [prefix]
+    for cut in removed:
+        if cut.version != prefix.version:
+            continue
+        kept: list[Network] = []
+        for piece in left:
+            if piece.subnet_of(cut):  # type: ignore[arg-type]  # same IP version, checked above
+                continue
+            if cut.subnet_of(piece):  # type: ignore[arg-type]
+                kept.extend(piece.address_exclude(cut))  # type: ignore[arg-type]
+            else:
+                kept.append(piece)
+        left = kept
+    return left
