@@ -7,8 +7,12 @@ its ranges. From that plan:
 - skipped: the cluster fails a prerequisite (kubenet, v1 gateway, AKS-managed VNet, still provisioning ...);
   the reason is the reconciler's own;
 - conflicted: a foreign object blocks a desired route (the tool never resolves that on its own);
-- non-compliant: something the runbook needs is missing or different; each item says what;
-- compliant: nothing to write for this cluster.
+- non-compliant: something the runbook needs is missing or different, or a flow that must pass the firewall
+  does not (its effective next hop, remediation/planning/flows.py, names the route that wins); each item says what;
+- compliant: nothing to write for this cluster, and every flow takes the firewall.
+
+A foreign route that carries a flow around the firewall is reported in the plan as a conflict with its fix
+(flows.bypass_conflicts); here it is the flow's verdict, so the cluster is non-compliant with the route named.
 
 The owned rule collection group is also judged as a whole (`firewall`): a collection no cluster needs, or a
 changed priority, is not any one cluster's gap but still a pending write (docs/cli.md §3).
@@ -40,7 +44,9 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import desired, plan, shards
+from remediation.planning import desired, flows, plan, shards
+from remediation.planning.effective_routes import LearnedRoute
+from remediation.planning.flows import Flow, Verdict
 
 
 class ComplianceState(StrEnum):
@@ -58,6 +64,8 @@ class ClusterCompliance:
     missing: tuple[str, ...] = ()  # what the runbook needs and the cluster does not have, one line each
     conflicts: tuple[str, ...] = ()  # foreign objects in the way, one line each
     reason: str | None = None  # why the cluster was skipped
+    flows: tuple[Flow, ...] = ()  # each flow that must pass the firewall, with its effective next hop
+    bypasses: tuple[str, ...] = ()  # the flows that do not (or cannot be judged), one line each
 
 
 @dataclass(frozen=True)
@@ -92,13 +100,14 @@ class ComplianceReport:
 # --------------------------------------------------------------------------------------------- assess
 
 
-def assess(snapshot: Snapshot, settings: Settings, *, scope: str,
-           arm_calls: ArmCalls | None = None) -> ComplianceReport:
-    """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole."""
+def assess(snapshot: Snapshot, settings: Settings, *, scope: str, arm_calls: ArmCalls | None = None,
+           learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> ComplianceReport:
+    """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole. `learned`: the
+    routes gateways learned by BGP, by id_key of the gateway (remediation/planning/effective_routes.py)."""
     collections, _ = desired.desired_rule_collections(snapshot, settings)
     observed = _observed_collections(snapshot, settings)
     clusters = tuple(
-        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed)
+        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed, learned)
         for key in sorted(snapshot.clusters))
     return ComplianceReport(scope=scope, clusters=clusters, firewall=_firewall_compliance(snapshot, settings,
                                                                                            collections),
@@ -114,30 +123,49 @@ def cluster_plan(snapshot: Snapshot, settings: Settings, cluster_id: str) -> Pla
     return Plan(target=cluster_id, changes=changes, conflicts=conflicts)
 
 
-def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str]) -> ClusterCompliance:
-    """The state of one cluster from its plan: skipped > conflicted > non-compliant > compliant."""
+def cluster_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
+                  learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> tuple[Flow, ...]:
+    """The cluster's flows that must pass the firewall, each with its verdict (none for a skipped cluster)."""
+    wanted = desired.desired_cluster_routes(snapshot, cluster_id, settings)
+    return () if isinstance(wanted, Skip) else flows.flows(snapshot, wanted, settings, learned)
+
+
+def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str],
+             cluster_flows_: Sequence[Flow] = ()) -> ClusterCompliance:
+    """The state of one cluster from its plan and its flows: skipped > conflicted > non-compliant > compliant.
+    A plan conflict that only says a flow bypasses the firewall (flows.bypass_conflicts) is that flow's verdict,
+    shown with the flow: non-compliant, not conflicted."""
     skip = next((s for s in cluster_plan_.skipped if id_key(s.target) == id_key(cluster.id)), None)
     if skip is not None:
         return ClusterCompliance(cluster.id, cluster.name, ComplianceState.SKIPPED, reason=skip.reason)
     missing = (*(line for c in cluster_plan_.writes for line in describe_change_lines(c)), *firewall_gaps)
-    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts)
+    bypass_texts = {c.message for c in cluster_plan_.conflicts if _is_bypass_report(c.message)}
+    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts if c.message not in bypass_texts)
+    bypasses = tuple(f.line() for f in cluster_flows_ if f.verdict is not Verdict.FIREWALL)
     if conflicts:
         state = ComplianceState.CONFLICTED
-    elif missing:
+    elif missing or bypasses:
         state = ComplianceState.NON_COMPLIANT
     else:
         state = ComplianceState.COMPLIANT
-    return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts)
+    return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts,
+                             flows=tuple(cluster_flows_), bypasses=bypasses)
+
+
+def _is_bypass_report(message: str) -> bool:
+    return flows.BYPASS_MARK in message
 
 
 def _cluster_compliance(snapshot: Snapshot, settings: Settings, cluster: ObservedCluster,
-                        collections: Sequence[RuleCollection],
-                        observed: Mapping[str, RuleCollection] | None) -> ClusterCompliance:
+                        collections: Sequence[RuleCollection], observed: Mapping[str, RuleCollection] | None,
+                        learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> ClusterCompliance:
     routing = cluster_plan(snapshot, settings, cluster.id)
     gaps: list[str] = []
+    found: tuple[Flow, ...] = ()
     if not routing.skipped:
         gaps = _rule_gaps(desired.aks_ranges(snapshot, cluster), collections, observed)
-    return classify(cluster, routing, gaps)
+        found = cluster_flows(snapshot, settings, cluster.id, learned)
+    return classify(cluster, routing, gaps, found)
 
 
 # --------------------------------------------------------------------------------------------- firewall
