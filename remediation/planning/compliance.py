@@ -21,7 +21,6 @@ changed priority, is not any one cluster's gap but still a pending write (docs/c
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -44,7 +43,7 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import desired, flows, plan, shards
+from remediation.planning import desired, flows, plan, rules, shards
 from remediation.planning.effective_routes import LearnedRoute
 from remediation.planning.flows import Flow, Verdict
 
@@ -197,17 +196,7 @@ def _observed_collections(snapshot: Snapshot, settings: Settings) -> dict[str, R
 
 
 def _canonical_address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except ValueError:
-        return value.strip().lower()  # a service tag such as AzureCloud
-
-
-def _canonical_rule(rule: NetworkRule) -> tuple[frozenset[str], ...]:
-    return (frozenset(p.upper() for p in rule.protocols),
-            frozenset(_canonical_address(a) for a in rule.source_addresses),
-            frozenset(_canonical_address(a) for a in rule.destination_addresses),
-            frozenset(p.strip() for p in rule.destination_ports))
+    return rules.canon_address(value)  # the planner's form (remediation/planning/rules.py)
 
 
 def _carries(rule: NetworkRule, ranges: frozenset[str]) -> bool:
@@ -221,10 +210,17 @@ def rule_text(rule: NetworkRule) -> str:
             f"{', '.join(rule.destination_addresses)} ports {','.join(rule.destination_ports)}")
 
 
-def _canonical_application_rule(rule: ApplicationRule) -> tuple[frozenset[str], ...]:
-    return (frozenset(p.lower() for p in rule.protocols),
-            frozenset(_canonical_address(a) for a in rule.source_addresses),
-            frozenset(t.lower() for t in rule.fqdn_tags), frozenset(f.lower() for f in rule.target_fqdns))
+def _unshown_difference(found: NetworkRule | ApplicationRule, rule: NetworkRule | ApplicationRule) -> str:
+    """The fields the one-line texts leave out, when they are what differs (name, destinationFqdns, description)."""
+    parts = []
+    if found.name != rule.name:
+        parts.append(f"name {found.name!r}, needs {rule.name!r}")
+    fqdns = (getattr(found, "destination_fqdns", ()), getattr(rule, "destination_fqdns", ()))
+    if sorted(v.strip().lower() for v in fqdns[0]) != sorted(v.strip().lower() for v in fqdns[1]):
+        parts.append(f"destinationFqdns {', '.join(fqdns[0]) or 'none'}, needs {', '.join(fqdns[1]) or 'none'}")
+    if found.description != rule.description:
+        parts.append(f"description {found.description!r}, needs {rule.description!r}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def application_rule_text(rule: ApplicationRule) -> str:
@@ -246,8 +242,9 @@ def _application_gaps(mine: frozenset[str], collection: RuleCollection,
         where = f"firewall rule {collection.name}/{rule.name}"
         if found is None:
             gaps.append(f"{where} is missing: {application_rule_text(rule)}")
-        elif _canonical_application_rule(found) != _canonical_application_rule(rule):
-            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}")
+        elif not rules.same_rule(found, rule):
+            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}"
+                        f"{_unshown_difference(found, rule)}")
     return gaps
 
 
@@ -271,8 +268,9 @@ def _rule_gaps(ranges: Sequence[str], collections: Sequence[RuleCollection],
             where = f"firewall rule {collection.name}/{rule.name}"
             if current is None or found is None:
                 gaps.append(f"{where} is missing: {rule_text(rule)}")
-            elif _canonical_rule(found) != _canonical_rule(rule):
-                gaps.append(f"{where} is {rule_text(found)}; the runbook needs {rule_text(rule)}")
+            elif not rules.same_rule(found, rule):
+                gaps.append(f"{where} is {rule_text(found)}; the runbook needs {rule_text(rule)}"
+                            f"{_unshown_difference(found, rule)}")
     return gaps
 
 
