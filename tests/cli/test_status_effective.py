@@ -1,0 +1,91 @@
+"""`status` judges where the traffic goes (effective next hops): foreign routes that win make a converged cluster
+non-compliant with the winning route named; nothing foreign is written; removing them gives compliant again.
+Real SDK against the emulator (the example topology)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from emulator import Emulator
+from tests.cli.conftest import Run
+from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, OVERLAY, OVERLAY_TABLE, arm_writes
+
+SPLIT = {"half-a": "0.0.0.0/1", "half-b": "128.0.0.0/1"}
+
+
+def _status(cli: Run, settings: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = cli("status", "--settings", settings, "--output", "json", "--detailed-exitcode")
+    assert code in (0, 2), err
+    document: dict[str, Any] = json.loads(out)
+    return code, document
+
+
+def _cluster(document: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+    return next(c for c in document["clusters"] if c["id"].lower() == cluster_id.lower())
+
+
+def _converged(cli: Run, live: Emulator, settings: str) -> None:
+    assert cli("sweep", "--apply", "--auto-approve", "--settings", settings)[0] == 0
+    code, document = _status(cli, settings)
+    assert code == 0 and document["compliant"] is True
+    overlay = _cluster(document, OVERLAY)
+    internet = [f for f in overlay["flows"] if f["kind"] == "internet"]
+    assert internet and all(f["verdict"] == "firewall" and f["nextHop"] == "VirtualAppliance 10.0.1.4"
+                            for f in internet)
+
+
+def _writes_to(live: Emulator, names: set[str]) -> list[str]:
+    return [w for w in arm_writes(live) if w.rsplit("/", 1)[-1].split("?")[0] in names]
+
+
+def test_split_default_routes_bypass_the_firewall(cli: Run, live: Emulator, settings: Callable[..., str]) -> None:
+    path = settings()
+    _converged(cli, live, path)
+    for name, prefix in SPLIT.items():
+        live.put_foreign(f"{OVERLAY_TABLE}/routes/{name}", {"properties": {
+            "addressPrefix": prefix, "nextHopType": "Internet"}})
+    code, document = _status(cli, path)
+    overlay = _cluster(document, OVERLAY)
+    assert code == 2 and overlay["state"] == "non-compliant" and overlay["missing"] == []
+    (line,) = [b for b in overlay["bypasses"] if "-> internet 0.0.0.0/0" in b]
+    assert "user route half-a on route table rmd-vnet-spoke-snet-aks-overlay: 0.0.0.0/1 -> Internet" in line
+    assert "user route half-b on route table rmd-vnet-spoke-snet-aks-overlay: 128.0.0.0/1 -> Internet" in line
+    (flow,) = [f for f in overlay["flows"] if f["kind"] == "internet"]
+    assert flow["verdict"] == "bypass" and flow["nextHop"] == "Internet"
+
+    # The plan reports the conflict with the fix; a sweep (even with ALLOW_TAKEOVER) never writes them.
+    code, out, _ = cli("plan", "--target", OVERLAY, "--settings", path)
+    assert "fix: delete route half-a or point it at the firewall (VirtualAppliance 10.0.1.4)" in out
+    cli("sweep", "--apply", "--auto-approve", "--settings", settings(ALLOW_TAKEOVER="true"))
+    assert _writes_to(live, set(SPLIT)) == []
+    assert all(live.get(f"{OVERLAY_TABLE}/routes/{name}") is not None for name in SPLIT)
+
+    for name in SPLIT:
+        live.delete_foreign(f"{OVERLAY_TABLE}/routes/{name}")
+    code, document = _status(cli, path)
+    assert code == 0 and _cluster(document, OVERLAY)["state"] == "compliant"
+
+
+def test_a_foreign_route_into_half_the_app_gateway_range(cli: Run, live: Emulator,
+                                                         settings: Callable[..., str]) -> None:
+    path = settings()
+    _converged(cli, live, path)
+    live.put_foreign(f"{CUSTOMER_TABLE}/routes/agw-half", {"properties": {
+        "addressPrefix": "10.1.4.0/25", "nextHopType": "VnetLocal"}})
+    code, document = _status(cli, path)
+    cni = _cluster(document, CNI)
+    assert code == 2 and cni["state"] == "non-compliant"
+    assert any("-> appgw 10.1.4.0/24: bypasses the firewall 10.0.1.4 by user route agw-half on route table "
+               "rt-spoke-nodes: 10.1.4.0/25 -> VnetLocal" in b for b in cni["bypasses"]), cni["bypasses"]
+    _, text, _ = cli("status", "--settings", path)
+    assert "> snet-aks-nodes -> appgw 10.1.4.0/24: VnetLocal, VirtualAppliance 10.0.1.4 [bypass]" in text
+    _, markdown, _ = cli("status", "--settings", path, "--output", "markdown")
+    assert "| `aks-cni` | snet-aks-nodes -> appgw 10.1.4.0/24 | VnetLocal, VirtualAppliance 10.0.1.4 | bypass |" \
+        in markdown
+    cli("sweep", "--apply", "--auto-approve", "--settings", path)
+    assert _writes_to(live, {"agw-half"}) == []
+    live.delete_foreign(f"{CUSTOMER_TABLE}/routes/agw-half")
+    code, document = _status(cli, path)
+    assert code == 0 and _cluster(document, CNI)["state"] == "compliant"
