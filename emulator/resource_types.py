@@ -51,6 +51,7 @@ POLICY = "microsoft.network/firewallpolicies"
 RCG = "microsoft.network/firewallpolicies/rulecollectiongroups"
 APP_GW = "microsoft.network/applicationgateways"
 VNET_GW = "microsoft.network/virtualnetworkgateways"
+LOAD_BALANCER = "microsoft.network/loadbalancers"  # AKS's in the node resource group (asymmetric routing check)
 CLUSTER = "microsoft.containerservice/managedclusters"
 AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
 
@@ -148,6 +149,12 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.Network",
         300.0,
         readonly_props=(*_COMMON_RO, "inboundDnsForwardingEndpoint"),
+    ),
+    LOAD_BALANCER: TypeSpec(
+        "Microsoft.Network/loadBalancers",
+        "Microsoft.Network",
+        30.0,
+        readonly_props=_COMMON_RO,
     ),
     CLUSTER: TypeSpec(
         "Microsoft.ContainerService/ManagedClusters",

@@ -46,6 +46,7 @@ from remediation.core.model import (
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
+    PublicFrontend,
     Route,
     RouteTablePayload,
     RuleCollection,
@@ -313,6 +314,17 @@ class ArmClient:
         bodies = self._list(_scope_path(subscription, resource_group), "list virtual network gateways",
                             partial(client.virtual_network_gateways.list, resource_group))
         return [convert.vpn_gateway_from_arm(b) for b in bodies]
+
+    def list_public_frontends(self, subscription: str, resource_group: str) -> tuple[PublicFrontend, ...]:
+        """The public frontends of every load balancer in a resource group (a cluster's node resource group);
+        a group that does not exist holds none."""
+        client = self._clients.network(subscription)
+        try:
+            bodies = self._list(_scope_path(subscription, resource_group), "list load balancers",
+                                partial(client.load_balancers.list, resource_group))
+        except IncompleteListError:
+            return ()  # ResourceGroupNotFound: no node resource group, so no load balancer in it
+        return tuple(fe for body in bodies for fe in convert.public_frontends_from_lb(body))
 
     # ------------------------------------------------------------------------------------- writes: routes
 

@@ -23,6 +23,7 @@ from remediation.core.model import (
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
+    PublicFrontend,
     Route,
     RuleCollection,
 )
@@ -106,7 +107,21 @@ def cluster_from_arm(body: Mapping[str, Any]) -> ObservedCluster:
         pools_without_subnet=tuple(str(p.get("name")) for p in pools if not p.get("vnetSubnetID")),
         tags=_tags(body),
         private_cluster=_truthy((props.get("apiServerAccessProfile") or {}).get("enablePrivateCluster")),
+        node_resource_group=str(props.get("nodeResourceGroup") or "") or None,
     )
+
+
+def public_frontends_from_lb(body: Mapping[str, Any]) -> tuple[PublicFrontend, ...]:
+    """The frontends of a load balancer that hold a public IP (properties.frontendIPConfigurations[].properties
+    .publicIPAddress.id); internal frontends (a private IP in a subnet) are left out."""
+    found = []
+    for frontend in _props(body).get("frontendIPConfigurations") or []:
+        if not isinstance(frontend, Mapping):
+            continue
+        public = (_props(frontend).get("publicIPAddress") or {}).get("id")
+        if public:
+            found.append(PublicFrontend(str(body["id"]), str(frontend.get("name") or ""), str(public)))
+    return tuple(found)
 
 
 def _truthy(value: Any) -> bool:

@@ -36,6 +36,7 @@ from remediation.core.model import (
     Change,
     ChangeKind,
     Conflict,
+    FrontendRead,
     NetworkRule,
     ObservedCluster,
     Plan,
@@ -43,7 +44,7 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import desired, flows, plan, rules, shards
+from remediation.planning import asymmetric, desired, flows, plan, rules, shards
 from remediation.planning.effective_routes import LearnedRoute
 from remediation.planning.flows import Flow, Verdict
 
@@ -65,6 +66,9 @@ class ClusterCompliance:
     reason: str | None = None  # why the cluster was skipped
     flows: tuple[Flow, ...] = ()  # each flow that must pass the firewall, with its effective next hop
     bypasses: tuple[str, ...] = ()  # the flows that do not (or cannot be judged), one line each
+    # public load balancer frontends on a cluster whose default route goes to the firewall (asymmetric routing),
+    # or why the check could not be made (remediation/planning/asymmetric.py)
+    asymmetric: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def cluster_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
 
 
 def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str],
-             cluster_flows_: Sequence[Flow] = ()) -> ClusterCompliance:
+             cluster_flows_: Sequence[Flow] = (), frontends: FrontendRead | None = None) -> ClusterCompliance:
     """The state of one cluster from its plan and its flows: skipped > conflicted > non-compliant > compliant.
     A plan conflict that only says a flow bypasses the firewall (flows.bypass_conflicts) is that flow's verdict,
     shown with the flow: non-compliant, not conflicted."""
@@ -141,14 +145,17 @@ def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Seque
     bypass_texts = {c.message for c in cluster_plan_.conflicts if _is_bypass_report(c.message)}
     conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts if c.message not in bypass_texts)
     bypasses = tuple(f.line() for f in cluster_flows_ if f.verdict is not Verdict.FIREWALL)
+    # A frontend found counts against the cluster; a node resource group that could not be read is said, not
+    # counted (the identity may lack Reader there: docs/platform-notes.md, "Asymmetric routing").
+    asym = asymmetric.asymmetric_lines(cluster_flows_, frontends)
     if conflicts:
         state = ComplianceState.CONFLICTED
-    elif missing or bypasses:
+    elif missing or bypasses or (frontends is not None and frontends.error is None and asym):
         state = ComplianceState.NON_COMPLIANT
     else:
         state = ComplianceState.COMPLIANT
     return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts,
-                             flows=tuple(cluster_flows_), bypasses=bypasses)
+                             flows=tuple(cluster_flows_), bypasses=bypasses, asymmetric=asym)
 
 
 def _is_bypass_report(message: str) -> bool:
@@ -164,7 +171,7 @@ def _cluster_compliance(snapshot: Snapshot, settings: Settings, cluster: Observe
     if not routing.skipped:
         gaps = _rule_gaps(desired.aks_ranges(snapshot, cluster), collections, observed)
         found = cluster_flows(snapshot, settings, cluster.id, learned)
-    return classify(cluster, routing, gaps, found)
+    return classify(cluster, routing, gaps, found, snapshot.public_frontends.get(id_key(cluster.id)))
 
 
 # --------------------------------------------------------------------------------------------- firewall

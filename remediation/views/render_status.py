@@ -17,7 +17,9 @@ JSON schema, stable (keys are never renamed, new keys may be added)::
                                "routes": ["<each route that carries part of it>"],
                                "bypass": ["<each route that carries it around the firewall>"],
                                "reason": "<why unknown>" | null}],
-                    "bypasses": ["<one line per flow that does not pass the firewall, the winners named>"]}],
+                    "bypasses": ["<one line per flow that does not pass the firewall, the winners named>"],
+                    "asymmetric": ["<a public load balancer frontend on a cluster whose default route goes to
+                                    the firewall, with the fixes; or why it could not be checked>"]}],
       "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
                    "missing": [...], "reason": null,
                    "size": "<largest owned group's estimated size against the limit>" | null},
@@ -48,7 +50,8 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
         "clusters": [
             {"id": c.cluster_id, "name": c.name, "state": c.state.value, "missing": list(c.missing),
              "conflicts": list(c.conflicts), "reason": c.reason,
-             "flows": [flow_json(flow) for flow in c.flows], "bypasses": list(c.bypasses)}
+             "flows": [flow_json(flow) for flow in c.flows], "bypasses": list(c.bypasses),
+             "asymmetric": list(c.asymmetric)}
             for c in report.clusters
         ],
         "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
@@ -66,7 +69,7 @@ def _summary_line(report: ComplianceReport) -> str:
 def _details(cluster: ClusterCompliance) -> list[str]:
     if cluster.reason:
         return [cluster.reason]
-    return [*cluster.conflicts, *cluster.missing, *cluster.bypasses]
+    return [*cluster.conflicts, *cluster.missing, *cluster.bypasses, *cluster.asymmetric]
 
 
 def _flow_text(flow: Flow) -> str:

@@ -11,7 +11,7 @@ from emulator import Emulator
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, arm_writes
 
-STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason", "flows", "bypasses"}
+STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason", "flows", "bypasses", "asymmetric"}
 
 
 def status(cli: Run, settings: str, *extra: str) -> tuple[int, dict]:

@@ -89,3 +89,39 @@ def test_a_foreign_route_into_half_the_app_gateway_range(cli: Run, live: Emulato
     live.delete_foreign(f"{CUSTOMER_TABLE}/routes/agw-half")
     code, document = _status(cli, path)
     assert code == 0 and _cluster(document, CNI)["state"] == "compliant"
+
+
+NODE_RG = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/MC_rg-spoke_aks-overlay_westeurope"
+PUBLIC_LB = f"{NODE_RG}/providers/Microsoft.Network/loadBalancers/kubernetes"
+
+
+def _lb(frontends: dict[str, str | None]) -> dict[str, Any]:
+    return {"location": "westeurope", "properties": {"frontendIPConfigurations": [
+        {"name": name, "properties": ({"publicIPAddress": {"id": f"{NODE_RG}/providers/Microsoft.Network/"
+                                                                 f"publicIPAddresses/{ip}"}} if ip else
+                                      {"privateIPAddress": "10.1.5.200"})}
+        for name, ip in frontends.items()]}}
+
+
+def test_a_public_load_balancer_on_a_firewalled_cluster_is_asymmetric(cli: Run, live: Emulator,
+                                                                       settings: Callable[..., str]) -> None:
+    path = settings()
+    _converged(cli, live, path)
+    live.put_foreign(PUBLIC_LB, _lb({"a1b2": "kubernetes-a1b2", "internal": None}))
+    code, document = _status(cli, path)
+    overlay = _cluster(document, OVERLAY)
+    assert code == 2 and overlay["state"] == "non-compliant" and overlay["bypasses"] == []
+    (line,) = overlay["asymmetric"]
+    assert line.startswith("public load balancer kubernetes frontend a1b2 (public IP kubernetes-a1b2) on a "
+                           "cluster whose default route goes to the firewall (user route rmd-default on route "
+                           "table rmd-vnet-spoke-snet-aks-overlay: 0.0.0.0/0 -> VirtualAppliance 10.0.1.4)")
+    assert "fix: publish the service through a DNAT rule" in line
+    # Only the node resource group of a cluster whose default route goes to the firewall is listed.
+    lists = [r.path.lower() for r in live.request_log if r.method == "GET" and r.path.lower().endswith(
+        "/providers/microsoft.network/loadbalancers")]
+    assert lists and all("mc_rg-spoke_aks-overlay_westeurope" in p for p in lists)
+    cli("sweep", "--apply", "--auto-approve", "--settings", path)
+    assert [w for w in arm_writes(live) if "loadbalancers" in w.lower()] == []
+    live.put_foreign(PUBLIC_LB, _lb({"internal": None}))  # an internal load balancer only
+    code, document = _status(cli, path)
+    assert code == 0 and _cluster(document, OVERLAY)["state"] == "compliant"

@@ -9,7 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from remediation.core.ids import id_key
-from remediation.core.model import Action, ObservedPeering, ObservedVnet, Route, Snapshot
+from remediation.core.model import (
+    Action,
+    FrontendRead,
+    ObservedPeering,
+    ObservedVnet,
+    PublicFrontend,
+    Route,
+    Snapshot,
+)
 from remediation.planning import compliance, desired, routes
 from remediation.planning.compliance import ComplianceState
 from remediation.planning.effective_routes import LearnedRoute
@@ -160,3 +168,26 @@ def test_property_a_foreign_route_sending_an_internet_address_elsewhere_makes_th
     (cluster,) = compliance.assess(snapshot, SETTINGS, scope="s").clusters
     assert cluster.state is ComplianceState.NON_COMPLIANT
     assert any("user route someone-else" in line for line in cluster.bypasses)
+
+
+LB = f"{f.SUB}/resourceGroups/MC_x/providers/Microsoft.Network/loadBalancers/kubernetes"
+
+
+def test_a_public_frontend_counts_only_where_the_default_route_goes_to_the_firewall() -> None:
+    frontend = PublicFrontend(LB, "fe1", f"{f.SUB}/publicIPAddresses/pip1")
+    found = {id_key(f.CLUSTER): FrontendRead((frontend,))}
+    (cluster,) = compliance.assess(dataclasses.replace(base(), public_frontends=found), SETTINGS,
+                                   scope="s").clusters
+    assert cluster.state is ComplianceState.NON_COMPLIANT
+    assert cluster.asymmetric[0].startswith("public load balancer kubernetes frontend fe1 (public IP pip1)")
+    # No default route through the firewall (loadBalancer outbound, no FORCE_DEFAULT_ROUTE): nothing to say.
+    plain = dataclasses.replace(SETTINGS, force_default_route=False)
+    (cluster,) = compliance.assess(dataclasses.replace(with_vnets(converged(f.hub_spoke())),
+                                                       public_frontends=found), plain, scope="s").clusters
+    assert cluster.asymmetric == ()
+    # A node resource group that could not be read is said, not counted.
+    unread = {id_key(f.CLUSTER): FrontendRead(error="AuthorizationFailed")}
+    (cluster,) = compliance.assess(dataclasses.replace(base(), public_frontends=unread), SETTINGS,
+                                   scope="s").clusters
+    assert cluster.state is ComplianceState.COMPLIANT
+    assert cluster.asymmetric == ("asymmetric routing not checked: AuthorizationFailed",)
