@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
-from . import egress_support, hooks, resource_graph
+from . import effective_support, egress_support, hooks, resource_graph
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, resource_group_not_found
@@ -345,6 +345,8 @@ class ArmHandler(BaseHTTPRequestHandler):
             )
         parts = [p for p in path.split("/") if p]
         low = [p.lower() for p in parts]
+        if (effective := effective_support.answer(emu, method, parts, low)) is not None:  # NIC effective routes
+            return self._send(*effective)
         if resource_graph.is_graph_call(method, low):  # Azure Resource Graph (emulator/resource_graph.py)
             return self._send(*resource_graph.answer(emu, raw, api_version))
         answered = self._resources_route(method, path, parts, low, query, raw, api_version)

@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
-    command("status", "compliance of every cluster in scope", _common(("text", "json", "markdown")))
+    status = command("status", "compliance of every cluster in scope", _common(("text", "json", "markdown")))
+    status.add_argument("--verify", action="store_true",
+                        help="confirm each node subnet's computed routes with ARM's effective route table of one of "
+                             "its NICs (as VERIFY_EFFECTIVE_ROUTES=true; docs/platform-notes.md 11.2)")
     sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")
     return parser
 
@@ -230,6 +233,8 @@ def _approval(args: argparse.Namespace, saved: cli_plan_file.SavedPlan | None,
 
 
 def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
+    if args.verify and not reconciler.settings.verify_effective_routes:
+        reconciler = Reconciler(dataclasses.replace(reconciler.settings, verify_effective_routes=True))
     report = scope_compliance(reconciler)
     if args.output == "json":
         print(json.dumps(render_status.to_json(report), indent=2))

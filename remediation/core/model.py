@@ -265,6 +265,27 @@ class FrontendRead:
 
 
 @dataclass(frozen=True)
+class ObservedEffectiveRoute:
+    """One route of ARM's effective route table of a NIC (state Active), one prefix each: `source` is Default,
+    User or VirtualNetworkGateway (docs/platform-notes.md 11.2)."""
+
+    source: str
+    address_prefix: str
+    next_hop_type: str
+    next_hop_ip: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class NicEffectiveRoutes:
+    """ARM's effective routes of one node NIC of a subnet, or why there are none (`error`)."""
+
+    nic_id: str | None
+    routes: tuple[ObservedEffectiveRoute, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What one reconcile observed. Maps are keyed by `ids.id_key` of each resource id.
 
@@ -292,6 +313,8 @@ class Snapshot:
     # `status` only: the public load balancer frontends of each cluster whose default route goes to the firewall,
     # by id_key of the cluster (remediation/engine/effective_observe.py).
     public_frontends: Mapping[str, FrontendRead] = field(default_factory=dict)
+    # `status --verify` / VERIFY_EFFECTIVE_ROUTES only: ARM's effective routes of a node NIC, by id_key of its subnet.
+    effective_routes: Mapping[str, NicEffectiveRoutes] = field(default_factory=dict)
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -3,7 +3,8 @@
 Called at the end of `observe._with_egress` (one line there), which only the views that judge routes and rules
 together use (`status`, the sweep's verify read). It lists the load balancers of the node resource group of each
 cluster whose default route goes to the firewall (remediation/planning/asymmetric.py): one list per such cluster,
-none for the others. A failed list is kept as the reason the check could not be made, never raised: a status
+none for the others; with VERIFY_EFFECTIVE_ROUTES (`status --verify`) also ARM's effective route table of one
+NIC per node subnet (`_verify`). A failed list is kept as the reason the check could not be made, never raised: a status
 read does not fail because a node resource group is not readable (the identity may hold Reader on the spoke
 only; docs/platform-notes.md, "Asymmetric routing").
 """
@@ -16,7 +17,13 @@ from typing import Protocol, runtime_checkable
 from remediation.core import ids
 from remediation.core.config import Settings
 from remediation.core.errors import ArmError
-from remediation.core.model import FrontendRead, PublicFrontend, Snapshot
+from remediation.core.model import (
+    FrontendRead,
+    NicEffectiveRoutes,
+    ObservedEffectiveRoute,
+    PublicFrontend,
+    Snapshot,
+)
 from remediation.planning import asymmetric, compliance
 
 
@@ -25,6 +32,8 @@ class EffectiveReadArm(Protocol):
     """The reads used here (implemented by remediation.azure.arm.ArmClient)."""
 
     def list_public_frontends(self, subscription: str, resource_group: str) -> tuple[PublicFrontend, ...]: ...
+    def list_nics(self, subscription: str, resource_group: str) -> list[tuple[str, tuple[str, ...]]]: ...
+    def get_effective_routes(self, nic_id: str) -> tuple[ObservedEffectiveRoute, ...]: ...
 
 
 def observe_effective(arm: object, snapshot: Snapshot, settings: Settings) -> Snapshot:
@@ -44,4 +53,42 @@ def observe_effective(arm: object, snapshot: Snapshot, settings: Settings) -> Sn
         except ArmError as exc:
             found[key] = FrontendRead(error=f"load balancers of node resource group {cluster.node_resource_group} "
                                             f"not read ({exc.arm_code}: {exc})")
-    return replace(snapshot, public_frontends=found)
+    snapshot = replace(snapshot, public_frontends=found)
+    return _verify(arm, snapshot) if settings.verify_effective_routes else snapshot
+
+
+def _verify(arm: EffectiveReadArm, snapshot: Snapshot) -> Snapshot:
+    """VERIFY_EFFECTIVE_ROUTES / `status --verify`: for each node subnet of a cluster, ARM's effective route table of
+    one standalone NIC of that subnet in the cluster's node resource group (one list per node resource group, one
+    effectiveRouteTable action per subnet). App Gateway subnets are not verified: the gateway's instances have no
+    NIC that ARM exposes."""
+    found: dict[str, NicEffectiveRoutes] = {}
+    for cluster in sorted(snapshot.clusters.values(), key=lambda c: ids.id_key(c.id)):
+        subnets = [s for s in cluster.node_subnet_ids if ids.id_key(s) not in found]
+        if not subnets or not cluster.node_resource_group:
+            continue
+        subscription = ids.parse_resource_id(cluster.id).subscription
+        try:
+            nics = arm.list_nics(subscription, cluster.node_resource_group)
+        except ArmError as exc:
+            found.update({ids.id_key(s): NicEffectiveRoutes(None, error=f"NICs of node resource group "
+                                                                       f"{cluster.node_resource_group} not read "
+                                                                       f"({exc.arm_code})") for s in subnets})
+            continue
+        for subnet in subnets:
+            found[ids.id_key(subnet)] = _nic_routes(arm, subnet, nics, cluster.node_resource_group)
+    return replace(snapshot, effective_routes=found)
+
+
+def _nic_routes(arm: EffectiveReadArm, subnet: str, nics: list[tuple[str, tuple[str, ...]]],
+                node_resource_group: str) -> NicEffectiveRoutes:
+    nic = next((n for n, subnet_ids in sorted(nics) if any(ids.same_id(s, subnet) for s in subnet_ids)), None)
+    if nic is None:
+        return NicEffectiveRoutes(None, error=f"no standalone NIC of this subnet in node resource group "
+                                              f"{node_resource_group} (VMSS node pools have no effective-route "
+                                              "operation: docs/platform-notes.md 11.2)")
+    try:
+        return NicEffectiveRoutes(nic, arm.get_effective_routes(nic))
+    except ArmError as exc:
+        return NicEffectiveRoutes(nic, error=f"effective routes of NIC {nic.rsplit('/', 1)[-1]} not read "
+                                             f"({exc.arm_code}: {exc})")

@@ -69,6 +69,9 @@ class ClusterCompliance:
     # public load balancer frontends on a cluster whose default route goes to the firewall (asymmetric routing),
     # or why the check could not be made (remediation/planning/asymmetric.py)
     asymmetric: tuple[str, ...] = ()
+    # `status --verify`: where ARM's effective routes of a node NIC differ from the computed ones (the flows then
+    # hold ARM's verdict), or why a subnet could not be verified
+    verification: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,19 @@ def cluster_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
     return () if isinstance(wanted, Skip) else flows.flows(snapshot, wanted, settings, learned)
 
 
+def confirmed_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
+                    learned: Mapping[str, Sequence[LearnedRoute]] | None = None
+                    ) -> tuple[tuple[Flow, ...], tuple[str, ...]]:
+    """`cluster_flows`, with ARM's verdict where its effective routes were read, and the differences."""
+    wanted = desired.desired_cluster_routes(snapshot, cluster_id, settings)
+    if isinstance(wanted, Skip):
+        return (), ()
+    return flows.confirmed(snapshot, wanted, settings, flows.flows(snapshot, wanted, settings, learned))
+
+
 def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str],
-             cluster_flows_: Sequence[Flow] = (), frontends: FrontendRead | None = None) -> ClusterCompliance:
+             cluster_flows_: Sequence[Flow] = (), frontends: FrontendRead | None = None,
+             verification: Sequence[str] = ()) -> ClusterCompliance:
     """The state of one cluster from its plan and its flows: skipped > conflicted > non-compliant > compliant.
     A plan conflict that only says a flow bypasses the firewall (flows.bypass_conflicts) is that flow's verdict,
     shown with the flow: non-compliant, not conflicted."""
@@ -155,7 +169,8 @@ def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Seque
     else:
         state = ComplianceState.COMPLIANT
     return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts,
-                             flows=tuple(cluster_flows_), bypasses=bypasses, asymmetric=asym)
+                             flows=tuple(cluster_flows_), bypasses=bypasses, asymmetric=asym,
+                             verification=tuple(verification))
 
 
 def _is_bypass_report(message: str) -> bool:
@@ -168,10 +183,11 @@ def _cluster_compliance(snapshot: Snapshot, settings: Settings, cluster: Observe
     routing = cluster_plan(snapshot, settings, cluster.id)
     gaps: list[str] = []
     found: tuple[Flow, ...] = ()
+    differences: tuple[str, ...] = ()
     if not routing.skipped:
         gaps = _rule_gaps(desired.aks_ranges(snapshot, cluster), collections, observed)
-        found = cluster_flows(snapshot, settings, cluster.id, learned)
-    return classify(cluster, routing, gaps, found, snapshot.public_frontends.get(id_key(cluster.id)))
+        found, differences = confirmed_flows(snapshot, settings, cluster.id, learned)
+    return classify(cluster, routing, gaps, found, snapshot.public_frontends.get(id_key(cluster.id)), differences)
 
 
 # --------------------------------------------------------------------------------------------- firewall

@@ -19,7 +19,14 @@ from enum import StrEnum
 
 from remediation.core import net
 from remediation.core.ids import id_key
-from remediation.core.model import NextHopType, ObservedRouteTable, ObservedSubnet, ObservedVnet, Snapshot
+from remediation.core.model import (
+    NextHopType,
+    ObservedEffectiveRoute,
+    ObservedRouteTable,
+    ObservedSubnet,
+    ObservedVnet,
+    Snapshot,
+)
 
 
 class RouteSource(StrEnum):
@@ -50,9 +57,10 @@ class EffectiveRoute:
     def describe(self) -> str:
         hop = f"{self.prefix} -> {self.next_hop_type}" + (f" {self.next_hop_ip}" if self.next_hop_ip else "")
         if self.source is RouteSource.USER:
-            return f"user route {self.name} on route table {_name(self.table)}: {hop}"
+            where = f" on route table {_name(self.table)}" if self.table else ""
+            return f"user route {self.name}{where}: {hop}"
         if self.source is RouteSource.BGP:
-            return f"BGP route from gateway {_name(self.table)}: {hop}"
+            return f"BGP route from gateway {_name(self.table)}: {hop}" if self.table else f"BGP route {hop}"
         return f"system route {hop}"
 
 
@@ -152,6 +160,16 @@ def subnet_routes(snapshot: Snapshot, subnet: ObservedSubnet,
     bgp = bgp_routes(vnet, snapshot.vnets, learned or {}) if propagate else ()
     user = user_routes(table) if table is not None else ()
     return SubnetRoutes(subnet.id, (*user, *bgp, *system_routes(vnet)))
+
+
+def from_arm(subnet_id: str, observed: Sequence[ObservedEffectiveRoute]) -> SubnetRoutes:
+    """ARM's effective route table of a NIC of the subnet as a route set (sources it does not name are system
+    routes: service endpoints, private endpoints and the like hold their own prefixes only)."""
+    sources = {s.value.lower(): s for s in RouteSource}
+    return SubnetRoutes(subnet_id, tuple(
+        EffectiveRoute(net.canonical_prefix(r.address_prefix), r.next_hop_type,
+                       sources.get(r.source.lower(), RouteSource.SYSTEM), r.next_hop_ip, None, r.name)
+        for r in observed if _ipv4(r.address_prefix)))
 
 
 # --------------------------------------------------------------------------------------------- selection

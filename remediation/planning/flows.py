@@ -74,10 +74,13 @@ def _kind(route_name: str, settings: Settings) -> str:
 
 
 def subnet_flows(snapshot: Snapshot, item: DesiredSubnetRoutes, settings: Settings,
-                 learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> tuple[Flow, ...]:
-    """One flow per desired route of the subnet, judged against the routes in effect now."""
-    subnet = snapshot.subnets.get(id_key(item.subnet_id))
-    routes = er.subnet_routes(snapshot, subnet, learned) if subnet is not None else None
+                 learned: Mapping[str, Sequence[LearnedRoute]] | None = None,
+                 routes: er.SubnetRoutes | None = None) -> tuple[Flow, ...]:
+    """One flow per desired route of the subnet, judged against the routes in effect now (computed, or `routes`:
+    ARM's effective routes of a NIC of the subnet)."""
+    if routes is None:
+        subnet = snapshot.subnets.get(id_key(item.subnet_id))
+        routes = er.subnet_routes(snapshot, subnet, learned) if subnet is not None else None
     out: list[Flow] = []
     for route in item.routes:
         firewall_ip = route.next_hop_ip_address or ""
@@ -123,3 +126,32 @@ def bypass_conflicts(snapshot: Snapshot, wanted: Sequence[DesiredSubnetRoutes], 
                        f"{BYPASS_MARK}; {_fix(route, flow)}")
             found.setdefault(f"{address}|{flow.subnet_id}|{flow.destination}", Conflict(kind, address, message))
     return tuple(found[k] for k in sorted(found))
+
+
+def confirmed(snapshot: Snapshot, wanted: Sequence[DesiredSubnetRoutes], settings: Settings,
+              computed: Sequence[Flow]) -> tuple[tuple[Flow, ...], tuple[str, ...]]:
+    """The flows as ARM's effective routes of a node NIC show them, where `status --verify` read them
+    (Snapshot.effective_routes), in place of the computed ones; and one line per difference or unread subnet.
+    ARM's table holds what the computation cannot see (BGP-learned routes), so its verdict is the one kept."""
+    by_key = {(id_key(f.subnet_id), f.destination): f for f in computed}
+    kept = dict(by_key)
+    lines: list[str] = []
+    for item in wanted:
+        read = snapshot.effective_routes.get(id_key(item.subnet_id))
+        if read is None:
+            continue
+        subnet = item.subnet_id.rstrip("/").rsplit("/", 1)[-1]
+        if read.error is not None:
+            lines.append(f"{subnet}: not verified on ARM: {read.error}")
+            continue
+        nic = (read.nic_id or "?").rstrip("/").rsplit("/", 1)[-1]
+        for flow in subnet_flows(snapshot, item, settings, routes=er.from_arm(item.subnet_id, read.routes)):
+            key = (id_key(flow.subnet_id), flow.destination)
+            mine = by_key.get(key)
+            kept[key] = flow
+            if mine is not None and (mine.verdict, mine.next_hop()) == (flow.verdict, flow.next_hop()):
+                continue
+            was = f"{mine.next_hop()} [{mine.verdict.value}]" if mine is not None else "not computed"
+            lines.append(f"ARM's effective routes of NIC {nic} differ for {flow.subnet} -> {flow.kind} "
+                         f"{flow.destination}: ARM {flow.next_hop()} [{flow.verdict.value}], computed {was}")
+    return tuple(kept.values()), tuple(lines)

@@ -19,7 +19,9 @@ JSON schema, stable (keys are never renamed, new keys may be added)::
                                "reason": "<why unknown>" | null}],
                     "bypasses": ["<one line per flow that does not pass the firewall, the winners named>"],
                     "asymmetric": ["<a public load balancer frontend on a cluster whose default route goes to
-                                    the firewall, with the fixes; or why it could not be checked>"]}],
+                                    the firewall, with the fixes; or why it could not be checked>"],
+                    "verification": ["<status --verify: where ARM's effective routes of a node NIC differ from
+                                      the computed ones, or why a subnet was not verified>"]}],
       "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
                    "missing": [...], "reason": null,
                    "size": "<largest owned group's estimated size against the limit>" | null},
@@ -51,7 +53,7 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
             {"id": c.cluster_id, "name": c.name, "state": c.state.value, "missing": list(c.missing),
              "conflicts": list(c.conflicts), "reason": c.reason,
              "flows": [flow_json(flow) for flow in c.flows], "bypasses": list(c.bypasses),
-             "asymmetric": list(c.asymmetric)}
+             "asymmetric": list(c.asymmetric), "verification": list(c.verification)}
             for c in report.clusters
         ],
         "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
@@ -69,7 +71,7 @@ def _summary_line(report: ComplianceReport) -> str:
 def _details(cluster: ClusterCompliance) -> list[str]:
     if cluster.reason:
         return [cluster.reason]
-    return [*cluster.conflicts, *cluster.missing, *cluster.bypasses, *cluster.asymmetric]
+    return [*cluster.conflicts, *cluster.missing, *cluster.bypasses, *cluster.asymmetric, *cluster.verification]
 
 
 def _flow_text(flow: Flow) -> str:

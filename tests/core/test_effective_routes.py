@@ -129,3 +129,4 @@ def test_through_means_the_firewall_ip() -> None:
     assert er.through(EffectiveRoute("0.0.0.0/0", "VirtualAppliance", RouteSource.USER, f.FW_IP), f.FW_IP)
     assert not er.through(EffectiveRoute("0.0.0.0/0", "VirtualAppliance", RouteSource.USER, "10.0.1.5"), f.FW_IP)
     assert not er.through(EffectiveRoute("0.0.0.0/0", "Internet", RouteSource.SYSTEM), f.FW_IP)
+
