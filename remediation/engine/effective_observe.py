@@ -1,16 +1,19 @@
 """Observe what the effective-route checks of `status` need, on top of its fleet snapshot. No azure imports here.
 
-Called at the end of `observe._with_egress` (one line there), which only the views that judge routes and rules
-together use (`status`, the sweep's verify read). It lists the load balancers of the node resource group of each
-cluster whose default route goes to the firewall (remediation/planning/asymmetric.py): one list per such cluster,
-none for the others; with VERIFY_EFFECTIVE_ROUTES (`status --verify`) also ARM's effective route table of one
-NIC per node subnet (`_verify`). A failed list is kept as the reason the check could not be made, never raised: a status
-read does not fail because a node resource group is not readable (the identity may hold Reader on the spoke
-only; docs/platform-notes.md, "Asymmetric routing").
+Called at the end of `observe._with_egress` (one line there), which the views that judge routes and rules
+together use (`status`, the sweep's verify read); it reads only inside `wanted()`, which `status` sets. It lists
+the load balancers of the node resource group of each cluster whose default route goes to the firewall
+(remediation/planning/asymmetric.py): one list per such cluster, none for the others; with VERIFY_EFFECTIVE_ROUTES
+(`status --verify`) also ARM's effective route table of one NIC per node subnet (`_verify`). A failed read is kept
+as the reason the check could not be made, never raised: a status read does not fail because a node resource group
+is not readable (the identity may hold Reader on the spoke only; docs/platform-notes.md 11.1).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
@@ -36,10 +39,25 @@ class EffectiveReadArm(Protocol):
     def get_effective_routes(self, nic_id: str) -> tuple[ObservedEffectiveRoute, ...]: ...
 
 
+# Set by `status` (remediation/engine/status.py) around its observation: the sweep's own verify read passes through
+# the same observe function and must not pay these reads (it never shows them).
+_WANTED: ContextVar[bool] = ContextVar("effective_reads_wanted", default=False)
+
+
+@contextmanager
+def wanted() -> Iterator[None]:
+    """Within this block, `observe_effective` reads (the observation of `status`)."""
+    token = _WANTED.set(True)
+    try:
+        yield
+    finally:
+        _WANTED.reset(token)
+
+
 def observe_effective(arm: object, snapshot: Snapshot, settings: Settings) -> Snapshot:
-    """`arm` is observe's reader; one without `list_public_frontends` (a test double of observe.ReadArm that
-    predates this check) reads nothing here and the snapshot says so by having no entry."""
-    if not isinstance(arm, EffectiveReadArm):
+    """Outside `wanted()` nothing is read. `arm` is observe's reader; one without these reads (a test double of
+    observe.ReadArm) reads nothing here and the snapshot says so by having no entry."""
+    if not _WANTED.get() or not isinstance(arm, EffectiveReadArm):
         return snapshot
     found: dict[str, FrontendRead] = {}
     for key, cluster in sorted(snapshot.clusters.items()):

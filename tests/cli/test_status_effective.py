@@ -103,6 +103,11 @@ def _lb(frontends: dict[str, str | None]) -> dict[str, Any]:
         for name, ip in frontends.items()]}}
 
 
+def _lb_lists(live: Emulator) -> list[str]:
+    return [r.path.lower() for r in live.request_log
+            if r.method == "GET" and r.path.lower().endswith("/providers/microsoft.network/loadbalancers")]
+
+
 def test_a_public_load_balancer_on_a_firewalled_cluster_is_asymmetric(cli: Run, live: Emulator,
                                                                        settings: Callable[..., str]) -> None:
     path = settings()
@@ -117,11 +122,14 @@ def test_a_public_load_balancer_on_a_firewalled_cluster_is_asymmetric(cli: Run, 
                            "table rmd-vnet-spoke-snet-aks-overlay: 0.0.0.0/0 -> VirtualAppliance 10.0.1.4)")
     assert "fix: publish the service through a DNAT rule" in line
     # Only the node resource group of a cluster whose default route goes to the firewall is listed.
-    lists = [r.path.lower() for r in live.request_log if r.method == "GET" and r.path.lower().endswith(
-        "/providers/microsoft.network/loadbalancers")]
+    lists = _lb_lists(live)
     assert lists and all("mc_rg-spoke_aks-overlay_westeurope" in p for p in lists)
+    live.delete_foreign(f"{OVERLAY_TABLE}/routes/rmd-default")  # the sweep then writes and verifies
     cli("sweep", "--apply", "--auto-approve", "--settings", path)
+    assert live.get(f"{OVERLAY_TABLE}/routes/rmd-default") is not None
     assert [w for w in arm_writes(live) if "loadbalancers" in w.lower()] == []
+    # The sweep's own reads (its verify pass observes routes and rules too) list no load balancer.
+    assert len(_lb_lists(live)) == len(lists)
     live.put_foreign(PUBLIC_LB, _lb({"internal": None}))  # an internal load balancer only
     code, document = _status(cli, path)
     assert code == 0 and _cluster(document, OVERLAY)["state"] == "compliant"
