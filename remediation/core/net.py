@@ -91,20 +91,27 @@ def ipv6_only(prefixes: Iterable[str]) -> tuple[str, ...]:
     return tuple(p for p in prefixes if is_ipv6(p))
 
 
-def subtract(prefix: Network, removed: Iterable[Network]) -> list[Network]:
-    """What is left of `prefix` once every network of `removed` (same IP version) is taken out, as disjoint
-    networks: empty when `removed` covers it whole."""
-    left: list[Network] = [prefix]
-    for cut in removed:
-        if cut.version != prefix.version:
-            continue
-        kept: list[Network] = []
-        for piece in left:
-            if piece.subnet_of(cut):  # type: ignore[arg-type]  # same IP version, checked above
+
+Span = tuple[int, int]  # first and last address of a range, as integers
+
+
+@lru_cache(maxsize=65536)
+def span(net: Network) -> Span:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def span_difference(whole: Span, cuts: Iterable[Span]) -> list[Span]:
+    """What is left of `whole` once every span of `cuts` is taken out, in order (empty when covered whole)."""
+    left = [whole]
+    for lo, hi in sorted(cuts):
+        kept: list[Span] = []
+        for a, b in left:
+            if hi < a or lo > b:
+                kept.append((a, b))
                 continue
-            if cut.subnet_of(piece):  # type: ignore[arg-type]
-                kept.extend(piece.address_exclude(cut))  # type: ignore[arg-type]
-            else:
-                kept.append(piece)
+            if a < lo:
+                kept.append((a, lo - 1))
+            if hi < b:
+                kept.append((hi + 1, b))
         left = kept
     return left

@@ -197,22 +197,22 @@ def next_hop(routes: Sequence[EffectiveRoute], ip: str) -> EffectiveRoute | None
 def winners(routes: Sequence[EffectiveRoute], prefix: str, exclude: Iterable[str] = ()) -> tuple[EffectiveRoute, ...]:
     """Every route that carries traffic to some address of `prefix` outside `exclude`, most specific first.
 
-    The region is cut at every route prefix inside it: each piece not covered whole by more specific routes is
-    carried by its best holding route, so a route hidden entirely behind more specific ones is not named.
+    The range is cut at every route's first and last address: between two cuts the routes that hold an address
+    are the same, so the best of them (longest prefix, then user > BGP > system) carries that whole piece. A route
+    hidden entirely behind more specific ones is therefore not named.
     """
     target = net.network(prefix)
     if target is None or target.version != 4:
         return ()
-    cut = [n for e in exclude if (n := net.network(e)) is not None]
-    nets = {n for r in routes if (n := net.network(r.prefix)) is not None and n.version == 4}
+    cut = [net.span(n) for e in exclude if (n := net.network(e)) is not None and n.version == 4]
+    # (rank, first, last, route), best first: the first route that holds an address is the one Azure uses.
+    held = sorted(((_key(r), *net.span(n), r) for r in routes
+                   if (n := net.network(r.prefix)) is not None and n.version == 4), key=lambda h: h[0])
     found: dict[tuple[str, str, str | None], EffectiveRoute] = {}
-    for piece in net.subtract(target, cut):
-        inside = [n for n in nets if n != piece and n.subnet_of(piece)]  # type: ignore[arg-type]  # IPv4
-        for region in (piece, *inside):
-            more = [n for n in inside if n != region and n.subnet_of(region)]  # type: ignore[arg-type]
-            if not net.subtract(region, [*more, *cut]):
-                continue  # every address of it is carried by a more specific route
-            best = _best(routes, region)
+    for lo, hi in net.span_difference(net.span(target), cut):
+        points = sorted({lo, hi + 1, *(p for _, a, b, _ in held for p in (a, b + 1) if lo < p <= hi)})
+        for start in points[:-1]:
+            best = next((r for _, a, b, r in held if a <= start <= b), None)
             if best is not None:
                 found.setdefault((best.prefix, best.source.value, best.name), best)
     return tuple(sorted(found.values(), key=lambda r: (*_key(r), net.prefix_sort_key(r.prefix))))

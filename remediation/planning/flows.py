@@ -65,7 +65,7 @@ class Flow:
             return f"{head}: unknown ({self.reason})"
         if self.verdict is Verdict.FIREWALL:
             return f"{head}: through the firewall {self.firewall_ip}"
-        return f"{head}: bypasses the firewall {self.firewall_ip} by " + "; ".join(r.describe() for r in self.bypass)
+        return f"{head}: does not pass the firewall {self.firewall_ip}: " + "; ".join(r.describe() for r in self.bypass)
 
 
 def _kind(route_name: str, settings: Settings) -> str:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from remediation.planning.compliance import ClusterCompliance, ComplianceReport, ComplianceState
-from remediation.planning.flows import Flow
+from remediation.planning.flows import Flow, Verdict
 
 
 def flow_json(flow: Flow) -> dict[str, Any]:
@@ -85,7 +85,8 @@ def render_text(report: ComplianceReport) -> str:
     for cluster in report.clusters:
         lines.append(f"  {cluster.state.value:<13} {cluster.name:<{width}}  {cluster.cluster_id}")
         lines.extend(f"      {'!' if line in cluster.conflicts else '-'} {line}" for line in _details(cluster))
-        lines.extend(f"      > {_flow_text(flow)}" for flow in cluster.flows)
+        # A flow that does not pass the firewall is already a `-` line naming its winning routes.
+        lines.extend(f"      > {_flow_text(flow)}" for flow in cluster.flows if flow.verdict is Verdict.FIREWALL)
     firewall = report.firewall
     lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
     lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))

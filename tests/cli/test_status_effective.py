@@ -77,10 +77,12 @@ def test_a_foreign_route_into_half_the_app_gateway_range(cli: Run, live: Emulato
     code, document = _status(cli, path)
     cni = _cluster(document, CNI)
     assert code == 2 and cni["state"] == "non-compliant"
-    assert any("-> appgw 10.1.4.0/24: bypasses the firewall 10.0.1.4 by user route agw-half on route table "
+    assert any("-> appgw 10.1.4.0/24: does not pass the firewall 10.0.1.4: user route agw-half on route table "
                "rt-spoke-nodes: 10.1.4.0/25 -> VnetLocal" in b for b in cni["bypasses"]), cni["bypasses"]
     _, text, _ = cli("status", "--settings", path)
-    assert "> snet-aks-nodes -> appgw 10.1.4.0/24: VnetLocal, VirtualAppliance 10.0.1.4 [bypass]" in text
+    assert ("      - snet-aks-nodes -> appgw 10.1.4.0/24: does not pass the firewall 10.0.1.4: user route agw-half "
+            "on route table rt-spoke-nodes: 10.1.4.0/25 -> VnetLocal") in text
+    assert "      > snet-appgw -> aks 10.1.0.0/22: VirtualAppliance 10.0.1.4 [firewall]" in text
     _, markdown, _ = cli("status", "--settings", path, "--output", "markdown")
     assert "| `aks-cni` | snet-aks-nodes -> appgw 10.1.4.0/24 | VnetLocal, VirtualAppliance 10.0.1.4 | bypass |" \
         in markdown

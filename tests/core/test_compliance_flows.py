@@ -72,7 +72,7 @@ def test_split_default_routes_make_the_cluster_non_compliant_with_the_winners_na
     (cluster,) = report.clusters
     assert cluster.state is ComplianceState.NON_COMPLIANT and cluster.missing == () and cluster.conflicts == ()
     (line,) = cluster.bypasses
-    assert line.startswith("aks-nodes -> internet 0.0.0.0/0: bypasses the firewall 10.0.1.4 by ")
+    assert line.startswith("aks-nodes -> internet 0.0.0.0/0: does not pass the firewall 10.0.1.4: ")
     assert "user route half-a on route table rt-aks-nodes: 0.0.0.0/1 -> Internet" in line
     assert "user route half-b on route table rt-aks-nodes: 128.0.0.0/1 -> Internet" in line
     assert node_flows(report)["aks-nodes->0.0.0.0/0"] is Verdict.BYPASS
@@ -82,7 +82,7 @@ def test_a_foreign_more_specific_route_into_the_app_gateway_range_is_named() -> 
     snapshot = _add(base(), "rt-aks-nodes", Route("to-agw-half", "10.1.4.0/25", "VnetLocal"))
     (cluster,) = compliance.assess(snapshot, SETTINGS, scope="s").clusters
     assert cluster.state is ComplianceState.NON_COMPLIANT
-    assert cluster.bypasses == ("aks-nodes -> appgw 10.1.4.0/24: bypasses the firewall 10.0.1.4 by user route "
+    assert cluster.bypasses == ("aks-nodes -> appgw 10.1.4.0/24: does not pass the firewall 10.0.1.4: user route "
                                 "to-agw-half on route table rt-aks-nodes: 10.1.4.0/25 -> VnetLocal",)
 
 
