@@ -17,8 +17,8 @@ from typing import Any
 
 import trustme
 
-# egress_support registers its per-type hooks (emulator/hooks.py) when imported.
-from . import egress_support  # noqa: F401
+# egress_support and effective_support register their per-type hooks (emulator/hooks.py) when imported.
+from . import effective_support, egress_support  # noqa: F401
 from .errors import ArmError
 from .faults import Faults
 from .identity import IdentityServer

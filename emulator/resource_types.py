@@ -70,6 +70,10 @@ POLICY = "microsoft.network/firewallpolicies"
 RCG = "microsoft.network/firewallpolicies/rulecollectiongroups"
 APP_GW = "microsoft.network/applicationgateways"
 VNET_GW = "microsoft.network/virtualnetworkgateways"
+LOAD_BALANCER = "microsoft.network/loadbalancers"  # AKS's in the node resource group (asymmetric routing check)
+NIC = "microsoft.network/networkinterfaces"  # effectiveRouteTable (emulator/effective_support.py)
+CONNECTION = "microsoft.network/connections"  # VPN gateway -> local network gateway: the gateway's learned routes
+LOCAL_GATEWAY = "microsoft.network/localnetworkgateways"
 CLUSTER = "microsoft.containerservice/managedclusters"
 AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
 
@@ -185,6 +189,16 @@ TYPES: dict[str, TypeSpec] = {
                   ("vpnGatewayGeneration", "Generation1"), ("vpnClientConfiguration.vpnClientRevokedCertificates", []),
                   ("vpnClientConfiguration.radiusServers", []), ("vpnClientConfiguration.vpnClientIpsecPolicies", [])),
     ),
+    LOAD_BALANCER: TypeSpec(
+        "Microsoft.Network/loadBalancers",
+        "Microsoft.Network",
+        30.0,
+        readonly_props=_COMMON_RO,
+    ),
+    NIC: TypeSpec("Microsoft.Network/networkInterfaces", "Microsoft.Network", 10.0, readonly_props=_COMMON_RO),
+    CONNECTION: TypeSpec("Microsoft.Network/connections", "Microsoft.Network", 60.0, readonly_props=_COMMON_RO),
+    LOCAL_GATEWAY: TypeSpec("Microsoft.Network/localNetworkGateways", "Microsoft.Network", 30.0,
+                            readonly_props=_COMMON_RO),
     CLUSTER: TypeSpec(
         "Microsoft.ContainerService/ManagedClusters",
         "Microsoft.ContainerService",

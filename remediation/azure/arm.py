@@ -40,12 +40,14 @@ from remediation.core.model import (
     EndpointList,
     ObservedAppGateway,
     ObservedCluster,
+    ObservedEffectiveRoute,
     ObservedFirewall,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
+    PublicFrontend,
     Route,
     RouteTablePayload,
     RuleCollection,
@@ -64,6 +66,8 @@ _VOLATILE_SUBNET_FIELDS = frozenset({"provisioningState", "routeTable", "etag", 
 
 
 __all__ = ["ArmClient", "IncompleteListError"]
+
+NIC = "Microsoft.Network/networkInterfaces"
 
 
 def _body(model: Any) -> dict[str, Any]:
@@ -314,6 +318,39 @@ class ArmClient:
         bodies = self._list(_scope_path(subscription, resource_group), "list virtual network gateways",
                             partial(client.virtual_network_gateways.list, resource_group))
         return [convert.vpn_gateway_from_arm(b) for b in bodies]
+
+    def list_public_frontends(self, subscription: str, resource_group: str) -> tuple[PublicFrontend, ...]:
+        """The public frontends of every load balancer in a resource group (a cluster's node resource group);
+        a group that does not exist holds none."""
+        client = self._clients.network(subscription)
+        try:
+            bodies = self._list(_scope_path(subscription, resource_group), "list load balancers",
+                                partial(client.load_balancers.list, resource_group))
+        except IncompleteListError:
+            return ()  # ResourceGroupNotFound: no node resource group, so no load balancer in it
+        return tuple(fe for body in bodies for fe in convert.public_frontends_from_lb(body))
+
+    def list_nics(self, subscription: str, resource_group: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Standalone NICs of a resource group (a node resource group) with the subnets of their IP configurations.
+        VMSS instance NICs are not in this list (they live under Microsoft.Compute; docs/platform-notes.md 11.2)."""
+        client = self._clients.network(subscription)
+        try:
+            bodies = self._list(_scope_path(subscription, resource_group), "list network interfaces",
+                                partial(client.network_interfaces.list, resource_group))
+        except IncompleteListError:
+            return []  # ResourceGroupNotFound: no node resource group, so no NIC in it
+        return [convert.nic_subnets_from_arm(b) for b in bodies]
+
+    def get_effective_routes(self, nic_id: str) -> tuple[ObservedEffectiveRoute, ...]:
+        """ARM's effective route table of a NIC (POST .../effectiveRouteTable, a long-running action that only
+        reads; docs/platform-notes.md 11.2): the Active routes, one per prefix."""
+        rid, rg, name = _rg_name(nic_id, NIC)
+        client = self._clients.network(rid.subscription)
+        try:
+            result = client.network_interfaces.begin_get_effective_route_table(rg, name).result()
+        except Exception as exc:
+            raise classify(exc, target=nic_id, operation="get effective route table") from exc
+        return convert.effective_routes_from_arm(_body(result))
 
     # ------------------------------------------------------------------------------------- writes: routes
 

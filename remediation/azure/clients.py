@@ -85,6 +85,10 @@ def shared_credential() -> TokenCredential:
         return credential
 
 
+# POST actions that only read (a NIC's effective route table: docs/platform-notes.md 11.2): counted as reads.
+_READ_ACTIONS = ("/effectiveroutetable",)
+
+
 class CallCounter:
     """Thread-safe read/write counters, fed by `CountingPolicy`."""
 
@@ -119,6 +123,8 @@ class CallCounter:
             if method == "GET":
                 if _POLL_PATH.search(path) or path.rstrip("/").lower() in self._lro_paths:
                     return
+                self._reads += 1
+            elif method == "POST" and path.rstrip("/").lower().endswith(_READ_ACTIONS):
                 self._reads += 1
             elif method in {"PUT", "PATCH", "DELETE", "POST"}:
                 self._writes += 1

@@ -16,6 +16,7 @@ from remediation.core.model import (
     NetworkRule,
     ObservedAppGateway,
     ObservedCluster,
+    ObservedEffectiveRoute,
     ObservedFirewall,
     ObservedPeering,
     ObservedRouteTable,
@@ -23,6 +24,7 @@ from remediation.core.model import (
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
+    PublicFrontend,
     Route,
     RuleCollection,
 )
@@ -106,7 +108,21 @@ def cluster_from_arm(body: Mapping[str, Any]) -> ObservedCluster:
         pools_without_subnet=tuple(str(p.get("name")) for p in pools if not p.get("vnetSubnetID")),
         tags=_tags(body),
         private_cluster=_truthy((props.get("apiServerAccessProfile") or {}).get("enablePrivateCluster")),
+        node_resource_group=str(props.get("nodeResourceGroup") or "") or None,
     )
+
+
+def public_frontends_from_lb(body: Mapping[str, Any]) -> tuple[PublicFrontend, ...]:
+    """The frontends of a load balancer that hold a public IP (properties.frontendIPConfigurations[].properties
+    .publicIPAddress.id); internal frontends (a private IP in a subnet) are left out."""
+    found = []
+    for frontend in _props(body).get("frontendIPConfigurations") or []:
+        if not isinstance(frontend, Mapping):
+            continue
+        public = (_props(frontend).get("publicIPAddress") or {}).get("id")
+        if public:
+            found.append(PublicFrontend(str(body["id"]), str(frontend.get("name") or ""), str(public)))
+    return tuple(found)
 
 
 def _truthy(value: Any) -> bool:
@@ -396,3 +412,25 @@ def _size_bytes(value: Any) -> int | None:
 def classic_collection_body(collection: RuleCollection) -> dict[str, Any]:
     """A classic `networkRuleCollections[]` item: `{name, properties}`."""
     return {"name": collection.name, "properties": arm_shapes.classic_collection_properties(collection)}
+
+
+def nic_subnets_from_arm(body: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """(NIC id, the subnet ids of its IP configurations)."""
+    configs = [c for c in _props(body).get("ipConfigurations") or [] if isinstance(c, Mapping)]
+    subnets = tuple(str(s["id"]) for c in configs if isinstance(s := _props(c).get("subnet"), Mapping) and s.get("id"))
+    return str(body["id"]), subnets
+
+
+def effective_routes_from_arm(body: Mapping[str, Any]) -> tuple[ObservedEffectiveRoute, ...]:
+    """`{"value": [{"source", "state", "addressPrefix": [...], "nextHopType", "nextHopIpAddress": [...],
+    "name"}]}` -> the Active routes, one per prefix (a route lists several prefixes; service endpoints do)."""
+    found = []
+    for route in body.get("value") or []:
+        if not isinstance(route, Mapping) or str(route.get("state") or "Active").lower() != "active":
+            continue
+        hops = _strs(route.get("nextHopIpAddress"))
+        for prefix in _strs(route.get("addressPrefix")):
+            found.append(ObservedEffectiveRoute(str(route.get("source") or "Default"), prefix,
+                                                str(route.get("nextHopType") or ""), hops[0] if hops else None,
+                                                str(route["name"]) if route.get("name") else None))
+    return tuple(found)

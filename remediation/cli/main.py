@@ -214,6 +214,8 @@ def _approval(args: argparse.Namespace, saved: cli_plan_file.SavedPlan | None,
 
 
 def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
+    if args.verify and not reconciler.settings.verify_effective_routes:
+        reconciler = Reconciler(dataclasses.replace(reconciler.settings, verify_effective_routes=True))
     report = scope_compliance(reconciler)
     if args.output == "json":
         output.emit_json(render_status.to_json(report), args)

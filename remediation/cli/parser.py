@@ -118,7 +118,10 @@ def build_parser() -> Parser:
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
-    command("status", "compliance of every cluster in scope")
+    status = command("status", "compliance of every cluster in scope")
+    status.add_argument("--verify", action="store_true",
+                        help="confirm each node subnet's computed routes with ARM's effective route table of one of "
+                             "its NICs (as VERIFY_EFFECTIVE_ROUTES=true; docs/platform-notes.md 11.2)")
     command("owned", "list every object this tool owns in REMEDIATION_SCOPE (reads only)")
     show = command("show", "render a plan saved by `plan --out FILE` (reads no Azure)")
     show.add_argument("plan_file", metavar="FILE", help="a plan saved by `plan --out FILE`")

@@ -63,6 +63,7 @@ DEFAULTS: Mapping[str, str] = {
     "WRITE_LANES": "16",
     "INVENTORY": "auto",
     "LRO_FIRST_POLL_SCALE": "0",
+    "VERIFY_EFFECTIVE_ROUTES": "false",
 }
 
 # Where the lists of a fleet observation come from (docs/arm-notes.md section 7): ARM list calls per scope, or
@@ -113,6 +114,9 @@ class Settings:
     # operation's typical duration; 0 = at once, as azure-core does (one more poll for a write that is not
     # done yet).
     lro_first_poll_scale: float = 0.0
+    # `status` (and the sweep's audit row) confirm the computed effective routes with ARM's effective route table
+    # of a node NIC (docs/platform-notes.md 11.2): an action per node subnet, so opt-in.
+    verify_effective_routes: bool = False
 
     @property
     def uses_resource_graph(self) -> bool:
@@ -195,6 +199,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         write_lanes=_parse_write_lanes(get("WRITE_LANES")),
         inventory=_parse_inventory(get("INVENTORY")),
         lro_first_poll_scale=_parse_first_poll_scale(get("LRO_FIRST_POLL_SCALE")),
+        verify_effective_routes=_parse_bool("VERIFY_EFFECTIVE_ROUTES", get("VERIFY_EFFECTIVE_ROUTES")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():

@@ -103,6 +103,8 @@ class ObservedCluster:
     pools_without_subnet: tuple[str, ...] = ()  # agent pools with no vnetSubnetID (AKS-managed VNet)
     tags: Mapping[str, str] = field(default_factory=dict)
     private_cluster: bool = False  # apiServerAccessProfile.enablePrivateCluster (docs/egress.md)
+    # properties.nodeResourceGroup: where AKS puts the cluster's load balancers (asymmetric routing check)
+    node_resource_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,51 @@ class ObservedVpnGateway:
 
 
 @dataclass(frozen=True)
+class PublicFrontend:
+    load_balancer_id: str
+    name: str
+    public_ip_id: str
+
+    @property
+    def load_balancer(self) -> str:
+        return self.load_balancer_id.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def public_ip(self) -> str:
+        return self.public_ip_id.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class FrontendRead:
+    """The public frontends of the load balancers in a cluster's node resource group, or why they could not be
+    read (remediation/planning/asymmetric.py)."""
+
+    frontends: tuple[PublicFrontend, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedEffectiveRoute:
+    """One route of ARM's effective route table of a NIC (state Active), one prefix each: `source` is Default,
+    User or VirtualNetworkGateway (docs/platform-notes.md 11.2)."""
+
+    source: str
+    address_prefix: str
+    next_hop_type: str
+    next_hop_ip: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class NicEffectiveRoutes:
+    """ARM's effective routes of one node NIC of a subnet, or why there are none (`error`)."""
+
+    nic_id: str | None
+    routes: tuple[ObservedEffectiveRoute, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What one reconcile observed. Maps are keyed by `ids.id_key` of each resource id.
 
@@ -263,6 +310,11 @@ class Snapshot:
     # Every VNet this observation read (by id_key), with its address space and peerings: the network model
     # that paths and effective routes are computed from.
     vnets: Mapping[str, ObservedVnet] = field(default_factory=dict)
+    # `status` only: the public load balancer frontends of each cluster whose default route goes to the firewall,
+    # by id_key of the cluster (remediation/engine/effective_observe.py).
+    public_frontends: Mapping[str, FrontendRead] = field(default_factory=dict)
+    # `status --verify` / VERIFY_EFFECTIVE_ROUTES only: ARM's effective routes of a node NIC, by id_key of its subnet.
+    effective_routes: Mapping[str, NicEffectiveRoutes] = field(default_factory=dict)
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -115,3 +115,29 @@ def ipv4_only(prefixes: Iterable[str]) -> tuple[str, ...]:
 
 def ipv6_only(prefixes: Iterable[str]) -> tuple[str, ...]:
     return tuple(p for p in prefixes if is_ipv6(p))
+
+
+
+Span = tuple[int, int]  # first and last address of a range, as integers
+
+
+@lru_cache(maxsize=65536)
+def span(net: Network) -> Span:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def span_difference(whole: Span, cuts: Iterable[Span]) -> list[Span]:
+    """What is left of `whole` once every span of `cuts` is taken out, in order (empty when covered whole)."""
+    left = [whole]
+    for lo, hi in sorted(cuts):
+        kept: list[Span] = []
+        for a, b in left:
+            if hi < a or lo > b:
+                kept.append((a, b))
+                continue
+            if a < lo:
+                kept.append((a, lo - 1))
+            if hi < b:
+                kept.append((hi + 1, b))
+        left = kept
+    return left

@@ -37,7 +37,7 @@ from remediation.core.model import (
     Outcome,
     Snapshot,
 )
-from remediation.engine import egress_observe
+from remediation.engine import effective_observe, egress_observe
 from remediation.planning import shards
 
 
@@ -320,7 +320,8 @@ def observe_fleet(arm: ReadArm, settings: Settings, *, with_rules: bool = False)
 def _with_egress(c: _Collector) -> Snapshot:
     """What the egress profiles need on top (remediation/engine/egress_observe.py): node subnet tables not yet read,
     and with EGRESS_PROFILE=aks-endpoints the clusters' endpoint lists and the policy's DNS proxy setting."""
-    return egress_observe.observe_egress(c.arm, c.snapshot(), c.settings)
+    return effective_observe.observe_effective(c.arm, egress_observe.observe_egress(c.arm, c.snapshot(), c.settings),
+                                               c.settings)
 
 
 def observe_subnet(arm: ReadArm, subnet_id: str, settings: Settings) -> Snapshot:

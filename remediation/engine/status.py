@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from remediation.engine import effective_observe
 from remediation.planning import compliance
 
 if TYPE_CHECKING:
@@ -15,5 +16,8 @@ if TYPE_CHECKING:
 
 
 def scope_compliance(reconciler: Reconciler) -> compliance.ComplianceReport:
-    snapshot, calls = reconciler.observe_scope()
+    # The reads only compliance needs (node resource group load balancers, and with VERIFY_EFFECTIVE_ROUTES the
+    # NICs' effective routes: remediation/engine/effective_observe.py) are made within this observation only.
+    with effective_observe.wanted():
+        snapshot, calls = reconciler.observe_scope()
     return compliance.assess(snapshot, reconciler.settings, scope=reconciler.scope_target().id, arm_calls=calls)

@@ -7,8 +7,12 @@ its ranges. From that plan:
 - skipped: the cluster fails a prerequisite (kubenet, v1 gateway, AKS-managed VNet, still provisioning ...);
   the reason is the reconciler's own;
 - conflicted: a foreign object blocks a desired route (the tool never resolves that on its own);
-- non-compliant: something the runbook needs is missing or different; each item says what;
-- compliant: nothing to write for this cluster.
+- non-compliant: something the runbook needs is missing or different, or a flow that must pass the firewall
+  does not (its effective next hop, remediation/planning/flows.py, names the route that wins); each item says what;
+- compliant: nothing to write for this cluster, and every flow takes the firewall.
+
+A foreign route that carries a flow around the firewall is reported in the plan as a conflict with its fix
+(flows.bypass_conflicts); here it is the flow's verdict, so the cluster is non-compliant with the route named.
 
 The owned rule collection group is also judged as a whole (`firewall`): a collection no cluster needs, or a
 changed priority, is not any one cluster's gap but still a pending write (docs/cli.md §3).
@@ -17,7 +21,6 @@ changed priority, is not any one cluster's gap but still a pending write (docs/c
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,6 +36,7 @@ from remediation.core.model import (
     Change,
     ChangeKind,
     Conflict,
+    FrontendRead,
     NetworkRule,
     ObservedCluster,
     Plan,
@@ -40,7 +44,9 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import desired, plan, shards
+from remediation.planning import asymmetric, desired, flows, plan, rules, shards
+from remediation.planning.effective_routes import LearnedRoute
+from remediation.planning.flows import Flow, Verdict
 
 
 class ComplianceState(StrEnum):
@@ -58,6 +64,14 @@ class ClusterCompliance:
     missing: tuple[str, ...] = ()  # what the runbook needs and the cluster does not have, one line each
     conflicts: tuple[str, ...] = ()  # foreign objects in the way, one line each
     reason: str | None = None  # why the cluster was skipped
+    flows: tuple[Flow, ...] = ()  # each flow that must pass the firewall, with its effective next hop
+    bypasses: tuple[str, ...] = ()  # the flows that do not (or cannot be judged), one line each
+    # public load balancer frontends on a cluster whose default route goes to the firewall (asymmetric routing),
+    # or why the check could not be made (remediation/planning/asymmetric.py)
+    asymmetric: tuple[str, ...] = ()
+    # `status --verify`: where ARM's effective routes of a node NIC differ from the computed ones (the flows then
+    # hold ARM's verdict), or why a subnet could not be verified
+    verification: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,13 +106,14 @@ class ComplianceReport:
 # --------------------------------------------------------------------------------------------- assess
 
 
-def assess(snapshot: Snapshot, settings: Settings, *, scope: str,
-           arm_calls: ArmCalls | None = None) -> ComplianceReport:
-    """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole."""
+def assess(snapshot: Snapshot, settings: Settings, *, scope: str, arm_calls: ArmCalls | None = None,
+           learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> ComplianceReport:
+    """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole. `learned`: the
+    routes gateways learned by BGP, by id_key of the gateway (remediation/planning/effective_routes.py)."""
     collections, _ = desired.desired_rule_collections(snapshot, settings)
     observed = _observed_collections(snapshot, settings)
     clusters = tuple(
-        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed)
+        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed, learned)
         for key in sorted(snapshot.clusters))
     return ComplianceReport(scope=scope, clusters=clusters, firewall=_firewall_compliance(snapshot, settings,
                                                                                            collections),
@@ -114,30 +129,65 @@ def cluster_plan(snapshot: Snapshot, settings: Settings, cluster_id: str) -> Pla
     return Plan(target=cluster_id, changes=changes, conflicts=conflicts)
 
 
-def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str]) -> ClusterCompliance:
-    """The state of one cluster from its plan: skipped > conflicted > non-compliant > compliant."""
+def cluster_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
+                  learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> tuple[Flow, ...]:
+    """The cluster's flows that must pass the firewall, each with its verdict (none for a skipped cluster)."""
+    wanted = desired.desired_cluster_routes(snapshot, cluster_id, settings)
+    return () if isinstance(wanted, Skip) else flows.flows(snapshot, wanted, settings, learned)
+
+
+def confirmed_flows(snapshot: Snapshot, settings: Settings, cluster_id: str,
+                    learned: Mapping[str, Sequence[LearnedRoute]] | None = None
+                    ) -> tuple[tuple[Flow, ...], tuple[str, ...]]:
+    """`cluster_flows`, with ARM's verdict where its effective routes were read, and the differences."""
+    wanted = desired.desired_cluster_routes(snapshot, cluster_id, settings)
+    if isinstance(wanted, Skip):
+        return (), ()
+    return flows.confirmed(snapshot, wanted, settings, flows.flows(snapshot, wanted, settings, learned))
+
+
+def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Sequence[str],
+             cluster_flows_: Sequence[Flow] = (), frontends: FrontendRead | None = None,
+             verification: Sequence[str] = ()) -> ClusterCompliance:
+    """The state of one cluster from its plan and its flows: skipped > conflicted > non-compliant > compliant.
+    A plan conflict that only says a flow bypasses the firewall (flows.bypass_conflicts) is that flow's verdict,
+    shown with the flow: non-compliant, not conflicted."""
     skip = next((s for s in cluster_plan_.skipped if id_key(s.target) == id_key(cluster.id)), None)
     if skip is not None:
         return ClusterCompliance(cluster.id, cluster.name, ComplianceState.SKIPPED, reason=skip.reason)
     missing = (*(line for c in cluster_plan_.writes for line in describe_change_lines(c)), *firewall_gaps)
-    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts)
+    bypass_texts = {c.message for c in cluster_plan_.conflicts if _is_bypass_report(c.message)}
+    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts if c.message not in bypass_texts)
+    bypasses = tuple(f.line() for f in cluster_flows_ if f.verdict is not Verdict.FIREWALL)
+    # A frontend found counts against the cluster; a node resource group that could not be read is said, not
+    # counted (the identity may lack Reader there: docs/platform-notes.md, "Asymmetric routing").
+    asym = asymmetric.asymmetric_lines(cluster_flows_, frontends)
     if conflicts:
         state = ComplianceState.CONFLICTED
-    elif missing:
+    elif missing or bypasses or (frontends is not None and frontends.error is None and asym):
         state = ComplianceState.NON_COMPLIANT
     else:
         state = ComplianceState.COMPLIANT
-    return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts)
+    return ClusterCompliance(cluster.id, cluster.name, state, tuple(missing), conflicts,
+                             flows=tuple(cluster_flows_), bypasses=bypasses, asymmetric=asym,
+                             verification=tuple(verification))
+
+
+def _is_bypass_report(message: str) -> bool:
+    return flows.BYPASS_MARK in message
 
 
 def _cluster_compliance(snapshot: Snapshot, settings: Settings, cluster: ObservedCluster,
-                        collections: Sequence[RuleCollection],
-                        observed: Mapping[str, RuleCollection] | None) -> ClusterCompliance:
+                        collections: Sequence[RuleCollection], observed: Mapping[str, RuleCollection] | None,
+                        learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> ClusterCompliance:
     routing = cluster_plan(snapshot, settings, cluster.id)
     gaps: list[str] = []
+    found: tuple[Flow, ...] = ()
+    differences: tuple[str, ...] = ()
     if not routing.skipped:
         gaps = _rule_gaps(desired.aks_ranges(snapshot, cluster), collections, observed)
-    return classify(cluster, routing, gaps)
+        found, differences = confirmed_flows(snapshot, settings, cluster.id, learned)
+    return classify(cluster, routing, gaps, found, snapshot.public_frontends.get(id_key(cluster.id)), differences)
 
 
 # --------------------------------------------------------------------------------------------- firewall
@@ -169,17 +219,7 @@ def _observed_collections(snapshot: Snapshot, settings: Settings) -> dict[str, R
 
 
 def _canonical_address(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except ValueError:
-        return value.strip().lower()  # a service tag such as AzureCloud
-
-
-def _canonical_rule(rule: NetworkRule) -> tuple[frozenset[str], ...]:
-    return (frozenset(p.upper() for p in rule.protocols),
-            frozenset(_canonical_address(a) for a in rule.source_addresses),
-            frozenset(_canonical_address(a) for a in rule.destination_addresses),
-            frozenset(p.strip() for p in rule.destination_ports))
+    return rules.canon_address(value)  # the planner's form (remediation/planning/rules.py)
 
 
 def _carries(rule: NetworkRule, ranges: frozenset[str]) -> bool:
@@ -193,10 +233,17 @@ def rule_text(rule: NetworkRule) -> str:
             f"{', '.join(rule.destination_addresses)} ports {','.join(rule.destination_ports)}")
 
 
-def _canonical_application_rule(rule: ApplicationRule) -> tuple[frozenset[str], ...]:
-    return (frozenset(p.lower() for p in rule.protocols),
-            frozenset(_canonical_address(a) for a in rule.source_addresses),
-            frozenset(t.lower() for t in rule.fqdn_tags), frozenset(f.lower() for f in rule.target_fqdns))
+def _unshown_difference(found: NetworkRule | ApplicationRule, rule: NetworkRule | ApplicationRule) -> str:
+    """The fields the one-line texts leave out, when they are what differs (name, destinationFqdns, description)."""
+    parts = []
+    if found.name != rule.name:
+        parts.append(f"name {found.name!r}, needs {rule.name!r}")
+    fqdns = (getattr(found, "destination_fqdns", ()), getattr(rule, "destination_fqdns", ()))
+    if sorted(v.strip().lower() for v in fqdns[0]) != sorted(v.strip().lower() for v in fqdns[1]):
+        parts.append(f"destinationFqdns {', '.join(fqdns[0]) or 'none'}, needs {', '.join(fqdns[1]) or 'none'}")
+    if found.description != rule.description:
+        parts.append(f"description {found.description!r}, needs {rule.description!r}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def application_rule_text(rule: ApplicationRule) -> str:
@@ -218,8 +265,9 @@ def _application_gaps(mine: frozenset[str], collection: RuleCollection,
         where = f"firewall rule {collection.name}/{rule.name}"
         if found is None:
             gaps.append(f"{where} is missing: {application_rule_text(rule)}")
-        elif _canonical_application_rule(found) != _canonical_application_rule(rule):
-            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}")
+        elif not rules.same_rule(found, rule):
+            gaps.append(f"{where} is {application_rule_text(found)}; the runbook needs {application_rule_text(rule)}"
+                        f"{_unshown_difference(found, rule)}")
     return gaps
 
 
@@ -243,8 +291,9 @@ def _rule_gaps(ranges: Sequence[str], collections: Sequence[RuleCollection],
             where = f"firewall rule {collection.name}/{rule.name}"
             if current is None or found is None:
                 gaps.append(f"{where} is missing: {rule_text(rule)}")
-            elif _canonical_rule(found) != _canonical_rule(rule):
-                gaps.append(f"{where} is {rule_text(found)}; the runbook needs {rule_text(rule)}")
+            elif not rules.same_rule(found, rule):
+                gaps.append(f"{where} is {rule_text(found)}; the runbook needs {rule_text(rule)}"
+                            f"{_unshown_difference(found, rule)}")
     return gaps
 
 

@@ -34,7 +34,7 @@ from remediation.core.model import (
     RuleCollection,
     Snapshot,
 )
-from remediation.planning import desired, egress, plan
+from remediation.planning import desired, plan, rules
 
 _SETTLED = "succeeded"
 
@@ -64,7 +64,7 @@ def cluster_reason(snapshot: Snapshot, cluster_id: str, settings: Settings) -> s
     cluster = snapshot.clusters.get(ids.id_key(cluster_id))
     if cluster is None:
         return "the cluster is gone: its rules must be removed"
-    ranges = {plan.canon_address(r) for r in desired.aks_ranges(snapshot, cluster)}
+    ranges = {rules.canon_address(r) for r in desired.aks_ranges(snapshot, cluster)}
     if not ranges:
         return "the cluster has no ranges of its own to check its rules by"
     wanted, _ = desired.desired_rule_collections(snapshot, settings)
@@ -190,18 +190,17 @@ def _with_name(rule: NetworkRule | ApplicationRule, name: str) -> NetworkRule | 
 
 
 def _canon(rule: NetworkRule | ApplicationRule) -> tuple[object, ...]:
-    """The planner's own comparable forms, so this check and the firewall plan agree on "the same rule"."""
-    if isinstance(rule, NetworkRule):
-        return ("network", *plan.canon_rule(rule))
-    return ("application", *egress.canon_application_rule(rule))
+    """The planner's own comparable forms (remediation/planning/rules.py), so this check, compliance and the
+    firewall plan agree on "the same rule"."""
+    return rules.canon_any(rule)
 
 
 def _sources(rule: NetworkRule | ApplicationRule) -> set[str]:
-    return {plan.canon_address(v) for v in rule.source_addresses}
+    return {rules.canon_address(v) for v in rule.source_addresses}
 
 
 def _destinations(rule: NetworkRule | ApplicationRule) -> set[str]:
-    return {plan.canon_address(v) for v in rule.destination_addresses} if isinstance(rule, NetworkRule) else set()
+    return {rules.canon_address(v) for v in rule.destination_addresses} if isinstance(rule, NetworkRule) else set()
 
 
 def _addresses(rule: NetworkRule | ApplicationRule) -> set[str]:

@@ -32,7 +32,7 @@ from remediation.core.model import (
     Snapshot,
     SubnetAssociationPayload,
 )
-from remediation.planning import guards
+from remediation.planning import flows, guards
 from remediation.planning.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 
 _MAX_NAME = 80  # route table names: 1-80 chars, must end with a letter, digit or '_'
@@ -136,6 +136,8 @@ def plan_routes(
     if prune:
         deletes.extend(_prune_unused_tables(snapshot, settings, skip=set(tables) | doubtful,
                                             needed=protected | desired_subnets))
+    # Foreign routes (and BGP routes) that carry a desired flow around the firewall: reported, never edited.
+    conflicts.extend(flows.bypass_conflicts(snapshot, desired, settings))
     changes = (*creates, *writes, *[a for k, a in associations if k in tables], *deletes)
     if any(c.severity is Severity.ERROR for c in conflicts):
         # A limit would be hit part-way through: write nothing, keep the NOOPs for the report.

@@ -12,6 +12,7 @@ from typing import Any
 
 from remediation.core import arm_shapes
 from remediation.core.model import (
+    ApplicationRule,
     NetworkRule,
     RuleCollection,
 )
@@ -44,6 +45,25 @@ def canon_rule(rule: NetworkRule) -> tuple[Any, ...]:
         tuple(sorted({f.strip().lower() for f in rule.destination_fqdns})),
         rule.description,
     )
+
+
+def canon_application_rule(rule: ApplicationRule) -> tuple[Any, ...]:
+    """An application rule's form: the egress planner's (remediation/planning/egress.py), which the collection
+    form below uses too."""
+    return egress.canon_application_rule(rule)
+
+
+def canon_any(rule: NetworkRule | ApplicationRule) -> tuple[Any, ...]:
+    """Either kind of rule, its kind first (a network and an application rule are never the same rule)."""
+    if isinstance(rule, NetworkRule):
+        return ("network", *canon_rule(rule))
+    return ("application", *canon_application_rule(rule))
+
+
+def same_rule(a: NetworkRule | ApplicationRule, b: NetworkRule | ApplicationRule) -> bool:
+    """What plan, firewall_check and compliance all mean by "the same rule": every field the firewall keeps
+    (name, protocols, addresses, ports, destinationFqdns, description), in canonical form."""
+    return canon_any(a) == canon_any(b)
 
 
 def canon_collection(collection: RuleCollection) -> tuple[Any, ...]:

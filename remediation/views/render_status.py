@@ -10,7 +10,18 @@ JSON schema, stable (keys are never renamed, new keys may be added)::
                     "state": "compliant|non-compliant|skipped|conflicted",
                     "missing": ["<what the runbook needs and is not there>"],
                     "conflicts": ["<foreign object in the way>"],
-                    "reason": "<why skipped>" | null}],
+                    "reason": "<why skipped>" | null,
+                    "flows": [{"subnet": "<subnet id>", "kind": "internet|appgw|p2s|spoke|aks",
+                               "destination": "<prefix>", "nextHop": "<effective next hop(s)>",
+                               "verdict": "firewall|bypass|unknown",
+                               "routes": ["<each route that carries part of it>"],
+                               "bypass": ["<each route that carries it around the firewall>"],
+                               "reason": "<why unknown>" | null}],
+                    "bypasses": ["<one line per flow that does not pass the firewall, the winners named>"],
+                    "asymmetric": ["<a public load balancer frontend on a cluster whose default route goes to
+                                    the firewall, with the fixes; or why it could not be checked>"],
+                    "verification": ["<status --verify: where ARM's effective routes of a node NIC differ from
+                                      the computed ones, or why a subnet was not verified>"]}],
       "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
                    "missing": [...], "reason": null,
                    "size": "<largest owned group's estimated size against the limit>" | null},
@@ -23,6 +34,14 @@ from __future__ import annotations
 from typing import Any
 
 from remediation.planning.compliance import ClusterCompliance, ComplianceReport, ComplianceState
+from remediation.planning.flows import Flow, Verdict
+
+
+def flow_json(flow: Flow) -> dict[str, Any]:
+    return {"subnet": flow.subnet_id, "kind": flow.kind, "destination": flow.destination,
+            "nextHop": flow.next_hop(), "verdict": flow.verdict.value,
+            "routes": [r.describe() for r in flow.carriers], "bypass": [r.describe() for r in flow.bypass],
+            "reason": flow.reason}
 
 
 def to_json(report: ComplianceReport) -> dict[str, Any]:
@@ -32,7 +51,9 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
         "summary": report.counts(),
         "clusters": [
             {"id": c.cluster_id, "name": c.name, "state": c.state.value, "missing": list(c.missing),
-             "conflicts": list(c.conflicts), "reason": c.reason}
+             "conflicts": list(c.conflicts), "reason": c.reason,
+             "flows": [flow_json(flow) for flow in c.flows], "bypasses": list(c.bypasses),
+             "asymmetric": list(c.asymmetric), "verification": list(c.verification)}
             for c in report.clusters
         ],
         "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
@@ -50,7 +71,11 @@ def _summary_line(report: ComplianceReport) -> str:
 def _details(cluster: ClusterCompliance) -> list[str]:
     if cluster.reason:
         return [cluster.reason]
-    return [*cluster.conflicts, *cluster.missing]
+    return [*cluster.conflicts, *cluster.missing, *cluster.bypasses, *cluster.asymmetric, *cluster.verification]
+
+
+def _flow_text(flow: Flow) -> str:
+    return f"{flow.subnet} -> {flow.kind} {flow.destination}: {flow.next_hop()} [{flow.verdict.value}]"
 
 
 def render_text(report: ComplianceReport) -> str:
@@ -60,6 +85,8 @@ def render_text(report: ComplianceReport) -> str:
     for cluster in report.clusters:
         lines.append(f"  {cluster.state.value:<13} {cluster.name:<{width}}  {cluster.cluster_id}")
         lines.extend(f"      {'!' if line in cluster.conflicts else '-'} {line}" for line in _details(cluster))
+        # A flow that does not pass the firewall is already a `-` line naming its winning routes.
+        lines.extend(f"      > {_flow_text(flow)}" for flow in cluster.flows if flow.verdict is Verdict.FIREWALL)
     firewall = report.firewall
     lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
     lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
@@ -82,4 +109,9 @@ def render_markdown(report: ComplianceReport) -> str:
     firewall = report.firewall
     details = "<br>".join(_cell(d) for d in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
     lines.append(f"| firewall `{firewall.address.rsplit('/', 1)[-1]}` | {firewall.state.value} | {details or '-'} |")
+    flows = [(cluster, flow) for cluster in report.clusters for flow in cluster.flows]
+    if flows:
+        lines += ["", "| Cluster | Flow | Effective next hop | Verdict |", "|---|---|---|---|"]
+        lines += [f"| `{cluster.name}` | {_cell(f'{flow.subnet} -> {flow.kind} {flow.destination}')} | "
+                  f"{_cell(flow.next_hop())} | {flow.verdict.value} |" for cluster, flow in flows]
     return "\n".join(lines)

@@ -11,7 +11,8 @@ from emulator import Emulator
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, arm_writes
 
-STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason"}
+STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason", "flows", "bypasses", "asymmetric",
+              "verification"}
 
 
 def status(cli: Run, settings: str, *extra: str, codes: tuple[int, ...] = (0, 2)) -> tuple[int, dict]:
