@@ -30,6 +30,7 @@ from remediation.core.model import (
     NextHopType,
     ObservedAppGateway,
     ObservedCluster,
+    ObservedFirewall,
     ObservedSubnet,
     Route,
     RoutePurpose,
@@ -471,17 +472,19 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
 
 
 def desired_prepared_subnet(
-    snapshot: Snapshot, subnet_id: str, settings: Settings
+    snapshot: Snapshot, subnet_id: str, settings: Settings, firewall: ObservedFirewall | None = None
 ) -> DesiredSubnetRoutes | Skip:
     """`prepare-subnet`: the egress table a userDefinedRouting cluster needs *before* it is created.
 
     AKS validates at create time that the subnet has a route table with a 0.0.0.0/0 route
     (ExistingRouteTableNotAssociatedWithSubnet, docs/arm-notes.md 2.2); no App Gateway is known yet.
+    `firewall` is the one the subnet's VNet reaches (remediation/planning/prepare.py); the configured one
+    when not given. Which subnets may be prepared at all is decided in prepare.py.
     """
     subnet = _subnet(snapshot, subnet_id)
     if subnet is None:
         return Skip(subnet_id, f"subnet {_missing(snapshot, subnet_id)}")
-    firewall = snapshot.firewall
+    firewall = firewall or snapshot.firewall
     if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
     ip = firewall.private_ip
