@@ -11,6 +11,7 @@ prepared.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.data.tables import TableClient
+from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.mgmt.containerservice.models import ManagedCluster
 
 from remediation.core.model import Action
@@ -151,3 +153,24 @@ def test_a_tagged_subnet_is_prepared_by_its_vnet_event_and_the_udr_cluster_then_
     sweep = reconciler.reconcile(reconciler.scope_target(), dry_run=True)
     assert sweep.error is None and not [c for c in sweep.plan.changes if c.action is Action.DELETE]
     assert (_routes_of(arm, NEW_SUBNET) or {})["rmd-default"] == ("0.0.0.0/0", FIREWALL_IP)
+
+
+def test_a_subnet_created_after_the_tag_is_prepared_by_its_own_event_through_the_event_queue(
+        arm: Any, storage: Azurite, app_env: Callable[..., None], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tag first (the name matches no subnet yet: a note), then the subnet, whose write event arrives
+    through the Event Grid -> Storage queue path (`on_resource_event_queued`)."""
+    monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 0)
+    app_env(ARM_ENDPOINT=arm.base_url, REMEDIATION_MODE="enforce")
+    vnet = copy.deepcopy(arm.get(VNET))
+    vnet["tags"] = {"aks-egress-prepare": "snet-aks-next"}
+    arm.put_foreign(VNET, vnet)
+    _deliver(resource_event(VNET, "Microsoft.Network/virtualNetworks/write", event_id="ev-tag"))
+    (first,) = [p for p in _drain(storage) if p["target"].startswith("network:")]
+    assert any("snet-aks-next" in c["message"] and c["severity"] == "note" for c in first["conflicts"]), first
+
+    arm.put_foreign(NEW_SUBNET, {"properties": {"addressPrefix": "10.1.16.0/24"}})
+    event = resource_event(NEW_SUBNET, "Microsoft.Network/virtualNetworks/subnets/write", event_id="ev-subnet")
+    user_function("on_resource_event_queued")(HostQueueMessage(id="m-1", body=json.dumps(event).encode(),
+                                                               dequeue_count=1))
+    _drain(storage)
+    assert (_routes_of(arm, NEW_SUBNET) or {}).get("rmd-default") == ("0.0.0.0/0", FIREWALL_IP)
