@@ -25,8 +25,9 @@ EXIT_CODES = {
              "skipped",
     "sweep": "0 success; 1 error, not converged, not approved or (with --apply) REMEDIATION_MODE=report; "
              "2 changes planned or made (with --detailed-exitcode)",
-    "prepare-subnet": "0 success; 1 error or (without --dry-run) REMEDIATION_MODE=report; 2 changes (with "
-                      "--detailed-exitcode); 3 the subnet is skipped (the reason is shown)",
+    "prepare-subnet": "0 success; 1 error, refused without --dry-run (the reason is shown), not approved "
+                      "or (without --dry-run) REMEDIATION_MODE=report; 2 changes (with --detailed-exitcode); "
+                      "3 the subnet is skipped (the reason is shown)",
     "status": "0 the report was made; 1 error; 2 a cluster or the firewall is non-compliant or conflicted "
               "(with --detailed-exitcode)",
 }
@@ -40,7 +41,13 @@ DESCRIPTIONS = {
     "sweep": "Plan everything in REMEDIATION_SCOPE, including the owned routes and rules no cluster needs any "
              "more. Only plans unless --apply; --apply asks as `apply` does.",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
-                      "(AKS checks for a 0.0.0.0/0 route at create time).",
+                      "(AKS checks for a 0.0.0.0/0 route at create time). Shows the plan and asks, like apply "
+                      "(--auto-approve when not on a terminal). The same rules as the VNet tag "
+                      "PREPARE_SUBNETS_TAG (docs/zero-touch.md): refused, with the reason and no write, for a "
+                      "platform subnet, an App Gateway subnet, a subnet a kubenet cluster or a cluster of "
+                      "another outbound type uses, and a subnet of a tagged VNet whose tag does not name it "
+                      "(the next sweep would remove what it wrote). Prefer the tag: the VNet's own event "
+                      "then prepares the subnet.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
               "why) or conflicted, and the owned firewall rules as a whole. Reads only.",
 }
@@ -52,7 +59,8 @@ EXAMPLES = {
              "  python -m remediation apply --target <managedClusters id> --auto-approve --output json",
     "sweep": "python -m remediation sweep --detailed-exitcode\n  python -m remediation sweep --apply",
     "prepare-subnet": "python -m remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
-                      "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run",
+                      "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run\n"
+                      "  python -m remediation prepare-subnet --subnet <subnet id> --auto-approve",
     "status": "python -m remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"",
 }
 

@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
+    prepare.add_argument("--auto-approve", action="store_true", help="do not ask; required when not on a terminal")
     command("status", "compliance of every cluster in scope", _common(("text", "json", "markdown")))
     sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")
     return parser
@@ -158,7 +159,7 @@ def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
     saved = _saved_plan(args, reconciler)
     target = saved.target if saved is not None else _target(args, reconciler)
     require_exists = args.command in {"plan", "apply"}
-    approval = _approval(args, saved, ask) if writes and args.command != "prepare-subnet" else None
+    approval = _approval(args, saved, ask) if writes else None
     if writes:
         # A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set
         # (else it says that other writers are not excluded); a plan writes nothing and needs none.
