@@ -45,7 +45,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress
+from remediation.planning import egress, outbound
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -342,11 +342,16 @@ def _egress(
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
     candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip))
-    udr = cluster.outbound_type.lower() == "userdefinedrouting"
-    if udr or settings.force_default_route:
-        why = "outboundType userDefinedRouting" if udr else "FORCE_DEFAULT_ROUTE=true"
+    # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 11).
+    why = outbound.default_route_reason(cluster, settings)
+    if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
+        why = "outboundType none: the default route in place is kept, never added nor removed"
+    if why is not None:
         candidates.append(_Candidate("default", DEFAULT_PREFIX, f"runbook egress: default route via firewall "
                                                                 f"{firewall_ip} ({why})"))
+    unknown = outbound.note(cluster)
+    if unknown is not None and reports is not None:
+        reports.append(_note(cluster.id, unknown))
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
 
 

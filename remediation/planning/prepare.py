@@ -51,9 +51,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.core.net import DEFAULT_PREFIX, canonical_prefix
-from remediation.planning import desired, guards
-
-UDR = "userdefinedrouting"
+from remediation.planning import desired, guards, outbound
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def _cluster_refusal(cluster: ObservedCluster) -> str | None:
     if cluster.network_plugin.lower() == NetworkPlugin.KUBENET.value:
         return (f"it hosts kubenet cluster {cluster.name}: AKS writes that cluster's pod routes into the "
                 "subnet's table, and the runbook needs Azure CNI")
-    if cluster.outbound_type.lower() != UDR:
+    if outbound.kind(cluster) != outbound.UDR:
         return (f"it hosts cluster {cluster.name} with outboundType {cluster.outbound_type or '(none)'}: a "
                 "default route to the firewall would take its egress away from that outbound path "
                 "(docs/platform-notes.md 11)")
