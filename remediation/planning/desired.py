@@ -494,7 +494,7 @@ def desired_prepared_subnet(
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
     ip = firewall.private_ip
     candidates = [
-        _Candidate("default", DEFAULT_PREFIX, f"prepare-subnet: default route via firewall {ip} "
+        _Candidate("default", DEFAULT_PREFIX, f"prepared subnet: default route via firewall {ip} "
                                               "(userDefinedRouting needs it before the cluster exists)"),
         *_shared_egress_candidates(snapshot, settings, ip),
     ]
