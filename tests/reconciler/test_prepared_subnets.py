@@ -56,7 +56,7 @@ def test_a_load_balancer_cluster_in_a_marked_subnet_is_refused_and_the_prepared_
         world: WorldFactory) -> None:
     w = world(_with_marked_subnet)
     assert w.run_target(w.reconciler.scope_target()).converged is True
-    cluster = copy.deepcopy(w.emu.get(CNI))
+    cluster: dict[str, Any] = copy.deepcopy(w.emu.get(CNI) or {})
     cluster.pop("id", None)
     cluster["properties"]["addonProfiles"] = {}
     for pool in cluster["properties"]["agentPoolProfiles"]:
