@@ -185,7 +185,8 @@ def prepared_subnets(snapshot: Snapshot, covered: Sequence[DesiredSubnetRoutes],
     for vnet_key in sorted(snapshot.vnets):
         vnet = snapshot.vnets[vnet_key]
         names = marked_names(vnet, settings)
-        if names is None:
+        if names is None or not settings.in_scope(vnet.id):
+            # A VNet read only because something in scope references it is not ours to prepare.
             continue
         by_name = {s.name.lower(): s for s in vnet.subnets}
         for name in names:

@@ -213,3 +213,11 @@ def test_the_tag_setting_is_checked_at_start(value: str) -> None:
         return
     with pytest.raises(ConfigError, match="PREPARE_SUBNETS_TAG"):
         load_settings(env)
+
+
+def test_a_marked_vnet_outside_the_scope_is_not_prepared() -> None:
+    snapshot = _world(World({TAG: "aks-next"}))
+    narrow = f.settings(scope=load_settings({"REMEDIATION_SCOPE": f"/subscriptions/{f.SUB}/resourceGroups/other-rg",
+                                             "FIREWALL_ID": f.FIREWALL}).scope)
+    assert prepare.prepared_subnets(snapshot, (), narrow) == prepare.PrepareResult()
+    assert len(prepare.prepared_subnets(snapshot, (), f.settings()).desired) == 1
