@@ -259,7 +259,8 @@ def _kept_without_marker(snapshot: Snapshot, covered_keys: set[str],
     kept: list[DesiredSubnetRoutes] = []
     for key in sorted(snapshot.subnets):
         subnet = snapshot.subnets[key]
-        if key in covered_keys or users.get(key) or _owned_default(snapshot, subnet, settings) is None:
+        if (key in covered_keys or users.get(key) or not settings.in_scope(subnet.id)
+                or _owned_default(snapshot, subnet, settings) is None):
             continue
         vnet = _vnet_of(snapshot, subnet)
         if _is_marked(vnet, subnet, settings) is not None or subnet_refusal(snapshot, subnet, users) is not None:
