@@ -93,6 +93,9 @@ class Store:
         if conflict_mode not in CONFLICT_MODES:
             raise ValueError(f"conflict_mode must be one of {CONFLICT_MODES}")
         self.lock = threading.RLock()
+        # True while a put_foreign (a state another writer left, set up by a test) is being stored: API-level
+        # checks of the service that made it (AKS's create-time subnet check, emulator/aks_outbound.py) skip it.
+        self.writing_foreign = False
         self.clock = clock
         self.limits = limits or Limits()
         self.time_factor = time_factor
@@ -539,6 +542,7 @@ class Store:
                 self._check_if_none_match(rid, existing, if_none_match)
                 self._check_conflict(domain, "PUT", spec)
             snapshot = {k: copy.deepcopy(self._docs[k]) for k in self._domain_keys(domain)}
+            self.writing_foreign = foreign
             if spec.parent_key is None:
                 self._put_top(rid, spec, body, existing)
             elif spec.embedded_in:

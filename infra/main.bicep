@@ -224,6 +224,9 @@ param lroFirstPollScale string = '1'
 @description('BURST_SWEEP_AFTER: pending cluster/App Gateway requests after which an event burst becomes one sweep (0-1000, 0 = off); empty: the code default, 5.')
 param burstSweepAfter string = ''
 
+@description('PREPARE_SUBNETS_TAG: the VNet tag whose value (comma-separated subnet names) marks subnets to prepare for userDefinedRouting clusters before they exist; empty: the code default, aks-egress-prepare.')
+param prepareSubnetsTag string = ''
+
 @description('INGRESS_PORTS: ports the App Gateway subnet may reach on the AKS ranges.')
 param ingressPorts array = []
 
@@ -472,6 +475,7 @@ var remediationSettings = {
   WRITE_LANES: writeLanes
   LRO_FIRST_POLL_SCALE: lroFirstPollScale
   BURST_SWEEP_AFTER: burstSweepAfter
+  PREPARE_SUBNETS_TAG: prepareSubnetsTag
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute

@@ -35,7 +35,8 @@ EXIT_CODES = {
              "skipped",
     "sweep": "0 success; 1 error, not converged, not approved or (with --apply) REMEDIATION_MODE=report; "
              "2 changes planned or made (with --detailed-exitcode)",
-    "prepare-subnet": "0 success; 1 error or (without --dry-run) REMEDIATION_MODE=report; 2 changes (with "
+    "prepare-subnet": "0 success; 1 error, refused or blocked (one 'blocked:' line with the reason), not "
+                      "approved, or (without --dry-run) REMEDIATION_MODE=report; 2 changes (with "
                       "--detailed-exitcode); 3 the subnet is skipped (the reason is shown)",
     "status": "0 the report was made; 1 error, the firewall not found, or a cluster conflicted (one "
               "'blocked:' line); 2 a cluster or the firewall is non-compliant (with --detailed-exitcode)",
@@ -52,7 +53,13 @@ DESCRIPTIONS = {
     "sweep": "Plan everything in REMEDIATION_SCOPE, including the owned routes and rules no cluster needs any "
              "more. Only plans unless --apply; --apply asks as `apply` does.",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
-                      "(AKS checks for a 0.0.0.0/0 route at create time).",
+                      "(AKS checks for a 0.0.0.0/0 route at create time). Shows the plan and asks, like apply "
+                      "(--auto-approve when not on a terminal). The same rules as the VNet tag "
+                      "PREPARE_SUBNETS_TAG (docs/zero-touch.md): refused, with the reason and no write, for a "
+                      "platform subnet, an App Gateway subnet, a subnet a kubenet cluster or a cluster of "
+                      "another outbound type uses, and a subnet of a tagged VNet whose tag does not name it "
+                      "(the next sweep would remove what it wrote). Prefer the tag: the VNet's own event "
+                      "then prepares the subnet.",
     "owned": "List every object this tool owns in REMEDIATION_SCOPE, read now, like `terraform state list`: its "
              "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
              "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` is not "
@@ -70,7 +77,8 @@ EXAMPLES = {
              "  aks-remediation apply --target <managedClusters id> --auto-approve --output json",
     "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply",
     "prepare-subnet": "aks-remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
-                      "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run",
+                      "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run\n"
+                      "  aks-remediation prepare-subnet --subnet <subnet id> --auto-approve",
     "status": "aks-remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n"
               "  aks-remediation status -o table\n"
               "  aks-remediation status -o json --query \"clusters[?state!='compliant'].name\"",

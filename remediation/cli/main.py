@@ -131,7 +131,7 @@ def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
     given = getattr(args, "target", None) or getattr(args, "subnet", None)
     banner = expansion(given, target)
     require_exists = args.command in {"plan", "apply"}
-    approval = _approval(args, saved, ask, banner) if writes and args.command != "prepare-subnet" else None
+    approval = _approval(args, saved, ask, banner) if writes else None
     if writes:
         reconciler = _writer(reconciler, writer_locks)
     if approval is not None and approval.reviews:

@@ -118,6 +118,7 @@ def build_parser() -> Parser:
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
+    prepare.add_argument("--auto-approve", action="store_true", help="do not ask; required when not on a terminal")
     status = command("status", "compliance of every cluster in scope")
     status.add_argument("--verify", action="store_true",
                         help="confirm each node subnet's computed routes with ARM's effective route table of one of "

@@ -64,6 +64,7 @@ DEFAULTS: Mapping[str, str] = {
     "INVENTORY": "auto",
     "LRO_FIRST_POLL_SCALE": "0",
     "VERIFY_EFFECTIVE_ROUTES": "false",
+    "PREPARE_SUBNETS_TAG": "aks-egress-prepare",
 }
 
 # Where the lists of a fleet observation come from (docs/arm-notes.md section 7): ARM list calls per scope, or
@@ -117,6 +118,9 @@ class Settings:
     # `status` (and the sweep's audit row) confirm the computed effective routes with ARM's effective route table
     # of a node NIC (docs/platform-notes.md 11.2): an action per node subnet, so opt-in.
     verify_effective_routes: bool = False
+    # The VNet tag whose value (comma-separated subnet names) marks subnets to prepare for userDefinedRouting
+    # clusters before they exist (remediation/planning/prepare.py, docs/platform-notes.md 3.2.1).
+    prepare_subnets_tag: str = "aks-egress-prepare"
 
     @property
     def uses_resource_graph(self) -> bool:
@@ -200,6 +204,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         inventory=_parse_inventory(get("INVENTORY")),
         lro_first_poll_scale=_parse_first_poll_scale(get("LRO_FIRST_POLL_SCALE")),
         verify_effective_routes=_parse_bool("VERIFY_EFFECTIVE_ROUTES", get("VERIFY_EFFECTIVE_ROUTES")),
+        prepare_subnets_tag=_parse_tag_name("PREPARE_SUBNETS_TAG", get("PREPARE_SUBNETS_TAG")),
         **_egress_settings(env, get),
     )
     if settings.egress_destination_fqdns and not (env.get("EGRESS_DESTINATIONS") or "").strip():
@@ -279,6 +284,17 @@ def _parse_firewall(text: str) -> str:
         return str(ids.parse_typed(text, ids.FIREWALL))
     except InvalidResourceIdError as exc:
         raise ConfigError("FIREWALL_ID", str(exc)) from exc
+
+
+# Tag names: at most 512 characters, none of < > % & \\ ? / (learn.microsoft.com azure-resource-manager/management/
+# tag-resources, "Limitations").
+_TAG_NAME_FORBIDDEN = set("<>%&\\?/")
+
+
+def _parse_tag_name(name: str, text: str) -> str:
+    if not text or len(text) > 512 or _TAG_NAME_FORBIDDEN & set(text):
+        raise ConfigError(name, f"must be a tag name of 1-512 characters without < > % & \\ ? /, got {text!r}")
+    return text
 
 
 _DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also accepts '²', which int() refuses

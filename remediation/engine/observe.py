@@ -338,6 +338,15 @@ def observe_subnet(arm: ReadArm, subnet_id: str, settings: Settings) -> Snapshot
     return c.snapshot()
 
 
+def with_cluster_list(arm: ReadArm, snapshot: Snapshot) -> Snapshot:
+    """A snapshot plus every cluster in scope (one list per scope): `prepare-subnet` refuses a subnet a
+    cluster of another outbound type, or a kubenet cluster, uses (remediation/planning/prepare.py)."""
+    clusters = dict(snapshot.clusters)
+    for cluster in arm.list_clusters():
+        clusters.setdefault(ids.id_key(cluster.id), cluster)
+    return dataclasses.replace(snapshot, clusters=clusters)
+
+
 def with_owned_rules(arm: ReadArm, snapshot: Snapshot, settings: Settings) -> Snapshot:
     """A routing pass's snapshot plus what the owned firewall rules are computed from and compared with:
     the owned groups (policy-based firewall: one list of the policy's groups; a classic firewall's rules

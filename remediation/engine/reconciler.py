@@ -53,7 +53,7 @@ from remediation.engine import observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
-from remediation.planning import desired, firewall_check, intake, plan
+from remediation.planning import desired, firewall_check, intake, plan, prepare
 from remediation.views.results import combine
 
 log = logging.getLogger(__name__)
@@ -567,15 +567,18 @@ class Reconciler:
         return self._fleet_pass(arm)
 
     def _subnet_pass(self, arm: ArmClient, subnet_id: str) -> _Pass:
-        snapshot = observe.observe_subnet(arm, subnet_id, self.settings)
+        # The clusters in scope too: a subnet one of them uses may be refused (prepare.subnet_refusal).
+        snapshot = observe.with_cluster_list(arm, observe.observe_subnet(arm, subnet_id, self.settings))
         if ids.id_key(subnet_id) in snapshot.absent:
             raise TargetNotFoundError(f"subnet {subnet_id} was not found")
         error = _firewall_error(snapshot, self.settings)
         if error is not None:
             return _Pass(snapshot=snapshot, error=error)
-        wanted = desired.desired_prepared_subnet(snapshot, subnet_id, self.settings)
+        wanted = prepare.prepare_one(snapshot, subnet_id, self.settings)
         if isinstance(wanted, Skip):
             return _Pass(skipped=(wanted,), snapshot=snapshot)
+        if isinstance(wanted, Conflict):
+            return _Pass(conflicts=(wanted,), snapshot=snapshot)
         changes, conflicts = plan.plan_routes(snapshot, (wanted,), self.settings, prune=False)
         return _Pass(tuple(changes), tuple(conflicts), snapshot=snapshot)
 
@@ -611,32 +614,21 @@ class Reconciler:
                 skipped.append(result)
             else:
                 wanted.extend(result)
-        wanted.extend(self._prepared_subnets(snapshot, wanted))
+        prepared = self._prepared_subnets(snapshot, wanted)
+        wanted.extend(prepared.desired)
         changes, conflicts = plan.plan_routes(
             snapshot, desired.merge_subnet_routes(wanted), self.settings, prune=True)
-        return _Pass(tuple(changes), tuple(conflicts), tuple(skipped), snapshot)
+        return _Pass(tuple(changes), (*prepared.reports, *conflicts), tuple(skipped), snapshot)
 
     def _prepared_subnets(self, snapshot: Snapshot,
-                          covered: Sequence[DesiredSubnetRoutes]) -> list[DesiredSubnetRoutes]:
-        """Subnets prepared for a userDefinedRouting cluster stay prepared while no cluster uses them.
+                          covered: Sequence[DesiredSubnetRoutes]) -> prepare.PrepareResult:
+        """The subnets the VNet tag PREPARE_SUBNETS_TAG marks, and those `prepare-subnet` prepared, stay
+        prepared for a userDefinedRouting cluster; refusals are reported (remediation/planning/prepare.py).
 
         AKS refuses to create such a cluster unless the subnet already routes 0.0.0.0/0 to the appliance
         (docs/platform-notes.md 3.2.1), so an owned default route with no cluster behind it is kept, not pruned.
         """
-        covered_keys = {ids.id_key(d.subnet_id) for d in covered}
-        default_name = desired.route_name(self.settings, "default", "0.0.0.0/0").lower()
-        prepared: list[DesiredSubnetRoutes] = []
-        for subnet_key, subnet in sorted(snapshot.subnets.items()):
-            if subnet_key in covered_keys or subnet.route_table_id is None:
-                continue
-            table = snapshot.route_tables.get(ids.id_key(subnet.route_table_id))
-            if table is None:
-                continue
-            if any(r.name.lower() == default_name for r in table.routes):
-                wanted = desired.desired_prepared_subnet(snapshot, subnet.id, self.settings)
-                if not isinstance(wanted, Skip):
-                    prepared.append(wanted)
-        return prepared
+        return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
 def _plan_of(target: Target, pass_: _Pass) -> Plan:

@@ -30,6 +30,7 @@ from remediation.core.model import (
     NextHopType,
     ObservedAppGateway,
     ObservedCluster,
+    ObservedFirewall,
     ObservedSubnet,
     Route,
     RoutePurpose,
@@ -44,7 +45,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress
+from remediation.planning import egress, outbound
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -341,11 +342,16 @@ def _egress(
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
     candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip))
-    udr = cluster.outbound_type.lower() == "userdefinedrouting"
-    if udr or settings.force_default_route:
-        why = "outboundType userDefinedRouting" if udr else "FORCE_DEFAULT_ROUTE=true"
+    # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 12).
+    why = outbound.default_route_reason(cluster, settings)
+    if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
+        why = "outboundType none: the default route in place is kept, never added nor removed"
+    if why is not None:
         candidates.append(_Candidate("default", DEFAULT_PREFIX, f"runbook egress: default route via firewall "
                                                                 f"{firewall_ip} ({why})"))
+    unknown = outbound.note(cluster)
+    if unknown is not None and reports is not None:
+        reports.append(_note(cluster.id, unknown))
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
 
 
@@ -471,22 +477,24 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
 
 
 def desired_prepared_subnet(
-    snapshot: Snapshot, subnet_id: str, settings: Settings
+    snapshot: Snapshot, subnet_id: str, settings: Settings, firewall: ObservedFirewall | None = None
 ) -> DesiredSubnetRoutes | Skip:
     """`prepare-subnet`: the egress table a userDefinedRouting cluster needs *before* it is created.
 
     AKS validates at create time that the subnet has a route table with a 0.0.0.0/0 route
     (ExistingRouteTableNotAssociatedWithSubnet, docs/arm-notes.md 2.2); no App Gateway is known yet.
+    `firewall` is the one the subnet's VNet reaches (remediation/planning/prepare.py); the configured one
+    when not given. Which subnets may be prepared at all is decided in prepare.py.
     """
     subnet = _subnet(snapshot, subnet_id)
     if subnet is None:
         return Skip(subnet_id, f"subnet {_missing(snapshot, subnet_id)}")
-    firewall = snapshot.firewall
+    firewall = firewall or snapshot.firewall
     if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
     ip = firewall.private_ip
     candidates = [
-        _Candidate("default", DEFAULT_PREFIX, f"prepare-subnet: default route via firewall {ip} "
+        _Candidate("default", DEFAULT_PREFIX, f"prepared subnet: default route via firewall {ip} "
                                               "(userDefinedRouting needs it before the cluster exists)"),
         *_shared_egress_candidates(snapshot, settings, ip),
     ]

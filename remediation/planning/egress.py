@@ -38,6 +38,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.core.net import DEFAULT_PREFIX
+from remediation.planning import outbound
 
 AKS_TAG_PROTOCOLS = ("Http:80", "Https:443")  # `az network firewall application-rule create` in the AKS docs
 HTTPS = "Https:443"
@@ -67,8 +68,11 @@ class EgressRules:
 
 
 def egress_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> str | None:
-    """Why the cluster's internet egress goes through the firewall, or None when it does not."""
-    if cluster.outbound_type.lower() == "userdefinedrouting":
+    """Why the cluster's internet egress goes through the firewall, or None when it does not (by outbound
+    type: remediation/planning/outbound.py)."""
+    if outbound.egress_blocked(cluster):
+        return None  # outboundType block: AKS itself denies Internet egress
+    if outbound.kind(cluster) == outbound.UDR:
         return "outboundType userDefinedRouting"
     if settings.force_default_route:
         return "FORCE_DEFAULT_ROUTE=true"
@@ -94,7 +98,7 @@ def tables_to_read(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
         return ()
     wanted: dict[str, str] = {}
     for cluster in snapshot.clusters.values():
-        if cluster.outbound_type.lower() == "userdefinedrouting":
+        if outbound.kind(cluster) == outbound.UDR or outbound.egress_blocked(cluster):
             continue
         for subnet_id in cluster.node_subnet_ids:
             subnet = snapshot.subnets.get(id_key(subnet_id))

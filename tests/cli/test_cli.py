@@ -156,7 +156,7 @@ def test_sweep_and_prepare_subnet_commands(capsys: pytest.CaptureFixture[str], t
     assert code == 2 and "scope:" in out
     dump_path = tmp_path / "prepared.json"
     code, out, err = run(capsys, "prepare-subnet", "--subnet", f"{VNET}/subnets/snet-future", *common,
-                         "--emulator-dump", str(dump_path))
+                         "--auto-approve", "--emulator-dump", str(dump_path))
     assert code == 0, err
     dump = json.loads(dump_path.read_text(encoding="utf-8"))
     table_id = f"{VNET.split('/providers/')[0]}/providers/Microsoft.Network/routeTables/rmd-vnet-spoke-snet-future"

@@ -68,6 +68,8 @@ def test_prepare_subnet_on_a_platform_subnet_refuses_with_zero_writes(
 def test_prepare_subnet_on_a_v2_gateway_subnet_never_writes_a_default_route(
         started: list[Emulator], monkeypatch: pytest.MonkeyPatch) -> None:
     emu, reconciler = _world(started, monkeypatch)
+    before = canonical(props(emu, APPGW_SUBNET))
+    emu.clear_log()
     result = reconciler.reconcile_combined(reconciler.subnet_target(APPGW_SUBNET), dry_run=False)
     table = props(emu, APPGW_SUBNET).get("routeTable")
     prefixes = set()
@@ -76,7 +78,11 @@ def test_prepare_subnet_on_a_v2_gateway_subnet_never_writes_a_default_route(
         assert body is not None
         prefixes = {r["properties"]["addressPrefix"] for r in body["properties"].get("routes", [])}
     assert "0.0.0.0/0" not in prefixes
-    assert any("not network-isolated" in c.message for c in result.plan.blocking_conflicts)
+    # Issue #24.11: an App Gateway subnet is never "the AKS subnet": no spoke or P2S route either, nothing at
+    # all is written (the sweep would remove it), and the refusal names the gateway.
+    assert arm_writes(emu) == [] and canonical(props(emu, APPGW_SUBNET)) == before
+    (refusal,) = result.plan.blocking_conflicts
+    assert "hosts App Gateway" in refusal.message and result.converged is False
 
 
 def _delete_gateway(seed: Seed) -> None:
