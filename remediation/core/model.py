@@ -177,6 +177,11 @@ class ObservedFirewall:
     # (additionalProperties "Network.DNS.EnableProxy"); None = not stated.
     classic_application_collections: tuple[RuleCollection, ...] = ()
     dns_proxy: bool | None = None
+    # Where the firewall sits, for the path model (remediation/planning/paths.py): the VNet of an AZFW_VNet
+    # firewall (parent of ipConfigurations[0].subnet.id) or the virtual hub of an AZFW_Hub one
+    # (properties.virtualHub.id). None = not stated: then no spoke can be shown to reach it.
+    vnet_id: str | None = None
+    hub_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,21 @@ class ObservedPeering:
     # remoteVirtualNetworkAddressSpace (what is peered now), else remoteAddressSpace
     remote_address_prefixes: tuple[str, ...] = ()
     provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
+class ObservedHubConnection:
+    """A Virtual WAN hub's connection to a VNet (`virtualHubs/{hub}/hubVirtualNetworkConnections/{name}`).
+
+    vWAN connections have no peeringState: a connection whose provisioningState is Succeeded is in place
+    (docs/platform-notes.md 11). `enable_internet_security` is whether the hub's 0.0.0.0/0 (routing intent's
+    Internet policy) is propagated to the VNet."""
+
+    id: str
+    hub_id: str
+    remote_vnet_id: str | None  # remoteVirtualNetwork.id
+    provisioning_state: str = "Succeeded"
+    enable_internet_security: bool = False
 
 
 @dataclass(frozen=True)
@@ -263,6 +283,8 @@ class Snapshot:
     # Every VNet this observation read (by id_key), with its address space and peerings: the network model
     # that paths and effective routes are computed from.
     vnets: Mapping[str, ObservedVnet] = field(default_factory=dict)
+    # Virtual WAN hub connections the observation read (remediation/planning/paths.py).
+    hub_connections: tuple[ObservedHubConnection, ...] = ()
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:
