@@ -53,6 +53,11 @@ APP_GW = "microsoft.network/applicationgateways"
 VNET_GW = "microsoft.network/virtualnetworkgateways"
 CLUSTER = "microsoft.containerservice/managedclusters"
 AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
+PEERING = "microsoft.network/virtualnetworks/virtualnetworkpeerings"
+VIRTUAL_WAN = "microsoft.network/virtualwans"
+VIRTUAL_HUB = "microsoft.network/virtualhubs"
+HUB_CONNECTION = "microsoft.network/virtualhubs/hubvirtualnetworkconnections"
+ROUTING_INTENT = "microsoft.network/virtualhubs/routingintent"
 
 _COMMON_RO = ("provisioningState", "resourceGuid")
 
@@ -61,8 +66,20 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.Network/virtualNetworks",
         "Microsoft.Network",
         10.0,
-        children=(SUBNET,),
+        children=(SUBNET, PEERING),
         readonly_props=_COMMON_RO,
+    ),
+    # A peering is one side of a VNet peering, embedded in the VNet body (`virtualNetworkPeerings`) and served
+    # as a child resource; peeringState is the RP's (emulator/peering.py: Initiated / Connected / Disconnected).
+    PEERING: TypeSpec(
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "Microsoft.Network",
+        10.0,
+        parent_key=VNET,
+        embedded_in="virtualNetworkPeerings",
+        readonly_props=("provisioningState", "peeringState", "peeringSyncLevel", "remoteAddressSpace",
+                        "remoteVirtualNetworkAddressSpace", "resourceGuid"),
+        create_state="Updating",
     ),
     SUBNET: TypeSpec(
         "Microsoft.Network/virtualNetworks/subnets",
@@ -179,6 +196,31 @@ TYPES: dict[str, TypeSpec] = {
         async_notification=False,
         parent_key=CLUSTER,
     ),
+    # Virtual WAN (docs/platform-notes.md 11): a WAN, its hubs, a hub's VNet connections (separate child
+    # documents, listed per hub) and its routing intent. Hub operations take tens of minutes in Azure; the
+    # durations here are only relative.
+    VIRTUAL_WAN: TypeSpec("Microsoft.Network/virtualWans", "Microsoft.Network", 60.0, readonly_props=_COMMON_RO),
+    VIRTUAL_HUB: TypeSpec(
+        "Microsoft.Network/virtualHubs",
+        "Microsoft.Network",
+        600.0,
+        children=(HUB_CONNECTION, ROUTING_INTENT),
+        readonly_props=(*_COMMON_RO, "routingState", "virtualRouterIps", "virtualRouterAsn"),
+    ),
+    HUB_CONNECTION: TypeSpec(
+        "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections",
+        "Microsoft.Network",
+        120.0,
+        parent_key=VIRTUAL_HUB,
+        readonly_props=("provisioningState",),
+    ),
+    ROUTING_INTENT: TypeSpec(
+        "Microsoft.Network/virtualHubs/routingIntent",
+        "Microsoft.Network",
+        120.0,
+        parent_key=VIRTUAL_HUB,
+        readonly_props=("provisioningState",),
+    ),
 }
 
 # The collection segment (lower-case) for each child type, e.g. "subnets".
@@ -187,6 +229,9 @@ CHILD_SEGMENT: dict[str, str] = {
     ROUTE: "routes",
     RCG: "rulecollectiongroups",
     AGENT_POOL: "agentpools",
+    PEERING: "virtualnetworkpeerings",
+    HUB_CONNECTION: "hubvirtualnetworkconnections",
+    ROUTING_INTENT: "routingintent",
 }
 
 

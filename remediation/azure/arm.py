@@ -41,6 +41,7 @@ from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
+    ObservedHubConnection,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
@@ -285,6 +286,15 @@ class ArmClient:
         bodies = self._list(policy_id, "list rule collection groups",
                             partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
         return [convert.rule_collection_group_from_arm(b) for b in bodies]
+
+    def list_hub_connections(self, hub_id: str) -> list[ObservedHubConnection]:
+        """Every VNet connection of one Virtual WAN hub (`virtualHubs/{hub}/hubVirtualNetworkConnections`),
+        every page: one list per configured AZFW_Hub firewall, however many VNets the hub connects."""
+        rid, rg, hub = _rg_name(hub_id, ids.VIRTUAL_HUB)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(hub_id, "list hub virtual network connections",
+                            partial(client.hub_virtual_network_connections.list, rg, hub))
+        return [convert.hub_connection_from_arm(b) for b in bodies]
 
     # ----------------------------------------------------------------------------------------- egress reads
 

@@ -43,6 +43,7 @@ from remediation.core.model import (
     Outcome,
     Plan,
     ReconcileResult,
+    RoutePurpose,
     RuleCollection,
     Skip,
     Snapshot,
@@ -627,6 +628,12 @@ class Reconciler:
                 wanted = desired.desired_prepared_subnet(snapshot, subnet.id, self.settings)
                 if not isinstance(wanted, Skip):
                     prepared.append(wanted)
+                elif wanted.reason.startswith(desired.NO_PATH):
+                    # The path to the firewall went away (a peering Disconnected, a VNet not readable): the
+                    # owned routes in place stay as they are, the next run decides (docs/platform-notes.md 11).
+                    kept = tuple(r for r in table.routes if self.settings.owns_name(r.name))
+                    prepared.append(DesiredSubnetRoutes(subnet.id, RoutePurpose.EGRESS, kept,
+                                                        {r.name: f"kept: {wanted.reason}" for r in kept}))
         return prepared
 
 

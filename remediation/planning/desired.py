@@ -44,7 +44,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress
+from remediation.planning import egress, paths
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -155,10 +155,35 @@ def aks_ranges(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
 
 
 def check_cluster_egress(
-    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True
+    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True,
+    with_path: bool = True,
 ) -> Skip | None:
-    """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall."""
-    del settings  # the checks depend on the topology only; kept for a stable signature
+    """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall, and
+    (`with_path`) a path from its VNet to the firewall (`check_path`)."""
+    skip = _check_cluster_egress(snapshot, cluster_id, require_succeeded=require_succeeded)
+    if skip is None and with_path:
+        cluster = _cluster(snapshot, cluster_id)
+        assert cluster is not None  # _check_cluster_egress found it
+        skip = check_path(snapshot, cluster, settings)
+    return skip
+
+
+NO_PATH = "no path to the firewall"
+
+
+def check_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> Skip | None:
+    """Never route where traffic cannot go (docs/platform-notes.md 11): every VNet of the cluster's node and
+    pod subnets must reach the configured firewall (remediation/planning/paths.py), else a route to it would
+    blackhole the cluster's traffic, reported as converged. Skipped like a kubenet cluster: nothing written."""
+    vnets = [v for s in _range_subnet_ids(cluster) if (v := paths.vnet_of_subnet(s))]
+    path = paths.firewall_for_vnets(snapshot, vnets, settings)
+    if isinstance(path, paths.Reaches):
+        return None
+    return Skip(cluster.id, f"{NO_PATH}: {path.reason}; nothing is routed (a route there would blackhole "
+                            "the cluster's traffic)")
+
+
+def _check_cluster_egress(snapshot: Snapshot, cluster_id: str, *, require_succeeded: bool) -> Skip | None:
     cluster = _cluster(snapshot, cluster_id)
     if cluster is None:
         if id_key(cluster_id) in snapshot.absent:
@@ -211,7 +236,7 @@ def check_cluster(
         return skip
     cluster = _cluster(snapshot, cluster_id)
     assert cluster is not None  # check_cluster_egress found it
-    return check_ingress(snapshot, cluster)
+    return check_ingress(snapshot, cluster, settings)
 
 
 def gateway_deleted(snapshot: Snapshot, cluster: ObservedCluster) -> bool:
@@ -219,8 +244,9 @@ def gateway_deleted(snapshot: Snapshot, cluster: ObservedCluster) -> bool:
     return bool(cluster.ingress_gateway_id) and id_key(cluster.ingress_gateway_id or "") in snapshot.absent
 
 
-def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
-    """The ingress prerequisites (a supported v2 gateway whose subnet can be routed); None = fine or none."""
+def check_ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings | None = None) -> Skip | None:
+    """The ingress prerequisites (a supported v2 gateway whose subnet can be routed); None = fine or none.
+    With `settings`, the gateway's VNet must also reach the configured firewall (paths.py)."""
     if not cluster.ingress_gateway_id or gateway_deleted(snapshot, cluster):
         return None
     gateway = _gateway(snapshot, cluster)
@@ -248,6 +274,11 @@ def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
                                         f"sends 0.0.0.0/0 to VirtualAppliance {route.next_hop_ip_address}, "
                                         f"unsupported on a v2 gateway that is not network-isolated "
                                         "(breaks its control plane); fix that route first")
+    vnet = paths.vnet_of_subnet(subnet.id)
+    if settings is not None and vnet is not None:
+        path = paths.firewall_for_vnet(snapshot, vnet, settings)
+        if not isinstance(path, paths.Reaches):
+            return Skip(cluster.id, f"App Gateway {gateway.name}: {NO_PATH} from its VNet: {path.reason}")
     return None
 
 
@@ -484,6 +515,10 @@ def desired_prepared_subnet(
     firewall = snapshot.firewall
     if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
+    vnet = paths.vnet_of_subnet(subnet.id)
+    path = paths.firewall_for_vnet(snapshot, vnet, settings) if vnet else paths.Unreachable("no VNet")
+    if not isinstance(path, paths.Reaches):
+        return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
     ip = firewall.private_ip
     candidates = [
         _Candidate("default", DEFAULT_PREFIX, f"prepare-subnet: default route via firewall {ip} "
@@ -628,19 +663,56 @@ def rule_eligibility(
     eligible: list[ObservedCluster] = []
     with_ingress: set[str] = set()
     skips: list[Skip] = []
+    held = _held_rule_names(snapshot, settings)
     for key in sorted(snapshot.clusters):
         cluster = snapshot.clusters[key]
-        skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False)
+        skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False, with_path=False)
         if skip is not None:
             skips.append(skip)
             continue
+        path_skip = check_path(snapshot, cluster, settings)
+        if path_skip is not None:
+            if not _holds_rules_of(held, cluster):
+                skips.append(path_skip)
+                continue
+            # Rules in place are never pruned because a path went away (a peering Disconnected or not
+            # readable): incomplete knowledge, so they stay and the next run decides (docs/platform-notes.md 11).
+            skips.append(Skip(cluster.id, f"{path_skip.reason} ({_RULES_KEPT})"))
         eligible.append(cluster)
-        ingress_skip = check_ingress(snapshot, cluster)
+        ingress_skip = check_ingress(snapshot, cluster, settings)
         if ingress_skip is None:
             with_ingress.add(id_key(cluster.id))
         else:
             skips.append(Skip(cluster.id, f"{ingress_skip.reason} ({_INGRESS_NOT_PLANNED})"))
     return eligible, with_ingress, skips
+
+
+_RULES_KEPT = "its firewall rules in place are kept, none added"
+
+
+def _holds_rules_of(held: set[str], cluster: ObservedCluster) -> bool:
+    names = {n.lower() for n in rule_name_candidates(cluster)}
+    # `<name>` or a profile's `<name>-<suffix>` (a cluster named like another's prefix may match too: then
+    # its rules are kept rather than dropped, the safe side).
+    return any(h in names or any(h.startswith(f"{n}-") for n in names) for h in held)
+
+
+def _held_rule_names(snapshot: Snapshot, settings: Settings) -> set[str]:
+    """The cluster rule names the owned egress collections hold now (lower case): `<name>` and the
+    `<name>-<suffix>` rules the egress profiles add for it (remediation/planning/egress.py)."""
+    prefix = f"{settings.ownership_prefix}egress".lower()
+    firewall = snapshot.firewall
+    if firewall is not None and firewall.policy_id is None:
+        collections: Iterable[RuleCollection] = (*firewall.classic_collections,
+                                                 *firewall.classic_application_collections)
+    else:
+        collections = [c for g in snapshot.owned_groups for c in g.rule_collections]
+    names: set[str] = set()
+    for collection in collections:
+        if collection.name.lower().startswith(prefix):
+            names.update(r.name.lower() for r in collection.rules)
+            names.update(r.name.lower() for r in collection.application_rules)
+    return names
 
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
