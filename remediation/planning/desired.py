@@ -663,7 +663,7 @@ def rule_eligibility(
     eligible: list[ObservedCluster] = []
     with_ingress: set[str] = set()
     skips: list[Skip] = []
-    held = _held_rule_names(snapshot, settings)
+    held = _held_rules(snapshot, settings)
     for key in sorted(snapshot.clusters):
         cluster = snapshot.clusters[key]
         skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False, with_path=False)
@@ -672,7 +672,7 @@ def rule_eligibility(
             continue
         path_skip = check_path(snapshot, cluster, settings)
         if path_skip is not None:
-            if not _holds_rules_of(held, cluster):
+            if not _holds_rules_of(held, snapshot, cluster):
                 skips.append(path_skip)
                 continue
             # Rules in place are never pruned because a path went away (a peering Disconnected or not
@@ -690,29 +690,42 @@ def rule_eligibility(
 _RULES_KEPT = "its firewall rules in place are kept, none added"
 
 
-def _holds_rules_of(held: set[str], cluster: ObservedCluster) -> bool:
+def _holds_rules_of(held: _HeldRules, snapshot: Snapshot, cluster: ObservedCluster) -> bool:
+    """Whether the owned rules in place carry this cluster: a rule named for it (`<name>`, or a profile's
+    `<name>-<suffix>`), or any owned rule whose addresses name one of its ranges (the shared P2S rule, the
+    ingress rule). A cluster named like another's prefix may match too: then its rules are kept, the safe side."""
     names = {n.lower() for n in rule_name_candidates(cluster)}
-    # `<name>` or a profile's `<name>-<suffix>` (a cluster named like another's prefix may match too: then
-    # its rules are kept rather than dropped, the safe side).
-    return any(h in names or any(h.startswith(f"{n}-") for n in names) for h in held)
+    if any(h in names or any(h.startswith(f"{n}-") for n in names) for h in held.names):
+        return True
+    return bool(set(aks_ranges(snapshot, cluster)) & held.addresses)
 
 
-def _held_rule_names(snapshot: Snapshot, settings: Settings) -> set[str]:
-    """The cluster rule names the owned egress collections hold now (lower case): `<name>` and the
-    `<name>-<suffix>` rules the egress profiles add for it (remediation/planning/egress.py)."""
-    prefix = f"{settings.ownership_prefix}egress".lower()
+@dataclass(frozen=True)
+class _HeldRules:
+    names: frozenset[str]  # lower-case rule names
+    addresses: frozenset[str]  # canonical CIDRs named by any rule (sources and destinations)
+
+
+def _held_rules(snapshot: Snapshot, settings: Settings) -> _HeldRules:
+    """What the owned collections (every owned group and shard, or the classic firewall's owned collections)
+    hold now."""
     firewall = snapshot.firewall
     if firewall is not None and firewall.policy_id is None:
         collections: Iterable[RuleCollection] = (*firewall.classic_collections,
                                                  *firewall.classic_application_collections)
+        collections = [c for c in collections if settings.owns_name(c.name)]
     else:
         collections = [c for g in snapshot.owned_groups for c in g.rule_collections]
     names: set[str] = set()
+    addresses: set[str] = set()
     for collection in collections:
-        if collection.name.lower().startswith(prefix):
-            names.update(r.name.lower() for r in collection.rules)
-            names.update(r.name.lower() for r in collection.application_rules)
-    return names
+        for rule in collection.rules:
+            names.add(rule.name.lower())
+            addresses.update((*rule.source_addresses, *rule.destination_addresses))
+        for app_rule in collection.application_rules:
+            names.add(app_rule.name.lower())
+            addresses.update(app_rule.source_addresses)
+    return _HeldRules(frozenset(names), frozenset(canonical_prefix(a) for a in addresses if _network(a)))
 
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
