@@ -3,11 +3,14 @@ whose peerings keep ARM's peeringState (emulator/peering.py)."""
 
 from __future__ import annotations
 
+from bench import topology
+from bench.common import count_requests, harness
 from remediation.core.model import Action
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import (
     CNI,
     CUSTOMER_TABLE,
+    FIREWALL,
     HUB,
     OVERLAY,
     OWNED_RCG,
@@ -23,6 +26,7 @@ from tests.reconciler.helpers import (
 HUB_VNET = f"{HUB}/virtualNetworks/vnet-hub"
 HUB_SIDE = f"{HUB_VNET}/virtualNetworkPeerings/hub-to-spoke"
 NO_PATH = "no path to the firewall"
+NEW_IP = "10.0.1.5"
 
 
 def spoke_side_only(seed: Seed) -> None:
@@ -82,3 +86,41 @@ def test_a_peering_going_disconnected_deletes_nothing(world: WorldFactory) -> No
 def _owned_routes(w: object) -> set[str]:
     emu = getattr(w, "emu")  # noqa: B009
     return {n for n in route_names(emu, CUSTOMER_TABLE) if n.startswith("rmd-")}
+
+
+def test_a_moved_firewall_ip_is_followed_by_the_sweep(world: WorldFactory) -> None:
+    """Deallocate / allocate can give the firewall a new private IP (firewall known issues): the next sweep
+    moves every owned route to it and leaves none at the old address."""
+    w = world()
+    assert w.sweep().converged is True
+    body = w.emu.get(FIREWALL)
+    assert body is not None
+    config = body["properties"]["ipConfigurations"][0]
+    config["name"] = "ipconfig-reallocated"  # a new allocation: the emulator keeps the address given
+    config["properties"]["privateIPAddress"] = NEW_IP
+    w.emu.put_foreign(FIREWALL, body)
+
+    result = w.sweep()
+
+    assert result.converged is True and result.error is None
+    hops = {props(w.emu, f"{CUSTOMER_TABLE}/routes/{name}")["nextHopIpAddress"] for name in _owned_routes(w)}
+    assert hops == {NEW_IP}
+    w.reset_log()
+    assert not w.sweep().plan.writes and arm_writes(w.emu) == []
+
+
+def _event_reads(clusters: int) -> int:
+    """GETs of one converged cluster event in a bench fleet whose spokes are all peered with the hub."""
+    fleet = topology.generate(clusters, subnets_per_vnet=3)
+    with harness(fleet.seed, topology.SETTINGS) as h:
+        assert h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False).converged is True
+        h.emu.clear_log()
+        result = h.reconciler.reconcile_combined(h.reconciler.resolve(fleet.cluster_ids[1]), dry_run=False)
+        assert result.converged is True and not result.plan.writes
+        return sum(count_requests(h.emu.request_log).values())
+
+
+def test_reads_per_converged_cluster_event_stay_flat_in_the_number_of_peered_vnets() -> None:
+    """Peerings come inside the VNet bodies the pass reads anyway (the VNet list, the hub VNet in it): no GET
+    per VNet or per peering (measured 6 GETs before and after #21, docs/platform-notes.md 11)."""
+    assert _event_reads(4) == _event_reads(24)  # 2 and 12 spoke VNets
