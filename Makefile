@@ -10,7 +10,7 @@ find_python = for p in python$(WANT_PYTHON) $$(ls -d "$$(pyenv root 2>/dev/null 
 comma := ,
 PYTHON ?= $(shell $(find_python))
 
-.PHONY: demo test test-fast lint unit bench clean
+.PHONY: demo demo-estate test test-fast lint unit bench clean
 
 # The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
 # else's and is never cleared.
@@ -31,6 +31,10 @@ node_modules/.installed: package.json
 
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
+
+# Several hubs (examples/estate.json): each spoke routed only to a firewall it reaches (issue #21).
+demo-estate: $(VENV)/.installed
+	$(PY) scripts/demo_estate.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

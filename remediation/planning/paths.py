@@ -189,7 +189,8 @@ def _no_path(snapshot: Snapshot, vnet_id: str) -> str:
     hubs = [_name(c.hub_id) for c in snapshot.hub_connections
             if c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)]
     if not peered and not hubs:
-        return f"VNet {_name(vnet_id)} has no peering and no hub connection: no configured firewall is reachable"
+        # Hub connections are read for the configured AZFW_Hub firewalls' hubs only: "to a configured firewall".
+        return f"VNet {_name(vnet_id)} has no peering and no hub connection to a configured firewall"
     linked = ", ".join([*(f"VNet {n}" for n in peered), *(f"virtual hub {n}" for n in hubs)])
     return (f"VNet {_name(vnet_id)} is connected only to {linked}, where no configured firewall is "
             "(FIREWALL_ID)")
