@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import VirtualNetworkPeering
 from emu_helpers import SUB, network_client, private_network, rid
@@ -96,3 +97,29 @@ def test_virtual_hub_connections_are_listed_per_hub(make_emu: Callable[..., Emul
     intents = list(net.routing_intent.list("rg-hub", "vhub-1"))
     assert intents[0].routing_policies[0].destinations == ["Internet"]
     assert SUB in VHUB
+
+
+def test_resource_graph_rows_carry_peerings_and_vwan_resources(make_emu: Callable[..., Emulator]) -> None:
+    """The fleet's VNet rows hold every peering with its state (no GET per VNet), and virtual hubs and AZFW_Hub
+    firewalls come as rows of their own types."""
+    seed = private_network()
+    seed["resources"].append({"id": VHUB, "name": "vhub-1", "type": "Microsoft.Network/virtualHubs",
+                              "location": "westeurope", "properties": {"provisioningState": "Succeeded",
+                                                                       "addressPrefix": "10.100.0.0/23"}})
+    emu = make_emu(seed)
+    query = ("Resources | where type =~ '{t}' | project id, name, type, location, tags, properties "
+             "| union (ResourceContainers | where type =~ 'microsoft.resources/subscriptions' "
+             "| project id, name, type, location, tags, properties) | order by id asc")
+
+    def rows(kind: str) -> list[dict[str, Any]]:
+        answer = requests.post(f"{emu.base_url}/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01",
+                               json={"subscriptions": [SUB], "query": query.format(t=kind),
+                                     "options": {"resultFormat": "objectArray"}},
+                               headers={"Authorization": "Bearer t"}, verify=emu.ca_bundle, timeout=30)
+        assert answer.status_code == 200
+        return [r for r in answer.json()["data"] if r["type"] == kind]
+
+    spoke = next(r for r in rows("microsoft.network/virtualnetworks") if r["id"] == SPOKE)
+    assert [(p["name"], p["properties"]["peeringState"]) for p in spoke["properties"]["virtualNetworkPeerings"]] == [
+        ("spoke-to-hub", "Connected")]
+    assert [r["id"] for r in rows("microsoft.network/virtualhubs")] == [VHUB]
