@@ -24,6 +24,7 @@ var hubActions = [
   'Microsoft.Network/virtualNetworkGateways/read' // P2S client address pools
   'Microsoft.Network/virtualNetworks/read' // the hub VNet leads to the VPN gateway
   'Microsoft.Network/virtualNetworks/subnets/read' // the hub's GatewaySubnet
+  'Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read' // a secured vWAN hub's VNet connections
 ]
 
 // = CLASSIC_FIREWALL_ACTIONS: a classic firewall's owned networkRuleCollections are written with a PUT of

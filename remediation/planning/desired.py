@@ -687,7 +687,7 @@ def rule_eligibility(
     return eligible, with_ingress, skips
 
 
-_RULES_KEPT = "its firewall rules in place are kept, none added"
+_RULES_KEPT = "its firewall rules in place are kept; the next run decides"
 
 
 def _holds_rules_of(held: _HeldRules, snapshot: Snapshot, cluster: ObservedCluster) -> bool:
