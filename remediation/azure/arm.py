@@ -296,6 +296,14 @@ class ArmClient:
                             partial(client.hub_virtual_network_connections.list, rg, hub))
         return [convert.hub_connection_from_arm(b) for b in bodies]
 
+    def list_routing_intent(self, hub_id: str) -> frozenset[str]:
+        """What the hub's routing intent sends to its firewall: the union of its policies' destinations
+        ("Internet", "PrivateTraffic"); empty = no routing intent (docs/platform-notes.md 11)."""
+        rid, rg, hub = _rg_name(hub_id, ids.VIRTUAL_HUB)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(hub_id, "list routing intent", partial(client.routing_intent.list, rg, hub))
+        return frozenset(d for b in bodies for d in convert.routing_intent_destinations(b))
+
     # ----------------------------------------------------------------------------------------- egress reads
 
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList:

@@ -344,6 +344,12 @@ def _parent_vnet(subnet_id: str | None) -> str | None:
         return None
 
 
+def routing_intent_destinations(body: Mapping[str, Any]) -> frozenset[str]:
+    """The destinations of one `virtualHubs/{hub}/routingIntent/{name}` ("Internet", "PrivateTraffic")."""
+    policies = [p for p in _props(body).get("routingPolicies") or [] if isinstance(p, Mapping)]
+    return frozenset(str(d) for p in policies for d in p.get("destinations") or [])
+
+
 def hub_connection_from_arm(body: Mapping[str, Any]) -> ObservedHubConnection:
     """One `virtualHubs/{hub}/hubVirtualNetworkConnections/{name}` (list item or GET body)."""
     props = _props(body)

@@ -283,8 +283,10 @@ class Snapshot:
     # Every VNet this observation read (by id_key), with its address space and peerings: the network model
     # that paths and effective routes are computed from.
     vnets: Mapping[str, ObservedVnet] = field(default_factory=dict)
-    # Virtual WAN hub connections the observation read (remediation/planning/paths.py).
+    # Virtual WAN hub connections the observation read (remediation/planning/paths.py), and per virtual hub
+    # (by id_key) the destinations its routing intent sends to the hub firewall ("Internet", "PrivateTraffic").
     hub_connections: tuple[ObservedHubConnection, ...] = ()
+    routing_intents: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -82,6 +82,8 @@ HUB_ACTIONS: dict[str, str] = {
     "Microsoft.Network/virtualNetworks/subnets/read": "observe the hub's GatewaySubnet",
     "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read": "a secured vWAN hub (AZFW_Hub firewall): "
     "which VNets its connections reach (docs/platform-notes.md 11)",
+    "Microsoft.Network/virtualHubs/routingIntent/read": "a secured vWAN hub: which routes its routing intent "
+    "already provides (docs/platform-notes.md 11)",
 }
 
 # Added to the hub role only for a classic firewall (rules inside the firewall, no policy; infra parameter

@@ -62,6 +62,7 @@ class ReadArm(Protocol):
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
     def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
     def list_hub_connections(self, hub_id: str) -> list[ObservedHubConnection]: ...
+    def list_routing_intent(self, hub_id: str) -> frozenset[str]: ...
 
 
 class _Collector:
@@ -82,6 +83,7 @@ class _Collector:
         self.absent: set[str] = set()
         self._vnets: dict[str, ObservedVnet | None] = {}
         self.hub_connections: tuple[ObservedHubConnection, ...] = ()
+        self.routing_intents: dict[str, frozenset[str]] = {}
         self._vnet_listing: list[ObservedVnet] | None = None
 
     def snapshot(self) -> Snapshot:
@@ -92,7 +94,7 @@ class _Collector:
             rule_collection_shards=self.rule_collection_shards,
             policy_group_priorities=dict(self.policy_group_priorities),
             vnets={key: vnet for key, vnet in self._vnets.items() if vnet is not None},
-            hub_connections=self.hub_connections,
+            hub_connections=self.hub_connections, routing_intents=dict(self.routing_intents),
         )
 
     # -------------------------------------------------------------------------------------- lists
@@ -224,6 +226,7 @@ class _Collector:
         VNet bodies the pass reads anyway."""
         if firewall.hub_id and firewall.sku_name.lower() == "azfw_hub":
             self.hub_connections = tuple(self.arm.list_hub_connections(firewall.hub_id))
+            self.routing_intents[ids.id_key(firewall.hub_id)] = self.arm.list_routing_intent(firewall.hub_id)
         elif firewall.vnet_id:
             self.vnet(firewall.vnet_id)
 

@@ -377,7 +377,29 @@ def _egress(
         why = "outboundType userDefinedRouting" if udr else "FORCE_DEFAULT_ROUTE=true"
         candidates.append(_Candidate("default", DEFAULT_PREFIX, f"runbook egress: default route via firewall "
                                                                 f"{firewall_ip} ({why})"))
+    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports)
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
+
+
+def _without_provided(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings,
+                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None) -> list[_Candidate]:
+    """Leave out the routes a secured vWAN hub's routing intent already provides (paths.provided_by_hub), except
+    the default route of a userDefinedRouting cluster: AKS refuses such a cluster without a UDR 0.0.0.0/0 to an
+    appliance even when the hub advertises it by BGP (Azure/AKS#5000, MicrosoftDocs/azure-docs#108240)."""
+    vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
+    reach = paths.firewall_for_vnets(snapshot, vnets, settings)
+    if not isinstance(reach, paths.Reaches) or reach.connection is None:
+        return candidates
+    tables = [snapshot.route_tables.get(id_key(s.route_table_id)) for i in cluster.node_subnet_ids
+              if (s := _subnet(snapshot, i)) is not None and s.route_table_id]
+    bgp_disabled = any(t is None or t.disable_bgp_route_propagation for t in tables)
+    provided = paths.provided_by_hub(snapshot, reach, bgp_disabled)
+    kept = [c for c in candidates if c.role not in provided or (c.role == "default" and udr)]
+    for c in candidates:
+        if c not in kept and reports is not None:
+            reports.append(_note(cluster.id, f"{c.role} prefix {c.prefix} left out: the routing intent of virtual "
+                                             f"hub {reach.hub.rsplit('/', 1)[-1]} already sends it to the firewall"))
+    return kept
 
 
 def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:

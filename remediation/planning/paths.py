@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from remediation.core import ids
 from remediation.core.config import Settings
 from remediation.core.ids import id_key, same_id
-from remediation.core.model import ObservedFirewall, ObservedPeering, ObservedVnet, Snapshot
+from remediation.core.model import ObservedFirewall, ObservedHubConnection, ObservedPeering, ObservedVnet, Snapshot
 
 CONNECTED = "connected"
 FULLY_IN_SYNC = "fullyinsync"
@@ -38,6 +38,7 @@ class Reaches:
     firewall: ObservedFirewall
     hub: str
     via: str
+    connection: ObservedHubConnection | None = None  # the vWAN hub connection, for a secured hub
 
     @property
     def vwan(self) -> bool:
@@ -174,7 +175,8 @@ def _reach_hub(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall, hub
         return None
     for connection in connections:
         if connection.provisioning_state.lower() == SUCCEEDED:
-            return Reaches(firewall, hub_id, f"hub connection {_name(connection.id)} to virtual hub {_name(hub_id)}")
+            return Reaches(firewall, hub_id, f"hub connection {_name(connection.id)} to virtual hub {_name(hub_id)}",
+                           connection)
     states = ", ".join(f"{_name(c.id)} {c.provisioning_state or 'in no state'}" for c in connections)
     return f"hub connection to virtual hub {_name(hub_id)} is not Succeeded ({states})"
 
@@ -198,3 +200,26 @@ def _no_path(snapshot: Snapshot, vnet_id: str) -> str:
 
 def _name(resource_id: str | None) -> str:
     return (resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------- routing intent
+
+PRIVATE_TRAFFIC = "privatetraffic"
+INTERNET = "internet"
+
+
+def provided_by_hub(snapshot: Snapshot, reach: Reaches, bgp_disabled: bool) -> frozenset[str]:
+    """Route roles a secured vWAN hub's routing intent already sends to its firewall for this VNet, so a UDR
+    for them is redundant (docs/platform-notes.md 11): "p2s" and "spoke" (private prefixes) with the
+    PrivateTraffic policy, "default" with the Internet policy on a connection with enableInternetSecurity.
+    Nothing when the subnet's route table drops BGP routes (disableBgpRoutePropagation) or for a VNet hub.
+    Never "appgw": routes from the hub apply to the whole VNet, not between its own subnets."""
+    if reach.connection is None or bgp_disabled:
+        return frozenset()
+    intents = {d.lower() for d in snapshot.routing_intents.get(id_key(reach.hub), frozenset())}
+    roles: set[str] = set()
+    if PRIVATE_TRAFFIC in intents:
+        roles.update({"p2s", "spoke"})
+    if INTERNET in intents and reach.connection.enable_internet_security:
+        roles.add("default")
+    return frozenset(roles)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,12 +14,14 @@ from remediation.core.model import (
     DesiredSubnetRoutes,
     NetworkRule,
     ObservedCluster,
+    ObservedFirewall,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
     ObservedVnet,
     ObservedVpnGateway,
     RuleCollection,
     Skip,
+    Snapshot,
     SubnetAssociationPayload,
 )
 from remediation.planning import desired, paths, plan
@@ -150,3 +153,53 @@ def test_no_planned_route_goes_to_a_firewall_its_vnet_does_not_reach(
             reached = paths.firewall_for_vnet(snap, paths.vnet_of_subnet(subnet_id) or "", settings)
             assert isinstance(reached, paths.Reaches), (subnet_id, reached)
             assert route.next_hop_ip_address == reached.firewall.private_ip
+
+
+# --------------------------------------------------------------------------------------------- routing intent
+
+VHUB = f"{f.HUB_RG}/providers/Microsoft.Network/virtualHubs/vhub"
+HUB_FW = f"{f.HUB_RG}/providers/Microsoft.Network/azureFirewalls/fw-vhub"
+HUB_IP = "10.100.64.132"
+
+
+def _vwan(intents: frozenset[str], *, internet_security: bool = True, outbound: str = "userDefinedRouting",
+          bgp_disabled: bool | None = None) -> tuple[Snapshot, Any]:
+    fw = ObservedFirewall(HUB_FW, "fw-vhub", "AZFW_Hub", HUB_IP, f.POLICY, hub_id=VHUB)
+    tables = []
+    if bgp_disabled is not None:
+        tables = [f.route_table("rt-nodes", [], [f.NODE_SUBNET], disable_bgp_route_propagation=bgp_disabled)]
+    snap = f.hub_spoke(aks=f.cluster(outbound_type=outbound), with_appgw=False, fw=fw,
+                       node_table="rt-nodes" if bgp_disabled is not None else None, tables=tables)
+    snap = dataclasses.replace(snap, vnets={}, routing_intents={id_key(VHUB): intents}, hub_connections=(
+        f.hub_connection(VHUB, f.VNET, enable_internet_security=internet_security),))
+    return snap, f.settings(firewall_id=HUB_FW, spoke_prefixes=("10.200.0.0/16",))
+
+
+def _prefixes(snap: Snapshot, settings: Any) -> tuple[set[str], list[str]]:
+    wanted = desired.desired_cluster_routes(snap, f.CLUSTER, settings)
+    assert not isinstance(wanted, Skip)
+    return {r.address_prefix for r in wanted[0].routes}, [n.message for n in wanted[0].reports]
+
+
+def test_routing_intent_makes_private_routes_redundant_but_aks_keeps_its_default_route() -> None:
+    prefixes, notes = _prefixes(*_vwan(frozenset({"Internet", "PrivateTraffic"})))
+    assert prefixes == {"0.0.0.0/0"}  # userDefinedRouting: AKS requires the UDR (Azure/AKS#5000)
+    assert any("spoke prefix 10.200.0.0/16 left out: the routing intent of virtual hub vhub" in n for n in notes)
+    assert any(n.startswith("p2s prefix 172.16.201.0/24 left out") for n in notes)
+
+
+def test_forced_default_route_is_left_to_the_internet_policy_for_a_load_balancer_cluster() -> None:
+    snap, settings = _vwan(frozenset({"Internet"}), outbound="loadBalancer")
+    prefixes, _ = _prefixes(snap, dataclasses.replace(settings, force_default_route=True))
+    assert prefixes == {"10.200.0.0/16", f.P2S_PREFIX}
+    # Without enableInternetSecurity the hub does not give this VNet its 0.0.0.0/0: the route is written.
+    snap, settings = _vwan(frozenset({"Internet"}), outbound="loadBalancer", internet_security=False)
+    prefixes, _ = _prefixes(snap, dataclasses.replace(settings, force_default_route=True))
+    assert "0.0.0.0/0" in prefixes
+
+
+def test_no_routing_intent_or_bgp_routes_dropped_means_every_route_is_written() -> None:
+    everything = {"0.0.0.0/0", "10.200.0.0/16", f.P2S_PREFIX}
+    assert _prefixes(*_vwan(frozenset()))[0] == everything
+    assert _prefixes(*_vwan(frozenset({"Internet", "PrivateTraffic"}), bgp_disabled=True))[0] == everything
+    assert _prefixes(*_vwan(frozenset({"PrivateTraffic"}), bgp_disabled=False))[0] == {"0.0.0.0/0"}
