@@ -10,7 +10,7 @@ find_python = for p in python$(WANT_PYTHON) $$(ls -d "$$(pyenv root 2>/dev/null 
 comma := ,
 PYTHON ?= $(shell $(find_python))
 
-.PHONY: demo demo-zero-touch serve test test-fast lint unit bench clean
+.PHONY: demo demo-zero-touch demo-estate serve test test-fast lint unit bench clean
 
 # The venv is rebuilt when it was made by another Python (e.g. an older 3.11 one); a symlinked venv is someone
 # else's and is never cleared. Made once; each install below adds what its target needs.
@@ -55,6 +55,10 @@ serve: $(VENV)/.installed
 # The zero-touch path (docs/zero-touch.md): a tagged VNet's subnet prepared by its own event before the cluster.
 demo-zero-touch: $(VENV)/.demo-installed
 	$(PY) scripts/demo_zero_touch.py
+
+# Several hubs (examples/estate.json): each spoke routed only to a firewall it reaches (issue #21).
+demo-estate: $(VENV)/.demo-installed
+	$(PY) scripts/demo_estate.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -8,6 +8,8 @@ Shape (one subscription; `subscriptions=` deals the spokes over more):
 - Cluster i (aks-IIII) lives in the VNet's next free node subnet. Every 4th cluster uses AGIC on its VNet's
   App Gateway; every 10th has outboundType userDefinedRouting (needs 0.0.0.0/0 -> firewall); the others
   use loadBalancer. Every 3rd is flat Azure CNI without a pod subnet, the rest Azure CNI Overlay.
+- Every spoke VNet is peered both ways with vnet-hub (Connected, allowForwardedTraffic on the spoke side: the
+  path to the firewall, remediation/planning/paths.py); the peerings sit inside the VNet bodies.
 - No route table exists yet: the first sweep creates one per node subnet and one per App Gateway subnet.
 """
 
@@ -70,6 +72,19 @@ def _vnet(vnet_id: str, prefix: str, subnets: list[dict[str, Any]], n: int) -> d
         "properties": {"provisioningState": "Succeeded", "addressSpace": {"addressPrefixes": [prefix]},
                        "subnets": subnets, "virtualNetworkPeerings": [], "enableDdosProtection": False},
     }
+
+
+def _peering(local: str, remote: str, remote_prefix: str, *, spoke_side: bool) -> dict[str, Any]:
+    """One side of a Connected peering, as a VNet body holds it (docs/platform-notes.md 13)."""
+    name = f"to-{remote.rsplit('/', 1)[1]}"
+    return {"name": name, "id": f"{local}/virtualNetworkPeerings/{name}",
+            "type": "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+            "properties": {"provisioningState": "Succeeded", "peeringState": "Connected",
+                           "peeringSyncLevel": "FullyInSync", "remoteVirtualNetwork": {"id": remote},
+                           "allowVirtualNetworkAccess": True, "allowForwardedTraffic": spoke_side,
+                           "allowGatewayTransit": not spoke_side, "useRemoteGateways": False,
+                           "remoteAddressSpace": {"addressPrefixes": [remote_prefix]},
+                           "remoteVirtualNetworkAddressSpace": {"addressPrefixes": [remote_prefix]}}}
 
 
 def _hub(resources: list[dict[str, Any]]) -> None:
@@ -219,7 +234,12 @@ def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4
             cluster_id = f"{rg}/Microsoft.ContainerService/managedClusters/aks-{index:04d}"
             clusters.append(_cluster(cluster_id, subnet_id, index, agw_id if index % agic_every == 0 else None))
             fleet.cluster_ids.append(cluster_id)
-        resources.append(_vnet(vnet_id, f"10.{octet}.0.0/16", subnets, 100 + k))
+        spoke = _vnet(vnet_id, f"10.{octet}.0.0/16", subnets, 100 + k)
+        spoke["properties"]["virtualNetworkPeerings"].append(
+            _peering(vnet_id, HUB_VNET_ID, "10.0.0.0/16", spoke_side=True))
+        resources[0]["properties"]["virtualNetworkPeerings"].append(
+            _peering(HUB_VNET_ID, vnet_id, f"10.{octet}.0.0/16", spoke_side=False))
+        resources.append(spoke)
         resources.append(_app_gateway(agw_id, agw_subnet, 5000 + k))
         fleet.vnet_ids.append(vnet_id)
         fleet.app_gateway_ids.append(agw_id)

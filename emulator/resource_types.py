@@ -76,6 +76,11 @@ CONNECTION = "microsoft.network/connections"  # VPN gateway -> local network gat
 LOCAL_GATEWAY = "microsoft.network/localnetworkgateways"
 CLUSTER = "microsoft.containerservice/managedclusters"
 AGENT_POOL = "microsoft.containerservice/managedclusters/agentpools"
+PEERING = "microsoft.network/virtualnetworks/virtualnetworkpeerings"
+VIRTUAL_WAN = "microsoft.network/virtualwans"
+VIRTUAL_HUB = "microsoft.network/virtualhubs"
+HUB_CONNECTION = "microsoft.network/virtualhubs/hubvirtualnetworkconnections"
+ROUTING_INTENT = "microsoft.network/virtualhubs/routingintent"
 
 _COMMON_RO = ("provisioningState", "resourceGuid")
 
@@ -84,12 +89,24 @@ TYPES: dict[str, TypeSpec] = {
         "Microsoft.Network/virtualNetworks",
         "Microsoft.Network",
         10.0,
-        children=(SUBNET,),
+        children=(SUBNET, PEERING),
         readonly_props=_COMMON_RO,
         # [REC test_network_vnet_gateway_multi_auth.yaml 1, test_sql_mi_tdebyok.yaml 10,
         # test_network_subnet_endpoint_service.yaml 2]: a create without them answers these.
         defaults=(("virtualNetworkPeerings", []), ("enableDdosProtection", False),
                   ("enableVmProtection", False), ("dhcpOptions.dnsServers", [])),
+    ),
+    # A peering is one side of a VNet peering, embedded in the VNet body (`virtualNetworkPeerings`) and served
+    # as a child resource; peeringState is the RP's (emulator/peering.py: Initiated / Connected / Disconnected).
+    PEERING: TypeSpec(
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+        "Microsoft.Network",
+        10.0,
+        parent_key=VNET,
+        embedded_in="virtualNetworkPeerings",
+        readonly_props=("provisioningState", "peeringState", "peeringSyncLevel", "remoteAddressSpace",
+                        "remoteVirtualNetworkAddressSpace", "resourceGuid"),
+        create_state="Updating",
     ),
     SUBNET: TypeSpec(
         "Microsoft.Network/virtualNetworks/subnets",
@@ -229,6 +246,31 @@ TYPES: dict[str, TypeSpec] = {
         async_notification=False,
         parent_key=CLUSTER,
     ),
+    # Virtual WAN (docs/platform-notes.md 13): a WAN, its hubs, a hub's VNet connections (separate child
+    # documents, listed per hub) and its routing intent. Hub operations take tens of minutes in Azure; the
+    # durations here are only relative.
+    VIRTUAL_WAN: TypeSpec("Microsoft.Network/virtualWans", "Microsoft.Network", 60.0, readonly_props=_COMMON_RO),
+    VIRTUAL_HUB: TypeSpec(
+        "Microsoft.Network/virtualHubs",
+        "Microsoft.Network",
+        600.0,
+        children=(HUB_CONNECTION, ROUTING_INTENT),
+        readonly_props=(*_COMMON_RO, "routingState", "virtualRouterIps", "virtualRouterAsn"),
+    ),
+    HUB_CONNECTION: TypeSpec(
+        "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections",
+        "Microsoft.Network",
+        120.0,
+        parent_key=VIRTUAL_HUB,
+        readonly_props=("provisioningState",),
+    ),
+    ROUTING_INTENT: TypeSpec(
+        "Microsoft.Network/virtualHubs/routingIntent",
+        "Microsoft.Network",
+        120.0,
+        parent_key=VIRTUAL_HUB,
+        readonly_props=("provisioningState",),
+    ),
 }
 
 # The collection segment (lower-case) for each child type, e.g. "subnets".
@@ -237,6 +279,9 @@ CHILD_SEGMENT: dict[str, str] = {
     ROUTE: "routes",
     RCG: "rulecollectiongroups",
     AGENT_POOL: "agentpools",
+    PEERING: "virtualnetworkpeerings",
+    HUB_CONNECTION: "hubvirtualnetworkconnections",
+    ROUTING_INTENT: "routingintent",
 }
 
 

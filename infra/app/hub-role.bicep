@@ -24,6 +24,8 @@ var hubActions = [
   'Microsoft.Network/virtualNetworkGateways/read' // P2S client address pools
   'Microsoft.Network/virtualNetworks/read' // the hub VNet leads to the VPN gateway
   'Microsoft.Network/virtualNetworks/subnets/read' // the hub's GatewaySubnet
+  'Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read' // a secured vWAN hub's VNet connections
+  'Microsoft.Network/virtualHubs/routingIntent/read' // what the hub's routing intent already provides
 ]
 
 // = CLASSIC_FIREWALL_ACTIONS: a classic firewall's owned networkRuleCollections are written with a PUT of

@@ -42,6 +42,7 @@ from remediation.core.model import (
     ObservedCluster,
     ObservedEffectiveRoute,
     ObservedFirewall,
+    ObservedHubConnection,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
@@ -290,6 +291,23 @@ class ArmClient:
         bodies = self._list(policy_id, "list rule collection groups",
                             partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
         return [convert.rule_collection_group_from_arm(b) for b in bodies]
+
+    def list_hub_connections(self, hub_id: str) -> list[ObservedHubConnection]:
+        """Every VNet connection of one Virtual WAN hub (`virtualHubs/{hub}/hubVirtualNetworkConnections`),
+        every page: one list per configured AZFW_Hub firewall, however many VNets the hub connects."""
+        rid, rg, hub = _rg_name(hub_id, ids.VIRTUAL_HUB)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(hub_id, "list hub virtual network connections",
+                            partial(client.hub_virtual_network_connections.list, rg, hub))
+        return [convert.hub_connection_from_arm(b) for b in bodies]
+
+    def list_routing_intent(self, hub_id: str) -> frozenset[str]:
+        """What the hub's routing intent sends to its firewall: the union of its policies' destinations
+        ("Internet", "PrivateTraffic"); empty = no routing intent (docs/platform-notes.md 13)."""
+        rid, rg, hub = _rg_name(hub_id, ids.VIRTUAL_HUB)
+        client = self._clients.network(rid.subscription)
+        bodies = self._list(hub_id, "list routing intent", partial(client.routing_intent.list, rg, hub))
+        return frozenset(d for b in bodies for d in convert.routing_intent_destinations(b))
 
     # ----------------------------------------------------------------------------------------- egress reads
 

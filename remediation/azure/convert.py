@@ -18,6 +18,7 @@ from remediation.core.model import (
     ObservedCluster,
     ObservedEffectiveRoute,
     ObservedFirewall,
+    ObservedHubConnection,
     ObservedPeering,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
@@ -321,12 +322,15 @@ def firewall_from_arm(body: Mapping[str, Any]) -> ObservedFirewall:
     props = _props(body)
     sku_name = str((props.get("sku") or {}).get("name") or "AZFW_VNet")
     private_ip: str | None = None
+    vnet_id: str | None = None
     if sku_name.lower() == "azfw_hub":
         # vWAN secured hub: ipConfigurations is empty, the address is in hubIPAddresses (docs/arm-notes.md 2.3).
         private_ip = (props.get("hubIPAddresses") or {}).get("privateIPAddress") or None
     else:
         configs = [c for c in props.get("ipConfigurations") or [] if isinstance(c, Mapping)]
         private_ip = _props(configs[0]).get("privateIPAddress") or None if configs else None
+        subnet_id = _ref_id(_props(configs[0]).get("subnet")) if configs else None
+        vnet_id = _parent_vnet(subnet_id)
     return ObservedFirewall(
         id=str(body["id"]),
         name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
@@ -341,6 +345,38 @@ def firewall_from_arm(body: Mapping[str, Any]) -> ObservedFirewall:
             classic_application_collection_from_arm(c) for c in props.get("applicationRuleCollections") or []
             if isinstance(c, Mapping)),
         dns_proxy=_classic_dns_proxy(props),
+        vnet_id=vnet_id,
+        hub_id=_ref_id(props.get("virtualHub")),
+    )
+
+
+def _parent_vnet(subnet_id: str | None) -> str | None:
+    """The VNet of a subnet id (the firewall's AzureFirewallSubnet), None when absent or malformed."""
+    if not subnet_id:
+        return None
+    try:
+        return str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
+    except ValueError:
+        return None
+
+
+def routing_intent_destinations(body: Mapping[str, Any]) -> frozenset[str]:
+    """The destinations of one `virtualHubs/{hub}/routingIntent/{name}` ("Internet", "PrivateTraffic")."""
+    policies = [p for p in _props(body).get("routingPolicies") or [] if isinstance(p, Mapping)]
+    return frozenset(str(d) for p in policies for d in p.get("destinations") or [])
+
+
+def hub_connection_from_arm(body: Mapping[str, Any]) -> ObservedHubConnection:
+    """One `virtualHubs/{hub}/hubVirtualNetworkConnections/{name}` (list item or GET body)."""
+    props = _props(body)
+    connection_id = str(body["id"])
+    hub_id = connection_id.lower().split("/hubvirtualnetworkconnections/")[0]
+    return ObservedHubConnection(
+        id=connection_id,
+        hub_id=connection_id[:len(hub_id)],
+        remote_vnet_id=_ref_id(props.get("remoteVirtualNetwork")),
+        provisioning_state=str(props.get("provisioningState") or ""),
+        enable_internet_security=_truthy(props.get("enableInternetSecurity")),
     )
 
 

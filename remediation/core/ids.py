@@ -44,6 +44,7 @@ ROUTE = "Microsoft.Network/routeTables/routes"
 VNET = "Microsoft.Network/virtualNetworks"
 SUBNET = "Microsoft.Network/virtualNetworks/subnets"
 VPN_GATEWAY = "Microsoft.Network/virtualNetworkGateways"
+VIRTUAL_HUB = "Microsoft.Network/virtualHubs"
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,11 @@ class ObservedFirewall:
     # (additionalProperties "Network.DNS.EnableProxy"); None = not stated.
     classic_application_collections: tuple[RuleCollection, ...] = ()
     dns_proxy: bool | None = None
+    # Where the firewall sits, for the path model (remediation/planning/paths.py): the VNet of an AZFW_VNet
+    # firewall (parent of ipConfigurations[0].subnet.id) or the virtual hub of an AZFW_Hub one
+    # (properties.virtualHub.id). None = not stated: then no spoke can be shown to reach it.
+    vnet_id: str | None = None
+    hub_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,21 @@ class ObservedPeering:
     # remoteVirtualNetworkAddressSpace (what is peered now), else remoteAddressSpace
     remote_address_prefixes: tuple[str, ...] = ()
     provisioning_state: str = "Succeeded"
+
+
+@dataclass(frozen=True)
+class ObservedHubConnection:
+    """A Virtual WAN hub's connection to a VNet (`virtualHubs/{hub}/hubVirtualNetworkConnections/{name}`).
+
+    vWAN connections have no peeringState: a connection whose provisioningState is Succeeded is in place
+    (docs/platform-notes.md 13). `enable_internet_security` is whether the hub's 0.0.0.0/0 (routing intent's
+    Internet policy) is propagated to the VNet."""
+
+    id: str
+    hub_id: str
+    remote_vnet_id: str | None  # remoteVirtualNetwork.id
+    provisioning_state: str = "Succeeded"
+    enable_internet_security: bool = False
 
 
 @dataclass(frozen=True)
@@ -315,6 +335,10 @@ class Snapshot:
     public_frontends: Mapping[str, FrontendRead] = field(default_factory=dict)
     # `status --verify` / VERIFY_EFFECTIVE_ROUTES only: ARM's effective routes of a node NIC, by id_key of its subnet.
     effective_routes: Mapping[str, NicEffectiveRoutes] = field(default_factory=dict)
+    # Virtual WAN hub connections the observation read (remediation/planning/paths.py), and per virtual hub
+    # (by id_key) the destinations its routing intent sends to the hub firewall ("Internet", "PrivateTraffic").
+    hub_connections: tuple[ObservedHubConnection, ...] = ()
+    routing_intents: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

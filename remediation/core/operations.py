@@ -80,6 +80,10 @@ HUB_ACTIONS: dict[str, str] = {
     "Microsoft.Network/virtualNetworkGateways/read": "observe P2S client address pools",
     "Microsoft.Network/virtualNetworks/read": "observe the hub VNet (finds the VPN gateway through its GatewaySubnet)",
     "Microsoft.Network/virtualNetworks/subnets/read": "observe the hub's GatewaySubnet",
+    "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections/read": "a secured vWAN hub (AZFW_Hub firewall): "
+    "which VNets its connections reach (docs/platform-notes.md 13)",
+    "Microsoft.Network/virtualHubs/routingIntent/read": "a secured vWAN hub: which routes its routing intent "
+    "already provides (docs/platform-notes.md 13)",
 }
 
 # Added to the hub role only for a classic firewall (rules inside the firewall, no policy; infra parameter

@@ -29,6 +29,7 @@ from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
+    ObservedHubConnection,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
@@ -60,6 +61,8 @@ class ReadArm(Protocol):
     def list_vpn_gateways_in_scope(self) -> list[ObservedVpnGateway] | None: ...
     def get_outbound_endpoints(self, cluster_id: str) -> EndpointList: ...
     def get_policy_dns_proxy(self, policy_id: str) -> tuple[bool | None, str | None]: ...
+    def list_hub_connections(self, hub_id: str) -> list[ObservedHubConnection]: ...
+    def list_routing_intent(self, hub_id: str) -> frozenset[str]: ...
 
 
 class _Collector:
@@ -79,6 +82,8 @@ class _Collector:
         self.policy_group_priorities: dict[str, int] = {}
         self.absent: set[str] = set()
         self._vnets: dict[str, ObservedVnet | None] = {}
+        self.hub_connections: tuple[ObservedHubConnection, ...] = ()
+        self.routing_intents: dict[str, frozenset[str]] = {}
         self._vnet_listing: list[ObservedVnet] | None = None
 
     def snapshot(self) -> Snapshot:
@@ -89,6 +94,7 @@ class _Collector:
             rule_collection_shards=self.rule_collection_shards,
             policy_group_priorities=dict(self.policy_group_priorities),
             vnets={key: vnet for key, vnet in self._vnets.items() if vnet is not None},
+            hub_connections=self.hub_connections, routing_intents=dict(self.routing_intents),
         )
 
     # -------------------------------------------------------------------------------------- lists
@@ -201,15 +207,37 @@ class _Collector:
             self.app_gateways[key] = gateway
         return gateway
 
-    def read_firewall(self, *, with_group: bool) -> None:
+    def read_firewall(self, *, with_group: bool, with_paths: bool = True) -> None:
         settings = self.settings
         firewall = self.arm.get_firewall(settings.firewall_id)
         self.firewall = firewall
         if firewall is None:
             self.absent.add(ids.id_key(settings.firewall_id))
             return
+        if with_paths:
+            self.read_paths_of(firewall)
         if with_group and firewall.policy_id:
             self.read_owned_groups(firewall.policy_id)
+
+    def read_paths_of(self, firewall: ObservedFirewall) -> None:
+        """What the path model (remediation/planning/paths.py) needs about where the firewall sits: its hub
+        VNet with the hub's side of every peering (already listed when in scope, else one GET), or the VNet
+        connections of its virtual hub (one list). Flat in the number of spokes: peerings come inside the
+        VNet bodies the pass reads anyway."""
+        if firewall.hub_id and firewall.sku_name.lower() == "azfw_hub":
+            self.hub_connections = tuple(self.arm.list_hub_connections(firewall.hub_id))
+            self.routing_intents[ids.id_key(firewall.hub_id)] = self.arm.list_routing_intent(firewall.hub_id)
+        elif firewall.vnet_id:
+            self.vnet(firewall.vnet_id)
+
+    def vnet(self, vnet_id: str) -> ObservedVnet | None:
+        """A VNet from this pass's reads, else one GET (a 404 is recorded in `absent`)."""
+        key = ids.id_key(vnet_id)
+        if key not in self._vnets:
+            self._vnets[key] = self.arm.get_vnet(vnet_id)
+            if self._vnets[key] is None:
+                self.absent.add(key)
+        return self._vnets[key]
 
     def read_owned_groups(self, policy_id: str) -> None:
         """One list of the policy's groups (one request per page) finds the owned group, every owned shard
@@ -366,7 +394,7 @@ def observe_owned_rules_again(arm: ReadArm, snapshot: Snapshot, settings: Settin
     firewall = snapshot.firewall
     if firewall is None or firewall.policy_id is None:
         c = _Collector(arm, settings)
-        c.read_firewall(with_group=True)
+        c.read_firewall(with_group=True, with_paths=False)  # the rules' verify: paths were read already
         return dataclasses.replace(snapshot, firewall=c.firewall, absent=frozenset({*snapshot.absent, *c.absent}))
     return _groups_read_again(arm, snapshot, settings, firewall.policy_id)
 

@@ -45,7 +45,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress, outbound
+from remediation.planning import egress, outbound, paths
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -156,10 +156,35 @@ def aks_ranges(snapshot: Snapshot, cluster: ObservedCluster) -> tuple[str, ...]:
 
 
 def check_cluster_egress(
-    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True
+    snapshot: Snapshot, cluster_id: str, settings: Settings, *, require_succeeded: bool = True,
+    with_path: bool = True,
 ) -> Skip | None:
-    """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall."""
-    del settings  # the checks depend on the topology only; kept for a stable signature
+    """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall, and
+    (`with_path`) a path from its VNet to the firewall (`check_path`)."""
+    skip = _check_cluster_egress(snapshot, cluster_id, require_succeeded=require_succeeded)
+    if skip is None and with_path:
+        cluster = _cluster(snapshot, cluster_id)
+        assert cluster is not None  # _check_cluster_egress found it
+        skip = check_path(snapshot, cluster, settings)
+    return skip
+
+
+NO_PATH = "no path to the firewall"
+
+
+def check_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> Skip | None:
+    """Never route where traffic cannot go (docs/platform-notes.md 13): every VNet of the cluster's node and
+    pod subnets must reach the configured firewall (remediation/planning/paths.py), else a route to it would
+    blackhole the cluster's traffic, reported as converged. Skipped like a kubenet cluster: nothing written."""
+    vnets = [v for s in _range_subnet_ids(cluster) if (v := paths.vnet_of_subnet(s))]
+    path = paths.firewall_for_vnets(snapshot, vnets, settings)
+    if isinstance(path, paths.Reaches):
+        return None
+    return Skip(cluster.id, f"{NO_PATH}: {path.reason}; nothing is routed (a route there would blackhole "
+                            "the cluster's traffic)")
+
+
+def _check_cluster_egress(snapshot: Snapshot, cluster_id: str, *, require_succeeded: bool) -> Skip | None:
     cluster = _cluster(snapshot, cluster_id)
     if cluster is None:
         if id_key(cluster_id) in snapshot.absent:
@@ -212,7 +237,7 @@ def check_cluster(
         return skip
     cluster = _cluster(snapshot, cluster_id)
     assert cluster is not None  # check_cluster_egress found it
-    return check_ingress(snapshot, cluster)
+    return check_ingress(snapshot, cluster, settings)
 
 
 def gateway_deleted(snapshot: Snapshot, cluster: ObservedCluster) -> bool:
@@ -220,8 +245,9 @@ def gateway_deleted(snapshot: Snapshot, cluster: ObservedCluster) -> bool:
     return bool(cluster.ingress_gateway_id) and id_key(cluster.ingress_gateway_id or "") in snapshot.absent
 
 
-def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
-    """The ingress prerequisites (a supported v2 gateway whose subnet can be routed); None = fine or none."""
+def check_ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings | None = None) -> Skip | None:
+    """The ingress prerequisites (a supported v2 gateway whose subnet can be routed); None = fine or none.
+    With `settings`, the gateway's VNet must also reach the configured firewall (paths.py)."""
     if not cluster.ingress_gateway_id or gateway_deleted(snapshot, cluster):
         return None
     gateway = _gateway(snapshot, cluster)
@@ -249,6 +275,11 @@ def check_ingress(snapshot: Snapshot, cluster: ObservedCluster) -> Skip | None:
                                         f"sends 0.0.0.0/0 to VirtualAppliance {route.next_hop_ip_address}, "
                                         f"unsupported on a v2 gateway that is not network-isolated "
                                         "(breaks its control plane); fix that route first")
+    vnet = paths.vnet_of_subnet(subnet.id)
+    if settings is not None and vnet is not None:
+        path = paths.firewall_for_vnet(snapshot, vnet, settings)
+        if not isinstance(path, paths.Reaches):
+            return Skip(cluster.id, f"App Gateway {gateway.name}: {NO_PATH} from its VNet: {path.reason}")
     return None
 
 
@@ -352,7 +383,30 @@ def _egress(
     unknown = outbound.note(cluster)
     if unknown is not None and reports is not None:
         reports.append(_note(cluster.id, unknown))
+    udr = cluster.outbound_type.lower() == "userdefinedrouting"
+    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports)
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
+
+
+def _without_provided(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings,
+                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None) -> list[_Candidate]:
+    """Leave out the routes a secured vWAN hub's routing intent already provides (paths.provided_by_hub), except
+    the default route of a userDefinedRouting cluster: AKS refuses such a cluster without a UDR 0.0.0.0/0 to an
+    appliance even when the hub advertises it by BGP (Azure/AKS#5000, MicrosoftDocs/azure-docs#108240)."""
+    vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
+    reach = paths.firewall_for_vnets(snapshot, vnets, settings)
+    if not isinstance(reach, paths.Reaches) or reach.connection is None:
+        return candidates
+    tables = [snapshot.route_tables.get(id_key(s.route_table_id)) for i in cluster.node_subnet_ids
+              if (s := _subnet(snapshot, i)) is not None and s.route_table_id]
+    bgp_disabled = any(t is None or t.disable_bgp_route_propagation for t in tables)
+    provided = paths.provided_by_hub(snapshot, reach, bgp_disabled)
+    kept = [c for c in candidates if c.role not in provided or (c.role == "default" and udr)]
+    for c in candidates:
+        if c not in kept and reports is not None:
+            reports.append(_note(cluster.id, f"{c.role} prefix {c.prefix} left out: the routing intent of virtual "
+                                             f"hub {reach.hub.rsplit('/', 1)[-1]} already sends it to the firewall"))
+    return kept
 
 
 def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
@@ -492,6 +546,10 @@ def desired_prepared_subnet(
     firewall = firewall or snapshot.firewall
     if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
+    vnet = paths.vnet_of_subnet(subnet.id)
+    path = paths.firewall_for_vnet(snapshot, vnet, settings) if vnet else paths.Unreachable("no VNet")
+    if not isinstance(path, paths.Reaches):
+        return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
     ip = firewall.private_ip
     candidates = [
         _Candidate("default", DEFAULT_PREFIX, f"prepared subnet: default route via firewall {ip} "
@@ -636,19 +694,69 @@ def rule_eligibility(
     eligible: list[ObservedCluster] = []
     with_ingress: set[str] = set()
     skips: list[Skip] = []
+    held = _held_rules(snapshot, settings)
     for key in sorted(snapshot.clusters):
         cluster = snapshot.clusters[key]
-        skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False)
+        skip = check_cluster_egress(snapshot, cluster.id, settings, require_succeeded=False, with_path=False)
         if skip is not None:
             skips.append(skip)
             continue
+        path_skip = check_path(snapshot, cluster, settings)
+        if path_skip is not None:
+            if not _holds_rules_of(held, snapshot, cluster):
+                skips.append(path_skip)
+                continue
+            # Rules in place are never pruned because a path went away (a peering Disconnected or not
+            # readable): incomplete knowledge, so they stay and the next run decides (docs/platform-notes.md 13).
+            skips.append(Skip(cluster.id, f"{path_skip.reason} ({_RULES_KEPT})"))
         eligible.append(cluster)
-        ingress_skip = check_ingress(snapshot, cluster)
+        ingress_skip = check_ingress(snapshot, cluster, settings)
         if ingress_skip is None:
             with_ingress.add(id_key(cluster.id))
         else:
             skips.append(Skip(cluster.id, f"{ingress_skip.reason} ({_INGRESS_NOT_PLANNED})"))
     return eligible, with_ingress, skips
+
+
+_RULES_KEPT = "its firewall rules in place are kept; the next run decides"
+
+
+def _holds_rules_of(held: _HeldRules, snapshot: Snapshot, cluster: ObservedCluster) -> bool:
+    """Whether the owned rules in place carry this cluster: a rule named for it (`<name>`, or a profile's
+    `<name>-<suffix>`), or any owned rule whose addresses name one of its ranges (the shared P2S rule, the
+    ingress rule). A cluster named like another's prefix may match too: then its rules are kept, the safe side."""
+    names = {n.lower() for n in rule_name_candidates(cluster)}
+    if any(h in names or any(h.startswith(f"{n}-") for n in names) for h in held.names):
+        return True
+    return bool(set(aks_ranges(snapshot, cluster)) & held.addresses)
+
+
+@dataclass(frozen=True)
+class _HeldRules:
+    names: frozenset[str]  # lower-case rule names
+    addresses: frozenset[str]  # canonical CIDRs named by any rule (sources and destinations)
+
+
+def _held_rules(snapshot: Snapshot, settings: Settings) -> _HeldRules:
+    """What the owned collections (every owned group and shard, or the classic firewall's owned collections)
+    hold now."""
+    firewall = snapshot.firewall
+    if firewall is not None and firewall.policy_id is None:
+        collections: Iterable[RuleCollection] = (*firewall.classic_collections,
+                                                 *firewall.classic_application_collections)
+        collections = [c for c in collections if settings.owns_name(c.name)]
+    else:
+        collections = [c for g in snapshot.owned_groups for c in g.rule_collections]
+    names: set[str] = set()
+    addresses: set[str] = set()
+    for collection in collections:
+        for rule in collection.rules:
+            names.add(rule.name.lower())
+            addresses.update((*rule.source_addresses, *rule.destination_addresses))
+        for app_rule in collection.application_rules:
+            names.add(app_rule.name.lower())
+            addresses.update(app_rule.source_addresses)
+    return _HeldRules(frozenset(names), frozenset(canonical_prefix(a) for a in addresses if _network(a)))
 
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:

@@ -51,7 +51,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.core.net import DEFAULT_PREFIX, canonical_prefix
-from remediation.planning import desired, guards, outbound
+from remediation.planning import desired, guards, outbound, paths
 
 
 @dataclass(frozen=True)
@@ -134,17 +134,31 @@ def subnet_refusal(snapshot: Snapshot, subnet: ObservedSubnet,
 
 
 def _firewall_for(snapshot: Snapshot, vnet_id: str, settings: Settings) -> ObservedFirewall | str:
-    """The firewall the VNet's traffic reaches, or why there is none to route to (then nothing is written).
-
-    Today: the configured firewall (FIREWALL_ID). The path model (remediation/planning/paths.py,
-    `firewall_for_vnet`) replaces this body when it lands: Reaches -> its firewall, Unreachable or
-    Ambiguous -> the reason."""
+    """The firewall the VNet's traffic reaches (the path model, remediation/planning/paths.py), or why there is
+    none to route to (then nothing is written: a route there would blackhole the cluster's egress)."""
     firewall = snapshot.firewall
     if firewall is None:
         return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found"
     if not firewall.private_ip:
         return f"firewall {firewall.name} has no private IP to use as the next hop"
-    return firewall
+    path = paths.firewall_for_vnet(snapshot, vnet_id, settings)
+    if not isinstance(path, paths.Reaches):
+        return f"{desired.NO_PATH}: {path.reason}"
+    return path.firewall
+
+
+def _kept_without_path(snapshot: Snapshot, subnet: ObservedSubnet, settings: Settings,
+                       why: str) -> DesiredSubnetRoutes | None:
+    """A prepared subnet whose path to the firewall went away (a peering Disconnected, a VNet not readable):
+    the owned routes in place stay as they are and the next run decides (incomplete knowledge never prunes;
+    docs/architecture.md section 3)."""
+    table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet.route_table_id else None
+    if table is None or not why.startswith(desired.NO_PATH):
+        return None
+    kept = tuple(r for r in table.routes if settings.owns_name(r.name))
+    if not kept:
+        return None
+    return DesiredSubnetRoutes(subnet.id, RoutePurpose.EGRESS, kept, {r.name: f"kept as it is: {why}" for r in kept})
 
 
 # --------------------------------------------------------------------------------------------- planning
@@ -225,6 +239,9 @@ def _marked(snapshot: Snapshot, subnet: ObservedSubnet, covered_keys: set[str],
     if isinstance(firewall, str):
         reports.append(Conflict(ChangeKind.SUBNET_ROUTE_TABLE, subnet.id,
                                 f"refused to prepare {subnet.name}: {firewall}"))
+        kept_routes = _kept_without_path(snapshot, subnet, settings, firewall)
+        if kept_routes is not None:
+            entries.append(kept_routes)
         return
     wanted = desired.desired_prepared_subnet(snapshot, subnet.id, settings, firewall)
     if isinstance(wanted, Skip):
@@ -267,6 +284,9 @@ def _kept_without_marker(snapshot: Snapshot, covered_keys: set[str],
             continue
         firewall = _firewall_for(snapshot, vnet.id if vnet else "", settings)
         if isinstance(firewall, str):
+            held = _kept_without_path(snapshot, subnet, settings, firewall)
+            if held is not None:
+                kept.append(held)
             continue
         wanted = desired.desired_prepared_subnet(snapshot, subnet.id, settings, firewall)
         if not isinstance(wanted, Skip):

@@ -29,7 +29,7 @@ def _peered(seed: Seed) -> None:
     spoke["properties"]["virtualNetworkPeerings"] = [{
         "name": "to-hub", "id": f"{SPOKE_VNET}/virtualNetworkPeerings/to-hub",
         "properties": {"peeringState": "Connected", "remoteVirtualNetwork": {"id": HUB_VNET},
-                       "useRemoteGateways": True, "allowVirtualNetworkAccess": True,
+                       "useRemoteGateways": True, "allowVirtualNetworkAccess": True, "allowForwardedTraffic": True,
                        "remoteAddressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}}]
 
 

@@ -17,9 +17,12 @@ from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
+    ObservedHubConnection,
+    ObservedPeering,
     ObservedRouteTable,
     ObservedRuleCollectionGroup,
     ObservedSubnet,
+    ObservedVnet,
     ObservedVpnGateway,
     Route,
     Snapshot,
@@ -29,6 +32,7 @@ SUB = "00000000-0000-0000-0000-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/spoke-rg"
 HUB_RG = f"/subscriptions/{SUB}/resourceGroups/hub-rg"
 VNET = f"{RG}/providers/Microsoft.Network/virtualNetworks/spoke-vnet"
+HUB_VNET = f"{HUB_RG}/providers/Microsoft.Network/virtualNetworks/hub-vnet"
 NODE_SUBNET = f"{VNET}/subnets/aks-nodes"
 POD_SUBNET = f"{VNET}/subnets/aks-pods"
 APPGW_SUBNET = f"{VNET}/subnets/appgw"
@@ -78,7 +82,32 @@ def appgw(**overrides: Any) -> ObservedAppGateway:
 
 
 def firewall(**overrides: Any) -> ObservedFirewall:
-    return dataclasses.replace(ObservedFirewall(FIREWALL, "fw", "AZFW_VNet", FW_IP, POLICY), **overrides)
+    base = ObservedFirewall(FIREWALL, "fw", "AZFW_VNet", FW_IP, POLICY, vnet_id=HUB_VNET)
+    return dataclasses.replace(base, **overrides)
+
+
+def peering(local: str, remote: str, state: str = "Connected", **overrides: Any) -> ObservedPeering:
+    """`local`'s side of a peering to `remote`, with the flags a hub-and-spoke through a firewall needs."""
+    name = f"to-{remote.rsplit('/', 1)[-1]}"
+    base = ObservedPeering(f"{local}/virtualNetworkPeerings/{name}", name, remote, state, "FullyInSync",
+                           allow_vnet_access=True, allow_forwarded_traffic=True)
+    return dataclasses.replace(base, **overrides)
+
+
+def vnet(vnet_id: str, *peerings: ObservedPeering, location: str = "westeurope") -> ObservedVnet:
+    return ObservedVnet(vnet_id, location, (), peerings=tuple(peerings))
+
+
+def peered(spoke: str = VNET, hub: str = HUB_VNET, spoke_state: str = "Connected",
+           hub_state: str = "Connected") -> list[ObservedVnet]:
+    """A spoke VNet and its hub VNet, peered both ways (the estate every route to the firewall needs)."""
+    return [vnet(spoke, peering(spoke, hub, spoke_state)), vnet(hub, peering(hub, spoke, hub_state))]
+
+
+def hub_connection(hub_id: str, remote: str, state: str = "Succeeded", **overrides: Any) -> ObservedHubConnection:
+    base = ObservedHubConnection(f"{hub_id}/hubVirtualNetworkConnections/to-{remote.rsplit('/', 1)[-1]}",
+                                 hub_id, remote, state)
+    return dataclasses.replace(base, **overrides)
 
 
 def fw_route(name: str, prefix: str, ip: str = FW_IP) -> Route:
@@ -107,7 +136,10 @@ def snapshot(
     fw: ObservedFirewall | None = None,
     rcg: ObservedRuleCollectionGroup | None = None,
     absent: Iterable[str] = (),
+    vnets: Iterable[ObservedVnet] | None = None,
+    hub_connections: Iterable[ObservedHubConnection] = (),
 ) -> Snapshot:
+    """`vnets` defaults to the spoke VNet peered both ways with the hub VNet (`peered()`)."""
     return Snapshot(
         clusters={id_key(c.id): c for c in clusters},
         subnets={id_key(s.id): s for s in subnets},
@@ -117,6 +149,8 @@ def snapshot(
         firewall=fw,
         rule_collection_group=rcg,
         absent=frozenset(id_key(a) for a in absent),
+        vnets={id_key(v.id): v for v in (peered() if vnets is None else vnets)},
+        hub_connections=tuple(hub_connections),
     )
 
 

@@ -31,12 +31,15 @@ HUB = f"{f.HUB_RG}/providers/Microsoft.Network/virtualNetworks/hub-vnet"
 def with_vnets(snapshot: Snapshot) -> Snapshot:
     """The spoke VNet (peered with the hub, using its VPN gateway) and the hub, as the observation reads them."""
     peering = ObservedPeering(f"{f.VNET}/virtualNetworkPeerings/to-hub", "to-hub", HUB, "Connected",
-                              use_remote_gateways=True, remote_address_prefixes=("10.0.0.0/16",))
+                              "FullyInSync", allow_forwarded_traffic=True, use_remote_gateways=True,
+                              remote_address_prefixes=("10.0.0.0/16",))
+    back = dataclasses.replace(f.peering(HUB, f.VNET), allow_gateway_transit=True,
+                               remote_address_prefixes=("10.1.0.0/16",))
     return dataclasses.replace(snapshot, vnets={
         id_key(f.VNET): ObservedVnet(f.VNET, "westeurope", (), address_prefixes=("10.1.0.0/16",),
                                      peerings=(peering,)),
         id_key(HUB): ObservedVnet(HUB, "westeurope", (), has_gateway_subnet=True, gateway_ids=(f.VPN,),
-                                  address_prefixes=("10.0.0.0/16",))})
+                                  address_prefixes=("10.0.0.0/16",), peerings=(back,))})
 
 
 def base() -> Snapshot:

@@ -65,9 +65,13 @@ def _world(w: World) -> Snapshot:
         tables.append(f.route_table(OWNED_TABLE, [DEFAULT], [SPARE], owned=True))
     base = f.snapshot(clusters=w.clusters, subnets=subnets, tables=tables,
                       gateways=[f.appgw()] if w.with_appgw else [], fw=f.firewall() if w.firewall else None)
-    vnet = ObservedVnet(f.VNET, "westeurope", tuple(subnets), address_prefixes=("10.1.0.0/16",), tags=w.tags)
+    # The spoke peered both ways with the firewall's hub VNet: the path a prepared subnet's route needs.
+    vnet = ObservedVnet(f.VNET, "westeurope", tuple(subnets), address_prefixes=("10.1.0.0/16",), tags=w.tags,
+                        peerings=(f.peering(f.VNET, f.HUB_VNET),))
+    hub = f.vnet(f.HUB_VNET, f.peering(f.HUB_VNET, f.VNET))
     return Snapshot(clusters=base.clusters, subnets=base.subnets, route_tables=base.route_tables,
-                    app_gateways=base.app_gateways, firewall=base.firewall, vnets={id_key(f.VNET): vnet})
+                    app_gateways=base.app_gateways, firewall=base.firewall,
+                    vnets={id_key(f.VNET): vnet, id_key(f.HUB_VNET): hub})
 
 
 def _sweep(snapshot: Snapshot) -> tuple[list[Change], list[Conflict], prepare.PrepareResult]:

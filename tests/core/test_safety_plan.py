@@ -22,7 +22,7 @@ from remediation.core.model import (
 from remediation.planning import desired, guards, plan
 from tests.core import factories as f
 
-HUB_VNET = f"{f.HUB_RG}/providers/Microsoft.Network/virtualNetworks/hub"
+HUB_VNET = f.HUB_VNET  # the firewall's own VNet: paths.py lets its subnets be planned (and refused)
 FW_SUBNET = f"{HUB_VNET}/subnets/AzureFirewallSubnet"
 SHARED = "rt-shared"
 RT_NODES = "rt-nodes"

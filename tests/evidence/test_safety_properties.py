@@ -31,8 +31,10 @@ from remediation.core.model import (
     ObservedAppGateway,
     ObservedCluster,
     ObservedFirewall,
+    ObservedPeering,
     ObservedRouteTable,
     ObservedSubnet,
+    ObservedVnet,
     ObservedVpnGateway,
     Route,
     Skip,
@@ -43,6 +45,17 @@ from remediation.planning import desired, guards, plan
 SUB = "00000000-0000-0000-0000-000000000009"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"
 VNET = f"{RG}/providers/Microsoft.Network/virtualNetworks/spoke"
+HUB = f"{RG}/providers/Microsoft.Network/virtualNetworks/hub"
+
+
+def _side(local: str, remote: str) -> ObservedPeering:
+    return ObservedPeering(f"{local}/virtualNetworkPeerings/p", "p", remote, "Connected", "FullyInSync",
+                           allow_vnet_access=True, allow_forwarded_traffic=True)
+
+
+# The spoke is peered both ways with the firewall's hub VNet (the path the routes need: paths.py).
+PEERED = {id_key(VNET): ObservedVnet(VNET, "westeurope", (), peerings=(_side(VNET, HUB),)),
+          id_key(HUB): ObservedVnet(HUB, "westeurope", (), peerings=(_side(HUB, VNET),))}
 FIREWALL = f"{RG}/providers/Microsoft.Network/azureFirewalls/fw"
 POLICY = f"{RG}/providers/Microsoft.Network/firewallPolicies/pol"
 BASE = load_settings({"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_ID": FIREWALL})
@@ -84,7 +97,7 @@ def worlds(draw: st.DrawFn) -> tuple[Snapshot, Any]:
         tables[id_key(_table_id(t))] = ObservedRouteTable(_table_id(t), f"rt-{t}", "westeurope", {}, routes, users)
     # The firewall: usually in the hub, sometimes (a misconfiguration) inside a spoke subnet.
     fw_ip = draw(st.sampled_from(["10.0.1.4", "10.0.1.4", f"10.1.{blocks[0] * 4}.4"]))
-    firewall = ObservedFirewall(FIREWALL, "fw", "AZFW_VNet", fw_ip, POLICY)
+    firewall = ObservedFirewall(FIREWALL, "fw", "AZFW_VNet", fw_ip, POLICY, vnet_id=HUB)
     gateways: dict[str, ObservedAppGateway] = {}
     gw_subnet = draw(st.one_of(st.none(), st.sampled_from(ids)))
     gateway_id = f"{RG}/providers/Microsoft.Network/applicationGateways/agw"
@@ -107,7 +120,7 @@ def worlds(draw: st.DrawFn) -> tuple[Snapshot, Any]:
     settings = dataclasses.replace(BASE, spoke_prefixes=tuple(spokes),
                                    force_default_route=draw(st.booleans()))
     snap = Snapshot(clusters=clusters, subnets=subnets, route_tables=tables, app_gateways=gateways,
-                    vpn_gateways=vpns, firewall=firewall)
+                    vpn_gateways=vpns, firewall=firewall, vnets=PEERED)
     return snap, settings
 
 

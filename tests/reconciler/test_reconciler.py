@@ -142,8 +142,17 @@ def hub_firewall(seed: Seed) -> None:
     body["ipConfigurations"] = []
     body["hubIPAddresses"] = {"privateIPAddress": HUB_IP,
                               "publicIPs": {"count": 1, "addresses": [{"address": "20.0.0.1"}]}}
-    body["virtualHub"] = {"id": f"/subscriptions/{CNI.split('/')[2]}/resourceGroups/rg-hub/providers/"
-                                "Microsoft.Network/virtualHubs/vhub"}
+    hub = f"/subscriptions/{CNI.split('/')[2]}/resourceGroups/rg-hub/providers/Microsoft.Network/virtualHubs/vhub"
+    body["virtualHub"] = {"id": hub}
+    # The spoke reaches the secured hub through its hub connection (remediation/planning/paths.py).
+    seed["resources"].append({"id": hub, "name": "vhub", "type": "Microsoft.Network/virtualHubs",
+                              "location": "westeurope", "properties": {"provisioningState": "Succeeded",
+                                                                       "addressPrefix": "10.100.0.0/23"}})
+    seed["resources"].append({
+        "id": f"{hub}/hubVirtualNetworkConnections/vnet-spoke", "name": "vnet-spoke",
+        "type": "Microsoft.Network/virtualHubs/hubVirtualNetworkConnections",
+        "properties": {"provisioningState": "Succeeded", "remoteVirtualNetwork": {"id": VNET},
+                       "enableInternetSecurity": True}})
 
 
 def both_clusters_on_gateway(seed: Seed) -> None:

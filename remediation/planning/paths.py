@@ -1,0 +1,225 @@
+"""Pure: which configured firewall a VNet's traffic can actually reach, or why none (docs/platform-notes.md 13).
+
+A route `0.0.0.0/0 -> <firewall IP>` on a subnet is only a path when the subnet's VNet reaches that firewall:
+
+* the firewall sits in the VNet itself (the hub's own subnets);
+* a VNet peering to the firewall's VNet, usable in both directions: this VNet's side and the hub's side both
+  `Connected`, `allowVirtualNetworkAccess` on both sides (each side governs the traffic entering the VNet
+  that holds it), and `allowForwardedTraffic` on this VNet's side (what the firewall sends back into the
+  spoke, Internet replies, P2S clients and other spokes, does not originate in the hub's address space);
+  a side whose `peeringSyncLevel` is not `FullyInSync` is in doubt (an address space change not synced);
+* a Virtual WAN hub connection whose provisioningState is `Succeeded` to the hub whose `AZFW_Hub` firewall
+  is configured.
+
+Anything else is `Unreachable(reason)` (nothing is routed there: that would be a blackhole), and a VNet that
+reaches more than one configured firewall is `Ambiguous` (which one the traffic takes is not ours to pick).
+Only what the snapshot holds counts: a VNet or a hub side not observed is a reason, never "reachable".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from remediation.core import ids
+from remediation.core.config import Settings
+from remediation.core.ids import id_key, same_id
+from remediation.core.model import ObservedFirewall, ObservedHubConnection, ObservedPeering, ObservedVnet, Snapshot
+
+CONNECTED = "connected"
+FULLY_IN_SYNC = "fullyinsync"
+SUCCEEDED = "succeeded"
+
+
+@dataclass(frozen=True)
+class Reaches:
+    """The VNet reaches `firewall`; `hub` is the firewall's VNet or virtual hub, `via` how (for the views)."""
+
+    firewall: ObservedFirewall
+    hub: str
+    via: str
+    connection: ObservedHubConnection | None = None  # the vWAN hub connection, for a secured hub
+
+    @property
+    def vwan(self) -> bool:
+        return self.firewall.hub_id is not None and self.firewall.sku_name.lower() == "azfw_hub"
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    firewalls: tuple[ObservedFirewall, ...]
+
+    @property
+    def reason(self) -> str:
+        names = ", ".join(f.id for f in self.firewalls)
+        return (f"reaches more than one configured firewall ({names}): which one its traffic takes is "
+                "ambiguous, so none is routed to")
+
+
+Path = Reaches | Unreachable | Ambiguous
+
+
+def configured_firewalls(snapshot: Snapshot, settings: Settings) -> tuple[ObservedFirewall, ...]:
+    """The observed firewalls the settings name (FIREWALL_ID): only these are ever a next hop."""
+    firewall = snapshot.firewall
+    if firewall is None or not same_id(firewall.id, settings.firewall_id):
+        return ()
+    return (firewall,)
+
+
+def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
+    """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone."""
+    firewalls = configured_firewalls(snapshot, settings)
+    if not firewalls:
+        return Unreachable(f"firewall {settings.firewall_id} (FIREWALL_ID) was not observed")
+    found: dict[str, Reaches] = {}
+    problems: list[str] = []
+    for firewall in firewalls:
+        result = _reach(snapshot, vnet_id, firewall)
+        if isinstance(result, Reaches):
+            found.setdefault(id_key(firewall.id), result)
+        elif result is not None:
+            problems.append(result)
+    if len(found) > 1:
+        return Ambiguous(tuple(r.firewall for r in found.values()))
+    if found:
+        return next(iter(found.values()))
+    if problems:
+        return Unreachable("; ".join(problems))
+    return Unreachable(_no_path(snapshot, vnet_id))
+
+
+def firewall_for_vnets(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Settings) -> Path:
+    """One path for several VNets (a cluster whose pools use subnets of two VNets): every VNet must reach
+    the same firewall, else the cluster has no single next hop."""
+    results = {id_key(v): firewall_for_vnet(snapshot, v, settings) for v in vnet_ids}
+    if not results:
+        return Unreachable("no VNet to route from")
+    for key, result in sorted(results.items()):
+        if not isinstance(result, Reaches):
+            return Unreachable(f"VNet {_name(key)}: {result.reason}") if len(results) > 1 else result
+    firewalls = {id_key(r.firewall.id): r.firewall for r in results.values() if isinstance(r, Reaches)}
+    if len(firewalls) > 1:
+        return Ambiguous(tuple(firewalls.values()))
+    return next(iter(results.values()))
+
+
+def vnet_of_subnet(subnet_id: str) -> str | None:
+    try:
+        return str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------- one firewall
+
+
+def _reach(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall) -> Reaches | str | None:
+    """Reaches, or a reason why the path to this firewall is not usable, or None (no path attempted)."""
+    if firewall.hub_id and firewall.sku_name.lower() == "azfw_hub":
+        return _reach_hub(snapshot, vnet_id, firewall, firewall.hub_id)
+    if not firewall.vnet_id:
+        return f"the VNet of firewall {firewall.name} is not known (no ipConfigurations subnet)"
+    if same_id(vnet_id, firewall.vnet_id):
+        return Reaches(firewall, firewall.vnet_id, "the firewall's own VNet")
+    spoke = snapshot.vnets.get(id_key(vnet_id))
+    if spoke is None:
+        return f"VNet {_name(vnet_id)} was not observed: its peerings are unknown"
+    sides = [p for p in spoke.peerings if p.remote_vnet_id and same_id(p.remote_vnet_id, firewall.vnet_id)]
+    if not sides:
+        return None
+    reasons = []
+    for side in sides:
+        problem = _peering_problem(snapshot, spoke, side, firewall.vnet_id)
+        if problem is None:
+            return Reaches(firewall, firewall.vnet_id, f"peering {side.name} to hub VNet {_name(firewall.vnet_id)}")
+        reasons.append(problem)
+    return "; ".join(reasons)
+
+
+def _peering_problem(snapshot: Snapshot, spoke: ObservedVnet, side: ObservedPeering, hub_id: str) -> str | None:
+    """Why this peering does not carry the spoke's traffic to the hub's firewall and back; None = it does."""
+    where = f"peering {side.name} from {spoke.name} to hub VNet {_name(hub_id)}"
+    if side.state.lower() != CONNECTED:
+        return f"{where} is {side.state or 'in no state'}, not Connected"
+    if not side.allow_vnet_access:
+        return f"{where} has allowVirtualNetworkAccess false"
+    if not side.allow_forwarded_traffic:
+        return (f"{where} has allowForwardedTraffic false: what the firewall forwards back to the spoke "
+                "would be dropped")
+    if side.sync_level and side.sync_level.lower() != FULLY_IN_SYNC:
+        return f"{where} is {side.sync_level}, not FullyInSync (an address space change awaits a sync)"
+    hub = snapshot.vnets.get(id_key(hub_id))
+    if hub is None:
+        return f"{where}: the hub VNet was not observed, so its side of the peering is unknown"
+    back = [p for p in hub.peerings if p.remote_vnet_id and same_id(p.remote_vnet_id, spoke.id)]
+    if not back:
+        return f"{where}: the hub VNet has no peering back to {spoke.name}"
+    for other in back:
+        if other.state.lower() == CONNECTED and other.allow_vnet_access:
+            return None
+    state = ", ".join(f"{p.name} {p.state}{'' if p.allow_vnet_access else ' without allowVirtualNetworkAccess'}"
+                      for p in back)
+    return f"{where}: the hub's side is not usable ({state})"
+
+
+def _reach_hub(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall, hub_id: str) -> Reaches | str | None:
+    connections = [c for c in snapshot.hub_connections
+                   if c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id) and same_id(c.hub_id, hub_id)]
+    if not connections:
+        return None
+    for connection in connections:
+        if connection.provisioning_state.lower() == SUCCEEDED:
+            return Reaches(firewall, hub_id, f"hub connection {_name(connection.id)} to virtual hub {_name(hub_id)}",
+                           connection)
+    states = ", ".join(f"{_name(c.id)} {c.provisioning_state or 'in no state'}" for c in connections)
+    return f"hub connection to virtual hub {_name(hub_id)} is not Succeeded ({states})"
+
+
+def _no_path(snapshot: Snapshot, vnet_id: str) -> str:
+    """No peering or hub connection to any configured firewall: say what the VNet is connected to."""
+    spoke = snapshot.vnets.get(id_key(vnet_id))
+    if spoke is None and not any(c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)
+                                 for c in snapshot.hub_connections):
+        return f"VNet {_name(vnet_id)} was not observed: its peerings are unknown"
+    peered = [_name(p.remote_vnet_id) for p in (spoke.peerings if spoke else ()) if p.remote_vnet_id]
+    hubs = [_name(c.hub_id) for c in snapshot.hub_connections
+            if c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)]
+    if not peered and not hubs:
+        # Hub connections are read for the configured AZFW_Hub firewalls' hubs only: "to a configured firewall".
+        return f"VNet {_name(vnet_id)} has no peering and no hub connection to a configured firewall"
+    linked = ", ".join([*(f"VNet {n}" for n in peered), *(f"virtual hub {n}" for n in hubs)])
+    return (f"VNet {_name(vnet_id)} is connected only to {linked}, where no configured firewall is "
+            "(FIREWALL_ID)")
+
+
+def _name(resource_id: str | None) -> str:
+    return (resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------- routing intent
+
+PRIVATE_TRAFFIC = "privatetraffic"
+INTERNET = "internet"
+
+
+def provided_by_hub(snapshot: Snapshot, reach: Reaches, bgp_disabled: bool) -> frozenset[str]:
+    """Route roles a secured vWAN hub's routing intent already sends to its firewall for this VNet, so a UDR
+    for them is redundant (docs/platform-notes.md 13): "p2s" and "spoke" (private prefixes) with the
+    PrivateTraffic policy, "default" with the Internet policy on a connection with enableInternetSecurity.
+    Nothing when the subnet's route table drops BGP routes (disableBgpRoutePropagation) or for a VNet hub.
+    Never "appgw": routes from the hub apply to the whole VNet, not between its own subnets."""
+    if reach.connection is None or bgp_disabled:
+        return frozenset()
+    intents = {d.lower() for d in snapshot.routing_intents.get(id_key(reach.hub), frozenset())}
+    roles: set[str] = set()
+    if PRIVATE_TRAFFIC in intents:
+        roles.update({"p2s", "spoke"})
+    if INTERNET in intents and reach.connection.enable_internet_security:
+        roles.add("default")
+    return frozenset(roles)

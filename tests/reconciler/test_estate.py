@@ -1,0 +1,86 @@
+"""The estate of issue #21 (examples/estate.json): two VNet hubs in two regions and a secured Virtual WAN hub,
+five spokes with one userDefinedRouting cluster each. Whichever firewall FIREWALL_ID names, one sweep routes
+exactly the spokes that reach it and skips every other one with its reason (the blackholes the issue found:
+a VNet peered to the other hub, one with no peering, one whose peering is only Initiated, one on the vWAN hub).
+Real SDK against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.common import harness
+
+ROOT = Path(__file__).resolve().parents[2]
+SUB = "00000000-0000-0000-0000-000000000000"
+SPOKE_PREFIX = "10.200.0.0/16"
+
+
+def _net(rg: str, kind: str, name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}"
+
+
+def _cluster(spoke: str) -> str:
+    return (f"/subscriptions/{SUB}/resourceGroups/rg-{spoke}/providers/Microsoft.ContainerService/"
+            f"managedClusters/aks-{spoke}")
+
+
+SPOKES = ("spoke-weu", "spoke-eus", "spoke-lone", "spoke-initiated", "spoke-vwan")
+CASES = [
+    # (firewall, its private IP, the one spoke it routes, the reason fragment of each skipped spoke)
+    (_net("rg-hub-weu", "azureFirewalls", "fw-westeurope"), "10.0.1.4", "spoke-weu", {
+        "spoke-eus": "connected only to VNet vnet-hub-eastus",
+        "spoke-lone": "has no peering and no hub connection to a configured firewall",
+        "spoke-initiated": "is Initiated, not Connected",
+        "spoke-vwan": "has no peering and no hub connection to a configured firewall"}),
+    (_net("rg-hub-eus", "azureFirewalls", "fw-eastus"), "10.50.1.4", "spoke-eus", {
+        "spoke-weu": "connected only to VNet vnet-hub-westeurope",
+        "spoke-vwan": "has no peering and no hub connection to a configured firewall"}),
+    (_net("rg-vwan", "azureFirewalls", "fw-vhub-weu"), "10.100.0.132", "spoke-vwan", {
+        "spoke-weu": "connected only to VNet vnet-hub-westeurope",
+        "spoke-initiated": "connected only to VNet vnet-hub-westeurope"}),
+]
+
+
+def _seed() -> dict[str, Any]:
+    seed: dict[str, Any] = json.loads((ROOT / "examples" / "estate.json").read_text(encoding="utf-8"))
+    return seed
+
+
+def _route_hop(emu: Any, spoke: str, prefix: str = "0.0.0.0/0") -> str | None:
+    subnet = emu.get(_net(f"rg-{spoke}", "virtualNetworks", f"vnet-{spoke}") + "/subnets/snet-aks")
+    table_ref = subnet["properties"].get("routeTable")
+    if table_ref is None:
+        return None
+    table = emu.get(table_ref["id"])
+    hops = [r["properties"].get("nextHopIpAddress") for r in table["properties"]["routes"]
+            if r["properties"]["addressPrefix"] == prefix]
+    return hops[0] if hops else None
+
+
+@pytest.mark.parametrize(("firewall", "ip", "routed", "reasons"), CASES, ids=["hub-weu", "hub-eus", "vwan-hub"])
+def test_one_sweep_routes_exactly_the_spokes_that_reach_the_firewall(
+        firewall: str, ip: str, routed: str, reasons: dict[str, str]) -> None:
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_ID": firewall,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True
+        skips = {s.target.lower(): s.reason for s in result.plan.skipped}
+        assert _cluster(routed).lower() not in skips
+        assert _route_hop(h.emu, routed) == ip  # AKS requires the explicit UDR, vWAN hub too
+        for spoke in SPOKES:
+            if spoke != routed:
+                assert skips[_cluster(spoke).lower()].startswith("no path to the firewall"), spoke
+                assert _route_hop(h.emu, spoke) is None, spoke  # nothing written: no blackhole
+        # The vWAN hub's routing intent (PrivateTraffic) already sends other spokes' ranges to its firewall:
+        # that route is left out there; a VNet hub needs it.
+        assert _route_hop(h.emu, routed, SPOKE_PREFIX) == (None if routed == "spoke-vwan" else ip)
+        for spoke, fragment in reasons.items():
+            assert fragment in skips[_cluster(spoke).lower()], (spoke, skips[_cluster(spoke).lower()])
+        h.emu.clear_log()
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None
