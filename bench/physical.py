@@ -81,7 +81,7 @@ def _sweep_figures(phys: dict[str, Any]) -> list[Figure]:
         p, f = phys[key]["projection"], phys[key]["floor"]
         out.append(Figure(f"sweep_azure_s@{key}", f"converging sweep, N={n:,} in {subs} subscriptions: projected "
                           f"from the N={measured_n} log", p["azure_s"], f["floor_s"], unit="Azure-s"))
-        out.append(Figure(f"sweep_runs@{key}", "the same: 480 s runs needed", p["runs_of_480_s"]))
+        out.append(Figure(f"sweep_runs@{key}", f"N={n:,}: 480 s runs needed", p["runs_of_480_s"]))
     runs = phys["10000x100"]["projection"]["runs_of_480_s"]
     # One run needs no continuation. Otherwise nothing here can measure one: the product has none yet, so the
     # goal shows as missed ("no value") until a measurement of the continuation is added here.

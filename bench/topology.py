@@ -13,6 +13,7 @@ Shape (one subscription; `subscriptions=` deals the spokes over more):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +189,16 @@ def settings_for(subscriptions: int, **extra: str) -> dict[str, str]:
     return {**SETTINGS, "REMEDIATION_SCOPE": scope, **extra}
 
 
+def _address_plan(k: int, subnets_per_vnet: int) -> tuple[str, Callable[[int], str]]:
+    """Spoke k's address space and its subnets' /24s (index 255: the App Gateway's). A /16 per spoke
+    (10.16.0.0/16 on) holds at most 240 spokes; VNets of at most 16 subnets (the one-cluster-per-VNet shape) get
+    a /20 each instead, 10.16.0.0/20 on, which holds 3,840."""
+    if subnets_per_vnet > 16:
+        return f"10.{16 + k}.0.0/16", lambda j: f"10.{16 + k}.{j}.0/24"
+    second, third = 16 + k // 16, (k % 16) * 16
+    return f"10.{second}.{third}.0/20", lambda j: f"10.{second}.{third + (15 if j == 255 else j)}.0/24"
+
+
 def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1) -> Fleet:
     """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters. With
     `subscriptions` > 1 the spokes are spread round-robin over that many subscriptions (the hub stays in SUB),
@@ -203,23 +214,23 @@ def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4
     for k in range(n_vnets):
         rg = f"/subscriptions/{subscription(k, subscriptions)}/resourceGroups/rg-spoke-{k:03d}/providers"
         vnet_id = f"{rg}/Microsoft.Network/virtualNetworks/vnet-spoke-{k:03d}"
-        octet = 16 + k
+        space, prefix_of = _address_plan(k, subnets_per_vnet)
         agw_id = f"{rg}/Microsoft.Network/applicationGateways/agw-spoke-{k:03d}"
         agw_subnet = f"{vnet_id}/subnets/snet-appgw"
-        subnets = [_subnet(vnet_id, "snet-appgw", f"10.{octet}.255.0/24",
+        subnets = [_subnet(vnet_id, "snet-appgw", prefix_of(255),
                            [f"{agw_id}/gatewayIPConfigurations/appGatewayIpConfig"])]
         for j in range(per_vnet):
             index = k * per_vnet + j
             if index >= n_clusters:
                 # Spare subnets keep every VNet at subnets_per_vnet (their size is what a VNet read costs).
-                subnets.append(_subnet(vnet_id, f"snet-spare-{j:03d}", f"10.{octet}.{j}.0/24"))
+                subnets.append(_subnet(vnet_id, f"snet-spare-{j:03d}", prefix_of(j)))
                 continue
             subnet_id = f"{vnet_id}/subnets/snet-aks-{j:03d}"
-            subnets.append(_subnet(vnet_id, f"snet-aks-{j:03d}", f"10.{octet}.{j}.0/24"))
+            subnets.append(_subnet(vnet_id, f"snet-aks-{j:03d}", prefix_of(j)))
             cluster_id = f"{rg}/Microsoft.ContainerService/managedClusters/aks-{index:04d}"
             clusters.append(_cluster(cluster_id, subnet_id, index, agw_id if index % agic_every == 0 else None))
             fleet.cluster_ids.append(cluster_id)
-        resources.append(_vnet(vnet_id, f"10.{octet}.0.0/16", subnets, 100 + k))
+        resources.append(_vnet(vnet_id, space, subnets, 100 + k))
         resources.append(_app_gateway(agw_id, agw_subnet, 5000 + k))
         fleet.vnet_ids.append(vnet_id)
         fleet.app_gateway_ids.append(agw_id)
