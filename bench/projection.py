@@ -8,8 +8,9 @@ as of this commit (the model must follow apply.py when it changes; `Schedule` na
 - one thread pool of `lanes` threads; one lane per route table (its table PUT and route PUTs, one after
   another), submitted first, then the policy lane when the group is written in the same apply, then one lane per
   VNet for its subnet associations, submitted last (FIFO);
-- a VNet lane holds its thread while it waits for its route tables' lanes and while each of its serialized
-  subnet writes runs (`vnet_lane_holds_thread`; each subnet write is a fresh GET, the PUT and its operation);
+- a VNet lane holds its thread while it waits for its route tables' lanes; then either it holds it for all its
+  serialized subnet writes (`vnet_lane_holds_thread`, apply.py before issue 26) or each write is one pool task
+  and the next is queued when it ends (the chain; each subnet write is a fresh GET, the PUT and its operation);
 - a write holds its lane for the whole operation (the product's polling thread waits for it);
 - reads outside the writes take their round trip each, at the concurrency the log shows for them (the union
   of their intervals over the sum of their durations: a sequential reader pays every round trip);
@@ -40,8 +41,7 @@ class Schedule:
     """The product's write scheduling choices the projection models (apply.py)."""
 
     lanes: int = 16
-    vnet_lane_holds_thread: bool = True
-    write_holds_lane_for_operation: bool = True
+    vnet_lane_holds_thread: bool = False  # apply.py's `_VnetChain` (True: before it)
 
 
 @dataclass
@@ -106,30 +106,46 @@ def calls_from_log(log: Iterable[Any]) -> Calls:
 
 
 def _routing_apply(calls: Calls, schedule: Schedule, a: Assumptions, with_group: bool) -> float:
-    """The routing apply's wall time on the pool, FIFO, as apply.py submits its lanes."""
-    free = [0.0] * schedule.lanes
-    heapq.heapify(free)
-    table_done: dict[str, float] = {}
-    end = 0.0
-    for table, count in calls.table_writes.items():
-        start = heapq.heappop(free)
-        table_done[table] = start + count * (a.put_rtt_s + a.route_table_s)
-        heapq.heappush(free, table_done[table])
-        end = max(end, table_done[table])
-    if with_group:
-        start = heapq.heappop(free)
-        heapq.heappush(free, start + calls.group_writes * a.group_s)
-        end = max(end, start + calls.group_writes * a.group_s)
+    """The routing apply's wall time on the pool, as apply.py submits its lanes: a small discrete-event run of a
+    FIFO pool (tasks start in the order they became ready, on the first free thread)."""
     subnet_step = a.get_rtt_s + a.put_rtt_s + a.subnet_s
+    threads = [0.0] * schedule.lanes
+    heapq.heapify(threads)
+    pending: list[tuple[float, int, str, Any]] = []  # (ready at, order, kind, payload)
+    order = iter(range(1 << 30))
+    table_done: dict[str, float] = {}
+    for table, count in calls.table_writes.items():
+        heapq.heappush(pending, (0.0, next(order), "table", (table, count)))
+    if with_group:
+        heapq.heappush(pending, (0.0, next(order), "group", calls.group_writes))
     for vnet, count in calls.subnet_writes.items():
-        start = heapq.heappop(free)
-        ready = max((t for table, t in table_done.items() if _rg(table) == _rg(vnet)), default=start)
-        if schedule.vnet_lane_holds_thread:
-            done = max(start, ready) + count * subnet_step
-            heapq.heappush(free, done)
-        else:  # the VNet waits on ARM's side; the thread is free after each request
-            done = max(start, ready) + count * subnet_step
-            heapq.heappush(free, start + count * (a.get_rtt_s + a.put_rtt_s))
+        heapq.heappush(pending, (0.0, next(order), "vnet", (vnet, count)))
+    end = 0.0
+    while pending:
+        free = heapq.heappop(threads)
+        if pending[0][0] > free:  # nothing ready yet: this thread idles until something is
+            heapq.heappush(threads, pending[0][0])
+            continue
+        _, _, kind, payload = heapq.heappop(pending)
+        if kind == "table":
+            table, count = payload
+            table_done[table] = done = free + count * (a.put_rtt_s + a.route_table_s)
+        elif kind == "group":
+            done = free + payload * (a.put_rtt_s + a.group_s)
+        elif kind == "vnet":  # waits for its tables (submitted first, so they have all started by now)
+            vnet, count = payload
+            ready = max([free, *(t for table, t in table_done.items() if _rg(table) == _rg(vnet))])
+            if schedule.vnet_lane_holds_thread:
+                done = ready + count * subnet_step
+            else:  # the chain: one task per subnet write, the next ready when this one ends
+                done = ready
+                heapq.heappush(pending, (ready, next(order), "subnet", (count, 1)))
+        else:  # one subnet write of a chain
+            count, position = payload
+            done = free + subnet_step
+            if position < count:
+                heapq.heappush(pending, (done, next(order), "subnet", (count, position + 1)))
+        heapq.heappush(threads, done)
         end = max(end, done)
     return end
 

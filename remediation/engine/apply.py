@@ -6,9 +6,10 @@ lock domain, so writes are serialized there and nowhere else.
   by one: routes share the table's lock), per firewall policy (its rule collection group writes) and per
   classic firewall (all its collection changes in ONE firewall PUT, since every classic change rewrites
   the whole firewall);
-- one lane per VNet for subnet associations (subnets share the VNet's lock). A VNet's lane starts as soon
-  as the route tables ITS associations point at are done (an association must see the table and its
-  routes provisioned), not after every table of the plan; VNets run in parallel with each other.
+- one lane per VNet for subnet associations (subnets share the VNet's lock, held for each write). A VNet's
+  lane starts as soon as the route tables ITS associations point at are done (an association must see the
+  table and its routes provisioned), not after every table of the plan; VNets run in parallel with each
+  other, and a VNet holds a thread only while one of its writes runs (`_VnetChain`).
 Lanes run on one thread pool of `WRITE_LANES` threads (remediation/core/config.py) and share no cache (the client
 is stateless); ARM's write bucket is paced by the client (remediation/azure/pacing.py). Each write goes
 through `run_with_retries` bounded by the reconcile's one Deadline; a failure becomes Outcome.FAILED
@@ -173,17 +174,15 @@ class _Run:
             else:
                 self.attempt(index, change, partial(self.write_route, change))
 
-    def subnet_lane(self, vnet_key: str, items: list[tuple[int, Change]]) -> None:
-        # Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
-        # AnotherOperationInProgress, so one holder per VNet across every writer.
+    def subnet_write(self, vnet_key: str, index: int, change: Change) -> None:
+        """One association. Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
+        AnotherOperationInProgress, so one holder per VNet across every writer, for each write."""
+        table = self.association_target(change)
+        if table is not None and ids.id_key(table) in self.failed_tables:
+            self.record(index, change, skipped=True)
+            return
         with self.locks.hold("vnet:" + vnet_key, self.deadline):
-            for index, change in items:
-                table = self.association_target(change)
-                if table is not None and ids.id_key(table) in self.failed_tables:
-                    self.record(index, change, skipped=True)
-                else:
-                    write = partial(self.arm.set_subnet_route_table, change.address, table)
-                    self.attempt(index, change, write)
+            self.attempt(index, change, partial(self.arm.set_subnet_route_table, change.address, table))
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:
         """One group write at a time per policy (ARM refuses parallel ones), in plan order: the shards that
@@ -317,12 +316,19 @@ def apply_changes(
         lanes: list[Future[None]] = [*table_lanes.values()]
         lanes += [pool.submit(run.policy_lane, items) for items in policies.values()]
         lanes += [pool.submit(run.classic_lane, fw, items) for fw, items in firewalls.values()]
-        # Submitted last: the pool's queue is FIFO, so every table lane a VNet lane waits for has already
-        # been taken by a worker when the VNet lane starts waiting (no lane ever waits on a queued one).
-        lanes += [pool.submit(_after, [table_lanes[t] for t in _tables_of(items, table_lanes)],
-                              partial(run.subnet_lane, key, items)) for key, items in vnets.items()]
+        # Submitted last: the pool's queue is FIFO, so every table lane a VNet waits for has already been taken
+        # by a worker when the VNet starts waiting (no lane ever waits on a queued one). Once its tables are
+        # done, a VNet's associations run as a chain, one pool task per write: its subnet writes are serialized
+        # by ARM, and between them it holds no thread, so more VNets than threads share the threads round-robin
+        # instead of queueing behind whole VNets (issue 26: 21 VNets on 16 lanes took two VNet-lengths).
+        chains = [_VnetChain(pool, partial(run.subnet_write, key), items) for key, items in vnets.items()]
+        lanes += [pool.submit(_after, [table_lanes[t] for t in _tables_of(chain.items, table_lanes)], chain.start)
+                  for chain in chains]
         for future in lanes:
             future.result()
+        for chain in chains:
+            if chain.started:
+                chain.done.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))
 
 
@@ -335,6 +341,40 @@ def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object
             if key in planned:
                 keys.add(key)
     return sorted(keys)
+
+
+class _VnetChain:
+    """One VNet's associations as a chain of pool tasks: each write, when it ends, submits the next (in plan
+    order), so the VNet holds a thread only while one of its writes runs. `done` ends when the last write has,
+    or with what a write raised unexpectedly; `started` says whether `start` ran (it is not when a table lane
+    before it raised)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, write: Callable[[int, Change], None],
+                 items: Sequence[tuple[int, Change]]) -> None:
+        self.pool, self.write, self.items = pool, write, list(items)
+        self.done: Future[None] = Future()
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+        self._next(0)
+
+    def _next(self, position: int) -> None:
+        if position >= len(self.items):
+            self.done.set_result(None)
+            return
+        try:
+            self.pool.submit(self._step, position)
+        except RuntimeError as exc:  # the pool shut down: apply_changes is already raising something else
+            self.done.set_exception(exc)
+
+    def _step(self, position: int) -> None:
+        try:
+            self.write(*self.items[position])
+        except BaseException as exc:  # unexpected (attempt records ARM failures): stop the chain, re-raised by apply
+            self.done.set_exception(exc)
+            return
+        self._next(position + 1)
 
 
 def _after(dependencies: Sequence[Future[None]], lane: Callable[[], None]) -> None:

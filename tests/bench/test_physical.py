@@ -80,20 +80,24 @@ def test_calls_from_log_reduce_the_log_to_what_takes_time() -> None:
     assert not projection.calls_from_log(sweep_log(2, 3, group_at=0.5)).group_after_routing
 
 
-def test_projection_serializes_a_vnets_subnets_and_holds_a_thread_per_vnet() -> None:
+def test_projection_serializes_a_vnets_subnets_and_models_who_holds_a_thread() -> None:
     a = floor.ASSUMPTIONS
+    step, table = a.get_rtt_s + a.put_rtt_s + a.subnet_s, a.put_rtt_s + a.route_table_s
     calls = projection.calls_from_log(sweep_log(2, 3, group_at=100.0))
-    step = a.get_rtt_s + a.put_rtt_s + a.subnet_s
     wide = projection.project(calls, projection.Schedule(lanes=16))
-    assert wide["phases_s"]["routing apply"] == pytest.approx(a.put_rtt_s + a.route_table_s + 3 * step, abs=0.1)
-    # One thread: six tables one by one, then one VNet after the other.
-    narrow = projection.project(calls, projection.Schedule(lanes=1))
-    assert narrow["phases_s"]["routing apply"] == pytest.approx(6 * (a.put_rtt_s + a.route_table_s) + 6 * step,
-                                                                 abs=0.1)
-    # A VNet that does not hold its thread lets the next VNet start: back to one VNet's chain after the tables.
-    free = projection.project(calls, projection.Schedule(lanes=1, vnet_lane_holds_thread=False))
-    assert free["phases_s"]["routing apply"] < narrow["phases_s"]["routing apply"] - 2 * a.subnet_s
+    assert wide["phases_s"]["routing apply"] == pytest.approx(table + 3 * step, abs=0.1)
     assert wide["phases_s"]["group write after the routing"] == pytest.approx(a.put_rtt_s + a.group_s)
+    # One thread: six tables one by one, then six subnet writes, whoever holds the thread.
+    for holds in (True, False):
+        narrow = projection.project(calls, projection.Schedule(lanes=1, vnet_lane_holds_thread=holds))
+        assert narrow["phases_s"]["routing apply"] == pytest.approx(6 * table + 6 * step, abs=0.1)
+    # Three VNets of two subnets on two threads: a VNet holding its thread leaves the third VNet for a second
+    # round (4 steps); chained writes share the threads (3 steps: six writes on two threads).
+    calls = projection.calls_from_log(sweep_log(3, 2, group_at=100.0))
+    held = projection.project(calls, projection.Schedule(lanes=2, vnet_lane_holds_thread=True))
+    chained = projection.project(calls, projection.Schedule(lanes=2, vnet_lane_holds_thread=False))
+    assert held["phases_s"]["routing apply"] == pytest.approx(3 * table + 4 * step, abs=0.1)
+    assert chained["phases_s"]["routing apply"] == pytest.approx(3 * table + 3 * step, abs=0.1)
 
 
 def test_group_beside_the_routing_overlaps_it() -> None:
