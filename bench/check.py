@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-planning", action="store_true", help="leave out the pure planning CPU at 1,000 and "
                         "10,000 clusters (the 10,000 one takes a minute or more of CPU)")
     parser.add_argument("--no-one-per-vnet", action="store_true",
-                        help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets)")
+                        help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets) and the fleets with 1 and "
+                             "4 hubs")
     parser.add_argument("--no-chain", action="store_true", help="leave out one new cluster's whole chain")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -217,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
                                                             subnets_per_vnet=2))
         if run is not None:
             results["one_per_vnet"][str(n)] = {"event": run.event}
+    results["hubs"] = {"skipped": "not measured: --no-one-per-vnet"} if args.no_one_per_vnet else {}
+    for h in () if args.no_one_per_vnet else physical.HUBS:
+        run = step(f"{h} hub(s), N={physical.HUB_FLEET}", partial(fleet_cost.size_run, physical.HUB_FLEET,
+                                                                 time_factor=0.0, hubs=h))
+        if run is not None:
+            results["hubs"][str(h)] = {"event": run.event}
     results["chain"] = {"skipped": "not measured: --no-chain"} if args.no_chain else step(
         "one new cluster, the whole chain", latency.chain_run)
     results["planning"] = {"skipped": "not measured: --no-planning"} if args.no_planning else {

@@ -91,9 +91,11 @@ class SizeRun:
     group: dict[str, Any] = field(default_factory=dict)
 
 
-def size_run(n: int, *, time_factor: float, sample: int = SAMPLE, subnets_per_vnet: int = 50) -> SizeRun:
-    """subnets_per_vnet=2 is the landing-zone shape: one cluster (and its App Gateway subnet) per VNet."""
-    fleet = topology.generate(n, subnets_per_vnet=subnets_per_vnet)
+def size_run(n: int, *, time_factor: float, sample: int = SAMPLE, subnets_per_vnet: int = 50,
+             hubs: int = 1) -> SizeRun:
+    """subnets_per_vnet=2 is the landing-zone shape: one cluster (and its App Gateway subnet) per VNet; hubs > 1
+    adds hubs with a P2S VPN gateway each (bench/topology.py)."""
+    fleet = topology.generate(n, subnets_per_vnet=subnets_per_vnet, hubs=hubs)
     seeded = minimum.Topology.from_dump(fleet.seed)
     write_min = minimum.writes_needed(seeded, RULES)
     out = SizeRun(n, time_factor)

@@ -4,7 +4,8 @@
 - 10,000 clusters in 100 subscriptions: <= 2 x the floor; a sweep that needs more than one run continues from
   where it stopped (through the queue).
 - Pure planning CPU: <= 0.5 s at N = 1,000; a converged 10,000-cluster sweep <= 15 CPU-s (bench/planning_cpu.py).
-- Reads per converged cluster event flat (<= 1.2 x) from 10 to 1,000 VNets with one cluster per VNet.
+- Reads per converged cluster event flat (<= 1.2 x) from 10 to 1,000 VNets with one cluster per VNet, and from
+  one hub to four (each with a P2S VPN gateway).
 - One new cluster, event to converged (the whole chain, follow-ups included): <= 1.2 x its floor.
 
 The sweeps of 1,000 and 10,000 clusters are projected (bench/projection.py) from the call log of the largest
@@ -24,6 +25,8 @@ from bench.goals import Bound, Figure, Goal
 SWEEPS = ((1000, 21, 1.5), (10_000, 100, 2.0))  # clusters, subscriptions, goal x floor
 ONE_PER_VNET_SIZES = (10, 300)
 ONE_PER_VNET_GOAL = 1000
+HUBS = (1, 4)  # hubs with a P2S VPN gateway each, in a fleet of HUB_FLEET clusters
+HUB_FLEET = 10
 PLANNING_SIZES = (1000, 10_000)
 PLANNING_GOALS = {1000: 0.5, 10_000: 15.0}
 
@@ -66,6 +69,8 @@ def goals() -> list[Goal]:
     out += [Goal(f"event_gets_1pv@{n}", Bound.TIMES_FIGURE, 1.2, f"event_gets_1pv@{ONE_PER_VNET_SIZES[0]}",
                  "issue 26 item 4: flat with one cluster per VNet")
             for n in (*ONE_PER_VNET_SIZES[1:], ONE_PER_VNET_GOAL)]
+    out += [Goal(f"event_gets_hubs@{h}", Bound.TIMES_FIGURE, 1.2, f"event_gets_hubs@{HUBS[0]}",
+                 "issue 26 item 4: flat in the number of hubs") for h in HUBS[1:]]
     out.append(Goal("chain_azure_s", Bound.TIMES_MINIMUM, 1.2, text="issue 26 item 5: whole chain <= 1.2 x floor"))
     return out
 
@@ -123,6 +128,13 @@ def figures(results: dict[str, Any]) -> list[Figure]:
         projected = g2 + (g2 - g1) * (ONE_PER_VNET_GOAL - n2) / (n2 - n1)
         out.append(Figure(f"event_gets_1pv@{ONE_PER_VNET_GOAL}", f"the same, {ONE_PER_VNET_GOAL:,} VNets "
                           f"(carried linearly from {n1} and {n2})", round(projected, 2)))
+    hubs = results.get("hubs") or {}
+    if hubs.get("skipped"):
+        out += _skipped([f"event_gets_hubs@{h}" for h in HUBS], hubs["skipped"])
+    else:
+        out += [Figure(f"event_gets_hubs@{h}", f"GETs per converged cluster event, {h} hub(s), N={HUB_FLEET}",
+                       run["event"]["gets_per_event"], run["event"]["gets_minimum_per_event"])
+                for h, run in sorted(((int(k), v) for k, v in hubs.items()), key=lambda kv: kv[0])]
     chain = results.get("chain")
     if chain and chain.get("skipped"):
         out += _skipped(["chain_azure_s"], chain["skipped"])

@@ -130,6 +130,32 @@ def _hub(resources: list[dict[str, Any]]) -> None:
     })
 
 
+def _extra_hub(resources: list[dict[str, Any]], i: int) -> None:
+    """Hub i (i >= 1) of a fleet with several hubs: a VNet 10.i.0.0/16 in rg-hub-i with a GatewaySubnet and a P2S VPN
+    gateway (pool 172.16.i.0/24), no firewall (the fleet's one firewall stays in the first hub). Its pool is one
+    more range every egress subnet must route to the firewall, and its gateway one more a pass must find."""
+    rg = f"/subscriptions/{SUB}/resourceGroups/rg-hub-{i}/providers/Microsoft.Network"
+    vnet_id, gateway_id = f"{rg}/virtualNetworks/vnet-hub-{i}", f"{rg}/virtualNetworkGateways/vpngw-hub-{i}"
+    ipconfig = f"{gateway_id}/ipConfigurations/default"
+    resources.append(_vnet(vnet_id, f"10.{i}.0.0/16", [
+        _subnet(vnet_id, "GatewaySubnet", f"10.{i}.2.0/27", [ipconfig])], 10 + i))
+    resources.append({
+        "name": f"vpngw-hub-{i}", "id": gateway_id, "etag": _etag(20 + i),
+        "type": "Microsoft.Network/virtualNetworkGateways", "location": LOCATION, "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded", "gatewayType": "Vpn", "vpnType": "RouteBased",
+            "vpnGatewayGeneration": "Generation2", "enableBgp": False, "activeActive": False,
+            "sku": {"name": "VpnGw2", "tier": "VpnGw2", "capacity": 2},
+            "ipConfigurations": [{
+                "name": "default", "id": ipconfig, "type": "Microsoft.Network/virtualNetworkGateways/ipConfigurations",
+                "properties": {"provisioningState": "Succeeded", "privateIPAllocationMethod": "Dynamic",
+                               "subnet": {"id": f"{vnet_id}/subnets/GatewaySubnet"}}}],
+            "vpnClientConfiguration": {"vpnClientAddressPool": {"addressPrefixes": [f"172.16.{i}.0/24"]},
+                                       "vpnClientProtocols": ["OpenVPN"], "vpnAuthenticationTypes": ["AAD"]},
+        },
+    })
+
+
 def _app_gateway(agw_id: str, subnet_id: str, n: int) -> dict[str, Any]:
     return {
         "name": agw_id.rsplit("/", 1)[1], "id": agw_id, "etag": _etag(n),
@@ -199,14 +225,17 @@ def _address_plan(k: int, subnets_per_vnet: int) -> tuple[str, Callable[[int], s
     return f"10.{second}.{third}.0/20", lambda j: f"10.{second}.{third + (15 if j == 255 else j)}.0/24"
 
 
-def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1) -> Fleet:
+def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1,
+             hubs: int = 1) -> Fleet:
     """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters. With
     `subscriptions` > 1 the spokes are spread round-robin over that many subscriptions (the hub stays in SUB),
     as a fleet behind one central firewall in a landing zone is."""
-    if n_clusters < 1 or subnets_per_vnet < 2 or subscriptions < 1:
-        raise ValueError("need at least one cluster, two subnets per VNet and one subscription")
+    if n_clusters < 1 or subnets_per_vnet < 2 or subscriptions < 1 or not 1 <= hubs <= 15:
+        raise ValueError("need at least one cluster, two subnets per VNet, one subscription and 1-15 hubs")
     resources: list[dict[str, Any]] = []
     _hub(resources)
+    for i in range(1, hubs):
+        _extra_hub(resources, i)
     fleet = Fleet(seed={"resources": resources})
     per_vnet = subnets_per_vnet - 1  # one subnet per VNet is the App Gateway's
     n_vnets = -(-n_clusters // per_vnet)

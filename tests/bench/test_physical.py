@@ -116,3 +116,20 @@ def test_the_continuation_goal_is_missed_while_it_cannot_be_measured() -> None:
     assert verdicts["sweep_azure_s@1000x21"].status is Status.MISSED  # 700 > 1.5 x 402
     assert verdicts["sweep_azure_s@10000x100"].status is Status.MET  # 700 <= 2 x 402
     assert verdicts["planning_cpu@1000"].status is Status.MISSED  # not measured: never a pass
+
+
+def test_extra_hubs_add_a_vpn_gateway_each_and_stay_valid() -> None:
+    one, four = topo(10), topo(10, hubs=4)
+    assert len(four.of_type(minimum.VPN_GW)) == 4 and len(minimum.p2s_pools(four)) == 4
+    assert minimum.event_reads(four, topology.generate(10).cluster_ids[0], RULES)[
+        "virtualNetworkGateways (list per resource group)"] == 4
+    assert minimum.writes_needed(one, RULES) == minimum.writes_needed(four, RULES)  # the same tables, more routes
+    with pytest.raises(ValueError):
+        topology.generate(10, hubs=16)
+
+
+def test_hub_goal_is_judged_against_one_hub() -> None:
+    results = {"hubs": {"1": {"event": {"gets_per_event": 6.67, "gets_minimum_per_event": 6.67}},
+                        "4": {"event": {"gets_per_event": 9.67, "gets_minimum_per_event": 9.67}}}}
+    verdicts = {v.figure.key: v for v in check(physical.figures(results), physical.goals())}
+    assert verdicts["event_gets_hubs@4"].status is Status.MISSED
