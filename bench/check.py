@@ -21,10 +21,11 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import burst_intake, cold_import, fleet10k, fleet_cost
+from bench import burst_intake, cold_import, fleet10k, fleet_cost, latency, physical, planning_cpu
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
 from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
@@ -55,6 +56,7 @@ def goals(sizes: tuple[int, ...], *, fleet10k: bool = False) -> list[Goal]:
             Goal("burst_group_writes", Bound.AT_MOST, 2, text="issue 13 item 1"),
             Goal(f"group_bytes@{FLEET_GOAL}", Bound.AT_MOST, GROUP_LIMIT_BYTES, text="issue 13 item 4"),
             Goal("cold_import_lazy", Bound.IS_TRUE, text="indexing loads neither reconciler nor network SDK")]
+    out += physical.goals()
     if fleet10k:
         out += [Goal("fleet10k_converged", Bound.IS_TRUE, text="issue 13 item 5: 10,000 clusters converged sweep"),
                 Goal("fleet10k_429", Bound.AT_MOST, 0, text="issue 13: 0 x 429 within ARG quota"),
@@ -126,6 +128,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                        skipped=reason)]
     if results.get("fleet10k"):
         out += fleet10k_figures(results["fleet10k"])
+    out += physical.figures(results)
     return out
 
 
@@ -153,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet10k", action="store_true",
                         help="also the 10,000-cluster / 100-subscription converged sweep on Resource Graph "
                              "inventory (bench/fleet10k.py; minutes)")
+    parser.add_argument("--no-planning", action="store_true", help="leave out the pure planning CPU at 1,000 and "
+                        "10,000 clusters (the 10,000 one takes a minute or more of CPU)")
+    parser.add_argument("--no-one-per-vnet", action="store_true",
+                        help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets) and the fleets with 1 and "
+                             "4 hubs")
+    parser.add_argument("--no-chain", action="store_true", help="leave out one new cluster's whole chain")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--from-results", type=Path, metavar="FILE",
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_results:
         saved = json.loads(args.from_results.read_text(encoding="utf-8"))
         verdicts = check(figures(saved), goals(tuple(sorted(int(n) for n in saved["sizes"])),
-                                               fleet10k="fleet10k" in saved))
+                                               fleet10k="fleet10k" in saved))  # issue 26's goals: missed when absent
         print(render_markdown(verdicts) if args.markdown else render(verdicts))
         return exit_status(verdicts)
     sizes = tuple(sorted(set(args.sizes or (FULL_SIZES if args.full else QUICK_SIZES))))
@@ -203,6 +212,23 @@ def main(argv: list[str] | None = None) -> int:
         results["cold_import"] = {"skipped": "not measured: --no-cold-import"}
     else:
         results["cold_import"] = step("cold import", cold_import.run)
+    results["one_per_vnet"] = {"skipped": "not measured: --no-one-per-vnet"} if args.no_one_per_vnet else {}
+    for n in () if args.no_one_per_vnet else physical.ONE_PER_VNET_SIZES:
+        run = step(f"one cluster per VNet, N={n}", partial(fleet_cost.size_run, n, time_factor=0.0,
+                                                            subnets_per_vnet=2))
+        if run is not None:
+            results["one_per_vnet"][str(n)] = {"event": run.event}
+    results["hubs"] = {"skipped": "not measured: --no-one-per-vnet"} if args.no_one_per_vnet else {}
+    for h in () if args.no_one_per_vnet else physical.HUBS:
+        run = step(f"{h} hub(s), N={physical.HUB_FLEET}", partial(fleet_cost.size_run, physical.HUB_FLEET,
+                                                                 time_factor=0.0, hubs=h))
+        if run is not None:
+            results["hubs"][str(h)] = {"event": run.event}
+    results["chain"] = {"skipped": "not measured: --no-chain"} if args.no_chain else step(
+        "one new cluster, the whole chain", latency.chain_run)
+    results["planning"] = {"skipped": "not measured: --no-planning"} if args.no_planning else {
+        str(n): step(f"planning CPU, N={n}", partial(planning_cpu.run, n)) for n in physical.PLANNING_SIZES}
+    results["physical"] = step("physical floor and projections", lambda: physical.measure(results["sizes"]))
     if args.fleet10k:
         results["fleet10k"] = step("fleet of 10,000 in 100 subscriptions", fleet10k.run)
     verdicts = check(figures(results), goals(sizes, fleet10k=args.fleet10k))

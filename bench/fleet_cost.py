@@ -15,6 +15,7 @@ In a burst the follow-ups are coalesced per target, as the intake's dedupe windo
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import minimum, topology
+from bench import minimum, projection, topology
 from bench.common import RCG_PUT, BenchFailure, harness, is_graph_query, resource_type
 from bench.latency import interval_union
 from remediation.core.model import ReconcileResult, Target, TargetKind
@@ -90,8 +91,11 @@ class SizeRun:
     group: dict[str, Any] = field(default_factory=dict)
 
 
-def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
-    fleet = topology.generate(n)
+def size_run(n: int, *, time_factor: float, sample: int = SAMPLE, subnets_per_vnet: int = 50,
+             hubs: int = 1) -> SizeRun:
+    """subnets_per_vnet=2 is the landing-zone shape: one cluster (and its App Gateway subnet) per VNet; hubs > 1
+    adds hubs with a P2S VPN gateway each (bench/topology.py)."""
+    fleet = topology.generate(n, subnets_per_vnet=subnets_per_vnet, hubs=hubs)
     seeded = minimum.Topology.from_dump(fleet.seed)
     write_min = minimum.writes_needed(seeded, RULES)
     out = SizeRun(n, time_factor)
@@ -121,6 +125,8 @@ def size_run(n: int, *, time_factor: float, sample: int = SAMPLE) -> SizeRun:
             "lro_real_s": round(lro_real, 2),
             "independent_model_writes_left_after": minimum.total(left),
             "gets_by_type": gets_by_type(log),
+            # What the log says takes time on real Azure (bench/projection.py), for projecting larger fleets.
+            "calls": dataclasses.asdict(projection.calls_from_log(log)),
         }
         if minimum.total(left):
             raise BenchFailure(f"N={n}: the product says converged, the independent model still sees {left}: "

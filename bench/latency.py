@@ -91,3 +91,42 @@ def run(quick: bool = False) -> dict[str, Any]:
         "rcg_write_window_real_s": [round(x, 3) for x in rcg_span] if rcg_span else None,
         "routing_and_rcg_overlap": bool(route_span and rcg_span and rcg_span[0] < route_span[1]),
     }
+
+
+def chain_run(time_factor: float = TIME_FACTOR) -> dict[str, Any]:
+    """One new cluster's whole chain: the event, its routing, every follow-up it leaves (the firewall target's
+    group write), until nothing is pending. A follow-up goes through the queue and becomes visible after the
+    intake's dedupe window (remediation/triggers/runtime.py `enqueue_coalesced`), so each follow-up adds that
+    window in real seconds. The floor is the longest ARM chain any design needs for the seed (bench/floor.py:
+    table create and serialized subnet writes against the group write, after the inventory read)."""
+    from bench import floor, minimum
+    from bench.fleet_cost import _not_converged, follow_ups
+
+    seed = json.loads((ROOT / "examples" / "private-network.json").read_text(encoding="utf-8"))
+    rules = minimum.Rules(firewall_id=str(SETTINGS["FIREWALL_ID"]),
+                          spoke_prefixes=tuple(p for p in str(SETTINGS.get("SPOKE_PREFIXES", "")).split(",") if p))
+    chain_floor = floor.floor(minimum.Topology.from_dump(seed), rules)
+    with harness(seed, SETTINGS, time_factor=time_factor) as h:
+        started = time.monotonic()
+        decision = intake.decide(intake.parse_event(new_cluster_event()), h.settings, h.reconciler.resolve)
+        if not isinstance(decision, Target):
+            raise BenchFailure(f"the new-cluster event was not mapped to a target: {decision}")
+        results = [h.reconciler.reconcile(decision, dry_run=False)]
+        queued = 0
+        pending = list(follow_ups(results[-1]))
+        while pending:
+            queued += 1
+            target = pending.pop(0)
+            results.append(h.reconciler.reconcile(target, dry_run=False))
+            pending += list(follow_ups(results[-1]))
+        real = time.monotonic() - started
+        if _not_converged(results):
+            raise BenchFailure(f"new-cluster chain did not converge: {_not_converged(results)[:2]}")
+        ops = [(o.started_at, o.ended_at or o.started_at) for o in h.emu.operations
+               if not o.foreign and o.ended_at is not None]
+    lro_real = interval_union(ops)
+    azure = lro_real / time_factor + (real - lro_real) + queued * intake.DEDUPE_WINDOW_S
+    return {"azure_s": round(azure, 1), "floor_s": chain_floor["floor_s"], "floor": chain_floor,
+            "targets_run": len(results), "queued_follow_ups": queued, "queue_delay_s": queued * intake.DEDUPE_WINDOW_S,
+            "lro_busy_azure_s": round(lro_real / time_factor, 1), "local_real_s": round(real - lro_real, 2),
+            "time_factor": time_factor}

@@ -15,6 +15,7 @@ Shape (one subscription; `subscriptions=` deals the spokes over more):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,32 @@ def _hub(resources: list[dict[str, Any]]) -> None:
     })
 
 
+def _extra_hub(resources: list[dict[str, Any]], i: int) -> None:
+    """Hub i (i >= 1) of a fleet with several hubs: a VNet 10.i.0.0/16 in rg-hub-i with a GatewaySubnet and a P2S VPN
+    gateway (pool 172.16.i.0/24), no firewall (the fleet's one firewall stays in the first hub). Its pool is one
+    more range every egress subnet must route to the firewall, and its gateway one more a pass must find."""
+    rg = f"/subscriptions/{SUB}/resourceGroups/rg-hub-{i}/providers/Microsoft.Network"
+    vnet_id, gateway_id = f"{rg}/virtualNetworks/vnet-hub-{i}", f"{rg}/virtualNetworkGateways/vpngw-hub-{i}"
+    ipconfig = f"{gateway_id}/ipConfigurations/default"
+    resources.append(_vnet(vnet_id, f"10.{i}.0.0/16", [
+        _subnet(vnet_id, "GatewaySubnet", f"10.{i}.2.0/27", [ipconfig])], 10 + i))
+    resources.append({
+        "name": f"vpngw-hub-{i}", "id": gateway_id, "etag": _etag(20 + i),
+        "type": "Microsoft.Network/virtualNetworkGateways", "location": LOCATION, "tags": {},
+        "properties": {
+            "provisioningState": "Succeeded", "gatewayType": "Vpn", "vpnType": "RouteBased",
+            "vpnGatewayGeneration": "Generation2", "enableBgp": False, "activeActive": False,
+            "sku": {"name": "VpnGw2", "tier": "VpnGw2", "capacity": 2},
+            "ipConfigurations": [{
+                "name": "default", "id": ipconfig, "type": "Microsoft.Network/virtualNetworkGateways/ipConfigurations",
+                "properties": {"provisioningState": "Succeeded", "privateIPAllocationMethod": "Dynamic",
+                               "subnet": {"id": f"{vnet_id}/subnets/GatewaySubnet"}}}],
+            "vpnClientConfiguration": {"vpnClientAddressPool": {"addressPrefixes": [f"172.16.{i}.0/24"]},
+                                       "vpnClientProtocols": ["OpenVPN"], "vpnAuthenticationTypes": ["AAD"]},
+        },
+    })
+
+
 def _app_gateway(agw_id: str, subnet_id: str, n: int) -> dict[str, Any]:
     return {
         "name": agw_id.rsplit("/", 1)[1], "id": agw_id, "etag": _etag(n),
@@ -203,14 +230,27 @@ def settings_for(subscriptions: int, **extra: str) -> dict[str, str]:
     return {**SETTINGS, "REMEDIATION_SCOPE": scope, **extra}
 
 
-def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1) -> Fleet:
+def _address_plan(k: int, subnets_per_vnet: int) -> tuple[str, Callable[[int], str]]:
+    """Spoke k's address space and its subnets' /24s (index 255: the App Gateway's). A /16 per spoke
+    (10.16.0.0/16 on) holds at most 240 spokes; VNets of at most 16 subnets (the one-cluster-per-VNet shape) get
+    a /20 each instead, 10.16.0.0/20 on, which holds 3,840."""
+    if subnets_per_vnet > 16:
+        return f"10.{16 + k}.0.0/16", lambda j: f"10.{16 + k}.{j}.0/24"
+    second, third = 16 + k // 16, (k % 16) * 16
+    return f"10.{second}.{third}.0/20", lambda j: f"10.{second}.{third + (15 if j == 255 else j)}.0/24"
+
+
+def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4, subscriptions: int = 1,
+             hubs: int = 1) -> Fleet:
     """A seed with one hub and ceil(N / (subnets_per_vnet - 1)) spoke VNets holding N clusters. With
     `subscriptions` > 1 the spokes are spread round-robin over that many subscriptions (the hub stays in SUB),
     as a fleet behind one central firewall in a landing zone is."""
-    if n_clusters < 1 or subnets_per_vnet < 2 or subscriptions < 1:
-        raise ValueError("need at least one cluster, two subnets per VNet and one subscription")
+    if n_clusters < 1 or subnets_per_vnet < 2 or subscriptions < 1 or not 1 <= hubs <= 15:
+        raise ValueError("need at least one cluster, two subnets per VNet, one subscription and 1-15 hubs")
     resources: list[dict[str, Any]] = []
     _hub(resources)
+    for i in range(1, hubs):
+        _extra_hub(resources, i)
     fleet = Fleet(seed={"resources": resources})
     per_vnet = subnets_per_vnet - 1  # one subnet per VNet is the App Gateway's
     n_vnets = -(-n_clusters // per_vnet)
@@ -218,27 +258,27 @@ def generate(n_clusters: int, *, subnets_per_vnet: int = 50, agic_every: int = 4
     for k in range(n_vnets):
         rg = f"/subscriptions/{subscription(k, subscriptions)}/resourceGroups/rg-spoke-{k:03d}/providers"
         vnet_id = f"{rg}/Microsoft.Network/virtualNetworks/vnet-spoke-{k:03d}"
-        octet = 16 + k
+        space, prefix_of = _address_plan(k, subnets_per_vnet)
         agw_id = f"{rg}/Microsoft.Network/applicationGateways/agw-spoke-{k:03d}"
         agw_subnet = f"{vnet_id}/subnets/snet-appgw"
-        subnets = [_subnet(vnet_id, "snet-appgw", f"10.{octet}.255.0/24",
+        subnets = [_subnet(vnet_id, "snet-appgw", prefix_of(255),
                            [f"{agw_id}/gatewayIPConfigurations/appGatewayIpConfig"])]
         for j in range(per_vnet):
             index = k * per_vnet + j
             if index >= n_clusters:
                 # Spare subnets keep every VNet at subnets_per_vnet (their size is what a VNet read costs).
-                subnets.append(_subnet(vnet_id, f"snet-spare-{j:03d}", f"10.{octet}.{j}.0/24"))
+                subnets.append(_subnet(vnet_id, f"snet-spare-{j:03d}", prefix_of(j)))
                 continue
             subnet_id = f"{vnet_id}/subnets/snet-aks-{j:03d}"
-            subnets.append(_subnet(vnet_id, f"snet-aks-{j:03d}", f"10.{octet}.{j}.0/24"))
+            subnets.append(_subnet(vnet_id, f"snet-aks-{j:03d}", prefix_of(j)))
             cluster_id = f"{rg}/Microsoft.ContainerService/managedClusters/aks-{index:04d}"
             clusters.append(_cluster(cluster_id, subnet_id, index, agw_id if index % agic_every == 0 else None))
             fleet.cluster_ids.append(cluster_id)
-        spoke = _vnet(vnet_id, f"10.{octet}.0.0/16", subnets, 100 + k)
+        spoke = _vnet(vnet_id, space, subnets, 100 + k)
         spoke["properties"]["virtualNetworkPeerings"].append(
             _peering(vnet_id, HUB_VNET_ID, "10.0.0.0/16", spoke_side=True))
         resources[0]["properties"]["virtualNetworkPeerings"].append(
-            _peering(HUB_VNET_ID, vnet_id, f"10.{octet}.0.0/16", spoke_side=False))
+            _peering(HUB_VNET_ID, vnet_id, space, spoke_side=False))
         resources.append(spoke)
         resources.append(_app_gateway(agw_id, agw_subnet, 5000 + k))
         fleet.vnet_ids.append(vnet_id)

@@ -18,6 +18,8 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_PREFIX = "0.0.0.0/0"
 
 
+# Prefixes and addresses repeat across a fleet (every spoke's routes name the same few; issue 26 counted 715 k
+# prefix parses for 30 k distinct prefixes at 10,000 clusters): each is parsed once. The results are immutable.
 @lru_cache(maxsize=65536)
 def network(prefix: str) -> Network | None:
     """The parsed prefix (host bits allowed, as ARM allows them), or None for text that is not one."""
@@ -53,6 +55,7 @@ def ipv4_span_count(spans: Iterable[tuple[int, int]]) -> int:
     return total
 
 
+@lru_cache(maxsize=65536)
 def address(ip: str | None) -> Address | None:
     try:
         return ipaddress.ip_address((ip or "").strip())
@@ -60,12 +63,14 @@ def address(ip: str | None) -> Address | None:
         return None
 
 
+@lru_cache(maxsize=65536)
 def canonical_prefix(prefix: str) -> str:
     """`10.1.4.7/24` -> `10.1.4.0/24`; IPv6 compressed. Unparsable text is kept (stripped) as it is."""
     net = network(prefix)
     return str(net) if net is not None else prefix.strip()
 
 
+@lru_cache(maxsize=65536)
 def prefix_sort_key(prefix: str) -> tuple[int, int, int, str]:
     """Numeric order (10.2.0.0/16 before 10.10.0.0/16), unparsable text last."""
     net = network(prefix)

@@ -6,11 +6,12 @@ lock domain, so writes are serialized there and nowhere else.
   by one: routes share the table's lock), per firewall policy (its rule collection group writes) and per
   classic firewall (all its collection changes in ONE firewall PUT, since every classic change rewrites
   the whole firewall);
-- one lane per VNet for subnet associations (subnets share the VNet's lock). A VNet's lane starts as soon
-  as the route tables ITS associations point at are done (an association must see the table and its
-  routes provisioned), not after every table of the plan; VNets run in parallel with each other.
+- one lane per VNet for subnet associations (subnets share the VNet's lock, held for each write). A VNet's
+  lane starts as soon as the route tables ITS associations point at are done (an association must see the
+  table and its routes provisioned), not after every table of the plan; VNets run in parallel with each
+  other, and a VNet holds a thread only while one of its writes runs (`_VnetChain`).
 Lanes run on one thread pool of `WRITE_LANES` threads (remediation/core/config.py), in dependency order
-(remediation/engine/lanes.py: a VNet lane is submitted when its tables' lanes have ended, so no pool thread
+(remediation/engine/lanes.py: a VNet's chain is started when its tables' lanes have ended, so no pool thread
 waits for another lane), and share no cache (the client is stateless); ARM's write bucket is paced by the
 client (remediation/azure/pacing.py). Each write goes through `run_with_retries` bounded by the reconcile's
 one Deadline; a failure becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Any, Protocol
 
@@ -178,20 +179,18 @@ class _Run:
             else:
                 self.attempt(index, change, partial(self.write_route, change))
 
-    def subnet_lane(self, vnet_key: str, items: list[tuple[int, Change]]) -> None:
-        # Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
-        # AnotherOperationInProgress, so one holder per VNet across every writer.
+    def subnet_write(self, vnet_key: str, index: int, change: Change) -> None:
+        """One association. Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
+        AnotherOperationInProgress, so one holder per VNet across every writer, for each write."""
+        table = self.association_target(change)
+        if table is not None and ids.id_key(table) in self.failed_tables:
+            self.record(index, change, skipped=True)
+            return
         with self.locks.hold("vnet:" + vnet_key, self.deadline):
-            for index, change in items:
-                table = self.association_target(change)
-                if table is not None and ids.id_key(table) in self.failed_tables:
-                    self.record(index, change, skipped=True)
-                else:
-                    # The plan's `before` goes with the write: an association made by someone after the plan
-                    # read the subnet is a conflict there, never replaced (the association is never swapped).
-                    before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
-                    write = partial(self.arm.set_subnet_route_table, change.address, table, before)
-                    self.attempt(index, change, write)
+            # The plan's `before` goes with the write: an association made by someone after the plan read the
+            # subnet is a conflict there, never replaced (the association is never swapped).
+            before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
+            self.attempt(index, change, partial(self.arm.set_subnet_route_table, change.address, table, before))
 
     def policy_lane(self, items: list[tuple[int, Change]]) -> None:
         """One group write at a time per policy (ARM refuses parallel ones): the shards that receive rules
@@ -330,14 +329,19 @@ def apply_changes(
         lanes: list[Future[None]] = [*table_lanes.values()]
         lanes += [schedule.add(partial(run.policy_lane, items)) for items in policies.values()]
         lanes += [schedule.add(partial(run.classic_lane, fw, items)) for fw, items in firewalls.values()]
-        # A VNet's lane is submitted when the table lanes its associations point at have ended (remediation/
+        # A VNet's chain is started when the table lanes its associations point at have ended (remediation/
         # engine/lanes.py): no pool thread waits for another lane. After a table lane that raised something
-        # unexpected it is skipped, and apply_changes re-raises that lane's error below.
-        lanes += [schedule.add(partial(run.subnet_lane, key, items),
-                               after=[table_lanes[t] for t in _tables_of(items, table_lanes)])
-                  for key, items in vnets.items()]
-        schedule.wait()  # every lane ends before the first error is re-raised, as the lanes are independent
-        for future in lanes:
+        # unexpected it is not started, and apply_changes re-raises that lane's error below. Once started, a
+        # VNet's associations run as a chain, one pool task per write: its subnet writes are serialized by ARM,
+        # and between them it holds no thread, so more VNets than threads share the threads round-robin instead
+        # of queueing behind whole VNets (issue 26: 21 VNets on 16 lanes took two VNet-lengths).
+        chains = [_VnetChain(pool, partial(run.subnet_write, key), items) for key, items in vnets.items()]
+        lanes += [schedule.add(chain.start, after=[table_lanes[t] for t in _tables_of(chain.items, table_lanes)])
+                  for chain in chains]
+        schedule.wait()
+        started = [chain.done for chain in chains if chain.started]
+        wait(started)  # every lane and chain ends before the first error is re-raised: they are independent
+        for future in [*lanes, *started]:
             future.result()
     return tuple(run.outcomes[i] for i in range(len(changes)))
 
@@ -373,3 +377,36 @@ def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object
                 keys.add(key)
     return sorted(keys)
 
+
+class _VnetChain:
+    """One VNet's associations as a chain of pool tasks: each write, when it ends, submits the next (in plan
+    order), so the VNet holds a thread only while one of its writes runs. `done` ends when the last write has,
+    or with what a write raised unexpectedly; `started` says whether `start` ran (it is not when a table lane
+    before it raised)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, write: Callable[[int, Change], None],
+                 items: Sequence[tuple[int, Change]]) -> None:
+        self.pool, self.write, self.items = pool, write, list(items)
+        self.done: Future[None] = Future()
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+        self._next(0)
+
+    def _next(self, position: int) -> None:
+        if position >= len(self.items):
+            self.done.set_result(None)
+            return
+        try:
+            self.pool.submit(self._step, position)
+        except RuntimeError as exc:  # the pool shut down: apply_changes is already raising something else
+            self.done.set_exception(exc)
+
+    def _step(self, position: int) -> None:
+        try:
+            self.write(*self.items[position])
+        except BaseException as exc:  # unexpected (attempt records ARM failures): stop the chain, re-raised by apply
+            self.done.set_exception(exc)
+            return
+        self._next(position + 1)

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from remediation.core import ids
@@ -23,6 +23,7 @@ from remediation.core.model import (
     ChangeKind,
     Conflict,
     DesiredSubnetRoutes,
+    ObservedAppGateway,
     ObservedRouteTable,
     ObservedSubnet,
     Route,
@@ -194,8 +195,9 @@ def _guard_tables(snapshot: Snapshot, tables: dict[str, _TablePlan], conflicts: 
     """Drop the tables the safety rules refuse (no table, no route, no association); returns the keys of
     those refused for lack of knowledge, which get no delete either."""
     doubtful: set[str] = set()
+    by_subnet = guards.gateways_by_subnet(snapshot.app_gateways.values())
     for key in sorted(tables):
-        refused = _guard_table(snapshot, tables[key], conflicts)
+        refused = _guard_table(snapshot, tables[key], conflicts, by_subnet)
         if refused is not None:
             del tables[key]
             if refused == "doubt":
@@ -279,7 +281,8 @@ def _route_name(address: str) -> str:
     return address.rsplit("/routes/", 1)[-1]
 
 
-def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict]) -> str | None:
+def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict],
+                 by_subnet: Mapping[str, Sequence[ObservedAppGateway]]) -> str | None:
     """Apply the route safety rules to one table over every subnet that uses it (observed association and
     the desired ones); drop refused routes. Returns None, or why the whole table is refused: "platform"
     (owned routes found there are pruned by a sweep: they can only be harmful) or "doubt" (a subnet on it
@@ -287,7 +290,7 @@ def _guard_table(snapshot: Snapshot, entry: _TablePlan, conflicts: list[Conflict
     subnet_ids = [s.id for s, _ in entry.subnets]
     if entry.table is not None:
         subnet_ids.extend(entry.table.subnet_ids)
-    use = guards.TableUse.of(entry.table_id, subnet_ids, snapshot.subnets, snapshot.app_gateways.values())
+    use = guards.TableUse.of_indexed(entry.table_id, subnet_ids, snapshot.subnets, by_subnet)
     refusal = guards.table_refusal(use)
     if refusal is not None:
         conflicts.append(Conflict(ChangeKind.ROUTE_TABLE, entry.table_id, f"refused: {refusal}"))

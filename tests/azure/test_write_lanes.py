@@ -108,6 +108,35 @@ def test_one_write_lane_runs_every_lane_in_dependency_order(monkeypatch: pytest.
         assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # one lane at a time
     finally:
         arm.close()
+
+
+def test_a_vnet_holds_no_thread_between_its_serialized_subnet_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One thread, two VNets of two subnets each: the VNets take turns (issue 26). A VNet lane that held its
+    thread for all its writes would finish one VNet before the other began."""
+    emu = Emulator(seed=_two_vnets(), time_factor=0.05).start()
+    for key, value in emu.env().items():
+        monkeypatch.setenv(key, value)
+    gateway = ArmClient(make_settings(emu))
+    try:
+        changes = [
+            _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),
+            _change(ChangeKind.ROUTE_TABLE, RT_B, RouteTablePayload("westeurope", TAG)),
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a1", SubnetAssociationPayload(RT_A)),
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a2", SubnetAssociationPayload(RT_A)),
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-aks-pods", SubnetAssociationPayload(RT_B)),
+            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-appgw", SubnetAssociationPayload(RT_B)),
+        ]
+        outcomes = apply_changes(gateway, changes, settings=make_settings(emu, WRITE_LANES="1"))
+        assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 6, [o.error for o in outcomes]
+        subnets = sorted((o for o in emu.operations if "/subnets/" in o.resource_id), key=lambda o: o.started_at)
+        vnets = ["vnet-spoke2" if "vnet-spoke2" in o.resource_id else "vnet-spoke" for o in subnets]
+        assert vnets == ["vnet-spoke2", "vnet-spoke", "vnet-spoke2", "vnet-spoke"]  # round-robin, in plan order
+        ends = {ids.id_key(o.resource_id): o.ended_at for o in emu.operations if "/subnets/" not in o.resource_id}
+        for op in subnets:  # still each after its own table
+            end = ends[ids.id_key(RT_A if "vnet-spoke2" in op.resource_id else RT_B)]
+            assert end is not None and op.started_at >= end
+    finally:
+        gateway.close()
         emu.stop()
 
 
