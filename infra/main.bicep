@@ -227,6 +227,9 @@ param burstSweepAfter string = ''
 @description('PREPARE_SUBNETS_TAG: the VNet tag whose value (comma-separated subnet names) marks subnets to prepare for userDefinedRouting clusters before they exist; empty: the code default, aks-egress-prepare.')
 param prepareSubnetsTag string = ''
 
+@description('VERIFY_EFFECTIVE_ROUTES: true = the drift sweep\'s audit row and GET /api/compliance confirm each node subnet\'s computed routes with ARM\'s effective route table of one of its NICs (one read action per node subnet; docs/platform-notes.md 11.2); empty: the code default, false.')
+param verifyEffectiveRoutes string = ''
+
 @description('INGRESS_PORTS: ports the App Gateway subnet may reach on the AKS ranges.')
 param ingressPorts array = []
 
@@ -476,6 +479,7 @@ var remediationSettings = {
   LRO_FIRST_POLL_SCALE: lroFirstPollScale
   BURST_SWEEP_AFTER: burstSweepAfter
   PREPARE_SUBNETS_TAG: prepareSubnetsTag
+  VERIFY_EFFECTIVE_ROUTES: verifyEffectiveRoutes
   INGRESS_PORTS: join(ingressPorts, ',')
   SPOKE_PREFIXES: join(spokePrefixes, ',')
   FORCE_DEFAULT_ROUTE: forceDefaultRoute
