@@ -308,9 +308,15 @@ def _read_seed(path: str) -> dict[str, Any]:
         seed = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise RemediationInputError(f"--emulator-seed: cannot read {path}: {exc}") from exc
-    if not isinstance(seed, dict) or not isinstance(seed.get("resources"), list):
-        raise RemediationInputError(f"--emulator-seed: {path} is not ARM JSON: expected {{\"resources\": [...]}}")
-    return seed
+    # The emulator's own reading of a seed: a seed document, a bare list of bodies, one body, an ARM list page
+    # {"value": [...]} or a Resource Graph answer {"data": [...]} (emulator/seed.py `as_seed_document`).
+    try:
+        document: dict[str, Any] = cli_emulated.load("seed").as_seed_document(seed)
+    except ValueError as exc:  # SeedError: one line naming the shapes it takes
+        raise RemediationInputError(f"--emulator-seed: {path}: {exc}") from exc
+    if not isinstance(document.get("resources"), list):
+        raise RemediationInputError(f"--emulator-seed: {path} is not ARM JSON: \"resources\" must be a list")
+    return document
 
 
 # --------------------------------------------------------------------------------------------- output

@@ -77,7 +77,9 @@ def _shared(parser: argparse.ArgumentParser, *, root: bool, outputs: tuple[str, 
     parser.add_argument("--detailed-exitcode", action="store_true", default=default(False),
                         help="exit 2 when there are changes (terraform's convention)")
     parser.add_argument("--emulator-seed", metavar="FILE", default=default(None),
-                        help="run against the embedded local ARM emulator seeded from FILE ({'resources': [...]})")
+                        help="run against the embedded local ARM emulator seeded from FILE (ARM JSON: "
+                             "{'resources': [...]}, a list of bodies, one body, {'value': [...]} or "
+                             "Resource Graph's {'data': [...]})")
     parser.add_argument("--emulator-dump", metavar="FILE", default=default(None),
                         help="with --emulator-seed: write the emulator's final state to FILE (seed format)")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
