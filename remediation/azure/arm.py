@@ -29,7 +29,13 @@ from remediation.azure import convert, egress_reads
 from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
 from remediation.azure.conditional import conditional_put
 from remediation.azure.egress_reads import APPLICATION_PREFIX
-from remediation.azure.errors import AssociationChangedError, StalePlanError, classify, is_not_found
+from remediation.azure.errors import (
+    AssociationChangedError,
+    StalePlanError,
+    TableNotRemovableError,
+    classify,
+    is_not_found,
+)
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
 from remediation.core.config import Settings
@@ -385,6 +391,32 @@ class ArmClient:
                     lambda: client.routes.begin_delete(
                         rg, table, name, polling=self._clients.polling("routes")).result(),
                     lro_path=path)
+
+    def delete_owned_empty_route_table(self, route_table_id: str) -> None:
+        """The one route-table delete of the project, for `sweep --destroy` only (apply refuses table deletes).
+
+        The table is read right before the DELETE and deleted only when it carries the ownership tag and holds
+        no route and no subnet: a foreign table, or an owned one someone added a route or a subnet to since the
+        plan, raises TableNotRemovableError and nothing is deleted. If-Match carries the etag of that read, so
+        where the RP enforces it a write in between makes ARM refuse (412) instead of deleting what changed. A
+        table already gone (404) is done. ARM itself refuses to delete a table a subnet still uses
+        (InUseRouteTableCannotBeDeleted), a second guard behind the subnet check."""
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        current = self.get_route_table(route_table_id)
+        if current is None:
+            return
+        why = ("it does not carry the ownership tag" if not self._settings.owns_tags(current.tags) else
+               f"it holds {len(current.routes)} route(s)" if current.routes else
+               f"{len(current.subnet_ids)} subnet(s) use it" if current.subnet_ids else None)
+        if why is not None:
+            raise TableNotRemovableError(f"TableNotRemovable: route table {route_table_id} is not deleted: {why}",
+                                         arm_code="TableNotRemovable", status=None, target=route_table_id)
+        headers = {"If-Match": current.etag} if current.etag else {}
+        self._write(route_table_id, "delete route table",
+                    lambda: client.route_tables.begin_delete(
+                        rg, name, headers=headers, polling=self._clients.polling("routeTables")).result(),
+                    lro_path=str(rid))
 
     # ------------------------------------------------------------------------------------- writes: subnets
 

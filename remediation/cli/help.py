@@ -50,13 +50,16 @@ DESCRIPTIONS = {
              "terminal; elsewhere needs --auto-approve. `apply FILE` applies exactly a saved plan and "
              "refuses it when the state or the settings changed since (zero writes).",
     "sweep": "Plan everything in REMEDIATION_SCOPE, including the owned routes and rules no cluster needs any "
-             "more. Only plans unless --apply; --apply asks as `apply` does.",
+             "more. Only plans unless --apply; --apply asks as `apply` does. With --destroy: plan (and with --apply "
+             "make) the removal of everything this tool owns in scope, nothing foreign: its routes, then the "
+             "subnet associations with its tables, then its (empty) tables, and its rule collection group(s) "
+             "or classic collections (a group holding a foreign collection is rewritten without the owned ones).",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
                       "(AKS checks for a 0.0.0.0/0 route at create time).",
     "owned": "List every object this tool owns in REMEDIATION_SCOPE, read now, like `terraform state list`: its "
              "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
-             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` is not "
-             "available yet (docs/deploy.md says how to leave the tool).",
+             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` removes "
+             "them (docs/deploy.md section 12).",
     "show": "Render a plan saved by `plan --out FILE` as text or JSON (-o json, --query), from the file alone: "
             "no settings and nothing read from Azure.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
@@ -68,7 +71,8 @@ EXAMPLES = {
             "Microsoft.ContainerService/managedClusters/<name> -out=aks.plan",
     "apply": "aks-remediation apply aks.plan\n"
              "  aks-remediation apply --target <managedClusters id> --auto-approve --output json",
-    "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply",
+    "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply\n"
+             "  aks-remediation sweep --destroy\n  aks-remediation sweep --destroy --apply",
     "prepare-subnet": "aks-remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
                       "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run",
     "status": "aks-remediation status --output markdown >> \"$GITHUB_STEP_SUMMARY\"\n"

@@ -34,10 +34,11 @@ from remediation.cli import plan_file as cli_plan_file
 from remediation.cli import show as cli_show
 from remediation.cli.parser import PROG, build_parser, parse
 from remediation.cli.targets import expansion
-from remediation.core.config import Mode, load_settings, read_local_settings
+from remediation.core.config import Mode, Settings, load_settings, read_local_settings
 from remediation.core.errors import RemediationError, RemediationInputError
 from remediation.core.ids import id_key
 from remediation.core.model import ReconcileResult, Target
+from remediation.engine.destroy import Destroyer
 from remediation.engine.locks import LockProvider, locks_from_settings
 from remediation.engine.reconciler import Approve, Reconciler
 from remediation.engine.status import scope_compliance
@@ -94,6 +95,8 @@ def _run(args: argparse.Namespace, ask: Ask | None) -> int:
             return _status(args, reconciler)
         if args.command == "owned":
             return _owned(args, reconciler)
+        if args.command == "sweep" and args.destroy:
+            return _destroy(args, reconciler.settings, ask, lambda: locks_from_settings(effective_env))
         return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
 
 
@@ -109,6 +112,10 @@ def _writes(args: argparse.Namespace) -> bool:
 
 
 def _writer(reconciler: Reconciler, writer_locks: Callable[[], LockProvider]) -> Reconciler:
+    return Reconciler(reconciler.settings, locks=_probed(writer_locks))
+
+
+def _probed(writer_locks: Callable[[], LockProvider]) -> LockProvider:
     """A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set (else
     it says that other writers are not excluded). The lock store is reached once before anything is planned:
     storage that is down ends the run with one line and zero writes, not after the plan or the prompt."""
@@ -116,7 +123,40 @@ def _writer(reconciler: Reconciler, writer_locks: Callable[[], LockProvider]) ->
     probe = getattr(locks, "probe", None)
     if callable(probe):
         probe()
-    return Reconciler(reconciler.settings, locks=locks)
+    return locks
+
+
+def _destroy(args: argparse.Namespace, settings: Settings, ask: Ask | None,
+             writer_locks: Callable[[], LockProvider]) -> int:
+    """`sweep --destroy`: the removal of what the tool owns (remediation/engine/destroy.py), dry unless --apply,
+    asked like `apply`; the same exit codes as `sweep`."""
+    writes = bool(args.apply)
+    if writes and settings.mode is Mode.REPORT:
+        raise RemediationInputError("REMEDIATION_MODE=report: `sweep --destroy --apply` would write and report "
+                                    "mode writes nothing; set REMEDIATION_MODE=enforce, or drop --apply to see "
+                                    "the plan")
+    target = Target.sweep_of(settings.scope)
+    banner = f"target: {target.id}: remove everything this tool owns there (sweep --destroy); nothing foreign"
+    if not writes:
+        result = Destroyer(settings).run(dry_run=True)
+        _print(result, args, banner)
+        return _exit_code(result, args, target)
+    approval = _approval(args, None, ask, banner)
+    destroyer = Destroyer(settings, locks=_probed(writer_locks))
+    if approval.reviews:
+        preview = destroyer.run(dry_run=True)
+        if not approval(preview.plan):
+            output.err("error: " + (approval.refusal or "not approved"))
+            return EXIT_ERROR
+        approval = cli_approve.matching(cli_plan_file.reviewed(preview.plan, target, settings))
+    result = destroyer.run(dry_run=False, approve=approval)
+    if approval.refusal is not None:
+        output.err("error: " + approval.refusal)
+        if args.output == "json":
+            _print(result, args, banner)
+        return EXIT_ERROR
+    _print(result, args, banner)
+    return _exit_code(result, args, target)
 
 
 def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,

@@ -116,6 +116,8 @@ def build_parser() -> Parser:
     mode.add_argument("--apply", action="store_true", help="make the changes (asks, like apply)")
     mode.add_argument("--dry-run", action="store_true", help="plan only: the default, kept for scripts")
     sweep.add_argument("--auto-approve", action="store_true", help="with --apply: do not ask")
+    sweep.add_argument("--destroy", action="store_true",
+                       help="plan the removal of everything this tool owns in scope (with --apply: remove it)")
     prepare = command("prepare-subnet", "route a subnet through the firewall before a userDefinedRouting "
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
