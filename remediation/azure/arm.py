@@ -72,6 +72,14 @@ _VOLATILE_SUBNET_FIELDS = frozenset({"provisioningState", "routeTable", "etag", 
 __all__ = ["ArmClient", "IncompleteListError"]
 
 
+# The SDK operation groups of the Microsoft.Network types `export` reads (`list(rg)`, `list_all()`, `get(rg, name)`).
+_RAW_NETWORK_OPERATIONS = {
+    ids.VNET: "virtual_networks", ids.ROUTE_TABLE: "route_tables", ids.APP_GATEWAY: "application_gateways",
+    ids.FIREWALL: "azure_firewalls", ids.FIREWALL_POLICY: "firewall_policies",
+}
+_RAW_GET_ONLY = {ids.VPN_GATEWAY: "virtual_network_gateways"}  # no subscription-wide list in ARM
+
+
 def _body(model: Any) -> dict[str, Any]:
     """The REST JSON of an SDK model (TypeSpec models are MutableMappings over it)."""
     as_dict = getattr(model, "as_dict", None)
@@ -320,6 +328,44 @@ class ArmClient:
         bodies = self._list(_scope_path(subscription, resource_group), "list virtual network gateways",
                             partial(client.virtual_network_gateways.list, resource_group))
         return [convert.vpn_gateway_from_arm(b) for b in bodies]
+
+    # ------------------------------------------------------------------------------------- raw reads (export)
+
+    def raw_list(self, arm_type: str) -> list[dict[str, Any]]:
+        """Every resource of a top-level type in scope, as ARM's list returns it (Resource Graph's rows where this
+        client lists from it: `id, name, type, location, tags, properties`), for `export`. Reads only."""
+        what = arm_type.rsplit("/", 1)[-1]
+        listed = self._graph_list(arm_type, what, dict)
+        if listed is not None:
+            return listed
+        if arm_type == ids.CLUSTER:
+            return self._in_scopes(
+                what, lambda sub, rg: self._clients.aks(sub).managed_clusters.list_by_resource_group(rg),
+                lambda sub: self._clients.aks(sub).managed_clusters.list(), dict)
+        operations = _RAW_NETWORK_OPERATIONS.get(arm_type)
+        if operations is None:
+            raise ValueError(f"raw_list: {arm_type} is not a listed type (virtualNetworkGateways: raw_get)")
+        return self._network_type_in_scopes(what, lambda c: getattr(c, operations), dict)
+
+    def raw_get(self, arm_type: str, resource_id: str) -> dict[str, Any] | None:
+        """One resource's ARM GET body, None on 404: what a list does not reach (the firewall named by FIREWALL_ID
+        and its policy in another scope, a VPN gateway: ARM has no subscription-wide list of those)."""
+        rid, rg, name = _rg_name(resource_id, arm_type)
+        if arm_type == ids.CLUSTER:
+            aks = self._clients.aks(rid.subscription)
+            return self._get(resource_id, f"get {arm_type}", lambda: aks.managed_clusters.get(rg, name), dict)
+        operations = _RAW_NETWORK_OPERATIONS.get(arm_type) or _RAW_GET_ONLY.get(arm_type)
+        if operations is None:
+            raise ValueError(f"raw_get: {arm_type} is not a type export reads")
+        client = self._clients.network(rid.subscription)
+        return self._get(resource_id, f"get {arm_type}", lambda: getattr(client, operations).get(rg, name), dict)
+
+    def raw_rule_collection_groups(self, policy_id: str) -> list[dict[str, Any]]:
+        """Every rule collection group of a policy as ARM returns it (owned and foreign), every page."""
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        return self._list(policy_id, "list rule collection groups",
+                          partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
 
     # ------------------------------------------------------------------------------------- writes: routes
 

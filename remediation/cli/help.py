@@ -41,6 +41,8 @@ EXIT_CODES = {
               "'blocked:' line); 2 a cluster or the firewall is non-compliant (with --detailed-exitcode)",
     "owned": "0 listed (also when nothing is owned); 1 error",
     "show": "0 shown; 1 the file is not a saved plan; 2 the plan has changes (with --detailed-exitcode)",
+    "export": "0 exported; 1 error (a list or read failed: nothing is written, a seed with a hole in it would "
+              "show a plan for an estate that does not exist)",
 }
 
 DESCRIPTIONS = {
@@ -60,6 +62,10 @@ DESCRIPTIONS = {
              "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
              "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` removes "
              "them (docs/deploy.md section 12).",
+    "export": "Write the estate in REMEDIATION_SCOPE as an emulator seed (ARM JSON, {\"resources\": [...]}): "
+              "clusters, VNets with their subnets and peerings, route tables, App Gateways, VPN gateways, the "
+              "firewall, policies and their rule collection groups. Reads only: reader rights are enough. "
+              "`--emulator-seed FILE` then shows the plan for this estate before any write right is granted.",
     "show": "Render a plan saved by `plan --out FILE` as text or JSON (-o json, --query), from the file alone: "
             "no settings and nothing read from Azure.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
@@ -79,6 +85,8 @@ EXAMPLES = {
               "  aks-remediation status -o table\n"
               "  aks-remediation status -o json --query \"clusters[?state!='compliant'].name\"",
     "owned": "aks-remediation owned -o table\n  aks-remediation owned -o tsv | cut -f2",
+    "export": "aks-remediation export --out estate.json\n"
+              "  aks-remediation --emulator-seed estate.json sweep",
     "show": "aks-remediation show aks.plan\n  aks-remediation show aks.plan -o json --query 'plan.summary'",
 }
 
@@ -90,6 +98,7 @@ SETTINGS = {
     "status": PLANNING_SETTINGS,
     "owned": PLANNING_SETTINGS,
     "show": "none (the file holds the plan)",
+    "export": "REMEDIATION_SCOPE, FIREWALL_ID, INVENTORY, ARM_ENDPOINT",
 }
 
 

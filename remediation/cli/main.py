@@ -39,6 +39,7 @@ from remediation.core.errors import RemediationError, RemediationInputError
 from remediation.core.ids import id_key
 from remediation.core.model import ReconcileResult, Target
 from remediation.engine.destroy import Destroyer
+from remediation.engine.export import export_estate
 from remediation.engine.locks import LockProvider, locks_from_settings
 from remediation.engine.reconciler import Approve, Reconciler
 from remediation.engine.status import scope_compliance
@@ -95,6 +96,8 @@ def _run(args: argparse.Namespace, ask: Ask | None) -> int:
             return _status(args, reconciler)
         if args.command == "owned":
             return _owned(args, reconciler)
+        if args.command == "export":
+            return _export(args, reconciler.settings)
         if args.command == "sweep" and args.destroy:
             return _destroy(args, reconciler.settings, ask, lambda: locks_from_settings(effective_env))
         return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
@@ -287,6 +290,18 @@ def _owned(args: argparse.Namespace, reconciler: Reconciler) -> int:
         output.emit_rows([item.json() for item in items], ("kind", "id", "detail"), args)
     else:
         output.emit_text(cli_owned.render_text(scope, items), args)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The estate in scope as a seed (remediation/engine/export.py): to FILE with --out, else to stdout."""
+    document = export_estate(settings)
+    if not args.out:
+        output.emit_json(document, args)
+        return EXIT_OK
+    Path(args.out).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"Exported {len(document['resources'])} resource(s) to {args.out}. To see the plan for this estate, run "
+          f"`{PROG} --emulator-seed {args.out} sweep` (or `plan --target ID`).", file=sys.stderr)
     return EXIT_OK
 
 

@@ -34,6 +34,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "status": ("text", "json", "table", "tsv", "markdown", "none"),
     "show": ("text", "json", "none"),
     "owned": ("text", "json", "table", "tsv", "none"),
+    "export": ("text", "json", "none"),
 }
 ALL_OUTPUTS = ("text", "json", "table", "tsv", "markdown", "none")
 
@@ -124,6 +125,9 @@ def build_parser() -> Parser:
     prepare.add_argument("--dry-run", action="store_true", help="plan only")
     command("status", "compliance of every cluster in scope")
     command("owned", "list every object this tool owns in REMEDIATION_SCOPE (reads only)")
+    export = command("export", "write the estate in REMEDIATION_SCOPE as an emulator seed (reads only)")
+    export.add_argument("--out", dest="out", metavar="FILE",
+                        help="write the seed to FILE (else to stdout); then `--emulator-seed FILE plan ...`")
     show = command("show", "render a plan saved by `plan --out FILE` (reads no Azure)")
     show.add_argument("plan_file", metavar="FILE", help="a plan saved by `plan --out FILE`")
     sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")
