@@ -16,6 +16,7 @@ from remediation.azure.errors import TableNotRemovableError
 from remediation.core.config import load_settings
 from tests.cli.conftest import Run
 from tests.reconciler.helpers import (
+    APPGW_TABLE,
     BASE_SETTINGS,
     CNI,
     CUSTOMER_TABLE,
@@ -160,3 +161,42 @@ def test_the_table_delete_refuses_a_foreign_or_non_empty_table(cli: Run, live: E
                     and "/routes/" not in w]
     finally:
         arm.close()
+
+
+def test_a_failed_route_delete_keeps_its_table_and_subnets(cli: Run, live: Emulator,
+                                                           settings: Callable[..., str]) -> None:
+    """Phases: a table whose route could not be deleted is neither detached nor deleted (dependency failed)."""
+    assert cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve")[0] == 0
+    pod_table = live.get(POD_TABLE)
+    assert pod_table is not None
+    pod_subnets = {s["id"].lower() for s in pod_table["properties"].get("subnets") or []}
+    live.faults.add("DELETE", r"/routeTables/rmd-vnet-spoke-snet-aks-pods/routes/", kind="status", status=403,
+                    code="AuthorizationFailed", count=50)
+    code, out, err = cli("sweep", "--destroy", "--apply", "--auto-approve", "--settings", settings(), "-o", "json")
+    assert code == 1 and "not converged" in err
+    document = json.loads(out)
+    assert document["converged"] is False
+    assert live.get(POD_TABLE) is not None
+    kept = live.get(POD_TABLE) or {}
+    assert {s["id"].lower() for s in kept["properties"].get("subnets") or []} == pod_subnets != set()
+    # The other owned table went all the way.
+    assert live.get(APPGW_TABLE) is None
+
+
+def test_a_plan_that_moved_after_the_review_is_not_written(cli: Run, live: Emulator,
+                                                           settings: Callable[..., str]) -> None:
+    assert cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve")[0] == 0
+
+    def answer(prompt: str) -> str:
+        # Someone adds an owned-named route after the person read the plan: the fresh plan differs.
+        table = live.get(CUSTOMER_TABLE) or {}
+        routes = [*table["properties"]["routes"], {"name": "rmd-late", "properties": {
+            "addressPrefix": "10.7.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.0.1.4"}}]
+        live.put_foreign(CUSTOMER_TABLE, {"location": table["location"], "tags": table.get("tags") or {},
+                                          "properties": {"routes": routes}})
+        return "yes"
+
+    writes = len(arm_writes(live))
+    code, _, err = cli("sweep", "--destroy", "--apply", "--settings", settings(), ask=answer)
+    assert code == 1 and "rmd-late" in err, err
+    assert arm_writes(live)[writes:] == []  # put_foreign writes behind the API: nothing of ours was sent
