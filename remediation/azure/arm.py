@@ -445,8 +445,8 @@ class ArmClient:
         no route and no subnet: a foreign table, or an owned one someone added a route or a subnet to since the
         plan, raises TableNotRemovableError and nothing is deleted. If-Match carries the etag of that read, so
         where the RP enforces it a write in between makes ARM refuse (412) instead of deleting what changed. A
-        table already gone (404) is done. ARM itself refuses to delete a table a subnet still uses
-        (InUseRouteTableCannotBeDeleted), a second guard behind the subnet check."""
+        table already gone (404) is done. ARM itself refuses to delete a table a subnet still uses (docs/cli.md
+        section 9), a second guard behind the subnet check."""
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
         current = self.get_route_table(route_table_id)

@@ -9,8 +9,8 @@ The changes come in the order they must be written, one phase after the other (`
 1. the owned routes, in foreign tables and in owned ones, and the firewall's owned objects: each owned group is
    deleted when it holds only owned collections, and rewritten with only its foreign collections when it holds
    one (a foreign collection inside an owned group is never deleted); each owned classic collection is deleted;
-2. the associations of subnets with owned tables (a table still associated cannot be deleted: ARM refuses with
-   InUseRouteTableCannotBeDeleted, docs/arm-notes.md);
+2. the associations of subnets with owned tables (ARM refuses to delete a table a subnet still uses:
+   docs/cli.md section 9);
 3. the owned tables, each only once it is empty (no route left after phase 1, no subnet after phase 2).
 Nothing foreign is ever planned: a foreign route kept in an owned table keeps that table and its associations
 (detaching the subnets would take the foreign route off them too), and says so in a note. An object out of
