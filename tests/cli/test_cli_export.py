@@ -19,10 +19,15 @@ from tests.reconciler.helpers import (
     CUSTOMER_TABLE,
     FIREWALL,
     FOREIGN_RCG,
+    HUB,
     OVERLAY,
     POLICY,
+    SUB,
     arm_writes,
 )
+
+HUB_VNET = f"{HUB}/virtualNetworks/vnet-hub"
+VPN_GATEWAY = f"{HUB}/virtualNetworkGateways/vpngw-hub"
 
 
 def _plan(out: str) -> dict[str, Any]:
@@ -89,3 +94,18 @@ def test_export_to_stdout_is_a_seed_and_query_works(cli: Run, live: Emulator, se
     assert all(not ({"resourceGroup", "subscriptionId", "tenantId"} & set(item)) for item in document["resources"])
     code, out, err = cli("export", "--settings", settings(), "--query", "length(resources)")
     assert code == 0 and json.loads(out) == len(document["resources"])
+
+
+def test_the_hub_outside_the_scope_is_exported_through_its_references(
+        cli: Run, live: Emulator, settings: Callable[..., str], tmp_path: Path) -> None:
+    """REMEDIATION_SCOPE names only the spoke's resource group: the firewall (FIREWALL_ID), its policy and
+    groups, the hub VNet and its VPN gateway are read through the references observation follows."""
+    spoke_only = settings(REMEDIATION_SCOPE=f"/subscriptions/{SUB}/resourceGroups/rg-spoke")
+    seed = tmp_path / "estate.json"
+    code, _, err = cli("export", "--settings", spoke_only, "--out", str(seed))
+    assert code == 0, err
+    exported = {str(item["id"]).lower() for item in json.loads(seed.read_text(encoding="utf-8"))["resources"]}
+    for resource in (FIREWALL, POLICY, FOREIGN_RCG, HUB_VNET, VPN_GATEWAY):
+        assert resource.lower() in exported
+    sweep = _same_plans(cli, spoke_only, seed, "sweep")
+    assert sweep["changes"]
