@@ -151,7 +151,8 @@ def _destroy(args: argparse.Namespace, settings: Settings, ask: Ask | None,
         if not approval(preview.plan):
             output.err("error: " + (approval.refusal or "not approved"))
             return EXIT_ERROR
-        approval = cli_approve.matching(cli_plan_file.reviewed(preview.plan, target, settings))
+        # One plan, routing and firewall together: the fresh one (read inside the lease) must equal it whole.
+        approval = cli_approve.saved_plan(cli_plan_file.reviewed(preview.plan, target, settings))
     result = destroyer.run(dry_run=False, approve=approval)
     if approval.refusal is not None:
         output.err("error: " + approval.refusal)

@@ -183,6 +183,21 @@ def test_a_failed_route_delete_keeps_its_table_and_subnets(cli: Run, live: Emula
     assert live.get(APPGW_TABLE) is None
 
 
+def test_yes_at_the_prompt_removes_what_was_shown(cli: Run, live: Emulator, settings: Callable[..., str]) -> None:
+    assert cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve")[0] == 0
+    prompts: list[str] = []
+
+    def answer(prompt: str) -> str:
+        prompts.append(prompt)
+        return "yes"
+
+    code, out, err = cli("sweep", "--destroy", "--apply", "--settings", settings(), ask=answer)
+    assert code == 0, err
+    assert len(prompts) == 1
+    assert "delete ruleCollectionGroup" in out and "delete routeTable" in out
+    assert live.get(OWNED_RCG) is None and live.get(POD_TABLE) is None
+
+
 def test_a_plan_that_moved_after_the_review_is_not_written(cli: Run, live: Emulator,
                                                            settings: Callable[..., str]) -> None:
     assert cli("apply", "--target", CNI, "--settings", settings(), "--auto-approve")[0] == 0
