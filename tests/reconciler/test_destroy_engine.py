@@ -16,7 +16,8 @@ from remediation.core.model import Outcome
 from remediation.engine.destroy import Destroyer
 from remediation.engine.locks import Held, InProcessLocks
 from remediation.engine.reconciler import Reconciler
-from tests.reconciler.helpers import BASE_SETTINGS, CNI, OWNED_RCG, arm_writes, start_emulator
+from tests.reconciler.helpers import BASE_SETTINGS, CNI, FIREWALL, OWNED_RCG, arm_writes, start_emulator
+from tests.reconciler.test_reconciler import classic_firewall
 
 
 class _Lost(RemediationError):
@@ -88,3 +89,24 @@ def test_no_approval_no_write_and_deletes_never_rest_on_resource_graph(applied: 
     plan = Destroyer(graph).run(dry_run=True).plan
     assert plan.has_changes
     assert not [r for r in emu.request_log if "Microsoft.ResourceGraph" in r.path]
+
+
+def test_classic_firewall_loses_only_its_owned_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = start_emulator(monkeypatch, classic_firewall)
+    try:
+        settings = load_settings({**BASE_SETTINGS, "ARM_ENDPOINT": emu.base_url})
+        reconciler = Reconciler(settings)
+        assert reconciler.reconcile_combined(reconciler.resolve(CNI), dry_run=False).converged
+        firewall = (emu.get(FIREWALL) or {})["properties"]
+        foreign = [c for c in firewall["networkRuleCollections"] if c["name"] == "corp-allow-ntp"]
+        assert foreign and any(c["name"].startswith("rmd-") for c in firewall["networkRuleCollections"])
+        result = Destroyer(settings).run(dry_run=False, approve=lambda plan: True)
+        assert result.converged, result
+        kinds = {c.kind.value for c in result.plan.writes}
+        assert {"firewallNetworkRuleCollection", "firewallApplicationRuleCollection"} <= kinds
+        after = (emu.get(FIREWALL) or {})["properties"]
+        assert after["networkRuleCollections"] == foreign
+        assert not [c for c in after.get("applicationRuleCollections") or [] if c["name"].startswith("rmd-")]
+        assert Destroyer(settings).run(dry_run=True).plan.writes == ()
+    finally:
+        emu.stop()
