@@ -29,7 +29,13 @@ from remediation.azure import convert, egress_reads
 from remediation.azure.clients import CallCounter, ClientFactory, shared_credential
 from remediation.azure.conditional import conditional_put
 from remediation.azure.egress_reads import APPLICATION_PREFIX
-from remediation.azure.errors import AssociationChangedError, StalePlanError, classify, is_not_found
+from remediation.azure.errors import (
+    AssociationChangedError,
+    StalePlanError,
+    TableNotRemovableError,
+    classify,
+    is_not_found,
+)
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
 from remediation.core.config import Settings
@@ -69,6 +75,19 @@ _VOLATILE_SUBNET_FIELDS = frozenset({"provisioningState", "routeTable", "etag", 
 __all__ = ["ArmClient", "IncompleteListError"]
 
 NIC = "Microsoft.Network/networkInterfaces"
+
+
+# The SDK operation groups of the Microsoft.Network types `export` reads (`list(rg)`, `list_all()`, `get(rg, name)`).
+_RAW_NETWORK_OPERATIONS = {
+    ids.VNET: "virtual_networks", ids.ROUTE_TABLE: "route_tables", ids.APP_GATEWAY: "application_gateways",
+    ids.FIREWALL: "azure_firewalls", ids.FIREWALL_POLICY: "firewall_policies",
+}
+# Read by reference only (export): no subscription-wide list in ARM (VPN gateways), or reached through a firewall.
+_RAW_GET_ONLY = {ids.VPN_GATEWAY: "virtual_network_gateways", ids.VIRTUAL_HUB: "virtual_hubs",
+                 ids.VIRTUAL_WAN: "virtual_wans"}
+# A virtual hub's child lists that export reads (the hub's VNet connections and its routing intent).
+_RAW_HUB_CHILDREN = {"hubVirtualNetworkConnections": "hub_virtual_network_connections",
+                     "routingIntent": "routing_intent"}
 
 
 def _body(model: Any) -> dict[str, Any]:
@@ -370,6 +389,51 @@ class ArmClient:
             raise classify(exc, target=nic_id, operation="get effective route table") from exc
         return convert.effective_routes_from_arm(_body(result))
 
+    # ------------------------------------------------------------------------------------- raw reads (export)
+
+    def raw_list(self, arm_type: str) -> list[dict[str, Any]]:
+        """Every resource of a top-level type in scope, as ARM's list returns it (Resource Graph's rows where this
+        client lists from it: `id, name, type, location, tags, properties`), for `export`. Reads only."""
+        what = arm_type.rsplit("/", 1)[-1]
+        listed = self._graph_list(arm_type, what, dict)
+        if listed is not None:
+            return listed
+        if arm_type == ids.CLUSTER:
+            return self._in_scopes(
+                what, lambda sub, rg: self._clients.aks(sub).managed_clusters.list_by_resource_group(rg),
+                lambda sub: self._clients.aks(sub).managed_clusters.list(), dict)
+        operations = _RAW_NETWORK_OPERATIONS.get(arm_type)
+        if operations is None:
+            raise ValueError(f"raw_list: {arm_type} is not a listed type (virtualNetworkGateways: raw_get)")
+        return self._network_type_in_scopes(what, lambda c: getattr(c, operations), dict)
+
+    def raw_get(self, arm_type: str, resource_id: str) -> dict[str, Any] | None:
+        """One resource's ARM GET body, None on 404: what a list does not reach (the firewall named by FIREWALL_ID
+        and its policy in another scope, a VPN gateway: ARM has no subscription-wide list of those)."""
+        rid, rg, name = _rg_name(resource_id, arm_type)
+        if arm_type == ids.CLUSTER:
+            aks = self._clients.aks(rid.subscription)
+            return self._get(resource_id, f"get {arm_type}", lambda: aks.managed_clusters.get(rg, name), dict)
+        operations = _RAW_NETWORK_OPERATIONS.get(arm_type) or _RAW_GET_ONLY.get(arm_type)
+        if operations is None:
+            raise ValueError(f"raw_get: {arm_type} is not a type export reads")
+        client = self._clients.network(rid.subscription)
+        return self._get(resource_id, f"get {arm_type}", lambda: getattr(client, operations).get(rg, name), dict)
+
+    def raw_hub_children(self, hub_id: str, child: str) -> list[dict[str, Any]]:
+        """A virtual hub's `hubVirtualNetworkConnections` or `routingIntent`, as ARM lists them, every page."""
+        rid, rg, hub = _rg_name(hub_id, ids.VIRTUAL_HUB)
+        client = self._clients.network(rid.subscription)
+        operations = getattr(client, _RAW_HUB_CHILDREN[child])
+        return self._list(hub_id, f"list {child}", partial(operations.list, rg, hub))
+
+    def raw_rule_collection_groups(self, policy_id: str) -> list[dict[str, Any]]:
+        """Every rule collection group of a policy as ARM returns it (owned and foreign), every page."""
+        rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
+        client = self._clients.network(rid.subscription)
+        return self._list(policy_id, "list rule collection groups",
+                          partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
+
     # ------------------------------------------------------------------------------------- writes: routes
 
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None:
@@ -440,6 +504,32 @@ class ArmClient:
                     lambda: client.routes.begin_delete(
                         rg, table, name, polling=self._clients.polling("routes")).result(),
                     lro_path=path)
+
+    def delete_owned_empty_route_table(self, route_table_id: str) -> None:
+        """The one route-table delete of the project, for `sweep --destroy` only (apply refuses table deletes).
+
+        The table is read right before the DELETE and deleted only when it carries the ownership tag and holds
+        no route and no subnet: a foreign table, or an owned one someone added a route or a subnet to since the
+        plan, raises TableNotRemovableError and nothing is deleted. If-Match carries the etag of that read, so
+        where the RP enforces it a write in between makes ARM refuse (412) instead of deleting what changed. A
+        table already gone (404) is done. ARM itself refuses to delete a table a subnet still uses (docs/cli.md
+        section 9), a second guard behind the subnet check."""
+        rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
+        client = self._clients.network(rid.subscription)
+        current = self.get_route_table(route_table_id)
+        if current is None:
+            return
+        why = ("it does not carry the ownership tag" if not self._settings.owns_tags(current.tags) else
+               f"it holds {len(current.routes)} route(s)" if current.routes else
+               f"{len(current.subnet_ids)} subnet(s) use it" if current.subnet_ids else None)
+        if why is not None:
+            raise TableNotRemovableError(f"TableNotRemovable: route table {route_table_id} is not deleted: {why}",
+                                         arm_code="TableNotRemovable", status=None, target=route_table_id)
+        headers = {"If-Match": current.etag} if current.etag else {}
+        self._write(route_table_id, "delete route table",
+                    lambda: client.route_tables.begin_delete(
+                        rg, name, headers=headers, polling=self._clients.polling("routeTables")).result(),
+                    lro_path=str(rid))
 
     # ------------------------------------------------------------------------------------- writes: subnets
 

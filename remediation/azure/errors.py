@@ -142,6 +142,11 @@ class AssociationChangedError(TerminalError):
     associated it. A conflict, never swapped: nothing is written and the next run plans from what is there."""
 
 
+class TableNotRemovableError(TerminalError):
+    """`sweep --destroy` re-read a route table just before deleting it and found it is not an owned, empty one
+    (no ownership tag, a route or a subnet left): nothing is deleted (remediation/azure/arm.py)."""
+
+
 class StalePlanError(RunEnds):
     """A write built from the plan met 412 PreconditionFailed: the resource changed since the plan read it.
     Not re-sent (the body would undo the other writer); the run ends retryable and the next one re-plans."""

@@ -42,6 +42,8 @@ EXIT_CODES = {
               "'blocked:' line); 2 a cluster or the firewall is non-compliant (with --detailed-exitcode)",
     "owned": "0 listed (also when nothing is owned); 1 error",
     "show": "0 shown; 1 the file is not a saved plan; 2 the plan has changes (with --detailed-exitcode)",
+    "export": "0 exported; 1 error (a list or read failed: nothing is written, a seed with a hole in it would "
+              "show a plan for an estate that does not exist)",
 }
 
 DESCRIPTIONS = {
@@ -51,7 +53,10 @@ DESCRIPTIONS = {
              "terminal; elsewhere needs --auto-approve. `apply FILE` applies exactly a saved plan and "
              "refuses it when the state or the settings changed since (zero writes).",
     "sweep": "Plan everything in REMEDIATION_SCOPE, including the owned routes and rules no cluster needs any "
-             "more. Only plans unless --apply; --apply asks as `apply` does.",
+             "more. Only plans unless --apply; --apply asks as `apply` does. With --destroy: plan (and with --apply "
+             "make) the removal of everything this tool owns in scope, nothing foreign: its routes, then the "
+             "subnet associations with its tables, then its (empty) tables, and its rule collection group(s) "
+             "or classic collections (a group holding a foreign collection is rewritten without the owned ones).",
     "prepare-subnet": "Route a subnet through the firewall before a userDefinedRouting cluster is created in it "
                       "(AKS checks for a 0.0.0.0/0 route at create time). Shows the plan and asks, like apply "
                       "(--auto-approve when not on a terminal). The same rules as the VNet tag "
@@ -62,8 +67,12 @@ DESCRIPTIONS = {
                       "then prepares the subnet.",
     "owned": "List every object this tool owns in REMEDIATION_SCOPE, read now, like `terraform state list`: its "
              "route tables, its routes in tables it does not own, the subnet associations with its tables, its "
-             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` is not "
-             "available yet (docs/deploy.md says how to leave the tool).",
+             "rule collection group(s) and the rule collections it named. Reads only; `sweep --destroy` removes "
+             "them (docs/deploy.md section 12).",
+    "export": "Write the estate in REMEDIATION_SCOPE as an emulator seed (ARM JSON, {\"resources\": [...]}): "
+              "clusters, VNets with their subnets and peerings, route tables, App Gateways, VPN gateways, the "
+              "firewall, policies and their rule collection groups. Reads only: reader rights are enough. "
+              "`--emulator-seed FILE` then shows the plan for this estate before any write right is granted.",
     "show": "Render a plan saved by `plan --out FILE` as text or JSON (-o json, --query), from the file alone: "
             "no settings and nothing read from Azure.",
     "status": "List every cluster in scope as compliant, non-compliant (with what is missing), skipped (with "
@@ -75,7 +84,8 @@ EXAMPLES = {
             "Microsoft.ContainerService/managedClusters/<name> -out=aks.plan",
     "apply": "aks-remediation apply aks.plan\n"
              "  aks-remediation apply --target <managedClusters id> --auto-approve --output json",
-    "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply",
+    "sweep": "aks-remediation sweep --detailed-exitcode\n  aks-remediation sweep --apply\n"
+             "  aks-remediation sweep --destroy\n  aks-remediation sweep --destroy --apply",
     "prepare-subnet": "aks-remediation prepare-subnet --subnet /subscriptions/<sub>/resourceGroups/<rg>/"
                       "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet> --dry-run\n"
                       "  aks-remediation prepare-subnet --subnet <subnet id> --auto-approve",
@@ -83,6 +93,8 @@ EXAMPLES = {
               "  aks-remediation status -o table\n"
               "  aks-remediation status -o json --query \"clusters[?state!='compliant'].name\"",
     "owned": "aks-remediation owned -o table\n  aks-remediation owned -o tsv | cut -f2",
+    "export": "aks-remediation export --out estate.json\n"
+              "  aks-remediation --emulator-seed estate.json sweep",
     "show": "aks-remediation show aks.plan\n  aks-remediation show aks.plan -o json --query 'plan.summary'",
 }
 
@@ -94,6 +106,7 @@ SETTINGS = {
     "status": PLANNING_SETTINGS,
     "owned": PLANNING_SETTINGS,
     "show": "none (the file holds the plan)",
+    "export": "REMEDIATION_SCOPE, FIREWALL_ID, INVENTORY, ARM_ENDPOINT",
 }
 
 

@@ -34,10 +34,12 @@ from remediation.cli import plan_file as cli_plan_file
 from remediation.cli import show as cli_show
 from remediation.cli.parser import PROG, build_parser, parse
 from remediation.cli.targets import expansion
-from remediation.core.config import Mode, load_settings, read_local_settings
+from remediation.core.config import Mode, Settings, load_settings, read_local_settings
 from remediation.core.errors import RemediationError, RemediationInputError
 from remediation.core.ids import id_key
 from remediation.core.model import ReconcileResult, Target
+from remediation.engine.destroy import Destroyer
+from remediation.engine.export import export_estate
 from remediation.engine.locks import LockProvider, locks_from_settings
 from remediation.engine.reconciler import Approve, Reconciler
 from remediation.engine.status import scope_compliance
@@ -94,6 +96,10 @@ def _run(args: argparse.Namespace, ask: Ask | None) -> int:
             return _status(args, reconciler)
         if args.command == "owned":
             return _owned(args, reconciler)
+        if args.command == "export":
+            return _export(args, reconciler.settings)
+        if args.command == "sweep" and args.destroy:
+            return _destroy(args, reconciler.settings, ask, lambda: locks_from_settings(effective_env))
         return _command(args, reconciler, ask, lambda: locks_from_settings(effective_env))
 
 
@@ -109,6 +115,10 @@ def _writes(args: argparse.Namespace) -> bool:
 
 
 def _writer(reconciler: Reconciler, writer_locks: Callable[[], LockProvider]) -> Reconciler:
+    return Reconciler(reconciler.settings, locks=_probed(writer_locks))
+
+
+def _probed(writer_locks: Callable[[], LockProvider]) -> LockProvider:
     """A writing command takes the same blob leases as the Function app when AzureWebJobsStorage is set (else
     it says that other writers are not excluded). The lock store is reached once before anything is planned:
     storage that is down ends the run with one line and zero writes, not after the plan or the prompt."""
@@ -116,7 +126,41 @@ def _writer(reconciler: Reconciler, writer_locks: Callable[[], LockProvider]) ->
     probe = getattr(locks, "probe", None)
     if callable(probe):
         probe()
-    return Reconciler(reconciler.settings, locks=locks)
+    return locks
+
+
+def _destroy(args: argparse.Namespace, settings: Settings, ask: Ask | None,
+             writer_locks: Callable[[], LockProvider]) -> int:
+    """`sweep --destroy`: the removal of what the tool owns (remediation/engine/destroy.py), dry unless --apply,
+    asked like `apply`; the same exit codes as `sweep`."""
+    writes = bool(args.apply)
+    if writes and settings.mode is Mode.REPORT:
+        raise RemediationInputError("REMEDIATION_MODE=report: `sweep --destroy --apply` would write and report "
+                                    "mode writes nothing; set REMEDIATION_MODE=enforce, or drop --apply to see "
+                                    "the plan")
+    target = Target.sweep_of(settings.scope)
+    banner = f"target: {target.id}: remove everything this tool owns there (sweep --destroy); nothing foreign"
+    if not writes:
+        result = Destroyer(settings).run(dry_run=True)
+        _print(result, args, banner)
+        return _exit_code(result, args, target)
+    approval = _approval(args, None, ask, banner)
+    destroyer = Destroyer(settings, locks=_probed(writer_locks))
+    if approval.reviews:
+        preview = destroyer.run(dry_run=True)
+        if not approval(preview.plan):
+            output.err("error: " + (approval.refusal or "not approved"))
+            return EXIT_ERROR
+        # One plan, routing and firewall together: the fresh one (read inside the lease) must equal it whole.
+        approval = cli_approve.saved_plan(cli_plan_file.reviewed(preview.plan, target, settings))
+    result = destroyer.run(dry_run=False, approve=approval)
+    if approval.refusal is not None:
+        output.err("error: " + approval.refusal)
+        if args.output == "json":
+            _print(result, args, banner)
+        return EXIT_ERROR
+    _print(result, args, banner)
+    return _exit_code(result, args, target)
 
 
 def _command(args: argparse.Namespace, reconciler: Reconciler, ask: Ask | None,
@@ -252,6 +296,18 @@ def _owned(args: argparse.Namespace, reconciler: Reconciler) -> int:
     return EXIT_OK
 
 
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    """The estate in scope as a seed (remediation/engine/export.py): to FILE with --out, else to stdout."""
+    document = export_estate(settings)
+    if not args.out:
+        output.emit_json(document, args)
+        return EXIT_OK
+    Path(args.out).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"Exported {len(document['resources'])} resource(s) to {args.out}. To see the plan for this estate, run "
+          f"`{PROG} --emulator-seed {args.out} sweep` (or `plan --target ID`).", file=sys.stderr)
+    return EXIT_OK
+
+
 def _show(args: argparse.Namespace) -> int:
     """A saved plan as text or JSON, from the file alone: nothing is read from Azure, no settings needed."""
     cli_plan_file.load(args.plan_file)  # the same checks as `apply FILE`: one line when it is not a plan
@@ -310,9 +366,15 @@ def _read_seed(path: str) -> dict[str, Any]:
         seed = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise RemediationInputError(f"--emulator-seed: cannot read {path}: {exc}") from exc
-    if not isinstance(seed, dict) or not isinstance(seed.get("resources"), list):
-        raise RemediationInputError(f"--emulator-seed: {path} is not ARM JSON: expected {{\"resources\": [...]}}")
-    return seed
+    # The emulator's own reading of a seed: a seed document, a bare list of bodies, one body, an ARM list page
+    # {"value": [...]} or a Resource Graph answer {"data": [...]} (emulator/seed.py `as_seed_document`).
+    try:
+        document: dict[str, Any] = cli_emulated.load("seed").as_seed_document(seed)
+    except ValueError as exc:  # SeedError: one line naming the shapes it takes
+        raise RemediationInputError(f"--emulator-seed: {path}: {exc}") from exc
+    if not isinstance(document.get("resources"), list):
+        raise RemediationInputError(f"--emulator-seed: {path} is not ARM JSON: \"resources\" must be a list")
+    return document
 
 
 # --------------------------------------------------------------------------------------------- output

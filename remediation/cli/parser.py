@@ -34,6 +34,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "status": ("text", "json", "table", "tsv", "markdown", "none"),
     "show": ("text", "json", "none"),
     "owned": ("text", "json", "table", "tsv", "none"),
+    "export": ("text", "json", "none"),
 }
 ALL_OUTPUTS = ("text", "json", "table", "tsv", "markdown", "none")
 
@@ -77,7 +78,9 @@ def _shared(parser: argparse.ArgumentParser, *, root: bool, outputs: tuple[str, 
     parser.add_argument("--detailed-exitcode", action="store_true", default=default(False),
                         help="exit 2 when there are changes (terraform's convention)")
     parser.add_argument("--emulator-seed", metavar="FILE", default=default(None),
-                        help="run against the embedded local ARM emulator seeded from FILE ({'resources': [...]})")
+                        help="run against the embedded local ARM emulator seeded from FILE (ARM JSON: "
+                             "{'resources': [...]}, a list of bodies, one body, {'value': [...]} or "
+                             "Resource Graph's {'data': [...]})")
     parser.add_argument("--emulator-dump", metavar="FILE", default=default(None),
                         help="with --emulator-seed: write the emulator's final state to FILE (seed format)")
     parser.add_argument("-v", "--verbose", action="store_true", default=default(False),
@@ -114,6 +117,8 @@ def build_parser() -> Parser:
     mode.add_argument("--apply", action="store_true", help="make the changes (asks, like apply)")
     mode.add_argument("--dry-run", action="store_true", help="plan only: the default, kept for scripts")
     sweep.add_argument("--auto-approve", action="store_true", help="with --apply: do not ask")
+    sweep.add_argument("--destroy", action="store_true",
+                       help="plan the removal of everything this tool owns in scope (with --apply: remove it)")
     prepare = command("prepare-subnet", "route a subnet through the firewall before a userDefinedRouting "
                                         "cluster exists")
     prepare.add_argument("--subnet", required=True, help="the subnet id")
@@ -124,6 +129,9 @@ def build_parser() -> Parser:
                         help="confirm each node subnet's computed routes with ARM's effective route table of one of "
                              "its NICs (as VERIFY_EFFECTIVE_ROUTES=true; docs/platform-notes.md 11.2)")
     command("owned", "list every object this tool owns in REMEDIATION_SCOPE (reads only)")
+    export = command("export", "write the estate in REMEDIATION_SCOPE as an emulator seed (reads only)")
+    export.add_argument("--out", dest="out", metavar="FILE",
+                        help="write the seed to FILE (else to stdout); then `--emulator-seed FILE plan ...`")
     show = command("show", "render a plan saved by `plan --out FILE` (reads no Azure)")
     show.add_argument("plan_file", metavar="FILE", help="a plan saved by `plan --out FILE`")
     sub.add_parser("emulator", add_help=False, help="serve the local ARM emulator (see emulator/README.md)")

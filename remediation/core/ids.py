@@ -46,6 +46,7 @@ VNET = "Microsoft.Network/virtualNetworks"
 SUBNET = "Microsoft.Network/virtualNetworks/subnets"
 VPN_GATEWAY = "Microsoft.Network/virtualNetworkGateways"
 VIRTUAL_HUB = "Microsoft.Network/virtualHubs"
+VIRTUAL_WAN = "Microsoft.Network/virtualWans"
 
 
 @dataclass(frozen=True)

@@ -310,8 +310,9 @@ def test_bad_settings_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, n
 @pytest.mark.parametrize(("name", "content", "problem"), [
     ("missing", None, "cannot read"),
     ("not-json", "resources: []", "cannot read"),
-    ("a-list", "[]", "not ARM JSON"),
-    ("no-resources", json.dumps({"value": []}), "not ARM JSON"),
+    ("a-number", "42", "must be ARM JSON"),
+    ("no-resources", json.dumps({"items": []}), "must be ARM JSON"),
+    ("resources-not-a-list", json.dumps({"resources": {}}), "must be a list"),
     ("item-without-id", json.dumps({"resources": [{"type": "Microsoft.Network/routeTables"}]}), "resources[0]"),
     ("unknown-type", json.dumps({"resources": [{"id": f"/subscriptions/{SUB}/resourceGroups/rg/providers/"
                                                       "Microsoft.Storage/storageAccounts/st1",
@@ -327,6 +328,23 @@ def test_seed_that_is_not_arm_json(capsys: pytest.CaptureFixture[str], tmp_path:
                          "--emulator-seed", str(path))
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and problem in err and name in err
+
+
+@pytest.mark.parametrize("shape", ["list", "value", "data"])
+def test_seed_in_the_shapes_arm_and_resource_graph_return(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                          shape: str) -> None:
+    """#24 item 19: `--emulator-seed` reads what the emulator reads (emulator/seed.py `as_seed_document`): a bare
+    list of ARM bodies, an ARM list page and a Resource Graph answer plan exactly as the seed document does."""
+    resources = load_seed()["resources"]
+    documents: dict[str, Any] = {"list": resources, "value": {"value": resources}, "data": {"data": resources}}
+    path = tmp_path / f"{shape}.json"
+    path.write_text(json.dumps(documents[shape]), encoding="utf-8")
+    code, out, err = run(capsys, "plan", "--target", CNI, "--settings", str(SETTINGS_PATH),
+                         "--emulator-seed", str(path), "-o", "json")
+    assert code == 0, err
+    expected_code, expected, _ = run(capsys, "plan", "--target", CNI, *SEEDED, "-o", "json")
+    assert expected_code == 0
+    assert json.loads(out)["changes"] == json.loads(expected)["changes"] != []
 
 
 def test_dump_without_seed(capsys: pytest.CaptureFixture[str], tmp_path: Path, live: Emulator) -> None:
