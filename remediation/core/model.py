@@ -258,6 +258,9 @@ class ObservedVpnGateway:
     id: str
     name: str
     p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
+    # The VNet of its GatewaySubnet (ipConfigurations[].subnet.id): with several firewalls, a hub's P2S pools are
+    # those of the VPN gateways in the hub's VNet (docs/platform-notes.md 13.1). None = not stated.
+    vnet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,10 @@ class Snapshot:
     route_tables: Mapping[str, ObservedRouteTable] = field(default_factory=dict)
     app_gateways: Mapping[str, ObservedAppGateway] = field(default_factory=dict)
     vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+    # The firewall of this pass (settings.firewall_id): a firewall target's own; FIREWALL_ID's for a routing pass.
     firewall: ObservedFirewall | None = None
+    # Every configured firewall observed (FIREWALL_IDS; the one of FIREWALL_ID alone): the path model's choices.
+    firewalls: tuple[ObservedFirewall, ...] = ()
     rule_collection_group: ObservedRuleCollectionGroup | None = None  # the owned group, when it exists
     absent: frozenset[str] = frozenset()
     # Egress profiles (remediation/planning/egress.py): what the egress reads found, filled by the firewall pass.

@@ -53,7 +53,7 @@ from remediation.engine import observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
-from remediation.planning import desired, firewall_check, intake, plan, prepare
+from remediation.planning import desired, firewall_check, intake, paths, plan, prepare
 from remediation.views.results import combine
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class _Pass:
 
 
 _Step = Callable[[ArmClient], _Pass]
+# (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)
+_FollowUps = tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]
 
 
 class Reconciler:
@@ -122,6 +124,8 @@ class Reconciler:
         self._budget_s = retry_deadline_s
         self._sleep = sleep
         self._clock = clock
+        # A reconciler of one firewall of FIREWALL_IDS (`for_firewall`): its follow-up is that firewall's target.
+        self._one_firewall = False
 
     # ------------------------------------------------------------------------------------ targets
 
@@ -145,12 +149,18 @@ class Reconciler:
             # A VPN gateway's P2S pool feeds egress routes and the P2S rule of every cluster in scope.
             return self.scope_target()
         if kind is TargetKind.FIREWALL:
-            if rid.is_type(ids.FIREWALL) and not ids.same_id(str(rid), self.settings.firewall_id):
-                # Targets mean what they say: another firewall is not the one this app manages.
-                raise UnsupportedTargetError(f"{resource_id} is not the configured FIREWALL_ID "
-                                             f"{self.settings.firewall_id}")
-            # Every firewall-side id maps to the one configured firewall: its group is computed whole.
-            return self.firewall_target()
+            if rid.is_type(ids.FIREWALL):
+                if not self.settings.configures_firewall(str(rid)):
+                    # Targets mean what they say: another firewall is not one this app manages.
+                    raise UnsupportedTargetError(f"{resource_id} is not a configured firewall "
+                                                 f"({_setting(self.settings)} {', '.join(self.settings.firewalls)})")
+                return self.firewall_target(str(rid))
+            if not self.settings.several_firewalls:
+                # Every firewall-side id maps to the one configured firewall: its group is computed whole.
+                return self.firewall_target()
+            # Several firewalls: a policy (or one of its groups) names its own firewall target, found by a read
+            # (`_firewall_owner`): resolve makes no ARM call. The target names the policy.
+            return Target(TargetKind.FIREWALL, str(_policy_of(rid)))
         return Target(kind, str(rid))
 
     def subnet_target(self, subnet_id: str) -> Target:
@@ -162,8 +172,15 @@ class Reconciler:
     def scope_target(self) -> Target:
         return Target.sweep_of(self.settings.scope)
 
-    def firewall_target(self) -> Target:
-        return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+    def firewall_target(self, firewall_id: str | None = None) -> Target:
+        """The firewall target of `firewall_id` (a configured one), by default the pass's firewall."""
+        if firewall_id is None:
+            return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+        return Target(TargetKind.FIREWALL, self.settings.for_firewall(firewall_id).firewall_id)
+
+    def firewall_targets(self) -> tuple[Target, ...]:
+        """One firewall target per configured firewall (FIREWALL_IDS), each its own lease and dedupe key."""
+        return tuple(Target(TargetKind.FIREWALL, f) for f in self.settings.firewalls)
 
     def sweep_targets(self) -> list[Target]:
         """One fleet target (its follow-up is the firewall target): list calls per scope cost the same for
@@ -177,7 +194,7 @@ class Reconciler:
         (`_follow_ups`)."""
         if target.kind in {TargetKind.FIREWALL, TargetKind.SUBNET}:
             return ()
-        return (self.firewall_target(),)
+        return (self.firewall_target(),) if self._one_firewall else self.firewall_targets()
 
     # ------------------------------------------------------------------------------------ reconcile
 
@@ -197,7 +214,9 @@ class Reconciler:
         started = time.monotonic()
         deadline, arm = self._start_run()
         try:
-            if target.kind is TargetKind.FIREWALL:
+            if target.kind is TargetKind.FIREWALL and self.settings.several_firewalls:
+                result = self._reconcile_one_of_several(arm, target, deadline, dry_run, require_exists, approve)
+            elif target.kind is TargetKind.FIREWALL:
                 result = self._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
             else:
                 step = self._routing_step(target, require_exists)
@@ -264,10 +283,10 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
         if dry_run:
-            if target.kind is TargetKind.SCOPE and plan_.has_changes:
+            if target.kind is TargetKind.SCOPE and plan_.has_changes and not self.settings.several_firewalls:
                 return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
             follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
-                                                       deadline)
+                                                       deadline, first)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
                                    follow_up_note=note)
         refused = _refused(plan_, approve)
@@ -275,7 +294,7 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
                                    follow_ups=self.follow_ups_of(target))
         outcomes = self._apply(arm, first.changes, deadline, target=target)
-        if target.kind is TargetKind.SCOPE:
+        if target.kind is TargetKind.SCOPE and not self.settings.several_firewalls:
             ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
             if ended is not None:
                 return ended
@@ -286,12 +305,12 @@ class Reconciler:
         # its writes saves the firewall target's whole fleet read whenever the rules are in place.
         wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
         settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
-        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline)
+        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first)
         return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
                                converged=converged, follow_ups=follow_ups, follow_up_note=note)
 
     def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]:
+                    deadline: Deadline, first: _Pass | None = None) -> _FollowUps:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -302,6 +321,8 @@ class Reconciler:
         remediation/planning/firewall_check.py.
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
+        if self.settings.several_firewalls and not self._one_firewall and candidates:
+            return self._follow_ups_of_several(arm, target, settled, deadline, first)
         if not candidates or settled is None:
             return candidates, None, ()
         snapshot = self._with_owned_rules(arm, target, settled.snapshot, deadline)
@@ -321,6 +342,54 @@ class Reconciler:
         note = f"{in_place}: no firewall run needed"
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
         return (), note, notes
+
+    def _follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass | None,
+                               deadline: Deadline, first: _Pass | None) -> _FollowUps:
+        """FIREWALL_IDS: a cluster's follow-up is its own firewall's target (the one its VNets reach in this
+        run's read), left out as with one firewall when that firewall's rules hold it; any other target, or a
+        cluster with no single firewall, names every firewall target (the rules of a cluster that moved or lost
+        its path are each policy's to keep or drop)."""
+        every = self.firewall_targets()
+        known = settled or first
+        if target.kind is not TargetKind.CLUSTER or known is None:
+            return every, None, ()
+        cluster = known.snapshot.clusters.get(ids.id_key(target.id))
+        own = desired.cluster_firewall(known.snapshot, cluster, self.settings) if cluster else None
+        if own is None:
+            return every, None, ()
+        child = self.for_firewall(own.id)
+        if settled is None:
+            return (child.firewall_target(),), None, ()
+        return child._follow_ups(arm, target, dataclasses.replace(
+            settled, snapshot=dataclasses.replace(settled.snapshot, firewall=own)), deadline)
+
+    def for_firewall(self, firewall_id: str) -> Reconciler:
+        """This reconciler with `firewall_id` as the firewall of its passes (same ARM factory, locks, budget)."""
+        child = Reconciler(self.settings.for_firewall(firewall_id), arm_factory=self._arm_factory, locks=self._locks,
+                           retry_deadline_s=self._budget_s, sleep=self._sleep, clock=self._clock)
+        child._one_firewall = True
+        return child
+
+    def _reconcile_one_of_several(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
+                                  require_exists: bool, approve: Approve | None) -> ReconcileResult:
+        """A firewall target under FIREWALL_IDS: the pass of its own firewall (a policy target: the first
+        configured firewall that uses the policy), under that firewall's lease."""
+        owner, error = self._firewall_owner(arm, target)
+        if owner is None:
+            plan_ = plan.build_plan(str(target), (), (), ())
+            return ReconcileResult(str(target), dry_run, plan_, error=error, converged=None if dry_run else False)
+        child = self.for_firewall(owner)
+        return child._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
+
+    def _firewall_owner(self, arm: ArmClient, target: Target) -> tuple[str | None, str | None]:
+        """(the configured firewall whose pass a firewall target runs, or None and why)."""
+        if self.settings.configures_firewall(target.id):
+            return self.settings.for_firewall(target.id).firewall_id, None
+        for firewall_id in self.settings.firewalls:
+            firewall = arm.get_firewall(firewall_id)
+            if firewall is not None and firewall.policy_id and ids.same_id(firewall.policy_id, target.id):
+                return firewall_id, None
+        return None, f"{target.id} is the policy of no configured firewall ({_setting(self.settings)}): nothing written"
 
     def _with_owned_rules(self, arm: ArmClient, target: Target, snapshot: Snapshot,
                           deadline: Deadline) -> Snapshot | None:
@@ -648,9 +717,25 @@ def _refused(plan_: Plan, approve: Approve | None) -> str | None:
     return f"not approved: {len(plan_.writes)} planned write(s) were not made"
 
 
+def _setting(settings: Settings) -> str:
+    return "FIREWALL_IDS" if settings.several_firewalls else "FIREWALL_ID"
+
+
+def _policy_of(rid: ids.ResourceId) -> ids.ResourceId:
+    """A firewall policy id, from itself or one of its rule collection groups."""
+    while rid.parent is not None and not rid.is_type(ids.FIREWALL_POLICY):
+        rid = rid.parent
+    return rid
+
+
 def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
     """A missing firewall, or one without a private IP, is an error for the run, not a skip: every route
-    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes"."""
+    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes". With FIREWALL_IDS, any
+    configured firewall not found is that error (a VNet may reach it: no path is known to be the only one)."""
+    if settings.several_firewalls:
+        missing = paths.missing_firewalls(snapshot, settings)
+        if missing:
+            return f"firewall {', '.join(missing)} (FIREWALL_IDS) was not found: nothing written"
     firewall = snapshot.firewall
     if firewall is None:
         return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found: nothing written"

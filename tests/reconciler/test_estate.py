@@ -84,3 +84,50 @@ def test_one_sweep_routes_exactly_the_spokes_that_reach_the_firewall(
         h.emu.clear_log()
         again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert not again.plan.writes and again.error is None
+
+
+FIREWALL_IDS = ",".join(c[0] for c in CASES)
+# Each spoke that reaches a hub: (its firewall's private IP, its policy).
+OWN = {
+    "spoke-weu": ("10.0.1.4", _net("rg-hub-weu", "firewallPolicies", "fwpol-westeurope")),
+    "spoke-eus": ("10.50.1.4", _net("rg-hub-eus", "firewallPolicies", "fwpol-eastus")),
+    "spoke-vwan": ("10.100.0.132", _net("rg-vwan", "firewallPolicies", "fwpol-vhub")),
+}
+
+
+def _group_sources(emu: Any, policy: str) -> set[str]:
+    """Every source address of the owned group in `policy` (empty when the group does not exist)."""
+    group = emu.get(f"{policy}/ruleCollectionGroups/rmd-aks-runbook")
+    if group is None:
+        return set()
+    return {a for c in group["properties"]["ruleCollections"] for r in c.get("rules", [])
+            for a in r.get("sourceAddresses", [])}
+
+
+def _spoke_range(emu: Any, spoke: str) -> str:
+    subnet = emu.get(_net(f"rg-{spoke}", "virtualNetworks", f"vnet-{spoke}") + "/subnets/snet-aks")
+    return str(subnet["properties"]["addressPrefix"])
+
+
+def test_firewall_ids_converge_the_estate_in_one_sweep_each_spoke_on_its_own_hub() -> None:
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True
+        skips = {s.target.lower(): s.reason for s in result.plan.skipped}
+        for spoke, (ip, policy) in OWN.items():
+            assert _cluster(spoke).lower() not in skips, skips.get(_cluster(spoke).lower())
+            assert _route_hop(h.emu, spoke) == ip, spoke
+            sources = _group_sources(h.emu, policy)
+            assert _spoke_range(h.emu, spoke) in sources, (spoke, sources)
+            for other in OWN.keys() - {spoke}:  # never in another hub's policy
+                assert _spoke_range(h.emu, other) not in sources, (spoke, other)
+        for spoke in ("spoke-lone", "spoke-initiated"):
+            assert skips[_cluster(spoke).lower()].startswith("no path to the firewall"), spoke
+            assert _route_hop(h.emu, spoke) is None, spoke
+        # SPOKE_PREFIXES (10.200.0.0/16) is held by no VNet peered to a hub: routed via none of them.
+        assert all(_route_hop(h.emu, s, SPOKE_PREFIX) is None for s in OWN)
+        h.emu.clear_log()
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None and again.converged is not False
