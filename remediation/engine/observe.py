@@ -453,6 +453,24 @@ def _groups_read_again(arm: ReadArm, snapshot: Snapshot, settings: Settings, pol
                                policy_group_priorities=dict(c.policy_group_priorities), absent=frozenset(c.absent))
 
 
+def with_route_tables_of(arm: ReadArm, snapshot: Snapshot, subnet_ids: Iterable[str], settings: Settings) -> Snapshot:
+    """`snapshot` plus the route tables of these subnets it lacks (a moved firewall's check, reconciler
+    `_with_routing_behind`): nothing read when it holds them all, else the scope's one listing (plus a GET for a
+    table outside the scope)."""
+    wanted = {ids.id_key(s.route_table_id): s.route_table_id for i in subnet_ids
+              if (s := snapshot.subnets.get(ids.id_key(i))) is not None and s.route_table_id
+              and ids.id_key(s.route_table_id) not in snapshot.route_tables}
+    if not wanted:
+        return snapshot
+    c = _Collector(arm, settings)
+    c.route_tables = dict(snapshot.route_tables)
+    c.absent = set(snapshot.absent)
+    c.add_route_tables(arm.list_route_tables())
+    for table_id in wanted.values():
+        c.route_table(table_id)
+    return dataclasses.replace(snapshot, route_tables=c.route_tables, absent=frozenset(c.absent))
+
+
 def network_resource_exists(arm: ReadArm, resource_id: str) -> bool:
     """Whether a VNet, subnet, route table or route named by a caller exists (one GET: the resource, or
     the VNet / route table it lives in)."""

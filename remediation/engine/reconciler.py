@@ -276,12 +276,15 @@ class Reconciler:
     # ------------------------------------------------------------------------------------ routing targets
 
     def _reconcile_routing(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
-                           dry_run: bool, approve: Approve | None) -> ReconcileResult:
+                           dry_run: bool, approve: Approve | None, *,
+                           with_follow_ups: bool = True) -> ReconcileResult:
         first = self._observe(step, arm, deadline)
         plan_ = _plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
+        if not with_follow_ups:
+            return self._routing_alone(arm, target, step, first, plan_, deadline, dry_run, approve)
         if dry_run:
             if target.kind is TargetKind.SCOPE and plan_.has_changes and not self.settings.several_firewalls:
                 return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
@@ -342,6 +345,18 @@ class Reconciler:
         note = f"{in_place}: no firewall run needed"
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
         return (), note, notes
+
+    def _routing_alone(self, arm: ArmClient, target: Target, step: _Step, first: _Pass, plan_: Plan,
+                       deadline: Deadline, dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        """Plan, apply and verify routing with no follow-up (a firewall run re-planning its spokes)."""
+        if dry_run:
+            return ReconcileResult(str(target), True, plan_)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
+        outcomes = self._apply(arm, first.changes, deadline, target=target)
+        converged, _ = self._verified(outcomes, first, plan_, lambda: self._observe(step, arm, deadline))
+        return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass | None,
                                deadline: Deadline, first: _Pass | None) -> _FollowUps:
@@ -476,13 +491,41 @@ class Reconciler:
         if dry_run:
             # A plan writes nothing, so it needs no lease: it is computed from a fresh read all the same.
             first = self._observe(self._firewall_pass, arm, deadline)
-            return ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+            result = ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+            return self._with_routing_behind(arm, first, result, deadline, True, approve)
         # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
         # group are read here, once, INSIDE the lease, so the write is computed from what the previous
         # holder left and from every cluster that exists now.
         with self._locks.hold(self._firewall_lock(), deadline) as held:
             first = self._observe(self._firewall_pass, arm, deadline)
-            return self._firewall_from(arm, target, first, deadline, approve, held)
+            result = self._firewall_from(arm, target, first, deadline, approve, held)
+        return self._with_routing_behind(arm, first, result, deadline, False, approve)
+
+    def _with_routing_behind(self, arm: ArmClient, first: _Pass, result: ReconcileResult, deadline: Deadline,
+                             dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        """A firewall's private IP can change (deallocate / allocate, docs/platform-notes.md 13.2): the firewall
+        target also checks the owned routes of the spokes behind it (their tables, from the firewall read plus at
+        most the scope's one route table listing) and, when one points at another address, plans their routing
+        again in this run: one fleet routing pass (with pruning), after the lease, without follow-ups (this run
+        is the firewall's). No route is left at the old IP."""
+        if first.error is not None or result.error is not None:
+            return result
+        subnets = desired.subnets_behind(first.snapshot, self.settings)
+        if not subnets:
+            return result
+        snapshot = run_with_retries(
+            lambda: observe.with_route_tables_of(arm, first.snapshot, subnets, self.settings),
+            deadline=deadline, describe="observe", sleep=self._sleep)
+        left = desired.routes_left_behind(snapshot, self.settings)
+        if not left:
+            return result
+        log.info("%d owned route(s) behind firewall %s point at another address than %s: routing planned again",
+                 len(left), self.settings.firewall_id, snapshot.firewall.private_ip if snapshot.firewall else None,
+                 extra={"target": self.settings.firewall_id, "action": "firewall-moved"})
+        scope = self.scope_target()
+        routing = self._reconcile_routing(arm, scope, self._fleet_pass, deadline, dry_run, approve,
+                                          with_follow_ups=False)
+        return combine([result, routing])
 
     def _firewall_lock(self) -> str:
         return "firewall:" + ids.id_key(self.settings.firewall_id)

@@ -826,3 +826,46 @@ def _held_rules(snapshot: Snapshot, settings: Settings) -> _HeldRules:
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
     return tuple(sorted(rules, key=lambda r: r.name.lower()))
+
+
+# --------------------------------------------------------------------------------------------- a moved firewall
+
+
+def subnets_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
+    """The node, pod and App Gateway subnets of every cluster routed via the pass's firewall (`cluster_firewall`):
+    where its owned routes are, for `routes_left_behind`."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return ()
+    found: dict[str, str] = {}
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        own = cluster_firewall(snapshot, cluster, settings)
+        if own is None or not same_id(own.id, firewall.id) or check_path(snapshot, cluster, settings) is not None:
+            continue
+        subnet_ids = [*_range_subnet_ids(cluster)]
+        gateway = _gateway(snapshot, cluster)
+        if gateway is not None and gateway.subnet_id:
+            subnet_ids.append(gateway.subnet_id)
+        for subnet_id in subnet_ids:
+            found.setdefault(id_key(subnet_id), subnet_id)
+    return tuple(found.values())
+
+
+def routes_left_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
+    """Owned VirtualAppliance routes on the subnets behind the pass's firewall that point at another address
+    than its private IP now: the firewall's IP changed (a deallocate / allocate gives it a new one,
+    docs/platform-notes.md 13.2), so the routing of its spokes must be planned again. Route ids, sorted."""
+    firewall = snapshot.firewall
+    if firewall is None or not firewall.private_ip:
+        return ()
+    appliance = NextHopType.VIRTUAL_APPLIANCE.value.lower()
+    left: set[str] = set()
+    for subnet_id in subnets_behind(snapshot, settings):
+        subnet = _subnet(snapshot, subnet_id)
+        table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet and subnet.route_table_id else None
+        for route in table.routes if table is not None else ():
+            if (settings.owns_name(route.name) and route.next_hop_type.lower() == appliance
+                    and (route.next_hop_ip_address or "").strip() != firewall.private_ip):
+                left.add(f"{table.id}/routes/{route.name}" if table is not None else route.name)
+    return tuple(sorted(left))

@@ -1,0 +1,69 @@
+"""The three-hub estate (examples/estate.json) under FIREWALL_IDS, after its first sweep: a firewall whose
+private IP moves is followed by that firewall's own event; a peering going Disconnected deletes nothing; a
+policy event maps to its own firewall. Real SDK against the emulator."""
+
+from __future__ import annotations
+
+import copy
+
+from bench.common import harness
+from remediation.core.model import TargetKind
+from tests.reconciler.test_estate import FIREWALL_IDS, OWN, SPOKE_PREFIX, SUB, _net, _route_hop, _seed
+
+FW_EUS = _net("rg-hub-eus", "azureFirewalls", "fw-eastus")
+SETTINGS = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+            "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+
+
+def _all_hops(emu: object) -> set[str | None]:
+    return {_route_hop(emu, spoke) for spoke in OWN}
+
+
+def test_a_moved_firewall_ip_is_followed_by_the_firewall_event() -> None:
+    with harness(_seed(), SETTINGS) as h:
+        first = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert first.error is None and _route_hop(h.emu, "spoke-eus") == "10.50.1.4"
+        body = copy.deepcopy(h.emu.get(FW_EUS))
+        config = body["properties"]["ipConfigurations"][0]
+        config["name"] = "ipconfig-reallocated"  # a new allocation: the emulator keeps the address given
+        config["properties"]["privateIPAddress"] = "10.50.1.5"
+        h.emu.put_foreign(FW_EUS, body)  # deallocate / allocate gave it another address
+        target = h.reconciler.resolve(FW_EUS)  # the firewall's write event names its own target
+        assert target.kind is TargetKind.FIREWALL and target.id.lower() == FW_EUS.lower()
+        result = h.reconciler.reconcile_combined(target, dry_run=False)
+        assert result.error is None and result.converged is True
+        assert _route_hop(h.emu, "spoke-eus") == "10.50.1.5"
+        assert _all_hops(h.emu) == {"10.0.1.4", "10.50.1.5", "10.100.0.132"}  # nothing left at 10.50.1.4
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None
+
+
+def test_a_policy_event_maps_to_the_firewall_that_uses_it() -> None:
+    with harness(_seed(), SETTINGS) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        policy = OWN["spoke-eus"][1]
+        target = h.reconciler.resolve(f"{policy}/ruleCollectionGroups/rmd-aks-runbook")
+        assert target.kind is TargetKind.FIREWALL and target.id.lower() == policy.lower()
+        result = h.reconciler.reconcile_combined(target, dry_run=False)
+        assert result.error is None and not result.plan.writes
+
+
+def test_a_peering_going_disconnected_deletes_nothing() -> None:
+    with harness(_seed(), SETTINGS) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        hub = _net("rg-hub-eus", "virtualNetworks", "vnet-hub-eastus")
+        body = h.emu.get(hub)
+        assert body is not None
+        peering = next(p for p in body["properties"]["virtualNetworkPeerings"])
+        h.emu.delete_foreign(peering["id"])  # the hub's side goes: the spoke's side turns Disconnected
+        spoke = h.emu.get(_net("rg-spoke-eus", "virtualNetworks", "vnet-spoke-eus"))
+        assert spoke is not None
+        assert {p["properties"]["peeringState"] for p in spoke["properties"]["virtualNetworkPeerings"]} == {
+            "Disconnected"}
+        h.emu.clear_log()
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None
+        assert not [c for c in result.plan.writes if c.action.value == "delete"], result.plan.writes
+        assert _route_hop(h.emu, "spoke-eus") == "10.50.1.4"  # kept, reported, the next run decides
+        group = h.emu.get(f"{OWN['spoke-eus'][1]}/ruleCollectionGroups/rmd-aks-runbook")
+        assert group is not None and group["properties"]["ruleCollections"]  # its rules stay too
