@@ -24,6 +24,7 @@ def test_a_moved_firewall_ip_is_followed_by_the_firewall_event() -> None:
         first = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert first.error is None and _route_hop(h.emu, "spoke-eus") == "10.50.1.4"
         body = copy.deepcopy(h.emu.get(FW_EUS))
+        assert body is not None
         config = body["properties"]["ipConfigurations"][0]
         config["name"] = "ipconfig-reallocated"  # a new allocation: the emulator keeps the address given
         config["properties"]["privateIPAddress"] = "10.50.1.5"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from remediation.core.config import load_settings
+from remediation.core.config import Settings, load_settings
 from remediation.core.errors import ConfigError
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
@@ -13,7 +13,7 @@ FW2 = f"{SUB}/resourceGroups/rg-hub-eus/providers/Microsoft.Network/azureFirewal
 FW3 = f"{SUB}/resourceGroups/rg-vwan/providers/Microsoft.Network/azureFirewalls/fw-vhub-weu"
 
 
-def _load(**env: str):  # type: ignore[no-untyped-def]
+def _load(**env: str) -> Settings:
     return load_settings({"REMEDIATION_SCOPE": SUB, **env})
 
 
