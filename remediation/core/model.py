@@ -505,11 +505,34 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Behind:
+    """Where a cluster's traffic goes (remediation/planning/paths.py): its hub and firewall, or why none."""
+
+    cluster_id: str
+    hub: str | None = None  # the hub VNet or virtual hub id
+    firewall: str | None = None  # the firewall id
+    via: str | None = None  # how the cluster's VNet reaches it (a peering, a hub connection)
+    reason: str | None = None  # why no firewall, when hub and firewall are None
+
+
+@dataclass(frozen=True)
+class OwnedGroups:
+    """The owned groups of one policy (or the owned collections of a classic firewall) a firewall pass plans."""
+
+    policy: str  # the policy id, or the classic firewall's id
+    groups: tuple[str, ...]  # group names (or collection names of a classic firewall), in plan order
+
+
+@dataclass(frozen=True)
 class Plan:
     target: str
     changes: tuple[Change, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    # Per cluster the pass read: which hub and firewall it is behind, or why none (the views, #21).
+    behind: tuple[Behind, ...] = ()
+    # A firewall pass: per policy (or classic firewall), its owned groups after the plan.
+    owned_groups: tuple[OwnedGroups, ...] = ()
 
     @property
     def writes(self) -> tuple[Change, ...]:

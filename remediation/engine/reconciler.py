@@ -17,6 +17,7 @@ outlives one observation and no thread shares one: each pass owns its reads.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from remediation.core.model import (
     ChangeOutcome,
     Conflict,
     DesiredSubnetRoutes,
+    ObservedFirewall,
     Outcome,
     Plan,
     ReconcileResult,
@@ -273,13 +275,39 @@ class Reconciler:
             arm.close()
         return snapshot, calls
 
+    def observe_scope_by_firewall(self) -> tuple[Snapshot, dict[str, Snapshot], ArmCalls]:
+        """`observe_scope`, plus with FIREWALL_IDS each other configured firewall's view of the same fleet read:
+        the snapshot with that firewall as the pass's and its own owned groups (one list of its policy's groups
+        each). Keyed by id_key of the firewall (status: each cluster's rules are judged in its own policy)."""
+        deadline, arm = self._start_run()
+        try:
+            snapshot = run_with_retries(lambda: observe.observe_fleet(arm, self.settings, with_rules=True),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
+            views = {ids.id_key(snapshot.firewall.id): snapshot} if snapshot.firewall is not None else {}
+            for firewall in snapshot.firewalls if self.settings.several_firewalls else ():
+                if ids.id_key(firewall.id) in views:
+                    continue
+                views[ids.id_key(firewall.id)] = run_with_retries(
+                    functools.partial(self._view_of, arm, snapshot, firewall),
+                    deadline=deadline, describe="observe", sleep=self._sleep)
+        finally:
+            calls = arm.arm_calls
+            arm.close()
+        return snapshot, views, calls
+
+    def _view_of(self, arm: ArmClient, snapshot: Snapshot, firewall: ObservedFirewall) -> Snapshot:
+        """The fleet read as `firewall`'s pass sees it: that firewall and its own owned groups."""
+        bare = dataclasses.replace(snapshot, firewall=firewall, rule_collection_group=None,
+                                   rule_collection_shards=(), policy_group_priorities={})
+        return observe.with_owned_rules(arm, bare, self.settings.for_firewall(firewall.id))
+
     # ------------------------------------------------------------------------------------ routing targets
 
     def _reconcile_routing(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
                            dry_run: bool, approve: Approve | None, *,
                            with_follow_ups: bool = True) -> ReconcileResult:
         first = self._observe(step, arm, deadline)
-        plan_ = _plan_of(target, first)
+        plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
@@ -470,7 +498,7 @@ class Reconciler:
         if snapshot is None:
             return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
-        firewall_result = ReconcileResult(str(firewall_target), True, _plan_of(firewall_target, firewall),
+        firewall_result = ReconcileResult(str(firewall_target), True, self._plan_of(firewall_target, firewall),
                                           error=firewall.error)
         routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         return combine([routing_result, firewall_result])
@@ -491,7 +519,7 @@ class Reconciler:
         if dry_run:
             # A plan writes nothing, so it needs no lease: it is computed from a fresh read all the same.
             first = self._observe(self._firewall_pass, arm, deadline)
-            result = ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+            result = ReconcileResult(str(target), True, self._plan_of(target, first), error=first.error)
             return self._with_routing_behind(arm, first, result, deadline, True, approve)
         # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
         # group are read here, once, INSIDE the lease, so the write is computed from what the previous
@@ -533,7 +561,7 @@ class Reconciler:
     def _firewall_from(self, arm: ArmClient, target: Target, first: _Pass, deadline: Deadline,
                        approve: Approve | None, held: Held | None) -> ReconcileResult:
         """Plan, approve, write and verify the owned groups from `first`, a read made inside the lease."""
-        plan_ = _plan_of(target, first)
+        plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
         refused = _refused(plan_, approve)
@@ -580,6 +608,16 @@ class Reconciler:
                      collections=first.collections)
 
     # ------------------------------------------------------------------------------------ shared steps
+
+    def _plan_of(self, target: Target, pass_: _Pass) -> Plan:
+        """The pass's plan, with where each cluster it read is routed (hub and firewall, or why none) and, for a
+        firewall pass, the policy's owned groups (the views, #21)."""
+        built = plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
+        snapshot = pass_.snapshot
+        if snapshot is None:
+            return built
+        owned = desired.owned_groups_of(snapshot, pass_.changes) if target.kind is TargetKind.FIREWALL else ()
+        return dataclasses.replace(built, behind=desired.behind(snapshot, self.settings), owned_groups=owned)
 
     def _verified(self, outcomes: Sequence[ChangeOutcome], first: _Pass, plan_: Plan,
                   reobserve: Callable[[], _Pass]) -> tuple[bool, _Pass | None]:
@@ -743,8 +781,6 @@ class Reconciler:
         return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
-def _plan_of(target: Target, pass_: _Pass) -> Plan:
-    return plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
 
 
 def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:

@@ -22,6 +22,9 @@ from remediation.core.config import Settings
 from remediation.core.ids import bounded_name, id_key, same_id
 from remediation.core.model import (
     APPLICATION_RULE,
+    Action,
+    Behind,
+    Change,
     ChangeKind,
     Conflict,
     DesiredSubnetRoutes,
@@ -33,6 +36,7 @@ from remediation.core.model import (
     ObservedFirewall,
     ObservedSubnet,
     ObservedVpnGateway,
+    OwnedGroups,
     Route,
     RoutePurpose,
     RuleCollection,
@@ -869,3 +873,37 @@ def routes_left_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...
                     and (route.next_hop_ip_address or "").strip() != firewall.private_ip):
                 left.add(f"{table.id}/routes/{route.name}" if table is not None else route.name)
     return tuple(sorted(left))
+
+
+# --------------------------------------------------------------------------------------------- views
+
+
+def behind(snapshot: Snapshot, settings: Settings) -> tuple[Behind, ...]:
+    """Per cluster of the snapshot (sorted by id): the hub and firewall its node and pod VNets reach, or why
+    none (remediation/planning/paths.py). What plan, sweep and status show (#21)."""
+    out: list[Behind] = []
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        vnets = _cluster_vnets(cluster)
+        if not vnets:
+            out.append(Behind(cluster.id, reason="no node subnet in a VNet of its own (AKS-managed VNet)"))
+            continue
+        path = paths.firewall_for_vnets(snapshot, vnets, settings)
+        if isinstance(path, paths.Reaches):
+            out.append(Behind(cluster.id, path.hub, path.firewall.id, path.via))
+        else:
+            out.append(Behind(cluster.id, reason=path.reason))
+    return tuple(out)
+
+
+def owned_groups_of(snapshot: Snapshot, changes: Iterable[Change]) -> tuple[OwnedGroups, ...]:
+    """The pass's firewall's owned groups (or classic collections) as the plan leaves them: every one it
+    creates, updates or keeps, none it deletes."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return ()
+    kinds = {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION,
+             ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION}
+    names = [c.address.rstrip("/").rsplit("/", 1)[-1] for c in changes
+             if c.kind in kinds and c.action is not Action.DELETE]
+    return (OwnedGroups(firewall.policy_id or firewall.id, tuple(dict.fromkeys(names))),)

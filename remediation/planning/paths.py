@@ -258,23 +258,26 @@ def hub_spoke_prefixes(snapshot: Snapshot, firewall: ObservedFirewall, prefixes:
     its remote address space overlaps the entry) and no VNet peered to another configured hub holds: the
     firewall can forward only to the spokes of its own hub. The hub VNets' bodies are read in every pass, so a
     cluster event and a sweep decide alike. A secured vWAN hub gets none (its routing intent carries
-    spoke-to-spoke traffic; hub connections state no address space). Returns (kept, [(left out, why)])."""
+    spoke-to-spoke traffic; hub connections state no address space). Returns (kept, [(left out, why)]): an
+    entry held by no spoke of this hub is another hub's (or nobody's) and is dropped without a report, as the P2S
+    pool of another hub's gateway is; one held by spokes of this hub and of another is reported (a setting that
+    spans hubs cannot be routed via either)."""
     kept: list[str] = []
     left_out: list[tuple[str, str]] = []
     if firewall.vnet_id is None:
-        return [], [(p, f"firewall {firewall.name} is in a virtual hub: its routing intent, not a route, carries "
-                        "traffic between its spokes") for p in prefixes]
+        return [], []
     holders = {id_key(f.vnet_id): _peered_prefixes(snapshot, f.vnet_id)
                for f in configured_firewalls(snapshot, settings) if f.vnet_id}
     own = id_key(firewall.vnet_id)
     for prefix in prefixes:
+        if not _overlaps_any(prefix, holders.get(own, ())):
+            continue
         others = sorted(_name(k) for k, held in holders.items() if k != own and _overlaps_any(prefix, held))
         if others:
-            left_out.append((prefix, f"VNets peered to hub VNet {', '.join(others)} hold part of it"))
-        elif _overlaps_any(prefix, holders.get(own, ())):
-            kept.append(prefix)
+            left_out.append((prefix, f"VNets peered to hub VNet {', '.join(others)} hold part of it too: a route via "
+                                     f"one hub's firewall cannot reach the other hub's spokes"))
         else:
-            left_out.append((prefix, f"no VNet peered to hub VNet {_name(firewall.vnet_id)} holds it"))
+            kept.append(prefix)
     return kept, left_out
 
 

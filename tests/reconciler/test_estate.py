@@ -131,3 +131,46 @@ def test_firewall_ids_converge_the_estate_in_one_sweep_each_spoke_on_its_own_hub
         h.emu.clear_log()
         again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert not again.plan.writes and again.error is None and again.converged is not False
+
+
+def test_views_say_which_hub_and_firewall_each_cluster_is_behind_and_each_policys_groups() -> None:
+    from remediation.engine.status import scope_compliance
+    from remediation.views import render, render_status
+
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    hubs = {"spoke-weu": "vnet-hub-westeurope", "spoke-eus": "vnet-hub-eastus", "spoke-vwan": "vhub-weu"}
+    firewalls = {"spoke-weu": "fw-westeurope", "spoke-eus": "fw-eastus", "spoke-vwan": "fw-vhub-weu"}
+    with harness(_seed(), settings) as h:
+        planned = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=True)
+        doc = render.to_json(planned)
+        behind = {b["cluster"].lower(): b for b in doc["behind"]}
+        for spoke in SPOKES:
+            where = behind[_cluster(spoke).lower()]
+            if spoke in hubs:
+                assert where["hub"].endswith("/" + hubs[spoke]) and where["firewall"].endswith("/" + firewalls[spoke])
+                assert where["reason"] is None and where["via"]
+            else:
+                assert where["firewall"] is None and where["reason"], spoke
+        # Per policy, its owned groups (the plan of each firewall's target names its policy's group).
+        policies = {g["policy"].lower(): g["groups"] for g in doc["ownedGroups"]}
+        assert {p.lower() for _, p in OWN.values()} <= set(policies)
+        assert all(groups == ["rmd-aks-runbook"] for groups in policies.values())
+        text = render.render_text(planned)
+        assert "behind aks-spoke-eus: firewall fw-eastus in hub vnet-hub-eastus" in text
+        assert "owned groups of fwpol-vhub: rmd-aks-runbook" in text
+
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        report = scope_compliance(h.reconciler)
+        assert report.compliant is True, render_status.render_text(report)
+        assert len(report.firewalls) == 3 and all(f.state.value == "compliant" for f in report.firewalls)
+        status = render_status.to_json(report)
+        by_id = {c["id"].lower(): c for c in status["clusters"]}
+        for spoke in SPOKES:
+            entry = by_id[_cluster(spoke).lower()]
+            if spoke in hubs:
+                assert entry["state"] == "compliant", entry
+                assert entry["behind"]["firewall"].endswith("/" + firewalls[spoke])
+            else:
+                assert entry["state"] == "skipped" and entry["behind"]["reason"]
+        assert "@ behind firewall fw-vhub-weu in hub vhub-weu" in render_status.render_text(report)
