@@ -394,7 +394,9 @@ class Reconciler:
         its path are each policy's to keep or drop)."""
         every = self.firewall_targets()
         known = settled or first
-        if target.kind is not TargetKind.CLUSTER or known is None:
+        if target.kind is not TargetKind.CLUSTER:
+            return self._fleet_follow_ups_of_several(arm, target, settled, deadline) if settled else (every, None, ())
+        if known is None:
             return every, None, ()
         cluster = known.snapshot.clusters.get(ids.id_key(target.id))
         own = desired.cluster_firewall(known.snapshot, cluster, self.settings) if cluster else None
@@ -403,8 +405,26 @@ class Reconciler:
         child = self.for_firewall(own.id)
         if settled is None:
             return (child.firewall_target(),), None, ()
-        return child._follow_ups(arm, target, dataclasses.replace(
-            settled, snapshot=dataclasses.replace(settled.snapshot, firewall=own)), deadline)
+        return child._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+
+    def _fleet_follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass,
+                                     deadline: Deadline) -> _FollowUps:
+        """A fleet target's settled read under FIREWALL_IDS: each firewall's target is left out, as with one
+        firewall, when its policy's owned rules are what it would write (one list of that policy's groups)."""
+        needed: list[Target] = []
+        notes: list[Conflict] = []
+        for firewall_target in self.firewall_targets():
+            own = next((f for f in settled.snapshot.firewalls if ids.same_id(f.id, firewall_target.id)), None)
+            if own is None:
+                needed.append(firewall_target)
+                continue
+            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+            needed.extend(ups)
+            notes.extend(more)
+        if needed:
+            return tuple(needed), None, ()
+        return (), "the owned firewall rules of every firewall are what their targets would write: no firewall run " \
+                   "needed", tuple(notes)
 
     def for_firewall(self, firewall_id: str) -> Reconciler:
         """This reconciler with `firewall_id` as the firewall of its passes (same ARM factory, locks, budget)."""
@@ -794,6 +814,13 @@ def _refused(plan_: Plan, approve: Approve | None) -> str | None:
     if approve(plan_):
         return None
     return f"not approved: {len(plan_.writes)} planned write(s) were not made"
+
+
+def _as_pass_of(settled: _Pass, firewall: ObservedFirewall) -> _Pass:
+    """A routing pass's read as `firewall`'s pass sees it (its owned groups are read on top, by that pass)."""
+    snapshot = dataclasses.replace(settled.snapshot, firewall=firewall, rule_collection_group=None,
+                                   rule_collection_shards=(), policy_group_priorities={})
+    return dataclasses.replace(settled, snapshot=snapshot)
 
 
 def _setting(settings: Settings) -> str:
