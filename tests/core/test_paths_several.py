@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from remediation.core.model import ObservedFirewall, ObservedVnet, ObservedVpnGateway, Snapshot
+from remediation.core.model import ObservedFirewall, ObservedVnet, ObservedVpnGateway, Skip, Snapshot
 from remediation.planning import desired, paths
 from tests.core import factories as f
 
@@ -139,3 +141,37 @@ def test_behind_names_hub_and_firewall_or_why_none() -> None:
     lone = dataclasses.replace(snap, vnets={k: v for k, v in snap.vnets.items() if k != f.VNET.lower()})
     (none,) = desired.behind(lone, SEVERAL)
     assert none.firewall is None and none.reason and "not observed" in none.reason
+
+
+_STATES = st.sampled_from(["Connected", "Initiated", "Disconnected", None])
+
+
+@given(st.tuples(_STATES, _STATES), st.tuples(_STATES, _STATES), st.booleans())
+@example(("Connected", "Connected"), (None, None), True)  # reaches hub 1's firewall: routes there
+@example(("Connected", "Connected"), ("Connected", "Connected"), True)  # both: ambiguous, nothing
+@example(("Connected", "Connected"), (None, None), False)  # hub 2's firewall unknown: nothing
+def test_property_no_route_points_at_a_firewall_the_vnet_does_not_reach(
+        to_hub1: tuple[str | None, str | None], to_hub2: tuple[str | None, str | None], fw2_observed: bool) -> None:
+    """Whatever the peerings between the spoke and two configured hubs (each side present or not, in any state),
+    every route planned for the cluster points at the one firewall its VNet reaches, or nothing is planned."""
+    sides = []
+    hub_sides = {f.HUB_VNET: [], HUB2: [f.peering(HUB2, SPOKE2)]}
+    for hub, (spoke_state, hub_state) in ((f.HUB_VNET, to_hub1), (HUB2, to_hub2)):
+        if spoke_state:
+            sides.append(f.peering(f.VNET, hub, spoke_state))
+        if hub_state:
+            hub_sides[hub].append(f.peering(hub, f.VNET, hub_state))
+    snap = estate()
+    vnets = {**snap.vnets, f.VNET.lower(): f.vnet(f.VNET, *sides),
+             f.HUB_VNET.lower(): f.vnet(f.HUB_VNET, *hub_sides[f.HUB_VNET]),
+             HUB2.lower(): f.vnet(HUB2, *hub_sides[HUB2])}
+    snap = dataclasses.replace(snap, vnets=vnets, firewalls=(f.firewall(), fw2()) if fw2_observed else (f.firewall(),))
+    cluster = next(iter(snap.clusters.values()))
+    reached = paths.firewall_for_vnet(snap, f.VNET, SEVERAL)
+    wanted = desired.desired_cluster_routes(snap, cluster.id, SEVERAL)
+    hops = set() if isinstance(wanted, Skip) else {r.next_hop_ip_address for d in wanted for r in d.routes}
+    if not isinstance(reached, paths.Reaches):
+        assert hops == set()
+    else:
+        assert hops == {reached.firewall.private_ip}  # the cluster's routes, all to its firewall
+        assert fw2_observed  # a configured firewall not observed leaves no path at all
