@@ -586,13 +586,13 @@ def desired_prepared_subnet(
         return Skip(subnet_id, f"subnet {_missing(snapshot, subnet_id)}")
     vnet = paths.vnet_of_subnet(subnet.id)
     path = paths.firewall_for_vnet(snapshot, vnet, settings) if vnet else paths.Unreachable("no VNet")
-    if firewall is None:
-        # Several firewalls: the one the subnet's VNet reaches; one: the configured one (path checked below).
-        firewall = path.firewall if settings.several_firewalls and isinstance(path, paths.Reaches) \
-            else snapshot.firewall
-    if firewall is None or not firewall.private_ip:
-        if not isinstance(path, paths.Reaches) and settings.several_firewalls:
+    if firewall is None and settings.several_firewalls:
+        # Several firewalls (FIREWALL_IDS): the one the subnet's VNet reaches, or none.
+        if not isinstance(path, paths.Reaches):
             return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
+        firewall = path.firewall
+    firewall = firewall or snapshot.firewall
+    if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
     if not isinstance(path, paths.Reaches):
         return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
