@@ -60,3 +60,28 @@ def test_for_firewall_names_the_pass_firewall_and_keeps_the_list() -> None:
     other = s.for_firewall(FW2.lower())
     assert other.firewall_id == FW2 and other.firewalls == (FW1, FW2)
     assert s.configures_firewall(FW2) and not s.configures_firewall(FW3)
+
+
+def test_targets_per_firewall_and_a_policy_event_names_its_policy() -> None:
+    from remediation.core.errors import UnsupportedTargetError
+    from remediation.core.model import Target, TargetKind
+    from remediation.engine.reconciler import Reconciler
+    from remediation.planning import intake
+
+    settings = _load(FIREWALL_IDS=f"{FW1},{FW2}")
+    reconciler = Reconciler(settings)
+    assert reconciler.resolve(FW2.lower()) == Target(TargetKind.FIREWALL, FW2)  # its own target and lease key
+    assert reconciler.firewall_targets() == (Target(TargetKind.FIREWALL, FW1), Target(TargetKind.FIREWALL, FW2))
+    assert reconciler.follow_ups_of(reconciler.scope_target()) == reconciler.firewall_targets()
+    policy = f"{SUB}/resourceGroups/rg-hub-eus/providers/Microsoft.Network/firewallPolicies/fwpol-eastus"
+    assert reconciler.resolve(f"{policy}/ruleCollectionGroups/rmd-aks-runbook") == Target(TargetKind.FIREWALL, policy)
+    with pytest.raises(UnsupportedTargetError) as err:
+        reconciler.resolve(FW3)
+    assert "FIREWALL_IDS" in str(err.value)
+    # A queued request is held to today's settings: a firewall no longer configured is refused.
+    assert intake.scope_refusal(settings, Target(TargetKind.FIREWALL, FW3)) is not None
+    assert intake.scope_refusal(settings, Target(TargetKind.FIREWALL, FW2)) is None
+    assert intake.scope_refusal(settings, Target(TargetKind.FIREWALL, policy)) is None
+    # One firewall: every firewall-side id maps to it, as before.
+    one = Reconciler(_load(FIREWALL_ID=FW1))
+    assert one.resolve(f"{policy}/ruleCollectionGroups/g") == Target(TargetKind.FIREWALL, FW1)
