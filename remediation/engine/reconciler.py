@@ -839,9 +839,10 @@ def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
     and rule needs it, and a typo in FIREWALL_ID must not look like "No changes". With FIREWALL_IDS, any
     configured firewall not found is that error (a VNet may reach it: no path is known to be the only one)."""
     if settings.several_firewalls:
+        # Not the pass firewall's private IP: a deallocated hub firewall skips its own spokes (check_path), not
+        # every hub's; its rules do not need the address.
         missing = paths.missing_firewalls(snapshot, settings)
-        if missing:
-            return f"firewall {', '.join(missing)} (FIREWALL_IDS) was not found: nothing written"
+        return f"firewall {', '.join(missing)} (FIREWALL_IDS) was not found: nothing written" if missing else None
     firewall = snapshot.firewall
     if firewall is None:
         return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found: nothing written"

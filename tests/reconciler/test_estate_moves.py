@@ -68,3 +68,26 @@ def test_a_peering_going_disconnected_deletes_nothing() -> None:
         assert _route_hop(h.emu, "spoke-eus") == "10.50.1.4"  # kept, reported, the next run decides
         group = h.emu.get(f"{OWN['spoke-eus'][1]}/ruleCollectionGroups/rmd-aks-runbook")
         assert group is not None and group["properties"]["ruleCollections"]  # its rules stay too
+
+
+def test_a_deallocated_hub_firewall_skips_only_its_spokes_and_keeps_their_routes() -> None:
+    with harness(_seed(), SETTINGS) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        body = copy.deepcopy(h.emu.get(FW_EUS))
+        assert body is not None
+        allocated = body["properties"]["ipConfigurations"]
+        body["properties"]["ipConfigurations"] = []  # deallocate(): no address any more
+        h.emu.put_foreign(FW_EUS, body)
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None  # the other hubs are served
+        skips = {s.target.rsplit("/", 1)[-1]: s.reason for s in result.plan.skipped}
+        assert skips["aks-spoke-eus"].startswith("no path to the firewall"), skips
+        assert not [c for c in result.plan.writes if c.action.value == "delete"], result.plan.writes
+        assert _all_hops(h.emu) == {"10.0.1.4", "10.50.1.4", "10.100.0.132"}  # kept, not pruned
+        allocated[0]["name"] = "ipconfig-reallocated"  # allocate(): a new allocation, another address
+        allocated[0]["properties"]["privateIPAddress"] = "10.50.1.6"
+        body["properties"]["ipConfigurations"] = allocated
+        h.emu.put_foreign(FW_EUS, body)
+        moved = h.reconciler.reconcile_combined(h.reconciler.resolve(FW_EUS), dry_run=False)
+        assert moved.error is None and moved.converged is True
+        assert _all_hops(h.emu) == {"10.0.1.4", "10.50.1.6", "10.100.0.132"}
