@@ -45,7 +45,7 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import asymmetric, desired, flows, plan, rules, shards
+from remediation.planning import asymmetric, desired, flows, paths, plan, rules, shards
 from remediation.planning.effective_routes import LearnedRoute
 from remediation.planning.flows import Flow, Verdict
 
@@ -128,6 +128,10 @@ def assess(snapshot: Snapshot, settings: Settings, *, scope: str, arm_calls: Arm
         wanted, _ = desired.desired_rule_collections(view, own)
         rules[key] = (wanted, _observed_collections(view, own))
         firewalls.append(_firewall_compliance(view, own, wanted))
+    if by_firewall is not None:
+        firewalls.extend(FirewallCompliance(ComplianceState.SKIPPED, missing,
+                                            reason="firewall not found (FIREWALL_IDS)")
+                         for missing in paths.missing_firewalls(snapshot, settings))
     behind = {id_key(b.cluster_id): b for b in desired.behind(snapshot, settings)}
     clusters = []
     for key in sorted(snapshot.clusters):

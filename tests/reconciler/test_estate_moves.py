@@ -91,3 +91,19 @@ def test_a_deallocated_hub_firewall_skips_only_its_spokes_and_keeps_their_routes
         moved = h.reconciler.reconcile_combined(h.reconciler.resolve(FW_EUS), dry_run=False)
         assert moved.error is None and moved.converged is True
         assert _all_hops(h.emu) == {"10.0.1.4", "10.50.1.6", "10.100.0.132"}
+
+
+def test_a_configured_firewall_not_found_stops_every_write_and_status_says_so() -> None:
+    from remediation.engine.status import scope_compliance
+
+    ghost = _net("rg-hub-eus", "azureFirewalls", "fw-typo")
+    settings = {**SETTINGS, "FIREWALL_IDS": f"{FIREWALL_IDS},{ghost}"}
+    with harness(_seed(), settings) as h:
+        h.emu.clear_log()
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is not None and "fw-typo" in result.error and "nothing written" in result.error
+        assert not result.outcomes and _all_hops(h.emu) == {None}  # a VNet might reach it: no route anywhere
+        report = scope_compliance(h.reconciler)
+        skipped = [f for f in report.firewalls if f.state.value == "skipped"]
+        assert [f.address for f in skipped] == [ghost]  # the CLI's status exits 1 on it, as for FIREWALL_ID
+        assert all(c.state.value == "skipped" for c in report.clusters)  # nothing judged against a guess
