@@ -128,6 +128,8 @@ class Reconciler:
         self._clock = clock
         # A reconciler of one firewall of FIREWALL_IDS (`for_firewall`): its follow-up is that firewall's target.
         self._one_firewall = False
+        # FIREWALL_IDS: the firewall whose lease this one's writes take (the first sharing its policy).
+        self._lease_firewall: str | None = None
 
     # ------------------------------------------------------------------------------------ targets
 
@@ -436,23 +438,32 @@ class Reconciler:
     def _reconcile_one_of_several(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
                                   require_exists: bool, approve: Approve | None) -> ReconcileResult:
         """A firewall target under FIREWALL_IDS: the pass of its own firewall (a policy target: the first
-        configured firewall that uses the policy), under that firewall's lease."""
-        owner, error = self._firewall_owner(arm, target)
-        if owner is None:
+        configured firewall that uses the policy), under the lease of the first configured firewall whose rules
+        live where its do: firewalls sharing a policy share one lease, so their group writes never overlap
+        (If-Match alone holds only where the RP enforces it, docs/architecture.md 3)."""
+        owner, lease, error = self._firewall_owner(arm, target)
+        if owner is None or lease is None:
             plan_ = plan.build_plan(str(target), (), (), ())
             return ReconcileResult(str(target), dry_run, plan_, error=error, converged=None if dry_run else False)
         child = self.for_firewall(owner)
+        child._lease_firewall = lease
         return child._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
 
-    def _firewall_owner(self, arm: ArmClient, target: Target) -> tuple[str | None, str | None]:
-        """(the configured firewall whose pass a firewall target runs, or None and why)."""
-        if self.settings.configures_firewall(target.id):
-            return self.settings.for_firewall(target.id).firewall_id, None
-        for firewall_id in self.settings.firewalls:
-            firewall = arm.get_firewall(firewall_id)
-            if firewall is not None and firewall.policy_id and ids.same_id(firewall.policy_id, target.id):
-                return firewall_id, None
-        return None, f"{target.id} is the policy of no configured firewall ({_setting(self.settings)}): nothing written"
+    def _firewall_owner(self, arm: ArmClient, target: Target) -> tuple[str | None, str | None, str | None]:
+        """(the configured firewall whose pass a firewall target runs, the firewall whose lease it takes), or
+        Nones and why. One GET per configured firewall (their policies decide both)."""
+        found = {f: arm.get_firewall(f) for f in self.settings.firewalls}
+        owner = (self.settings.for_firewall(target.id).firewall_id if self.settings.configures_firewall(target.id)
+                 else next((f for f, fw in found.items()
+                            if fw is not None and fw.policy_id and ids.same_id(fw.policy_id, target.id)), None))
+        if owner is None:
+            return None, None, (f"{target.id} is the policy of no configured firewall "
+                                f"({_setting(self.settings)}): nothing written")
+        mine = found[owner]
+        if mine is None:
+            return None, None, f"firewall {owner} (FIREWALL_IDS) was not found: nothing written"
+        lease = next(f for f, fw in found.items() if fw is not None and paths.rules_home(fw) == paths.rules_home(mine))
+        return owner, lease, None
 
     def _with_owned_rules(self, arm: ArmClient, target: Target, snapshot: Snapshot,
                           deadline: Deadline) -> Snapshot | None:
@@ -576,7 +587,7 @@ class Reconciler:
         return combine([result, routing])
 
     def _firewall_lock(self) -> str:
-        return "firewall:" + ids.id_key(self.settings.firewall_id)
+        return "firewall:" + ids.id_key(self._lease_firewall or self.settings.firewall_id)
 
     def _firewall_from(self, arm: ArmClient, target: Target, first: _Pass, deadline: Deadline,
                        approve: Approve | None, held: Held | None) -> ReconcileResult:

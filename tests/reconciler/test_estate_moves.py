@@ -5,9 +5,13 @@ policy event maps to its own firewall. Real SDK against the emulator."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bench.common import harness
+from remediation.core.deadline import Deadline
 from remediation.core.model import TargetKind
+from remediation.engine.locks import Held, InProcessLocks
 from tests.reconciler.test_estate import FIREWALL_IDS, OWN, SPOKE_PREFIX, SUB, _net, _route_hop, _seed
 
 FW_EUS = _net("rg-hub-eus", "azureFirewalls", "fw-eastus")
@@ -107,3 +111,38 @@ def test_a_configured_firewall_not_found_stops_every_write_and_status_says_so() 
         skipped = [f for f in report.firewalls if f.state.value == "skipped"]
         assert [f.address for f in skipped] == [ghost]  # the CLI's status exits 1 on it, as for FIREWALL_ID
         assert all(c.state.value == "skipped" for c in report.clusters)  # nothing judged against a guess
+
+
+class _Recorded(InProcessLocks):
+    """In-process locks that remember every lease name taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    @contextmanager
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
+        self.names.append(name)
+        with super().hold(name, deadline) as held:
+            yield held
+
+
+def test_a_policy_shared_by_two_hub_firewalls_holds_both_spokes_under_one_lease() -> None:
+    seed = _seed()
+    weu_policy = OWN["spoke-weu"][1]
+    for resource in seed["resources"]:
+        if resource["id"].lower() == FW_EUS.lower():
+            resource["properties"]["firewallPolicy"] = {"id": weu_policy}
+    locks = _Recorded()
+    with harness(seed, SETTINGS, locks=locks) as h:
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True
+        group = h.emu.get(f"{weu_policy}/ruleCollectionGroups/rmd-aks-runbook")
+        assert group is not None
+        names = {r["name"] for c in group["properties"]["ruleCollections"] for r in c.get("rules", [])}
+        assert {"aks-spoke-weu", "aks-spoke-eus"} <= names, names  # both hubs' spokes, one group
+        assert h.emu.get(f"{OWN['spoke-eus'][1]}/ruleCollectionGroups/rmd-aks-runbook") is None
+        weu_lease = "firewall:" + _net("rg-hub-weu", "azureFirewalls", "fw-westeurope").lower()
+        assert locks.names.count(weu_lease) >= 2 and f"firewall:{FW_EUS.lower()}" not in locks.names
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None
