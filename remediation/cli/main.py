@@ -274,6 +274,10 @@ def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
         # No firewall, no verdict: a compliance gate must not pass green (plan and sweep exit 1 here too).
         output.err(f"error: {report.firewall.reason or 'firewall not found'}: {reconciler.settings.firewall_id}")
         return EXIT_ERROR
+    missing = [f for f in report.firewalls if f.state is ComplianceState.SKIPPED]
+    if missing:  # FIREWALL_IDS: any configured firewall not found, the same
+        output.err(f"error: {missing[0].reason}: {', '.join(f.address for f in missing)}")
+        return EXIT_ERROR
     conflicted = [c for c in report.clusters if c.state is ComplianceState.CONFLICTED]
     if conflicted:
         first = conflicted[0]

@@ -80,6 +80,9 @@ CUSTOM_EGRESS_SETTINGS = ("EGRESS_DESTINATIONS", "EGRESS_PORTS", "EGRESS_PROTOCO
 @dataclass(frozen=True)
 class Settings:
     scope: tuple[ids.ResourceId, ...]
+    # The firewall of this pass: FIREWALL_ID, or the first of FIREWALL_IDS. A firewall target's pass runs with
+    # it replaced by its own firewall (`for_firewall`); `firewall_ids` is every configured firewall, this one
+    # first (docs/platform-notes.md 13.1).
     firewall_id: str
     arm_endpoint: str
     cloud: str
@@ -121,6 +124,23 @@ class Settings:
     # The VNet tag whose value (comma-separated subnet names) marks subnets to prepare for userDefinedRouting
     # clusters before they exist (remediation/planning/prepare.py, docs/platform-notes.md 3.2.1).
     prepare_subnets_tag: str = "aks-egress-prepare"
+    firewall_ids: tuple[str, ...] = ()
+
+    @property
+    def firewalls(self) -> tuple[str, ...]:
+        """Every configured firewall (FIREWALL_IDS, or FIREWALL_ID alone): the only possible next hops."""
+        return self.firewall_ids or (self.firewall_id,)
+
+    @property
+    def several_firewalls(self) -> bool:
+        return len(self.firewalls) > 1
+
+    def for_firewall(self, firewall_id: str) -> Settings:
+        """These settings with `firewall_id` as the firewall of the pass (a configured one)."""
+        return replace(self, firewall_id=next(f for f in self.firewalls if ids.same_id(f, firewall_id)))
+
+    def configures_firewall(self, firewall_id: str) -> bool:
+        return any(ids.same_id(f, firewall_id) for f in self.firewalls)
 
     @property
     def uses_resource_graph(self) -> bool:
@@ -161,7 +181,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         return (env.get(name) or DEFAULTS.get(name, "")).strip()
 
     scope = _parse_scope(get("REMEDIATION_SCOPE"))
-    firewall_id = _parse_firewall(get("FIREWALL_ID"))
+    firewall_id, firewall_ids = _parse_firewalls(get("FIREWALL_ID"), get("FIREWALL_IDS"))
     cloud = get("AZURE_CLOUD")
     if cloud not in CLOUD_ENDPOINTS:
         raise ConfigError("AZURE_CLOUD", f"{cloud!r} is not one of {', '.join(CLOUD_ENDPOINTS)}")
@@ -181,6 +201,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         scope=scope,
         firewall_id=firewall_id,
+        firewall_ids=firewall_ids,
         arm_endpoint=arm_endpoint.rstrip("/"),
         cloud=cloud,
         ownership_prefix=prefix,
@@ -216,7 +237,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 # Every setting the app reads (this module, the Function app's triggers and runtime, the lock and audit storage),
 # for naming a misspelt key in a settings file. A key close to one of these that is not one of them is a typo.
 KNOWN_SETTINGS: frozenset[str] = frozenset({
-    *DEFAULTS, "REMEDIATION_SCOPE", "FIREWALL_ID", "ARM_ENDPOINT", "REMEDIATION_PRINCIPAL_ID",
+    *DEFAULTS, "REMEDIATION_SCOPE", "FIREWALL_ID", "FIREWALL_IDS", "ARM_ENDPOINT", "REMEDIATION_PRINCIPAL_ID",
     "RESULT_TOPIC_ENDPOINT", "DRIFT_SCHEDULE", "HTTP_AUTH_LEVEL", "RECONCILE_DEADLINE_SECONDS",
     "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "EventsStorage", "REQUESTS_CA_BUNDLE",
 })
@@ -277,13 +298,37 @@ def _parse_scope(text: str) -> tuple[ids.ResourceId, ...]:
     return tuple(scopes)
 
 
-def _parse_firewall(text: str) -> str:
+def _parse_firewall(text: str, name: str = "FIREWALL_ID") -> str:
     if not text:
-        raise ConfigError("FIREWALL_ID", "is required: the central Azure Firewall's resource id")
+        raise ConfigError(name, "is required: the central Azure Firewall's resource id")
     try:
         return str(ids.parse_typed(text, ids.FIREWALL))
     except InvalidResourceIdError as exc:
-        raise ConfigError("FIREWALL_ID", str(exc)) from exc
+        raise ConfigError(name, str(exc)) from exc
+
+
+def _parse_firewalls(one: str, several: str) -> tuple[str, tuple[str, ...]]:
+    """FIREWALL_ID (the one-firewall form) and FIREWALL_IDS (comma-separated, every firewall of the estate).
+
+    Both set: FIREWALL_IDS must list FIREWALL_ID (the deployment template sets both, FIREWALL_ID first); it is
+    then the first firewall, the others follow in their order. A repeated id counts once. Only FIREWALL_IDS:
+    its first entry is FIREWALL_ID's stand-in (the firewall named in messages of a one-firewall view)."""
+    if not several:
+        return _parse_firewall(one), ()
+    listed: dict[str, str] = {}
+    for part in _split(several):
+        firewall = _parse_firewall(part, "FIREWALL_IDS")
+        listed.setdefault(ids.id_key(firewall), firewall)
+    if not listed:
+        raise ConfigError("FIREWALL_IDS", "lists no firewall: give comma-separated Azure Firewall resource ids")
+    if not one:
+        return next(iter(listed.values())), tuple(listed.values())
+    primary = _parse_firewall(one)
+    if ids.id_key(primary) not in listed:
+        raise ConfigError("FIREWALL_IDS", f"does not list FIREWALL_ID {primary}: set FIREWALL_IDS alone, or list "
+                                          "FIREWALL_ID in it (two settings that disagree are refused)")
+    rest = tuple(f for k, f in listed.items() if k != ids.id_key(primary))
+    return primary, (primary, *rest)
 
 
 # Tag names: at most 512 characters, none of < > % & \\ ? / (learn.microsoft.com azure-resource-manager/management/

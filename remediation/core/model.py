@@ -258,6 +258,9 @@ class ObservedVpnGateway:
     id: str
     name: str
     p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
+    # The VNet of its GatewaySubnet (ipConfigurations[].subnet.id): with several firewalls, a hub's P2S pools are
+    # those of the VPN gateways in the hub's VNet (docs/platform-notes.md 13.1). None = not stated.
+    vnet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +321,10 @@ class Snapshot:
     route_tables: Mapping[str, ObservedRouteTable] = field(default_factory=dict)
     app_gateways: Mapping[str, ObservedAppGateway] = field(default_factory=dict)
     vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
+    # The firewall of this pass (settings.firewall_id): a firewall target's own; FIREWALL_ID's for a routing pass.
     firewall: ObservedFirewall | None = None
+    # Every configured firewall observed (FIREWALL_IDS; the one of FIREWALL_ID alone): the path model's choices.
+    firewalls: tuple[ObservedFirewall, ...] = ()
     rule_collection_group: ObservedRuleCollectionGroup | None = None  # the owned group, when it exists
     absent: frozenset[str] = frozenset()
     # Egress profiles (remediation/planning/egress.py): what the egress reads found, filled by the firewall pass.
@@ -499,11 +505,34 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Behind:
+    """Where a cluster's traffic goes (remediation/planning/paths.py): its hub and firewall, or why none."""
+
+    cluster_id: str
+    hub: str | None = None  # the hub VNet or virtual hub id
+    firewall: str | None = None  # the firewall id
+    via: str | None = None  # how the cluster's VNet reaches it (a peering, a hub connection)
+    reason: str | None = None  # why no firewall, when hub and firewall are None
+
+
+@dataclass(frozen=True)
+class OwnedGroups:
+    """The owned groups of one policy (or the owned collections of a classic firewall) a firewall pass plans."""
+
+    policy: str  # the policy id, or the classic firewall's id
+    groups: tuple[str, ...]  # group names (or collection names of a classic firewall), in plan order
+
+
+@dataclass(frozen=True)
 class Plan:
     target: str
     changes: tuple[Change, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     skipped: tuple[Skip, ...] = ()
+    # Per cluster the pass read: which hub and firewall it is behind, or why none (the views, #21).
+    behind: tuple[Behind, ...] = ()
+    # A firewall pass: per policy (or classic firewall), its owned groups after the plan.
+    owned_groups: tuple[OwnedGroups, ...] = ()
 
     @property
     def writes(self) -> tuple[Change, ...]:

@@ -77,6 +77,7 @@ class _Collector:
         self.app_gateways: dict[str, ObservedAppGateway] = {}
         self.vpn_gateways: tuple[ObservedVpnGateway, ...] = ()
         self.firewall: ObservedFirewall | None = None
+        self.firewalls: tuple[ObservedFirewall, ...] = ()
         self.rule_collection_group: ObservedRuleCollectionGroup | None = None
         self.rule_collection_shards: tuple[ObservedRuleCollectionGroup, ...] = ()
         self.policy_group_priorities: dict[str, int] = {}
@@ -90,6 +91,7 @@ class _Collector:
         return Snapshot(
             clusters=dict(self.clusters), subnets=dict(self.subnets), route_tables=dict(self.route_tables),
             app_gateways=dict(self.app_gateways), vpn_gateways=self.vpn_gateways, firewall=self.firewall,
+            firewalls=self.firewalls,
             rule_collection_group=self.rule_collection_group, absent=frozenset(self.absent),
             rule_collection_shards=self.rule_collection_shards,
             policy_group_priorities=dict(self.policy_group_priorities),
@@ -208,16 +210,23 @@ class _Collector:
         return gateway
 
     def read_firewall(self, *, with_group: bool, with_paths: bool = True) -> None:
+        """Every configured firewall (FIREWALL_IDS: the path model chooses among them, and a VNet that reaches
+        two is ambiguous) with where it sits; the owned groups of the pass's firewall (settings.firewall_id)."""
         settings = self.settings
-        firewall = self.arm.get_firewall(settings.firewall_id)
-        self.firewall = firewall
-        if firewall is None:
-            self.absent.add(ids.id_key(settings.firewall_id))
-            return
-        if with_paths:
-            self.read_paths_of(firewall)
-        if with_group and firewall.policy_id:
-            self.read_owned_groups(firewall.policy_id)
+        found: list[ObservedFirewall] = []
+        for firewall_id in settings.firewalls:
+            firewall = self.arm.get_firewall(firewall_id)
+            if ids.same_id(firewall_id, settings.firewall_id):
+                self.firewall = firewall
+            if firewall is None:
+                self.absent.add(ids.id_key(firewall_id))
+                continue
+            found.append(firewall)
+            if with_paths:
+                self.read_paths_of(firewall)
+        self.firewalls = tuple(found)
+        if with_group and self.firewall is not None and self.firewall.policy_id:
+            self.read_owned_groups(self.firewall.policy_id)
 
     def read_paths_of(self, firewall: ObservedFirewall) -> None:
         """What the path model (remediation/planning/paths.py) needs about where the firewall sits: its hub
@@ -225,7 +234,7 @@ class _Collector:
         connections of its virtual hub (one list). Flat in the number of spokes: peerings come inside the
         VNet bodies the pass reads anyway."""
         if firewall.hub_id and firewall.sku_name.lower() == "azfw_hub":
-            self.hub_connections = tuple(self.arm.list_hub_connections(firewall.hub_id))
+            self.hub_connections = (*self.hub_connections, *self.arm.list_hub_connections(firewall.hub_id))
             self.routing_intents[ids.id_key(firewall.hub_id)] = self.arm.list_routing_intent(firewall.hub_id)
         elif firewall.vnet_id:
             self.vnet(firewall.vnet_id)
@@ -395,7 +404,8 @@ def observe_owned_rules_again(arm: ReadArm, snapshot: Snapshot, settings: Settin
     if firewall is None or firewall.policy_id is None:
         c = _Collector(arm, settings)
         c.read_firewall(with_group=True, with_paths=False)  # the rules' verify: paths were read already
-        return dataclasses.replace(snapshot, firewall=c.firewall, absent=frozenset({*snapshot.absent, *c.absent}))
+        return dataclasses.replace(snapshot, firewall=c.firewall, firewalls=c.firewalls,
+                                   absent=frozenset({*snapshot.absent, *c.absent}))
     return _groups_read_again(arm, snapshot, settings, firewall.policy_id)
 
 
@@ -441,6 +451,24 @@ def _groups_read_again(arm: ReadArm, snapshot: Snapshot, settings: Settings, pol
     return dataclasses.replace(snapshot, rule_collection_group=c.rule_collection_group,
                                rule_collection_shards=c.rule_collection_shards,
                                policy_group_priorities=dict(c.policy_group_priorities), absent=frozenset(c.absent))
+
+
+def with_route_tables_of(arm: ReadArm, snapshot: Snapshot, subnet_ids: Iterable[str], settings: Settings) -> Snapshot:
+    """`snapshot` plus the route tables of these subnets it lacks (a moved firewall's check, reconciler
+    `_with_routing_behind`): nothing read when it holds them all, else the scope's one listing (plus a GET for a
+    table outside the scope)."""
+    wanted = {ids.id_key(s.route_table_id): s.route_table_id for i in subnet_ids
+              if (s := snapshot.subnets.get(ids.id_key(i))) is not None and s.route_table_id
+              and ids.id_key(s.route_table_id) not in snapshot.route_tables}
+    if not wanted:
+        return snapshot
+    c = _Collector(arm, settings)
+    c.route_tables = dict(snapshot.route_tables)
+    c.absent = set(snapshot.absent)
+    c.add_route_tables(arm.list_route_tables())
+    for table_id in wanted.values():
+        c.route_table(table_id)
+    return dataclasses.replace(snapshot, route_tables=c.route_tables, absent=frozenset(c.absent))
 
 
 def network_resource_exists(arm: ReadArm, resource_id: str) -> bool:

@@ -17,6 +17,7 @@ outlives one observation and no thread shares one: each pass owns its reads.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from remediation.core.model import (
     ChangeOutcome,
     Conflict,
     DesiredSubnetRoutes,
+    ObservedFirewall,
     Outcome,
     Plan,
     ReconcileResult,
@@ -53,7 +55,7 @@ from remediation.engine import observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
-from remediation.planning import desired, firewall_check, intake, plan, prepare
+from remediation.planning import desired, firewall_check, intake, paths, plan, prepare
 from remediation.views.results import combine
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,8 @@ class _Pass:
 
 
 _Step = Callable[[ArmClient], _Pass]
+# (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)
+_FollowUps = tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]
 
 
 class Reconciler:
@@ -122,6 +126,10 @@ class Reconciler:
         self._budget_s = retry_deadline_s
         self._sleep = sleep
         self._clock = clock
+        # A reconciler of one firewall of FIREWALL_IDS (`for_firewall`): its follow-up is that firewall's target.
+        self._one_firewall = False
+        # FIREWALL_IDS: the firewall whose lease this one's writes take (the first sharing its policy).
+        self._lease_firewall: str | None = None
 
     # ------------------------------------------------------------------------------------ targets
 
@@ -145,12 +153,18 @@ class Reconciler:
             # A VPN gateway's P2S pool feeds egress routes and the P2S rule of every cluster in scope.
             return self.scope_target()
         if kind is TargetKind.FIREWALL:
-            if rid.is_type(ids.FIREWALL) and not ids.same_id(str(rid), self.settings.firewall_id):
-                # Targets mean what they say: another firewall is not the one this app manages.
-                raise UnsupportedTargetError(f"{resource_id} is not the configured FIREWALL_ID "
-                                             f"{self.settings.firewall_id}")
-            # Every firewall-side id maps to the one configured firewall: its group is computed whole.
-            return self.firewall_target()
+            if rid.is_type(ids.FIREWALL):
+                if not self.settings.configures_firewall(str(rid)):
+                    # Targets mean what they say: another firewall is not one this app manages.
+                    raise UnsupportedTargetError(f"{resource_id} is not a configured firewall "
+                                                 f"({_setting(self.settings)} {', '.join(self.settings.firewalls)})")
+                return self.firewall_target(str(rid))
+            if not self.settings.several_firewalls:
+                # Every firewall-side id maps to the one configured firewall: its group is computed whole.
+                return self.firewall_target()
+            # Several firewalls: a policy (or one of its groups) names its own firewall target, found by a read
+            # (`_firewall_owner`): resolve makes no ARM call. The target names the policy.
+            return Target(TargetKind.FIREWALL, str(_policy_of(rid)))
         return Target(kind, str(rid))
 
     def subnet_target(self, subnet_id: str) -> Target:
@@ -162,8 +176,15 @@ class Reconciler:
     def scope_target(self) -> Target:
         return Target.sweep_of(self.settings.scope)
 
-    def firewall_target(self) -> Target:
-        return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+    def firewall_target(self, firewall_id: str | None = None) -> Target:
+        """The firewall target of `firewall_id` (a configured one), by default the pass's firewall."""
+        if firewall_id is None:
+            return Target(TargetKind.FIREWALL, self.settings.firewall_id)
+        return Target(TargetKind.FIREWALL, self.settings.for_firewall(firewall_id).firewall_id)
+
+    def firewall_targets(self) -> tuple[Target, ...]:
+        """One firewall target per configured firewall (FIREWALL_IDS), each its own lease and dedupe key."""
+        return tuple(Target(TargetKind.FIREWALL, f) for f in self.settings.firewalls)
 
     def sweep_targets(self) -> list[Target]:
         """One fleet target (its follow-up is the firewall target): list calls per scope cost the same for
@@ -177,7 +198,7 @@ class Reconciler:
         (`_follow_ups`)."""
         if target.kind in {TargetKind.FIREWALL, TargetKind.SUBNET}:
             return ()
-        return (self.firewall_target(),)
+        return (self.firewall_target(),) if self._one_firewall else self.firewall_targets()
 
     # ------------------------------------------------------------------------------------ reconcile
 
@@ -197,7 +218,9 @@ class Reconciler:
         started = time.monotonic()
         deadline, arm = self._start_run()
         try:
-            if target.kind is TargetKind.FIREWALL:
+            if target.kind is TargetKind.FIREWALL and self.settings.several_firewalls:
+                result = self._reconcile_one_of_several(arm, target, deadline, dry_run, require_exists, approve)
+            elif target.kind is TargetKind.FIREWALL:
                 result = self._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
             else:
                 step = self._routing_step(target, require_exists)
@@ -254,20 +277,49 @@ class Reconciler:
             arm.close()
         return snapshot, calls
 
+    def observe_scope_by_firewall(self) -> tuple[Snapshot, dict[str, Snapshot], ArmCalls]:
+        """`observe_scope`, plus with FIREWALL_IDS each other configured firewall's view of the same fleet read:
+        the snapshot with that firewall as the pass's and its own owned groups (one list of its policy's groups
+        each). Keyed by id_key of the firewall (status: each cluster's rules are judged in its own policy)."""
+        deadline, arm = self._start_run()
+        try:
+            snapshot = run_with_retries(lambda: observe.observe_fleet(arm, self.settings, with_rules=True),
+                                        deadline=deadline, describe="observe", sleep=self._sleep)
+            views = {ids.id_key(snapshot.firewall.id): snapshot} if snapshot.firewall is not None else {}
+            for firewall in snapshot.firewalls if self.settings.several_firewalls else ():
+                if ids.id_key(firewall.id) in views:
+                    continue
+                views[ids.id_key(firewall.id)] = run_with_retries(
+                    functools.partial(self._view_of, arm, snapshot, firewall),
+                    deadline=deadline, describe="observe", sleep=self._sleep)
+        finally:
+            calls = arm.arm_calls
+            arm.close()
+        return snapshot, views, calls
+
+    def _view_of(self, arm: ArmClient, snapshot: Snapshot, firewall: ObservedFirewall) -> Snapshot:
+        """The fleet read as `firewall`'s pass sees it: that firewall and its own owned groups."""
+        bare = dataclasses.replace(snapshot, firewall=firewall, rule_collection_group=None,
+                                   rule_collection_shards=(), policy_group_priorities={})
+        return observe.with_owned_rules(arm, bare, self.settings.for_firewall(firewall.id))
+
     # ------------------------------------------------------------------------------------ routing targets
 
     def _reconcile_routing(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
-                           dry_run: bool, approve: Approve | None) -> ReconcileResult:
+                           dry_run: bool, approve: Approve | None, *,
+                           with_follow_ups: bool = True) -> ReconcileResult:
         first = self._observe(step, arm, deadline)
-        plan_ = _plan_of(target, first)
+        plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
                                    converged=None if dry_run else False)
+        if not with_follow_ups:
+            return self._routing_alone(arm, target, step, first, plan_, deadline, dry_run, approve)
         if dry_run:
-            if target.kind is TargetKind.SCOPE and plan_.has_changes:
+            if target.kind is TargetKind.SCOPE and plan_.has_changes and not self.settings.several_firewalls:
                 return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
             follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
-                                                       deadline)
+                                                       deadline, first)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
                                    follow_up_note=note)
         refused = _refused(plan_, approve)
@@ -275,7 +327,7 @@ class Reconciler:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
                                    follow_ups=self.follow_ups_of(target))
         outcomes = self._apply(arm, first.changes, deadline, target=target)
-        if target.kind is TargetKind.SCOPE:
+        if target.kind is TargetKind.SCOPE and not self.settings.several_firewalls:
             ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
             if ended is not None:
                 return ended
@@ -286,12 +338,12 @@ class Reconciler:
         # its writes saves the firewall target's whole fleet read whenever the rules are in place.
         wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
         settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
-        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline)
+        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first)
         return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
                                converged=converged, follow_ups=follow_ups, follow_up_note=note)
 
     def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                    deadline: Deadline) -> tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]:
+                    deadline: Deadline, first: _Pass | None = None) -> _FollowUps:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -302,6 +354,8 @@ class Reconciler:
         remediation/planning/firewall_check.py.
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
+        if self.settings.several_firewalls and not self._one_firewall and candidates:
+            return self._follow_ups_of_several(arm, target, settled, deadline, first)
         if not candidates or settled is None:
             return candidates, None, ()
         snapshot = self._with_owned_rules(arm, target, settled.snapshot, deadline)
@@ -321,6 +375,95 @@ class Reconciler:
         note = f"{in_place}: no firewall run needed"
         log.info("%s: %s", target, note, extra={"target": target.id, "action": "follow-up-left-out"})
         return (), note, notes
+
+    def _routing_alone(self, arm: ArmClient, target: Target, step: _Step, first: _Pass, plan_: Plan,
+                       deadline: Deadline, dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        """Plan, apply and verify routing with no follow-up (a firewall run re-planning its spokes)."""
+        if dry_run:
+            return ReconcileResult(str(target), True, plan_)
+        refused = _refused(plan_, approve)
+        if refused is not None:
+            return ReconcileResult(str(target), False, plan_, error=refused, converged=False)
+        outcomes = self._apply(arm, first.changes, deadline, target=target)
+        converged, _ = self._verified(outcomes, first, plan_, lambda: self._observe(step, arm, deadline))
+        return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
+
+    def _follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass | None,
+                               deadline: Deadline, first: _Pass | None) -> _FollowUps:
+        """FIREWALL_IDS: a cluster's follow-up is its own firewall's target (the one its VNets reach in this
+        run's read), left out as with one firewall when that firewall's rules hold it; any other target, or a
+        cluster with no single firewall, names every firewall target (the rules of a cluster that moved or lost
+        its path are each policy's to keep or drop)."""
+        every = self.firewall_targets()
+        known = settled or first
+        if target.kind is not TargetKind.CLUSTER:
+            return self._fleet_follow_ups_of_several(arm, target, settled, deadline) if settled else (every, None, ())
+        if known is None:
+            return every, None, ()
+        cluster = known.snapshot.clusters.get(ids.id_key(target.id))
+        own = desired.cluster_firewall(known.snapshot, cluster, self.settings) if cluster else None
+        if own is None:
+            return every, None, ()
+        child = self.for_firewall(own.id)
+        if settled is None:
+            return (child.firewall_target(),), None, ()
+        return child._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+
+    def _fleet_follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass,
+                                     deadline: Deadline) -> _FollowUps:
+        """A fleet target's settled read under FIREWALL_IDS: each firewall's target is left out, as with one
+        firewall, when its policy's owned rules are what it would write (one list of that policy's groups)."""
+        needed: list[Target] = []
+        notes: list[Conflict] = []
+        for firewall_target in self.firewall_targets():
+            own = next((f for f in settled.snapshot.firewalls if ids.same_id(f.id, firewall_target.id)), None)
+            if own is None:
+                needed.append(firewall_target)
+                continue
+            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+            needed.extend(ups)
+            notes.extend(more)
+        if needed:
+            return tuple(needed), None, ()
+        return (), "the owned firewall rules of every firewall are what their targets would write: no firewall run " \
+                   "needed", tuple(notes)
+
+    def for_firewall(self, firewall_id: str) -> Reconciler:
+        """This reconciler with `firewall_id` as the firewall of its passes (same ARM factory, locks, budget)."""
+        child = Reconciler(self.settings.for_firewall(firewall_id), arm_factory=self._arm_factory, locks=self._locks,
+                           retry_deadline_s=self._budget_s, sleep=self._sleep, clock=self._clock)
+        child._one_firewall = True
+        return child
+
+    def _reconcile_one_of_several(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
+                                  require_exists: bool, approve: Approve | None) -> ReconcileResult:
+        """A firewall target under FIREWALL_IDS: the pass of its own firewall (a policy target: the first
+        configured firewall that uses the policy), under the lease of the first configured firewall whose rules
+        live where its do: firewalls sharing a policy share one lease, so their group writes never overlap
+        (If-Match alone holds only where the RP enforces it, docs/architecture.md 3)."""
+        owner, lease, error = self._firewall_owner(arm, target)
+        if owner is None or lease is None:
+            plan_ = plan.build_plan(str(target), (), (), ())
+            return ReconcileResult(str(target), dry_run, plan_, error=error, converged=None if dry_run else False)
+        child = self.for_firewall(owner)
+        child._lease_firewall = lease
+        return child._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
+
+    def _firewall_owner(self, arm: ArmClient, target: Target) -> tuple[str | None, str | None, str | None]:
+        """(the configured firewall whose pass a firewall target runs, the firewall whose lease it takes), or
+        Nones and why. One GET per configured firewall (their policies decide both)."""
+        found = {f: arm.get_firewall(f) for f in self.settings.firewalls}
+        owner = (self.settings.for_firewall(target.id).firewall_id if self.settings.configures_firewall(target.id)
+                 else next((f for f, fw in found.items()
+                            if fw is not None and fw.policy_id and ids.same_id(fw.policy_id, target.id)), None))
+        if owner is None:
+            return None, None, (f"{target.id} is the policy of no configured firewall "
+                                f"({_setting(self.settings)}): nothing written")
+        mine = found[owner]
+        if mine is None:
+            return None, None, f"firewall {owner} (FIREWALL_IDS) was not found: nothing written"
+        lease = next(f for f, fw in found.items() if fw is not None and paths.rules_home(fw) == paths.rules_home(mine))
+        return owner, lease, None
 
     def _with_owned_rules(self, arm: ArmClient, target: Target, snapshot: Snapshot,
                           deadline: Deadline) -> Snapshot | None:
@@ -386,7 +529,7 @@ class Reconciler:
         if snapshot is None:
             return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
-        firewall_result = ReconcileResult(str(firewall_target), True, _plan_of(firewall_target, firewall),
+        firewall_result = ReconcileResult(str(firewall_target), True, self._plan_of(firewall_target, firewall),
                                           error=firewall.error)
         routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         return combine([routing_result, firewall_result])
@@ -407,21 +550,49 @@ class Reconciler:
         if dry_run:
             # A plan writes nothing, so it needs no lease: it is computed from a fresh read all the same.
             first = self._observe(self._firewall_pass, arm, deadline)
-            return ReconcileResult(str(target), True, _plan_of(target, first), error=first.error)
+            result = ReconcileResult(str(target), True, self._plan_of(target, first), error=first.error)
+            return self._with_routing_behind(arm, first, result, deadline, True, approve)
         # One writer per firewall across every writer (app instances and the CLI). The fleet and the owned
         # group are read here, once, INSIDE the lease, so the write is computed from what the previous
         # holder left and from every cluster that exists now.
         with self._locks.hold(self._firewall_lock(), deadline) as held:
             first = self._observe(self._firewall_pass, arm, deadline)
-            return self._firewall_from(arm, target, first, deadline, approve, held)
+            result = self._firewall_from(arm, target, first, deadline, approve, held)
+        return self._with_routing_behind(arm, first, result, deadline, False, approve)
+
+    def _with_routing_behind(self, arm: ArmClient, first: _Pass, result: ReconcileResult, deadline: Deadline,
+                             dry_run: bool, approve: Approve | None) -> ReconcileResult:
+        """A firewall's private IP can change (deallocate / allocate, docs/platform-notes.md 13.2): the firewall
+        target also checks the owned routes of the spokes behind it (their tables, from the firewall read plus at
+        most the scope's one route table listing) and, when one points at another address, plans their routing
+        again in this run: one fleet routing pass (with pruning), after the lease, without follow-ups (this run
+        is the firewall's). No route is left at the old IP."""
+        if first.error is not None or result.error is not None:
+            return result
+        subnets = desired.subnets_behind(first.snapshot, self.settings)
+        if not subnets:
+            return result
+        snapshot = run_with_retries(
+            lambda: observe.with_route_tables_of(arm, first.snapshot, subnets, self.settings),
+            deadline=deadline, describe="observe", sleep=self._sleep)
+        left = desired.routes_left_behind(snapshot, self.settings)
+        if not left:
+            return result
+        log.info("%d owned route(s) behind firewall %s point at another address than %s: routing planned again",
+                 len(left), self.settings.firewall_id, snapshot.firewall.private_ip if snapshot.firewall else None,
+                 extra={"target": self.settings.firewall_id, "action": "firewall-moved"})
+        scope = self.scope_target()
+        routing = self._reconcile_routing(arm, scope, self._fleet_pass, deadline, dry_run, approve,
+                                          with_follow_ups=False)
+        return combine([result, routing])
 
     def _firewall_lock(self) -> str:
-        return "firewall:" + ids.id_key(self.settings.firewall_id)
+        return "firewall:" + ids.id_key(self._lease_firewall or self.settings.firewall_id)
 
     def _firewall_from(self, arm: ArmClient, target: Target, first: _Pass, deadline: Deadline,
                        approve: Approve | None, held: Held | None) -> ReconcileResult:
         """Plan, approve, write and verify the owned groups from `first`, a read made inside the lease."""
-        plan_ = _plan_of(target, first)
+        plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), False, plan_, error=first.error, converged=False)
         refused = _refused(plan_, approve)
@@ -468,6 +639,16 @@ class Reconciler:
                      collections=first.collections)
 
     # ------------------------------------------------------------------------------------ shared steps
+
+    def _plan_of(self, target: Target, pass_: _Pass) -> Plan:
+        """The pass's plan, with where each cluster it read is routed (hub and firewall, or why none) and, for a
+        firewall pass, the policy's owned groups (the views, #21)."""
+        built = plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
+        snapshot = pass_.snapshot
+        if snapshot is None:
+            return built
+        owned = desired.owned_groups_of(snapshot, pass_.changes) if target.kind is TargetKind.FIREWALL else ()
+        return dataclasses.replace(built, behind=desired.behind(snapshot, self.settings), owned_groups=owned)
 
     def _verified(self, outcomes: Sequence[ChangeOutcome], first: _Pass, plan_: Plan,
                   reobserve: Callable[[], _Pass]) -> tuple[bool, _Pass | None]:
@@ -631,8 +812,6 @@ class Reconciler:
         return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
-def _plan_of(target: Target, pass_: _Pass) -> Plan:
-    return plan.build_plan(str(target), pass_.changes, pass_.conflicts, pass_.skipped)
 
 
 def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:
@@ -648,9 +827,33 @@ def _refused(plan_: Plan, approve: Approve | None) -> str | None:
     return f"not approved: {len(plan_.writes)} planned write(s) were not made"
 
 
+def _as_pass_of(settled: _Pass, firewall: ObservedFirewall) -> _Pass:
+    """A routing pass's read as `firewall`'s pass sees it (its owned groups are read on top, by that pass)."""
+    snapshot = dataclasses.replace(settled.snapshot, firewall=firewall, rule_collection_group=None,
+                                   rule_collection_shards=(), policy_group_priorities={})
+    return dataclasses.replace(settled, snapshot=snapshot)
+
+
+def _setting(settings: Settings) -> str:
+    return "FIREWALL_IDS" if settings.several_firewalls else "FIREWALL_ID"
+
+
+def _policy_of(rid: ids.ResourceId) -> ids.ResourceId:
+    """A firewall policy id, from itself or one of its rule collection groups."""
+    while rid.parent is not None and not rid.is_type(ids.FIREWALL_POLICY):
+        rid = rid.parent
+    return rid
+
+
 def _firewall_error(snapshot: Snapshot, settings: Settings) -> str | None:
     """A missing firewall, or one without a private IP, is an error for the run, not a skip: every route
-    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes"."""
+    and rule needs it, and a typo in FIREWALL_ID must not look like "No changes". With FIREWALL_IDS, any
+    configured firewall not found is that error (a VNet may reach it: no path is known to be the only one)."""
+    if settings.several_firewalls:
+        # Not the pass firewall's private IP: a deallocated hub firewall skips its own spokes (check_path), not
+        # every hub's; its rules do not need the address.
+        missing = paths.missing_firewalls(snapshot, settings)
+        return f"firewall {', '.join(missing)} (FIREWALL_IDS) was not found: nothing written" if missing else None
     firewall = snapshot.firewall
     if firewall is None:
         return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found: nothing written"

@@ -19,5 +19,7 @@ def scope_compliance(reconciler: Reconciler) -> compliance.ComplianceReport:
     # The reads only compliance needs (node resource group load balancers, and with VERIFY_EFFECTIVE_ROUTES the
     # NICs' effective routes: remediation/engine/effective_observe.py) are made within this observation only.
     with effective_observe.wanted():
-        snapshot, calls = reconciler.observe_scope()
-    return compliance.assess(snapshot, reconciler.settings, scope=reconciler.scope_target().id, arm_calls=calls)
+        snapshot, by_firewall, calls = reconciler.observe_scope_by_firewall()
+    # With FIREWALL_IDS each cluster's rules are judged in its own firewall's policy (by_firewall).
+    return compliance.assess(snapshot, reconciler.settings, scope=reconciler.scope_target().id, arm_calls=calls,
+                             by_firewall=by_firewall if reconciler.settings.several_firewalls else None)

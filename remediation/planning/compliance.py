@@ -33,6 +33,7 @@ from remediation.core.model import (
     Action,
     ApplicationRule,
     ArmCalls,
+    Behind,
     Change,
     ChangeKind,
     Conflict,
@@ -44,7 +45,7 @@ from remediation.core.model import (
     Skip,
     Snapshot,
 )
-from remediation.planning import asymmetric, desired, flows, plan, rules, shards
+from remediation.planning import asymmetric, desired, flows, paths, plan, rules, shards
 from remediation.planning.effective_routes import LearnedRoute
 from remediation.planning.flows import Flow, Verdict
 
@@ -72,6 +73,8 @@ class ClusterCompliance:
     # `status --verify`: where ARM's effective routes of a node NIC differ from the computed ones (the flows then
     # hold ARM's verdict), or why a subnet could not be verified
     verification: tuple[str, ...] = ()
+    # which hub and firewall the cluster is behind, or why none (remediation/planning/paths.py, #21)
+    behind: Behind | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class ComplianceReport:
     clusters: tuple[ClusterCompliance, ...]
     firewall: FirewallCompliance
     arm_calls: ArmCalls = field(default_factory=ArmCalls)
+    # FIREWALL_IDS: every configured firewall's owned rules (the first is `firewall`); one firewall: empty
+    firewalls: tuple[FirewallCompliance, ...] = ()
 
     def counts(self) -> dict[str, int]:
         counts = {state.value: 0 for state in ComplianceState}
@@ -99,7 +104,7 @@ class ComplianceReport:
     @property
     def compliant(self) -> bool:
         """Nothing to write and nothing in the way (skipped clusters are reported, not counted against)."""
-        return self.firewall.state is not ComplianceState.NON_COMPLIANT and not any(
+        return all(f.state is not ComplianceState.NON_COMPLIANT for f in (self.firewall, *self.firewalls)) and not any(
             c.state in (ComplianceState.NON_COMPLIANT, ComplianceState.CONFLICTED) for c in self.clusters)
 
 
@@ -107,17 +112,39 @@ class ComplianceReport:
 
 
 def assess(snapshot: Snapshot, settings: Settings, *, scope: str, arm_calls: ArmCalls | None = None,
-           learned: Mapping[str, Sequence[LearnedRoute]] | None = None) -> ComplianceReport:
+           learned: Mapping[str, Sequence[LearnedRoute]] | None = None,
+           by_firewall: Mapping[str, Snapshot] | None = None) -> ComplianceReport:
     """Every cluster of the snapshot, sorted by id, and the owned firewall rules as a whole. `learned`: the
-    routes gateways learned by BGP, by id_key of the gateway (remediation/planning/effective_routes.py)."""
+    routes gateways learned by BGP, by id_key of the gateway (remediation/planning/effective_routes.py).
+    `by_firewall` (FIREWALL_IDS): each configured firewall's view of the same read, with its own owned groups,
+    by id_key of the firewall: each cluster's rules are judged in its own firewall's policy."""
     collections, _ = desired.desired_rule_collections(snapshot, settings)
     observed = _observed_collections(snapshot, settings)
-    clusters = tuple(
-        _cluster_compliance(snapshot, settings, snapshot.clusters[key], collections, observed, learned)
-        for key in sorted(snapshot.clusters))
-    return ComplianceReport(scope=scope, clusters=clusters, firewall=_firewall_compliance(snapshot, settings,
-                                                                                           collections),
-                            arm_calls=arm_calls or ArmCalls())
+    rules: dict[str, tuple[Sequence[RuleCollection], Mapping[str, RuleCollection] | None]] = {}
+    firewalls: list[FirewallCompliance] = []
+    for key, view in (by_firewall or {}).items():
+        assert view.firewall is not None  # a view is the snapshot with that firewall as the pass's
+        own = settings.for_firewall(view.firewall.id)
+        wanted, _ = desired.desired_rule_collections(view, own)
+        rules[key] = (wanted, _observed_collections(view, own))
+        firewalls.append(_firewall_compliance(view, own, wanted))
+    if by_firewall is not None:
+        firewalls.extend(FirewallCompliance(ComplianceState.SKIPPED, missing,
+                                            reason="firewall not found (FIREWALL_IDS)")
+                         for missing in paths.missing_firewalls(snapshot, settings))
+    behind = {id_key(b.cluster_id): b for b in desired.behind(snapshot, settings)}
+    clusters = []
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        mine: tuple[Sequence[RuleCollection], Mapping[str, RuleCollection] | None] = (collections, observed)
+        if by_firewall is not None:
+            own_firewall = desired.cluster_firewall(snapshot, cluster, settings)
+            mine = rules.get(id_key(own_firewall.id), ((), None)) if own_firewall is not None else ((), None)
+        clusters.append(dataclasses.replace(
+            _cluster_compliance(snapshot, settings, cluster, mine[0], mine[1], learned), behind=behind.get(key)))
+    return ComplianceReport(scope=scope, clusters=tuple(clusters),
+                            firewall=_firewall_compliance(snapshot, settings, collections),
+                            arm_calls=arm_calls or ArmCalls(), firewalls=tuple(firewalls))
 
 
 def cluster_plan(snapshot: Snapshot, settings: Settings, cluster_id: str) -> Plan:

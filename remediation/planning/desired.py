@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 from remediation.core import net
 from remediation.core.config import Settings
-from remediation.core.ids import bounded_name, id_key
+from remediation.core.ids import bounded_name, id_key, same_id
 from remediation.core.model import (
     APPLICATION_RULE,
+    Action,
+    Behind,
+    Change,
     ChangeKind,
     Conflict,
     DesiredSubnetRoutes,
@@ -32,6 +35,8 @@ from remediation.core.model import (
     ObservedCluster,
     ObservedFirewall,
     ObservedSubnet,
+    ObservedVpnGateway,
+    OwnedGroups,
     Route,
     RoutePurpose,
     RuleCollection,
@@ -132,6 +137,18 @@ def _firewall_ip(snapshot: Snapshot) -> str | None:
     return snapshot.firewall.private_ip if snapshot.firewall else None
 
 
+def _cluster_vnets(cluster: ObservedCluster) -> list[str]:
+    return [v for s in _range_subnet_ids(cluster) if (v := paths.vnet_of_subnet(s))]
+
+
+def cluster_firewall(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> ObservedFirewall | None:
+    """The firewall the cluster's routes point at: with several firewalls (FIREWALL_IDS) the one its VNets reach
+    (none when no single one: nothing is routed), with one the pass's firewall (check_path guards the path)."""
+    if not settings.several_firewalls:
+        return snapshot.firewall
+    return paths.reached_firewall(snapshot, _cluster_vnets(cluster), settings)
+
+
 # --------------------------------------------------------------------------------------------- ranges
 
 
@@ -161,7 +178,8 @@ def check_cluster_egress(
 ) -> Skip | None:
     """The prerequisites of the cluster's own (egress) part: cluster, plugin, BYO subnets, firewall, and
     (`with_path`) a path from its VNet to the firewall (`check_path`)."""
-    skip = _check_cluster_egress(snapshot, cluster_id, require_succeeded=require_succeeded)
+    skip = _check_cluster_egress(snapshot, cluster_id, require_succeeded=require_succeeded,
+                                 several=settings.several_firewalls)
     if skip is None and with_path:
         cluster = _cluster(snapshot, cluster_id)
         assert cluster is not None  # _check_cluster_egress found it
@@ -176,15 +194,17 @@ def check_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings)
     """Never route where traffic cannot go (docs/platform-notes.md 13): every VNet of the cluster's node and
     pod subnets must reach the configured firewall (remediation/planning/paths.py), else a route to it would
     blackhole the cluster's traffic, reported as converged. Skipped like a kubenet cluster: nothing written."""
-    vnets = [v for s in _range_subnet_ids(cluster) if (v := paths.vnet_of_subnet(s))]
-    path = paths.firewall_for_vnets(snapshot, vnets, settings)
+    path = paths.firewall_for_vnets(snapshot, _cluster_vnets(cluster), settings)
     if isinstance(path, paths.Reaches):
+        if not path.firewall.private_ip:
+            return Skip(cluster.id, f"firewall {path.firewall.id} has no private IP to use as the next hop")
         return None
     return Skip(cluster.id, f"{NO_PATH}: {path.reason}; nothing is routed (a route there would blackhole "
                             "the cluster's traffic)")
 
 
-def _check_cluster_egress(snapshot: Snapshot, cluster_id: str, *, require_succeeded: bool) -> Skip | None:
+def _check_cluster_egress(snapshot: Snapshot, cluster_id: str, *, require_succeeded: bool,
+                          several: bool = False) -> Skip | None:
     cluster = _cluster(snapshot, cluster_id)
     if cluster is None:
         if id_key(cluster_id) in snapshot.absent:
@@ -215,6 +235,8 @@ def _check_cluster_egress(snapshot: Snapshot, cluster_id: str, *, require_succee
             if _subnet(snapshot, subnet_id) is None:
                 return Skip(cluster_id, f"{role} subnet {subnet_id} {_missing(snapshot, subnet_id)}")
     firewall = snapshot.firewall
+    if several:
+        return None  # which firewall is the cluster's own is the path's to say (check_path)
     if firewall is None:
         return Skip(cluster_id, "firewall not found: the runbook needs a firewall to route through")
     if not firewall.private_ip:
@@ -280,6 +302,10 @@ def check_ingress(snapshot: Snapshot, cluster: ObservedCluster, settings: Settin
         path = paths.firewall_for_vnet(snapshot, vnet, settings)
         if not isinstance(path, paths.Reaches):
             return Skip(cluster.id, f"App Gateway {gateway.name}: {NO_PATH} from its VNet: {path.reason}")
+        own = cluster_firewall(snapshot, cluster, settings)
+        if settings.several_firewalls and own is not None and not same_id(own.id, path.firewall.id):
+            return Skip(cluster.id, f"App Gateway {gateway.name}: its VNet reaches firewall {path.firewall.name}, "
+                                    f"the cluster's reaches {own.name}: no single firewall sees both directions")
     return None
 
 
@@ -346,15 +372,28 @@ def _overlap_report(where: str, c: _Candidate, prefix: str, local: Sequence[str]
     return _note(where, f"{c.role} prefix {prefix} left out: it overlaps the local range(s) {ranges}")
 
 
-def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str) -> list[_Candidate]:
+def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall: ObservedFirewall,
+                              reports: list[Conflict] | None, where: str) -> list[_Candidate]:
+    """P2S pools and SPOKE_PREFIXES routed via `firewall`. With one firewall: every VPN gateway in scope and every
+    SPOKE_PREFIXES entry, as always. With several, per hub (docs/platform-notes.md 13.1, `hub_spoke_prefixes`)."""
+    firewall_ip = firewall.private_ip or ""
     out: list[_Candidate] = []
+    gateways = snapshot.vpn_gateways
+    spokes = _sorted_prefixes(settings.spoke_prefixes)
+    if settings.several_firewalls:
+        gateways = tuple(g for g in gateways if g.vnet_id and firewall.vnet_id and same_id(g.vnet_id, firewall.vnet_id))
+        kept, left_out = paths.hub_spoke_prefixes(snapshot, firewall, spokes, settings)
+        spokes = tuple(kept)
+        for prefix, why in left_out:
+            if reports is not None:
+                reports.append(_note(where, f"spoke prefix {prefix} left out: {why}"))
     # Runbook hint: the P2S source is the configured client pool, never the GatewaySubnet prefix.
-    for gateway in sorted(snapshot.vpn_gateways, key=lambda g: id_key(g.id)):
+    for gateway in sorted(gateways, key=lambda g: id_key(g.id)):
         for prefix in _sorted_prefixes(gateway.p2s_prefixes):
             out.append(_Candidate("p2s", prefix, f"runbook egress: P2S client pool {prefix} of VPN gateway "
                                                  f"{gateway.name} via firewall {firewall_ip}"))
     # Transitive spoke-to-spoke through the hub firewall (runbook: "transitive connection using a firewall").
-    for prefix in _sorted_prefixes(settings.spoke_prefixes):
+    for prefix in spokes:
         out.append(_Candidate("spoke", prefix, f"runbook egress: spoke prefix {prefix} (SPOKE_PREFIXES) via "
                                                f"firewall {firewall_ip}"))
     return out
@@ -363,8 +402,9 @@ def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_i
 def _egress(
     snapshot: Snapshot, cluster: ObservedCluster, settings: Settings, reports: list[Conflict] | None = None
 ) -> list[tuple[Route, str]]:
-    firewall_ip = _firewall_ip(snapshot)
-    if not firewall_ip:
+    firewall = cluster_firewall(snapshot, cluster, settings)
+    firewall_ip = firewall.private_ip if firewall else None
+    if firewall is None or not firewall_ip:
         return []
     candidates: list[_Candidate] = []
     # Runbook step 1: App Gateway subnet -> firewall on the AKS subnet. Azure Firewall does not SNAT private
@@ -372,7 +412,7 @@ def _egress(
     for prefix in _gateway_prefixes(snapshot, cluster):
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
-    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip))
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, reports, cluster.id))
     # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 12).
     why = outbound.default_route_reason(cluster, settings)
     if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
@@ -420,7 +460,8 @@ def egress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settin
 def _ingress(
     snapshot: Snapshot, cluster: ObservedCluster, settings: Settings, reports: list[Conflict] | None = None
 ) -> list[tuple[Route, str]]:
-    firewall_ip = _firewall_ip(snapshot)
+    firewall = cluster_firewall(snapshot, cluster, settings)
+    firewall_ip = firewall.private_ip if firewall else None
     if not firewall_ip or _gateway(snapshot, cluster) is None:
         return []
     # Runbook step 2: on the App Gateway subnet, the AKS ranges (AGIC backends are pod IPs) -> firewall.
@@ -543,20 +584,25 @@ def desired_prepared_subnet(
     subnet = _subnet(snapshot, subnet_id)
     if subnet is None:
         return Skip(subnet_id, f"subnet {_missing(snapshot, subnet_id)}")
+    vnet = paths.vnet_of_subnet(subnet.id)
+    path = paths.firewall_for_vnet(snapshot, vnet, settings) if vnet else paths.Unreachable("no VNet")
+    if firewall is None and settings.several_firewalls:
+        # Several firewalls (FIREWALL_IDS): the one the subnet's VNet reaches, or none.
+        if not isinstance(path, paths.Reaches):
+            return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
+        firewall = path.firewall
     firewall = firewall or snapshot.firewall
     if firewall is None or not firewall.private_ip:
         return Skip(subnet_id, "firewall not found or without a private IP: nothing to route through")
-    vnet = paths.vnet_of_subnet(subnet.id)
-    path = paths.firewall_for_vnet(snapshot, vnet, settings) if vnet else paths.Unreachable("no VNet")
     if not isinstance(path, paths.Reaches):
         return Skip(subnet_id, f"{NO_PATH}: {path.reason}; nothing is routed")
     ip = firewall.private_ip
     candidates = [
         _Candidate("default", DEFAULT_PREFIX, f"prepared subnet: default route via firewall {ip} "
                                               "(userDefinedRouting needs it before the cluster exists)"),
-        *_shared_egress_candidates(snapshot, settings, ip),
     ]
     reports: list[Conflict] = []
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, reports, subnet.id))
     pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes), reports, subnet.id)
     return _desired(subnet.id, RoutePurpose.EGRESS, pairs, [*reports, *_dual_stack_notes(snapshot, [subnet.id])])
 
@@ -639,7 +685,7 @@ def desired_rule_collections(
             ingress.append(held[name.lower()])
             skips[:] = [Skip(k.target, k.reason.replace(_INGRESS_NOT_PLANNED, _INGRESS_KEPT))
                         if id_key(k.target) == id_key(cluster.id) else k for k in skips]
-    p2s = _sorted_prefixes(net.ipv4_only(p for g in snapshot.vpn_gateways for p in g.p2s_prefixes))
+    p2s = _sorted_prefixes(net.ipv4_only(p for g in vpn_gateways_of_pass(snapshot, settings) for p in g.p2s_prefixes))
     prefix = settings.ownership_prefix
     collections: list[RuleCollection] = []
     # Runbook step 1 firewall rules: source = the AKS ranges, content = the egress profile
@@ -702,6 +748,8 @@ def rule_eligibility(
             skips.append(skip)
             continue
         path_skip = check_path(snapshot, cluster, settings)
+        if path_skip is None and not _rules_here(snapshot, cluster, settings):
+            continue  # its firewall's rules live in another policy: that policy's group holds them
         if path_skip is not None:
             if not _holds_rules_of(held, snapshot, cluster):
                 skips.append(path_skip)
@@ -719,6 +767,27 @@ def rule_eligibility(
 
 
 _RULES_KEPT = "its firewall rules in place are kept; the next run decides"
+
+
+def _rules_here(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> bool:
+    """With several firewalls, whether the cluster's rules belong to the pass's firewall's policy (or classic
+    firewall): its own firewall's rules live there. A policy shared by several firewalls holds all their spokes."""
+    if not settings.several_firewalls:
+        return True
+    own = cluster_firewall(snapshot, cluster, settings)
+    return (own is not None and snapshot.firewall is not None
+            and paths.rules_home(own) == paths.rules_home(snapshot.firewall))
+
+
+def vpn_gateways_of_pass(snapshot: Snapshot, settings: Settings) -> tuple[ObservedVpnGateway, ...]:
+    """The VPN gateways whose P2S pools the pass's rules name: every one in scope with one firewall; with several,
+    those in the hub VNet of a firewall whose rules live where the pass's firewall's do."""
+    if not settings.several_firewalls:
+        return snapshot.vpn_gateways
+    home = paths.rules_home(snapshot.firewall) if snapshot.firewall else None
+    hubs = {id_key(f.vnet_id) for f in paths.configured_firewalls(snapshot, settings)
+            if f.vnet_id and paths.rules_home(f) == home}
+    return tuple(g for g in snapshot.vpn_gateways if g.vnet_id and id_key(g.vnet_id) in hubs)
 
 
 def _holds_rules_of(held: _HeldRules, snapshot: Snapshot, cluster: ObservedCluster) -> bool:
@@ -761,3 +830,80 @@ def _held_rules(snapshot: Snapshot, settings: Settings) -> _HeldRules:
 
 def _by_name(rules: Iterable[NetworkRule]) -> tuple[NetworkRule, ...]:
     return tuple(sorted(rules, key=lambda r: r.name.lower()))
+
+
+# --------------------------------------------------------------------------------------------- a moved firewall
+
+
+def subnets_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
+    """The node, pod and App Gateway subnets of every cluster routed via the pass's firewall (`cluster_firewall`):
+    where its owned routes are, for `routes_left_behind`."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return ()
+    found: dict[str, str] = {}
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        own = cluster_firewall(snapshot, cluster, settings)
+        if own is None or not same_id(own.id, firewall.id) or check_path(snapshot, cluster, settings) is not None:
+            continue
+        subnet_ids = [*_range_subnet_ids(cluster)]
+        gateway = _gateway(snapshot, cluster)
+        if gateway is not None and gateway.subnet_id:
+            subnet_ids.append(gateway.subnet_id)
+        for subnet_id in subnet_ids:
+            found.setdefault(id_key(subnet_id), subnet_id)
+    return tuple(found.values())
+
+
+def routes_left_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
+    """Owned VirtualAppliance routes on the subnets behind the pass's firewall that point at another address
+    than its private IP now: the firewall's IP changed (a deallocate / allocate gives it a new one,
+    docs/platform-notes.md 13.2), so the routing of its spokes must be planned again. Route ids, sorted."""
+    firewall = snapshot.firewall
+    if firewall is None or not firewall.private_ip:
+        return ()
+    appliance = NextHopType.VIRTUAL_APPLIANCE.value.lower()
+    left: set[str] = set()
+    for subnet_id in subnets_behind(snapshot, settings):
+        subnet = _subnet(snapshot, subnet_id)
+        table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet and subnet.route_table_id else None
+        for route in table.routes if table is not None else ():
+            if (settings.owns_name(route.name) and route.next_hop_type.lower() == appliance
+                    and (route.next_hop_ip_address or "").strip() != firewall.private_ip):
+                left.add(f"{table.id}/routes/{route.name}" if table is not None else route.name)
+    return tuple(sorted(left))
+
+
+# --------------------------------------------------------------------------------------------- views
+
+
+def behind(snapshot: Snapshot, settings: Settings) -> tuple[Behind, ...]:
+    """Per cluster of the snapshot (sorted by id): the hub and firewall its node and pod VNets reach, or why
+    none (remediation/planning/paths.py). What plan, sweep and status show (#21)."""
+    out: list[Behind] = []
+    for key in sorted(snapshot.clusters):
+        cluster = snapshot.clusters[key]
+        vnets = _cluster_vnets(cluster)
+        if not vnets:
+            out.append(Behind(cluster.id, reason="no node subnet in a VNet of its own (AKS-managed VNet)"))
+            continue
+        path = paths.firewall_for_vnets(snapshot, vnets, settings)
+        if isinstance(path, paths.Reaches):
+            out.append(Behind(cluster.id, path.hub, path.firewall.id, path.via))
+        else:
+            out.append(Behind(cluster.id, reason=path.reason))
+    return tuple(out)
+
+
+def owned_groups_of(snapshot: Snapshot, changes: Iterable[Change]) -> tuple[OwnedGroups, ...]:
+    """The pass's firewall's owned groups (or classic collections) as the plan leaves them: every one it
+    creates, updates or keeps, none it deletes."""
+    firewall = snapshot.firewall
+    if firewall is None:
+        return ()
+    kinds = {ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION,
+             ChangeKind.CLASSIC_APPLICATION_RULE_COLLECTION}
+    names = [c.address.rstrip("/").rsplit("/", 1)[-1] for c in changes
+             if c.kind in kinds and c.action is not Action.DELETE]
+    return (OwnedGroups(firewall.policy_id or firewall.id, tuple(dict.fromkeys(names))),)

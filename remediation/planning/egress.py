@@ -38,7 +38,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.core.net import DEFAULT_PREFIX
-from remediation.planning import outbound
+from remediation.planning import outbound, paths
 
 AKS_TAG_PROTOCOLS = ("Http:80", "Https:443")  # `az network firewall application-rule create` in the AKS docs
 HTTPS = "Https:443"
@@ -76,8 +76,9 @@ def egress_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings
         return "outboundType userDefinedRouting"
     if settings.force_default_route:
         return "FORCE_DEFAULT_ROUTE=true"
-    firewall_ip = snapshot.firewall.private_ip if snapshot.firewall else None
-    if not firewall_ip:
+    # Any configured firewall's address (FIREWALL_IDS): the pass's firewall is not always the cluster's own.
+    firewall_ips = {f.private_ip for f in paths.configured_firewalls(snapshot, settings) if f.private_ip}
+    if not firewall_ips:
         return None
     for subnet_id in cluster.node_subnet_ids:
         subnet = snapshot.subnets.get(id_key(subnet_id))
@@ -87,7 +88,7 @@ def egress_path(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings
         for route in table.routes:
             if (route.address_prefix.strip() == DEFAULT_PREFIX
                     and route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()
-                    and (route.next_hop_ip_address or "").strip() == firewall_ip):
+                    and (route.next_hop_ip_address or "").strip() in firewall_ips):
                 return f"route {route.name} on {table.name} sends 0.0.0.0/0 to the firewall"
     return None
 

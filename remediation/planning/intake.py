@@ -163,7 +163,11 @@ def scope_refusal(settings: Settings, target: Target, writes: Iterable[Change] =
     write, every routing write it would make (route tables, routes, associations); one outside the scope
     stops the whole apply (when in doubt, don't write)."""
     if target.kind is TargetKind.FIREWALL:
-        if not ids.same_id(target.id, settings.firewall_id):
+        if settings.several_firewalls:
+            # FIREWALL_IDS: a configured firewall, or a policy (the run finds the firewall that uses it).
+            if not settings.configures_firewall(target.id) and not _is_policy(target.id):
+                return f"{target.id} is not one of the configured FIREWALL_IDS"
+        elif not ids.same_id(target.id, settings.firewall_id):
             return f"{target.id} is not the configured FIREWALL_ID {settings.firewall_id}"
     elif target.kind is not TargetKind.SCOPE and not settings.in_scope(target.id):
         return f"{target.id} is outside REMEDIATION_SCOPE"
@@ -172,6 +176,13 @@ def scope_refusal(settings: Settings, target: Target, writes: Iterable[Change] =
         more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
         return f"{target} would write {outside[0]}{more}, outside REMEDIATION_SCOPE: nothing is written"
     return None
+
+
+def _is_policy(resource_id: str) -> bool:
+    try:
+        return ids.parse_resource_id(resource_id).is_type(ids.FIREWALL_POLICY)
+    except InvalidResourceIdError:
+        return False
 
 
 def unique_targets(targets: Iterable[Target]) -> list[Target]:

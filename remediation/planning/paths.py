@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from remediation.core import ids
+from remediation.core import ids, net
 from remediation.core.config import Settings
 from remediation.core.ids import id_key, same_id
 from remediation.core.model import ObservedFirewall, ObservedHubConnection, ObservedPeering, ObservedVnet, Snapshot
@@ -65,18 +65,38 @@ Path = Reaches | Unreachable | Ambiguous
 
 
 def configured_firewalls(snapshot: Snapshot, settings: Settings) -> tuple[ObservedFirewall, ...]:
-    """The observed firewalls the settings name (FIREWALL_ID): only these are ever a next hop."""
-    firewall = snapshot.firewall
-    if firewall is None or not same_id(firewall.id, settings.firewall_id):
-        return ()
-    return (firewall,)
+    """The observed firewalls the settings name (FIREWALL_IDS, or FIREWALL_ID): only these are ever a next hop.
+    A snapshot built with the pass's firewall only (`firewalls` empty) counts that one."""
+    observed = snapshot.firewalls or ((snapshot.firewall,) if snapshot.firewall is not None else ())
+    return tuple(f for f in observed if settings.configures_firewall(f.id))
+
+
+def missing_firewalls(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
+    """Configured firewalls the snapshot does not hold: while one is unknown, no VNet can be shown to reach
+    exactly one firewall (it may reach the unknown one too), so nothing is routed (docs/platform-notes.md 13.1)."""
+    seen = {id_key(f.id) for f in configured_firewalls(snapshot, settings)}
+    return tuple(f for f in settings.firewalls if id_key(f) not in seen)
+
+
+def reached_firewall(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Settings) -> ObservedFirewall | None:
+    """The firewall these VNets reach (`firewall_for_vnets`), or None."""
+    path = firewall_for_vnets(snapshot, vnet_ids, settings)
+    return path.firewall if isinstance(path, Reaches) else None
+
+
+def rules_home(firewall: ObservedFirewall) -> str:
+    """Where a firewall's rules live, by id_key: its policy, or the classic firewall itself. Firewalls that share
+    a policy share one owned group, computed from all their spokes."""
+    return id_key(firewall.policy_id or firewall.id)
 
 
 def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
     """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone."""
     firewalls = configured_firewalls(snapshot, settings)
-    if not firewalls:
-        return Unreachable(f"firewall {settings.firewall_id} (FIREWALL_ID) was not observed")
+    missing = missing_firewalls(snapshot, settings)
+    if missing or not firewalls:
+        names = ", ".join(missing or settings.firewalls)
+        return Unreachable(f"firewall {names} ({_SETTING[settings.several_firewalls]}) was not observed")
     found: dict[str, Reaches] = {}
     problems: list[str] = []
     for firewall in firewalls:
@@ -91,7 +111,7 @@ def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> P
         return next(iter(found.values()))
     if problems:
         return Unreachable("; ".join(problems))
-    return Unreachable(_no_path(snapshot, vnet_id))
+    return Unreachable(_no_path(snapshot, vnet_id, settings))
 
 
 def firewall_for_vnets(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Settings) -> Path:
@@ -181,7 +201,10 @@ def _reach_hub(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall, hub
     return f"hub connection to virtual hub {_name(hub_id)} is not Succeeded ({states})"
 
 
-def _no_path(snapshot: Snapshot, vnet_id: str) -> str:
+_SETTING = {False: "FIREWALL_ID", True: "FIREWALL_IDS"}
+
+
+def _no_path(snapshot: Snapshot, vnet_id: str, settings: Settings) -> str:
     """No peering or hub connection to any configured firewall: say what the VNet is connected to."""
     spoke = snapshot.vnets.get(id_key(vnet_id))
     if spoke is None and not any(c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)
@@ -195,7 +218,7 @@ def _no_path(snapshot: Snapshot, vnet_id: str) -> str:
         return f"VNet {_name(vnet_id)} has no peering and no hub connection to a configured firewall"
     linked = ", ".join([*(f"VNet {n}" for n in peered), *(f"virtual hub {n}" for n in hubs)])
     return (f"VNet {_name(vnet_id)} is connected only to {linked}, where no configured firewall is "
-            "(FIREWALL_ID)")
+            f"({_SETTING[settings.several_firewalls]})")
 
 
 def _name(resource_id: str | None) -> str:
@@ -223,3 +246,47 @@ def provided_by_hub(snapshot: Snapshot, reach: Reaches, bgp_disabled: bool) -> f
     if INTERNET in intents and reach.connection.enable_internet_security:
         roles.add("default")
     return frozenset(roles)
+
+
+# --------------------------------------------------------------------------------------------- spoke prefixes
+
+
+def hub_spoke_prefixes(snapshot: Snapshot, firewall: ObservedFirewall, prefixes: Iterable[str], settings: Settings
+                       ) -> tuple[list[str], list[tuple[str, str]]]:
+    """With several firewalls, which SPOKE_PREFIXES entries are routed via `firewall` (docs/platform-notes.md
+    13.1): those a VNet peered to this firewall's hub VNet holds (the hub side of the peering is `Connected` and
+    its remote address space overlaps the entry) and no VNet peered to another configured hub holds: the
+    firewall can forward only to the spokes of its own hub. The hub VNets' bodies are read in every pass, so a
+    cluster event and a sweep decide alike. A secured vWAN hub gets none (its routing intent carries
+    spoke-to-spoke traffic; hub connections state no address space). Returns (kept, [(left out, why)]): an
+    entry held by no spoke of this hub is another hub's (or nobody's) and is dropped without a report, as the P2S
+    pool of another hub's gateway is; one held by spokes of this hub and of another is reported (a setting that
+    spans hubs cannot be routed via either)."""
+    kept: list[str] = []
+    left_out: list[tuple[str, str]] = []
+    if firewall.vnet_id is None:
+        return [], []
+    holders = {id_key(f.vnet_id): _peered_prefixes(snapshot, f.vnet_id)
+               for f in configured_firewalls(snapshot, settings) if f.vnet_id}
+    own = id_key(firewall.vnet_id)
+    for prefix in prefixes:
+        if not _overlaps_any(prefix, holders.get(own, ())):
+            continue
+        others = sorted(_name(k) for k, held in holders.items() if k != own and _overlaps_any(prefix, held))
+        if others:
+            left_out.append((prefix, f"VNets peered to hub VNet {', '.join(others)} hold part of it too: a route via "
+                                     f"one hub's firewall cannot reach the other hub's spokes"))
+        else:
+            kept.append(prefix)
+    return kept, left_out
+
+
+def _peered_prefixes(snapshot: Snapshot, hub_vnet_id: str) -> tuple[str, ...]:
+    hub = snapshot.vnets.get(id_key(hub_vnet_id))
+    if hub is None:
+        return ()
+    return tuple(p for side in hub.peerings if side.state.lower() == CONNECTED for p in side.remote_address_prefixes)
+
+
+def _overlaps_any(prefix: str, held: Iterable[str]) -> bool:
+    return net.overlaps(prefix, net.ipv4_only(held))

@@ -137,6 +137,11 @@ def _firewall_for(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Obser
     """The firewall the VNet's traffic reaches (the path model, remediation/planning/paths.py), or why there is
     none to route to (then nothing is written: a route there would blackhole the cluster's egress)."""
     firewall = snapshot.firewall
+    if settings.several_firewalls:  # the one the VNet reaches (FIREWALL_IDS)
+        reached = paths.firewall_for_vnet(snapshot, vnet_id, settings)
+        if not isinstance(reached, paths.Reaches):
+            return f"{desired.NO_PATH}: {reached.reason}"
+        firewall = reached.firewall
     if firewall is None:
         return f"firewall {settings.firewall_id} (FIREWALL_ID) was not found"
     if not firewall.private_ip:

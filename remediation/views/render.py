@@ -18,6 +18,11 @@ JSON schema of one result (`to_json`), stable: keys are never renamed, new keys 
                      "severity": "conflict|error|note"}],             # note = reported, not blocking
       "errors":    ["<address>: <plan error, e.g. an ARM limit>"],   # any -> nothing of the plan is written
       "skipped":   [{"target": "<id>", "reason": "..."}],
+      "behind":    [{"cluster": "<managedClusters id>", "hub": "<hub VNet or virtual hub id>" | null,
+                     "firewall": "<firewall id>" | null, "via": "<peering or hub connection>" | null,
+                     "reason": "<why no firewall>" | null}],           # each cluster the target read
+      "ownedGroups": [{"policy": "<policy id, or a classic firewall's id>",
+                       "groups": ["<owned group or collection name>"]}],  # a firewall target's plan
       "armCalls":  {"reads": 0, "writes": 0},
       "converged": true | false | null,                                # null on a dry run
       "outcomes":  [{"address": "<ARM id>", "outcome": "unchanged|created|updated|deleted|failed",
@@ -57,12 +62,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from remediation.core import arm_shapes
+from remediation.core import arm_shapes, ids
 from remediation.core.model import (
     Action,
     Change,
     ChangeKind,
     Outcome,
+    Plan,
     ReconcileResult,
     Severity,
 )
@@ -107,6 +113,9 @@ def to_json(result: ReconcileResult) -> dict[str, Any]:
         ],
         "errors": list(plan.errors),
         "skipped": [{"target": s.target, "reason": s.reason} for s in plan.skipped],
+        "behind": [{"cluster": b.cluster_id, "hub": b.hub, "firewall": b.firewall, "via": b.via, "reason": b.reason}
+                   for b in plan.behind],
+        "ownedGroups": [{"policy": g.policy, "groups": list(g.groups)} for g in plan.owned_groups],
         "armCalls": {"reads": result.arm_calls.reads, "writes": result.arm_calls.writes},
         "converged": result.converged,
         "outcomes": [
@@ -330,6 +339,7 @@ def render_text(result: ReconcileResult) -> str:
         word = "warning" if skip.reason.startswith("warning: ") else "skipped"
         reason = skip.reason.removeprefix("warning: ")
         lines.append(f"{word} {skip.target}: {reason}")
+    lines.extend(_behind_lines(plan))
     counts = plan.summary()
     # A plan that refuses or cannot do something is never "No changes.": that line means nothing is left.
     n = counts["conflict"]
@@ -345,6 +355,26 @@ def render_text(result: ReconcileResult) -> str:
         lines.append(f"error: {result.error}")
     lines.extend(_follow_up_lines(result))
     return "\n".join(lines)
+
+
+def _behind_lines(plan: Plan) -> list[str]:
+    """Per cluster, the hub and firewall it is behind (a skipped cluster's reason is its `skipped` line); per
+    policy, its owned groups."""
+    skipped = {ids.id_key(s.target) for s in plan.skipped}
+    lines = []
+    for where in plan.behind:
+        name = _last(where.cluster_id)
+        if where.firewall is not None:
+            lines.append(f"behind {name}: firewall {_last(where.firewall)} in hub {_last(where.hub)} ({where.via})")
+        elif ids.id_key(where.cluster_id) not in skipped:
+            lines.append(f"behind {name}: no firewall: {where.reason}")
+    for groups in plan.owned_groups:
+        lines.append(f"owned groups of {_last(groups.policy)}: {', '.join(groups.groups) or 'none'}")
+    return lines
+
+
+def _last(resource_id: str | None) -> str:
+    return (resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _follow_up_lines(result: ReconcileResult) -> list[str]:

@@ -21,10 +21,13 @@ JSON schema, stable (keys are never renamed, new keys may be added)::
                     "asymmetric": ["<a public load balancer frontend on a cluster whose default route goes to
                                     the firewall, with the fixes; or why it could not be checked>"],
                     "verification": ["<status --verify: where ARM's effective routes of a node NIC differ from
-                                      the computed ones, or why a subnet was not verified>"]}],
+                                      the computed ones, or why a subnet was not verified>"],
+                    "behind": {"hub": "<hub VNet or virtual hub id>" | null, "firewall": "<firewall id>" | null,
+                               "via": "<peering or hub connection>" | null, "reason": "<why none>" | null}}],
       "firewall": {"address": "<owned group id>", "state": "compliant|non-compliant|skipped",
                    "missing": [...], "reason": null,
                    "size": "<largest owned group's estimated size against the limit>" | null},
+      "firewalls": [{...as "firewall", one per FIREWALL_IDS entry...}],   # empty with FIREWALL_ID alone
       "armCalls": {"reads": 0, "writes": 0}
     }
 """
@@ -33,7 +36,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediation.planning.compliance import ClusterCompliance, ComplianceReport, ComplianceState
+from remediation.core.model import Behind
+from remediation.planning.compliance import ClusterCompliance, ComplianceReport, ComplianceState, FirewallCompliance
 from remediation.planning.flows import Flow, Verdict
 
 
@@ -53,14 +57,32 @@ def to_json(report: ComplianceReport) -> dict[str, Any]:
             {"id": c.cluster_id, "name": c.name, "state": c.state.value, "missing": list(c.missing),
              "conflicts": list(c.conflicts), "reason": c.reason,
              "flows": [flow_json(flow) for flow in c.flows], "bypasses": list(c.bypasses),
-             "asymmetric": list(c.asymmetric), "verification": list(c.verification)}
+             "asymmetric": list(c.asymmetric), "verification": list(c.verification),
+             "behind": _behind_json(c.behind)}
             for c in report.clusters
         ],
-        "firewall": {"address": report.firewall.address, "state": report.firewall.state.value,
-                     "missing": list(report.firewall.missing), "reason": report.firewall.reason,
-                     "size": report.firewall.size},
+        "firewall": _firewall_json(report.firewall),
+        "firewalls": [_firewall_json(f) for f in report.firewalls],
         "armCalls": {"reads": report.arm_calls.reads, "writes": report.arm_calls.writes},
     }
+
+
+def _firewall_json(firewall: FirewallCompliance) -> dict[str, Any]:
+    return {"address": firewall.address, "state": firewall.state.value, "missing": list(firewall.missing),
+            "reason": firewall.reason, "size": firewall.size}
+
+
+def _behind_json(behind: Behind | None) -> dict[str, Any] | None:
+    if behind is None:
+        return None
+    return {"hub": behind.hub, "firewall": behind.firewall, "via": behind.via, "reason": behind.reason}
+
+
+def _behind_text(behind: Behind | None) -> list[str]:
+    if behind is None or behind.firewall is None:
+        return []  # a cluster without one is skipped, and its reason says why
+    hub = (behind.hub or "?").rsplit("/", 1)[-1]
+    return [f"behind firewall {behind.firewall.rsplit('/', 1)[-1]} in hub {hub} ({behind.via})"]
 
 
 def _summary_line(report: ComplianceReport) -> str:
@@ -84,14 +106,15 @@ def render_text(report: ComplianceReport) -> str:
     width = max((len(c.name) for c in report.clusters), default=0)
     for cluster in report.clusters:
         lines.append(f"  {cluster.state.value:<13} {cluster.name:<{width}}  {cluster.cluster_id}")
+        lines.extend(f"      @ {line}" for line in _behind_text(cluster.behind))
         lines.extend(f"      {'!' if line in cluster.conflicts else '-'} {line}" for line in _details(cluster))
         # A flow that does not pass the firewall is already a `-` line naming its winning routes.
         lines.extend(f"      > {_flow_text(flow)}" for flow in cluster.flows if flow.verdict is Verdict.FIREWALL)
-    firewall = report.firewall
-    lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
-    lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
-    if firewall.size:
-        lines.append(f"      size: {firewall.size}")
+    for firewall in report.firewalls or (report.firewall,):
+        lines.append(f"  firewall {firewall.state.value}: {firewall.address}")
+        lines.extend(f"      - {line}" for line in (*firewall.missing, *([firewall.reason] if firewall.reason else [])))
+        if firewall.size:
+            lines.append(f"      size: {firewall.size}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from remediation.core import ids
-from remediation.core.model import ArmCalls, ReconcileResult, Skip
+from remediation.core.model import ArmCalls, Behind, OwnedGroups, ReconcileResult, Skip
 
 
 def combine(results: Sequence[ReconcileResult]) -> ReconcileResult:
@@ -24,11 +24,21 @@ def combine(results: Sequence[ReconcileResult]) -> ReconcileResult:
     for part in parts:
         for skip in part.plan.skipped:
             skipped.setdefault(ids.id_key(skip.target), skip)
+    behind: dict[str, Behind] = {}
+    for part in parts:
+        for where in part.plan.behind:
+            behind.setdefault(ids.id_key(where.cluster_id), where)
+    owned: dict[str, OwnedGroups] = {}
+    for part in parts:
+        for groups in part.plan.owned_groups:
+            owned.setdefault(ids.id_key(groups.policy), groups)
     plan = type(first.plan)(
         target=first.plan.target,
         changes=tuple(c for p in parts for c in p.plan.changes),
         conflicts=tuple(c for p in parts for c in p.plan.conflicts),
         skipped=tuple(skipped.values()),
+        behind=tuple(behind.values()),
+        owned_groups=tuple(owned.values()),
     )
     states = [p.converged for p in parts]
     converged = None if all(s is None for s in states) else all(s is True for s in states)

@@ -12,7 +12,7 @@ from tests.cli.conftest import Run
 from tests.reconciler.helpers import CNI, CUSTOMER_TABLE, arm_writes
 
 STATE_KEYS = {"id", "name", "state", "missing", "conflicts", "reason", "flows", "bypasses", "asymmetric",
-              "verification"}
+              "verification", "behind"}
 
 
 def status(cli: Run, settings: str, *extra: str, codes: tuple[int, ...] = (0, 2)) -> tuple[int, dict]:

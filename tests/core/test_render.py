@@ -123,6 +123,8 @@ def test_to_json_schema() -> None:
         "errors",
         "followUps",
         "followUpNote",
+        "behind",  # issue 21: new keys, as the schema allows
+        "ownedGroups",
     }
     assert doc["changes"][0] == {
         "action": "create",

@@ -92,6 +92,25 @@ def test_agent_pool_maps_to_its_cluster_and_firewall_ids_to_the_configured_firew
     assert group == Target(TargetKind.FIREWALL, SETTINGS.firewall_id)
 
 
+def test_with_firewall_ids_each_firewall_and_policy_event_names_its_own_firewall_target() -> None:
+    other = FIREWALL_ID.replace("azureFirewalls/fw-hub", "azureFirewalls/fw-eastus")
+    several = load_settings({**base_settings(), "FIREWALL_IDS": f"{FIREWALL_ID},{other}"})
+    resolve = Reconciler(several).resolve
+
+    def several_decide(body: dict[str, object]) -> Target | Ignored:
+        return intake.decide(intake.parse_event(body), several, resolve)
+
+    assert several_decide(resource_event(other, "Microsoft.Network/azureFirewalls/write")) == Target(
+        TargetKind.FIREWALL, other)
+    assert several_decide(resource_event(FIREWALL_ID, "Microsoft.Network/azureFirewalls/write")) == Target(
+        TargetKind.FIREWALL, FIREWALL_ID)
+    group = several_decide(resource_event(f"{POLICY}/ruleCollectionGroups/x",
+                                          "Microsoft.Network/firewallPolicies/ruleCollectionGroups/write"))
+    assert group == Target(TargetKind.FIREWALL, POLICY)  # its run finds the firewall that uses the policy
+    unknown = FIREWALL_ID.replace("azureFirewalls/fw-hub", "azureFirewalls/fw-other")
+    assert isinstance(several_decide(resource_event(unknown, "Microsoft.Network/azureFirewalls/write")), Ignored)
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     (resource_event(f"{AKS}/aks-cni", "Microsoft.ContainerService/managedClusters/write",
                     event_type="Microsoft.Resources.ResourceWriteFailure"), "event type"),

@@ -84,3 +84,93 @@ def test_one_sweep_routes_exactly_the_spokes_that_reach_the_firewall(
         h.emu.clear_log()
         again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert not again.plan.writes and again.error is None
+
+
+FIREWALL_IDS = ",".join(c[0] for c in CASES)
+# Each spoke that reaches a hub: (its firewall's private IP, its policy).
+OWN = {
+    "spoke-weu": ("10.0.1.4", _net("rg-hub-weu", "firewallPolicies", "fwpol-westeurope")),
+    "spoke-eus": ("10.50.1.4", _net("rg-hub-eus", "firewallPolicies", "fwpol-eastus")),
+    "spoke-vwan": ("10.100.0.132", _net("rg-vwan", "firewallPolicies", "fwpol-vhub")),
+}
+
+
+def _group_sources(emu: Any, policy: str) -> set[str]:
+    """Every source address of the owned group in `policy` (empty when the group does not exist)."""
+    group = emu.get(f"{policy}/ruleCollectionGroups/rmd-aks-runbook")
+    if group is None:
+        return set()
+    return {a for c in group["properties"]["ruleCollections"] for r in c.get("rules", [])
+            for a in r.get("sourceAddresses", [])}
+
+
+def _spoke_range(emu: Any, spoke: str) -> str:
+    subnet = emu.get(_net(f"rg-{spoke}", "virtualNetworks", f"vnet-{spoke}") + "/subnets/snet-aks")
+    return str(subnet["properties"]["addressPrefix"])
+
+
+def test_firewall_ids_converge_the_estate_in_one_sweep_each_spoke_on_its_own_hub() -> None:
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True
+        skips = {s.target.lower(): s.reason for s in result.plan.skipped}
+        for spoke, (ip, policy) in OWN.items():
+            assert _cluster(spoke).lower() not in skips, skips.get(_cluster(spoke).lower())
+            assert _route_hop(h.emu, spoke) == ip, spoke
+            sources = _group_sources(h.emu, policy)
+            assert _spoke_range(h.emu, spoke) in sources, (spoke, sources)
+            for other in OWN.keys() - {spoke}:  # never in another hub's policy
+                assert _spoke_range(h.emu, other) not in sources, (spoke, other)
+        for spoke in ("spoke-lone", "spoke-initiated"):
+            assert skips[_cluster(spoke).lower()].startswith("no path to the firewall"), spoke
+            assert _route_hop(h.emu, spoke) is None, spoke
+        # SPOKE_PREFIXES (10.200.0.0/16) is held by no VNet peered to a hub: routed via none of them.
+        assert all(_route_hop(h.emu, s, SPOKE_PREFIX) is None for s in OWN)
+        h.emu.clear_log()
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None and again.converged is not False
+
+
+def test_views_say_which_hub_and_firewall_each_cluster_is_behind_and_each_policys_groups() -> None:
+    from remediation.engine.status import scope_compliance
+    from remediation.views import render, render_status
+
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    hubs = {"spoke-weu": "vnet-hub-westeurope", "spoke-eus": "vnet-hub-eastus", "spoke-vwan": "vhub-weu"}
+    firewalls = {"spoke-weu": "fw-westeurope", "spoke-eus": "fw-eastus", "spoke-vwan": "fw-vhub-weu"}
+    with harness(_seed(), settings) as h:
+        planned = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=True)
+        doc = render.to_json(planned)
+        behind = {b["cluster"].lower(): b for b in doc["behind"]}
+        for spoke in SPOKES:
+            where = behind[_cluster(spoke).lower()]
+            if spoke in hubs:
+                assert where["hub"].endswith("/" + hubs[spoke]) and where["firewall"].endswith("/" + firewalls[spoke])
+                assert where["reason"] is None and where["via"]
+            else:
+                assert where["firewall"] is None and where["reason"], spoke
+        # Per policy, its owned groups (the plan of each firewall's target names its policy's group).
+        policies = {g["policy"].lower(): g["groups"] for g in doc["ownedGroups"]}
+        assert {p.lower() for _, p in OWN.values()} <= set(policies)
+        assert all(groups == ["rmd-aks-runbook"] for groups in policies.values())
+        text = render.render_text(planned)
+        assert "behind aks-spoke-eus: firewall fw-eastus in hub vnet-hub-eastus" in text
+        assert "owned groups of fwpol-vhub: rmd-aks-runbook" in text
+
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        report = scope_compliance(h.reconciler)
+        assert report.compliant is True, render_status.render_text(report)
+        assert len(report.firewalls) == 3 and all(f.state.value == "compliant" for f in report.firewalls)
+        status = render_status.to_json(report)
+        by_id = {c["id"].lower(): c for c in status["clusters"]}
+        for spoke in SPOKES:
+            entry = by_id[_cluster(spoke).lower()]
+            if spoke in hubs:
+                assert entry["state"] == "compliant", entry
+                assert entry["behind"]["firewall"].endswith("/" + firewalls[spoke])
+            else:
+                assert entry["state"] == "skipped" and entry["behind"]["reason"]
+        assert "@ behind firewall fw-vhub-weu in hub vhub-weu" in render_status.render_text(report)
