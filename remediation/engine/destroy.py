@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from functools import partial
 
 from remediation.azure.arm import ArmClient
 from remediation.core import ids
@@ -71,16 +73,29 @@ class Destroyer:
         try:
             if dry_run:
                 return ReconcileResult(self.target, True, self._plan(arm, deadline), arm_calls=client.arm_calls)
-            with self._locks.hold("firewall:" + ids.id_key(self.settings.firewall_id), deadline) as held:
-                result = self._write(arm, deadline, held, approve)
+            with ExitStack() as stack:
+                # Every configured firewall's lease, in one order (no two destroys wait on each other): its group
+                # writes rest on the read inside them. A superset of the reconciler's keys (firewalls that share a
+                # policy share the first one's lease there).
+                guards = [stack.enter_context(self._locks.hold("firewall:" + key, deadline))
+                          for key in sorted({ids.id_key(f) for f in self.settings.firewalls})]
+                result = self._write(arm, deadline, _AllHeld(guards), approve)
             return _with_calls(result, client.arm_calls)
         finally:
             client.close()
 
     def _plan(self, arm: ArmClient, deadline: Deadline) -> Plan:
-        snapshot = run_with_retries(lambda: observe.observe_fleet(arm, self.settings, with_rules=True),
-                                    deadline=deadline, describe="observe", sleep=self._sleep)
-        return plan_destroy(snapshot, self.settings, self.target)
+        """The routing part once, and the firewall part of every configured firewall (FIREWALL_IDS): each
+        firewall's owned groups (or classic collections) are read with that firewall as the pass's firewall.
+        A policy shared by several firewalls is planned once."""
+        parts: list[Plan] = []
+        for firewall_id in self.settings.firewalls:
+            settings = self.settings.for_firewall(firewall_id)
+            snapshot = run_with_retries(partial(observe.observe_fleet, arm, settings, with_rules=True),
+                                        deadline=deadline, describe=f"observe (firewall {firewall_id})",
+                                        sleep=self._sleep)
+            parts.append(plan_destroy(snapshot, settings, self.target))
+        return _joined(parts, self.target)
 
     def _write(self, arm: ArmClient, deadline: Deadline, held: Held | None,
                approve: Approve | None) -> ReconcileResult:
@@ -127,6 +142,36 @@ class Destroyer:
             log.warning("%s failed: %s", describe, text)
             return ChangeOutcome(change, Outcome.FAILED, text, retryable=isinstance(exc, TransientError))
         return ChangeOutcome(change, Outcome.DELETED)
+
+
+class _AllHeld:
+    """Several leases checked as one: a write is sent only while every one is still held."""
+
+    def __init__(self, guards: Sequence[Held | None]) -> None:
+        self._guards = guards
+
+    def check(self, what: str) -> None:
+        for guard in self._guards:
+            check_held(guard, what)
+
+
+_FIREWALL_KINDS = (ChangeKind.RULE_COLLECTION_GROUP, ChangeKind.CLASSIC_RULE_COLLECTION)
+
+
+def _joined(parts: Sequence[Plan], target: str) -> Plan:
+    """The first part whole (routing and its firewall), then the firewall changes and reports of the others,
+    each address once (a policy shared by two firewalls), in phase order as plan_destroy orders them."""
+    first, *others = parts
+    seen = {ids.id_key(c.address) for c in first.changes}
+    changes, conflicts = list(first.changes), list(first.conflicts)
+    for part in others:
+        for change in part.changes:
+            if change.kind in _FIREWALL_KINDS and ids.id_key(change.address) not in seen:
+                seen.add(ids.id_key(change.address))
+                changes.append(change)
+        conflicts.extend(c for c in part.conflicts if c.kind in _FIREWALL_KINDS and c not in conflicts)
+    changes.sort(key=phase)  # stable: each phase keeps its order
+    return Plan(target=target, changes=tuple(changes), conflicts=tuple(conflicts), skipped=first.skipped)
 
 
 def _refusal(plan: Plan, approve: Approve | None) -> str | None:

@@ -113,7 +113,7 @@ class _Estate:
 
 
 def _read_references(estate: _Estate, settings: Settings) -> None:
-    estate.ensure(ids.FIREWALL, [settings.firewall_id])
+    estate.ensure(ids.FIREWALL, list(settings.firewalls))
     firewalls = estate.of_type(ids.FIREWALL)
     estate.ensure(ids.FIREWALL_POLICY, [_ref(_props(f).get("firewallPolicy")) for f in firewalls])
     # A secured vWAN hub (an AZFW_Hub firewall names it): the hub, its WAN, its VNet connections and routing intent,

@@ -174,3 +174,22 @@ def test_views_say_which_hub_and_firewall_each_cluster_is_behind_and_each_policy
             else:
                 assert entry["state"] == "skipped" and entry["behind"]["reason"]
         assert "@ behind firewall fw-vhub-weu in hub vhub-weu" in render_status.render_text(report)
+
+
+def test_destroy_removes_what_the_tool_owns_behind_every_configured_firewall() -> None:
+    """`sweep --destroy` under FIREWALL_IDS: every policy's owned group goes, every owned route goes, and the
+    firewall part of each firewall is read inside its own lease (engine/destroy.py)."""
+    from remediation.engine.destroy import Destroyer
+
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        assert h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False).converged is True
+        assert all(_group_sources(h.emu, policy) for _, policy in OWN.values())
+        result = Destroyer(h.settings).run(dry_run=False, approve=lambda plan: True)
+        assert result.error is None and result.converged is True, result.error
+        for spoke, (_, policy) in OWN.items():
+            assert _group_sources(h.emu, policy) == set(), policy
+            assert _route_hop(h.emu, spoke) is None, spoke
+        again = Destroyer(h.settings).run(dry_run=True)
+        assert not again.plan.has_changes
