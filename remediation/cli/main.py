@@ -288,15 +288,24 @@ def _status(args: argparse.Namespace, reconciler: Reconciler) -> int:
 
 
 def _owned(args: argparse.Namespace, reconciler: Reconciler) -> int:
-    snapshot, _ = reconciler.observe_scope()
-    items = cli_owned.owned(snapshot, reconciler.settings)
+    # Each configured firewall's view of one fleet read (FIREWALL_IDS): its owned groups or classic collections.
+    snapshot, views, _ = reconciler.observe_scope_by_firewall()
+    items = list(cli_owned.owned(snapshot, reconciler.settings))
+    seen = {item.id.lower() for item in items}
+    for view in views.values():
+        if view is snapshot or view.firewall is None:
+            continue
+        for item in cli_owned.owned(view, reconciler.settings.for_firewall(view.firewall.id)):
+            if item.id.lower() not in seen:
+                seen.add(item.id.lower())
+                items.append(item)
     scope = reconciler.scope_target().id
     if args.output == "json":
         output.emit_json({"scope": scope, "owned": [item.json() for item in items]}, args)
     elif args.output in {"table", "tsv"}:
         output.emit_rows([item.json() for item in items], ("kind", "id", "detail"), args)
     else:
-        output.emit_text(cli_owned.render_text(scope, items), args)
+        output.emit_text(cli_owned.render_text(scope, tuple(items)), args)
     return EXIT_OK
 
 

@@ -193,3 +193,21 @@ def test_destroy_removes_what_the_tool_owns_behind_every_configured_firewall() -
             assert _route_hop(h.emu, spoke) is None, spoke
         again = Destroyer(h.settings).run(dry_run=True)
         assert not again.plan.has_changes
+
+
+def test_owned_lists_the_groups_of_every_configured_firewall(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """`owned` under FIREWALL_IDS: each policy's owned group is listed (each firewall's view of one fleet read)."""
+    from remediation.cli.main import main
+
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        assert h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False).converged is True
+        path = tmp_path / "settings.json"
+        path.write_text(json.dumps({"IsEncrypted": False, "Values": settings}), encoding="utf-8")
+        capsys.readouterr()
+        assert main(["owned", "--settings", str(path), "-o", "json"]) == 0
+        listed = {item["id"].lower() for item in json.loads(capsys.readouterr().out)["owned"]}
+        for _, policy in OWN.values():
+            assert f"{policy}/ruleCollectionGroups/rmd-aks-runbook".lower() in listed, policy
