@@ -258,6 +258,9 @@ class ObservedVpnGateway:
     id: str
     name: str
     p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
+    # The VNets its ipConfigurations' subnets (the GatewaySubnet) are in; () when not known. Whose P2S clients
+    # reach which VNet: remediation/planning/paths.py `gateways_reaching`.
+    vnet_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

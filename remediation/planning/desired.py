@@ -346,10 +346,12 @@ def _overlap_report(where: str, c: _Candidate, prefix: str, local: Sequence[str]
     return _note(where, f"{c.role} prefix {prefix} left out: it overlaps the local range(s) {ranges}")
 
 
-def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str) -> list[_Candidate]:
+def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str,
+                              vnet_ids: Sequence[str]) -> list[_Candidate]:
     out: list[_Candidate] = []
-    # Runbook hint: the P2S source is the configured client pool, never the GatewaySubnet prefix.
-    for gateway in sorted(snapshot.vpn_gateways, key=lambda g: id_key(g.id)):
+    # Runbook hint: the P2S source is the configured client pool, never the GatewaySubnet prefix. Only the
+    # gateways whose P2S clients reach these VNets (paths.gateways_reaching).
+    for gateway in sorted(paths.gateways_reaching(snapshot, vnet_ids, settings), key=lambda g: id_key(g.id)):
         for prefix in _sorted_prefixes(gateway.p2s_prefixes):
             out.append(_Candidate("p2s", prefix, f"runbook egress: P2S client pool {prefix} of VPN gateway "
                                                  f"{gateway.name} via firewall {firewall_ip}"))
@@ -372,7 +374,8 @@ def _egress(
     for prefix in _gateway_prefixes(snapshot, cluster):
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
-    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip))
+    node_vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip, node_vnets))
     # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 12).
     why = outbound.default_route_reason(cluster, settings)
     if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
@@ -554,7 +557,7 @@ def desired_prepared_subnet(
     candidates = [
         _Candidate("default", DEFAULT_PREFIX, f"prepared subnet: default route via firewall {ip} "
                                               "(userDefinedRouting needs it before the cluster exists)"),
-        *_shared_egress_candidates(snapshot, settings, ip),
+        *_shared_egress_candidates(snapshot, settings, ip, [vnet] if vnet else []),
     ]
     reports: list[Conflict] = []
     pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes), reports, subnet.id)
