@@ -347,11 +347,12 @@ def _overlap_report(where: str, c: _Candidate, prefix: str, local: Sequence[str]
 
 
 def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall_ip: str,
-                              vnet_ids: Sequence[str]) -> list[_Candidate]:
+                              vnet_ids: Sequence[str], reach: paths.Path | None = None) -> list[_Candidate]:
     out: list[_Candidate] = []
     # Runbook hint: the P2S source is the configured client pool, never the GatewaySubnet prefix. Only the
     # gateways whose P2S clients reach these VNets (paths.gateways_reaching).
-    for gateway in sorted(paths.gateways_reaching(snapshot, vnet_ids, settings), key=lambda g: id_key(g.id)):
+    gateways = paths.gateways_reaching(snapshot, vnet_ids, settings, reach) if snapshot.vpn_gateways else ()
+    for gateway in sorted(gateways, key=lambda g: id_key(g.id)):
         for prefix in _sorted_prefixes(gateway.p2s_prefixes):
             out.append(_Candidate("p2s", prefix, f"runbook egress: P2S client pool {prefix} of VPN gateway "
                                                  f"{gateway.name} via firewall {firewall_ip}"))
@@ -375,7 +376,8 @@ def _egress(
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
     node_vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
-    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip, node_vnets))
+    reach = paths.firewall_for_vnets(snapshot, node_vnets, settings)  # once: the P2S gateways and the hub's intent
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall_ip, node_vnets, reach))
     # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 12).
     why = outbound.default_route_reason(cluster, settings)
     if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
@@ -387,17 +389,16 @@ def _egress(
     if unknown is not None and reports is not None:
         reports.append(_note(cluster.id, unknown))
     udr = cluster.outbound_type.lower() == "userdefinedrouting"
-    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports)
+    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports, reach)
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
 
 
 def _without_provided(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings,
-                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None) -> list[_Candidate]:
+                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None,
+                      reach: paths.Path) -> list[_Candidate]:
     """Leave out the routes a secured vWAN hub's routing intent already provides (paths.provided_by_hub), except
     the default route of a userDefinedRouting cluster: AKS refuses such a cluster without a UDR 0.0.0.0/0 to an
     appliance even when the hub advertises it by BGP (Azure/AKS#5000, MicrosoftDocs/azure-docs#108240)."""
-    vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
-    reach = paths.firewall_for_vnets(snapshot, vnets, settings)
     if not isinstance(reach, paths.Reaches) or reach.connection is None:
         return candidates
     tables = [snapshot.route_tables.get(id_key(s.route_table_id)) for i in cluster.node_subnet_ids
