@@ -44,7 +44,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.engine import effective_observe, egress_observe
-from remediation.planning import shards
+from remediation.planning import paths, shards
 
 
 class ReadArm(Protocol):
@@ -347,15 +347,8 @@ def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapsh
     _complete_tables(c, subnet_ids)
     c.read_firewall(with_group=False)
     # After the firewall's paths: its hub VNet is read by then (the usual home of the P2S gateway).
-    c.read_vpn_gateways_on_path(v for s in cluster.node_subnet_ids if (v := _vnet_of(s)) is not None)
+    c.read_vpn_gateways_on_path(v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s)) is not None)
     return c.snapshot()
-
-
-def _vnet_of(subnet_id: str) -> str | None:
-    try:
-        return str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
-    except ValueError:
-        return None
 
 
 def observe_firewall(arm: ReadArm, settings: Settings) -> Snapshot:
