@@ -22,7 +22,7 @@ from typing import Any
 from bench.common import ROOT, BenchFailure, harness
 from bench.converged import SETTINGS
 from emulator.resource_types import RCG, ROUTE, ROUTE_TABLE, SUBNET, TYPES
-from remediation.core.model import Target
+from remediation.core.model import ChangeKind, Outcome, Target
 from remediation.planning import intake
 
 TIME_FACTOR = 0.01
@@ -95,38 +95,78 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 def chain_run(time_factor: float = TIME_FACTOR) -> dict[str, Any]:
     """One new cluster's whole chain: the event, its routing, every follow-up it leaves (the firewall target's
-    group write), until nothing is pending. A follow-up goes through the queue and becomes visible after the
-    intake's dedupe window (remediation/triggers/runtime.py `enqueue_coalesced`), so each follow-up adds that
-    window in real seconds. The floor is the longest ARM chain any design needs for the seed (bench/floor.py:
-    table create and serialized subnet writes against the group write, after the inventory read)."""
+    group write), until nothing is pending, as the queue worker runs them (remediation/triggers/queue.py).
+
+    Since round 6 the worker enqueues a cluster's firewall follow-up as soon as its plan has routing writes
+    (Reconciler.reconcile `early_follow_ups`), visible at once (Runtime.enqueue_beside), so the group write
+    runs beside the routing. The follow-up named after the run still goes through the intake's dedupe window
+    (Runtime.enqueue_coalesced) and never folds into the early one; it waits for the firewall lease and finds
+    the rules in place.
+
+    The targets run one after another here (the emulator's clock is real time); the chain is then laid out
+    the way the queue runs them, in Azure-seconds (LRO time / time factor, the rest unscaled): routing R and the
+    early firewall run F side by side from the plan, the follow-up after the writes from max(R + window, F),
+    each later follow-up after its parent plus the window. The floor is the longest ARM chain any design needs
+    for the seed (bench/floor.py: table create and serialized subnet writes against the group write, after the
+    inventory read)."""
     from bench import floor, minimum
-    from bench.fleet_cost import _not_converged, follow_ups
 
     seed = json.loads((ROOT / "examples" / "private-network.json").read_text(encoding="utf-8"))
     rules = minimum.Rules(firewall_id=str(SETTINGS["FIREWALL_ID"]),
                           spoke_prefixes=tuple(p for p in str(SETTINGS.get("SPOKE_PREFIXES", "")).split(",") if p))
     chain_floor = floor.floor(minimum.Topology.from_dump(seed), rules)
+    window = intake.DEDUPE_WINDOW_S
     with harness(seed, SETTINGS, time_factor=time_factor) as h:
-        started = time.monotonic()
         decision = intake.decide(intake.parse_event(new_cluster_event()), h.settings, h.reconciler.resolve)
         if not isinstance(decision, Target):
             raise BenchFailure(f"the new-cluster event was not mapped to a target: {decision}")
-        results = [h.reconciler.reconcile(decision, dry_run=False)]
-        queued = 0
-        pending = list(follow_ups(results[-1]))
+        early: list[Target] = []
+        routing, r_az = _timed(h, lambda: h.reconciler.reconcile(decision, dry_run=False,
+                                                                 early_follow_ups=early.extend), time_factor)
+        results, timeline = [routing], {"routing": round(r_az, 1)}
+        ends = [r_az]
+        branch_end = 0.0
+        for target in early:  # enqueued before the routing writes, visible at once (it starts with them)
+            result, f_az = _timed(h, lambda t=target: h.reconciler.reconcile(t, dry_run=False), time_factor)
+            results.append(result)
+            branch_end = max(branch_end, f_az)
+            timeline[f"beside: {target.kind.value}"] = round(f_az, 1)
+        ends.append(branch_end)
+        pending = [(t, max(r_az + window, branch_end)) for t in _follow_ups_of(routing)]
+        queued = len(early) + len(pending)
         while pending:
-            queued += 1
-            target = pending.pop(0)
-            results.append(h.reconciler.reconcile(target, dry_run=False))
-            pending += list(follow_ups(results[-1]))
-        real = time.monotonic() - started
-        if _not_converged(results):
-            raise BenchFailure(f"new-cluster chain did not converge: {_not_converged(results)[:2]}")
-        ops = [(o.started_at, o.ended_at or o.started_at) for o in h.emu.operations
-               if not o.foreign and o.ended_at is not None]
-    lro_real = interval_union(ops)
-    azure = lro_real / time_factor + (real - lro_real) + queued * intake.DEDUPE_WINDOW_S
+            target, start = pending.pop(0)
+            result, az = _timed(h, lambda t=target: h.reconciler.reconcile(t, dry_run=False), time_factor)
+            results.append(result)
+            ends.append(start + az)
+            timeline[f"after: {target.kind.value}"] = round(start + az, 1)
+            pending += [(t, start + az + window) for t in _follow_ups_of(result)]
+            queued += len(_follow_ups_of(result))
+        not_converged = [str(r.target) for r in results if r.converged is not True]
+        if not_converged:
+            raise BenchFailure(f"new-cluster chain did not converge: {not_converged[:2]}")
+        group_writes = sum(1 for r in results for o in r.outcomes
+                           if o.change.kind is ChangeKind.RULE_COLLECTION_GROUP and o.outcome is not Outcome.UNCHANGED)
+    azure = max(ends)
     return {"azure_s": round(azure, 1), "floor_s": chain_floor["floor_s"], "floor": chain_floor,
-            "targets_run": len(results), "queued_follow_ups": queued, "queue_delay_s": queued * intake.DEDUPE_WINDOW_S,
-            "lro_busy_azure_s": round(lro_real / time_factor, 1), "local_real_s": round(real - lro_real, 2),
-            "time_factor": time_factor}
+            "targets_run": len(results), "queued_follow_ups": queued, "beside": [str(t) for t in early],
+            "group_writes": group_writes, "timeline_azure_s": timeline,
+            "queue_delay_s": window, "time_factor": time_factor}
+
+
+def _follow_ups_of(result: Any) -> list[Target]:
+    from bench.fleet_cost import follow_ups
+
+    return list(follow_ups(result))
+
+
+def _timed(h: Any, job: Any, time_factor: float) -> tuple[Any, float]:
+    """(the job's result, its Azure-seconds: the union of its LROs / time factor, plus the rest unscaled)."""
+    mark = len(h.emu.operations)
+    started = time.monotonic()
+    result = job()
+    real = time.monotonic() - started
+    ops = [(o.started_at, o.ended_at or o.started_at) for o in h.emu.operations[mark:]
+           if not o.foreign and o.ended_at is not None]
+    lro_real = interval_union(ops)
+    return result, lro_real / time_factor + max(0.0, real - lro_real)

@@ -10,7 +10,8 @@ The model (docs/BENCHMARKS.md, "Independent minima"):
   (`vnetSubnetID`) and, with the AGIC add-on, a v2 App Gateway. Its ranges: node subnet prefixes, plus pod
   subnet prefixes for flat CNI with `podSubnetID` (never `serviceCidr`).
 - Egress subnets (node, and pod for flat CNI) need routes to the firewall for: the App Gateway subnet,
-  each P2S pool, each SPOKE_PREFIXES entry, and 0.0.0.0/0 for `outboundType: userDefinedRouting`.
+  each P2S pool whose clients reach the node VNet (a gateway in it, in the firewall's VNet, or in a VNet it
+  uses with gateway transit), each SPOKE_PREFIXES entry, and 0.0.0.0/0 for `outboundType: userDefinedRouting`.
 - The App Gateway subnet needs a route to the firewall for each range of each cluster behind it.
 - A route "is there" when some route in the subnet's table has that prefix, `VirtualAppliance` and the
   firewall IP (names are the product's business). A prefix held by a foreign route to elsewhere is a
@@ -139,6 +140,31 @@ def p2s_pools(topo: Topology) -> list[str]:
     return sorted(set(pools))
 
 
+def _vnet_of(subnet_id: str) -> str:
+    return key(subnet_id.rsplit("/subnets/", 1)[0])
+
+
+def _ipconfig_vnets(body: Mapping[str, Any] | None) -> set[str]:
+    return {_vnet_of(str(ipc["properties"]["subnet"]["id"])) for ipc in _props(body).get("ipConfigurations") or []
+            if ((ipc.get("properties") or {}).get("subnet") or {}).get("id")}
+
+
+def p2s_pools_for(topo: Topology, rules: Rules, vnet_id: str) -> list[str]:
+    """The pools routed from a subnet of `vnet_id`: gateways in that VNet, in the firewall's VNet, or in a VNet it
+    peers with `useRemoteGateways` (gateway transit; docs/platform-notes.md 14)."""
+    vnets = {key(vnet_id)} | _ipconfig_vnets(topo.get(rules.firewall_id))
+    for peering in _props(topo.get(vnet_id)).get("virtualNetworkPeerings") or []:
+        peer = _props(peering)
+        if peer.get("useRemoteGateways") and (peer.get("remoteVirtualNetwork") or {}).get("id"):
+            vnets.add(key(peer["remoteVirtualNetwork"]["id"]))
+    pools: list[str] = []
+    for gw in topo.of_type(VPN_GW):
+        if _ipconfig_vnets(gw) & vnets:
+            pool = (_props(gw).get("vpnClientConfiguration") or {}).get("vpnClientAddressPool") or {}
+            pools += list(pool.get("addressPrefixes") or [])
+    return sorted(set(pools))
+
+
 def agic_gateway_id(cluster: Mapping[str, Any]) -> str | None:
     addon = (_props(cluster).get("addonProfiles") or {}).get("ingressApplicationGateway") or {}
     if not addon.get("enabled"):
@@ -197,12 +223,13 @@ def cluster_ranges(topo: Topology, cluster: Mapping[str, Any]) -> list[str]:
 def desired_prefixes(topo: Topology, rules: Rules) -> dict[str, set[str]]:
     """Subnet id -> the prefixes that must reach the firewall from it (the runbook, section by section)."""
     wanted: dict[str, set[str]] = {}
-    pools = p2s_pools(topo)
     for cluster in topo.of_type(CLUSTER):
         if not in_play(topo, cluster):
             continue
         network = _props(cluster).get("networkProfile") or {}
-        egress = set(pools) | set(rules.spoke_prefixes)
+        egress = set(rules.spoke_prefixes)
+        for vnet_id in {topo.subnet_vnet[s] for s in node_subnet_ids(cluster) if s in topo.subnet_vnet}:
+            egress |= set(p2s_pools_for(topo, rules, vnet_id))
         if network.get("outboundType") == "userDefinedRouting" or rules.force_default_route:
             egress.add(DEFAULT_ROUTE)
         gateway_id = agic_gateway_id(cluster)
@@ -328,10 +355,22 @@ def _vpn_groups(topo: Topology) -> int:
     return len({_resource_group(b["id"]) for b in topo.of_type(VPN_GW)})
 
 
+def _p2s_groups(topo: Topology, rules: Rules, vnets: Iterable[str]) -> int:
+    """One virtualNetworkGateways list per resource group holding a gateway whose pools reach `vnets`
+    (`p2s_pools_for`: in the VNet, the firewall's VNet, or a VNet used with gateway transit)."""
+    reach = {key(v) for v in vnets} | _ipconfig_vnets(topo.get(rules.firewall_id))
+    for vnet_id in list(reach):
+        for peering in _props(topo.get(vnet_id)).get("virtualNetworkPeerings") or []:
+            remote = (_props(peering).get("remoteVirtualNetwork") or {}).get("id")
+            if _props(peering).get("useRemoteGateways") and remote and key(vnet_id) in {key(v) for v in vnets}:
+                reach.add(key(remote))
+    return len({_resource_group(g["id"]) for g in topo.of_type(VPN_GW) if _ipconfig_vnets(g) & reach})
+
+
 def event_reads(topo: Topology, cluster_id: str, rules: Rules) -> Items:
     """GETs for one event about a cluster that is already converged: what the cluster references, the
-    scope-wide inputs of its routes (firewall IP, P2S pools) and the owned group to confirm its rules.
-    Nothing here depends on the fleet's size."""
+    inputs of its routes (firewall IP, the P2S pools that reach its VNets, the hub's side of its peering)
+    and the owned group to confirm its rules. Nothing here depends on the fleet's size."""
     cluster = topo.get(cluster_id)
     if cluster is None:
         raise KeyError(f"{cluster_id} is not in the topology")
@@ -340,6 +379,8 @@ def event_reads(topo: Topology, cluster_id: str, rules: Rules) -> Items:
     if gateway_id:
         subnets += gateway_subnet_ids(topo.get(gateway_id))
     vnets = {topo.subnet_vnet[s] for s in subnets if s in topo.subnet_vnet}
+    node_vnets = {topo.subnet_vnet[s] for s in node_subnet_ids(cluster) if s in topo.subnet_vnet}
+    hub_vnets = _ipconfig_vnets(topo.get(rules.firewall_id))
     tables = {t for s in subnets if (t := topo.route_table_of(s))}
     return {
         "managedClusters (GET)": 1,
@@ -348,7 +389,9 @@ def event_reads(topo: Topology, cluster_id: str, rules: Rules) -> Items:
         "routeTables on those subnets (GET)": len(tables),
         "applicationGateways (GET)": 1 if gateway_id else 0,
         "azureFirewalls (GET)": 1,
-        "virtualNetworkGateways (list per resource group)": _vpn_groups(topo),
+        # The path to the firewall needs the hub's side of the peering (docs/platform-notes.md 13).
+        "the firewall's VNet (GET)": 0 if hub_vnets <= vnets else len(hub_vnets - vnets),
+        "virtualNetworkGateways (list per resource group)": _p2s_groups(topo, rules, node_vnets),
         "owned rule collection groups (GET)": max(1, len(owned_groups(topo, rules))),
     }
 

@@ -147,8 +147,9 @@ def _hub(resources: list[dict[str, Any]]) -> None:
 
 def _extra_hub(resources: list[dict[str, Any]], i: int) -> None:
     """Hub i (i >= 1) of a fleet with several hubs: a VNet 10.i.0.0/16 in rg-hub-i with a GatewaySubnet and a P2S VPN
-    gateway (pool 172.16.i.0/24), no firewall (the fleet's one firewall stays in the first hub). Its pool is one
-    more range every egress subnet must route to the firewall, and its gateway one more a pass must find."""
+    gateway (pool 172.16.i.0/24), no firewall (the fleet's one firewall stays in the first hub), peered with no
+    spoke. Its pool is one more source of the firewall's P2S rule; no spoke routes it (its clients do not reach
+    the spokes: docs/platform-notes.md 14), so a cluster event need not find its gateway."""
     rg = f"/subscriptions/{SUB}/resourceGroups/rg-hub-{i}/providers/Microsoft.Network"
     vnet_id, gateway_id = f"{rg}/virtualNetworks/vnet-hub-{i}", f"{rg}/virtualNetworkGateways/vpngw-hub-{i}"
     ipconfig = f"{gateway_id}/ipConfigurations/default"

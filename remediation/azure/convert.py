@@ -269,7 +269,7 @@ def vpn_gateway_from_arm(body: Mapping[str, Any]) -> ObservedVpnGateway:
         id=str(body["id"]),
         name=str(body.get("name") or ids.parse_resource_id(body["id"]).name),
         p2s_prefixes=_strs(pool.get("addressPrefixes")),
-        vnet_id=next((v for sid in vpn_gateway_subnet_ids(body) if (v := _parent_vnet(sid))), None),
+        vnet_ids=tuple(dict.fromkeys(v for s in vpn_gateway_subnet_ids(body) if (v := _parent_vnet(s)) is not None)),
     )
 
 

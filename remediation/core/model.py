@@ -258,9 +258,14 @@ class ObservedVpnGateway:
     id: str
     name: str
     p2s_prefixes: tuple[str, ...]  # vpnClientConfiguration.vpnClientAddressPool.addressPrefixes
-    # The VNet of its GatewaySubnet (ipConfigurations[].subnet.id): with several firewalls, a hub's P2S pools are
-    # those of the VPN gateways in the hub's VNet (docs/platform-notes.md 13.1). None = not stated.
-    vnet_id: str | None = None
+    # The VNets its ipConfigurations' subnets (the GatewaySubnet) are in; () when not known. Whose P2S clients
+    # reach which VNet: remediation/planning/paths.py `gateways_reaching`.
+    vnet_ids: tuple[str, ...] = ()
+
+    @property
+    def vnet_id(self) -> str | None:
+        """The first of `vnet_ids` (a gateway's ipConfigurations sit in one GatewaySubnet), or None."""
+        return self.vnet_ids[0] if self.vnet_ids else None
 
 
 @dataclass(frozen=True)

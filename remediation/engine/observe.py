@@ -12,6 +12,11 @@ read`, so instead they are found through the VNets in scope: every VNet with a `
 resource group (a VNet gateway is deployed in its VNet's resource group), and the GatewaySubnet's
 `ipConfigurations` point at gateways in other groups, which are then read with one GET each. Only
 `virtualNetworks/read` and `virtualNetworkGateways/read` are needed, both already in REQUIRED_ACTIONS.
+That is what a sweep and the firewall target do (they list every VNet anyway). A cluster event reads only
+the gateways whose P2S clients reach the cluster's VNets (`read_vpn_gateways_on_path`,
+remediation/planning/paths.py `p2s_vnets`): the same discovery, on its own VNets, the firewall's hub VNet
+and the VNets it uses with gateway transit, all read by the pass anyway, so its reads do not grow with the
+VNets or hubs in scope. Routes are planned from `paths.gateways_reaching` in both, so they agree.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from remediation.core.model import (
     Snapshot,
 )
 from remediation.engine import effective_observe, egress_observe
-from remediation.planning import shards
+from remediation.planning import paths, shards
 
 
 class ReadArm(Protocol):
@@ -134,18 +139,55 @@ class _Collector:
                                   (scope.subscription, scope.resource_group))
         referenced: list[str] = []
         for vnet in self.vnets_in_scope():
-            if vnet.has_gateway_subnet:
-                rid = ids.parse_resource_id(vnet.id)
-                if rid.resource_group is not None:
-                    groups.setdefault(f"{rid.subscription}/{rid.resource_group}".lower(),
-                                      (rid.subscription, rid.resource_group))
+            _add_gateway_group(groups, vnet)
             referenced.extend(vnet.gateway_ids)
         found: dict[str, ObservedVpnGateway] = {}
         # With Resource Graph inventory one scope-wide list replaces the per-group lists (None on ARM).
         in_scope = self.arm.list_vpn_gateways_in_scope()
         for gateway in in_scope or ():
             found.setdefault(ids.id_key(gateway.id), gateway)
-        for sub, rg in groups.values() if in_scope is None else ():
+        self._read_gateways(found, groups if in_scope is None else {}, referenced)
+
+    def read_vpn_gateways_on_path(self, vnet_ids: Iterable[str]) -> None:
+        """A cluster event's VPN gateways: those of the VNets whose P2S clients may reach `vnet_ids` (read
+        already: call after the subnets and the firewall's paths), found as `read_vpn_gateways` finds them in
+        a VNet in scope (its resource group's list, then the GatewaySubnet's references). A VNet outside
+        REMEDIATION_SCOPE gives only its referenced gateways that are in scope, as a sweep would find them
+        through a resource-group scope. Always ARM, never Resource Graph: the routes pruned from this read
+        must rest on a fresh one (docs/arm-notes.md 7.2)."""
+        wanted = list(vnet_ids)
+        on_path = {ids.id_key(v): v for v in wanted}
+        # The hub VNet of the firewall the cluster reaches. With FIREWALL_IDS, each configured firewall's VNet
+        # that one of these VNets is peered with (the path model picks among them; a hub not peered is no path).
+        firewalls = self.firewalls or ((self.firewall,) if self.firewall is not None else ())
+        peered = {ids.id_key(p.remote_vnet_id) for v in wanted if (vnet := self.vnet(v)) is not None
+                  for p in vnet.peerings if p.remote_vnet_id}
+        for firewall in firewalls:
+            if firewall.vnet_id and (len(firewalls) == 1 or ids.id_key(firewall.vnet_id) in peered):
+                on_path.setdefault(ids.id_key(firewall.vnet_id), firewall.vnet_id)
+        for vnet_id in wanted:
+            vnet = self.vnet(vnet_id)
+            for peering in vnet.peerings if vnet else ():
+                if peering.use_remote_gateways and peering.remote_vnet_id:
+                    on_path.setdefault(ids.id_key(peering.remote_vnet_id), peering.remote_vnet_id)
+        groups: dict[str, tuple[str, str]] = {}
+        referenced: list[str] = []
+        for _, vnet_id in sorted(on_path.items()):
+            vnet = self.vnet(vnet_id)
+            if vnet is None:
+                continue
+            if self.settings.in_scope(vnet.id):
+                _add_gateway_group(groups, vnet)
+                referenced.extend(vnet.gateway_ids)
+            else:
+                referenced.extend(g for g in vnet.gateway_ids if self.settings.in_scope(g))
+        self._read_gateways({}, groups, referenced)
+
+    def _read_gateways(self, found: dict[str, ObservedVpnGateway], groups: dict[str, tuple[str, str]],
+                       referenced: Iterable[str]) -> None:
+        """The gateways in scope of each resource group's list, then each referenced gateway not listed
+        (one GET; a 404 is simply not there)."""
+        for sub, rg in groups.values():
             for gateway in self.arm.list_vpn_gateways_in(sub, rg):
                 if self.settings.in_scope(gateway.id):
                     found.setdefault(ids.id_key(gateway.id), gateway)
@@ -264,6 +306,15 @@ class _Collector:
             self.absent.discard(rcg_key)
 
 
+def _add_gateway_group(groups: dict[str, tuple[str, str]], vnet: ObservedVnet) -> None:
+    """A VNet with a GatewaySubnet names the resource group its VNet gateway is deployed in."""
+    if vnet.has_gateway_subnet:
+        rid = ids.parse_resource_id(vnet.id)
+        if rid.resource_group is not None:
+            groups.setdefault(f"{rid.subscription}/{rid.resource_group}".lower(),
+                              (rid.subscription, rid.resource_group))
+
+
 def _owned_of(base: str, groups: Iterable[ObservedRuleCollectionGroup]
               ) -> tuple[ObservedRuleCollectionGroup | None, tuple[ObservedRuleCollectionGroup, ...]]:
     """The owned group `<base>` and its shards `<base>-k` in shard order (remediation/planning/shards.py)."""
@@ -293,7 +344,8 @@ def _cluster_subnets(cluster: ObservedCluster) -> list[str]:
 
 def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapshot:
     """A cluster target: the cluster, its node/pod subnets (one GET per VNet), their route tables, its
-    ingress gateway with that gateway's subnet and route table, the firewall and the VPN gateways in scope.
+    ingress gateway with that gateway's subnet and route table, the firewall and the VPN gateways whose P2S
+    clients reach the cluster's node VNets (`read_vpn_gateways_on_path`).
     Not the rule collection group: the firewall target owns it."""
     c = _Collector(arm, settings)
     cluster = arm.get_cluster(cluster_id)
@@ -301,9 +353,6 @@ def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapsh
         c.absent.add(ids.id_key(cluster_id))
         return c.snapshot()
     c.add_clusters([cluster])
-    # VPN gateways first: finding them lists the VNets in scope, which then answer the cluster's own
-    # VNets instead of a second GET of each.
-    c.read_vpn_gateways()
     subnet_ids = _cluster_subnets(cluster)
     app_gateway = c.app_gateway(cluster.ingress_gateway_id) if cluster.ingress_gateway_id else None
     if app_gateway is not None and app_gateway.subnet_id:
@@ -312,6 +361,8 @@ def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapsh
     c.route_tables_of(subnet_ids)
     _complete_tables(c, subnet_ids)
     c.read_firewall(with_group=False)
+    # After the firewall's paths: its hub VNet is read by then (the usual home of the P2S gateway).
+    c.read_vpn_gateways_on_path(v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s)) is not None)
     return c.snapshot()
 
 

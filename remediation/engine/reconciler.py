@@ -86,6 +86,10 @@ SWEEP_FIREWALL_BUDGET_S = 300.0
 _UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
 
 Approve = Callable[[Plan], bool]
+# Called with a cluster target's follow-ups once its plan has routing writes, before the first of them: the
+# result names them whatever the writes do (`_reconcile_routing`), so the queue worker enqueues them there
+# and the firewall's group write runs beside the routing instead of after it (docs/architecture.md 2).
+EarlyFollowUps = Callable[[tuple[Target, ...]], None]
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ class Reconciler:
     # ------------------------------------------------------------------------------------ reconcile
 
     def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False,
-                  approve: Approve | None = None) -> ReconcileResult:
+                  approve: Approve | None = None, early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
         """Plan and, unless dry run or REMEDIATION_MODE=report, apply, then verify. One target only: the
         result names its follow-ups (`follow_ups`), which the caller runs or enqueues.
 
@@ -224,7 +228,8 @@ class Reconciler:
                 result = self._reconcile_firewall(arm, target, deadline, dry_run, require_exists, approve)
             else:
                 step = self._routing_step(target, require_exists)
-                result = self._reconcile_routing(arm, target, step, deadline, dry_run, approve)
+                result = self._reconcile_routing(arm, target, step, deadline, dry_run, approve,
+                                                 early_follow_ups=early_follow_ups)
         finally:
             calls = arm.arm_calls
             arm.close()
@@ -307,7 +312,8 @@ class Reconciler:
 
     def _reconcile_routing(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
                            dry_run: bool, approve: Approve | None, *,
-                           with_follow_ups: bool = True) -> ReconcileResult:
+                           with_follow_ups: bool = True,
+                           early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
         first = self._observe(step, arm, deadline)
         plan_ = self._plan_of(target, first)
         if first.error is not None:
@@ -326,6 +332,8 @@ class Reconciler:
         if refused is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=refused, converged=False,
                                    follow_ups=self.follow_ups_of(target))
+        if early_follow_ups is not None and target.kind is TargetKind.CLUSTER and plan_.writes:
+            early_follow_ups(self.follow_ups_of(target))  # may raise (a queue refused): nothing written yet
         outcomes = self._apply(arm, first.changes, deadline, target=target)
         if target.kind is TargetKind.SCOPE and not self.settings.several_firewalls:
             ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)

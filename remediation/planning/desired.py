@@ -373,15 +373,19 @@ def _overlap_report(where: str, c: _Candidate, prefix: str, local: Sequence[str]
 
 
 def _shared_egress_candidates(snapshot: Snapshot, settings: Settings, firewall: ObservedFirewall,
+                              vnet_ids: Sequence[str], reach: paths.Path | None,
                               reports: list[Conflict] | None, where: str) -> list[_Candidate]:
-    """P2S pools and SPOKE_PREFIXES routed via `firewall`. With one firewall: every VPN gateway in scope and every
-    SPOKE_PREFIXES entry, as always. With several, per hub (docs/platform-notes.md 13.1, `hub_spoke_prefixes`)."""
+    """P2S pools and SPOKE_PREFIXES routed via `firewall` from subnets of `vnet_ids`. The P2S pools of the
+    gateways whose clients reach these VNets (paths.gateways_reaching: their own VNet, the hub VNet of the
+    firewall they reach, gateway-transit peers; docs/platform-notes.md 14); with several firewalls only gateways
+    whose VNet is known (which hub a gateway of unknown VNet serves cannot be told). SPOKE_PREFIXES: every
+    entry with one firewall, as always; per hub with several (docs/platform-notes.md 13.1, `hub_spoke_prefixes`)."""
     firewall_ip = firewall.private_ip or ""
     out: list[_Candidate] = []
-    gateways = snapshot.vpn_gateways
+    gateways = paths.gateways_reaching(snapshot, vnet_ids, settings, reach) if snapshot.vpn_gateways else ()
     spokes = _sorted_prefixes(settings.spoke_prefixes)
     if settings.several_firewalls:
-        gateways = tuple(g for g in gateways if g.vnet_id and firewall.vnet_id and same_id(g.vnet_id, firewall.vnet_id))
+        gateways = tuple(g for g in gateways if g.vnet_ids)
         kept, left_out = paths.hub_spoke_prefixes(snapshot, firewall, spokes, settings)
         spokes = tuple(kept)
         for prefix, why in left_out:
@@ -412,7 +416,9 @@ def _egress(
     for prefix in _gateway_prefixes(snapshot, cluster):
         candidates.append(_Candidate("appgw", prefix, f"runbook egress: App Gateway subnet {prefix} via "
                                                       f"firewall {firewall_ip}"))
-    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, reports, cluster.id))
+    node_vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
+    reach = paths.firewall_for_vnets(snapshot, node_vnets, settings)  # once: the P2S gateways and the hub's intent
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, node_vnets, reach, reports, cluster.id))
     # Which outbound types get 0.0.0.0/0 -> firewall: remediation/planning/outbound.py (docs/platform-notes.md 12).
     why = outbound.default_route_reason(cluster, settings)
     if why is None and outbound.keeps_default_route(cluster) and egress.egress_path(snapshot, cluster, settings):
@@ -424,17 +430,16 @@ def _egress(
     if unknown is not None and reports is not None:
         reports.append(_note(cluster.id, unknown))
     udr = cluster.outbound_type.lower() == "userdefinedrouting"
-    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports)
+    candidates = _without_provided(snapshot, cluster, settings, candidates, udr, reports, reach)
     return _to_routes(candidates, settings, firewall_ip, aks_ranges(snapshot, cluster), reports, cluster.id)
 
 
 def _without_provided(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings,
-                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None) -> list[_Candidate]:
+                      candidates: list[_Candidate], udr: bool, reports: list[Conflict] | None,
+                      reach: paths.Path) -> list[_Candidate]:
     """Leave out the routes a secured vWAN hub's routing intent already provides (paths.provided_by_hub), except
     the default route of a userDefinedRouting cluster: AKS refuses such a cluster without a UDR 0.0.0.0/0 to an
     appliance even when the hub advertises it by BGP (Azure/AKS#5000, MicrosoftDocs/azure-docs#108240)."""
-    vnets = [v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s))]
-    reach = paths.firewall_for_vnets(snapshot, vnets, settings)
     if not isinstance(reach, paths.Reaches) or reach.connection is None:
         return candidates
     tables = [snapshot.route_tables.get(id_key(s.route_table_id)) for i in cluster.node_subnet_ids
@@ -602,7 +607,8 @@ def desired_prepared_subnet(
                                               "(userDefinedRouting needs it before the cluster exists)"),
     ]
     reports: list[Conflict] = []
-    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, reports, subnet.id))
+    candidates.extend(_shared_egress_candidates(snapshot, settings, firewall, [vnet] if vnet else [], path,
+                                                reports, subnet.id))
     pairs = _to_routes(candidates, settings, ip, _sorted_prefixes(subnet.address_prefixes), reports, subnet.id)
     return _desired(subnet.id, RoutePurpose.EGRESS, pairs, [*reports, *_dual_stack_notes(snapshot, [subnet.id])])
 

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from remediation.core import ids, net
 from remediation.core.config import Settings
 from remediation.core.ids import id_key, same_id
-from remediation.core.model import ObservedFirewall, ObservedHubConnection, ObservedPeering, ObservedVnet, Snapshot
+from remediation.core.model import (
+    ObservedFirewall,
+    ObservedHubConnection,
+    ObservedPeering,
+    ObservedVnet,
+    ObservedVpnGateway,
+    Snapshot,
+)
 
 CONNECTED = "connected"
 FULLY_IN_SYNC = "fullyinsync"
@@ -223,6 +230,40 @@ def _no_path(snapshot: Snapshot, vnet_id: str, settings: Settings) -> str:
 
 def _name(resource_id: str | None) -> str:
     return (resource_id or "?").rstrip("/").rsplit("/", 1)[-1]
+
+
+# --------------------------------------------------------------------------------------------- P2S gateways
+
+
+def p2s_vnets(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Settings,
+              reach: Path | None = None) -> frozenset[str]:
+    """The VNets (id keys) whose VPN gateways' P2S clients reach `vnet_ids` (docs/platform-notes.md 14): the
+    VNets themselves, the hub VNet whose firewall they reach (the runbook's place for the gateway: its P2S
+    traffic to a spoke passes that firewall), and every VNet they peer with `useRemoteGateways` (gateway transit:
+    "connectivity available on the VPN gateway, including P2S, applies to" the VNets that use it)."""
+    wanted = list(vnet_ids)
+    keys = {id_key(v) for v in wanted}
+    if reach is None and wanted:  # the caller's answer when it has one (`firewall_for_vnets` of the same VNets)
+        reach = firewall_for_vnets(snapshot, wanted, settings)
+    if isinstance(reach, Reaches) and not reach.vwan:
+        keys.add(id_key(reach.hub))
+    for vnet_id in wanted:
+        vnet = snapshot.vnets.get(id_key(vnet_id))
+        for peering in vnet.peerings if vnet else ():
+            if peering.use_remote_gateways and peering.remote_vnet_id:
+                keys.add(id_key(peering.remote_vnet_id))
+    return frozenset(keys)
+
+
+def gateways_reaching(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Settings,
+                      reach: Path | None = None) -> tuple[ObservedVpnGateway, ...]:
+    """The observed VPN gateways whose P2S pools are routed from subnets of `vnet_ids`: those in a VNet of
+    `p2s_vnets`, and those whose VNet is not known (no ipConfigurations read: kept, as every gateway in scope
+    was before the path decided). A cluster event reads only the gateways of these VNets
+    (remediation/engine/observe.py), a sweep every gateway in scope; both plan from this one answer, so an
+    event and a sweep never disagree about a P2S route."""
+    keys = p2s_vnets(snapshot, vnet_ids, settings, reach)
+    return tuple(g for g in snapshot.vpn_gateways if not g.vnet_ids or any(id_key(v) in keys for v in g.vnet_ids))
 
 
 # --------------------------------------------------------------------------------------------- routing intent

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import azure.functions as func
@@ -119,7 +121,12 @@ def _reconcile(runtime: Runtime, request: RemediationRequest, common: dict[str, 
             request.target, dry_run=dry_run,
             # An explicit HTTP request for a target that does not exist is an error for the caller; an
             # event or sweep for a deleted resource is the clean-up case.
-            require_exists=request.trigger is Trigger.HTTP)
+            require_exists=request.trigger is Trigger.HTTP,
+            # The firewall follow-up of a cluster whose routing is about to be written goes on the queue now,
+            # visible at once, so its group write runs beside the routing (Runtime.enqueue_beside). The one
+            # named after the run still goes through the dedupe window as before: it reads after the writes,
+            # and finds the rules in place when the early one wrote them.
+            early_follow_ups=partial(_send_early, runtime, request))
     except TerminalError as exc:
         _fail(runtime, request, common, clock, exc, reraised=False)
         return None
@@ -188,19 +195,32 @@ def _enqueue_follow_ups(runtime: Runtime, request: RemediationRequest,
     Not after a run that stopped with an error (nothing was decided; its retry enqueues them)."""
     if result.error is not None:
         return []
+    # A sweep may have run its firewall follow-up itself.
+    return _send_follow_ups(runtime, request, result.pending_follow_ups, early=False)
+
+
+def _send_early(runtime: Runtime, request: RemediationRequest, targets: Sequence[Target]) -> None:
+    _send_follow_ups(runtime, request, targets, early=True)
+
+
+def _send_follow_ups(runtime: Runtime, request: RemediationRequest, targets: Sequence[Target], *,
+                     early: bool) -> list[str | None]:
+    """Each follow-up through Runtime.enqueue_coalesced; the request id each runs under (ours or a pending
+    one's). `early`: named before the routing writes (Reconciler.reconcile `early_follow_ups`)."""
     ids: list[str | None] = []
-    for target in result.pending_follow_ups:  # a sweep may have run its firewall follow-up itself
+    for target in targets:
         follow_up = RemediationRequest(
             target=target, trigger=request.trigger, request_id=intake.new_request_id(), dry_run=request.dry_run,
             event_id=request.event_id, correlation_id=request.correlation_id or request.request_id)
         # A failure raises TransientError: this message is retried, and the retry enqueues again.
-        runs_as = runtime.enqueue_coalesced(follow_up)
+        runs_as = runtime.enqueue_beside(follow_up) if early else runtime.enqueue_coalesced(follow_up)
         sent = runs_as == follow_up.request_id
         ids.append(runs_as)
-        log_action(log, logging.INFO, "%s follow-up %s of %s", "enqueued" if sent else "coalesced", target,
-                   request.target, target=target.id, correlation_id=follow_up.correlation_id,
+        log_action(log, logging.INFO, "%s follow-up %s of %s%s", "enqueued" if sent else "coalesced", target,
+                   request.target, " beside its routing writes" if early else "", target=target.id,
+                   correlation_id=follow_up.correlation_id,
                    action="enqueue-follow-up" if sent else "dedupe-follow-up", requestId=runs_as,
-                   trigger=follow_up.trigger.value)
+                   trigger=follow_up.trigger.value, early=early)
     return ids
 
 

@@ -91,6 +91,29 @@ class Runtime:
         return request.request_id
 
 
+    def enqueue_beside(self, request: RemediationRequest) -> str | None:
+        """A follow-up named before its routing run writes (Reconciler.reconcile `early_follow_ups`), visible at
+        once, so the firewall's group write runs beside the routing. Its marker is its own (`BESIDE_SUFFIX`):
+        the follow-ups named after a run never fold into it, since it may read before their writes land; only
+        other early follow-ups within the window do, and those come from runs whose events (or requests)
+        happened before it reads (each run starts a window after its event). Returns the id of the request
+        that will run (ours or the pending one's; None when unknown); raises TransientError when the queue
+        refused the message."""
+        key = f"{intake.target_key(request.target)}{BESIDE_SUFFIX}"
+        claimed, pending = self.dedupe.claim(key, request.request_id, request.target.kind.value)
+        if not claimed:
+            return pending
+        try:
+            self.queue.send(request, delay_s=0)
+        except BaseException:
+            self.dedupe.release(key)
+            raise
+        return request.request_id
+
+
+# The dedupe marker of an early follow-up (Runtime.enqueue_beside): a table key, so no '/', '#', '?', '\'.
+BESIDE_SUFFIX = "-beside"
+
 _runtime: Runtime | None = None
 _runtime_guard = threading.Lock()
 

@@ -49,6 +49,7 @@ def test_firewall_and_gateways_parse(arm: ArmClient) -> None:
     assert ids.same_id(fw.policy_id, f"{HUB}/firewallPolicies/fwpol-hub")
     (vpn,) = arm.list_vpn_gateways_in("00000000-0000-0000-0000-000000000000", "rg-hub")
     assert vpn.name == "vpngw-hub" and vpn.p2s_prefixes == ("172.16.201.0/24",)
+    assert [ids.parse_resource_id(v).name for v in vpn.vnet_ids] == ["vnet-hub"]  # its GatewaySubnet's VNet
     (agw,) = arm.list_app_gateways()
     assert (agw.sku_name, agw.sku_tier, agw.network_isolated) == ("Standard_v2", "Standard_v2", False)
     assert agw.subnet_id is not None and agw.subnet_id.endswith("/snet-appgw")

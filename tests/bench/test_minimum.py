@@ -111,7 +111,9 @@ def test_event_reads_do_not_depend_on_fleet_size() -> None:
             minimum.event_reads(Topology.from_dump(large), ids_large[i], RULES)
     items = minimum.event_reads(Topology.from_dump(small), ids_small[0], RULES)
     assert items["applicationGateways (GET)"] == 1  # cluster 0 uses AGIC
-    assert minimum.total(items) == 6  # cluster, VNet, App Gateway, firewall, VPN gateway list, group
+    # cluster, VNet, App Gateway, firewall, the firewall's VNet (the hub's side of the peering, #21), the VPN
+    # gateway list of the hub that holds the gateway, group
+    assert minimum.total(items) == 7 and items["the firewall's VNet (GET)"] == 1
 
 
 def test_sweep_reads_count_list_pages_polls_and_fresh_subnet_reads() -> None:

@@ -121,8 +121,10 @@ def test_the_continuation_goal_is_missed_while_it_cannot_be_measured() -> None:
 def test_extra_hubs_add_a_vpn_gateway_each_and_stay_valid() -> None:
     one, four = topo(10), topo(10, hubs=4)
     assert len(four.of_type(minimum.VPN_GW)) == 4 and len(minimum.p2s_pools(four)) == 4
+    # The extra hubs are peered with no spoke: their P2S clients do not reach the clusters (docs/platform-notes.md
+    # 14), so an event lists only the gateways of its own hub, however many hubs there are (#26 goal 4).
     assert minimum.event_reads(four, topology.generate(10).cluster_ids[0], RULES)[
-        "virtualNetworkGateways (list per resource group)"] == 4
+        "virtualNetworkGateways (list per resource group)"] == 1
     assert minimum.writes_needed(one, RULES) == minimum.writes_needed(four, RULES)  # the same tables, more routes
     with pytest.raises(ValueError):
         topology.generate(10, hubs=16)

@@ -99,8 +99,8 @@ def test_a_hub_side_not_connected_holds_nothing() -> None:
 
 
 def test_p2s_pools_are_those_of_the_gateways_in_the_hub_vnet() -> None:
-    mine = ObservedVpnGateway(f.VPN, "vpn", (f.P2S_PREFIX,), vnet_id=f.HUB_VNET)
-    other = ObservedVpnGateway(f.VPN + "-eastus", "vpn-eastus", ("172.30.0.0/24",), vnet_id=HUB2)
+    mine = ObservedVpnGateway(f.VPN, "vpn", (f.P2S_PREFIX,), vnet_ids=(f.HUB_VNET,))
+    other = ObservedVpnGateway(f.VPN + "-eastus", "vpn-eastus", ("172.30.0.0/24",), vnet_ids=(HUB2,))
     snap = estate(vpns=(mine, other))
     cluster = next(iter(snap.clusters.values()))
     prefixes = {r.address_prefix for r in desired.egress_routes(snap, cluster, SEVERAL)}

@@ -171,9 +171,10 @@ def test_concurrent_workers_write_the_shared_policy_one_at_a_time_and_converge(
     cluster_messages = [message(Target(TargetKind.CLUSTER, c)) for c in clusters]
 
     assert run_workers_at_once(cluster_messages) == []
-    # Each cluster run wrote its routing and enqueued the firewall follow-up: the burst coalesced into ONE
-    # pending firewall message (the dedupe window of the Event Grid intake).
-    assert queued_count(storage) == 1
+    # Each cluster run wrote its routing and enqueued the firewall follow-up, before its writes (beside them,
+    # visible at once, #26) and after them (through the dedupe window of the Event Grid intake): the burst
+    # coalesced into ONE pending firewall message of each kind.
+    assert queued_count(storage) == 2
     # The firewall target, delivered to six workers at once (as redeliveries or a missed dedupe would).
     firewall = get_runtime().reconciler.firewall_target()
     firewall_messages = [message(firewall) for _ in clusters]
@@ -348,10 +349,13 @@ def test_redelivered_and_reordered_events_reach_the_single_delivery_state(
     monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 0)
     with emulator(seed, app_env, monkeypatch) as emu:
         deliver([cluster_write()])
-        # The cluster's routing run, then the firewall follow-up it enqueued.
-        (single,), (single_firewall,) = split_runs(drain(storage, emu, window_s=0))
+        # The cluster's routing run, then the firewall follow-up it enqueued before its writes (beside them,
+        # #26) and, with no dedupe window to fold it into that one, again after them: the first writes the group,
+        # the second finds it in place.
+        (single,), (single_firewall, *after_writes) = split_runs(drain(storage, emu, window_s=0))
         assert single.converged is True and single.writes > 0
         assert single_firewall.converged is True and single_firewall.writes > 0
+        assert len(after_writes) == 1 and after_writes[0].writes == 0 and after_writes[0].converged is True
         expected = state_by_id(emu.dump())
     owned = [r["name"] for r in (expected[NODE_TABLE.lower()]["properties"]["routes"])
              if r["name"].startswith("rmd-")]
@@ -365,10 +369,11 @@ def test_redelivered_and_reordered_events_reach_the_single_delivery_state(
         runs, firewall_runs = split_runs(drain(storage, emu, window_s=window_s))
         actual = state_by_id(emu.dump())
 
-    # Every routing run enqueued the firewall follow-up; within a dedupe window they coalesce into one.
-    assert 1 <= len(firewall_runs) <= len(runs), firewall_runs
-    if window_s:
-        assert len(firewall_runs) == 1, firewall_runs
+    # Every routing run enqueued the firewall follow-up (one that writes also before its writes); within a
+    # dedupe window they coalesce into one.
+    assert 1 <= len(firewall_runs) <= len(runs) + sum(1 for r in runs if r.writes), firewall_runs
+    if window_s:  # one before the writes (beside them) and one after them, each coalesced
+        assert len(firewall_runs) == (2 if any(r.writes for r in runs) else 1), firewall_runs
     assert firewall_runs[0].writes == single_firewall.writes, firewall_runs
     assert [r.writes for r in firewall_runs[1:]] == [0] * (len(firewall_runs) - 1), firewall_runs
     assert all(r.converged is True for r in firewall_runs), firewall_runs

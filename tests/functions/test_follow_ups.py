@@ -35,13 +35,15 @@ def test_cluster_runs_enqueue_one_firewall_run_and_name_its_request(arm: Any, st
     (first,) = _plan(storage, "req-1")["followUps"]
     assert first["target"] == str(firewall) and first["status"] == "pending"
     assert first["requestId"] and first["requestId"] != "req-1"
-    assert queued_count(storage) == 1
+    # Two firewall requests: one enqueued before the routing writes, visible at once (the group write beside
+    # the routing, #26), and this one after them, through the dedupe window (it reads after the writes).
+    assert queued_count(storage) == 2
 
-    # A second cluster run inside the window coalesces into the pending firewall request.
+    # A second cluster run inside the window coalesces into both pending firewall requests.
     worker(_message("req-2", "cluster", f"{AKS}/aks-overlay"))
     (second,) = _plan(storage, "req-2")["followUps"]
     assert second["requestId"] == first["requestId"]
-    assert queued_count(storage) == 1
+    assert queued_count(storage) == 2
 
     # That request, when it runs, writes the group for both clusters; it has no follow-up of its own.
     worker(_message(first["requestId"], "firewall", firewall.id))

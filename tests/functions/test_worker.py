@@ -92,7 +92,8 @@ class _Failing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False) -> ReconcileResult:
+    def reconcile(self, target: Target, *, dry_run: bool, require_exists: bool = False,
+                  early_follow_ups: object = None) -> ReconcileResult:
         raise self.error
 
 
