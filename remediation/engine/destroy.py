@@ -17,6 +17,7 @@ and with an approval write it phase by phase, then read again to verify.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -85,16 +86,25 @@ class Destroyer:
             client.close()
 
     def _plan(self, arm: ArmClient, deadline: Deadline) -> Plan:
-        """The routing part once, and the firewall part of every configured firewall (FIREWALL_IDS): each
-        firewall's owned groups (or classic collections) are read with that firewall as the pass's firewall.
-        A policy shared by several firewalls is planned once."""
-        parts: list[Plan] = []
+        """The routing part once, and the firewall part of every configured firewall (FIREWALL_IDS): one fleet
+        read, then each other firewall's view of it with its own owned groups (`observe.as_seen_by`). A
+        configured firewall the read did not find plans as a missing one: an error, nothing removed."""
+        snapshot = run_with_retries(partial(observe.observe_fleet, arm, self.settings, with_rules=True),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        parts = [plan_destroy(snapshot, self.settings, self.target)]
+        found = {ids.id_key(f.id): f for f in snapshot.firewalls}
         for firewall_id in self.settings.firewalls:
+            if snapshot.firewall is not None and ids.same_id(firewall_id, snapshot.firewall.id):
+                continue
             settings = self.settings.for_firewall(firewall_id)
-            snapshot = run_with_retries(partial(observe.observe_fleet, arm, settings, with_rules=True),
+            firewall = found.get(ids.id_key(firewall_id))
+            view = dataclasses.replace(snapshot, firewall=None, rule_collection_group=None,
+                                       rule_collection_shards=())
+            if firewall is not None:
+                view = run_with_retries(partial(observe.as_seen_by, arm, snapshot, firewall, settings),
                                         deadline=deadline, describe=f"observe (firewall {firewall_id})",
                                         sleep=self._sleep)
-            parts.append(plan_destroy(snapshot, settings, self.target))
+            parts.append(plan_destroy(view, settings, self.target))
         return _joined(parts, self.target)
 
     def _write(self, arm: ArmClient, deadline: Deadline, held: Held | None,

@@ -447,6 +447,15 @@ def with_owned_rules(arm: ReadArm, snapshot: Snapshot, settings: Settings) -> Sn
     return egress_observe.observe_egress(arm, snapshot, settings)
 
 
+def as_seen_by(arm: ReadArm, snapshot: Snapshot, firewall: ObservedFirewall, settings: Settings) -> Snapshot:
+    """One fleet read as another configured firewall's pass sees it (FIREWALL_IDS): that firewall and its own
+    owned groups (one list of its policy's groups), nothing of the fleet read again. `settings` are the
+    settings for that firewall (`Settings.for_firewall`)."""
+    bare = dataclasses.replace(snapshot, firewall=firewall, rule_collection_group=None,
+                               rule_collection_shards=(), policy_group_priorities={})
+    return with_owned_rules(arm, bare, settings)
+
+
 def observe_owned_rules_again(arm: ReadArm, snapshot: Snapshot, settings: Settings) -> Snapshot:
     """The verify after a firewall write: where the rules live, read again. A policy-based firewall's rules
     are in the owned groups, which are all that is read (the firewall itself is not written by a group

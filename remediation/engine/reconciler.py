@@ -295,18 +295,13 @@ class Reconciler:
                 if ids.id_key(firewall.id) in views:
                     continue
                 views[ids.id_key(firewall.id)] = run_with_retries(
-                    functools.partial(self._view_of, arm, snapshot, firewall),
+                    functools.partial(observe.as_seen_by, arm, snapshot, firewall,
+                                      self.settings.for_firewall(firewall.id)),
                     deadline=deadline, describe="observe", sleep=self._sleep)
         finally:
             calls = arm.arm_calls
             arm.close()
         return snapshot, views, calls
-
-    def _view_of(self, arm: ArmClient, snapshot: Snapshot, firewall: ObservedFirewall) -> Snapshot:
-        """The fleet read as `firewall`'s pass sees it: that firewall and its own owned groups."""
-        bare = dataclasses.replace(snapshot, firewall=firewall, rule_collection_group=None,
-                                   rule_collection_shards=(), policy_group_priorities={})
-        return observe.with_owned_rules(arm, bare, self.settings.for_firewall(firewall.id))
 
     # ------------------------------------------------------------------------------------ routing targets
 

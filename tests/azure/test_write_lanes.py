@@ -43,20 +43,25 @@ def _change(kind: ChangeKind, address: str, after: Any) -> Change:
     return Change(Action.CREATE, kind, address, None, after, "test")
 
 
+def _two_tables_four_subnets() -> list[Change]:
+    """Two new tables, each associated with two subnets of its own VNet."""
+    return [
+        _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),
+        _change(ChangeKind.ROUTE_TABLE, RT_B, RouteTablePayload("westeurope", TAG)),
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a1", SubnetAssociationPayload(RT_A)),
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a2", SubnetAssociationPayload(RT_A)),
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-aks-pods", SubnetAssociationPayload(RT_B)),
+        _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-appgw", SubnetAssociationPayload(RT_B)),
+    ]
+
+
 def test_subnet_lanes_of_two_vnets_overlap_and_follow_their_own_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     emu = Emulator(seed=_two_vnets(), time_factor=0.05).start()  # table 0.1 s, subnet 0.4 s
     for key, value in emu.env().items():
         monkeypatch.setenv(key, value)
     gateway = ArmClient(make_settings(emu))
     try:
-        changes = [
-            _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),
-            _change(ChangeKind.ROUTE_TABLE, RT_B, RouteTablePayload("westeurope", TAG)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a1", SubnetAssociationPayload(RT_A)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a2", SubnetAssociationPayload(RT_A)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-aks-pods", SubnetAssociationPayload(RT_B)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-appgw", SubnetAssociationPayload(RT_B)),
-        ]
+        changes = _two_tables_four_subnets()
         outcomes = apply_changes(gateway, changes, settings=make_settings(emu, WRITE_LANES="8"))
         assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 6, [o.error for o in outcomes]
         ops = emu.operations
@@ -118,14 +123,7 @@ def test_a_vnet_holds_no_thread_between_its_serialized_subnet_writes(monkeypatch
         monkeypatch.setenv(key, value)
     gateway = ArmClient(make_settings(emu))
     try:
-        changes = [
-            _change(ChangeKind.ROUTE_TABLE, RT_A, RouteTablePayload("westeurope", TAG)),
-            _change(ChangeKind.ROUTE_TABLE, RT_B, RouteTablePayload("westeurope", TAG)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a1", SubnetAssociationPayload(RT_A)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET2}/subnets/snet-a2", SubnetAssociationPayload(RT_A)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-aks-pods", SubnetAssociationPayload(RT_B)),
-            _change(ChangeKind.SUBNET_ROUTE_TABLE, f"{VNET}/subnets/snet-appgw", SubnetAssociationPayload(RT_B)),
-        ]
+        changes = _two_tables_four_subnets()
         outcomes = apply_changes(gateway, changes, settings=make_settings(emu, WRITE_LANES="1"))
         assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 6, [o.error for o in outcomes]
         subnets = sorted((o for o in emu.operations if "/subnets/" in o.resource_id), key=lambda o: o.started_at)

@@ -211,3 +211,21 @@ def test_owned_lists_the_groups_of_every_configured_firewall(tmp_path: Path,
         listed = {item["id"].lower() for item in json.loads(capsys.readouterr().out)["owned"]}
         for _, policy in OWN.values():
             assert f"{policy}/ruleCollectionGroups/rmd-aks-runbook".lower() in listed, policy
+
+
+def test_destroy_removes_nothing_when_a_configured_firewall_is_not_found() -> None:
+    """A firewall of FIREWALL_IDS that the read does not find: its owned groups are unknown, so the whole
+    destroy is refused (an error, zero writes), never a partial removal."""
+    from remediation.engine.destroy import Destroyer
+
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        assert h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False).converged is True
+        gone = _net("rg-hub-eus", "azureFirewalls", "fw-eastus-2")
+        missing = {**settings, "FIREWALL_IDS": f"{FIREWALL_IDS},{gone}"}
+        with harness(h.emu.dump(), missing) as again:
+            again.emu.clear_log()
+            result = Destroyer(again.settings).run(dry_run=False, approve=lambda plan: True)
+            assert result.error is not None and "not found" in result.error, result.error
+            assert [r for r in again.emu.request_log if r.method in {"PUT", "DELETE", "PATCH"}] == []
