@@ -17,6 +17,11 @@ the gateways whose P2S clients reach the cluster's VNets (`read_vpn_gateways_on_
 remediation/planning/paths.py `p2s_vnets`): the same discovery, on its own VNets, the firewall's hub VNet
 and the VNets it uses with gateway transit, all read by the pass anyway, so its reads do not grow with the
 VNets or hubs in scope. Routes are planned from `paths.gateways_reaching` in both, so they agree.
+
+Firewalls: a fleet pass reads every configured firewall and where it sits. A cluster event under FIREWALL_IDS
+reads only those its VNets can reach, found through its VNets' peers (`_Collector._read_on_path`,
+docs/platform-notes.md 13.3), so its reads do not grow with the hubs configured; when it cannot show which those
+are, it reads every one.
 """
 
 from __future__ import annotations
