@@ -210,3 +210,22 @@ def test_a_deallocated_firewall_leaves_its_subnet_unexplained_and_the_event_deci
         assert not event.plan.writes and event.arm_calls is not None
         assert {r.path.lower() for r in h.emu.request_log if "/azurefirewalls/" in r.path.lower()} >= {
             f"{f.lower()}" for f in (FW_WEU, FW_EUS, FW_VHUB)}
+
+
+def test_a_peer_the_identity_may_not_read_makes_the_event_read_every_firewall_not_fail() -> None:
+    """spoke-eus also peers with a partner's VNet in another subscription, which answers 403: the event cannot tell
+    what sits there, so it reads every configured firewall (as before this read existed) and still routes."""
+    partner = ("/subscriptions/99999999-9999-9999-9999-999999999999/resourceGroups/rg-partner/providers/"
+               "Microsoft.Network/virtualNetworks/vnet-partner")
+    with harness(_seed(), _settings((FW_WEU, FW_EUS, FW_VHUB))) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        h.emu.put_foreign(f"{SPOKE_EUS}/virtualNetworkPeerings/to-partner", {"properties": {
+            "remoteVirtualNetwork": {"id": partner}, "allowVirtualNetworkAccess": True}})
+        h.emu.faults.add("GET", r"/virtualNetworks/vnet-partner$", kind="status", status=403,
+                         code="AuthorizationFailed", count=20)
+        assert _event_and_sweep_agree(h)["spoke-eus"][:2] == ("reaches", FW_EUS.lower())
+        h.emu.clear_log()
+        event = h.reconciler.reconcile(h.reconciler.resolve(_cluster("spoke-eus")), dry_run=False)
+        assert event.error is None and event.converged is True and not event.plan.writes
+        assert {r.path.lower() for r in h.emu.request_log if "/azurefirewalls/" in r.path.lower()} >= {
+            f.lower() for f in (FW_WEU, FW_EUS, FW_VHUB)}
