@@ -229,3 +229,23 @@ def test_a_peer_the_identity_may_not_read_makes_the_event_read_every_firewall_no
         assert event.error is None and event.converged is True and not event.plan.writes
         assert {r.path.lower() for r in h.emu.request_log if "/azurefirewalls/" in r.path.lower()} >= {
             f.lower() for f in (FW_WEU, FW_EUS, FW_VHUB)}
+
+
+def test_a_default_route_to_an_unknown_appliance_makes_the_event_read_every_firewall() -> None:
+    """The owned 0.0.0.0/0 of spoke-eus drifted to an address that is none of the firewalls the event would read
+    (it might be an unread configured firewall's: egress.egress_path weighs every one): the event reads them all,
+    and plans the repair the sweep plans."""
+    with harness(_seed(), _settings((FW_WEU, FW_EUS, FW_VHUB))) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        table_id = str((h.emu.get(f"{SPOKE_EUS}/subnets/snet-aks") or {})["properties"]["routeTable"]["id"])
+        table = h.emu.get(table_id)
+        assert table is not None
+        default = next(r for r in table["properties"]["routes"] if r["properties"]["addressPrefix"] == "0.0.0.0/0")
+        default["properties"]["nextHopIpAddress"] = "10.9.9.9"
+        h.emu.put_foreign(table_id, table)
+        _event_and_sweep_agree(h)
+        h.emu.clear_log()
+        event = h.reconciler.reconcile(h.reconciler.resolve(_cluster("spoke-eus")), dry_run=True)
+        assert [c.address for c in event.plan.writes] and event.error is None
+        assert {r.path.lower() for r in h.emu.request_log if "/azurefirewalls/" in r.path.lower()} >= {
+            f.lower() for f in (FW_WEU, FW_EUS, FW_VHUB)}
