@@ -140,3 +140,35 @@ def test_route_reports_name_the_route_held_by_the_avnm_table() -> None:
     reports = avnm.route_reports(f.NODE_SUBNET, "aks-nodes", table, "why", [f.fw_route("rmd-spoke", "10.200.0.0/16")])
     assert [r.kind for r in reports] == [ChangeKind.SUBNET_ROUTE_TABLE, ChangeKind.ROUTE]
     assert reports[1].address.endswith("/routes/r1") and not reports[1].blocking
+
+
+def test_a_cluster_whose_avnm_table_provides_every_route_is_compliant_and_one_it_misses_is_conflicted() -> None:
+    """No conflict war: what AVNM provides is the cluster's route, judged by the flows of the table in effect."""
+    from remediation.core.model import ObservedRuleCollectionGroup
+    from remediation.planning import compliance
+
+    def with_rules(snap: Snapshot) -> Snapshot:
+        collections, _ = desired.desired_rule_collections(snap, f.settings())
+        group = ObservedRuleCollectionGroup(f"{f.POLICY}/ruleCollectionGroups/rmd-aks-runbook", "rmd-aks-runbook",
+                                            250, collections)
+        return dataclasses.replace(snap, rule_collection_group=group)
+
+    snap = with_rules(_avnm_table(Route("avnm-0", "0.0.0.0/0", "VirtualAppliance", f.FW_IP)))
+    (cluster,) = compliance.assess(snap, f.settings(), scope="s").clusters
+    assert cluster.state is compliance.ComplianceState.COMPLIANT, cluster
+    assert any("provided by Azure Virtual Network Manager" in c for c in cluster.conflicts)  # still said
+    (cluster,) = compliance.assess(with_rules(_avnm_table()), f.settings(), scope="s").clusters
+    assert cluster.state is compliance.ComplianceState.CONFLICTED
+
+
+def test_destroy_never_deletes_from_an_avnm_table() -> None:
+    """AVNM copies the routes of a subnet's former table into the table it creates (concept-user-defined-route):
+    routes named like this tool's may sit there; `sweep --destroy` keeps them and says so."""
+    from remediation.planning.destroy import plan_destroy
+
+    table = dataclasses.replace(f.route_table(AVNM_TABLE_NAME, [f.fw_route("rmd-default", "0.0.0.0/0")],
+                                              [f.NODE_SUBNET]),
+                                id=f"{MANAGED_RG}/providers/Microsoft.Network/routeTables/{AVNM_TABLE_NAME}")
+    result = plan_destroy(f.snapshot(tables=[table], fw=f.firewall()), f.settings(), "s")
+    assert [c for c in result.changes if c.kind is ChangeKind.ROUTE] == []
+    assert any("Azure Virtual Network Manager" in n.message and not n.blocking for n in result.conflicts)
