@@ -63,3 +63,14 @@ def test_nothing_avnm_manages_is_written_and_what_it_provides_is_reported(world:
     w.reset_log()
     again = w.sweep()
     assert again.error is None and arm_writes(w.emu) == []
+
+
+def test_a_cluster_event_reads_the_avnm_table_and_writes_nothing_to_it(world: WorldFactory) -> None:
+    """The same through a cluster target (an Event Grid event names the cluster): the table it references is read
+    by its id, wherever AVNM keeps it, and judged the same way."""
+    w = world(avnm_managed)
+    result = w.run(CNI)
+    assert result.error is None
+    writes = [x.lower() for x in arm_writes(w.emu)]
+    assert writes and not [x for x in writes if "avnm_managed" in x or "snet-aks-nodes" in x]
+    assert any("provided by Azure Virtual Network Manager" in m for m, blocking in _messages(result) if not blocking)
