@@ -50,7 +50,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress, outbound, paths
+from remediation.planning import avnm, egress, outbound, paths
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -920,6 +920,8 @@ def routes_left_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...
     for subnet_id in subnets_behind(snapshot, settings):
         subnet = _subnet(snapshot, subnet_id)
         table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet and subnet.route_table_id else None
+        if table is not None and avnm.managed_table_reason(table.id, table.name) is not None:
+            continue  # AVNM's table (its copies of routes named like ours): never re-planned, never written
         for route in table.routes if table is not None else ():
             if (settings.owns_name(route.name) and route.next_hop_type.lower() == appliance
                     and (route.next_hop_ip_address or "").strip() != firewall.private_ip):

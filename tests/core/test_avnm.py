@@ -172,3 +172,14 @@ def test_destroy_never_deletes_from_an_avnm_table() -> None:
     result = plan_destroy(f.snapshot(tables=[table], fw=f.firewall()), f.settings(), "s")
     assert [c for c in result.changes if c.kind is ChangeKind.ROUTE] == []
     assert any("Azure Virtual Network Manager" in n.message and not n.blocking for n in result.conflicts)
+
+
+def test_a_moved_firewall_ip_does_not_count_routes_on_an_avnm_table_as_left_behind() -> None:
+    """Only the tool's own routes are followed to a new firewall IP; AVNM's table (whatever its route names) is
+    AVNM's to update, so it never triggers a re-plan that could only report."""
+    stale = f.fw_route("rmd-default", "0.0.0.0/0", ip="10.0.1.99")
+    assert desired.routes_left_behind(_avnm_table(stale), f.settings()) == ()
+    own = f.route_table("rt-nodes", [stale], [f.NODE_SUBNET])
+    snap = f.hub_spoke(aks=f.cluster(outbound_type="userDefinedRouting"), with_appgw=False, node_table="rt-nodes",
+                       tables=[own])
+    assert desired.routes_left_behind(snap, f.settings()) == (f"{own.id}/routes/rmd-default",)
