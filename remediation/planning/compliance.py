@@ -184,12 +184,15 @@ def classify(cluster: ObservedCluster, cluster_plan_: Plan, firewall_gaps: Seque
         return ClusterCompliance(cluster.id, cluster.name, ComplianceState.SKIPPED, reason=skip.reason)
     missing = (*(line for c in cluster_plan_.writes for line in describe_change_lines(c)), *firewall_gaps)
     bypass_texts = {c.message for c in cluster_plan_.conflicts if _is_bypass_report(c.message)}
-    conflicts = tuple(describe_conflict(c) for c in cluster_plan_.conflicts if c.message not in bypass_texts)
+    reported = [c for c in cluster_plan_.conflicts if c.message not in bypass_texts]
+    conflicts = tuple(describe_conflict(c) for c in reported)
+    # A note (a route provided by AVNM or a hub's routing intent, a dual-stack range) blocks nothing.
+    blocking = any(c.blocking for c in reported)
     bypasses = tuple(f.line() for f in cluster_flows_ if f.verdict is not Verdict.FIREWALL)
     # A frontend found counts against the cluster; a node resource group that could not be read is said, not
     # counted (the identity may lack Reader there: docs/platform-notes.md, "Asymmetric routing").
     asym = asymmetric.asymmetric_lines(cluster_flows_, frontends)
-    if conflicts:
+    if blocking:
         state = ComplianceState.CONFLICTED
     elif missing or bypasses or (frontends is not None and frontends.error is None and asym):
         state = ComplianceState.NON_COMPLIANT

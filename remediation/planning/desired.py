@@ -50,7 +50,7 @@ from remediation.core.net import covers as _covers
 from remediation.core.net import network as _network
 from remediation.core.net import overlaps as _overlaps
 from remediation.core.net import sorted_prefixes as _sorted_prefixes
-from remediation.planning import egress, outbound, paths
+from remediation.planning import avnm, egress, outbound, paths
 
 EGRESS_PRIORITY = 200
 EGRESS_APPLICATION_PRIORITY = 205  # application rules: network rules are evaluated first anyway
@@ -470,7 +470,8 @@ def _ingress(
     if not firewall_ip or _gateway(snapshot, cluster) is None:
         return []
     # Runbook step 2: on the App Gateway subnet, the AKS ranges (AGIC backends are pod IPs) -> firewall.
-    # Never 0.0.0.0/0 here: unsupported on a non-isolated v2 gateway subnet (docs/platform-notes.md 3.2.3).
+    # Never 0.0.0.0/0 to the firewall here: unsupported on a non-isolated v2 gateway subnet (docs/platform-notes.md
+    # 3.2.3); the one 0.0.0.0/0 written here goes to the Internet (`_gateway_internet_route`).
     candidates = [
         _Candidate("aks", prefix, f"runbook ingress: AKS range {prefix} of cluster {cluster.name} via "
                                   f"firewall {firewall_ip}")
@@ -478,8 +479,53 @@ def _ingress(
         if prefix != DEFAULT_PREFIX
     ]
     gateway = _gateway(snapshot, cluster)
-    return _to_routes(candidates, settings, firewall_ip, _gateway_prefixes(snapshot, cluster), reports,
-                      (gateway.subnet_id if gateway else None) or cluster.id)
+    where = (gateway.subnet_id if gateway else None) or cluster.id
+    routes = _to_routes(candidates, settings, firewall_ip, _gateway_prefixes(snapshot, cluster), reports, where)
+    return [*_gateway_internet_route(snapshot, gateway, settings, reports), *routes]
+
+
+APPGW_INTERNET_ROLE = "appgw-internet"
+_SCENARIO = "Microsoft's secured-hub App Gateway scenario (virtual-wan/scenario-secured-hub-app-gateway)"
+
+
+def _gateway_internet_route(snapshot: Snapshot, gateway: ObservedAppGateway | None, settings: Settings,
+                            reports: list[Conflict] | None) -> list[tuple[Route, str]]:
+    """`0.0.0.0/0 -> Internet` on the App Gateway subnet when its VNet gets 0.0.0.0/0 from a secured vWAN hub
+    (docs/platform-notes.md 13, secured-hub App Gateway scenario): routes from the hub apply to the whole VNet,
+    and a v2 gateway's management traffic needs a direct path to the Internet ("0.0.0.0/0 through a virtual
+    appliance ... isn't supported"; a UDR 0.0.0.0/0 -> Internet is a supported scenario,
+    application-gateway/configuration-infrastructure). Only when the hub advertises it to that connection
+    (routing intent's Internet policy and enableInternetSecurity) and the subnet takes BGP routes; never for a
+    network-isolated gateway, whose 0.0.0.0/0 may go to the firewall (reported instead)."""
+    subnet = _subnet(snapshot, gateway.subnet_id) if gateway else None
+    vnet = paths.vnet_of_subnet(subnet.id) if subnet else None
+    if gateway is None or subnet is None or vnet is None:
+        return []
+    reach = paths.firewall_for_vnet(snapshot, vnet, settings)
+    if not isinstance(reach, paths.Reaches) or reach.connection is None:
+        return []
+    hub = reach.hub.rsplit("/", 1)[-1]
+    out = reports if reports is not None else []
+    if not paths.advertises_default(snapshot, reach):
+        if paths.internet_security_without_intent(snapshot, reach):
+            out.append(_note(subnet.id, f"App Gateway {gateway.name}: its hub connection has enableInternetSecurity "
+                                        f"but virtual hub {hub} has no Internet routing policy, so whether the hub "
+                                        "sends this VNet 0.0.0.0/0 is not known (its route tables are not read); "
+                                        f"if it does, {_SCENARIO} adds 0.0.0.0/0 -> Internet on subnet "
+                                        f"{subnet.name}: not written"))
+        return []
+    table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet.route_table_id else None
+    if subnet.route_table_id and (table is None or table.disable_bgp_route_propagation):
+        return []  # not observed: routes.py reports it; BGP off: the hub's 0.0.0.0/0 never reaches the subnet
+    if gateway.network_isolated:
+        out.append(_note(subnet.id, f"App Gateway {gateway.name} is network-isolated: its 0.0.0.0/0 may go through "
+                                    f"the hub firewall, so {_SCENARIO}'s 0.0.0.0/0 -> Internet is not written"))
+        return []
+    route = Route(f"{settings.ownership_prefix}{APPGW_INTERNET_ROLE}", DEFAULT_PREFIX, NextHopType.INTERNET.value,
+                  None)
+    return [(route, f"{_SCENARIO}: virtual hub {hub} sends this VNet 0.0.0.0/0 to its firewall (routing intent "
+                    f"Internet policy, enableInternetSecurity); the v2 App Gateway {gateway.name} needs a direct "
+                    "path to the Internet for its management traffic")]
 
 
 def ingress_routes(snapshot: Snapshot, cluster: ObservedCluster, settings: Settings) -> tuple[Route, ...]:
@@ -874,6 +920,8 @@ def routes_left_behind(snapshot: Snapshot, settings: Settings) -> tuple[str, ...
     for subnet_id in subnets_behind(snapshot, settings):
         subnet = _subnet(snapshot, subnet_id)
         table = snapshot.route_tables.get(id_key(subnet.route_table_id)) if subnet and subnet.route_table_id else None
+        if table is not None and avnm.managed_table_reason(table.id, table.name) is not None:
+            continue  # AVNM's table (its copies of routes named like ours): never re-planned, never written
         for route in table.routes if table is not None else ():
             if (settings.owns_name(route.name) and route.next_hop_type.lower() == appliance
                     and (route.next_hop_ip_address or "").strip() != firewall.private_ip):

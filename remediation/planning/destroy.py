@@ -41,6 +41,7 @@ from remediation.core.model import (
     Snapshot,
     SubnetAssociationPayload,
 )
+from remediation.planning import avnm
 
 REASON = "sweep --destroy: remove what this tool owns"
 _PHASE = {ChangeKind.SUBNET_ROUTE_TABLE: 2, ChangeKind.ROUTE_TABLE: 3}
@@ -79,6 +80,12 @@ def _routing(snapshot: Snapshot, settings: Settings) -> Iterator[Change | Confli
         owned = sorted((r for r in table.routes if settings.owns_name(r.name)), key=lambda r: r.name.lower())
         if owned and not settings.in_scope(table.id):
             yield _note(ChangeKind.ROUTE, table.id, f"{len(owned)} owned route(s) outside REMEDIATION_SCOPE: kept")
+            continue
+        managed = avnm.managed_table_reason(table.id, table.name)
+        if owned and managed is not None:
+            # AVNM copies the routes of a subnet's former table into the table it creates: never written here.
+            yield _note(ChangeKind.ROUTE, table.id, f"{len(owned)} route(s) named like this tool's on a route table "
+                                                    f"Azure Virtual Network Manager manages ({managed}): kept")
             continue
         for route in owned:
             yield Change(Action.DELETE, ChangeKind.ROUTE, _route_address(table.id, route.name), route, None, REASON)

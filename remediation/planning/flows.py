@@ -19,7 +19,7 @@ from enum import StrEnum
 from remediation.core import net
 from remediation.core.config import Settings
 from remediation.core.ids import id_key
-from remediation.core.model import ChangeKind, Conflict, DesiredSubnetRoutes, Snapshot
+from remediation.core.model import ChangeKind, Conflict, DesiredSubnetRoutes, NextHopType, Snapshot
 from remediation.planning import effective_routes as er
 from remediation.planning.effective_routes import EffectiveRoute, LearnedRoute, RouteSource
 
@@ -83,6 +83,8 @@ def subnet_flows(snapshot: Snapshot, item: DesiredSubnetRoutes, settings: Settin
         routes = er.subnet_routes(snapshot, subnet, learned) if subnet is not None else None
     out: list[Flow] = []
     for route in item.routes:
+        if route.next_hop_type.lower() != NextHopType.VIRTUAL_APPLIANCE.value.lower():
+            continue  # not a flow through the firewall: the App Gateway subnet's direct Internet route (desired.py)
         firewall_ip = route.next_hop_ip_address or ""
         kind, prefix = _kind(route.name, settings), net.canonical_prefix(route.address_prefix)
         if routes is None or routes.unknown:

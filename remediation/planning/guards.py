@@ -8,6 +8,9 @@ The rules (docs/platform-notes.md 8, 3.2.3 and 9):
   so no route may cover the range of any subnet associated with the table, and no next hop may sit inside
   one of those ranges (the appliance would route its own traffic back to itself);
 - no 0.0.0.0/0 to an appliance on a table used by a v2 App Gateway subnet that is not network-isolated;
+- 0.0.0.0/0 -> Internet (the secured-hub App Gateway scenario) only on a table every subnet of which hosts a
+  v2 App Gateway that is not network-isolated, never any other prefix to the Internet;
+- a route table Azure Virtual Network Manager manages is never written (remediation/planning/avnm.py);
 - an IPv6 prefix never goes to an IPv4 appliance (Azure Firewall does not filter IPv6);
 - a table whose subnets are not all known is not written ("when in doubt, don't write").
 
@@ -25,6 +28,7 @@ from remediation.core.model import NextHopType, ObservedAppGateway, ObservedSubn
 from remediation.core.net import DEFAULT_PREFIX
 from remediation.core.net import address as _address
 from remediation.core.net import network as _network
+from remediation.planning import avnm
 
 # Subnets whose routing the platform owns (docs/platform-notes.md 8): lower-case name -> why.
 SPECIAL_SUBNETS: Mapping[str, str] = {
@@ -100,6 +104,9 @@ def gateways_by_subnet(gateways: Iterable[ObservedAppGateway]) -> dict[str, tupl
 
 def table_refusal(use: TableUse) -> str | None:
     """A reason to write nothing at all to this table (no route, no association), or None."""
+    managed = avnm.managed_table_reason(use.table_id)
+    if managed is not None:
+        return f"route table is managed by Azure Virtual Network Manager ({managed}); this tool never writes it"
     for subnet in use.subnets:
         why = special_subnet_reason(subnet)
         if why:
@@ -117,6 +124,8 @@ def table_refusal(use: TableUse) -> str | None:
 
 def route_refusal(route: Route, use: TableUse) -> str | None:
     """Why `route` must not be written to the table described by `use`, or None when it is safe."""
+    if route.next_hop_type.lower() == NextHopType.INTERNET.value.lower():
+        return _internet_refusal(route, use)
     if route.next_hop_type.lower() != NextHopType.VIRTUAL_APPLIANCE.value.lower():
         return None  # only routes to an appliance can loop or bypass; the tool writes no others
     net = _network(route.address_prefix)
@@ -144,4 +153,21 @@ def route_refusal(route: Route, use: TableUse) -> str | None:
         for gateway in use.non_isolated_v2_gateways:
             return (f"0.0.0.0/0 to an appliance is unsupported on the subnet of v2 App Gateway {gateway.name}, "
                     "which is not network-isolated (it breaks the gateway's control plane)")
+    return None
+
+
+def _internet_refusal(route: Route, use: TableUse) -> str | None:
+    """The one route to the Internet this tool writes is `0.0.0.0/0 -> Internet` for the subnet of a v2 App
+    Gateway whose VNet gets 0.0.0.0/0 from a secured Virtual WAN hub (docs/platform-notes.md 13, secured-hub App
+    Gateway scenario). On a table that any other subnet uses it would send that subnet's egress around the
+    firewall: refused unless every subnet on the table hosts a v2 App Gateway that is not network-isolated."""
+    if str(_network(route.address_prefix)) != DEFAULT_PREFIX:
+        return f"only 0.0.0.0/0 is ever routed to the Internet by this tool, not {route.address_prefix}"
+    hosts = {id_key(g.subnet_id) for g in use.non_isolated_v2_gateways if g.subnet_id}
+    for subnet in use.subnets:
+        if id_key(subnet.id) not in hosts:
+            return (f"0.0.0.0/0 -> Internet would send the egress of subnet {subnet.name}, which uses the table and "
+                    "hosts no v2 App Gateway, around the firewall")
+    if not use.subnets:
+        return "0.0.0.0/0 -> Internet on a table no observed App Gateway subnet uses"
     return None

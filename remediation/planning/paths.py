@@ -32,6 +32,7 @@ from remediation.core.model import (
     ObservedVpnGateway,
     Snapshot,
 )
+from remediation.planning import avnm
 
 CONNECTED = "connected"
 FULLY_IN_SYNC = "fullyinsync"
@@ -165,7 +166,10 @@ def _reach(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall) -> Reac
     for side in sides:
         problem = _peering_problem(snapshot, spoke, side, firewall.vnet_id)
         if problem is None:
-            return Reaches(firewall, firewall.vnet_id, f"peering {side.name} to hub VNet {_name(firewall.vnet_id)}")
+            # A peering Azure Virtual Network Manager created is a real peering: it counts like any other.
+            made = " (created by Azure Virtual Network Manager)" if avnm.is_managed_peering(side) else ""
+            return Reaches(firewall, firewall.vnet_id,
+                           f"peering {side.name}{made} to hub VNet {_name(firewall.vnet_id)}")
         reasons.append(problem)
     return "; ".join(reasons)
 
@@ -227,7 +231,16 @@ def _no_path(snapshot: Snapshot, vnet_id: str, settings: Settings) -> str:
         return f"VNet {_name(vnet_id)} has no peering and no hub connection to a configured firewall"
     linked = ", ".join([*(f"VNet {n}" for n in peered), *(f"virtual hub {n}" for n in hubs)])
     return (f"VNet {_name(vnet_id)} is connected only to {linked}, where no configured firewall is "
-            f"({_SETTING[settings.several_firewalls]})")
+            f"({_SETTING[settings.several_firewalls]}){_avnm_hint(spoke)}")
+
+
+def _avnm_hint(spoke: ObservedVnet | None) -> str:
+    """When Azure Virtual Network Manager made this VNet's peerings (their name says so), its connectivity is
+    AVNM's: a connected group (direct connectivity) creates no peering ARM shows, so it is never a path here."""
+    if spoke is None or not any(avnm.is_managed_peering(p) for p in spoke.peerings):
+        return ""
+    return ("; its peerings were created by Azure Virtual Network Manager, whose connected groups create no "
+            "peering and are not a path this tool can check")
 
 
 def is_hub_connection_peering(peering: ObservedPeering) -> bool:
@@ -290,13 +303,32 @@ def provided_by_hub(snapshot: Snapshot, reach: Reaches, bgp_disabled: bool) -> f
     Never "appgw": routes from the hub apply to the whole VNet, not between its own subnets."""
     if reach.connection is None or bgp_disabled:
         return frozenset()
-    intents = {d.lower() for d in snapshot.routing_intents.get(id_key(reach.hub), frozenset())}
     roles: set[str] = set()
-    if PRIVATE_TRAFFIC in intents:
+    if PRIVATE_TRAFFIC in _intents(snapshot, reach):
         roles.update({"p2s", "spoke"})
-    if INTERNET in intents and reach.connection.enable_internet_security:
+    if advertises_default(snapshot, reach):
         roles.add("default")
     return frozenset(roles)
+
+
+def _intents(snapshot: Snapshot, reach: Reaches) -> set[str]:
+    return {d.lower() for d in snapshot.routing_intents.get(id_key(reach.hub), frozenset())}
+
+
+def advertises_default(snapshot: Snapshot, reach: Reaches) -> bool:
+    """The secured vWAN hub gives this VNet's connection its 0.0.0.0/0 (to the hub firewall): routing intent with
+    the Internet policy, and `enableInternetSecurity` ("propagate default route") on the connection
+    (learn.microsoft.com virtual-wan/how-to-routing-policies; docs/platform-notes.md 13)."""
+    return (reach.connection is not None and reach.connection.enable_internet_security
+            and INTERNET in _intents(snapshot, reach))
+
+
+def internet_security_without_intent(snapshot: Snapshot, reach: Reaches) -> bool:
+    """`enableInternetSecurity` on the connection but no Internet routing policy: whether the hub advertises
+    0.0.0.0/0 then depends on its route tables (a static 0.0.0.0/0 route, Firewall Manager's secured-hub setup
+    before routing intent), which the tool does not read."""
+    return (reach.connection is not None and reach.connection.enable_internet_security
+            and INTERNET not in _intents(snapshot, reach))
 
 
 # --------------------------------------------------------------------------------------------- spoke prefixes

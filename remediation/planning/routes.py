@@ -33,7 +33,7 @@ from remediation.core.model import (
     Snapshot,
     SubnetAssociationPayload,
 )
-from remediation.planning import flows, guards
+from remediation.planning import avnm, flows, guards
 from remediation.planning.desired import canonical_prefix, merge_subnet_routes, prefix_sort_key
 
 _MAX_NAME = 80  # route table names: 1-80 chars, must end with a letter, digit or '_'
@@ -172,6 +172,12 @@ def _gather_tables(
                 conflicts.append(Conflict(ChangeKind.ROUTE_TABLE, subnet.route_table_id,
                                           f"route table associated with subnet {subnet.name} was not "
                                           "observed: nothing planned for it"))
+                continue
+            managed = avnm.managed_table_reason(table.id, table.name)
+            if managed is not None:
+                # AVNM owns this table and its association (docs/platform-notes.md 13): never written, never
+                # swapped for an owned table; each needed route is reported as provided or as a conflict.
+                conflicts.extend(avnm.route_reports(subnet.id, subnet.name, table, managed, item.routes))
                 continue
             table_id = table.id
         else:
@@ -388,7 +394,10 @@ def _foreign(
 
 
 def _prune(table: ObservedRouteTable, used: set[str], settings: Settings, why: str) -> list[Change]:
-    """DELETE the owned routes of `table` that are not in use. Foreign routes are never deleted."""
+    """DELETE the owned routes of `table` that are not in use. Foreign routes are never deleted, and nothing
+    on a table Azure Virtual Network Manager manages (remediation/planning/avnm.py)."""
+    if avnm.managed_table_reason(table.id, table.name) is not None:
+        return []
     stale = sorted((r for r in table.routes if settings.owns_name(r.name) and r.name.lower() not in used),
                    key=lambda r: r.name.lower())
     changes: list[Change] = []

@@ -229,3 +229,64 @@ def test_destroy_removes_nothing_when_a_configured_firewall_is_not_found() -> No
             result = Destroyer(again.settings).run(dry_run=False, approve=lambda plan: True)
             assert result.error is not None and "not found" in result.error, result.error
             assert [r for r in again.emu.request_log if r.method in {"PUT", "DELETE", "PATCH"}] == []
+
+
+VWAN_SPOKE = "spoke-vwan"
+VWAN_AGW_SUBNET = _net("rg-spoke-vwan", "virtualNetworks", "vnet-spoke-vwan") + "/subnets/snet-appgw"
+VWAN_AGW = _net("rg-spoke-vwan", "applicationGateways", "agw-spoke-vwan")
+
+
+def _with_vwan_app_gateway(seed: dict[str, Any]) -> dict[str, Any]:
+    """The vWAN spoke gains an App Gateway v2 (AGIC) in a subnet of its own: the body of the example's gateway
+    (examples/private-network.json), moved into the spoke."""
+    example = json.loads((ROOT / "examples" / "private-network.json").read_text(encoding="utf-8"))
+    (agw,) = [r for r in example["resources"] if r["id"].endswith("/applicationGateways/agw-spoke")]
+    text = (json.dumps(agw).replace("/resourceGroups/rg-spoke/", "/resourceGroups/rg-spoke-vwan/")
+            .replace("/virtualNetworks/vnet-spoke/", "/virtualNetworks/vnet-spoke-vwan/")
+            .replace("agw-spoke", "agw-spoke-vwan"))
+    seed["resources"].append(json.loads(text))
+    by_id = {r["id"].lower(): r for r in seed["resources"]}
+    vnet = by_id[_net("rg-spoke-vwan", "virtualNetworks", "vnet-spoke-vwan").lower()]
+    vnet["properties"]["subnets"].append({
+        "name": "snet-appgw", "id": VWAN_AGW_SUBNET, "type": "Microsoft.Network/virtualNetworks/subnets",
+        "properties": {"provisioningState": "Succeeded", "addressPrefix": "10.5.4.0/24", "delegations": []}})
+    cluster = by_id[_cluster(VWAN_SPOKE).lower()]
+    cluster["properties"]["addonProfiles"] = {"ingressApplicationGateway": {"enabled": True, "config": {
+        "applicationGatewayId": VWAN_AGW, "effectiveApplicationGatewayId": VWAN_AGW}}}
+    return seed
+
+
+def _routes_of(emu: Any, subnet_id: str) -> set[tuple[str, str, str | None]]:
+    table_ref = emu.get(subnet_id)["properties"].get("routeTable")
+    table = emu.get(table_ref["id"]) if table_ref else None
+    return {(r["properties"]["addressPrefix"], r["properties"]["nextHopType"], r["properties"].get("nextHopIpAddress"))
+            for r in (table["properties"]["routes"] if table else [])}
+
+
+def test_the_app_gateway_subnet_of_a_secured_hub_spoke_gets_its_direct_internet_route() -> None:
+    """Microsoft's secured-hub App Gateway scenario (docs/platform-notes.md 13): the hub sends the spoke VNet
+    0.0.0.0/0 (routing intent Internet policy, enableInternetSecurity on the connection), so the App Gateway subnet
+    gets 0.0.0.0/0 -> Internet beside its AKS range -> hub firewall; the node subnet keeps the App Gateway subnet
+    -> hub firewall. Nothing of the kind on a VNet hub's spokes."""
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    hub_ip = OWN[VWAN_SPOKE][0]
+    with harness(_with_vwan_app_gateway(_seed()), settings) as h:
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True, [c.message for c in result.plan.conflicts]
+        assert _routes_of(h.emu, VWAN_AGW_SUBNET) == {("0.0.0.0/0", "Internet", None),
+                                                       ("10.5.0.0/22", "VirtualAppliance", hub_ip)}
+        node = _net("rg-spoke-vwan", "virtualNetworks", "vnet-spoke-vwan") + "/subnets/snet-aks"
+        assert ("10.5.4.0/24", "VirtualAppliance", hub_ip) in _routes_of(h.emu, node)
+        for spoke in ("spoke-weu", "spoke-eus"):
+            subnet = _net(f"rg-{spoke}", "virtualNetworks", f"vnet-{spoke}") + "/subnets/snet-aks"
+            assert all(hop != "Internet" for _, hop, _ in _routes_of(h.emu, subnet)), spoke
+        # The direct route is no flow through the firewall: status judges the gateway's flows to AKS only.
+        from remediation.engine.status import scope_compliance
+        from remediation.views import render_status
+
+        report = scope_compliance(h.reconciler)
+        assert report.compliant is True, render_status.render_text(report)
+        h.emu.clear_log()
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert not again.plan.writes and again.error is None
