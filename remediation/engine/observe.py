@@ -177,7 +177,10 @@ class _Collector:
         for vnet_id in wanted:
             vnet = self.vnet(vnet_id)
             for peering in vnet.peerings if vnet else ():
-                if peering.use_remote_gateways and peering.remote_vnet_id:
+                # Not a vWAN hub's managed VNet: the customer cannot read it, and a hub's P2S gateway is a
+                # p2sVpnGateway, never read (docs/platform-notes.md 13.1, 13.3); a sweep never reads it either.
+                if (peering.use_remote_gateways and peering.remote_vnet_id
+                        and not paths.is_hub_connection_peering(peering)):
                     on_path.setdefault(ids.id_key(peering.remote_vnet_id), peering.remote_vnet_id)
         groups: dict[str, tuple[str, str]] = {}
         referenced: list[str] = []

@@ -249,3 +249,22 @@ def test_a_default_route_to_an_unknown_appliance_makes_the_event_read_every_fire
         assert [c.address for c in event.plan.writes] and event.error is None
         assert {r.path.lower() for r in h.emu.request_log if "/azurefirewalls/" in r.path.lower()} >= {
             f.lower() for f in (FW_WEU, FW_EUS, FW_VHUB)}
+
+
+def test_a_vwan_spoke_using_the_hub_gateways_never_asks_for_the_hubs_managed_vnet() -> None:
+    """Should ARM set useRemoteGateways on the spoke peering of a hub connection (*unconfirmed*), the event's VPN
+    gateway read must not follow it to the hub's managed VNet, which the customer cannot read (403)."""
+    with harness(_seed(), _settings((FW_WEU, FW_EUS, FW_VHUB))) as h:
+        h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        spoke = _net("rg-spoke-vwan", "virtualNetworks", "vnet-spoke-vwan")
+        body = h.emu.get(spoke)
+        assert body is not None
+        peering = next(p for p in body["properties"]["virtualNetworkPeerings"]
+                       if p["name"].startswith("RemoteVnetToHubPeering_"))
+        peering["properties"]["useRemoteGateways"] = True
+        h.emu.put_foreign(spoke, body)
+        h.emu.faults.add("GET", r"/virtualNetworks/HV_", kind="status", status=403, code="AuthorizationFailed",
+                         count=20)
+        event = h.reconciler.reconcile(h.reconciler.resolve(_cluster("spoke-vwan")), dry_run=False)
+        assert event.error is None and event.converged is True and not event.plan.writes
+        assert _event_and_sweep_agree(h)["spoke-vwan"][:2] == ("reaches", FW_VHUB.lower())
