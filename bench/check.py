@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import burst_intake, cold_import, fleet10k, fleet_cost, latency, physical, planning_cpu
+from bench import burst_intake, cold_import, estate_reads, fleet10k, fleet_cost, latency, physical, planning_cpu
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
 from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
@@ -159,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-planning", action="store_true", help="leave out the pure planning CPU at 1,000 and "
                         "10,000 clusters (the 10,000 one takes a minute or more of CPU)")
     parser.add_argument("--no-one-per-vnet", action="store_true",
-                        help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets) and the fleets with 1 and "
-                             "4 hubs")
+                        help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets), the fleets with 1 and "
+                             "4 hubs and the estate with 1, 2 and 3 configured firewalls")
     parser.add_argument("--no-chain", action="store_true", help="leave out one new cluster's whole chain")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                  time_factor=0.0, hubs=h))
         if run is not None:
             results["hubs"][str(h)] = {"event": run.event}
+    results["firewalls"] = ({"skipped": "not measured: --no-one-per-vnet"} if args.no_one_per_vnet else
+                            step("estate with 1, 2, 3 configured firewalls", estate_reads.run) or {})
     results["chain"] = {"skipped": "not measured: --no-chain"} if args.no_chain else step(
         "one new cluster, the whole chain", latency.chain_run)
     results["planning"] = {"skipped": "not measured: --no-planning"} if args.no_planning else {

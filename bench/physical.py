@@ -27,6 +27,7 @@ ONE_PER_VNET_SIZES = (10, 300)
 ONE_PER_VNET_GOAL = 1000
 HUBS = (1, 4)  # hubs with a P2S VPN gateway each, in a fleet of HUB_FLEET clusters
 HUB_FLEET = 10
+FIREWALLS = (1, 2, 3)  # configured firewalls of the estate (bench/estate_reads.py)
 PLANNING_SIZES = (1000, 10_000)
 PLANNING_GOALS = {1000: 0.5, 10_000: 15.0}
 
@@ -71,6 +72,9 @@ def goals() -> list[Goal]:
             for n in (*ONE_PER_VNET_SIZES[1:], ONE_PER_VNET_GOAL)]
     out += [Goal(f"event_gets_hubs@{h}", Bound.TIMES_FIGURE, 1.2, f"event_gets_hubs@{HUBS[0]}",
                  "issue 26 item 4: flat in the number of hubs") for h in HUBS[1:]]
+    out += [Goal(f"event_gets_firewalls@{n}", Bound.TIMES_FIGURE, 1.2, f"event_gets_firewalls@{FIREWALLS[0]}",
+                 "issue 21 / 26 item 4: flat in the number of configured firewalls (FIREWALL_IDS)")
+            for n in FIREWALLS[1:]]
     out.append(Goal("chain_azure_s", Bound.TIMES_MINIMUM, 1.2, text="issue 26 item 5: whole chain <= 1.2 x floor"))
     return out
 
@@ -97,6 +101,14 @@ def _sweep_figures(phys: dict[str, Any]) -> list[Figure]:
 
 def _skipped(keys: list[str], reason: str) -> list[Figure]:
     return [Figure(k, k, None, skipped=reason) for k in keys]
+
+
+def _firewall_figures(runs: dict[str, Any]) -> list[Figure]:
+    """The estate's converged event with 1, 2 and 3 configured firewalls (bench/estate_reads.py)."""
+    if runs.get("skipped"):
+        return _skipped([f"event_gets_firewalls@{n}" for n in FIREWALLS], runs["skipped"])
+    return [Figure(f"event_gets_firewalls@{n}", f"GETs of a converged cluster event, estate with {n} configured "
+                   "firewall(s)", run["gets"]) for n, run in sorted(((int(k), v) for k, v in runs.items()))]
 
 
 def figures(results: dict[str, Any]) -> list[Figure]:
@@ -135,6 +147,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
         out += [Figure(f"event_gets_hubs@{h}", f"GETs per converged cluster event, {h} hub(s), N={HUB_FLEET}",
                        run["event"]["gets_per_event"], run["event"]["gets_minimum_per_event"])
                 for h, run in sorted(((int(k), v) for k, v in hubs.items()), key=lambda kv: kv[0])]
+    out += _firewall_figures(results.get("firewalls") or {})
     chain = results.get("chain")
     if chain and chain.get("skipped"):
         out += _skipped(["chain_azure_s"], chain["skipped"])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import hooks, peering
+from . import hooks, hub_refs, peering
 from . import resource_types as rt
 from . import resources as rm
 from .errors import ArmError, bad_request, child_not_found, resource_group_not_found, resource_not_found
@@ -1133,6 +1133,7 @@ class Store:
         for key in policies:
             self._refresh_policy(key)
         peering.refresh(self._docs, domain)  # peeringState of both sides (emulator/peering.py)
+        hub_refs.refresh(self._docs, domain)  # firewall and vWAN hub back-references (emulator/hub_refs.py)
 
     def _index_vnet(self, key: str) -> set[str]:
         """Re-read one VNet's subnet -> route table associations; the route tables whose list may change."""

@@ -163,9 +163,11 @@ def vnet_from_arm(body: Mapping[str, Any]) -> ObservedVnet:
     props = _props(body)
     space = props.get("addressSpace")
     space = space if isinstance(space, Mapping) else {}
+    firewall_subnets, firewall_ids = firewall_refs_from_vnet(body)
     return ObservedVnet(id=str(body["id"]), location=str(body.get("location") or ""),
                         subnets=tuple(vnet_subnets_from_arm(body)), has_gateway_subnet=bool(gateway_subnets),
-                        gateway_ids=tuple(gateway_ids),
+                        gateway_ids=tuple(gateway_ids), has_firewall_subnet=bool(firewall_subnets),
+                        firewall_ids=tuple(firewall_ids),
                         address_prefixes=_strs(space.get("addressPrefixes")),
                         peerings=tuple(peering_from_arm(p, vnet_id=str(body["id"]))
                                        for p in props.get("virtualNetworkPeerings") or [] if isinstance(p, Mapping)),
@@ -199,11 +201,23 @@ def peering_from_arm(body: Mapping[str, Any], *, vnet_id: str) -> ObservedPeerin
 
 def gateway_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """(GatewaySubnet ids, virtualNetworkGateway ids referenced by their ipConfigurations)."""
+    return _subnet_refs(body, "gatewaysubnet", ids.VPN_GATEWAY)
+
+
+def firewall_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(AzureFirewallSubnet ids, azureFirewalls ids its ipConfigurations reference: `<firewall>/
+    azureFirewallIpConfigurations/<name>`, docs/platform-notes.md 13.3)."""
+    return _subnet_refs(body, "azurefirewallsubnet", ids.FIREWALL)
+
+
+def _subnet_refs(body: Mapping[str, Any], subnet_name: str, parent_type: str) -> tuple[list[str], list[str]]:
+    """(ids of the subnets named `subnet_name`, ids of the `parent_type` resources whose IP configurations the
+    subnets' `ipConfigurations` back-references name)."""
     subnet_ids: list[str] = []
-    gateway_ids: list[str] = []
+    referenced: list[str] = []
     vnet_id = str(body.get("id") or "")
     for subnet in _props(body).get("subnets") or []:
-        if not isinstance(subnet, Mapping) or str(subnet.get("name", "")).lower() != "gatewaysubnet":
+        if not isinstance(subnet, Mapping) or str(subnet.get("name", "")).lower() != subnet_name:
             continue
         subnet_ids.append(str(subnet.get("id") or f"{vnet_id}/subnets/{subnet.get('name')}"))
         for config in _props(subnet).get("ipConfigurations") or []:
@@ -215,9 +229,9 @@ def gateway_refs_from_vnet(body: Mapping[str, Any]) -> tuple[list[str], list[str
             except ValueError:
                 continue
             parent = rid.parent
-            if parent is not None and parent.is_type(ids.VPN_GATEWAY):
-                gateway_ids.append(str(parent))
-    return subnet_ids, gateway_ids
+            if parent is not None and parent.is_type(parent_type):
+                referenced.append(str(parent))
+    return subnet_ids, referenced
 
 
 def route_from_arm(body: Mapping[str, Any]) -> Route:

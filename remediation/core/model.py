@@ -247,6 +247,10 @@ class ObservedVnet:
     address_prefixes: tuple[str, ...] = ()  # addressSpace.addressPrefixes
     peerings: tuple[ObservedPeering, ...] = ()  # virtualNetworkPeerings (this VNet's side of each)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The AzureFirewallSubnet, when the VNet has one, and the azureFirewalls its ipConfigurations name (the
+    # Network RP's back-references, docs/platform-notes.md 13.3): where a configured firewall sits, unread.
+    has_firewall_subnet: bool = False
+    firewall_ids: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -350,6 +354,9 @@ class Snapshot:
     # (by id_key) the destinations its routing intent sends to the hub firewall ("Internet", "PrivateTraffic").
     hub_connections: tuple[ObservedHubConnection, ...] = ()
     routing_intents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # A cluster event under FIREWALL_IDS: the configured firewalls (by id_key) it did not read because no VNet of
+    # the pass can reach them (remediation/engine/observe.py `_read_on_path`, docs/platform-notes.md 13.3).
+    off_path_firewalls: frozenset[str] = frozenset()
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -17,6 +17,11 @@ the gateways whose P2S clients reach the cluster's VNets (`read_vpn_gateways_on_
 remediation/planning/paths.py `p2s_vnets`): the same discovery, on its own VNets, the firewall's hub VNet
 and the VNets it uses with gateway transit, all read by the pass anyway, so its reads do not grow with the
 VNets or hubs in scope. Routes are planned from `paths.gateways_reaching` in both, so they agree.
+
+Firewalls: a fleet pass reads every configured firewall and where it sits. A cluster event under FIREWALL_IDS
+reads only those its VNets can reach, found through its VNets' peers (`_Collector._read_on_path`,
+docs/platform-notes.md 13.3), so its reads do not grow with the hubs configured; when it cannot show which those
+are, it reads every one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Protocol
 
 from remediation.core import ids
 from remediation.core.config import Settings
+from remediation.core.errors import TerminalError
 from remediation.core.model import (
     ChangeKind,
     ChangeOutcome,
@@ -91,6 +97,8 @@ class _Collector:
         self.hub_connections: tuple[ObservedHubConnection, ...] = ()
         self.routing_intents: dict[str, frozenset[str]] = {}
         self._vnet_listing: list[ObservedVnet] | None = None
+        self._firewall_reads: dict[str, ObservedFirewall | None] = {}
+        self.off_path: frozenset[str] = frozenset()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -102,6 +110,7 @@ class _Collector:
             policy_group_priorities=dict(self.policy_group_priorities),
             vnets={key: vnet for key, vnet in self._vnets.items() if vnet is not None},
             hub_connections=self.hub_connections, routing_intents=dict(self.routing_intents),
+            off_path_firewalls=self.off_path,
         )
 
     # -------------------------------------------------------------------------------------- lists
@@ -168,7 +177,10 @@ class _Collector:
         for vnet_id in wanted:
             vnet = self.vnet(vnet_id)
             for peering in vnet.peerings if vnet else ():
-                if peering.use_remote_gateways and peering.remote_vnet_id:
+                # Not a vWAN hub's managed VNet: the customer cannot read it, and a hub's P2S gateway is a
+                # p2sVpnGateway, never read (docs/platform-notes.md 13.1, 13.3); a sweep never reads it either.
+                if (peering.use_remote_gateways and peering.remote_vnet_id
+                        and not paths.is_hub_connection_peering(peering)):
                     on_path.setdefault(ids.id_key(peering.remote_vnet_id), peering.remote_vnet_id)
         groups: dict[str, tuple[str, str]] = {}
         referenced: list[str] = []
@@ -251,24 +263,93 @@ class _Collector:
             self.app_gateways[key] = gateway
         return gateway
 
-    def read_firewall(self, *, with_group: bool, with_paths: bool = True) -> None:
+    def read_firewall(self, *, with_group: bool, with_paths: bool = True, on_path_only: bool = False) -> None:
         """Every configured firewall (FIREWALL_IDS: the path model chooses among them, and a VNet that reaches
-        two is ambiguous) with where it sits; the owned groups of the pass's firewall (settings.firewall_id)."""
+        two is ambiguous) with where it sits; the owned groups of the pass's firewall (settings.firewall_id).
+        `on_path_only` (a cluster event under FIREWALL_IDS): only the firewalls the pass's VNets can reach, when
+        `_read_on_path` can show which those are, else every one as above."""
         settings = self.settings
-        found: list[ObservedFirewall] = []
-        for firewall_id in settings.firewalls:
-            firewall = self.arm.get_firewall(firewall_id)
-            if ids.same_id(firewall_id, settings.firewall_id):
-                self.firewall = firewall
-            if firewall is None:
-                self.absent.add(ids.id_key(firewall_id))
-                continue
-            found.append(firewall)
-            if with_paths:
-                self.read_paths_of(firewall)
-        self.firewalls = tuple(found)
+        if not (on_path_only and with_paths and settings.several_firewalls and self._read_on_path()):
+            self.off_path = frozenset()
+            found: list[ObservedFirewall] = []
+            for firewall_id in settings.firewalls:
+                firewall = self._get_firewall(firewall_id)
+                if firewall is not None:
+                    found.append(firewall)
+                    if with_paths:
+                        self.read_paths_of(firewall)
+            self.firewalls = tuple(found)
         if with_group and self.firewall is not None and self.firewall.policy_id:
             self.read_owned_groups(self.firewall.policy_id)
+
+    def _get_firewall(self, firewall_id: str) -> ObservedFirewall | None:
+        """One GET per configured firewall and pass (a 404 is recorded in `absent`); the pass's firewall is kept."""
+        key = ids.id_key(firewall_id)
+        if key not in self._firewall_reads:
+            self._firewall_reads[key] = self.arm.get_firewall(firewall_id)
+        firewall = self._firewall_reads[key]
+        if ids.same_id(firewall_id, self.settings.firewall_id):
+            self.firewall = firewall
+        if firewall is None:
+            self.absent.add(key)
+        return firewall
+
+    def _read_on_path(self) -> bool:
+        """A cluster event's firewalls under FIREWALL_IDS, read flat in the number of hubs
+        (docs/platform-notes.md 13.3): the VNets the pass's VNets peer with (one GET each, at most one per
+        configured firewall), and only the configured firewalls their AzureFirewallSubnet back-references name
+        (one GET each, checked against where the firewall says it sits). Every other configured firewall sits
+        in no VNet of the pass or its peers and, with no peering left unexplained (a Virtual WAN hub connection
+        shows on the spoke as a peering to a hub VNet that cannot be read), in no virtual hub a VNet of the
+        pass connects to: none of its VNets can reach it, so it is not read (`Snapshot.off_path_firewalls`).
+
+        False when that cannot be shown; the caller then reads every configured firewall, as a sweep does:
+        too many peers, a peer that cannot be read (404 or 403: a vWAN hub's, or foreign), an AzureFirewallSubnet
+        whose firewall is not named, a named firewall that is gone or sits elsewhere, a SPOKE_PREFIXES entry
+        held by a spoke of a hub read (`paths.hub_spoke_prefixes` then needs every hub), or a default route to
+        an appliance that is none of the firewalls read (egress.egress_path weighs every configured firewall)."""
+        settings = self.settings
+        peers: dict[str, str] = {}
+        for vnet in [v for v in self._vnets.values() if v is not None]:
+            for peering in vnet.peerings:
+                if peering.remote_vnet_id and paths.is_hub_connection_peering(peering):
+                    return False  # a vWAN hub connection: its hub's firewall may be configured (no GET of HV_)
+                if peering.remote_vnet_id:
+                    peers.setdefault(ids.id_key(peering.remote_vnet_id), peering.remote_vnet_id)
+        unread = [vnet_id for key, vnet_id in sorted(peers.items()) if key not in self._vnets]
+        if len(unread) > len(settings.firewalls):
+            return False
+        if any(self._readable_vnet(v) is None for v in unread) or any(self._vnets.get(k) is None for k in peers):
+            return False
+        located: dict[str, str] = {}
+        for vnet in [v for v in self._vnets.values() if v is not None]:
+            if vnet.has_firewall_subnet and not vnet.firewall_ids:
+                return False
+            located.update({ids.id_key(f): vnet.id for f in vnet.firewall_ids})
+        found: list[ObservedFirewall] = []
+        for firewall_id in settings.firewalls:
+            where = located.get(ids.id_key(firewall_id))
+            if where is None:
+                continue
+            firewall = self._get_firewall(firewall_id)
+            if firewall is None or not firewall.vnet_id or not ids.same_id(firewall.vnet_id, where):
+                return False
+            found.append(firewall)
+        self.firewalls = tuple(found)
+        self.off_path = frozenset(ids.id_key(f) for f in settings.firewalls if ids.id_key(f) not in located)
+        ips = {f.private_ip for f in found if f.private_ip}
+        held = paths.spoke_prefixes_held(self.snapshot(), settings)
+        return not (held or _default_route_elsewhere(self.route_tables, ips))
+
+    def _readable_vnet(self, vnet_id: str) -> ObservedVnet | None:
+        """A peer VNet, or None when it is not there (404) or this identity may not read it (403: a Virtual WAN
+        hub's managed VNet lives in a subscription of Microsoft's); any other failure raises, as every read."""
+        try:
+            return self.vnet(vnet_id)
+        except TerminalError as exc:
+            if exc.status == 403:
+                return None
+            raise
 
     def read_paths_of(self, firewall: ObservedFirewall) -> None:
         """What the path model (remediation/planning/paths.py) needs about where the firewall sits: its hub
@@ -304,6 +385,14 @@ class _Collector:
             self.absent.add(rcg_key)
         else:
             self.absent.discard(rcg_key)
+
+
+def _default_route_elsewhere(tables: dict[str, ObservedRouteTable], ips: set[str]) -> bool:
+    """A 0.0.0.0/0 route to a virtual appliance whose address is none of `ips`: it may be an unread configured
+    firewall's (egress.egress_path counts any configured firewall's address)."""
+    return any(r.address_prefix.strip() == "0.0.0.0/0" and r.next_hop_type.lower() == "virtualappliance"
+               and (r.next_hop_ip_address or "").strip() not in ips
+               for table in tables.values() for r in table.routes)
 
 
 def _add_gateway_group(groups: dict[str, tuple[str, str]], vnet: ObservedVnet) -> None:
@@ -360,7 +449,7 @@ def observe_cluster(arm: ReadArm, cluster_id: str, settings: Settings) -> Snapsh
     c.subnets_by_id(subnet_ids)
     c.route_tables_of(subnet_ids)
     _complete_tables(c, subnet_ids)
-    c.read_firewall(with_group=False)
+    c.read_firewall(with_group=False, on_path_only=True)
     # After the firewall's paths: its hub VNet is read by then (the usual home of the P2S gateway).
     c.read_vpn_gateways_on_path(v for s in cluster.node_subnet_ids if (v := paths.vnet_of_subnet(s)) is not None)
     return c.snapshot()

@@ -81,8 +81,9 @@ def configured_firewalls(snapshot: Snapshot, settings: Settings) -> tuple[Observ
 
 def missing_firewalls(snapshot: Snapshot, settings: Settings) -> tuple[str, ...]:
     """Configured firewalls the snapshot does not hold: while one is unknown, no VNet can be shown to reach
-    exactly one firewall (it may reach the unknown one too), so nothing is routed (docs/platform-notes.md 13.1)."""
-    seen = {id_key(f.id) for f in configured_firewalls(snapshot, settings)}
+    exactly one firewall (it may reach the unknown one too), so nothing is routed (docs/platform-notes.md 13.1).
+    Not those a cluster event showed no VNet of its pass can reach (`Snapshot.off_path_firewalls`, 13.3)."""
+    seen = {id_key(f.id) for f in configured_firewalls(snapshot, settings)} | snapshot.off_path_firewalls
     return tuple(f for f in settings.firewalls if id_key(f) not in seen)
 
 
@@ -102,7 +103,7 @@ def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> P
     """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone."""
     firewalls = configured_firewalls(snapshot, settings)
     missing = missing_firewalls(snapshot, settings)
-    if missing or not firewalls:
+    if missing or not (firewalls or snapshot.off_path_firewalls):
         names = ", ".join(missing or settings.firewalls)
         return Unreachable(f"firewall {names} ({_SETTING[settings.several_firewalls]}) was not observed")
     found: dict[str, Reaches] = {}
@@ -221,7 +222,8 @@ def _no_path(snapshot: Snapshot, vnet_id: str, settings: Settings) -> str:
     if spoke is None and not any(c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)
                                  for c in snapshot.hub_connections):
         return f"VNet {_name(vnet_id)} was not observed: its peerings are unknown"
-    peered = [_name(p.remote_vnet_id) for p in (spoke.peerings if spoke else ()) if p.remote_vnet_id]
+    peered = [_name(p.remote_vnet_id) for p in (spoke.peerings if spoke else ())
+              if p.remote_vnet_id and not is_hub_connection_peering(p)]
     hubs = [_name(c.hub_id) for c in snapshot.hub_connections
             if c.remote_vnet_id and same_id(c.remote_vnet_id, vnet_id)]
     if not peered and not hubs:
@@ -239,6 +241,14 @@ def _avnm_hint(spoke: ObservedVnet | None) -> str:
         return ""
     return ("; its peerings were created by Azure Virtual Network Manager, whose connected groups create no "
             "peering and are not a path this tool can check")
+
+
+def is_hub_connection_peering(peering: ObservedPeering) -> bool:
+    """The peering a Virtual WAN hub connection shows on its spoke VNet: `RemoteVnetToHubPeering_<guid>` to the
+    hub's managed VNet `HV_<hub>_<guid>` in a subscription of Microsoft's (docs/platform-notes.md 13.3). Not a
+    path by itself (the connection is: `_reach_hub`), only named so a reason does not call it a VNet peering."""
+    return (peering.name.lower().startswith("remotevnettohubpeering_")
+            and _name(peering.remote_vnet_id).lower().startswith("hv_"))
 
 
 def _name(resource_id: str | None) -> str:
@@ -352,6 +362,15 @@ def hub_spoke_prefixes(snapshot: Snapshot, firewall: ObservedFirewall, prefixes:
         else:
             kept.append(prefix)
     return kept, left_out
+
+
+def spoke_prefixes_held(snapshot: Snapshot, settings: Settings) -> bool:
+    """Whether a SPOKE_PREFIXES entry is held by a spoke of an observed configured hub VNet: then
+    `hub_spoke_prefixes` must see every configured hub VNet (a cluster event that read only the hubs its VNets
+    peer with reads the others too: remediation/engine/observe.py `_read_on_path`)."""
+    held = [p for f in configured_firewalls(snapshot, settings) if f.vnet_id
+            for p in _peered_prefixes(snapshot, f.vnet_id)]
+    return any(_overlaps_any(prefix, held) for prefix in settings.spoke_prefixes)
 
 
 def _peered_prefixes(snapshot: Snapshot, hub_vnet_id: str) -> tuple[str, ...]:

@@ -73,7 +73,7 @@ def test_a_benchmark_left_out_on_the_command_line_is_skipped_not_missed() -> Non
     results = _results(event_large=11.0, burst_gets=340, group_writes=1)
     results["burst"] = {"skipped": "not measured: --no-burst"}
     results["cold_import"] = {"skipped": "not measured: --no-cold-import"}
-    for part in ("physical", "planning", "one_per_vnet", "hubs", "chain"):
+    for part in ("physical", "planning", "one_per_vnet", "hubs", "firewalls", "chain"):
         results[part] = {"skipped": f"not measured: --no-{part}"}
     statuses = _statuses(results)
     assert statuses["burst_gets"] is Status.SKIPPED and statuses["burst_group_writes"] is Status.SKIPPED

@@ -135,3 +135,16 @@ def test_hub_goal_is_judged_against_one_hub() -> None:
                         "4": {"event": {"gets_per_event": 9.67, "gets_minimum_per_event": 9.67}}}}
     verdicts = {v.figure.key: v for v in check(physical.figures(results), physical.goals())}
     assert verdicts["event_gets_hubs@4"].status is Status.MISSED
+
+
+def test_firewall_goal_is_judged_against_one_configured_firewall() -> None:
+    """The estate's converged event (bench/estate_reads.py): 6 / 8 / 11 GETs (every configured firewall read) is
+    missed, 6 / 6 / 6 met; not measured is never a pass."""
+    def verdicts(runs: dict[str, object]) -> dict[str, Status]:
+        return {v.figure.key: v.status for v in check(physical.figures({"firewalls": runs}), physical.goals())}
+
+    before = verdicts({"1": {"gets": 6}, "2": {"gets": 8}, "3": {"gets": 11}})
+    assert before["event_gets_firewalls@2"] is Status.MISSED and before["event_gets_firewalls@3"] is Status.MISSED
+    after = verdicts({"1": {"gets": 6}, "2": {"gets": 6}, "3": {"gets": 7}})
+    assert after["event_gets_firewalls@2"] is Status.MET and after["event_gets_firewalls@3"] is Status.MET
+    assert verdicts({})["event_gets_firewalls@3"] is Status.MISSED
