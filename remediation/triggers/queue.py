@@ -4,7 +4,9 @@ Who retries what (docs/architecture.md section 4): azure-core and tenacity retry
 reconciler. What still fails transiently here is re-raised, so the host makes the message visible again
 after `visibilityTimeout` and, after host.json `maxDequeueCount` attempts, moves it to
 `remediation-requests-poison`; the last attempt writes that reason into the audit record. Terminal errors
-and malformed messages are recorded and the message is completed: retrying them cannot help.
+and malformed messages are recorded and the message is completed: retrying them cannot help. A sweep whose run
+budget ran out after writing something is not retried but continued: its message completes and a continuation
+message goes on where it stopped (remediation/triggers/continuation.py).
 """
 
 from __future__ import annotations

@@ -325,3 +325,34 @@ def test_a_continuation_message_round_trips() -> None:
     assert request.chain_id == "req-1"
     plain = RemediationRequest(Target(TargetKind.SCOPE, SCOPE_TARGET["id"]), Trigger.TIMER, "req-3")
     assert "continuation" not in plain.to_dict() and plain.chain_id == "req-3"
+
+
+def test_a_write_still_running_when_the_budget_ends_is_not_written_again(
+        app_env: Callable[..., None], storage: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real time: each route write runs 1.5 s in ARM, the run budget is 4 s. The run's deadline ends the wait
+    for a write ARM accepted (its operation still running): the continuation reads it, finds it there and does
+    not send it again."""
+    seed, _ = many_cni_clusters(CLUSTERS)
+    monkeypatch.setattr(runtime_module, "DEDUPE_WINDOW_S", 0)
+    with emulator(seed, app_env, monkeypatch, time_factor=1.0,
+                  lro_seconds={"Microsoft.Network/routeTables/routes": 1.5,
+                               "Microsoft.Network/FirewallPolicies/RuleCollectionGroups": 0.5}) as emu:
+        app_env(ARM_ENDPOINT=emu.base_url, WRITE_LANES="1")
+        runtime = get_runtime()
+        runtime._reconciler = Reconciler(runtime.settings, locks=runtime.locks, retry_deadline_s=4.0)
+        runtime.continuation_delay_s = 0
+        user_function("drift_sweep")(HostTimerRequest(past_due=False))
+        host = Host(storage)
+        host.drain()
+
+        rows = audit_by_request(storage)
+        states = [rows[m["requestId"]]["state"] for m in host.delivered if m["target"]["kind"] == "scope"]
+        assert "continued" in states and states[-1] == "succeeded", states
+        cut = [o for m in host.delivered for o in outcomes_of(rows[m["requestId"]])
+               if (o["error"] or "").startswith("DeadlineExceeded")]
+        # The deadline refused the wait for writes ARM had accepted (their operations still running in ARM).
+        assert any("asked to wait" in o["error"] for o in cut), cut
+        assert runtime.reconciler.reconcile(runtime.reconciler.scope_target(), dry_run=True).plan.has_changes is False
+        written = puts_per_resource(emu)
+        assert sum(1 for p in written if "/routes/" in p) == CLUSTERS
+        assert max(written.values()) == 1, written
