@@ -68,6 +68,11 @@ class _Markers(DedupeMarkers):
             self._markers[key] = (dt.datetime.now(dt.UTC) + self._window, request_id, kind)
             return True, None
 
+    def touch(self, key: str, request_id: str, kind: str = "") -> bool:
+        with self._lock:
+            self._markers[key] = (dt.datetime.now(dt.UTC) + self._window, request_id, kind)
+            return True
+
     def release(self, key: str) -> None:
         with self._lock:
             self._markers.pop(key, None)

@@ -176,6 +176,19 @@ class DedupeMarkers:
         with contextlib.suppress(AzureError):
             self._table.delete_entity(_PARTITION, key)
 
+    def touch(self, key: str, request_id: str, kind: str = "") -> bool:
+        """Write the marker for `request_id`, whoever held it: its window starts now. False when the table
+        refused (the caller then does the work itself: dedupe may only err towards running)."""
+        entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window,
+                  "requestId": request_id, "kind": kind}
+        try:
+            self._ensure_table()
+            self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            return True
+        except AzureError as exc:
+            log.warning("dedupe marker %s not written: %s", key, exc)
+            return False
+
     def release_own(self, key: str, request_id: str) -> None:
         """`release`, only while `request_id` holds the marker (conditional on its etag): a run that lost its
         marker (it expired and another request claimed it) never removes the other's."""

@@ -19,13 +19,16 @@ One chain per sweep target at a time: the chain holds a marker in the dedupe tab
 atomically, renewed by each run and when a continuation is sent, removed when the chain ends, expiring after
 CHAIN_WINDOW_S if a worker dies). The timer enqueues no sweep while one is continuing, and a timer sweep that
 was queued before the chain claimed it is recorded as covered by the chain instead of writing beside it. A
-sweep named by an event burst or an HTTP request still runs (the events it stands for happened after the
-chain's last read) but never starts a second chain. A dry run (or REMEDIATION_MODE=report) never continues,
-and a continuation that finds the app in report mode stops without writing.
+sweep named by an event burst or an HTTP request (whose events may have happened after the chain's current
+read) asks the chain for one more read instead (`_ask_again`), which the chain's last run enqueues when it ends
+unless its own read came after the ask (`leave`). A dry run (or REMEDIATION_MODE=report)
+never continues, and a continuation that finds the app in report mode stops without writing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,11 +39,15 @@ from remediation.planning.intake import MAX_CONTINUATIONS, Continuation, Remedia
 if TYPE_CHECKING:
     from remediation.triggers.runtime import Runtime
 
+log = logging.getLogger(__name__)
+
 # The chain's marker outlives one run (functionTimeout, 600 s) and the continuation's wait in the queue.
 CHAIN_WINDOW_S = 900
 # A table key suffix (no '/', '#', '?', '\'), and the marker's kind (never counted as a pending event request).
 CHAIN_SUFFIX = "-continues"
 CHAIN_KIND = "sweep-chain"
+AGAIN_SUFFIX = "-again"  # an event burst's or HTTP sweep asked a running chain for one more read
+AGAIN_KIND = "sweep-again"
 # The continuation becomes visible this long after its run ended: the writes that run sent last are still
 # running in ARM (its deadline ended the wait, not the operation), and they settle before it reads.
 CONTINUATION_DELAY_S = 10
@@ -102,14 +109,36 @@ def enter(runtime: Runtime, request: RemediationRequest, *, dry_run: bool) -> Ch
     key = chain_key(request.target)
     owned, holder = runtime.chains.claim_or_renew(key, request.chain_id, CHAIN_KIND)
     chain = Chain(key, request.chain_id, owned, previous.number if previous else 0, previous.done if previous else 0)
-    if owned or (previous is None and request.trigger is not Trigger.TIMER):
-        return chain  # an event burst's or HTTP sweep runs beside a chain, but starts none
+    if owned:
+        return chain
     holder_text = holder or "(id unknown)"
+    if previous is None and request.trigger is not Trigger.TIMER:
+        return _ask_again(runtime, request, chain, holder_text)
     if previous is not None:
         return NotRun(f"continuation {previous.number} of sweep {previous.of} stops: sweep {holder_text} holds "
                       "the sweep now and writes what is left from its own read", failed=False, covered_by=holder)
     return NotRun(f"covered by the continuing sweep {holder_text}, which reads the fleet again in each run: "
                   "not run", failed=False, covered_by=holder)
+
+
+def _ask_again(runtime: Runtime, request: RemediationRequest, chain: Chain, holder: str) -> Chain | NotRun:
+    """An event burst's or HTTP sweep while another chain holds the sweep: its events may have happened after
+    that chain's current run read the fleet, so it asks the chain to read once more when it ends (`leave`:
+    the marker `<key>-again`, the latest request's id) instead of writing the same changes beside it. When the
+    ask cannot be stored, or the chain ended meanwhile, it runs itself (dedupe only errs towards running)."""
+    again = again_key(request.target)
+    if not runtime.chains.touch(again, request.request_id, AGAIN_KIND):
+        return chain  # runs beside the chain, and never continues
+    owned, _ = runtime.chains.claim_or_renew(chain.key, request.chain_id, CHAIN_KIND)
+    if owned:  # the chain ended between the two reads: this request is the sweep now
+        runtime.chains.release_own(again, request.request_id)
+        return Chain(chain.key, chain.chain_id, True, 0, 0)
+    return NotRun(f"sweep {holder} is continuing: it reads the fleet again after this request (asked of it when "
+                  "it ends), so this request writes nothing beside it: not run", failed=False, covered_by=holder)
+
+
+def again_key(target: Target) -> str:
+    return f"{intake.target_key(target)}{AGAIN_SUFFIX}"
 
 
 def continuing(runtime: Runtime, target: Target) -> str | None:
@@ -196,7 +225,24 @@ def chain_of(chain: Chain, result: ReconcileResult | None) -> dict[str, object]:
     return {"of": chain.chain_id, "runs": chain.number + 1, "writes": chain.done_before + done}
 
 
-def leave(runtime: Runtime, chain: Chain | None) -> None:
-    """The chain ends with this run: its marker goes (only while it is still this chain's)."""
-    if chain is not None and chain.owned:
-        runtime.chains.release_own(chain.key, chain.chain_id)
+def leave(runtime: Runtime, chain: Chain | None, request: RemediationRequest, *,
+          read_after: dt.datetime | None) -> None:
+    """The chain ends with this run: its marker goes (only while it is still this chain's). Then an event burst's
+    or HTTP sweep that asked for another read while it ran (`_ask_again`) is enqueued under its own request id,
+    unless this run read the fleet after it asked (`read_after`: when this run's read began, None when it did
+    not complete one). Read after the release, so an ask that came while it was released is not lost."""
+    if chain is None or not chain.owned:
+        return
+    runtime.chains.release_own(chain.key, chain.chain_id)
+    again = again_key(request.target)
+    asked = runtime.chains.window_end(again)
+    if asked is None or not asked[0] or asked[1] <= dt.datetime.now(dt.UTC):
+        return
+    runtime.chains.release_own(again, asked[0])
+    asked_at = asked[1] - dt.timedelta(seconds=runtime.chains.window_s)
+    if read_after is not None and asked_at < read_after - intake.CLOCK_SKEW_MARGIN:
+        return  # this run's read came after the ask: it is covered
+    try:
+        runtime.queue.send(RemediationRequest(request.target, Trigger.EVENT, asked[0]))
+    except Exception as exc:  # the run is recorded already; the next drift sweep covers the ask
+        log.warning("the sweep %s asked of %s was not enqueued: %s", asked[0], chain.chain_id, exc)

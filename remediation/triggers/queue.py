@@ -76,7 +76,7 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
     if isinstance(chain, continuation.NotRun):
         _not_run(runtime, request, common, clock, chain)
         return None
-    ends_chain = True
+    ends_chain, read_after = True, None
     try:
         try:
             result = _reconcile(runtime, request, common, clock, budget_raises=chain is not None and chain.owned)
@@ -93,6 +93,8 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
                 ends_chain = False
                 return result
             return _recorded(runtime, request, common, clock, result, chain, stop=step.stop_reason)
+        if result.error is None and not any(o.outcome is Outcome.FAILED for o in result.outcomes):
+            read_after = started  # a whole pass, whose read began after this run started
         return _recorded(runtime, request, common, clock, result, chain)
     except BaseException:
         # The host delivers this message again (the same chain) unless this was its last attempt.
@@ -100,7 +102,7 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         raise
     finally:
         if ends_chain:
-            continuation.leave(runtime, chain)
+            continuation.leave(runtime, chain, request, read_after=read_after)
 
 
 def _recorded(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,

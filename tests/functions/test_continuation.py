@@ -14,6 +14,7 @@ read's test runs on the real clock, where ARM's Retry-After of 30 minutes ends t
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import uuid
 from collections import Counter
@@ -22,13 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from azure.data.tables import TableClient
 from azure.functions.queue import QueueMessage as HostQueueMessage
 from azure.functions.timer import TimerRequest as HostTimerRequest
 
 from remediation.core.errors import TransientError
 from remediation.core.model import Target, TargetKind
 from remediation.engine.reconciler import Reconciler
+from remediation.planning import intake
 from remediation.planning.intake import MAX_CONTINUATIONS, RemediationRequest, Trigger
+from remediation.storage import AUDIT_TABLE
 from remediation.triggers import runtime as runtime_module
 from remediation.triggers.continuation import chain_key
 from remediation.triggers.runtime import Runtime, get_runtime
@@ -76,6 +80,11 @@ class Host:
             self.raised.append(exc)
             return
         queue.delete_message(received)
+
+
+def audit_rows(storage: Azurite) -> list[dict[str, Any]]:
+    table = TableClient.from_connection_string(storage.connection_string(), AUDIT_TABLE)
+    return [dict(e) for e in table.list_entities()]
 
 
 def writes_clock(emu: Any) -> Callable[[], float]:
@@ -189,6 +198,59 @@ def test_a_sweep_longer_than_its_budget_continues_where_it_stopped_and_writes_no
     assert runtime.chains.pending_request(chain_key(runtime.reconciler.scope_target())) is None
     user_function("drift_sweep")(HostTimerRequest(past_due=False))
     assert queued_count(storage) == 1
+
+
+def scope_message(runtime: Runtime, request_id: str, trigger: Trigger) -> HostQueueMessage:
+    request = RemediationRequest(runtime.reconciler.scope_target(), trigger, request_id)
+    return HostQueueMessage(id=request_id, body=request.to_json().encode(), dequeue_count=1)
+
+
+@pytest.mark.parametrize(("asked_while_writing", "runs_again"), [
+    ("rt-aks-3", False),  # during the first continuation: the second one reads after it
+    ("rt-aks-6", True),  # during the chain's last run, after its read: enqueued when the chain ends
+])
+def test_an_event_sweep_during_a_chain_asks_it_to_read_again_instead_of_writing_beside_it(
+        asked_while_writing: str, runs_again: bool, fleet: Callable[[], Any], storage: Azurite,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # One machine, one clock: no margin for the skew between instances' clocks (which, in production, makes an
+    # ask within 5 s of a run's start count as after it).
+    monkeypatch.setattr(intake, "CLOCK_SKEW_MARGIN", dt.timedelta(0))
+    emu = fleet()
+    runtime = use_budget(emu, 1.5)  # routes of rt-aks-1 and 2, then 3 and 4, then 5 and 6
+    worker, queue = user_function("reconcile_worker"), request_queue(storage)
+    user_function("drift_sweep")(HostTimerRequest(past_due=False))
+    host = Host(storage)
+    (first,) = receive_all(storage)
+    host.deliver_one(worker, queue, first)
+    first_id = host.delivered[0]["requestId"]
+
+    # An event burst's sweep while the chain continues: covered by the chain, not one ARM call.
+    calls = len(emu.request_log)
+    worker(scope_message(runtime, "req-burst-1", Trigger.EVENT))
+    assert len(emu.request_log) == calls
+    covered = audit_by_request(storage)["req-burst-1"]
+    assert (covered["state"], plan_of(covered)["coveredBy"]) == ("succeeded", first_id)
+
+    # Another one arrives while a later run of the chain writes.
+    emu.faults.before("PUT", rf"/routeTables/{asked_while_writing}/routes/",
+                      lambda _emu: worker(scope_message(runtime, "req-burst-2", Trigger.EVENT)))
+    host.drain()
+
+    assert host.raised == []
+    ran = [m["requestId"] for m in host.delivered]
+    assert "req-burst-1" not in ran
+    assert ("req-burst-2" in ran) is runs_again
+    asked = sorted((r for r in audit_rows(storage) if r["requestId"] == "req-burst-2"), key=lambda r: r["startedAt"])
+    assert plan_of(asked[0])["coveredBy"] == first_id
+    if runs_again:  # after the chain's last run, as its own sweep, which finds nothing left to write
+        assert ran.index("req-burst-2") > ran.index(host.delivered[2]["requestId"])
+        assert len(asked) == 2 and asked[1]["state"] == "succeeded" and "coveredBy" not in plan_of(asked[1])
+        assert outcomes_of(asked[1]) == [] or all(o["outcome"] == "unchanged" for o in outcomes_of(asked[1]))
+    else:
+        assert len(asked) == 1
+    assert runtime.reconciler.reconcile(runtime.reconciler.scope_target(), dry_run=True).plan.has_changes is False
+    assert max(puts_per_resource(emu).values()) == 1
+    assert runtime.chains.pending_request(chain_key(runtime.reconciler.scope_target())) is None
 
 
 def test_a_run_ended_outside_its_apply_continues_with_the_writes_it_sent(
