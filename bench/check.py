@@ -25,7 +25,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import burst_intake, cold_import, estate_reads, fleet10k, fleet_cost, latency, physical, planning_cpu
+from bench import (
+    burst_intake,
+    cold_import,
+    continuation,
+    estate_reads,
+    fleet10k,
+    fleet_cost,
+    latency,
+    physical,
+    planning_cpu,
+)
 from bench.__main__ import machine
 from bench.common import ROOT, BenchFailure
 from bench.goals import Bound, Figure, Goal, check, exit_status, render, render_markdown
@@ -57,11 +67,51 @@ def goals(sizes: tuple[int, ...], *, fleet10k: bool = False) -> list[Goal]:
             Goal(f"group_bytes@{FLEET_GOAL}", Bound.AT_MOST, GROUP_LIMIT_BYTES, text="issue 13 item 4"),
             Goal("cold_import_lazy", Bound.IS_TRUE, text="indexing loads neither reconciler nor network SDK")]
     out += physical.goals()
+    out += continuation_goals()
     if fleet10k:
         out += [Goal("fleet10k_converged", Bound.IS_TRUE, text="issue 13 item 5: 10,000 clusters converged sweep"),
                 Goal("fleet10k_429", Bound.AT_MOST, 0, text="issue 13: 0 x 429 within ARG quota"),
                 Goal("fleet10k_sweep_writes", Bound.AT_MOST, 0, text="a converged sweep writes nothing")]
     return out
+
+
+CONTINUED_AT = continuation.CLUSTERS
+
+
+def continuation_goals() -> list[Goal]:
+    n = CONTINUED_AT
+    return [
+        Goal(f"continue_chain@{n}", Bound.IS_TRUE, text="issue 26 item 2: each run its budget ended is continued"),
+        Goal(f"continue_redeliveries@{n}", Bound.AT_MOST, 0,
+             text="issue 26 item 2: never restarts (no delivery counted against maxDequeueCount)"),
+        Goal(f"continue_converged@{n}", Bound.IS_TRUE, text="issue 26 item 2: never drops (converged)"),
+        Goal(f"continue_writes@{n}", Bound.TIMES_FIGURE, 1.0, f"continue_writes_uninterrupted@{n}",
+             "issue 26 item 2: nothing done is redone"),
+        Goal(f"continue_extra_writes@{n}", Bound.AT_MOST, 0,
+             text="resources written more often than by one uninterrupted sweep"),
+    ]
+
+
+def continuation_figures(run: dict[str, Any]) -> list[Figure]:
+    """A converging sweep longer than its run budget, through the queue worker (bench/continuation.py)."""
+    n = CONTINUED_AT
+    keys = [f"continue_{k}@{n}" for k in ("chain", "redeliveries", "converged", "writes", "writes_uninterrupted",
+                                          "extra_writes", "runs")]
+    if run.get("skipped"):
+        return [Figure(k, k, None, skipped=run["skipped"]) for k in keys]
+    done, whole = run["continued"], run["uninterrupted"]
+    where = f"N={run['clusters']}, budget {run['budget_writes']:g} writes per run"
+    return [
+        Figure(keys[0], f"sweep longer than its budget ({where}): every ended run continued",
+               float(continuation.chain_ok(run))),
+        Figure(keys[1], "the same: messages delivered again by the host", done["redeliveries"]),
+        Figure(keys[2], "the same: converged, nothing poisoned", float(done["converged"] and not done["poisoned"])),
+        Figure(keys[3], "the same: writes ARM accepted", done["writes"]),
+        Figure(keys[4], f"one uninterrupted sweep of the same fleet (N={run['clusters']}): writes", whole["writes"]),
+        Figure(keys[5], "the same: resources written more often than by the uninterrupted sweep",
+               run["extra_writes"]),
+        Figure(keys[6], "the same: sweep runs (the first and its continuations)", done["sweep_runs"]),
+    ]
 
 
 def fleet10k_figures(run: dict[str, Any]) -> list[Figure]:
@@ -126,6 +176,8 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                        None if reason else float(not cold["function_app_loads_reconciler"]
                                                  and not cold["function_app_loads_network_sdk"]),
                        skipped=reason)]
+    if results.get("continuation"):
+        out += continuation_figures(results["continuation"])
     if results.get("fleet10k"):
         out += fleet10k_figures(results["fleet10k"])
     out += physical.figures(results)
@@ -162,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the one-cluster-per-VNet fleets (10 and 300 VNets), the fleets with 1 and "
                              "4 hubs and the estate with 1, 2 and 3 configured firewalls")
     parser.add_argument("--no-chain", action="store_true", help="leave out one new cluster's whole chain")
+    parser.add_argument("--no-continuation", action="store_true",
+                        help="leave out the sweep longer than its run budget (bench/continuation.py)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--from-results", type=Path, metavar="FILE",
@@ -228,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                             step("estate with 1, 2, 3 configured firewalls", estate_reads.run) or {})
     results["chain"] = {"skipped": "not measured: --no-chain"} if args.no_chain else step(
         "one new cluster, the whole chain", latency.chain_run)
+    results["continuation"] = {"skipped": "not measured: --no-continuation"} if args.no_continuation else step(
+        "a sweep longer than its run budget, through the queue worker", continuation.run)
     results["planning"] = {"skipped": "not measured: --no-planning"} if args.no_planning else {
         str(n): step(f"planning CPU, N={n}", partial(planning_cpu.run, n)) for n in physical.PLANNING_SIZES}
     results["physical"] = step("physical floor and projections", lambda: physical.measure(results["sizes"]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench import floor, minimum, projection, topology
+from bench import continuation, floor, minimum, projection, topology
 from bench.fleet_cost import RULES
 from bench.goals import Bound, Figure, Goal
 
@@ -91,12 +91,20 @@ def _sweep_figures(phys: dict[str, Any]) -> list[Figure]:
         out.append(Figure(f"sweep_azure_s@{key}", f"converging sweep, N={n:,} in {subs} subscriptions: projected "
                           f"from the N={measured_n} log", p["azure_s"], f["floor_s"], unit="Azure-s"))
         out.append(Figure(f"sweep_runs@{key}", f"N={n:,}: 480 s runs needed", p["runs_of_480_s"]))
-    runs = phys["10000x100"]["projection"]["runs_of_480_s"]
-    # One run needs no continuation. Otherwise nothing here can measure one: the product has none yet, so the
-    # goal shows as missed ("no value") until a measurement of the continuation is added here.
-    out.append(Figure("sweep_continues@10000x100", "10,000 clusters: continues where it stopped, or needs one run",
-                      1.0 if runs <= 1 else None))
     return out
+
+
+def _continues(phys: dict[str, Any], measured: dict[str, Any] | None) -> Figure:
+    """One run needs no continuation. Otherwise the continuation is measured on a small fleet with a short run
+    budget (bench/continuation.py): the same queue worker continues a sweep of any size, one run at a time."""
+    runs = phys["10000x100"]["projection"]["runs_of_480_s"]
+    label = "10,000 clusters: continues where it stopped (measured on a short budget), or needs one run"
+    if runs <= 1:
+        return Figure("sweep_continues@10000x100", label, 1.0)
+    if not measured or measured.get("skipped"):
+        return Figure("sweep_continues@10000x100", label, None,
+                      skipped=measured.get("skipped") if measured else None)
+    return Figure("sweep_continues@10000x100", label, float(continuation.chain_ok(measured)))
 
 
 def _skipped(keys: list[str], reason: str) -> list[Figure]:
@@ -119,6 +127,7 @@ def figures(results: dict[str, Any]) -> list[Figure]:
                          "sweep_continues@10000x100"], phys["skipped"])
     elif phys:
         out += _sweep_figures(phys)
+        out.append(_continues(phys, results.get("continuation")))
     planning = results.get("planning") or {}
     for n in PLANNING_SIZES:
         run = planning.get(str(n))

@@ -25,6 +25,10 @@ class RunEnds(TransientError):
     queue brings the message back and the next run re-reads everything), never retried inside the run, where
     each retry could only fail the same way or wait for nothing (remediation/engine/retry.py)."""
 
+    # The writes the run had sent when it ended (set by Reconciler.reconcile; None: not known). A sweep whose
+    # budget ran out goes on in a continuation only when its run wrote something (triggers/continuation.py).
+    writes_sent: int | None = None
+
 
 class DeadlineExceeded(RunEnds):
     """The reconcile's time budget ran out before `what` could start or finish; retry the whole run later."""

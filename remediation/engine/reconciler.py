@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from remediation.azure.arm import ArmClient
 from remediation.core import ids
 from remediation.core.config import Mode, Settings
-from remediation.core.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline
+from remediation.core.deadline import DEFAULT_RUN_BUDGET_S, Clock, Deadline, RunEnds
 from remediation.core.errors import (
     OutOfScopeError,
     RemediationError,
@@ -230,6 +230,9 @@ class Reconciler:
                 step = self._routing_step(target, require_exists)
                 result = self._reconcile_routing(arm, target, step, deadline, dry_run, approve,
                                                  early_follow_ups=early_follow_ups)
+        except RunEnds as exc:
+            exc.writes_sent = arm.arm_calls.writes  # whether the run got anywhere (triggers/continuation.py)
+            raise
         finally:
             calls = arm.arm_calls
             arm.close()

@@ -13,11 +13,12 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from remediation.core import ids
 from remediation.core.config import Settings
@@ -380,12 +381,61 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+# A sweep whose run budget ran out goes on in a continuation message (remediation/triggers/continuation.py):
+# at most this many after the first run. A converging sweep of 10,000 clusters needs about 15 runs of 480 s
+# (docs/BENCHMARKS.md); a chain that long without converging is stopped and reported, never run forever.
+MAX_CONTINUATIONS = 48
+_REQUEST_ID_TEXT = re.compile(r"^[A-Za-z0-9-]{1,64}$")  # as remediation.storage.audit.valid_request_id
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A sweep going on where its previous run stopped (its run budget ran out with writes left).
+
+    Nothing is carried over but counts: the continuation re-reads the fleet and plans only what is still
+    different (level-triggered), so what was written is not written again and nothing is dropped.
+    `of`: the request id of the chain's first run (what a caller polls); `number`: 1 for the first
+    continuation; `done`: the writes the chain made so far; `left`: the writes the last run planned and did
+    not make (None when that run ended outside its apply and did not count them)."""
+
+    of: str
+    number: int
+    done: int
+    left: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"of": self.of, "number": self.number, "done": self.done, "left": self.left}
+
+    @classmethod
+    def from_dict(cls, value: object) -> Continuation:
+        """Raises MalformedMessageError naming the field that is wrong."""
+        if not isinstance(value, dict):
+            raise MalformedMessageError("message continuation is not an object")
+        of = value.get("of")
+        if not isinstance(of, str) or not _REQUEST_ID_TEXT.match(of):
+            raise MalformedMessageError("message continuation.of is not a request id (1-64 letters, digits, '-')")
+        number, done, left = value.get("number"), value.get("done"), value.get("left")
+        if not _count(number) or not 1 <= number <= MAX_CONTINUATIONS:
+            raise MalformedMessageError(f"message continuation.number is not a whole number 1-{MAX_CONTINUATIONS}")
+        if not _count(done):
+            raise MalformedMessageError("message continuation.done is not a whole number >= 0")
+        if left is not None and not _count(left):
+            raise MalformedMessageError("message continuation.left is neither null nor a whole number >= 0")
+        return cls(of=of, number=number, done=done, left=left)
+
+
+def _count(value: object) -> TypeGuard[int]:
+    # bool is an int in Python: `true` is not a count.
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 @dataclass(frozen=True)
 class RemediationRequest:
     """The body of a `remediation-requests` queue message (JSON)::
 
         {"target": {"kind": "cluster", "id": "/subscriptions/..."}, "trigger": "event"|"timer"|"http",
-         "eventId": str|null, "correlationId": str|null, "dryRun": bool, "requestId": str}
+         "eventId": str|null, "correlationId": str|null, "dryRun": bool, "requestId": str,
+         "continuation": {"of": str, "number": int, "done": int, "left": int|null}}   (a sweep's continuation only)
     """
 
     target: Target
@@ -394,9 +444,15 @@ class RemediationRequest:
     dry_run: bool = False
     event_id: str | None = None
     correlation_id: str | None = None
+    continuation: Continuation | None = None
+
+    @property
+    def chain_id(self) -> str:
+        """The request id of the sweep this run belongs to: its own, or the first run's for a continuation."""
+        return self.continuation.of if self.continuation is not None else self.request_id
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "target": {"kind": self.target.kind.value, "id": self.target.id},
             "trigger": self.trigger.value,
             "eventId": self.event_id,
@@ -404,6 +460,9 @@ class RemediationRequest:
             "dryRun": self.dry_run,
             "requestId": self.request_id,
         }
+        if self.continuation is not None:
+            document["continuation"] = self.continuation.to_dict()
+        return document
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -433,6 +492,14 @@ class RemediationRequest:
         dry_run = document.get("dryRun", False)
         if not isinstance(dry_run, bool):
             raise MalformedMessageError("message dryRun is not a boolean")
+        continuation = None
+        if document.get("continuation") is not None:
+            continuation = Continuation.from_dict(document["continuation"])
+            # Only a sweep that writes goes on in a continuation: a plan has nothing to continue.
+            if kind is not TargetKind.SCOPE:
+                raise MalformedMessageError(f"message continuation of a {kind.value} target: only a sweep continues")
+            if dry_run:
+                raise MalformedMessageError("message continuation of a dry run: only a sweep that writes continues")
         return cls(
             target=Target(kind, target_id),
             trigger=trigger,
@@ -440,6 +507,7 @@ class RemediationRequest:
             dry_run=dry_run,
             event_id=_optional_text(document.get("eventId")),
             correlation_id=_optional_text(document.get("correlationId")),
+            continuation=continuation,
         )
 
 

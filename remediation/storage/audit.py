@@ -49,6 +49,8 @@ _MAX_TICKS = 10**13
 class RunState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    # A sweep whose run budget ran out with writes left: its continuation is queued (triggers/continuation.py).
+    CONTINUED = "continued"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 

@@ -144,10 +144,59 @@ class DedupeMarkers:
             log.warning("dedupe marker %s not claimed, enqueueing anyway: %s", key, exc)
             return True, None
 
+    def claim_or_renew(self, key: str, request_id: str, kind: str = "") -> tuple[bool, str | None]:
+        """`claim`, and when `request_id` itself holds the fresh marker, push its end to now + the window
+        (conditional on its etag). (True, None) when the marker is now ours; (False, the holder's id) when
+        another request holds it. As with `claim`, a failure of the table itself counts as ours."""
+        claimed, holder = self.claim(key, request_id, kind)
+        if claimed or holder != request_id:
+            return claimed, holder
+        try:
+            current = self._table.get_entity(_PARTITION, key)
+            if str(current.get("requestId") or "") != request_id:
+                return False, str(current.get("requestId") or "") or None
+            renewed = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window,
+                       "requestId": request_id, "kind": kind}
+            self._table.update_entity(renewed, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                                      match_condition=MatchConditions.IfNotModified)
+            return True, None
+        except ResourceNotFoundError:
+            return self.claim(key, request_id, kind)
+        except HttpResponseError as exc:
+            if exc.status_code == 412:  # changed since our read: whoever changed it holds it now
+                return False, None
+            log.warning("dedupe marker %s not renewed, going on: %s", key, exc)
+            return True, None
+        except AzureError as exc:
+            log.warning("dedupe marker %s not renewed, going on: %s", key, exc)
+            return True, None
+
     def release(self, key: str) -> None:
         """Undo a claim whose message could not be sent, so the next attempt is not suppressed."""
         with contextlib.suppress(AzureError):
             self._table.delete_entity(_PARTITION, key)
+
+    def touch(self, key: str, request_id: str, kind: str = "") -> bool:
+        """Write the marker for `request_id`, whoever held it: its window starts now. False when the table
+        refused (the caller then does the work itself: dedupe may only err towards running)."""
+        entity = {"PartitionKey": _PARTITION, "RowKey": key, "expiresAt": _now() + self._window,
+                  "requestId": request_id, "kind": kind}
+        try:
+            self._ensure_table()
+            self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            return True
+        except AzureError as exc:
+            log.warning("dedupe marker %s not written: %s", key, exc)
+            return False
+
+    def release_own(self, key: str, request_id: str) -> None:
+        """`release`, only while `request_id` holds the marker (conditional on its etag): a run that lost its
+        marker (it expired and another request claimed it) never removes the other's."""
+        with contextlib.suppress(AzureError):
+            current = self._table.get_entity(_PARTITION, key)
+            if str(current.get("requestId") or "") == request_id:
+                self._table.delete_entity(_PARTITION, key, etag=current.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
 
     def _ensure_table(self) -> None:
         if not self._ready:

@@ -4,7 +4,9 @@ Who retries what (docs/architecture.md section 4): azure-core and tenacity retry
 reconciler. What still fails transiently here is re-raised, so the host makes the message visible again
 after `visibilityTimeout` and, after host.json `maxDequeueCount` attempts, moves it to
 `remediation-requests-poison`; the last attempt writes that reason into the audit record. Terminal errors
-and malformed messages are recorded and the message is completed: retrying them cannot help.
+and malformed messages are recorded and the message is completed: retrying them cannot help. A sweep whose run
+budget ran out after writing something is not retried but continued: its message completes and a continuation
+message goes on where it stopped (remediation/triggers/continuation.py).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from typing import Any
 
 import azure.functions as func
 
+from remediation.core.deadline import DeadlineExceeded
 from remediation.core.errors import RemediationError, TerminalError, TransientError
 from remediation.core.model import Outcome, ReconcileResult, Target, TargetKind
 from remediation.core.telemetry import log_action
 from remediation.planning import intake
 from remediation.planning.intake import MalformedMessageError, RemediationRequest, Trigger
 from remediation.storage import POISON_QUEUE_NAME, QUEUE_NAME, AuditRecord, RunState
+from remediation.triggers import continuation
 from remediation.triggers.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -59,28 +63,101 @@ def run(runtime: Runtime, request: RemediationRequest, *, attempt: int, started:
         clock: float, enqueued_at: dt.datetime | None = None) -> ReconcileResult | None:
     """Reconcile one request and record it. Re-raises only what a later attempt can fix.
 
-    The steps, in order: the covering check (a pending burst sweep does this request's work), the reconcile
-    (a failure is recorded there), the follow-ups (enqueued before the records, which name their request
-    ids), the audit row, the status row with the log line and the published event, and last a re-raise when
-    a write kept meeting a busy resource."""
+    The steps, in order: the covering check (a pending burst sweep does this request's work), a sweep's chain
+    (a continuing sweep covers a timer sweep; remediation/triggers/continuation.py), the reconcile (a failure
+    is recorded there), then either the continuation of a sweep whose run budget ran out with writes left, or
+    the follow-ups (enqueued before the records, which name their request ids), the audit row, the status row
+    with the log line and the published event, and last a re-raise when a write kept meeting a busy
+    resource."""
     common = _record_fields(runtime, request, attempt=attempt, started=started)
     if _covered_by_sweep(runtime, request, common, clock, enqueued_at):
         return None
-    result = _reconcile(runtime, request, common, clock)
-    if result is None:
+    chain = continuation.enter(runtime, request, dry_run=common["dry_run"])
+    if isinstance(chain, continuation.NotRun):
+        _not_run(runtime, request, common, clock, chain)
         return None
+    ends_chain, read_after = True, None
+    try:
+        try:
+            result = _reconcile(runtime, request, common, clock, budget_raises=chain is not None and chain.owned)
+        except DeadlineExceeded as exc:  # only for a chain's owner: the deadline ended the run outside apply
+            assert chain is not None
+            ends_chain = not _after_budget(runtime, request, common, clock, chain,
+                                           continuation.step_after(chain, sent=exc.writes_sent), exc=exc)
+            return None
+        if result is None:
+            return None
+        if chain is not None and continuation.budget_ended(result):
+            step = continuation.step_after(chain, result)
+            if _after_budget(runtime, request, common, clock, chain, step, result=result):
+                ends_chain = False
+                return result
+            return _recorded(runtime, request, common, clock, result, chain, stop=step.stop_reason)
+        if result.error is None and not any(o.outcome is Outcome.FAILED for o in result.outcomes):
+            read_after = started  # a whole pass, whose read began after this run started
+        return _recorded(runtime, request, common, clock, result, chain)
+    except BaseException:
+        # The host delivers this message again (the same chain) unless this was its last attempt.
+        ends_chain = common["final_attempt"]
+        raise
+    finally:
+        if ends_chain:
+            continuation.leave(runtime, chain, request, read_after=read_after)
+
+
+def _recorded(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+              result: ReconcileResult, chain: continuation.Chain | None, *, stop: str | None = None) -> ReconcileResult:
+    """The follow-ups, the audit and status rows of a run that ended (a chain's last run says how many runs and
+    writes the sweep took; `stop`: why a chain stops unfinished), then the re-raise of busy writes."""
     document = _follow_ups(runtime, request, result)
-    failed = result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
+    if chain is not None and chain.number > 0:
+        document["chain"] = continuation.chain_of(chain, result)
+    if stop is not None:
+        document["chainStopped"] = stop
+    failed = stop is not None or result.error is not None or any(o.outcome is Outcome.FAILED for o in result.outcomes)
     state = RunState.FAILED if failed else RunState.SUCCEEDED
-    _audit_result(runtime, request, common, clock, result, document, state)
-    _status_result(runtime, request, result, document, state, dry_run=common["dry_run"], attempt=attempt)
+    _audit_result(runtime, request, common, clock, result, document, state, error=stop or result.error)
+    _status_result(runtime, request, result, document, state, dry_run=common["dry_run"], attempt=common["attempt"],
+                   error=stop or result.error)
     busy = [o for o in result.outcomes if o.retryable]
-    if busy:
+    if busy and stop is None:
         # A write that kept meeting a busy resource (e.g. a firewall update of several minutes) is worth
-        # another attempt: the host redelivers the message, then parks it in the poison queue.
+        # another attempt: the host redelivers the message, then parks it in the poison queue. (A chain that
+        # stopped is not retried: its message completes with the reason.)
         raise TransientError(f"{len(busy)} change(s) still failing transiently, first: {busy[0].error}",
                              arm_code=None, status=None, target=request.target.id)
     return result
+
+
+def _after_budget(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+                  chain: continuation.Chain, step: continuation.Step, *, result: ReconcileResult | None = None,
+                  exc: DeadlineExceeded | None = None) -> bool:
+    """A sweep whose run budget ran out with writes left. True when its continuation was queued (this message
+    completes; the firewall follow-up waits for the chain's last run). Otherwise, with a `result`, False and the
+    caller records the run as usual; without one (the deadline ended the run outside its apply), a chain that
+    stops is recorded here and a first run that wrote nothing is re-raised for the host's retry."""
+    if step.continues:
+        follow = continuation.send(runtime, request, chain, step)
+        document: dict[str, Any] = {"target": str(request.target), "converged": None}
+        if result is not None:
+            from remediation.views.render import to_json
+
+            document = to_json(result)
+        document["continued"] = continuation.document(chain, step, follow)
+        error = f"{exc.arm_code}: {exc}" if exc is not None else None
+        _audit_result(runtime, request, common, clock, result, document, RunState.CONTINUED, error=error)
+        _status(runtime, request, RunState.CONTINUED, attempt=common["attempt"], result=document)
+        log_action(log, logging.INFO, "%s: %s", request.target, document["continued"]["summary"],
+                   target=request.target.id, correlation_id=request.correlation_id, action="sweep-continued",
+                   requestId=request.request_id, continuation=follow.request_id, chain=chain.chain_id)
+        return True
+    if exc is None:
+        return False
+    if step.stop_reason is None:
+        _fail(runtime, request, common, clock, exc, reraised=True)
+        raise exc
+    _fail(runtime, request, common, clock, exc, reraised=False, reason=step.stop_reason)
+    return False
 
 
 def _record_fields(runtime: Runtime, request: RemediationRequest, *, attempt: int,
@@ -107,9 +184,10 @@ def _covered_by_sweep(runtime: Runtime, request: RemediationRequest, common: dic
 
 
 def _reconcile(runtime: Runtime, request: RemediationRequest, common: dict[str, Any],
-               clock: float) -> ReconcileResult | None:
+               clock: float, *, budget_raises: bool = False) -> ReconcileResult | None:
     """The reconcile itself, marked running first. A failure is recorded here: None when retrying cannot help,
-    re-raised when the host's retry can."""
+    re-raised when the host's retry can. `budget_raises`: a sweep chain's owner, whose run budget running out
+    is the caller's to record (it may continue the sweep)."""
     dry_run = common["dry_run"]
     _status(runtime, request, RunState.RUNNING, attempt=common["attempt"])
     log_action(log, logging.INFO, "reconciling %s (%s, attempt %d, %s)", request.target,
@@ -130,6 +208,11 @@ def _reconcile(runtime: Runtime, request: RemediationRequest, common: dict[str, 
     except TerminalError as exc:
         _fail(runtime, request, common, clock, exc, reraised=False)
         return None
+    except DeadlineExceeded as exc:
+        if budget_raises:
+            raise
+        _fail(runtime, request, common, clock, exc, reraised=True)
+        raise
     except TransientError as exc:
         _fail(runtime, request, common, clock, exc, reraised=True)
         raise
@@ -162,19 +245,25 @@ def _follow_ups(runtime: Runtime, request: RemediationRequest, result: Reconcile
 
 
 def _audit_result(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
-                  result: ReconcileResult, document: dict[str, Any], state: RunState) -> None:
+                  result: ReconcileResult | None, document: dict[str, Any], state: RunState, *,
+                  error: str | None) -> None:
+    outcomes = result.outcomes if result is not None else ()
+    calls = result.arm_calls if result is not None else None
     _audit(runtime, AuditRecord(
         **common, state=state, duration_s=time.monotonic() - clock, plan=document,
         outcomes=[{"address": o.change.address, "kind": o.change.kind.value, "action": o.change.action.value,
-                   "outcome": o.outcome.value, "error": o.error} for o in result.outcomes],
-        arm_reads=result.arm_calls.reads, arm_writes=result.arm_calls.writes, error=result.error,
-        compliance=_sweep_compliance(runtime, request, result)))
+                   "outcome": o.outcome.value, "error": o.error} for o in outcomes],
+        arm_reads=calls.reads if calls else 0, arm_writes=calls.writes if calls else 0, error=error,
+        # A continued run does not end the sweep: the compliance is its last run's.
+        compliance=_sweep_compliance(runtime, request, result)
+        if result is not None and state is not RunState.CONTINUED else None))
 
 
 def _status_result(runtime: Runtime, request: RemediationRequest, result: ReconcileResult,
-                   document: dict[str, Any], state: RunState, *, dry_run: bool, attempt: int) -> None:
+                   document: dict[str, Any], state: RunState, *, dry_run: bool, attempt: int,
+                   error: str | None) -> None:
     """The status row a caller polls, the log line and the event published for the target."""
-    _status(runtime, request, state, attempt=attempt, result=document, error=result.error)
+    _status(runtime, request, state, attempt=attempt, result=document, error=error)
     changed = [o for o in result.outcomes if o.outcome not in (Outcome.UNCHANGED, Outcome.FAILED)]
     log_action(log, logging.INFO, "%s %s: %d changes planned, %d applied, %d conflicts, converged=%s",
                "planned" if dry_run else "reconciled", request.target, len(result.plan.writes), len(changed),
@@ -238,11 +327,29 @@ def _covered(runtime: Runtime, request: RemediationRequest, common: dict[str, An
                sweep=sweep_id)
 
 
+def _not_run(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
+             not_run: continuation.NotRun) -> None:
+    """A sweep run that does not reconcile (remediation/triggers/continuation.py `enter`): covered by a chain
+    that is continuing, or a continuation that stops; recorded with the reason, nothing written."""
+    document: dict[str, Any] = {"target": str(request.target), "summary": not_run.reason, "converged": None}
+    if not_run.covered_by is not None:
+        document["coveredBy"] = not_run.covered_by
+    state = RunState.FAILED if not_run.failed else RunState.SUCCEEDED
+    error = f"ContinuationStopped: {not_run.reason}" if not_run.failed else None
+    _audit(runtime, AuditRecord(**common, state=state, duration_s=time.monotonic() - clock, plan=document,
+                                error=error))
+    _status(runtime, request, state, attempt=common["attempt"], result=document, error=error)
+    log_action(log, logging.WARNING if not_run.failed else logging.INFO, "%s: %s", request.target, not_run.reason,
+               target=request.target.id, correlation_id=request.correlation_id, action="sweep-not-run",
+               requestId=request.request_id, coveredBy=not_run.covered_by)
+
+
 def _fail(runtime: Runtime, request: RemediationRequest, common: dict[str, Any], clock: float,
-          exc: BaseException, *, reraised: bool) -> None:
-    """Record a failed attempt. `reraised`: the host will retry it, or on the last attempt poison it."""
+          exc: BaseException, *, reraised: bool, reason: str | None = None) -> None:
+    """Record a failed attempt. `reraised`: the host will retry it, or on the last attempt poison it.
+    `reason`: recorded before the error (a sweep chain that stops)."""
     code = getattr(exc, "arm_code", None) or getattr(exc, "code", None) or type(exc).__name__
-    error = f"{code}: {exc}"
+    error = f"{code}: {exc}" if reason is None else f"{reason} ({code}: {exc})"
     poisoned = reraised and common["final_attempt"]
     if poisoned:
         error = f"{error} (attempt {common['attempt']} of {MAX_DEQUEUE_COUNT}: moved to {POISON_QUEUE_NAME})"
@@ -258,12 +365,15 @@ def _fail(runtime: Runtime, request: RemediationRequest, common: dict[str, Any],
 
 def _status(runtime: Runtime, request: RemediationRequest, state: RunState, *, attempt: int,
             result: dict[str, Any] | None = None, error: str | None = None) -> None:
-    try:
-        runtime.status.set(request.request_id, state, target=request.target.id, trigger=request.trigger.value,
-                           dry_run=request.dry_run or runtime.report_mode, attempt=attempt, result=result,
-                           error=error)
-    except Exception as exc:  # status is for callers polling; losing one update must not fail the run
-        log.warning("status of request %s not stored: %s", request.request_id, exc)
+    """The request's status row; a continuation's also goes to its chain's first request, which is what the
+    caller that asked for the sweep polls (continued, then the last run's outcome)."""
+    for request_id in dict.fromkeys((request.request_id, request.chain_id)):
+        try:
+            runtime.status.set(request_id, state, target=request.target.id, trigger=request.trigger.value,
+                               dry_run=request.dry_run or runtime.report_mode, attempt=attempt, result=result,
+                               error=error)
+        except Exception as exc:  # status is for callers polling; losing one update must not fail the run
+            log.warning("status of request %s not stored: %s", request_id, exc)
 
 
 def _audit(runtime: Runtime, record: AuditRecord) -> None:

@@ -33,6 +33,7 @@ from remediation.storage import (
     StatusStore,
     StorageClients,
 )
+from remediation.triggers.continuation import CHAIN_WINDOW_S, CONTINUATION_DELAY_S
 from remediation.triggers.publish import ResultPublisher
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class Runtime:
         self.storage = storage
         self.queue = RequestQueue(storage.queue_client(QUEUE_NAME))
         self.dedupe = DedupeMarkers(storage.tables.get_table_client(DEDUPE_TABLE), DEDUPE_WINDOW_S)
+        # The markers of sweeps going on in continuations (remediation/triggers/continuation.py): same table,
+        # their own keys, a window that outlives a run.
+        self.chains = DedupeMarkers(storage.tables.get_table_client(DEDUPE_TABLE), CHAIN_WINDOW_S)
+        self.continuation_delay_s = CONTINUATION_DELAY_S
         self.audit = AuditLog(storage.tables.get_table_client(AUDIT_TABLE),
                               AuditTrail(storage.blobs.get_container_client(AUDIT_CONTAINER)))
         self.status = StatusStore(storage.tables.get_table_client(STATUS_TABLE))

@@ -73,10 +73,40 @@ def test_a_benchmark_left_out_on_the_command_line_is_skipped_not_missed() -> Non
     results = _results(event_large=11.0, burst_gets=340, group_writes=1)
     results["burst"] = {"skipped": "not measured: --no-burst"}
     results["cold_import"] = {"skipped": "not measured: --no-cold-import"}
-    for part in ("physical", "planning", "one_per_vnet", "hubs", "firewalls", "chain"):
+    for part in ("physical", "planning", "one_per_vnet", "hubs", "firewalls", "chain", "continuation"):
         results[part] = {"skipped": f"not measured: --no-{part}"}
     statuses = _statuses(results)
     assert statuses["burst_gets"] is Status.SKIPPED and statuses["burst_group_writes"] is Status.SKIPPED
     assert statuses["cold_import_lazy"] is Status.SKIPPED
     # Only the fixture's own oversized group misses: nothing left out counts as a miss.
     assert {key for key, status in statuses.items() if status is Status.MISSED} == {"group_bytes@10000"}
+
+
+def _continued(*, continuations: int, redeliveries: int, extra: int = 0) -> dict[str, Any]:
+    """bench/continuation.py's result: 69 writes; a chain of four runs, or (without continuations) one sweep
+    whose run the host delivered again until it was done."""
+    runs = continuations + 1
+    return {"clusters": 30, "budget_writes": 16.5, "extra_writes": extra, "missing_writes": 0,
+            "uninterrupted": {"writes": 69, "sweep_runs": 1, "continuations": 0, "redeliveries": 0, "poisoned": 0,
+                              "converged": True},
+            "continued": {"writes": 69 + extra, "sweep_runs": runs, "continuations": continuations,
+                          "redeliveries": redeliveries, "poisoned": 0, "converged": True}}
+
+
+def test_a_sweep_that_continues_meets_the_continuation_goals() -> None:
+    results = _results(event_large=11.0, burst_gets=340, group_writes=1)
+    results["continuation"] = _continued(continuations=3, redeliveries=0)
+    statuses = _statuses(results)
+    for key in ("chain", "redeliveries", "converged", "writes", "extra_writes"):
+        assert statuses[f"continue_{key}@30"] is Status.MET, key
+
+
+def test_a_sweep_the_host_restarts_or_that_writes_twice_misses_them() -> None:
+    results = _results(event_large=11.0, burst_gets=340, group_writes=1)
+    results["continuation"] = _continued(continuations=0, redeliveries=3)  # no continuation: host retries
+    statuses = _statuses(results)
+    assert statuses["continue_chain@30"] is Status.MISSED and statuses["continue_redeliveries@30"] is Status.MISSED
+    results["continuation"] = _continued(continuations=3, redeliveries=0, extra=2)
+    statuses = _statuses(results)
+    assert statuses["continue_writes@30"] is Status.MISSED and statuses["continue_extra_writes@30"] is Status.MISSED
+    assert statuses["continue_chain@30"] is Status.MISSED

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -116,6 +117,16 @@ def test_the_continuation_goal_is_missed_while_it_cannot_be_measured() -> None:
     assert verdicts["sweep_azure_s@1000x21"].status is Status.MISSED  # 700 > 1.5 x 402
     assert verdicts["sweep_azure_s@10000x100"].status is Status.MET  # 700 <= 2 x 402
     assert verdicts["planning_cpu@1000"].status is Status.MISSED  # not measured: never a pass
+
+    # Measured on a short budget (bench/continuation.py): met when the chain continued, missed when the host
+    # had to deliver the run again.
+    chain = {"sweep_runs": 4, "continuations": 3, "redeliveries": 0, "poisoned": 0, "converged": True}
+    good: dict[str, Any] = {"clusters": 30, "extra_writes": 0, "missing_writes": 0, "continued": chain}
+    restarted = {**good, "continued": {**chain, "continuations": 0, "redeliveries": 3}}
+    for measured, status in ((good, Status.MET), (restarted, Status.MISSED)):
+        verdicts = {v.figure.key: v for v in check(physical.figures({"physical": phys, "continuation": measured}),
+                                                    physical.goals())}
+        assert verdicts["sweep_continues@10000x100"].status is status
 
 
 def test_extra_hubs_add_a_vpn_gateway_each_and_stay_valid() -> None:
