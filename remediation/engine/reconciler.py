@@ -21,6 +21,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from remediation.azure.arm import ArmClient
@@ -51,7 +52,7 @@ from remediation.core.model import (
     Target,
     TargetKind,
 )
-from remediation.engine import observe
+from remediation.engine import egress_observe, observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
@@ -74,9 +75,10 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
     (ids.VPN_GATEWAY, TargetKind.SCOPE),
 )
 
-# How long a sweep waits for the firewall lease to verify its writes and compute the group in one read
-# (`_sweep_verify_with_firewall`). The holder may be a group write of minutes (docs/arm-notes.md 2.3); past
-# this wait the sweep verifies outside the lease and queues the firewall follow-up, as an event does.
+# How long a sweep waits for the firewall lease, to read the fleet inside it and write its routing and the group
+# side by side from that read (`_sweep_beside`). The holder may be a group write of minutes (docs/arm-notes.md
+# 2.3); past this wait the sweep reads and routes without the lease and queues the firewall follow-up, as an
+# event does.
 SWEEP_FIREWALL_LEASE_WAIT_S = 30.0
 # ...and only with this much of its run budget left: a group write behind a firewall takes "three to five
 # minutes on average" (docs/arm-notes.md 2.3). With less, the follow-up is queued and runs with its own budget.
@@ -84,6 +86,7 @@ SWEEP_FIREWALL_BUDGET_S = 300.0
 
 # provisioningState values of an owned object that mean "not (yet) what ARM enforces".
 _UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
+_GROUP_KEY = "/rulecollectiongroups/"  # in an id_key: a rule collection group
 
 Approve = Callable[[Plan], bool]
 # Called with a cluster target's follow-ups once its plan has routing writes, before the first of them: the
@@ -102,6 +105,17 @@ class _Pass:
     snapshot: Snapshot = field(default_factory=Snapshot)
     error: str | None = None  # a prerequisite of the whole target is missing: nothing is written
     collections: tuple[RuleCollection, ...] = ()  # the firewall pass: the desired owned collections
+
+
+@dataclass(frozen=True)
+class _Beside:
+    """A sweep's routing and group writes, made side by side from one read inside the firewall lease."""
+
+    routing: _Pass
+    plan: Plan  # the routing plan
+    firewall: _Pass  # the firewall pass of the same read
+    firewall_result: ReconcileResult  # the group part, written and verified inside the lease
+    routing_outcomes: tuple[ChangeOutcome, ...]
 
 
 _Step = Callable[[ArmClient], _Pass]
@@ -309,7 +323,20 @@ class Reconciler:
                            dry_run: bool, approve: Approve | None, *,
                            with_follow_ups: bool = True,
                            early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
+        if (target.kind is TargetKind.SCOPE and with_follow_ups and not dry_run
+                and not self.settings.several_firewalls):
+            return self._reconcile_sweep(arm, target, step, deadline, approve)
         first = self._observe(step, arm, deadline)
+        return self._routing_from(arm, target, step, first, deadline, dry_run, approve,
+                                  with_follow_ups=with_follow_ups, early_follow_ups=early_follow_ups)
+
+    def _routing_from(self, arm: ArmClient, target: Target, step: _Step, first: _Pass, deadline: Deadline,
+                      dry_run: bool, approve: Approve | None, *, with_follow_ups: bool = True,
+                      early_follow_ups: EarlyFollowUps | None = None,
+                      rules_read: Snapshot | None = None) -> ReconcileResult:
+        """Plan, apply and verify the routing of `first`, and name the follow-ups. `rules_read`: the same read as
+        `first` with the owned rules (a sweep's read inside the firewall lease), so a follow-up check on `first`
+        reads no group again."""
         plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
@@ -330,10 +357,6 @@ class Reconciler:
         if early_follow_ups is not None and target.kind is TargetKind.CLUSTER and plan_.writes:
             early_follow_ups(self.follow_ups_of(target))  # may raise (a queue refused): nothing written yet
         outcomes = self._apply(arm, first.changes, deadline, target=target)
-        if target.kind is TargetKind.SCOPE and not self.settings.several_firewalls:
-            ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
-            if ended is not None:
-                return ended
         converged, after = self._verified(outcomes, first, plan_,
                                           lambda: self._observe(step, arm, deadline))
         # A cluster whose routing was just written is new or changed: its rules nearly always are too, so
@@ -341,12 +364,14 @@ class Reconciler:
         # its writes saves the firewall target's whole fleet read whenever the rules are in place.
         wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
         settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
-        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first)
+        read = rules_read if settled is first else None
+        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first, read)
         return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
                                converged=converged, follow_ups=follow_ups, follow_up_note=note)
 
     def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                    deadline: Deadline, first: _Pass | None = None) -> _FollowUps:
+                    deadline: Deadline, first: _Pass | None = None,
+                    rules_read: Snapshot | None = None) -> _FollowUps:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -354,14 +379,15 @@ class Reconciler:
         writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
         new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
         list of the policy's groups, plus the egress inputs not read yet) and compared by
-        remediation/planning/firewall_check.py.
+        remediation/planning/firewall_check.py; `rules_read`, when given, is `settled`'s own read with those
+        rules already in it (nothing is read again).
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
         if self.settings.several_firewalls and not self._one_firewall and candidates:
             return self._follow_ups_of_several(arm, target, settled, deadline, first)
         if not candidates or settled is None:
             return candidates, None, ()
-        snapshot = self._with_owned_rules(arm, target, settled.snapshot, deadline)
+        snapshot = rules_read or self._with_owned_rules(arm, target, settled.snapshot, deadline)
         if snapshot is None:
             return candidates, None, ()
         notes: tuple[Conflict, ...] = ()
@@ -480,46 +506,140 @@ class Reconciler:
                         extra={"target": target.id, "action": "follow-up-needed"})
             return None
 
-    def _sweep_verify_with_firewall(self, arm: ArmClient, target: Target, plan_: Plan,
-                                    outcomes: Sequence[ChangeOutcome], deadline: Deadline,
-                                    approve: Approve | None) -> ReconcileResult | None:
-        """A sweep that wrote routing ends with its firewall follow-up in the same run: it takes the firewall
-        lease and reads the fleet ONCE inside it, with the owned groups. That read is both the verify of
-        the routing writes and the firewall target's read (the group is computed from the fleet as it is
-        after those writes), so a converging sweep reads the fleet twice, not three times (docs/BENCHMARKS.md).
-
-        None when this does not apply and the caller verifies as for any target and names the follow-up:
-        nothing was written, a write failed or a conflict blocks (no verify read is made then), less than
-        SWEEP_FIREWALL_BUDGET_S of the run is left, or the lease was not taken within
-        SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued follow-up runs after it)."""
-        if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
-                or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
-            return None
-        firewall_target = self.firewall_target()
+    def _reconcile_sweep(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
+                         approve: Approve | None) -> ReconcileResult:
+        """A sweep with one firewall writes its routing and the owned groups side by side (`_sweep_beside`), from
+        one fleet read made inside the firewall lease. With less than SWEEP_FIREWALL_BUDGET_S of the run left, or
+        the lease not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its holder may be in a group write of minutes:
+        the queued follow-up runs after it), the sweep reads, routes and verifies without the lease and names the
+        firewall follow-up, as any routing target does."""
         if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
-            log.info("%s: %.0f s of the run budget left, less than a group write may take: the firewall "
-                     "follow-up is queued", target, deadline.remaining(),
+            log.info("%s: %.0f s of the run budget left, less than a group write may take: the sweep routes "
+                     "without the firewall lease and the firewall follow-up is queued", target, deadline.remaining(),
                      extra={"target": target.id, "action": "follow-up-queued"})
-            return None
+            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, False, approve)
+        ended = self._sweep_beside(arm, target, deadline, approve)
+        if ended is None:
+            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, False, approve)
+        if isinstance(ended, ReconcileResult):
+            return ended
+        if isinstance(ended, _Beside):
+            return self._sweep_verified(arm, target, ended, deadline)
+        routing, rules_read = ended
+        return self._routing_from(arm, target, step, routing, deadline, False, approve, rules_read=rules_read)
+
+    def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline,
+                      approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, Snapshot] | None:
+        """Inside the firewall lease: ONE fleet read with the owned groups, the routing plan and the firewall plan
+        from it, then the routing writes (on their own thread) and the group writes (on this one, holding the
+        lease) at the same time. The lease is released when the group part has ended; the routing goes on.
+
+        The group is computed from the read made before the routing writes. That is the safe order: rules come
+        before routes, so no traffic is sent to a firewall that drops it. The product's own route writes do not
+        change what the rules need (a default route is only written where the egress rule is wanted whatever the
+        routes say: outbound type userDefinedRouting or FORCE_DEFAULT_ROUTE, remediation/planning/outbound.py);
+        a pruned route can leave a rule the fleet no longer needs, which the check after the verify finds
+        (`_sweep_verified`: the follow-up is then queued).
+
+        Returns the started writes (`_Beside`); or a result (the routing not approved: nothing written); or the
+        read (the routing pass, the same read with the owned rules) when nothing is to be written beside the
+        group: no routing write, an error, a blocking conflict: the caller goes on from that read as for any
+        routing target. None when the lease was not taken in time."""
         acquired = False
         try:
-            with self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-routing") as side, \
+                    self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
                 acquired = True
-                routing, firewall = run_with_retries(lambda: self._sweep_verify_pass(arm), deadline=deadline,
+                routing, snapshot = run_with_retries(lambda: self._sweep_read(arm), deadline=deadline,
                                                      describe="observe", sleep=self._sleep)
-                firewall_result = self._firewall_from(arm, firewall_target, firewall, deadline, approve, held)
+                plan_ = self._plan_of(target, routing)
+                firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
+                if (routing.error is not None or firewall.error is not None or plan_.blocking_conflicts
+                        or not any(c.action is not Action.NOOP for c in routing.changes)):
+                    return routing, snapshot
+                refused = _refused(plan_, approve)
+                if refused is not None:
+                    return ReconcileResult(str(target), False, plan_, error=refused, converged=False,
+                                           follow_ups=self.follow_ups_of(target))
+                firewall_target = self.firewall_target()
+                firewall_refused = _refused(self._plan_of(firewall_target, firewall), approve)
+                # Both asked before either writes; a refused group leaves the routing approved alone.
+                self._check_scope(target, routing.changes)
+                self._check_scope(firewall_target, firewall.changes)
+                routing_writes = side.submit(self._apply, arm, routing.changes, deadline, None, target)
+                if firewall_refused is None:
+                    firewall_result = self._firewall_from(arm, firewall_target, firewall, deadline, None, held)
+                else:
+                    firewall_result = ReconcileResult(str(firewall_target), False,
+                                                      self._plan_of(firewall_target, firewall),
+                                                      error=firewall_refused, converged=False)
         except TransientError as exc:
             # Not acquired in time (DeadlineExceeded, a blob lease still held past its acquire timeout) or the
-            # lease store failing: the fallback writes no group, and the queued follow-up takes the lease itself.
+            # lease store failing: nothing was read or written under it; the caller routes without the lease.
             if acquired or deadline.expired():
                 raise
-            log.info("%s: firewall lease not taken (%s): the writes are verified without it and the firewall "
-                     "follow-up is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
+            log.info("%s: firewall lease not taken (%s): the sweep routes without it and the firewall follow-up "
+                     "is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
             return None
-        routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
-                                         converged=_converged(routing), follow_ups=(firewall_target,))
-        # One result, as the CLI shows a target and its follow-ups; the firewall run is listed as run.
-        return combine([routing_result, firewall_result])
+        # The pool has waited for the routing writes (after the lease was released, at the end of the group part).
+        return _Beside(routing, plan_, firewall, firewall_result, routing_writes.result())
+
+    def _sweep_verified(self, arm: ArmClient, target: Target, beside: _Beside, deadline: Deadline) -> ReconcileResult:
+        """The routing written beside the group, verified by a fresh fleet read (outside the lease: it writes
+        nothing), and one result as the CLI shows a target and its follow-ups: the firewall part is listed as run.
+        When that part converged, it is left pending (queued) all the same if the group written from the first
+        read is not what the fleet now needs, or the routing's final state is not known (a write failed, a verify
+        found more to do), as a sweep names its follow-up then."""
+        outcomes = beside.routing_outcomes
+        converged, after = self._verified(outcomes, beside.routing, beside.plan,
+                                          lambda: self._observe(self._fleet_pass, arm, deadline))
+        firewall_target = self.firewall_target()
+        routing_result = ReconcileResult(str(target), False, beside.plan, outcomes=outcomes, converged=converged,
+                                         follow_ups=(firewall_target,))
+        combined = combine([routing_result, beside.firewall_result])
+        if beside.firewall_result.error is not None or beside.firewall_result.converged is not True:
+            return combined  # not approved, or a group write failed: the firewall run's own ending, as before
+        reason = self._group_still_needed(arm, target, after if converged else None, beside, deadline)
+        if reason is None:
+            return combined
+        log.info("%s: firewall follow-up queued: %s", target, reason,
+                 extra={"target": target.id, "action": "follow-up-needed"})
+        return dataclasses.replace(combined, follow_up_results=())
+
+    def _group_still_needed(self, arm: ArmClient, target: Target, after: _Pass | None, beside: _Beside,
+                            deadline: Deadline) -> str | None:
+        """Why the firewall target must run again after a sweep wrote its group beside the routing, or None: the
+        verify read's fleet with the owned groups as their PUTs answered (no GET; else the groups are listed)."""
+        if after is None:
+            return "the routing's final state is not known"
+        written = observe.groups_as_written(beside.firewall.snapshot, beside.firewall_result.outcomes, self.settings)
+        snapshot: Snapshot | None
+        if written is None:
+            snapshot = self._with_owned_rules(arm, target, after.snapshot, deadline)
+        else:
+            # A group confirmed missing (or deleted by this run) is compared as empty: its key stays absent.
+            with_groups = dataclasses.replace(
+                after.snapshot, rule_collection_group=written.rule_collection_group,
+                rule_collection_shards=written.rule_collection_shards,
+                policy_group_priorities=written.policy_group_priorities,
+                absent=frozenset({*after.snapshot.absent, *(k for k in written.absent if _GROUP_KEY in k)}))
+            snapshot = self._with_egress_inputs(arm, target, with_groups, deadline)
+        if snapshot is None:
+            return "the owned rules were not read"
+        reason, _ = firewall_check.fleet_reason(snapshot, self.settings)
+        return reason
+
+    def _with_egress_inputs(self, arm: ArmClient, target: Target, snapshot: Snapshot,
+                            deadline: Deadline) -> Snapshot | None:
+        """`snapshot` plus the egress inputs (route tables a sweep has listed already: usually no read), or None
+        when that read failed."""
+        try:
+            return run_with_retries(lambda: egress_observe.observe_egress(arm, snapshot, self.settings),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            log.warning("%s: egress inputs not read (%s): the firewall follow-up runs on its own read", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return None
 
     def _sweep_plan_with_firewall(self, arm: ArmClient, target: Target, first: _Pass, plan_: Plan,
                                   deadline: Deadline) -> ReconcileResult:
@@ -537,14 +657,13 @@ class Reconciler:
         routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
         return combine([routing_result, firewall_result])
 
-    def _sweep_verify_pass(self, arm: ArmClient) -> tuple[_Pass, _Pass]:
-        """One fleet read with the owned groups: the routing plan (the verify) and the firewall plan."""
+    def _sweep_read(self, arm: ArmClient) -> tuple[_Pass, Snapshot]:
+        """One fleet read with the owned groups: the routing plan, and the read itself (the firewall plan's)."""
         snapshot = observe.observe_fleet(arm, self.settings, with_rules=True)
         # The routing is judged without the groups: their state before this run's group write is the
         # firewall part's to judge (a Failed group it repairs must not make the routing "not converged").
         routing_view = dataclasses.replace(snapshot, rule_collection_group=None, rule_collection_shards=())
-        routing = self._deletes_confirmed(arm, self._fleet_plan(routing_view))
-        return routing, self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
+        return self._deletes_confirmed(arm, self._fleet_plan(routing_view)), snapshot
 
     # ------------------------------------------------------------------------------------ firewall target
 

@@ -1,0 +1,153 @@
+"""A converging sweep writes its firewall group beside its routing (issue 26), real SDK against the emulator.
+
+The sweep reads the fleet once inside the firewall lease, plans its routing and the owned group from that read,
+and sends both at once; the order is read from the emulator's request log (records are appended as each
+request ends), never from wall time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from bench.projection import calls_from_log
+from emulator import Emulator
+from remediation.core import ids
+from remediation.core.deadline import Deadline
+from remediation.core.model import ChangeKind, Outcome
+from remediation.engine import reconciler as reconciler_module
+from remediation.engine.locks import Held, InProcessLocks
+from remediation.engine.reconciler import Reconciler
+from tests.reconciler.conftest import WorldFactory
+from tests.reconciler.helpers import arm_writes, settings_for
+
+_GROUP_PUT_WAIT_S = 20.0
+
+
+def _is_group_put(method: str, path: str) -> bool:
+    return method == "PUT" and "/rulecollectiongroups/" in path.lower()
+
+
+def _is_routing_write(method: str, path: str) -> bool:
+    lowered = path.lower().split("?")[0]
+    return method in ("PUT", "DELETE") and ("/routetables/" in lowered or "/subnets/" in lowered)
+
+
+class _SubnetWritesAwaitTheGroupPut:
+    """In-process locks whose first VNet lock (taken for each subnet association) waits, at most
+    _GROUP_PUT_WAIT_S, until the emulator has answered a group PUT. A sweep that writes its group only after its
+    routing never gets one there in time: the wait ends empty and the associations go ahead."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self._emu = emu
+        self._inner = InProcessLocks()
+        self._decided = threading.Event()
+        self.group_put_seen: bool | None = None
+
+    def _group_put_sent(self) -> bool:
+        return any(_is_group_put(r.method, r.path) and r.status < 300 for r in self._emu.request_log)
+
+    @contextmanager
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
+        if name.startswith("vnet:") and not self._decided.is_set():
+            limit = threading.Event()
+            seen = False
+            for _ in range(int(_GROUP_PUT_WAIT_S / 0.05)):
+                if self._group_put_sent():
+                    seen = True
+                    break
+                limit.wait(0.05)
+            if not self._decided.is_set():
+                self.group_put_seen = seen
+                self._decided.set()
+        with self._inner.hold(name, deadline) as held:
+            yield held
+
+
+def test_a_converging_sweep_sends_its_group_put_while_its_routing_writes_are_still_going(
+        world: WorldFactory) -> None:
+    w = world()
+    locks = _SubnetWritesAwaitTheGroupPut(w.emu)
+    reconciler = Reconciler(w.settings, locks=locks)
+    w.reset_log()
+    (sweep,) = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
+    assert sweep.converged is True and sweep.pending_follow_ups == ()
+    assert [r.target for r in sweep.follow_up_results] == [str(reconciler.firewall_target())]
+    assert locks.group_put_seen is True  # the associations waited for it, and it came
+
+    log = [(r.method, r.path) for r in w.emu.request_log]
+    group_puts = [i for i, (m, p) in enumerate(log) if _is_group_put(m, p)]
+    routing = [i for i, (m, p) in enumerate(log) if _is_routing_write(m, p)]
+    assert len(group_puts) == 1 and len(routing) > 2
+    assert group_puts[0] < max(routing)  # answered before the last routing write ended
+    subnets = [i for i, (m, p) in enumerate(log) if _is_routing_write(m, p) and "/subnets/" in p.lower()]
+    assert subnets and group_puts[0] < min(subnets)
+    # What the projection of bench/projection.py reads from such a log: the group write beside the routing.
+    assert calls_from_log(w.emu.request_log).group_after_routing is False
+
+    # One fleet read inside the lease planned both; the verify read the fleet once more; the group's own PUT
+    # answer is its verify (no list of the policy's groups after it).
+    gets = [p.lower().split("?")[0] for m, p in log if m == "GET"]
+    assert sum(p.endswith("/managedclusters") for p in gets) == 2
+    assert sum(p.endswith("/rulecollectiongroups") for p in gets) == 1
+    assert not reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes
+
+
+def test_a_sweep_whose_firewall_lease_another_writer_holds_routes_without_it_and_names_the_follow_up(
+        world: WorldFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world()
+    monkeypatch.setattr(reconciler_module, "SWEEP_FIREWALL_LEASE_WAIT_S", 0.5)
+    locks = InProcessLocks()
+    reconciler = Reconciler(w.settings, locks=locks)
+    taken, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:  # e.g. a cluster event's firewall follow-up in its group write of minutes
+        with locks.hold("firewall:" + ids.id_key(w.settings.firewall_id)):
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=other_writer)
+    holder.start()
+    try:
+        assert taken.wait(10)
+        w.reset_log()
+        sweep = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+        writes = arm_writes(w.emu)
+    finally:
+        release.set()
+        holder.join()
+    # The fallback: routing read, written and verified without the lease; no group written; the follow-up named.
+    assert any("/routeTables/" in p for p in writes)
+    assert not any("/ruleCollectionGroups/" in p for p in writes)
+    assert not any(c.kind is ChangeKind.RULE_COLLECTION_GROUP for c in sweep.plan.changes)
+    assert sweep.converged is True
+    assert sweep.pending_follow_ups == (reconciler.firewall_target(),) and sweep.follow_up_results == ()
+
+    firewall = reconciler.reconcile(reconciler.firewall_target(), dry_run=False)
+    assert firewall.converged is True and any(o.outcome is not Outcome.UNCHANGED for o in firewall.outcomes)
+    assert not reconciler.reconcile_combined(reconciler.scope_target(), dry_run=True).plan.has_changes
+
+
+def test_a_group_written_from_the_first_read_that_the_pruned_routes_outdate_leaves_the_follow_up_pending(
+        world: WorldFactory) -> None:
+    """FORCE_DEFAULT_ROUTE turned off: the sweep prunes the owned default routes of loadBalancer clusters. The
+    group was computed from the read before that pruning, so it keeps their egress rules (rules outlive routes:
+    the safe order); the check after the verify finds that and leaves the firewall follow-up pending."""
+    w = world(FORCE_DEFAULT_ROUTE="true")
+    forced = Reconciler(w.settings)
+    (first,) = forced.reconcile_with_follow_ups(forced.scope_target(), dry_run=False)
+    assert first.converged is True and first.pending_follow_ups == ()
+
+    reconciler = Reconciler(settings_for(w.emu, FORCE_DEFAULT_ROUTE="false"))
+    sweep = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    pruned = [c for c in sweep.plan.writes if c.kind is ChangeKind.ROUTE and c.action.value == "delete"]
+    assert pruned, "FORCE_DEFAULT_ROUTE off must prune owned default routes"
+    assert sweep.converged is True
+    assert sweep.pending_follow_ups == (reconciler.firewall_target(),)
+    follow_up = reconciler.reconcile(reconciler.firewall_target(), dry_run=False)
+    assert follow_up.converged is True
+    assert any(c.kind is ChangeKind.RULE_COLLECTION_GROUP for c in follow_up.plan.writes)
+    assert not reconciler.reconcile_combined(reconciler.scope_target(), dry_run=True).plan.has_changes
