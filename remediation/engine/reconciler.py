@@ -544,14 +544,17 @@ class Reconciler:
         Returns the started writes (`_Beside`); or a result (the routing not approved: nothing written); or the
         read (the routing pass, the same read with the owned rules) when nothing is to be written beside the
         group: no routing write, an error, a blocking conflict: the caller goes on from that read as for any
-        routing target. None when the lease was not taken in time."""
+        routing target. None when the lease was not taken in time or the read inside it failed: nothing written,
+        the caller reads and routes without the lease."""
         acquired = False
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-routing") as side, \
                     self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
                 acquired = True
-                routing, snapshot = run_with_retries(lambda: self._sweep_read(arm), deadline=deadline,
-                                                     describe="observe", sleep=self._sleep)
+                read = self._sweep_read_in_lease(arm, target, deadline)
+                if read is None:
+                    return None
+                routing, snapshot = read
                 plan_ = self._plan_of(target, routing)
                 firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
                 if (routing.error is not None or firewall.error is not None or plan_.blocking_conflicts
@@ -583,6 +586,21 @@ class Reconciler:
             return None
         # The pool has waited for the routing writes (after the lease was released, at the end of the group part).
         return _Beside(routing, plan_, firewall, firewall_result, routing_writes.result())
+
+    def _sweep_read_in_lease(self, arm: ArmClient, target: Target, deadline: Deadline) -> tuple[_Pass, Snapshot] | None:
+        """`_sweep_read`, or None when it failed (a list refused, the owned groups not readable): no group is
+        written on a read in doubt, and the sweep falls back to reading and routing without the lease, whose own
+        read then decides (a routing read that fails there ends the run in its error, nothing written)."""
+        try:
+            return run_with_retries(lambda: self._sweep_read(arm), deadline=deadline, describe="observe",
+                                    sleep=self._sleep)
+        except RemediationError as exc:
+            if deadline.expired():
+                raise
+            log.warning("%s: the fleet read inside the firewall lease failed (%s): the sweep routes without the lease "
+                        "and the firewall follow-up is queued", target, exc,
+                        extra={"target": target.id, "action": "follow-up-queued"})
+            return None
 
     def _sweep_verified(self, arm: ArmClient, target: Target, beside: _Beside, deadline: Deadline) -> ReconcileResult:
         """The routing written beside the group, verified by a fresh fleet read (outside the lease: it writes

@@ -151,3 +151,21 @@ def test_a_group_written_from_the_first_read_that_the_pruned_routes_outdate_leav
     assert follow_up.converged is True
     assert any(c.kind is ChangeKind.RULE_COLLECTION_GROUP for c in follow_up.plan.writes)
     assert not reconciler.reconcile_combined(reconciler.scope_target(), dry_run=True).plan.has_changes
+
+
+def test_a_sweep_whose_read_inside_the_lease_fails_routes_without_the_lease_and_writes_no_group(
+        world: WorldFactory) -> None:
+    """The policy's groups cannot be read (a role removed from the policy): the read inside the lease fails, so
+    no group is computed from it. The sweep falls back as when the lease is busy: it reads the fleet without the
+    groups, routes, verifies and names the firewall follow-up (which will read, and fail, on its own)."""
+    w = world()
+    w.emu.faults.add("GET", r"/ruleCollectionGroups$", kind="status", status=403, code="AuthorizationFailed",
+                     count=1000)
+    reconciler = Reconciler(w.settings, sleep=lambda _s: None)
+    w.reset_log()
+    sweep = reconciler.reconcile(reconciler.scope_target(), dry_run=False)
+    writes = arm_writes(w.emu)
+    assert any("/routeTables/" in p for p in writes)
+    assert not any("/ruleCollectionGroups/" in p for p in writes)
+    assert sweep.error is None and sweep.converged is True
+    assert sweep.pending_follow_ups == (reconciler.firewall_target(),) and sweep.follow_up_results == ()
