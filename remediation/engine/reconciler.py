@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from remediation.azure.arm import ArmClient
@@ -108,13 +109,23 @@ class _Pass:
 
 
 @dataclass(frozen=True)
+class _Part:
+    """One group part of a sweep: the firewall pass of one place rules live (a policy, or a classic firewall)."""
+
+    owner: Reconciler  # the reconciler whose firewall's pass this is (FIREWALL_IDS: `for_firewall`)
+    target: Target  # its firewall target
+    pass_: _Pass
+    lease: str  # the lease its firewall target takes
+
+
+@dataclass(frozen=True)
 class _Beside:
-    """A sweep's routing and group writes, made side by side from one read inside the firewall lease."""
+    """A sweep's routing and group writes, made side by side from one read inside the firewall lease(s)."""
 
     routing: _Pass
     plan: Plan  # the routing plan
-    firewall: _Pass  # the firewall pass of the same read
-    firewall_result: ReconcileResult  # the group part, written and verified inside the lease
+    parts: tuple[_Part, ...]
+    results: tuple[ReconcileResult, ...]  # each part, written and verified inside its lease
     routing_outcomes: tuple[ChangeOutcome, ...]
 
 
@@ -323,8 +334,7 @@ class Reconciler:
                            dry_run: bool, approve: Approve | None, *,
                            with_follow_ups: bool = True,
                            early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
-        if (target.kind is TargetKind.SCOPE and with_follow_ups and not dry_run
-                and not self.settings.several_firewalls):
+        if target.kind is TargetKind.SCOPE and with_follow_ups and not dry_run:
             return self._reconcile_sweep(arm, target, step, deadline, approve)
         first = self._observe(step, arm, deadline)
         return self._routing_from(arm, target, step, first, deadline, dry_run, approve,
@@ -508,11 +518,11 @@ class Reconciler:
 
     def _reconcile_sweep(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
                          approve: Approve | None) -> ReconcileResult:
-        """A sweep with one firewall writes its routing and the owned groups side by side (`_sweep_beside`), from
-        one fleet read made inside the firewall lease. With less than SWEEP_FIREWALL_BUDGET_S of the run left, or
-        the lease not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its holder may be in a group write of minutes:
-        the queued follow-up runs after it), the sweep reads, routes and verifies without the lease and names the
-        firewall follow-up, as any routing target does."""
+        """A sweep writes its routing and the owned groups side by side (`_sweep_beside`), from one fleet read made
+        inside the firewall lease(s). With less than SWEEP_FIREWALL_BUDGET_S of the run left, or a lease not taken
+        within SWEEP_FIREWALL_LEASE_WAIT_S (its holder may be in a group write of minutes: the queued follow-up
+        runs after it), the sweep reads, routes and verifies without the lease and names the firewall
+        follow-up(s), as any routing target does."""
         if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
             log.info("%s: %.0f s of the run budget left, less than a group write may take: the sweep routes "
                      "without the firewall lease and the firewall follow-up is queued", target, deadline.remaining(),
@@ -528,13 +538,22 @@ class Reconciler:
         routing, rules_read = ended
         return self._routing_from(arm, target, step, routing, deadline, False, approve, rules_read=rules_read)
 
+    def _sweep_lease_names(self) -> list[str]:
+        """The firewall leases a sweep's group writes rest on, in one order (no two sweeps or destroys wait on
+        each other): with FIREWALL_IDS every configured firewall's (a superset of the firewall targets' leases,
+        as `sweep --destroy` takes them: firewalls sharing a policy take the first one's)."""
+        if not self.settings.several_firewalls:
+            return [self._firewall_lock()]
+        return ["firewall:" + key for key in sorted({ids.id_key(f) for f in self.settings.firewalls})]
+
     def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline,
                       approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, Snapshot] | None:
-        """Inside the firewall lease: ONE fleet read with the owned groups, the routing plan and the firewall plan
-        from it, then the routing writes (on their own thread) and the group writes (on this one, holding the
-        lease) at the same time. The lease is released when the group part has ended; the routing goes on.
+        """Inside the firewall lease(s): ONE fleet read with the owned groups, the routing plan and each policy's
+        group plan from it (`_sweep_parts`), then the routing writes and the group writes at the same time, each
+        on its own thread (a group part holding its lease). The leases are released when every group part has
+        ended; the routing goes on.
 
-        The group is computed from the read made before the routing writes. That is the safe order: rules come
+        The groups are computed from the read made before the routing writes. That is the safe order: rules come
         before routes, so no traffic is sent to a firewall that drops it. The product's own route writes do not
         change what the rules need (a default route is only written where the egress rule is wanted whatever the
         routes say: outbound type userDefinedRouting or FORCE_DEFAULT_ROUTE, remediation/planning/outbound.py);
@@ -543,39 +562,38 @@ class Reconciler:
 
         Returns the started writes (`_Beside`); or a result (the routing not approved: nothing written); or the
         read (the routing pass, the same read with the owned rules) when nothing is to be written beside the
-        group: no routing write, an error, a blocking conflict: the caller goes on from that read as for any
-        routing target. None when the lease was not taken in time or the read inside it failed: nothing written,
-        the caller reads and routes without the lease."""
+        groups: no routing write, an error, a blocking conflict: the caller goes on from that read as for any
+        routing target. None when a lease was not taken in time or the reads inside them failed: nothing written,
+        the caller reads and routes without the leases."""
+        names = self._sweep_lease_names()
         acquired = False
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-routing") as side, \
-                    self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
+            with ThreadPoolExecutor(max_workers=1 + len(names), thread_name_prefix="sweep") as pool, \
+                    ExitStack() as leases:
+                wait_until = deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)
+                held = {name: leases.enter_context(self._locks.hold(name, wait_until)) for name in names}
                 acquired = True
                 read = self._sweep_read_in_lease(arm, target, deadline)
                 if read is None:
                     return None
-                routing, snapshot = read
+                routing, snapshot, parts = read
                 plan_ = self._plan_of(target, routing)
-                firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
-                if (routing.error is not None or firewall.error is not None or plan_.blocking_conflicts
-                        or not any(c.action is not Action.NOOP for c in routing.changes)):
+                if (routing.error is not None or any(p.pass_.error is not None for p in parts) or not parts
+                        or plan_.blocking_conflicts or not any(c.action is not Action.NOOP for c in routing.changes)):
                     return routing, snapshot
                 refused = _refused(plan_, approve)
                 if refused is not None:
                     return ReconcileResult(str(target), False, plan_, error=refused, converged=False,
                                            follow_ups=self.follow_ups_of(target))
-                firewall_target = self.firewall_target()
-                firewall_refused = _refused(self._plan_of(firewall_target, firewall), approve)
-                # Both asked before either writes; a refused group leaves the routing approved alone.
+                # Every plan is asked for before anything is written; a refused group leaves the rest alone.
+                refusals = [_refused(p.owner._plan_of(p.target, p.pass_), approve) for p in parts]
                 self._check_scope(target, routing.changes)
-                self._check_scope(firewall_target, firewall.changes)
-                routing_writes = side.submit(self._apply, arm, routing.changes, deadline, None, target)
-                if firewall_refused is None:
-                    firewall_result = self._firewall_from(arm, firewall_target, firewall, deadline, None, held)
-                else:
-                    firewall_result = ReconcileResult(str(firewall_target), False,
-                                                      self._plan_of(firewall_target, firewall),
-                                                      error=firewall_refused, converged=False)
+                for part in parts:
+                    part.owner._check_scope(part.target, part.pass_.changes)
+                routing_writes = pool.submit(self._apply, arm, routing.changes, deadline, None, target)
+                ending = [_start_part(pool, arm, p, why, held[p.lease], deadline)
+                          for p, why in zip(parts, refusals, strict=True)]
+                results = tuple(end() for end in ending)
         except TransientError as exc:
             # Not acquired in time (DeadlineExceeded, a blob lease still held past its acquire timeout) or the
             # lease store failing: nothing was read or written under it; the caller routes without the lease.
@@ -584,16 +602,19 @@ class Reconciler:
             log.info("%s: firewall lease not taken (%s): the sweep routes without it and the firewall follow-up "
                      "is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
             return None
-        # The pool has waited for the routing writes (after the lease was released, at the end of the group part).
-        return _Beside(routing, plan_, firewall, firewall_result, routing_writes.result())
+        # The pool has waited for the routing writes (after the leases were released, at the end of the groups).
+        return _Beside(routing, plan_, tuple(parts), results, routing_writes.result())
 
-    def _sweep_read_in_lease(self, arm: ArmClient, target: Target, deadline: Deadline) -> tuple[_Pass, Snapshot] | None:
-        """`_sweep_read`, or None when it failed (a list refused, the owned groups not readable): no group is
-        written on a read in doubt, and the sweep falls back to reading and routing without the lease, whose own
-        read then decides (a routing read that fails there ends the run in its error, nothing written)."""
+    def _sweep_read_in_lease(self, arm: ArmClient, target: Target,
+                             deadline: Deadline) -> tuple[_Pass, Snapshot, list[_Part]] | None:
+        """`_sweep_read` and the group parts planned from it, or None when a read failed (a list refused, the owned
+        groups not readable): no group is written on a read in doubt, and the sweep falls back to reading and
+        routing without the lease, whose own read then decides (a routing read that fails there ends the run in
+        its error, nothing written)."""
         try:
-            return run_with_retries(lambda: self._sweep_read(arm), deadline=deadline, describe="observe",
-                                    sleep=self._sleep)
+            routing, snapshot = run_with_retries(lambda: self._sweep_read(arm), deadline=deadline,
+                                                 describe="observe", sleep=self._sleep)
+            return routing, snapshot, self._sweep_parts(arm, snapshot, deadline)
         except RemediationError as exc:
             if deadline.expired():
                 raise
@@ -602,27 +623,59 @@ class Reconciler:
                         extra={"target": target.id, "action": "follow-up-queued"})
             return None
 
+    def _sweep_parts(self, arm: ArmClient, snapshot: Snapshot, deadline: Deadline) -> list[_Part]:
+        """The group part of each place rules live, planned from the sweep's one read: the firewall's, or with
+        FIREWALL_IDS each policy's (or classic firewall's) once, as the pass of the first configured firewall using
+        it (the one whose lease its firewall target takes), that firewall's view of the same read
+        (`observe.as_seen_by`: one list of its policy's groups). A configured firewall not found has no part (the
+        routing pass then ends in its error, and nothing is written beside it)."""
+        if not self.settings.several_firewalls:
+            return [_Part(self, self.firewall_target(), self._firewall_confirmed(arm, self._firewall_plan_of(snapshot)),
+                          self._firewall_lock())]
+        parts: list[_Part] = []
+        homes: set[str] = set()
+        found = {ids.id_key(f.id): f for f in snapshot.firewalls}
+        for firewall_id in self.settings.firewalls:
+            firewall = found.get(ids.id_key(firewall_id))
+            if firewall is None or paths.rules_home(firewall) in homes:
+                continue
+            homes.add(paths.rules_home(firewall))
+            child = self.for_firewall(firewall_id)
+            child._lease_firewall = firewall_id
+            view = snapshot if snapshot.firewall is not None and ids.same_id(snapshot.firewall.id, firewall.id) else \
+                run_with_retries(functools.partial(observe.as_seen_by, arm, snapshot, firewall, child.settings),
+                                 deadline=deadline, describe="observe", sleep=self._sleep)
+            pass_ = child._firewall_confirmed(arm, child._firewall_plan_of(view))
+            parts.append(_Part(child, child.firewall_target(), pass_, child._firewall_lock()))
+        return parts
+
     def _sweep_verified(self, arm: ArmClient, target: Target, beside: _Beside, deadline: Deadline) -> ReconcileResult:
-        """The routing written beside the group, verified by a fresh fleet read (outside the lease: it writes
-        nothing), and one result as the CLI shows a target and its follow-ups: the firewall part is listed as run.
-        When that part converged, it is left pending (queued) all the same if the group written from the first
-        read is not what the fleet now needs, or the routing's final state is not known (a write failed, a verify
-        found more to do), as a sweep names its follow-up then."""
+        """The routing written beside the groups, verified by a fresh fleet read (outside the lease: it writes
+        nothing), and one result as the CLI shows a target and its follow-ups: the group parts are listed as run.
+        A part that converged is left pending (queued) all the same if the group written from the first read is
+        not what the fleet now needs, or the routing's final state is not known (a write failed, a verify found
+        more to do), as a sweep names its follow-ups then; with FIREWALL_IDS so is a firewall target without a
+        part (it shares a policy) whose policy does not hold what it would write."""
         outcomes = beside.routing_outcomes
         converged, after = self._verified(outcomes, beside.routing, beside.plan,
                                           lambda: self._observe(self._fleet_pass, arm, deadline))
-        firewall_target = self.firewall_target()
+        settled = after if converged else None
+        if self.settings.several_firewalls:
+            needed = self._follow_ups(arm, target, settled, deadline)[0]
+        else:
+            reason = self._group_still_needed(arm, target, settled, beside, deadline)
+            needed = (self.firewall_target(),) if reason is not None else ()
+            if reason is not None:
+                log.info("%s: firewall follow-up queued: %s", target, reason,
+                         extra={"target": target.id, "action": "follow-up-needed"})
+        again = {str(t).lower() for t in needed}
+        # A part that ended in its own error or not converged is reported as run, as the firewall target would be.
+        ran = tuple(r for r in beside.results
+                    if r.error is not None or r.converged is not True or r.target.lower() not in again)
+        follow_ups = tuple(dict.fromkeys((*(p.target for p in beside.parts), *needed)))
         routing_result = ReconcileResult(str(target), False, beside.plan, outcomes=outcomes, converged=converged,
-                                         follow_ups=(firewall_target,))
-        combined = combine([routing_result, beside.firewall_result])
-        if beside.firewall_result.error is not None or beside.firewall_result.converged is not True:
-            return combined  # not approved, or a group write failed: the firewall run's own ending, as before
-        reason = self._group_still_needed(arm, target, after if converged else None, beside, deadline)
-        if reason is None:
-            return combined
-        log.info("%s: firewall follow-up queued: %s", target, reason,
-                 extra={"target": target.id, "action": "follow-up-needed"})
-        return dataclasses.replace(combined, follow_up_results=())
+                                         follow_ups=follow_ups)
+        return dataclasses.replace(combine([routing_result, *beside.results]), follow_up_results=ran)
 
     def _group_still_needed(self, arm: ArmClient, target: Target, after: _Pass | None, beside: _Beside,
                             deadline: Deadline) -> str | None:
@@ -630,7 +683,10 @@ class Reconciler:
         verify read's fleet with the owned groups as their PUTs answered (no GET; else the groups are listed)."""
         if after is None:
             return "the routing's final state is not known"
-        written = observe.groups_as_written(beside.firewall.snapshot, beside.firewall_result.outcomes, self.settings)
+        (part,), (result,) = beside.parts, beside.results
+        if result.error is not None or result.converged is not True:
+            return None  # the part's own ending stands (reported as run)
+        written = observe.groups_as_written(part.pass_.snapshot, result.outcomes, self.settings)
         snapshot: Snapshot | None
         if written is None:
             snapshot = self._with_owned_rules(arm, target, after.snapshot, deadline)
@@ -952,6 +1008,17 @@ class Reconciler:
         return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
+
+
+def _start_part(pool: ThreadPoolExecutor, arm: ArmClient, part: _Part, refusal: str | None, held: Held | None,
+                deadline: Deadline) -> Callable[[], ReconcileResult]:
+    """Start one group part of a sweep on `pool` (written and verified under its lease, `held`); returns how to
+    wait for its result. A part not approved writes nothing and ends in that error."""
+    if refusal is not None:
+        result = ReconcileResult(str(part.target), False, part.owner._plan_of(part.target, part.pass_),
+                                 error=refusal, converged=False)
+        return lambda: result
+    return pool.submit(part.owner._firewall_from, arm, part.target, part.pass_, deadline, None, held).result
 
 
 def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from bench.common import harness
 from bench.projection import calls_from_log
 from emulator import Emulator
 from remediation.core import ids
@@ -23,6 +24,7 @@ from remediation.engine.locks import Held, InProcessLocks
 from remediation.engine.reconciler import Reconciler
 from tests.reconciler.conftest import WorldFactory
 from tests.reconciler.helpers import arm_writes, settings_for
+from tests.reconciler.test_estate import FIREWALL_IDS, OWN, SPOKE_PREFIX, SUB, _seed
 
 _GROUP_PUT_WAIT_S = 20.0
 
@@ -38,17 +40,19 @@ def _is_routing_write(method: str, path: str) -> bool:
 
 class _SubnetWritesAwaitTheGroupPut:
     """In-process locks whose first VNet lock (taken for each subnet association) waits, at most
-    _GROUP_PUT_WAIT_S, until the emulator has answered a group PUT. A sweep that writes its group only after its
-    routing never gets one there in time: the wait ends empty and the associations go ahead."""
+    _GROUP_PUT_WAIT_S, until the emulator has answered `puts` group PUTs. A sweep that writes its groups only after
+    its routing never gets them there in time: the wait ends short and the associations go ahead."""
 
-    def __init__(self, emu: Emulator) -> None:
-        self._emu = emu
+    def __init__(self, emu: Emulator | None = None, puts: int = 1) -> None:
+        self.emu = emu
+        self._puts = puts
         self._inner = InProcessLocks()
         self._decided = threading.Event()
         self.group_put_seen: bool | None = None
 
     def _group_put_sent(self) -> bool:
-        return any(_is_group_put(r.method, r.path) and r.status < 300 for r in self._emu.request_log)
+        assert self.emu is not None
+        return sum(_is_group_put(r.method, r.path) and r.status < 300 for r in self.emu.request_log) >= self._puts
 
     @contextmanager
     def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[Held | None]:
@@ -169,3 +173,27 @@ def test_a_sweep_whose_read_inside_the_lease_fails_routes_without_the_lease_and_
     assert not any("/ruleCollectionGroups/" in p for p in writes)
     assert sweep.error is None and sweep.converged is True
     assert sweep.pending_follow_ups == (reconciler.firewall_target(),) and sweep.follow_up_results == ()
+
+
+def test_an_estate_sweep_under_firewall_ids_writes_each_policys_group_beside_the_routing() -> None:
+    """FIREWALL_IDS (three hubs, three policies): every policy's group PUT is sent while the routing writes are
+    still going, from the sweep's one read inside every configured firewall's lease; the firewall targets are
+    listed as run, and a second sweep finds nothing to write."""
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    locks = _SubnetWritesAwaitTheGroupPut(puts=len(OWN))
+    with harness(_seed(), settings, locks=locks) as h:
+        locks.emu = h.emu
+        h.emu.clear_log()
+        result = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert result.error is None and result.converged is True and result.pending_follow_ups == ()
+        assert locks.group_put_seen is True
+        log = [(r.method, r.path) for r in h.emu.request_log]
+        subnets = [i for i, (m, p) in enumerate(log) if _is_routing_write(m, p) and "/subnets/" in p.lower()]
+        for _, policy in OWN.values():
+            puts = [i for i, (m, p) in enumerate(log) if _is_group_put(m, p) and p.lower().startswith(policy.lower())]
+            assert len(puts) == 1 and puts[0] < max(subnets), policy
+        ran = {r.target.lower() for r in result.follow_up_results}
+        assert len(ran) == len(OWN)
+        again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert again.error is None and not again.plan.writes and again.pending_follow_ups == ()
