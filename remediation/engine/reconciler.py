@@ -334,8 +334,8 @@ class Reconciler:
                            dry_run: bool, approve: Approve | None, *,
                            with_follow_ups: bool = True,
                            early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
-        if target.kind is TargetKind.SCOPE and with_follow_ups and not dry_run:
-            return self._reconcile_sweep(arm, target, step, deadline, approve)
+        if target.kind is TargetKind.SCOPE and with_follow_ups:
+            return self._reconcile_sweep(arm, target, step, deadline, dry_run, approve)
         first = self._observe(step, arm, deadline)
         return self._routing_from(arm, target, step, first, deadline, dry_run, approve,
                                   with_follow_ups=with_follow_ups, early_follow_ups=early_follow_ups)
@@ -354,8 +354,6 @@ class Reconciler:
         if not with_follow_ups:
             return self._routing_alone(arm, target, step, first, plan_, deadline, dry_run, approve)
         if dry_run:
-            if target.kind is TargetKind.SCOPE and plan_.has_changes and not self.settings.several_firewalls:
-                return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
             follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
                                                        deadline, first)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
@@ -516,27 +514,28 @@ class Reconciler:
                         extra={"target": target.id, "action": "follow-up-needed"})
             return None
 
-    def _reconcile_sweep(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline,
+    def _reconcile_sweep(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline, dry_run: bool,
                          approve: Approve | None) -> ReconcileResult:
         """A sweep writes its routing and the owned groups side by side (`_sweep_beside`), from one fleet read made
-        inside the firewall lease(s). With less than SWEEP_FIREWALL_BUDGET_S of the run left, or a lease not taken
-        within SWEEP_FIREWALL_LEASE_WAIT_S (its holder may be in a group write of minutes: the queued follow-up
-        runs after it), the sweep reads, routes and verifies without the lease and names the firewall
-        follow-up(s), as any routing target does."""
-        if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
+        inside the firewall lease(s); its dry run plans both from that read, without the lease. With less than
+        SWEEP_FIREWALL_BUDGET_S of the run left, or a lease not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its
+        holder may be in a group write of minutes: the queued follow-up runs after it), the sweep reads, routes
+        and verifies without the lease and names the firewall follow-up(s), as any routing target does."""
+        if not dry_run and not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
             log.info("%s: %.0f s of the run budget left, less than a group write may take: the sweep routes "
                      "without the firewall lease and the firewall follow-up is queued", target, deadline.remaining(),
                      extra={"target": target.id, "action": "follow-up-queued"})
             return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, False, approve)
-        ended = self._sweep_beside(arm, target, deadline, approve)
+        ended = self._sweep_beside(arm, target, deadline, dry_run, approve)
         if ended is None:
-            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, False, approve)
+            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, dry_run,
+                                      approve)
         if isinstance(ended, ReconcileResult):
             return ended
         if isinstance(ended, _Beside):
             return self._sweep_verified(arm, target, ended, deadline)
         routing, rules_read = ended
-        return self._routing_from(arm, target, step, routing, deadline, False, approve, rules_read=rules_read)
+        return self._routing_from(arm, target, step, routing, deadline, dry_run, approve, rules_read=rules_read)
 
     def _sweep_lease_names(self) -> list[str]:
         """The firewall leases a sweep's group writes rest on, in one order (no two sweeps or destroys wait on
@@ -546,7 +545,7 @@ class Reconciler:
             return [self._firewall_lock()]
         return ["firewall:" + key for key in sorted({ids.id_key(f) for f in self.settings.firewalls})]
 
-    def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline,
+    def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
                       approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, Snapshot] | None:
         """Inside the firewall lease(s): ONE fleet read with the owned groups, the routing plan and each policy's
         group plan from it (`_sweep_parts`), then the routing writes and the group writes at the same time, each
@@ -560,12 +559,12 @@ class Reconciler:
         a pruned route can leave a rule the fleet no longer needs, which the check after the verify finds
         (`_sweep_verified`: the follow-up is then queued).
 
-        Returns the started writes (`_Beside`); or a result (the routing not approved: nothing written); or the
-        read (the routing pass, the same read with the owned rules) when nothing is to be written beside the
-        groups: no routing write, an error, a blocking conflict: the caller goes on from that read as for any
-        routing target. None when a lease was not taken in time or the reads inside them failed: nothing written,
-        the caller reads and routes without the leases."""
-        names = self._sweep_lease_names()
+        Returns the started writes (`_Beside`); or a result (a dry run's plan, or the routing not approved:
+        nothing written); or the read (the routing pass, the same read with the owned rules) when nothing is to be
+        written beside the groups: no routing write, an error, a blocking conflict: the caller goes on from that
+        read as for any routing target. None when a lease was not taken in time or the reads inside them failed:
+        nothing written, the caller reads and routes without the leases."""
+        names = [] if dry_run else self._sweep_lease_names()  # a plan writes nothing: it needs no lease
         acquired = False
         try:
             with ThreadPoolExecutor(max_workers=1 + len(names), thread_name_prefix="sweep") as pool, \
@@ -578,6 +577,8 @@ class Reconciler:
                     return None
                 routing, snapshot, parts = read
                 plan_ = self._plan_of(target, routing)
+                if dry_run:
+                    return self._sweep_planned(target, routing, plan_, snapshot, parts)
                 if (routing.error is not None or any(p.pass_.error is not None for p in parts) or not parts
                         or plan_.blocking_conflicts or not any(c.action is not Action.NOOP for c in routing.changes)):
                     return routing, snapshot
@@ -618,8 +619,8 @@ class Reconciler:
         except RemediationError as exc:
             if deadline.expired():
                 raise
-            log.warning("%s: the fleet read inside the firewall lease failed (%s): the sweep routes without the lease "
-                        "and the firewall follow-up is queued", target, exc,
+            log.warning("%s: the sweep's fleet read with the owned groups failed (%s): the sweep reads and routes "
+                        "without them (and without the firewall lease) and names the firewall follow-up", target, exc,
                         extra={"target": target.id, "action": "follow-up-queued"})
             return None
 
@@ -715,21 +716,18 @@ class Reconciler:
                         extra={"target": target.id, "action": "follow-up-needed"})
             return None
 
-    def _sweep_plan_with_firewall(self, arm: ArmClient, target: Target, first: _Pass, plan_: Plan,
-                                  deadline: Deadline) -> ReconcileResult:
-        """A sweep's dry run with routing to write: the firewall plan comes from the same fleet read, with the
-        owned groups read on top (one list), instead of a second read of the fleet by the firewall target.
-        What the firewall target's own dry run would plan (`observe_fleet` reads all `observe_firewall`
-        does). A failed groups read names the follow-up instead, which then plans from its own read."""
-        firewall_target = self.firewall_target()
-        snapshot = self._with_owned_rules(arm, target, first.snapshot, deadline)
-        if snapshot is None:
-            return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
-        firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
-        firewall_result = ReconcileResult(str(firewall_target), True, self._plan_of(firewall_target, firewall),
-                                          error=firewall.error)
-        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
-        return combine([routing_result, firewall_result])
+    def _sweep_planned(self, target: Target, routing: _Pass, plan_: Plan, snapshot: Snapshot,
+                       parts: Sequence[_Part]) -> ReconcileResult | tuple[_Pass, Snapshot]:
+        """A sweep's dry run with routing to write: the group parts' plans from the same fleet read, instead of a
+        second read of the fleet by each firewall target (what its own dry run would plan: `observe_fleet` with
+        the owned groups reads all `observe_firewall` does), listed as run. Nothing to route, or an error: the
+        read, for the caller's dry run as for any routing target (the follow-up check on the groups read)."""
+        if routing.error is not None or not plan_.has_changes or not parts:
+            return routing, snapshot
+        results = [ReconcileResult(str(p.target), True, p.owner._plan_of(p.target, p.pass_), error=p.pass_.error)
+                   for p in parts]
+        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=tuple(p.target for p in parts))
+        return combine([routing_result, *results])
 
     def _sweep_read(self, arm: ArmClient) -> tuple[_Pass, Snapshot]:
         """One fleet read with the owned groups: the routing plan, and the read itself (the firewall plan's)."""

@@ -197,3 +197,22 @@ def test_an_estate_sweep_under_firewall_ids_writes_each_policys_group_beside_the
         assert len(ran) == len(OWN)
         again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert again.error is None and not again.plan.writes and again.pending_follow_ups == ()
+
+
+def test_an_estate_sweep_dry_run_plans_every_policys_group_from_its_one_fleet_read() -> None:
+    """The dry run walks the sweep's path without the lease: routing and each policy's group from one read."""
+    settings = {"REMEDIATION_SCOPE": f"/subscriptions/{SUB}", "FIREWALL_IDS": FIREWALL_IDS,
+                "REMEDIATION_MODE": "enforce", "SPOKE_PREFIXES": SPOKE_PREFIX}
+    with harness(_seed(), settings) as h:
+        h.emu.clear_log()
+        plan = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=True)
+        assert plan.error is None and plan.pending_follow_ups == () and arm_writes(h.emu) == []
+        groups = {c.address.lower().split("/rulecollectiongroups/")[0] for c in plan.plan.writes
+                  if c.kind is ChangeKind.RULE_COLLECTION_GROUP}
+        assert groups == {policy.lower() for _, policy in OWN.values()}
+        assert len(plan.follow_up_results) == len(OWN)
+        gets = [r.path.lower().split("?")[0] for r in h.emu.request_log if r.method == "GET"]
+        assert sum(p.endswith("/managedclusters") for p in gets) == 1
+        applied = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
+        assert {(c.action, c.address.lower()) for c in applied.plan.writes} == {
+            (c.action, c.address.lower()) for c in plan.plan.writes}
