@@ -116,6 +116,7 @@ class _Part:
     target: Target  # its firewall target
     pass_: _Pass
     lease: str  # the lease its firewall target takes
+    view: Snapshot  # the sweep's read as this firewall's pass sees it (its own owned groups)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class _Beside:
 
 
 _Step = Callable[[ArmClient], _Pass]
+# A sweep's one read with the owned rules, as each configured firewall's pass sees it (by id_key of the firewall).
+_RulesRead = dict[str, Snapshot]
 # (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)
 _FollowUps = tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]
 
@@ -343,10 +346,10 @@ class Reconciler:
     def _routing_from(self, arm: ArmClient, target: Target, step: _Step, first: _Pass, deadline: Deadline,
                       dry_run: bool, approve: Approve | None, *, with_follow_ups: bool = True,
                       early_follow_ups: EarlyFollowUps | None = None,
-                      rules_read: Snapshot | None = None) -> ReconcileResult:
+                      rules_read: _RulesRead | None = None) -> ReconcileResult:
         """Plan, apply and verify the routing of `first`, and name the follow-ups. `rules_read`: the same read as
-        `first` with the owned rules (a sweep's read inside the firewall lease), so a follow-up check on `first`
-        reads no group again."""
+        `first` with each firewall's owned rules (a sweep's read), so a follow-up check on `first` reads no group
+        again."""
         plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
@@ -355,7 +358,7 @@ class Reconciler:
             return self._routing_alone(arm, target, step, first, plan_, deadline, dry_run, approve)
         if dry_run:
             follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
-                                                       deadline, first)
+                                                       deadline, first, rules_read)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
                                    follow_up_note=note)
         refused = _refused(plan_, approve)
@@ -379,7 +382,7 @@ class Reconciler:
 
     def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
                     deadline: Deadline, first: _Pass | None = None,
-                    rules_read: Snapshot | None = None) -> _FollowUps:
+                    rules_read: _RulesRead | None = None) -> _FollowUps:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -388,14 +391,15 @@ class Reconciler:
         new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
         list of the policy's groups, plus the egress inputs not read yet) and compared by
         remediation/planning/firewall_check.py; `rules_read`, when given, is `settled`'s own read with those
-        rules already in it (nothing is read again).
+        rules already in it, by firewall (nothing is read again for a firewall found there).
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
         if self.settings.several_firewalls and not self._one_firewall and candidates:
-            return self._follow_ups_of_several(arm, target, settled, deadline, first)
+            return self._follow_ups_of_several(arm, target, settled, deadline, first, rules_read)
         if not candidates or settled is None:
             return candidates, None, ()
-        snapshot = rules_read or self._with_owned_rules(arm, target, settled.snapshot, deadline)
+        snapshot = ((rules_read or {}).get(ids.id_key(self.settings.firewall_id))
+                    or self._with_owned_rules(arm, target, settled.snapshot, deadline))
         if snapshot is None:
             return candidates, None, ()
         notes: tuple[Conflict, ...] = ()
@@ -426,7 +430,8 @@ class Reconciler:
         return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                               deadline: Deadline, first: _Pass | None) -> _FollowUps:
+                               deadline: Deadline, first: _Pass | None,
+                               rules_read: _RulesRead | None = None) -> _FollowUps:
         """FIREWALL_IDS: a cluster's follow-up is its own firewall's target (the one its VNets reach in this
         run's read), left out as with one firewall when that firewall's rules hold it; any other target, or a
         cluster with no single firewall, names every firewall target (the rules of a cluster that moved or lost
@@ -434,7 +439,8 @@ class Reconciler:
         every = self.firewall_targets()
         known = settled or first
         if target.kind is not TargetKind.CLUSTER:
-            return self._fleet_follow_ups_of_several(arm, target, settled, deadline) if settled else (every, None, ())
+            return (self._fleet_follow_ups_of_several(arm, target, settled, deadline, rules_read) if settled
+                    else (every, None, ()))
         if known is None:
             return every, None, ()
         cluster = known.snapshot.clusters.get(ids.id_key(target.id))
@@ -447,7 +453,7 @@ class Reconciler:
         return child._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
 
     def _fleet_follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass,
-                                     deadline: Deadline) -> _FollowUps:
+                                     deadline: Deadline, rules_read: _RulesRead | None = None) -> _FollowUps:
         """A fleet target's settled read under FIREWALL_IDS: each firewall's target is left out, as with one
         firewall, when its policy's owned rules are what it would write (one list of that policy's groups)."""
         needed: list[Target] = []
@@ -457,7 +463,8 @@ class Reconciler:
             if own is None:
                 needed.append(firewall_target)
                 continue
-            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline,
+                                                                 rules_read=rules_read)
             needed.extend(ups)
             notes.extend(more)
         if needed:
@@ -546,7 +553,7 @@ class Reconciler:
         return ["firewall:" + key for key in sorted({ids.id_key(f) for f in self.settings.firewalls})]
 
     def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
-                      approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, Snapshot] | None:
+                      approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, _RulesRead] | None:
         """Inside the firewall lease(s): ONE fleet read with the owned groups, the routing plan and each policy's
         group plan from it (`_sweep_parts`), then the routing writes and the group writes at the same time, each
         on its own thread (a group part holding its lease). The leases are released when every group part has
@@ -581,7 +588,7 @@ class Reconciler:
                     return self._sweep_planned(target, routing, plan_, snapshot, parts)
                 if (routing.error is not None or any(p.pass_.error is not None for p in parts) or not parts
                         or plan_.blocking_conflicts or not any(c.action is not Action.NOOP for c in routing.changes)):
-                    return routing, snapshot
+                    return routing, _views(snapshot, parts)
                 refused = _refused(plan_, approve)
                 if refused is not None:
                     return ReconcileResult(str(target), False, plan_, error=refused, converged=False,
@@ -632,7 +639,7 @@ class Reconciler:
         routing pass then ends in its error, and nothing is written beside it)."""
         if not self.settings.several_firewalls:
             return [_Part(self, self.firewall_target(), self._firewall_confirmed(arm, self._firewall_plan_of(snapshot)),
-                          self._firewall_lock())]
+                          self._firewall_lock(), snapshot)]
         parts: list[_Part] = []
         homes: set[str] = set()
         found = {ids.id_key(f.id): f for f in snapshot.firewalls}
@@ -647,7 +654,7 @@ class Reconciler:
                 run_with_retries(functools.partial(observe.as_seen_by, arm, snapshot, firewall, child.settings),
                                  deadline=deadline, describe="observe", sleep=self._sleep)
             pass_ = child._firewall_confirmed(arm, child._firewall_plan_of(view))
-            parts.append(_Part(child, child.firewall_target(), pass_, child._firewall_lock()))
+            parts.append(_Part(child, child.firewall_target(), pass_, child._firewall_lock(), view))
         return parts
 
     def _sweep_verified(self, arm: ArmClient, target: Target, beside: _Beside, deadline: Deadline) -> ReconcileResult:
@@ -717,13 +724,13 @@ class Reconciler:
             return None
 
     def _sweep_planned(self, target: Target, routing: _Pass, plan_: Plan, snapshot: Snapshot,
-                       parts: Sequence[_Part]) -> ReconcileResult | tuple[_Pass, Snapshot]:
+                       parts: Sequence[_Part]) -> ReconcileResult | tuple[_Pass, _RulesRead]:
         """A sweep's dry run with routing to write: the group parts' plans from the same fleet read, instead of a
         second read of the fleet by each firewall target (what its own dry run would plan: `observe_fleet` with
         the owned groups reads all `observe_firewall` does), listed as run. Nothing to route, or an error: the
         read, for the caller's dry run as for any routing target (the follow-up check on the groups read)."""
         if routing.error is not None or not plan_.has_changes or not parts:
-            return routing, snapshot
+            return routing, _views(snapshot, parts)
         results = [ReconcileResult(str(p.target), True, p.owner._plan_of(p.target, p.pass_), error=p.pass_.error)
                    for p in parts]
         routing_result = ReconcileResult(str(target), True, plan_, follow_ups=tuple(p.target for p in parts))
@@ -1006,6 +1013,18 @@ class Reconciler:
         return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
+
+
+def _views(snapshot: Snapshot, parts: Sequence[_Part]) -> _RulesRead:
+    """The sweep's read as each configured firewall found in it sees it, for the follow-up check: a part's own view,
+    and a firewall sharing a part's policy (or classic firewall: never) that view with itself as the firewall."""
+    views = {ids.id_key(p.owner.settings.firewall_id): p.view for p in parts}
+    homes = {paths.rules_home(p.view.firewall): p.view for p in parts if p.view.firewall is not None}
+    for firewall in snapshot.firewalls:
+        key = ids.id_key(firewall.id)
+        if key not in views and paths.rules_home(firewall) in homes:
+            views[key] = dataclasses.replace(homes[paths.rules_home(firewall)], firewall=firewall)
+    return views
 
 
 def _start_part(pool: ThreadPoolExecutor, arm: ArmClient, part: _Part, refusal: str | None, held: Held | None,

@@ -195,8 +195,13 @@ def test_an_estate_sweep_under_firewall_ids_writes_each_policys_group_beside_the
             assert len(puts) == 1 and puts[0] < max(subnets), policy
         ran = {r.target.lower() for r in result.follow_up_results}
         assert len(ran) == len(OWN)
+        h.emu.clear_log()
         again = h.reconciler.reconcile_combined(h.reconciler.scope_target(), dry_run=False)
         assert again.error is None and not again.plan.writes and again.pending_follow_ups == ()
+        # The converged sweep's follow-up check uses each policy's groups of its one read: listed once each.
+        lists = [r.path.lower().split("?")[0] for r in h.emu.request_log
+                 if r.method == "GET" and r.path.lower().split("?")[0].endswith("/rulecollectiongroups")]
+        assert sorted(lists) == sorted(f"{policy.lower()}/rulecollectiongroups" for _, policy in OWN.values())
 
 
 def test_an_estate_sweep_dry_run_plans_every_policys_group_from_its_one_fleet_read() -> None:
