@@ -4,11 +4,13 @@ Level-triggered (docs/architecture.md section 2): a trigger only names a target;
 re-read from ARM. Dry run walks the same path and skips only the writes.
 
 Two kinds of target, each its own key:
-- routing targets (cluster, App Gateway, network, scope, prepared subnet) plan and write only route
-  tables, routes and subnet associations, and name the firewall target as a *follow-up*;
+- routing targets (cluster, App Gateway, network, prepared subnet, and the scope: below) plan and write
+  route tables, routes and subnet associations, and name the firewall target as a *follow-up*;
 - the firewall target takes the firewall lease, reads the fleet and the owned group ONCE inside it,
   computes the whole group, writes and verifies. Follow-ups of a burst of routing events are coalesced
-  by the queue's dedupe window, so the fleet is read once per burst, not once per event.
+  by the queue's dedupe window, so the fleet is read once per burst, not once per event;
+- a sweep (the scope target) runs its firewall part itself: one fleet read inside the firewall lease(s) plans
+  its routing and the group(s), and the group writes start beside the routing writes (`_sweep_beside`).
 
 One `Deadline` per reconcile bounds every wait (tenacity, Retry-After, LRO polls, lease waits). No cache
 outlives one observation and no thread shares one: each pass owns its reads.
