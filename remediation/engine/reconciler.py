@@ -4,11 +4,13 @@ Level-triggered (docs/architecture.md section 2): a trigger only names a target;
 re-read from ARM. Dry run walks the same path and skips only the writes.
 
 Two kinds of target, each its own key:
-- routing targets (cluster, App Gateway, network, scope, prepared subnet) plan and write only route
-  tables, routes and subnet associations, and name the firewall target as a *follow-up*;
+- routing targets (cluster, App Gateway, network, prepared subnet, and the scope: below) plan and write
+  route tables, routes and subnet associations, and name the firewall target as a *follow-up*;
 - the firewall target takes the firewall lease, reads the fleet and the owned group ONCE inside it,
   computes the whole group, writes and verifies. Follow-ups of a burst of routing events are coalesced
-  by the queue's dedupe window, so the fleet is read once per burst, not once per event.
+  by the queue's dedupe window, so the fleet is read once per burst, not once per event;
+- a sweep (the scope target) runs its firewall part itself: one fleet read inside the firewall lease(s) plans
+  its routing and the group(s), and the group writes start beside the routing writes (`_sweep_beside`).
 
 One `Deadline` per reconcile bounds every wait (tenacity, Retry-After, LRO polls, lease waits). No cache
 outlives one observation and no thread shares one: each pass owns its reads.
@@ -21,6 +23,8 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from remediation.azure.arm import ArmClient
@@ -51,7 +55,7 @@ from remediation.core.model import (
     Target,
     TargetKind,
 )
-from remediation.engine import observe
+from remediation.engine import egress_observe, observe
 from remediation.engine.apply import apply_changes
 from remediation.engine.locks import Held, InProcessLocks, LockProvider
 from remediation.engine.retry import run_with_retries
@@ -74,9 +78,10 @@ _TARGET_KINDS: tuple[tuple[str, TargetKind], ...] = (
     (ids.VPN_GATEWAY, TargetKind.SCOPE),
 )
 
-# How long a sweep waits for the firewall lease to verify its writes and compute the group in one read
-# (`_sweep_verify_with_firewall`). The holder may be a group write of minutes (docs/arm-notes.md 2.3); past
-# this wait the sweep verifies outside the lease and queues the firewall follow-up, as an event does.
+# How long a sweep waits for the firewall lease, to read the fleet inside it and write its routing and the group
+# side by side from that read (`_sweep_beside`). The holder may be a group write of minutes (docs/arm-notes.md
+# 2.3); past this wait the sweep reads and routes without the lease and queues the firewall follow-up, as an
+# event does.
 SWEEP_FIREWALL_LEASE_WAIT_S = 30.0
 # ...and only with this much of its run budget left: a group write behind a firewall takes "three to five
 # minutes on average" (docs/arm-notes.md 2.3). With less, the follow-up is queued and runs with its own budget.
@@ -84,6 +89,7 @@ SWEEP_FIREWALL_BUDGET_S = 300.0
 
 # provisioningState values of an owned object that mean "not (yet) what ARM enforces".
 _UNSETTLED_STATES = frozenset({"failed", "updating", "deleting", "canceled"})
+_GROUP_KEY = "/rulecollectiongroups/"  # in an id_key: a rule collection group
 
 Approve = Callable[[Plan], bool]
 # Called with a cluster target's follow-ups once its plan has routing writes, before the first of them: the
@@ -104,7 +110,31 @@ class _Pass:
     collections: tuple[RuleCollection, ...] = ()  # the firewall pass: the desired owned collections
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One group part of a sweep: the firewall pass of one place rules live (a policy, or a classic firewall)."""
+
+    owner: Reconciler  # the reconciler whose firewall's pass this is (FIREWALL_IDS: `for_firewall`)
+    target: Target  # its firewall target
+    pass_: _Pass
+    lease: str  # the lease its firewall target takes
+    view: Snapshot  # the sweep's read as this firewall's pass sees it (its own owned groups)
+
+
+@dataclass(frozen=True)
+class _Beside:
+    """A sweep's routing and group writes, made side by side from one read inside the firewall lease(s)."""
+
+    routing: _Pass
+    plan: Plan  # the routing plan
+    parts: tuple[_Part, ...]
+    results: tuple[ReconcileResult, ...]  # each part, written and verified inside its lease
+    routing_outcomes: tuple[ChangeOutcome, ...]
+
+
 _Step = Callable[[ArmClient], _Pass]
+# A sweep's one read with the owned rules, as each configured firewall's pass sees it (by id_key of the firewall).
+_RulesRead = dict[str, Snapshot]
 # (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)
 _FollowUps = tuple[tuple[Target, ...], str | None, tuple[Conflict, ...]]
 
@@ -312,7 +342,19 @@ class Reconciler:
                            dry_run: bool, approve: Approve | None, *,
                            with_follow_ups: bool = True,
                            early_follow_ups: EarlyFollowUps | None = None) -> ReconcileResult:
+        if target.kind is TargetKind.SCOPE and with_follow_ups:
+            return self._reconcile_sweep(arm, target, step, deadline, dry_run, approve)
         first = self._observe(step, arm, deadline)
+        return self._routing_from(arm, target, step, first, deadline, dry_run, approve,
+                                  with_follow_ups=with_follow_ups, early_follow_ups=early_follow_ups)
+
+    def _routing_from(self, arm: ArmClient, target: Target, step: _Step, first: _Pass, deadline: Deadline,
+                      dry_run: bool, approve: Approve | None, *, with_follow_ups: bool = True,
+                      early_follow_ups: EarlyFollowUps | None = None,
+                      rules_read: _RulesRead | None = None) -> ReconcileResult:
+        """Plan, apply and verify the routing of `first`, and name the follow-ups. `rules_read`: the same read as
+        `first` with each firewall's owned rules (a sweep's read), so a follow-up check on `first` reads no group
+        again."""
         plan_ = self._plan_of(target, first)
         if first.error is not None:
             return ReconcileResult(str(target), dry_run, plan_, error=first.error,
@@ -320,10 +362,8 @@ class Reconciler:
         if not with_follow_ups:
             return self._routing_alone(arm, target, step, first, plan_, deadline, dry_run, approve)
         if dry_run:
-            if target.kind is TargetKind.SCOPE and plan_.has_changes and not self.settings.several_firewalls:
-                return self._sweep_plan_with_firewall(arm, target, first, plan_, deadline)
             follow_ups, note, notes = self._follow_ups(arm, target, None if plan_.has_changes else first,
-                                                       deadline, first)
+                                                       deadline, first, rules_read)
             return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), follow_ups=follow_ups,
                                    follow_up_note=note)
         refused = _refused(plan_, approve)
@@ -333,10 +373,6 @@ class Reconciler:
         if early_follow_ups is not None and target.kind is TargetKind.CLUSTER and plan_.writes:
             early_follow_ups(self.follow_ups_of(target))  # may raise (a queue refused): nothing written yet
         outcomes = self._apply(arm, first.changes, deadline, target=target)
-        if target.kind is TargetKind.SCOPE and not self.settings.several_firewalls:
-            ended = self._sweep_verify_with_firewall(arm, target, plan_, outcomes, deadline, approve)
-            if ended is not None:
-                return ended
         converged, after = self._verified(outcomes, first, plan_,
                                           lambda: self._observe(step, arm, deadline))
         # A cluster whose routing was just written is new or changed: its rules nearly always are too, so
@@ -344,12 +380,14 @@ class Reconciler:
         # its writes saves the firewall target's whole fleet read whenever the rules are in place.
         wrote = any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
         settled = after if converged and not (wrote and target.kind is TargetKind.CLUSTER) else None
-        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first)
+        read = rules_read if settled is first else None
+        follow_ups, note, notes = self._follow_ups(arm, target, settled, deadline, first, read)
         return ReconcileResult(str(target), dry_run, _with_notes(plan_, notes), outcomes=outcomes,
                                converged=converged, follow_ups=follow_ups, follow_up_note=note)
 
     def _follow_ups(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                    deadline: Deadline, first: _Pass | None = None) -> _FollowUps:
+                    deadline: Deadline, first: _Pass | None = None,
+                    rules_read: _RulesRead | None = None) -> _FollowUps:
         """The firewall follow-up, unless the routing's final state shows it would write nothing.
 
         `settled` is the pass that read the routing as it now is (the first read when nothing was to be
@@ -357,14 +395,16 @@ class Reconciler:
         writes, a write that failed, a verify that found more to do): then the follow-up always runs, since
         new routes change whose egress passes the firewall. Otherwise the owned rules are read on top (one
         list of the policy's groups, plus the egress inputs not read yet) and compared by
-        remediation/planning/firewall_check.py.
+        remediation/planning/firewall_check.py; `rules_read`, when given, is `settled`'s own read with those
+        rules already in it, by firewall (nothing is read again for a firewall found there).
         Returns (follow-ups, why they were left out, the firewall plan's notes a left-out run still reports)."""
         candidates = self.follow_ups_of(target)
         if self.settings.several_firewalls and not self._one_firewall and candidates:
-            return self._follow_ups_of_several(arm, target, settled, deadline, first)
+            return self._follow_ups_of_several(arm, target, settled, deadline, first, rules_read)
         if not candidates or settled is None:
             return candidates, None, ()
-        snapshot = self._with_owned_rules(arm, target, settled.snapshot, deadline)
+        snapshot = ((rules_read or {}).get(ids.id_key(self.settings.firewall_id))
+                    or self._with_owned_rules(arm, target, settled.snapshot, deadline))
         if snapshot is None:
             return candidates, None, ()
         notes: tuple[Conflict, ...] = ()
@@ -395,7 +435,8 @@ class Reconciler:
         return ReconcileResult(str(target), False, plan_, outcomes=outcomes, converged=converged)
 
     def _follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass | None,
-                               deadline: Deadline, first: _Pass | None) -> _FollowUps:
+                               deadline: Deadline, first: _Pass | None,
+                               rules_read: _RulesRead | None = None) -> _FollowUps:
         """FIREWALL_IDS: a cluster's follow-up is its own firewall's target (the one its VNets reach in this
         run's read), left out as with one firewall when that firewall's rules hold it; any other target, or a
         cluster with no single firewall, names every firewall target (the rules of a cluster that moved or lost
@@ -403,7 +444,8 @@ class Reconciler:
         every = self.firewall_targets()
         known = settled or first
         if target.kind is not TargetKind.CLUSTER:
-            return self._fleet_follow_ups_of_several(arm, target, settled, deadline) if settled else (every, None, ())
+            return (self._fleet_follow_ups_of_several(arm, target, settled, deadline, rules_read) if settled
+                    else (every, None, ()))
         if known is None:
             return every, None, ()
         cluster = known.snapshot.clusters.get(ids.id_key(target.id))
@@ -416,7 +458,7 @@ class Reconciler:
         return child._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
 
     def _fleet_follow_ups_of_several(self, arm: ArmClient, target: Target, settled: _Pass,
-                                     deadline: Deadline) -> _FollowUps:
+                                     deadline: Deadline, rules_read: _RulesRead | None = None) -> _FollowUps:
         """A fleet target's settled read under FIREWALL_IDS: each firewall's target is left out, as with one
         firewall, when its policy's owned rules are what it would write (one list of that policy's groups)."""
         needed: list[Target] = []
@@ -426,7 +468,8 @@ class Reconciler:
             if own is None:
                 needed.append(firewall_target)
                 continue
-            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline)
+            ups, _, more = self.for_firewall(own.id)._follow_ups(arm, target, _as_pass_of(settled, own), deadline,
+                                                                 rules_read=rules_read)
             needed.extend(ups)
             notes.extend(more)
         if needed:
@@ -483,71 +526,228 @@ class Reconciler:
                         extra={"target": target.id, "action": "follow-up-needed"})
             return None
 
-    def _sweep_verify_with_firewall(self, arm: ArmClient, target: Target, plan_: Plan,
-                                    outcomes: Sequence[ChangeOutcome], deadline: Deadline,
-                                    approve: Approve | None) -> ReconcileResult | None:
-        """A sweep that wrote routing ends with its firewall follow-up in the same run: it takes the firewall
-        lease and reads the fleet ONCE inside it, with the owned groups. That read is both the verify of
-        the routing writes and the firewall target's read (the group is computed from the fleet as it is
-        after those writes), so a converging sweep reads the fleet twice, not three times (docs/BENCHMARKS.md).
-
-        None when this does not apply and the caller verifies as for any target and names the follow-up:
-        nothing was written, a write failed or a conflict blocks (no verify read is made then), less than
-        SWEEP_FIREWALL_BUDGET_S of the run is left, or the lease was not taken within
-        SWEEP_FIREWALL_LEASE_WAIT_S (its holder is computing the group; the queued follow-up runs after it)."""
-        if (not any(o.outcome is not Outcome.UNCHANGED for o in outcomes)
-                or any(o.outcome is Outcome.FAILED for o in outcomes) or plan_.blocking_conflicts):
-            return None
-        firewall_target = self.firewall_target()
-        if not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
-            log.info("%s: %.0f s of the run budget left, less than a group write may take: the firewall "
-                     "follow-up is queued", target, deadline.remaining(),
+    def _reconcile_sweep(self, arm: ArmClient, target: Target, step: _Step, deadline: Deadline, dry_run: bool,
+                         approve: Approve | None) -> ReconcileResult:
+        """A sweep writes its routing and the owned groups side by side (`_sweep_beside`), from one fleet read made
+        inside the firewall lease(s); its dry run plans both from that read, without the lease. With less than
+        SWEEP_FIREWALL_BUDGET_S of the run left, or a lease not taken within SWEEP_FIREWALL_LEASE_WAIT_S (its
+        holder may be in a group write of minutes: the queued follow-up runs after it), the sweep reads, routes
+        and verifies without the lease and names the firewall follow-up(s), as any routing target does."""
+        if not dry_run and not deadline.allows(SWEEP_FIREWALL_BUDGET_S):
+            log.info("%s: %.0f s of the run budget left, less than a group write may take: the sweep routes "
+                     "without the firewall lease and the firewall follow-up is queued", target, deadline.remaining(),
                      extra={"target": target.id, "action": "follow-up-queued"})
-            return None
+            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, False, approve)
+        ended = self._sweep_beside(arm, target, deadline, dry_run, approve)
+        if ended is None:
+            return self._routing_from(arm, target, step, self._observe(step, arm, deadline), deadline, dry_run,
+                                      approve)
+        if isinstance(ended, ReconcileResult):
+            return ended
+        if isinstance(ended, _Beside):
+            return self._sweep_verified(arm, target, ended, deadline)
+        routing, rules_read = ended
+        return self._routing_from(arm, target, step, routing, deadline, dry_run, approve, rules_read=rules_read)
+
+    def _sweep_lease_names(self) -> list[str]:
+        """The firewall leases a sweep's group writes rest on, in one order (no two sweeps or destroys wait on
+        each other): with FIREWALL_IDS every configured firewall's (a superset of the firewall targets' leases,
+        as `sweep --destroy` takes them: firewalls sharing a policy take the first one's)."""
+        if not self.settings.several_firewalls:
+            return [self._firewall_lock()]
+        return ["firewall:" + key for key in sorted({ids.id_key(f) for f in self.settings.firewalls})]
+
+    def _sweep_beside(self, arm: ArmClient, target: Target, deadline: Deadline, dry_run: bool,
+                      approve: Approve | None) -> ReconcileResult | _Beside | tuple[_Pass, _RulesRead] | None:
+        """Inside the firewall lease(s): ONE fleet read with the owned groups, the routing plan and each policy's
+        group plan from it (`_sweep_parts`), then the routing writes and the group writes at the same time, each
+        on its own thread (a group part holding its lease). The leases are released when every group part has
+        ended; the routing goes on.
+
+        The groups are computed from the read made before the routing writes. That is the safe order: rules come
+        before routes, so no traffic is sent to a firewall that drops it. The product's own route writes do not
+        change what the rules need (a default route is only written where the egress rule is wanted whatever the
+        routes say: outbound type userDefinedRouting or FORCE_DEFAULT_ROUTE, remediation/planning/outbound.py);
+        a pruned route can leave a rule the fleet no longer needs, which the check after the verify finds
+        (`_sweep_verified`: the follow-up is then queued).
+
+        Returns the started writes (`_Beside`); or a result (a dry run's plan, or the routing not approved:
+        nothing written); or the read (the routing pass, the same read with the owned rules) when nothing is to be
+        written beside the groups: no routing write, an error, a blocking conflict: the caller goes on from that
+        read as for any routing target. None when a lease was not taken in time or the reads inside them failed:
+        nothing written, the caller reads and routes without the leases."""
+        names = [] if dry_run else self._sweep_lease_names()  # a plan writes nothing: it needs no lease
         acquired = False
         try:
-            with self._locks.hold(self._firewall_lock(), deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)) as held:
+            with ThreadPoolExecutor(max_workers=1 + len(names), thread_name_prefix="sweep") as pool, \
+                    ExitStack() as leases:
+                wait_until = deadline.within(SWEEP_FIREWALL_LEASE_WAIT_S)
+                held = {name: leases.enter_context(self._locks.hold(name, wait_until)) for name in names}
                 acquired = True
-                routing, firewall = run_with_retries(lambda: self._sweep_verify_pass(arm), deadline=deadline,
-                                                     describe="observe", sleep=self._sleep)
-                firewall_result = self._firewall_from(arm, firewall_target, firewall, deadline, approve, held)
+                read = self._sweep_read_in_lease(arm, target, deadline)
+                if read is None:
+                    return None
+                routing, snapshot, parts = read
+                plan_ = self._plan_of(target, routing)
+                if dry_run:
+                    return self._sweep_planned(target, routing, plan_, snapshot, parts)
+                if (routing.error is not None or any(p.pass_.error is not None for p in parts) or not parts
+                        or plan_.blocking_conflicts or not any(c.action is not Action.NOOP for c in routing.changes)):
+                    return routing, _views(snapshot, parts)
+                refused = _refused(plan_, approve)
+                if refused is not None:
+                    return ReconcileResult(str(target), False, plan_, error=refused, converged=False,
+                                           follow_ups=self.follow_ups_of(target))
+                # Every plan is asked for before anything is written; a refused group leaves the rest alone.
+                refusals = [_refused(p.owner._plan_of(p.target, p.pass_), approve) for p in parts]
+                self._check_scope(target, routing.changes)
+                for part in parts:
+                    part.owner._check_scope(part.target, part.pass_.changes)
+                routing_writes = pool.submit(self._apply, arm, routing.changes, deadline, None, target)
+                ending = [_start_part(pool, arm, p, why, held[p.lease], deadline)
+                          for p, why in zip(parts, refusals, strict=True)]
+                results = tuple(end() for end in ending)
         except TransientError as exc:
             # Not acquired in time (DeadlineExceeded, a blob lease still held past its acquire timeout) or the
-            # lease store failing: the fallback writes no group, and the queued follow-up takes the lease itself.
+            # lease store failing: nothing was read or written under it; the caller routes without the lease.
             if acquired or deadline.expired():
                 raise
-            log.info("%s: firewall lease not taken (%s): the writes are verified without it and the firewall "
-                     "follow-up is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
+            log.info("%s: firewall lease not taken (%s): the sweep routes without it and the firewall follow-up "
+                     "is queued", target, exc, extra={"target": target.id, "action": "follow-up-queued"})
             return None
-        routing_result = ReconcileResult(str(target), False, plan_, outcomes=tuple(outcomes),
-                                         converged=_converged(routing), follow_ups=(firewall_target,))
-        # One result, as the CLI shows a target and its follow-ups; the firewall run is listed as run.
-        return combine([routing_result, firewall_result])
+        # The pool has waited for the routing writes (after the leases were released, at the end of the groups).
+        return _Beside(routing, plan_, tuple(parts), results, routing_writes.result())
 
-    def _sweep_plan_with_firewall(self, arm: ArmClient, target: Target, first: _Pass, plan_: Plan,
-                                  deadline: Deadline) -> ReconcileResult:
-        """A sweep's dry run with routing to write: the firewall plan comes from the same fleet read, with the
-        owned groups read on top (one list), instead of a second read of the fleet by the firewall target.
-        What the firewall target's own dry run would plan (`observe_fleet` reads all `observe_firewall`
-        does). A failed groups read names the follow-up instead, which then plans from its own read."""
-        firewall_target = self.firewall_target()
-        snapshot = self._with_owned_rules(arm, target, first.snapshot, deadline)
+    def _sweep_read_in_lease(self, arm: ArmClient, target: Target,
+                             deadline: Deadline) -> tuple[_Pass, Snapshot, list[_Part]] | None:
+        """`_sweep_read` and the group parts planned from it, or None when a read failed (a list refused, the owned
+        groups not readable): no group is written on a read in doubt, and the sweep falls back to reading and
+        routing without the lease, whose own read then decides (a routing read that fails there ends the run in
+        its error, nothing written)."""
+        try:
+            routing, snapshot = run_with_retries(lambda: self._sweep_read(arm), deadline=deadline,
+                                                 describe="observe", sleep=self._sleep)
+            return routing, snapshot, self._sweep_parts(arm, snapshot, deadline)
+        except RemediationError as exc:
+            if deadline.expired():
+                raise
+            log.warning("%s: the sweep's fleet read with the owned groups failed (%s): the sweep reads and routes "
+                        "without them (and without the firewall lease) and names the firewall follow-up", target, exc,
+                        extra={"target": target.id, "action": "follow-up-queued"})
+            return None
+
+    def _sweep_parts(self, arm: ArmClient, snapshot: Snapshot, deadline: Deadline) -> list[_Part]:
+        """The group part of each place rules live, planned from the sweep's one read: the firewall's, or with
+        FIREWALL_IDS each policy's (or classic firewall's) once, as the pass of the first configured firewall using
+        it (the one whose lease its firewall target takes), that firewall's view of the same read
+        (`observe.as_seen_by`: one list of its policy's groups). A configured firewall not found has no part (the
+        routing pass then ends in its error, and nothing is written beside it)."""
+        if not self.settings.several_firewalls:
+            return [_Part(self, self.firewall_target(), self._firewall_confirmed(arm, self._firewall_plan_of(snapshot)),
+                          self._firewall_lock(), snapshot)]
+        parts: list[_Part] = []
+        homes: set[str] = set()
+        found = {ids.id_key(f.id): f for f in snapshot.firewalls}
+        for firewall_id in self.settings.firewalls:
+            firewall = found.get(ids.id_key(firewall_id))
+            if firewall is None or paths.rules_home(firewall) in homes:
+                continue
+            homes.add(paths.rules_home(firewall))
+            child = self.for_firewall(firewall_id)
+            child._lease_firewall = firewall_id
+            view = snapshot if snapshot.firewall is not None and ids.same_id(snapshot.firewall.id, firewall.id) else \
+                run_with_retries(functools.partial(observe.as_seen_by, arm, snapshot, firewall, child.settings),
+                                 deadline=deadline, describe="observe", sleep=self._sleep)
+            pass_ = child._firewall_confirmed(arm, child._firewall_plan_of(view))
+            parts.append(_Part(child, child.firewall_target(), pass_, child._firewall_lock(), view))
+        return parts
+
+    def _sweep_verified(self, arm: ArmClient, target: Target, beside: _Beside, deadline: Deadline) -> ReconcileResult:
+        """The routing written beside the groups, verified by a fresh fleet read (outside the lease: it writes
+        nothing), and one result as the CLI shows a target and its follow-ups: the group parts are listed as run.
+        A part that converged is left pending (queued) all the same if the group written from the first read is
+        not what the fleet now needs, or the routing's final state is not known (a write failed, a verify found
+        more to do), as a sweep names its follow-ups then; with FIREWALL_IDS so is a firewall target without a
+        part (it shares a policy) whose policy does not hold what it would write."""
+        outcomes = beside.routing_outcomes
+        converged, after = self._verified(outcomes, beside.routing, beside.plan,
+                                          lambda: self._observe(self._fleet_pass, arm, deadline))
+        settled = after if converged else None
+        if self.settings.several_firewalls:
+            needed = self._follow_ups(arm, target, settled, deadline)[0]
+        else:
+            reason = self._group_still_needed(arm, target, settled, beside, deadline)
+            needed = (self.firewall_target(),) if reason is not None else ()
+            if reason is not None:
+                log.info("%s: firewall follow-up queued: %s", target, reason,
+                         extra={"target": target.id, "action": "follow-up-needed"})
+        again = {str(t).lower() for t in needed}
+        # A part that ended in its own error or not converged is reported as run, as the firewall target would be.
+        ran = tuple(r for r in beside.results
+                    if r.error is not None or r.converged is not True or r.target.lower() not in again)
+        follow_ups = tuple(dict.fromkeys((*(p.target for p in beside.parts), *needed)))
+        routing_result = ReconcileResult(str(target), False, beside.plan, outcomes=outcomes, converged=converged,
+                                         follow_ups=follow_ups)
+        return dataclasses.replace(combine([routing_result, *beside.results]), follow_up_results=ran)
+
+    def _group_still_needed(self, arm: ArmClient, target: Target, after: _Pass | None, beside: _Beside,
+                            deadline: Deadline) -> str | None:
+        """Why the firewall target must run again after a sweep wrote its group beside the routing, or None: the
+        verify read's fleet with the owned groups as their PUTs answered (no GET; else the groups are listed)."""
+        if after is None:
+            return "the routing's final state is not known"
+        (part,), (result,) = beside.parts, beside.results
+        if result.error is not None or result.converged is not True:
+            return None  # the part's own ending stands (reported as run)
+        written = observe.groups_as_written(part.pass_.snapshot, result.outcomes, self.settings)
+        snapshot: Snapshot | None
+        if written is None:
+            snapshot = self._with_owned_rules(arm, target, after.snapshot, deadline)
+        else:
+            # A group confirmed missing (or deleted by this run) is compared as empty: its key stays absent.
+            with_groups = dataclasses.replace(
+                after.snapshot, rule_collection_group=written.rule_collection_group,
+                rule_collection_shards=written.rule_collection_shards,
+                policy_group_priorities=written.policy_group_priorities,
+                absent=frozenset({*after.snapshot.absent, *(k for k in written.absent if _GROUP_KEY in k)}))
+            snapshot = self._with_egress_inputs(arm, target, with_groups, deadline)
         if snapshot is None:
-            return ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
-        firewall = self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
-        firewall_result = ReconcileResult(str(firewall_target), True, self._plan_of(firewall_target, firewall),
-                                          error=firewall.error)
-        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=(firewall_target,))
-        return combine([routing_result, firewall_result])
+            return "the owned rules were not read"
+        reason, _ = firewall_check.fleet_reason(snapshot, self.settings)
+        return reason
 
-    def _sweep_verify_pass(self, arm: ArmClient) -> tuple[_Pass, _Pass]:
-        """One fleet read with the owned groups: the routing plan (the verify) and the firewall plan."""
+    def _with_egress_inputs(self, arm: ArmClient, target: Target, snapshot: Snapshot,
+                            deadline: Deadline) -> Snapshot | None:
+        """`snapshot` plus the egress inputs (route tables a sweep has listed already: usually no read), or None
+        when that read failed."""
+        try:
+            return run_with_retries(lambda: egress_observe.observe_egress(arm, snapshot, self.settings),
+                                    deadline=deadline, describe="observe", sleep=self._sleep)
+        except RemediationError as exc:
+            log.warning("%s: egress inputs not read (%s): the firewall follow-up runs on its own read", target, exc,
+                        extra={"target": target.id, "action": "follow-up-needed"})
+            return None
+
+    def _sweep_planned(self, target: Target, routing: _Pass, plan_: Plan, snapshot: Snapshot,
+                       parts: Sequence[_Part]) -> ReconcileResult | tuple[_Pass, _RulesRead]:
+        """A sweep's dry run with routing to write: the group parts' plans from the same fleet read, instead of a
+        second read of the fleet by each firewall target (what its own dry run would plan: `observe_fleet` with
+        the owned groups reads all `observe_firewall` does), listed as run. Nothing to route, or an error: the
+        read, for the caller's dry run as for any routing target (the follow-up check on the groups read)."""
+        if routing.error is not None or not plan_.has_changes or not parts:
+            return routing, _views(snapshot, parts)
+        results = [ReconcileResult(str(p.target), True, p.owner._plan_of(p.target, p.pass_), error=p.pass_.error)
+                   for p in parts]
+        routing_result = ReconcileResult(str(target), True, plan_, follow_ups=tuple(p.target for p in parts))
+        return combine([routing_result, *results])
+
+    def _sweep_read(self, arm: ArmClient) -> tuple[_Pass, Snapshot]:
+        """One fleet read with the owned groups: the routing plan, and the read itself (the firewall plan's)."""
         snapshot = observe.observe_fleet(arm, self.settings, with_rules=True)
         # The routing is judged without the groups: their state before this run's group write is the
         # firewall part's to judge (a Failed group it repairs must not make the routing "not converged").
         routing_view = dataclasses.replace(snapshot, rule_collection_group=None, rule_collection_shards=())
-        routing = self._deletes_confirmed(arm, self._fleet_plan(routing_view))
-        return routing, self._firewall_confirmed(arm, self._firewall_plan_of(snapshot))
+        return self._deletes_confirmed(arm, self._fleet_plan(routing_view)), snapshot
 
     # ------------------------------------------------------------------------------------ firewall target
 
@@ -818,6 +1018,29 @@ class Reconciler:
         return prepare.prepared_subnets(snapshot, covered, self.settings)
 
 
+
+
+def _views(snapshot: Snapshot, parts: Sequence[_Part]) -> _RulesRead:
+    """The sweep's read as each configured firewall found in it sees it, for the follow-up check: a part's own view,
+    and a firewall sharing a part's policy (or classic firewall: never) that view with itself as the firewall."""
+    views = {ids.id_key(p.owner.settings.firewall_id): p.view for p in parts}
+    homes = {paths.rules_home(p.view.firewall): p.view for p in parts if p.view.firewall is not None}
+    for firewall in snapshot.firewalls:
+        key = ids.id_key(firewall.id)
+        if key not in views and paths.rules_home(firewall) in homes:
+            views[key] = dataclasses.replace(homes[paths.rules_home(firewall)], firewall=firewall)
+    return views
+
+
+def _start_part(pool: ThreadPoolExecutor, arm: ArmClient, part: _Part, refusal: str | None, held: Held | None,
+                deadline: Deadline) -> Callable[[], ReconcileResult]:
+    """Start one group part of a sweep on `pool` (written and verified under its lease, `held`); returns how to
+    wait for its result. A part not approved writes nothing and ends in that error."""
+    if refusal is not None:
+        result = ReconcileResult(str(part.target), False, part.owner._plan_of(part.target, part.pass_),
+                                 error=refusal, converged=False)
+        return lambda: result
+    return pool.submit(part.owner._firewall_from, arm, part.target, part.pass_, deadline, None, held).result
 
 
 def _with_notes(plan_: Plan, notes: Sequence[Conflict]) -> Plan:

@@ -497,17 +497,19 @@ def test_firewall_group_is_computed_from_the_clusters_seen_inside_the_lock(world
 
     w = world(without_overlay)
     reconciler = Reconciler(w.settings, locks=_ClusterAppearsWhileWaiting(w.emu, overlay))
-    # The sweep's routing lists the clusters before it takes the firewall lease; the cluster that appears
-    # meanwhile must still get its rule, or this write would remove what its own run wrote.
+    # The cluster that appears while the sweep waits for the firewall lease must still get its rule, or this
+    # write would remove what its own run wrote.
     (sweep,) = reconciler.reconcile_with_follow_ups(reconciler.scope_target(), dry_run=False)
     (firewall,) = sweep.follow_up_results  # run by the sweep itself, inside the lease
     egress = next(c for c in props(w.emu, OWNED_RCG)["ruleCollections"] if c["name"] == "rmd-egress-fqdn")
     assert {r["name"] for r in egress["rules"]} == {"aks-overlay"}
     assert firewall.converged is True
-    # The sweep's verify is that same read: it sees the new cluster, whose routing nobody has written yet,
-    # so the sweep says it is not converged (its own run, or the next sweep, routes it).
-    assert sweep.converged is False
-    assert reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes
+    # The sweep reads the fleet once, inside the lease, and plans its routing and the group from that read
+    # (issue 26: the group write beside the routing): the new cluster is routed in the same run. (Before, the
+    # routing was planned from a read made before the lease, and this sweep ended not converged.)
+    assert sweep.converged is True
+    assert any(c.address.lower() in {OVERLAY_SUBNET.lower(), OVERLAY_TABLE.lower()} for c in sweep.plan.writes)
+    assert not reconciler.reconcile(reconciler.scope_target(), dry_run=True).plan.has_changes
 
 
 class _FirewallLeaseBusyOnce:
@@ -629,7 +631,8 @@ class _ListFailsInsideTheLease:
 
 def test_a_sweep_whose_read_inside_the_lease_fails_writes_no_group(world: WorldFactory) -> None:
     """The read inside the lease is what the group would be computed from: when it fails, nothing is written
-    to the firewall (the routing writes before it stand), and the run ends in the error, to be retried."""
+    to the firewall, and the run ends in the error, to be retried. It is also the routing's read (issue 26: the
+    group write beside the routing), so nothing is written at all (before, the routing was written first)."""
     w = world()
     reconciler = Reconciler(w.settings, locks=_ListFailsInsideTheLease(w.emu), retry_deadline_s=SWEEP_FIREWALL_BUDGET_S
                             + 30, sleep=lambda _s: None)
@@ -637,5 +640,5 @@ def test_a_sweep_whose_read_inside_the_lease_fails_writes_no_group(world: WorldF
     with pytest.raises(Exception, match="AuthorizationFailed"):
         reconciler.reconcile(reconciler.scope_target(), dry_run=False)
     writes = arm_writes(w.emu)
-    assert any("/routeTables/" in p for p in writes)  # the routing was written before the lease
+    assert writes == []  # no routing either: it is planned from that same read
     assert not any("/ruleCollectionGroups/" in p for p in writes)
