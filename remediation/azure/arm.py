@@ -121,9 +121,10 @@ class ArmClient:
         self._inventory: ResourceGraphInventory | None = None
         self._inventory_lock = threading.Lock()
         self._arm_lists_only = False  # a view made by with_arm_lists()
-        # The operations of this client's writes, followed without a thread each (built on first write).
-        self._tracker: Tracker | None = None
-        self._tracker_lock = threading.Lock()
+        # The operations of this client's writes, followed without a thread each (its threads start with the
+        # first operation); shared with the views of `with_arm_lists`, closed with the client.
+        self._tracker = Tracker(limit=settings.operations_in_flight, pollers=settings.write_lanes,
+                                box=self._clients.deadline_box)
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -136,8 +137,7 @@ class ArmClient:
         self._clients.deadline_box.deadline = deadline
 
     def close(self) -> None:
-        if self._tracker is not None:
-            self._tracker.close()
+        self._tracker.close()
         if self._inventory is not None:
             self._inventory.close()
         self._clients.close()
@@ -234,11 +234,7 @@ class ArmClient:
     def operations(self) -> Tracker:
         """What follows this client's operations (remediation/azure/inflight.py); its `peak` is the most in
         flight at once so far."""
-        with self._tracker_lock:
-            if self._tracker is None:
-                self._tracker = Tracker(limit=self._settings.operations_in_flight,
-                                        pollers=self._settings.write_lanes, box=self._clients.deadline_box)
-            return self._tracker
+        return self._tracker
 
     def _begin(self, target: str, operation: str, kind: LroKind, lro_path: str,
                begin: Callable[[Handoff], Any], *, finish: Callable[[Any], T]) -> Future[T]:

@@ -50,6 +50,7 @@ class Tracker:
         self._admitted = 0
         self.peak = 0  # the most operations in flight at once (admitted and not ended), for tests and logs
         self._timer = Timer("lro-timer")
+        self._pollers = pollers
         self._pool = ThreadPoolExecutor(max_workers=pollers, thread_name_prefix="lro-poll")
         self._closed = False
 
@@ -100,10 +101,7 @@ class Tracker:
         if refused is not None:
             self._end(op, refused)
             return
-        try:
-            self._timer.after(delay, lambda: self._submit(op))
-        except RuntimeError as exc:  # closed meanwhile
-            self._end(op, self._closed_error(f": {exc}"))
+        self._timer.after(delay, lambda: self._submit(op))
 
     def _submit(self, op: _Followed) -> None:
         try:
@@ -112,6 +110,8 @@ class Tracker:
             self._end(op, self._closed_error(f": {exc}"))
 
     def _poll(self, op: _Followed) -> None:
+        if op.result.done():  # ended by `close` meanwhile
+            return
         try:
             op.polling.poll_step()
         except Exception as exc:
@@ -146,11 +146,15 @@ class Tracker:
                 op.result.set_result(value)
 
     def close(self) -> None:
-        """Stop following: an operation still followed ends with a retryable error (its run is ending)."""
+        """Stop following: an operation still followed ends with a retryable error (its run is ending). The
+        threads end; a later write starts new ones (the client stays usable, as its SDK clients do)."""
         with self._lock:
             self._closed = True
             left = list(self._followed)
         self._timer.close()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        pool, self._pool = self._pool, ThreadPoolExecutor(max_workers=self._pollers, thread_name_prefix="lro-poll")
+        pool.shutdown(wait=True, cancel_futures=True)
         for op in left:
             self._end(op, self._closed_error())
+        with self._lock:
+            self._closed = False

@@ -31,8 +31,6 @@ class Timer:
     def after(self, seconds: float, callback: Callable[[], None]) -> None:
         """Run `callback` on the timer's thread once `seconds` have passed (0: as soon as it can)."""
         with self._changed:
-            if self._closed:
-                raise RuntimeError(f"timer {self._name} is closed")
             heapq.heappush(self._due, (self._clock() + max(0.0, seconds), next(self._order), callback))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
@@ -40,7 +38,8 @@ class Timer:
             self._changed.notify()
 
     def close(self) -> None:
-        """Stop the thread; callbacks not yet due are dropped (their owners have already ended)."""
+        """Stop the thread; callbacks not yet due are dropped (their owners are ending). A later `after` starts
+        a new thread (a client can be used again after its close, as its SDK clients can)."""
         with self._changed:
             self._closed = True
             self._due.clear()
@@ -48,13 +47,17 @@ class Timer:
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        with self._changed:
+            self._closed = False
+            self._thread = None
 
     def _run(self) -> None:
+        me = threading.current_thread()
         while True:
             with self._changed:
                 while not self._closed and (not self._due or self._due[0][0] > self._clock()):
                     self._changed.wait(None if not self._due else self._due[0][0] - self._clock())
-                if self._closed:
+                if self._closed or self._thread is not me:
                     return
                 _, _, callback = heapq.heappop(self._due)
             try:
