@@ -221,31 +221,46 @@ class _Run:
                                                  warning=self.warnings.get(index), answer=self.answers.get(index))
 
     def holding(self, name: str, step: Callable[[], Future[Any] | None]) -> Future[Any] | None:
-        """`step` with the lock `name` held until what it started has ended (a write's operation included)."""
+        """`step` with the lock `name` held until what it started has ended (a write's operation included). The
+        future returned ends once the lock is released, with what releasing it raised if it did (a blob lease
+        lost meanwhile, remediation/storage/lease_lock.py: the run ends retryable, as a `with` would)."""
         hold = self.locks.hold(name, self.deadline)
         hold.__enter__()
         try:
             pending = step()
         except BaseException as exc:
-            hold.__exit__(type(exc), exc, exc.__traceback__)
-            raise
+            if not hold.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+            return None
         if pending is None:
             hold.__exit__(None, None, None)
-        else:
-            pending.add_done_callback(lambda _: hold.__exit__(None, None, None))
-        return pending
+            return None
+        released: Future[Any] = Future()
+
+        def release(ended: Future[Any]) -> None:
+            try:
+                hold.__exit__(None, None, None)
+            except BaseException as exc:
+                released.set_exception(exc)
+                return
+            error = ended.exception()
+            if error is not None:
+                released.set_exception(error)
+            else:
+                released.set_result(ended.result())
+
+        pending.add_done_callback(release)
+        return released
 
     # ------------------------------------------------------------------------------------- lanes
 
-    def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> Future[None]:
+    def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> Future[Any] | None:
         chain = Chain(self.pool, [partial(self.table_step, table_key, index, change) for index, change in items])
         if any(change.kind is ChangeKind.ROUTE_TABLE for _, change in items):
             # Creating a table is check-then-PUT, and a table PUT replaces its routes (docs/arm-notes.md 2.1):
             # two instances that both saw no table would let the later, empty PUT wipe the routes the first
             # one wrote. One holder per table (across instances) makes the second see the table and keep it.
-            held = self.holding("route-table:" + table_key, chain.start)
-            assert held is not None
-            return chain.done
+            return self.holding("route-table:" + table_key, chain.start)
         return chain.start()
 
     def table_step(self, table_key: str, index: int, change: Change) -> Future[bool] | None:

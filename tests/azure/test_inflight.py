@@ -4,6 +4,7 @@ take time. Assertions are on the emulator's operation log (which writes ARM ran 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from emulator.lro import OperationRecord
 from remediation.azure.arm import ArmClient
 from remediation.core.config import ConfigError
 from remediation.core.deadline import Deadline
+from remediation.core.errors import TransientError
 from remediation.core.model import Action, Change, ChangeKind, Outcome, RouteTablePayload, SubnetAssociationPayload
 from remediation.engine.apply import apply_changes
 
@@ -130,3 +132,36 @@ def test_operations_in_flight_is_validated_at_start_up(emu: Emulator, value: str
     with pytest.raises(ConfigError) as raised:
         make_settings(emu, OPERATIONS_IN_FLIGHT=value)
     assert "OPERATIONS_IN_FLIGHT" in str(raised.value)
+
+
+class _LostOnRelease:
+    """A lock provider whose `vnet:` lease turns out lost when it is released (as remediation/storage/lease_lock.py
+    raises LeaseLostError from its exit): the release now happens when the operation has ended, on another
+    thread, and must still end the apply with that error (the run is retried), not be dropped."""
+
+    def __init__(self) -> None:
+        self.released: list[str] = []
+
+    @contextmanager
+    def hold(self, name: str, deadline: Deadline | None = None) -> Iterator[None]:
+        yield None
+        self.released.append(name)
+        if name.startswith("vnet:"):
+            raise TransientError(f"lock {name} was lost while held", arm_code=None, status=None, target=name)
+
+
+def test_a_lease_lost_while_a_subnet_operation_ran_ends_the_apply_with_that_error(emu: Emulator) -> None:
+    configured = make_settings(emu)
+    arm = ArmClient(configured)
+    locks = _LostOnRelease()
+    table = f"{SPOKE}/routeTables/rmd-existing"
+    emu.put_foreign(table, {"location": "westeurope", "tags": TAG, "properties": {"routes": []}})
+    change = Change(Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE,
+                    f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-pods", None, SubnetAssociationPayload(table),
+                    "test")
+    try:
+        with pytest.raises(TransientError, match="was lost while held"):
+            apply_changes(arm, [change], settings=configured, locks=locks)
+    finally:
+        arm.close()
+    assert [n.split(":")[0] for n in locks.released] == ["vnet"]
