@@ -37,7 +37,7 @@ from remediation.azure.errors import (
     classify,
     is_not_found,
 )
-from remediation.azure.inflight import Tracker
+from remediation.azure.inflight import Slot, Tracker
 from remediation.azure.polling import Handoff, LroKind, TerminalStatusPolling
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
@@ -237,26 +237,28 @@ class ArmClient:
         return self._tracker
 
     def _begin(self, target: str, operation: str, kind: LroKind, lro_path: str,
-               begin: Callable[[Handoff], Any], *, finish: Callable[[Any], T]) -> Future[T]:
+               begin: Callable[[Handoff], Any], *, finish: Callable[[Any], T], slot: Slot | None = None) -> Future[T]:
         """Send one write's request (`begin(polling)`, an SDK `begin_*` call) in this thread and return the future
         of its operation's end: `finish` of the operation's resource, or the classified error. A slot of the
-        operations in flight is taken first (waiting while all are taken); while the operation runs, GETs of
-        `lro_path` are its polling, not reads (clients.CallCounter)."""
-        tracker = self.operations
-        tracker.admit()
+        operations in flight is taken first (waiting while all are taken), unless the caller took `slot`
+        before its read; while the operation runs, GETs of `lro_path` are its polling, not reads
+        (clients.CallCounter)."""
+        if slot is None:
+            with self.operations.slot() as own:
+                return self._begin(target, operation, kind, lro_path, begin, finish=finish, slot=own)
         self._counter.lro_started(lro_path)
         try:
             poller = begin(Handoff(self._clients.polling(kind)))
             polling: TerminalStatusPolling = poller.result()
         except BaseException as exc:
             self._counter.lro_ended(lro_path)
-            tracker.release()
             if isinstance(exc, Exception) and not isinstance(exc, ArmError):
                 raise classify(exc, target=target, operation=operation) from exc
             raise
-        return tracker.follow(polling, finish=finish,
-                              fail=lambda exc: classify(exc, target=target, operation=operation),
-                              ended=partial(self._counter.lro_ended, lro_path))
+        slot.taken = True
+        return self.operations.follow(polling, finish=finish,
+                                      fail=lambda exc: classify(exc, target=target, operation=operation),
+                                      ended=partial(self._counter.lro_ended, lro_path))
 
     # ----------------------------------------------------------------------------------------- reads
 
@@ -508,14 +510,19 @@ class ArmClient:
         plan reports it as a conflict (remediation/planning/plan.py), nothing here overwrites it."""
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
-        existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
-        current = dict(existing.tags or {})
-        if not all(current.get(k) == v for k, v in table.tags.items()):
-            existing.tags = {**current, **table.tags}
-            headers = {"If-Match": existing.etag} if existing.etag else {}
-            self._begin(route_table_id, "update route table tags", "routeTables", str(rid),
-                        lambda polling: client.route_tables.begin_create_or_update(
-                            rg, name, existing, headers=headers, polling=polling), finish=_nothing).result()
+        with self.operations.slot() as slot:  # before the read: no wait between it and the tags PUT
+            existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
+            current = dict(existing.tags or {})
+            tagged = None
+            if not all(current.get(k) == v for k, v in table.tags.items()):
+                existing.tags = {**current, **table.tags}
+                headers = {"If-Match": existing.etag} if existing.etag else {}
+                tagged = self._begin(route_table_id, "update route table tags", "routeTables", str(rid),
+                                     lambda polling: client.route_tables.begin_create_or_update(
+                                         rg, name, existing, headers=headers, polling=polling), finish=_nothing,
+                                     slot=slot)
+        if tagged is not None:
+            tagged.result()
         held = convert.route_table_from_arm(_body(existing)).routes
         names = {r.name.lower() for r in held}
         prefixes = {canonical_prefix(r.address_prefix) for r in held}
@@ -629,9 +636,12 @@ class ArmClient:
 
             return self._begin(subnet_id, "put subnet", "subnets", str(rid),
                                lambda polling: client.subnets.begin_create_or_update(
-                                   rg, vnet, name, subnet, headers=headers, polling=polling), finish=compared)
+                                   rg, vnet, name, subnet, headers=headers, polling=polling), finish=compared,
+                               slot=slot)
 
-        return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
+        # The slot first: no wait for one falls between the read and the PUT built from it.
+        with self.operations.slot() as slot:
+            return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
 
     # ------------------------------------------------------------------------------------- writes: firewall
 
@@ -747,9 +757,11 @@ class ArmClient:
             headers = {"If-Match": etag} if etag else {}
             return self._begin(firewall_id, "put firewall", "azureFirewalls", str(rid),
                                lambda polling: client.azure_firewalls.begin_create_or_update(
-                                   rg, name, firewall, headers=headers, polling=polling), finish=_nothing)
+                                   rg, name, firewall, headers=headers, polling=polling), finish=_nothing,
+                               slot=slot)
 
-        return conditional_put(what=f"firewall {firewall_id}", read=read, write=write)
+        with self.operations.slot() as slot:  # before the read, as for a subnet
+            return conditional_put(what=f"firewall {firewall_id}", read=read, write=write)
 
 
 def _nothing(_: Any) -> None:

@@ -10,10 +10,11 @@ round trip on one of `pollers` threads, and resolves a future with the operation
 error) when it ends. The requests, their order and their waits are those the SDK's poller makes.
 
 At most `limit` operations are followed at once (OPERATIONS_IN_FLIGHT, remediation/core/config.py: why 200):
-`admit` takes a slot before a write's request is sent and waits, at most until the run's deadline, while all
-are taken; the slot is given back when the operation ends. Every wait for a poll is checked against the run's
-deadline first (the same refusal as the transport's sleep, clients.DeadlineBox): a poll that cannot fit ends
-the operation's future with DeadlineExceeded, which nothing retries inside the run.
+`admit` (or `slot`, before the read of a read-modify-write) takes a slot before a write's request is sent and
+waits, at most until the run's deadline, while all are taken; the slot is given back when the operation ends.
+Every wait for a poll is checked against the run's deadline first (the same refusal as the transport's sleep,
+clients.DeadlineBox): a poll that cannot fit ends the operation's future with DeadlineExceeded, which nothing
+retries inside the run.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ class _Followed:
     fail: Callable[[Exception], Exception]  # the project error for what the SDK raised
     ended: Callable[[], None]  # called once when the operation ends, however it ends
     result: Future[Any] = field(default_factory=Future)
+
+
+class Slot:
+    """One admitted slot of the operations in flight. A read-modify-write takes it BEFORE its read, so no wait
+    for a slot falls between the read and the write built from it (remediation/azure/arm.py)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.taken = False  # an operation followed by the tracker owns it now
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if not self.taken:
+            self.tracker.release()
 
 
 class Tracker:
@@ -76,6 +93,11 @@ class Tracker:
         with self._lock:
             self._admitted -= 1
         self._slots.release()
+
+    def slot(self) -> Slot:
+        """`admit`, as a context: the slot is released on exit unless an operation took it (`Slot.taken`)."""
+        self.admit()
+        return Slot(self)
 
     # ------------------------------------------------------------------------------------- following
 

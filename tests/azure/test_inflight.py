@@ -42,7 +42,8 @@ def _most_at_once(ops: Sequence[OperationRecord]) -> int:
 
 @pytest.fixture
 def slow_tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    emu = make_emulator(monkeypatch, time_factor=1.0, lro_seconds={"Microsoft.Network/routeTables": TABLE_S})
+    emu = make_emulator(monkeypatch, time_factor=1.0, lro_seconds={"Microsoft.Network/routeTables": TABLE_S,
+                                                                   "Microsoft.Network/virtualNetworks/subnets": 0.3})
     try:
         yield emu
     finally:
@@ -165,3 +166,28 @@ def test_a_lease_lost_while_a_subnet_operation_ran_ends_the_apply_with_that_erro
     finally:
         arm.close()
     assert [n.split(":")[0] for n in locks.released] == ["vnet"]
+
+
+def test_a_subnets_read_before_write_is_not_separated_from_its_put_by_a_wait_for_a_slot(
+        slow_tables: Emulator) -> None:
+    """One operation in flight, two lanes: a table's create holds the slot while the subnet write waits for it.
+    The subnet's GET (its read-modify-write's read) comes after the wait, next to its PUT, never during the
+    table's operation with the PUT after it (docs/arm-notes.md 2.2: the PUT is built from the read just made)."""
+    table = f"{SPOKE}/routeTables/rmd-existing"
+    slow_tables.put_foreign(table, {"location": "westeurope", "tags": TAG, "properties": {"routes": []}})
+    subnet = f"{SPOKE}/virtualNetworks/vnet-spoke/subnets/snet-aks-pods"
+    changes = [_table("rmd-first"),
+               Change(Action.CREATE, ChangeKind.SUBNET_ROUTE_TABLE, subnet, None, SubnetAssociationPayload(table),
+                      "test")]
+    outcomes, _ = _apply(slow_tables, changes, WRITE_LANES="2", OPERATIONS_IN_FLIGHT="1")
+    assert [o.outcome for o in outcomes] == [Outcome.CREATED] * 2, [o.error for o in outcomes]
+    created = next(o for o in slow_tables.operations if o.resource_id.lower().endswith("/rmd-first"))
+    assert created.ended_at is not None
+    reads = [r for r in slow_tables.request_log
+             if r.method == "GET" and r.path.split("?")[0].lower().endswith("/subnets/snet-aks-pods")]
+    puts = [r for r in slow_tables.request_log
+            if r.method == "PUT" and r.path.split("?")[0].lower().endswith("/subnets/snet-aks-pods")]
+    assert len(puts) == 1 and reads
+    read = max((r for r in reads if r.started_at <= puts[0].started_at), key=lambda r: r.started_at)
+    # The other operation's end (the slot freed) never falls between the read and the PUT built from it.
+    assert not read.started_at < created.ended_at <= puts[0].started_at
