@@ -126,11 +126,17 @@ class Attempts:
     def backoff(self, error: BaseException) -> float | None:
         """After an attempt failed with `error`: the seconds to wait before the next attempt, or None when
         `error` is final (not retryable, a RunEnds, or the next attempt would start after the deadline)."""
+        # tenacity keeps its statistics per thread, and a write's attempts end on different threads (a lane, a
+        # poll thread): they are made here before the policy runs. Only the statistics are reset: the decision
+        # rests on the call state (attempt number, time slept, outcome), which stays this write's.
+        self._retrying.begin()
         self._state.set_exception((type(error), error, error.__traceback__))
         try:
             action = self._retrying.iter(self._state)
-        except BaseException:  # reraise=True: the policy gives up with the error itself
-            return None
+        except BaseException as raised:  # reraise=True: the policy gives up with the error itself
+            if raised is error:
+                return None
+            raise
         if not isinstance(action, DoSleep):
             return None
         self._state.prepare_for_next_attempt()

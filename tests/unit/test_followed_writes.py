@@ -78,6 +78,18 @@ def test_attempts_back_off_on_a_busy_resource_and_give_up_on_what_is_final() -> 
     assert Attempts(deadline=Deadline.after(300.0), describe="x").backoff(ValueError("bug")) is None
 
 
+def test_attempts_keep_backing_off_when_each_attempt_ends_on_another_thread() -> None:
+    """A write's attempts end on a lane or a poll thread: tenacity's per-thread statistics must not end the
+    retries after the first (they did: a KeyError in a fresh thread was taken for giving up)."""
+    attempts = Attempts(deadline=Deadline.after(300.0), describe="put route")
+    waits: list[float | None] = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: waits.append(attempts.backoff(_busy())))
+        thread.start()
+        thread.join()
+    assert len(waits) == 3 and all(w is not None and w > 0 for w in waits)
+
+
 def test_attempts_stop_before_the_deadline() -> None:
     """No backoff is offered that would end after the run's deadline (the first backoff is at least 2 s)."""
     attempts = Attempts(deadline=Deadline.after(1.0), describe="put route")
