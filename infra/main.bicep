@@ -218,6 +218,9 @@ param allowBroadEgress string = ''
 @description('WRITE_LANES: ARM lock domains one reconcile writes to at once (1-64); empty: the code default, 16.')
 param writeLanes string = ''
 
+@description('OPERATIONS_IN_FLIGHT: write operations ARM runs at once for one reconcile (1-1000); a write holds a lane only for its request. Empty: the code default, 200.')
+param operationsInFlight string = ''
+
 @description('LRO_FIRST_POLL_SCALE: the first status poll of a write waits this many times the typical duration of the operation (0-10; 0 = at once, as azure-core does). 1 saves one status poll per write that is done by then (docs/arm-notes.md 1.2).')
 param lroFirstPollScale string = '1'
 
@@ -476,6 +479,7 @@ var remediationSettings = {
   EGRESS_FQDN_TAGS: join(egressFqdnTags, ',')
   ALLOW_BROAD_EGRESS: allowBroadEgress
   WRITE_LANES: writeLanes
+  OPERATIONS_IN_FLIGHT: operationsInFlight
   LRO_FIRST_POLL_SCALE: lroFirstPollScale
   BURST_SWEEP_AFTER: burstSweepAfter
   PREPARE_SUBNETS_TAG: prepareSubnetsTag

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,6 +37,8 @@ from remediation.azure.errors import (
     classify,
     is_not_found,
 )
+from remediation.azure.inflight import Slot, Tracker
+from remediation.azure.polling import Handoff, LroKind, TerminalStatusPolling
 from remediation.azure.resource_graph import IncompleteListError, ResourceGraphInventory
 from remediation.core import arm_shapes, ids
 from remediation.core.config import Settings
@@ -118,6 +121,10 @@ class ArmClient:
         self._inventory: ResourceGraphInventory | None = None
         self._inventory_lock = threading.Lock()
         self._arm_lists_only = False  # a view made by with_arm_lists()
+        # The operations of this client's writes, followed without a thread each (its threads start with the
+        # first operation); shared with the views of `with_arm_lists`, closed with the client.
+        self._tracker = Tracker(limit=settings.operations_in_flight, pollers=settings.write_lanes,
+                                box=self._clients.deadline_box)
 
     # ----------------------------------------------------------------------------------------- plumbing
 
@@ -130,6 +137,7 @@ class ArmClient:
         self._clients.deadline_box.deadline = deadline
 
     def close(self) -> None:
+        self._tracker.close()
         if self._inventory is not None:
             self._inventory.close()
         self._clients.close()
@@ -213,16 +221,44 @@ class ArmClient:
         return self._in_scopes(what, lambda sub, rg: operations(self._clients.network(sub)).list(rg),
                                lambda sub: operations(self._clients.network(sub)).list_all(), parse)
 
-    def _write(self, target: str, operation: str, fn: Callable[[], T], *, lro_path: str | None = None) -> T:
+    def _write(self, target: str, operation: str, fn: Callable[[], T]) -> T:
+        """A request of a write that is not itself followed (the read before a PUT)."""
         try:
-            if lro_path is None:
-                return fn()
-            with self._counter.long_running(lro_path):
-                return fn()
+            return fn()
         except ArmError:
             raise
         except Exception as exc:
             raise classify(exc, target=target, operation=operation) from exc
+
+    @property
+    def operations(self) -> Tracker:
+        """What follows this client's operations (remediation/azure/inflight.py); its `peak` is the most in
+        flight at once so far."""
+        return self._tracker
+
+    def _begin(self, target: str, operation: str, kind: LroKind, lro_path: str,
+               begin: Callable[[Handoff], Any], *, finish: Callable[[Any], T], slot: Slot | None = None) -> Future[T]:
+        """Send one write's request (`begin(polling)`, an SDK `begin_*` call) in this thread and return the future
+        of its operation's end: `finish` of the operation's resource, or the classified error. A slot of the
+        operations in flight is taken first (waiting while all are taken), unless the caller took `slot`
+        before its read; while the operation runs, GETs of `lro_path` are its polling, not reads
+        (clients.CallCounter)."""
+        if slot is None:
+            with self.operations.slot() as own:
+                return self._begin(target, operation, kind, lro_path, begin, finish=finish, slot=own)
+        self._counter.lro_started(lro_path)
+        try:
+            poller = begin(Handoff(self._clients.polling(kind)))
+            polling: TerminalStatusPolling = poller.result()
+        except BaseException as exc:
+            self._counter.lro_ended(lro_path)
+            if isinstance(exc, Exception) and not isinstance(exc, ArmError):
+                raise classify(exc, target=target, operation=operation) from exc
+            raise
+        slot.taken = True
+        return self.operations.follow(polling, finish=finish,
+                                      fail=lambda exc: classify(exc, target=target, operation=operation),
+                                      ended=partial(self._counter.lro_ended, lro_path))
 
     # ----------------------------------------------------------------------------------------- reads
 
@@ -435,32 +471,38 @@ class ArmClient:
                           partial(client.firewall_policy_rule_collection_groups.list, rg, policy))
 
     # ------------------------------------------------------------------------------------- writes: routes
+    # Each write has two faces: `begin_<write>` sends the request in the caller's thread and returns a future
+    # of the operation's end, followed by the client's Tracker (remediation/azure/inflight.py: no thread per
+    # operation; apply's lanes use these); `<write>` waits for that future (every other caller).
 
     def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None:
+        self.begin_create_route_table(route_table_id, table).result()
+
+    def begin_create_route_table(self, route_table_id: str, table: RouteTablePayload) -> Future[None]:
         """Create an owned route table WITH its routes in one create-only PUT (`If-None-Match: *`).
 
         A table PUT replaces the routes list (docs/arm-notes.md 2.1), so it is only ever sent where no table
         exists: a new table holds no foreign routes. The plan's read said "no table"; the condition makes
         ARM refuse (412) if one appeared since, instead of this PUT wiping its routes, and costs no GET. On
         412 the safe path runs: read the table, merge the missing tags, write the missing routes one by one
-        through the child endpoint. The caller holds `route-table:<id>` so our own creators never race.
+        through the child endpoint (that rare path runs to its end in the caller's thread). The caller holds
+        `route-table:<id>` so our own creators never race.
         """
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
         body = net.RouteTable(arm_shapes.route_table_body(table))
         try:
-            self._write(route_table_id, "create route table",
-                        lambda: client.route_tables.begin_create_or_update(
-                            rg, name, body, headers={"If-None-Match": "*"},
-                            polling=self._clients.polling("routeTables")).result(),
-                        lro_path=str(rid))
-            return
+            return self._begin(route_table_id, "create route table", "routeTables", str(rid),
+                               lambda polling: client.route_tables.begin_create_or_update(
+                                   rg, name, body, headers={"If-None-Match": "*"}, polling=polling),
+                               finish=_nothing)
         except ArmError as err:
             if err.status != 412 and err.arm_code != "PreconditionFailed":
                 raise
             log.info("route table %s exists already (412 on a create-only PUT): adding to it instead",
                      route_table_id)
         self._complete_existing_table(route_table_id, table)
+        return _ended(None)
 
     def _complete_existing_table(self, route_table_id: str, table: RouteTablePayload) -> None:
         """The table exists: add missing tags (RMW of the model just read keeps its routes) and PUT each
@@ -468,15 +510,19 @@ class ArmClient:
         plan reports it as a conflict (remediation/planning/plan.py), nothing here overwrites it."""
         rid, rg, name = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
-        existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
-        current = dict(existing.tags or {})
-        if not all(current.get(k) == v for k, v in table.tags.items()):
-            existing.tags = {**current, **table.tags}
-            headers = {"If-Match": existing.etag} if existing.etag else {}
-            self._write(route_table_id, "update route table tags",
-                        lambda: client.route_tables.begin_create_or_update(
-                            rg, name, existing, headers=headers, polling=self._clients.polling("routeTables")).result(),
-                        lro_path=str(rid))
+        with self.operations.slot() as slot:  # before the read: no wait between it and the tags PUT
+            existing = self._write(route_table_id, "get route table", lambda: client.route_tables.get(rg, name))
+            current = dict(existing.tags or {})
+            tagged = None
+            if not all(current.get(k) == v for k, v in table.tags.items()):
+                existing.tags = {**current, **table.tags}
+                headers = {"If-Match": existing.etag} if existing.etag else {}
+                tagged = self._begin(route_table_id, "update route table tags", "routeTables", str(rid),
+                                     lambda polling: client.route_tables.begin_create_or_update(
+                                         rg, name, existing, headers=headers, polling=polling), finish=_nothing,
+                                     slot=slot)
+        if tagged is not None:
+            tagged.result()
         held = convert.route_table_from_arm(_body(existing)).routes
         names = {r.name.lower() for r in held}
         prefixes = {canonical_prefix(r.address_prefix) for r in held}
@@ -486,24 +532,28 @@ class ArmClient:
             self.put_route(route_table_id, route)
 
     def put_route(self, route_table_id: str, route: Route) -> None:
+        self.begin_put_route(route_table_id, route).result()
+
+    def begin_put_route(self, route_table_id: str, route: Route) -> Future[None]:
         """One route through the CHILD endpoint: foreign and AKS-managed routes in the table are untouched."""
         rid, rg, table = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
         body = net.Route({"properties": arm_shapes.route_properties(route)})
         path = str(rid.child("routes", route.name))
-        self._write(path, "put route",
-                    lambda: client.routes.begin_create_or_update(
-                        rg, table, route.name, body, polling=self._clients.polling("routes")).result(),
-                    lro_path=path)
+        return self._begin(path, "put route", "routes", path,
+                           lambda polling: client.routes.begin_create_or_update(
+                               rg, table, route.name, body, polling=polling), finish=_nothing)
 
     def delete_route(self, route_table_id: str, name: str) -> None:
+        self.begin_delete_route(route_table_id, name).result()
+
+    def begin_delete_route(self, route_table_id: str, name: str) -> Future[None]:
         rid, rg, table = _rg_name(route_table_id, ids.ROUTE_TABLE)
         client = self._clients.network(rid.subscription)
         path = str(rid.child("routes", name))
-        self._write(path, "delete route",
-                    lambda: client.routes.begin_delete(
-                        rg, table, name, polling=self._clients.polling("routes")).result(),
-                    lro_path=path)
+        return self._begin(path, "delete route", "routes", path,
+                           lambda polling: client.routes.begin_delete(rg, table, name, polling=polling),
+                           finish=_nothing)
 
     def delete_owned_empty_route_table(self, route_table_id: str) -> None:
         """The one route-table delete of the project, for `sweep --destroy` only (apply refuses table deletes).
@@ -526,15 +576,18 @@ class ArmClient:
             raise TableNotRemovableError(f"TableNotRemovable: route table {route_table_id} is not deleted: {why}",
                                          arm_code="TableNotRemovable", status=None, target=route_table_id)
         headers = {"If-Match": current.etag} if current.etag else {}
-        self._write(route_table_id, "delete route table",
-                    lambda: client.route_tables.begin_delete(
-                        rg, name, headers=headers, polling=self._clients.polling("routeTables")).result(),
-                    lro_path=str(rid))
+        self._begin(route_table_id, "delete route table", "routeTables", str(rid),
+                    lambda polling: client.route_tables.begin_delete(rg, name, headers=headers, polling=polling),
+                    finish=_nothing).result()
 
     # ------------------------------------------------------------------------------------- writes: subnets
 
     def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
                                before: SubnetAssociationPayload | None = None) -> str | None:
+        return self.begin_set_subnet_route_table(subnet_id, route_table_id, before).result()
+
+    def begin_set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
+                                     before: SubnetAssociationPayload | None = None) -> Future[str | None]:
         """Associate (or detach, with None) a route table: GET subnet -> set route_table -> PUT the model.
 
         `before`: what the plan saw on the subnet (None: not known). When the pre-read shows another table,
@@ -543,11 +596,12 @@ class ArmClient:
 
         A subnet PUT replaces the whole subnet, so it is built from the SDK model read IMMEDIATELY before
         it, nothing in between: the SDK strips readonly fields and keeps NSG, serviceEndpoints,
-        delegations... (docs/arm-notes.md 2.2). The caller holds the VNet's lock (subnets share it).
-        If-Match carries the etag just read; where the RP enforces it a 412 means someone wrote in between,
-        so we re-read and try again. After the PUT, the fields we did not mean to change are compared with
-        the pre-read: a difference is returned as a warning (a possible concurrent writer). The RP's
-        default of ignoring If-Match leaves a window this cannot close (docs/architecture.md section 3).
+        delegations... (docs/arm-notes.md 2.2). The caller holds the VNet's lock (subnets share it) until the
+        operation has ended. If-Match carries the etag just read; where the RP enforces it a 412 means someone
+        wrote in between, so we re-read and try again. After the PUT, the fields we did not mean to change are
+        compared with the pre-read: a difference is the future's value, a warning (a possible concurrent
+        writer). The RP's default of ignoring If-Match leaves a window this cannot close (docs/architecture.md
+        section 3).
         """
         rid = ids.parse_typed(subnet_id, ids.SUBNET)
         if rid.resource_group is None:
@@ -559,10 +613,10 @@ class ArmClient:
             subnet = self._write(subnet_id, "get subnet", lambda: client.subnets.get(rg, vnet, name))
             return subnet, subnet.etag
 
-        def write(subnet: Any, etag: str | None) -> str | None:
+        def write(subnet: Any, etag: str | None) -> Future[str | None]:
             current = subnet.route_table.id if subnet.route_table is not None else None
             if ids.same_id(current, route_table_id):
-                return None
+                return _ended(None)
             if before is not None and not ids.same_id(current, before.route_table_id):
                 raise AssociationChangedError(
                     f"AssociationChanged: subnet {subnet_id} is now associated with {current or 'no route table'}"
@@ -571,31 +625,40 @@ class ArmClient:
             pre_read = _body(subnet).get("properties") or {}
             subnet.route_table = net.RouteTable(id=route_table_id) if route_table_id else None
             headers = {"If-Match": etag} if etag else {}
-            # The result is the PUT's own answer (TerminalStatusPolling: no final GET): the subnet as ARM
+
+            # The value is the PUT's own answer (TerminalStatusPolling: no final GET): the subnet as ARM
             # accepted it from our body. A field we did not mean to change that differs there was dropped
             # or altered between our read and the PUT's acceptance. A writer AFTER our PUT is not seen here:
             # the verify re-read and the next sweep observe it (level-triggered), at no extra GET per write.
-            result = self._write(subnet_id, "put subnet",
-                                 lambda: client.subnets.begin_create_or_update(
-                                     rg, vnet, name, subnet, headers=headers,
-                                     polling=self._clients.polling("subnets")).result(),
-                                 lro_path=str(rid))
-            after = _body(result).get("properties") or {} if result is not None else {}
-            return _unintended_difference(subnet_id, pre_read, after)
+            def compared(result: Any) -> str | None:
+                after = _body(result).get("properties") or {} if result is not None else {}
+                return _unintended_difference(subnet_id, pre_read, after)
 
-        return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
+            return self._begin(subnet_id, "put subnet", "subnets", str(rid),
+                               lambda polling: client.subnets.begin_create_or_update(
+                                   rg, vnet, name, subnet, headers=headers, polling=polling), finish=compared,
+                               slot=slot)
+
+        # The slot first: no wait for one falls between the read and the PUT built from it.
+        with self.operations.slot() as slot:
+            return conditional_put(what=f"subnet {subnet_id}", read=read, write=write)
 
     # ------------------------------------------------------------------------------------- writes: firewall
 
     def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
                                   etag: str | None = None) -> ObservedRuleCollectionGroup | None:
+        return self.begin_put_rule_collection_group(policy_id, name, group, etag).result()
+
+    def begin_put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
+                                        etag: str | None = None) -> Future[ObservedRuleCollectionGroup | None]:
         """PUT the whole owned group (a PUT replaces the group: docs/arm-notes.md 2.4). If-Match carries the
         etag of the read made inside the firewall lease (`etag`); on 412 the etag is read again and the
         group PUT again, since the group is wholly ours and its content comes from the plan.
 
-        Returns the group as ARM answered the PUT, which the verify uses instead of a GET. That answer is
+        The value is the group as ARM answered the PUT, which the verify uses instead of a GET. That answer is
         the target state with `provisioningState: Updating` (docs/arm-notes.md 1.2); the operation has ended
-        Succeeded when this returns (a Failed or Canceled one raises), so that is the state recorded."""
+        Succeeded when the future has a value (a Failed or Canceled one is its error), so that is the state
+        recorded."""
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
         client = self._clients.network(rid.subscription)
         rcg_id = str(rid.child("ruleCollectionGroups", name))
@@ -606,18 +669,17 @@ class ArmClient:
             current = self.get_rule_collection_group(policy_id, name)
             return None, current.etag if current is not None else None
 
-        def write(_: None, tag: str | None) -> ObservedRuleCollectionGroup | None:
-            headers = {"If-Match": tag} if tag else {}
-            answer = self._write(rcg_id, "put rule collection group",
-                                 lambda: client.firewall_policy_rule_collection_groups.begin_create_or_update(
-                                     rg, policy, name, body, headers=headers,
-                                     polling=self._clients.polling("ruleCollectionGroups")).result(),
-                                 lro_path=rcg_id)
-            answered = _body(answer) if answer is not None else {}
-            if not answered.get("id"):
+        def answered(answer: Any) -> ObservedRuleCollectionGroup | None:
+            body = _body(answer) if answer is not None else {}
+            if not body.get("id"):
                 return None
-            return dataclasses.replace(convert.rule_collection_group_from_arm(answered),
-                                       provisioning_state="Succeeded")
+            return dataclasses.replace(convert.rule_collection_group_from_arm(body), provisioning_state="Succeeded")
+
+        def write(_: None, tag: str | None) -> Future[ObservedRuleCollectionGroup | None]:
+            headers = {"If-Match": tag} if tag else {}
+            return self._begin(rcg_id, "put rule collection group", "ruleCollectionGroups", rcg_id,
+                               lambda polling: client.firewall_policy_rule_collection_groups.begin_create_or_update(
+                                   rg, policy, name, body, headers=headers, polling=polling), finish=answered)
 
         # The plan's read inside the lease already gave the etag (None: the group did not exist): no GET here.
         # The body comes from the plan, not from a read here: on 412 (someone wrote the group since the plan
@@ -635,13 +697,15 @@ class ArmClient:
                 arm_code="PreconditionFailed", status=412, target=rcg_id) from err
 
     def delete_rule_collection_group(self, policy_id: str, name: str) -> None:
+        self.begin_delete_rule_collection_group(policy_id, name).result()
+
+    def begin_delete_rule_collection_group(self, policy_id: str, name: str) -> Future[None]:
         rid, rg, policy = _rg_name(policy_id, ids.FIREWALL_POLICY)
         client = self._clients.network(rid.subscription)
         rcg_id = str(rid.child("ruleCollectionGroups", name))
-        self._write(rcg_id, "delete rule collection group",
-                    lambda: client.firewall_policy_rule_collection_groups.begin_delete(
-                        rg, policy, name, polling=self._clients.polling("ruleCollectionGroups")).result(),
-                    lro_path=rcg_id)
+        return self._begin(rcg_id, "delete rule collection group", "ruleCollectionGroups", rcg_id,
+                           lambda polling: client.firewall_policy_rule_collection_groups.begin_delete(
+                               rg, policy, name, polling=polling), finish=_nothing)
 
     def put_classic_collections(self, firewall_id: str, owned: Sequence[RuleCollection],
                                 ownership_prefix: str) -> None:
@@ -649,21 +713,25 @@ class ArmClient:
         the foreign ones."""
         prefix = ownership_prefix.lower()
         self._edit_classic(firewall_id, lambda name: name.lower().startswith(prefix), owned,
-                           lambda name: name.lower().startswith(prefix))
+                           lambda name: name.lower().startswith(prefix)).result()
 
     def update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
                                    deletes: Sequence[str]) -> None:
+        self.begin_update_classic_collections(firewall_id, upserts, deletes).result()
+
+    def begin_update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
+                                         deletes: Sequence[str]) -> Future[None]:
         """Upsert and delete named classic collections in ONE firewall PUT, leaving every other collection
         (owned or foreign) as it is. Used by apply, whose changes name single collections."""
         app_names = {n[len(APPLICATION_PREFIX):].lower() for n in deletes if n.startswith(APPLICATION_PREFIX)}
         app_names |= {c.name.lower() for c in upserts if c.is_application}
         names = {c.name.lower() for c in upserts if not c.is_application}
         names |= {n.lower() for n in deletes if not n.startswith(APPLICATION_PREFIX)}
-        self._edit_classic(firewall_id, lambda name: name.lower() in names, upserts,
-                           lambda name: name.lower() in app_names)
+        return self._edit_classic(firewall_id, lambda name: name.lower() in names, upserts,
+                                  lambda name: name.lower() in app_names)
 
-    def _edit_classic(self, firewall_id: str, replaced: Callable[[str], bool],
-                      desired: Sequence[RuleCollection], replaced_app: Callable[[str], bool] | None = None) -> None:
+    def _edit_classic(self, firewall_id: str, replaced: Callable[[str], bool], desired: Sequence[RuleCollection],
+                      replaced_app: Callable[[str], bool] | None = None) -> Future[None]:
         """Classic rules live in the firewall resource: GET firewall model -> edit -> PUT the whole firewall
         (an LRO of minutes, docs/arm-notes.md 2.3), conditional on the etag just read. Network and application
         collections are separate lists of the firewall; `replaced`/`replaced_app` name what `desired` replaces
@@ -675,7 +743,7 @@ class ArmClient:
             firewall = self._write(firewall_id, "get firewall", lambda: client.azure_firewalls.get(rg, name))
             return firewall, firewall.etag
 
-        def write(firewall: Any, etag: str | None) -> None:
+        def write(firewall: Any, etag: str | None) -> Future[None]:
             kept = [c for c in firewall.network_rule_collections or [] if not replaced(str(c.name or ""))]
             firewall.network_rule_collections = [
                 *kept, *(net.AzureFirewallNetworkRuleCollection(convert.classic_collection_body(c))
@@ -687,13 +755,24 @@ class ArmClient:
                     *kept_app, *(net.AzureFirewallApplicationRuleCollection(convert.classic_collection_body(c))
                                  for c in desired if c.is_application)]
             headers = {"If-Match": etag} if etag else {}
-            self._write(firewall_id, "put firewall",
-                        lambda: client.azure_firewalls.begin_create_or_update(
-                            rg, name, firewall, headers=headers,
-                            polling=self._clients.polling("azureFirewalls")).result(),
-                        lro_path=str(rid))
+            return self._begin(firewall_id, "put firewall", "azureFirewalls", str(rid),
+                               lambda polling: client.azure_firewalls.begin_create_or_update(
+                                   rg, name, firewall, headers=headers, polling=polling), finish=_nothing,
+                               slot=slot)
 
-        conditional_put(what=f"firewall {firewall_id}", read=read, write=write)
+        with self.operations.slot() as slot:  # before the read, as for a subnet
+            return conditional_put(what=f"firewall {firewall_id}", read=read, write=write)
+
+
+def _nothing(_: Any) -> None:
+    return None
+
+
+def _ended(value: T) -> Future[T]:
+    """The future of a write that needed no operation (nothing to change)."""
+    done: Future[T] = Future()
+    done.set_result(value)
+    return done
 
 
 def _unintended_difference(subnet_id: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:

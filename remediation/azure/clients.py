@@ -105,16 +105,23 @@ class CallCounter:
     @contextmanager
     def long_running(self, url_path: str) -> Iterator[None]:
         """While our LRO on `url_path` runs, GETs of that path are polling, not reads."""
-        key = url_path.rstrip("/").lower()
-        with self._lock:
-            self._lro_paths[key] += 1
+        self.lro_started(url_path)
         try:
             yield
         finally:
-            with self._lock:
-                self._lro_paths[key] -= 1
-                if self._lro_paths[key] <= 0:
-                    del self._lro_paths[key]
+            self.lro_ended(url_path)
+
+    def lro_started(self, url_path: str) -> None:
+        """`long_running` for an operation followed from other threads: `lro_ended` when it ends."""
+        with self._lock:
+            self._lro_paths[url_path.rstrip("/").lower()] += 1
+
+    def lro_ended(self, url_path: str) -> None:
+        key = url_path.rstrip("/").lower()
+        with self._lock:
+            self._lro_paths[key] -= 1
+            if self._lro_paths[key] <= 0:
+                del self._lro_paths[key]
 
     def record(self, method: str, url: str) -> None:
         path = urlsplit(url).path
@@ -158,17 +165,25 @@ class DeadlineBox:
         self._last.refusal = (status, code) if status >= 400 else None
 
     def wait(self, seconds: float) -> None:
-        deadline = self.deadline
-        if deadline is not None and not deadline.allows(seconds):
-            refusal: tuple[int, str | None] | None = getattr(self._last, "refusal", None)
-            said = ""
-            if refusal is not None:
-                said = f"ARM answered {refusal[0]}{' ' + refusal[1] if refusal[1] else ''} and "
-            raise DeadlineExceeded(
-                f"{said}ARM asked to wait {seconds:.0f}s (Retry-After or LRO poll interval) but only "
-                f"{deadline.remaining():.0f}s of the run's deadline are left: the run is retried later",
-                status=refusal[0] if refusal is not None else None)
+        refused = self.refusal(seconds)
+        if refused is not None:
+            raise refused
         self.sleep(seconds)
+
+    def refusal(self, seconds: float) -> DeadlineExceeded | None:
+        """The error a wait of `seconds` ends the run with when it does not fit the deadline, else None (a
+        caller that waits without sleeping, remediation/azure/inflight.py, asks first)."""
+        deadline = self.deadline
+        if deadline is None or deadline.allows(seconds):
+            return None
+        refusal: tuple[int, str | None] | None = getattr(self._last, "refusal", None)
+        said = ""
+        if refusal is not None:
+            said = f"ARM answered {refusal[0]}{' ' + refusal[1] if refusal[1] else ''} and "
+        return DeadlineExceeded(
+            f"{said}ARM asked to wait {seconds:.0f}s (Retry-After or LRO poll interval) but only "
+            f"{deadline.remaining():.0f}s of the run's deadline are left: the run is retried later",
+            status=refusal[0] if refusal is not None else None)
 
 
 class RefusalPolicy(SansIOHTTPPolicy[Any, Any]):

@@ -18,13 +18,28 @@ ignores a Retry-After on the PUT's answer (a Network PUT sends none). A write th
 then costs two polls: the first says InProgress. `first_poll_after_s` waits before that first poll, for
 the operation's typical duration (`TYPICAL_LRO_S`, from the recorded traffic in docs/arm-notes.md 1.2,
 times LRO_FIRST_POLL_SCALE): a write that is done by then costs one poll. 0 keeps azure-core's timing.
+
+Followed without a thread (issue 26): azure-core's LROPoller polls in a thread of its own per operation, which
+sleeps through every wait. `Handoff` goes to `begin_*` instead: the poller sees a finished operation and starts
+no thread, and its `result()` is the initialized `TerminalStatusPolling`, which remediation/azure/inflight.py
+steps through (`poll_step`, one status request each; `next_poll_after`) from its timer. The requests, their
+order and their waits are those of `run`; only who waits differs.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
+from azure.core.polling import PollingMethod
+from azure.core.polling.base_polling import (
+    BadResponse,
+    BadStatus,
+    OperationFailed,
+    _failed,
+    _raise_if_bad_http_status_and_method,
+)
 from azure.mgmt.core.polling.arm_polling import (
     ARMPolling,
     AzureAsyncOperationPolling,
@@ -89,3 +104,63 @@ class TerminalStatusPolling(ARMPolling):
                 _method(self._initial_response) in _WRITES_WITH_BODY):
             return self._parse_resource(self._initial_response)
         return super().resource()
+
+
+    # ------------------------------------------------------------------ stepping (remediation/azure/inflight.py)
+
+    @property
+    def first_poll_after_s(self) -> float:
+        return self._first_poll_after_s
+
+    def poll_step(self) -> None:
+        """One status request of `run` (and, once terminal, its final GET where the algorithm needs one),
+        without its waits; raises as `run` does (LROBasePolling.run, ._poll): a Failed or Canceled operation,
+        a bad status or a bad body become HttpResponseError."""
+        self._polled = True  # the first wait is the follower's (first_poll_after_s)
+        try:
+            super().update_status()
+            if not self.finished():
+                return
+            if _failed(self.status()):
+                raise OperationFailed("Operation failed or canceled")
+            final_get_url = self._operation.get_final_get_url(self._pipeline_response)
+            if final_get_url:
+                self._pipeline_response = self.request_status(final_get_url)
+                _raise_if_bad_http_status_and_method(self._pipeline_response.http_response)
+        except BadStatus as err:
+            self._status = "Failed"
+            raise HttpResponseError(response=self._pipeline_response.http_response, error=err) from err
+        except BadResponse as err:
+            self._status = "Failed"
+            raise HttpResponseError(response=self._pipeline_response.http_response, message=str(err),
+                                    error=err) from err
+        except OperationFailed as err:
+            raise HttpResponseError(response=self._pipeline_response.http_response, error=err) from err
+
+    def next_poll_after(self) -> float:
+        """The wait before the next poll: the last answer's Retry-After, else the polling interval (as `run`)."""
+        return float(self._extract_delay())
+
+
+class Handoff(PollingMethod[TerminalStatusPolling]):
+    """The polling method `begin_*` gets when the operation is followed elsewhere: it initializes `inner` with
+    the request's answer (raising as azure-core does on a bad one) and reports the poller finished, so
+    LROPoller starts no thread; `LROPoller.result()` then returns `inner`, ready to be stepped."""
+
+    def __init__(self, inner: TerminalStatusPolling) -> None:
+        self.inner = inner
+
+    def initialize(self, client: Any, initial_response: Any, deserialization_callback: Any) -> None:
+        self.inner.initialize(client, initial_response, deserialization_callback)
+
+    def run(self) -> None:
+        return None
+
+    def status(self) -> str:
+        return str(self.inner.status())
+
+    def finished(self) -> bool:
+        return True
+
+    def resource(self) -> TerminalStatusPolling:
+        return self.inner

@@ -61,6 +61,7 @@ DEFAULTS: Mapping[str, str] = {
     "EGRESS_DESTINATION_FQDNS": "",
     "BURST_SWEEP_AFTER": "5",
     "WRITE_LANES": "16",
+    "OPERATIONS_IN_FLIGHT": "200",
     "INVENTORY": "auto",
     "LRO_FIRST_POLL_SCALE": "0",
     "VERIFY_EFFECTIVE_ROUTES": "false",
@@ -113,6 +114,9 @@ class Settings:
     rule_collection_group_shard_bytes: int = 1_572_864
     # Apply's parallel write lanes (remediation/engine/apply.py): ARM serializes per lock domain, not per caller.
     write_lanes: int = 16
+    # Operations of one ARM client that ARM runs at once (remediation/azure/inflight.py): a write holds a lane
+    # only for its request, so this, not the lanes, bounds the writes in flight (and the polls they cost).
+    operations_in_flight: int = 200
     inventory: str = "auto"  # one of INVENTORIES, as configured
     # When a write's first status poll is made (remediation/azure/polling.py): after this many times the
     # operation's typical duration; 0 = at once, as azure-core does (one more poll for a write that is not
@@ -222,6 +226,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         burst_sweep_after=_parse_count("BURST_SWEEP_AFTER", get("BURST_SWEEP_AFTER"), 1000),
         rule_collection_group_shard_bytes=_parse_shard_bytes(get("RULE_COLLECTION_GROUP_SHARD_BYTES")),
         write_lanes=_parse_write_lanes(get("WRITE_LANES")),
+        operations_in_flight=_parse_operations_in_flight(get("OPERATIONS_IN_FLIGHT")),
         inventory=_parse_inventory(get("INVENTORY")),
         lro_first_poll_scale=_parse_first_poll_scale(get("LRO_FIRST_POLL_SCALE")),
         verify_effective_routes=_parse_bool("VERIFY_EFFECTIVE_ROUTES", get("VERIFY_EFFECTIVE_ROUTES")),
@@ -376,9 +381,24 @@ MAX_WRITE_LANES = 64
 def _parse_write_lanes(text: str) -> int:
     """WRITE_LANES: how many ARM lock domains apply writes to at once. ARM's write bucket (200 tokens,
     10/s per subscription, docs/arm-notes.md 3.3) and the pacing policy bound the rate; this bounds the
-    threads and in-flight operations of one reconcile."""
+    request threads of one reconcile (an operation ARM runs holds none: OPERATIONS_IN_FLIGHT bounds those)."""
     if not _DIGITS.match(text) or not 1 <= int(text) <= MAX_WRITE_LANES:
         raise ConfigError("WRITE_LANES", f"must be a whole number from 1 to {MAX_WRITE_LANES}, got {text!r}")
+    return int(text)
+
+
+MAX_OPERATIONS_IN_FLIGHT = 1000
+
+
+def _parse_operations_in_flight(text: str) -> int:
+    """OPERATIONS_IN_FLIGHT: the writes whose operations ARM runs at once for one client (1 to 1000, default
+    200). Why 200: a subscription's write bucket holds 200 tokens (refilled 10/s, docs/arm-notes.md 3.3), so
+    more writes in flight in one subscription only wait on the pacing; and each operation in flight costs about
+    one status poll per Retry-After (about 10 s, §1.2) from the read bucket (250, refilled 25/s): 200 in flight
+    poll at about 20 reads/s, under the refill. Across many subscriptions a larger bound may pay off."""
+    if not _DIGITS.match(text) or not 1 <= int(text) <= MAX_OPERATIONS_IN_FLIGHT:
+        raise ConfigError("OPERATIONS_IN_FLIGHT",
+                          f"must be a whole number from 1 to {MAX_OPERATIONS_IN_FLIGHT}, got {text!r}")
     return int(text)
 
 

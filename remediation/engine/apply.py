@@ -13,8 +13,17 @@ lock domain, so writes are serialized there and nowhere else.
 Lanes run on one thread pool of `WRITE_LANES` threads (remediation/core/config.py), in dependency order
 (remediation/engine/lanes.py: a VNet's chain is started when its tables' lanes have ended, so no pool thread
 waits for another lane), and share no cache (the client is stateless); ARM's write bucket is paced by the
-client (remediation/azure/pacing.py). Each write goes through `run_with_retries` bounded by the reconcile's
-one Deadline; a failure becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes.
+client (remediation/azure/pacing.py).
+
+A write holds a lane only for its request (issue 26): `WriteArm.begin_*` sends it (with the read before it,
+where the write has one) and returns the future of the operation's end, which the client follows without a
+thread per operation and at most OPERATIONS_IN_FLIGHT at once (remediation/azure/inflight.py). The rest runs
+when the operation ends: the outcome is recorded, the next write of the lane (a table's routes, a VNet's next
+subnet, a policy's next group) is submitted to the pool (`lanes.Chain`), dependent lanes start. A lock a write
+needs (`vnet:`, `route-table:`) is held until its operation has ended. Each write is retried under the policy
+of remediation/engine/retry.py (`Attempts`: TransientError, never RunEnds, bounded by the reconcile's one
+Deadline), each attempt's request on a lane and the backoff on a timer (or through an injected `sleep`); a
+failure becomes Outcome.FAILED ("<ArmCode>: message") and does not stop unrelated lanes.
 Routes and associations of a route table whose creation failed are FAILED "skipped: dependency failed". Each
 change's typed payload picks the write (`match`); nothing is decoded from ARM dicts here.
 """
@@ -24,7 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, Protocol
 
@@ -47,9 +56,10 @@ from remediation.core.model import (
     RuleCollectionGroupPayload,
     SubnetAssociationPayload,
 )
-from remediation.engine.lanes import LaneSchedule
+from remediation.core.timer import Timer
+from remediation.engine.lanes import Chain, LaneSchedule
 from remediation.engine.locks import Held, InProcessLocks, LockProvider, check_held
-from remediation.engine.retry import run_with_retries
+from remediation.engine.retry import Attempts
 from remediation.planning import egress, rules
 
 log = logging.getLogger(__name__)
@@ -61,23 +71,24 @@ DEPENDENCY_FAILED = "skipped: dependency failed"
 
 
 class WriteArm(Protocol):
-    """The writes apply needs (implemented by remediation.azure.arm.ArmClient)."""
+    """The writes apply needs (implemented by remediation.azure.arm.ArmClient). Each sends its request in the
+    caller's thread and returns the future of its operation's end (its value, or the error that ended it)."""
 
-    def create_route_table(self, route_table_id: str, table: RouteTablePayload) -> None: ...
-    def put_route(self, route_table_id: str, route: Route) -> None: ...
-    def delete_route(self, route_table_id: str, name: str) -> None: ...
-    def set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
-                               before: SubnetAssociationPayload | None = None) -> str | None:
-        """Returns a warning when fields we did not change differ after the PUT (a concurrent writer).
+    def begin_create_route_table(self, route_table_id: str, table: RouteTablePayload) -> Future[None]: ...
+    def begin_put_route(self, route_table_id: str, route: Route) -> Future[None]: ...
+    def begin_delete_route(self, route_table_id: str, name: str) -> Future[None]: ...
+    def begin_set_subnet_route_table(self, subnet_id: str, route_table_id: str | None,
+                                     before: SubnetAssociationPayload | None = None) -> Future[str | None]:
+        """Its value is a warning when fields we did not change differ after the PUT (a concurrent writer).
         `before`: the plan's view of the subnet; a pre-read that differs is a conflict and nothing is written."""
         ...
-    def put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
-                                  etag: str | None) -> ObservedRuleCollectionGroup | None:
-        """Returns the group as ARM answered the PUT (None: not known, the verify reads it again)."""
+    def begin_put_rule_collection_group(self, policy_id: str, name: str, group: RuleCollectionGroupPayload,
+                                        etag: str | None) -> Future[ObservedRuleCollectionGroup | None]:
+        """Its value is the group as ARM answered the PUT (None: not known, the verify reads it again)."""
         ...
-    def delete_rule_collection_group(self, policy_id: str, name: str) -> None: ...
-    def update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
-                                   deletes: Sequence[str]) -> None: ...
+    def begin_delete_rule_collection_group(self, policy_id: str, name: str) -> Future[None]: ...
+    def begin_update_classic_collections(self, firewall_id: str, upserts: Sequence[RuleCollection],
+                                         deletes: Sequence[str]) -> Future[None]: ...
 
 
 class _Unsupported(RemediationError):
@@ -109,33 +120,98 @@ def _error_text(exc: Exception) -> str:
 
 
 class _Run:
-    def __init__(self, arm: WriteArm, settings: Settings, deadline: Deadline,
-                 sleep: Callable[[float], None], locks: LockProvider, held: Held | None) -> None:
+    def __init__(self, arm: WriteArm, settings: Settings, deadline: Deadline, sleep: Callable[[float], None],
+                 locks: LockProvider, held: Held | None, pool: ThreadPoolExecutor, timer: Timer) -> None:
         self.arm = arm
         self.settings = settings
         self.deadline = deadline
         self.sleep = sleep
         self.locks = locks
         self.held = held  # the firewall lease, when the caller holds one: checked before each write
+        self.pool = pool
+        self.timer = timer
         self.outcomes: dict[int, ChangeOutcome] = {}
         self.warnings: dict[int, str] = {}
         self.answers: dict[int, ObservedRuleCollectionGroup] = {}
         self.failed_tables: set[str] = set()
 
-    def retried(self, describe: str, fn: Callable[[], Any]) -> Any:
-        def guarded() -> Any:
-            # Checked before every attempt: a write whose lease was lost (or whose time ran out) is not sent.
-            self.deadline.check(describe)
-            check_held(self.held, describe)
-            return fn()
+    # ------------------------------------------------------------------------------------- attempts
 
-        return run_with_retries(guarded, deadline=self.deadline, describe=describe, sleep=self.sleep)
+    def started(self, describe: str, begin: Callable[[], Future[Any]]) -> Future[Any]:
+        """`begin` (one write's request, in this thread: a lane) and its retries; the future of the value of
+        the attempt that succeeded, or of the error that ended the last one. Each attempt checks the deadline
+        and the held lease first: a write whose lease was lost (or whose time ran out) is not sent."""
+        out: Future[Any] = Future()
+        attempts = Attempts(deadline=self.deadline, describe=describe)
 
-    def record(self, index: int, change: Change, error: Exception | None = None, *,
+        def attempt() -> None:
+            try:
+                self.deadline.check(describe)
+                check_held(self.held, describe)
+                pending = begin()
+            except BaseException as exc:
+                failed(exc)
+                return
+            pending.add_done_callback(ended)
+
+        def ended(pending: Future[Any]) -> None:
+            error = pending.exception()
+            if error is None:
+                out.set_result(pending.result())
+            else:
+                failed(error)
+
+        def failed(error: BaseException) -> None:
+            wait = attempts.backoff(error) if isinstance(error, Exception) else None
+            if wait is None:
+                out.set_exception(error)
+            else:
+                self.later(wait, attempt)
+
+        attempt()
+        return out
+
+    def later(self, seconds: float, attempt: Callable[[], None]) -> None:
+        """The next attempt after a backoff, its request on a lane. The wait is the timer's, so no thread waits
+        for it; a caller that injected its own `sleep` (a test's clock) has it called instead."""
+        if self.sleep is time.sleep:
+            self.timer.after(seconds, partial(self.submit, attempt))
+        else:
+            self.sleep(seconds)
+            self.submit(attempt)
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self.pool.submit(task)  # RuntimeError only after shutdown, i.e. once apply_changes is raising
+
+    def attempt(self, index: int, change: Change, begin: Callable[[], Future[Any]]) -> Future[bool]:
+        """One change's write (see `started`); the future ends once its outcome is recorded, True when it
+        succeeded. An error that is not an ARM or input error ends it with that error (apply re-raises it)."""
+        done: Future[bool] = Future()
+
+        def ended(result: Future[Any]) -> None:
+            error = result.exception()
+            if error is None:
+                value = result.result()
+                if isinstance(value, str):
+                    self.warnings[index] = value
+                elif isinstance(value, ObservedRuleCollectionGroup):
+                    self.answers[index] = value
+                self.record(index, change)
+                done.set_result(True)
+            elif isinstance(error, RemediationError | ValueError):
+                self.record(index, change, error)
+                done.set_result(False)
+            else:
+                done.set_exception(error)
+
+        self.started(f"{change.action.value} {change.kind.value} {change.address}", begin).add_done_callback(ended)
+        return done
+
+    def record(self, index: int, change: Change, error: BaseException | None = None, *,
                skipped: bool = False) -> None:
         if skipped:
             self.outcomes[index] = ChangeOutcome(change, Outcome.FAILED, DEPENDENCY_FAILED)
-        elif error is not None:
+        elif isinstance(error, Exception):
             text = _error_text(error)
             log.warning("%s %s %s failed: %s", change.action.value, change.kind.value, change.address, text)
             self.outcomes[index] = ChangeOutcome(change, Outcome.FAILED, text,
@@ -144,71 +220,99 @@ class _Run:
             self.outcomes[index] = ChangeOutcome(change, OUTCOME_OF_ACTION[change.action],
                                                  warning=self.warnings.get(index), answer=self.answers.get(index))
 
-    def attempt(self, index: int, change: Change, fn: Callable[[], Any]) -> bool:
+    def holding(self, name: str, step: Callable[[], Future[Any] | None]) -> Future[Any] | None:
+        """`step` with the lock `name` held until what it started has ended (a write's operation included). The
+        future returned ends once the lock is released, with what releasing it raised if it did (a blob lease
+        lost meanwhile, remediation/storage/lease_lock.py: the run ends retryable, as a `with` would)."""
+        hold = self.locks.hold(name, self.deadline)
+        hold.__enter__()
         try:
-            warning = self.retried(f"{change.action.value} {change.kind.value} {change.address}", fn)
-        except (RemediationError, ValueError) as exc:
-            self.record(index, change, exc)
-            return False
-        if isinstance(warning, str):
-            self.warnings[index] = warning
-        elif isinstance(warning, ObservedRuleCollectionGroup):
-            self.answers[index] = warning
-        self.record(index, change)
-        return True
+            pending = step()
+        except BaseException as exc:
+            if not hold.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+            return None
+        if pending is None:
+            hold.__exit__(None, None, None)
+            return None
+        released: Future[Any] = Future()
+
+        def release(ended: Future[Any]) -> None:
+            try:
+                hold.__exit__(None, None, None)
+            except BaseException as exc:
+                released.set_exception(exc)
+                return
+            error = ended.exception()
+            if error is not None:
+                released.set_exception(error)
+            else:
+                released.set_result(ended.result())
+
+        pending.add_done_callback(release)
+        return released
 
     # ------------------------------------------------------------------------------------- lanes
 
-    def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> None:
+    def route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> Future[Any] | None:
+        chain = Chain(self.pool, [partial(self.table_step, table_key, index, change) for index, change in items])
         if any(change.kind is ChangeKind.ROUTE_TABLE for _, change in items):
             # Creating a table is check-then-PUT, and a table PUT replaces its routes (docs/arm-notes.md 2.1):
             # two instances that both saw no table would let the later, empty PUT wipe the routes the first
             # one wrote. One holder per table (across instances) makes the second see the table and keep it.
-            with self.locks.hold("route-table:" + table_key, self.deadline):
-                self._route_table_lane(table_key, items)
-        else:
-            self._route_table_lane(table_key, items)
+            return self.holding("route-table:" + table_key, chain.start)
+        return chain.start()
 
-    def _route_table_lane(self, table_key: str, items: list[tuple[int, Change]]) -> None:
-        for index, change in items:
-            if change.kind is ChangeKind.ROUTE_TABLE:
-                if not self.attempt(index, change, partial(self.write_route_table, change)):
-                    self.failed_tables.add(table_key)
-            elif table_key in self.failed_tables:
-                self.record(index, change, skipped=True)
-            else:
-                self.attempt(index, change, partial(self.write_route, change))
+    def table_step(self, table_key: str, index: int, change: Change) -> Future[bool] | None:
+        """A table's creation, then its routes one by one (routes share the table's lock domain)."""
+        if change.kind is ChangeKind.ROUTE_TABLE:
+            done = self.attempt(index, change, partial(self.write_route_table, change))
+            # Added before the chain's own callback, so the table's routes see the failure.
+            done.add_done_callback(lambda ok: self.failed_tables.add(table_key) if ok.exception() is None
+                                   and not ok.result() else None)
+            return done
+        if table_key in self.failed_tables:
+            self.record(index, change, skipped=True)
+            return None
+        return self.attempt(index, change, partial(self.write_route, change))
 
-    def subnet_write(self, vnet_key: str, index: int, change: Change) -> None:
+    def subnet_write(self, vnet_key: str, index: int, change: Change) -> Future[bool] | None:
         """One association. Subnets share their VNet's lock domain: parallel subnet PUTs in one VNet get 409
-        AnotherOperationInProgress, so one holder per VNet across every writer, for each write."""
+        AnotherOperationInProgress, so one holder per VNet across every writer, for each write and until its
+        operation has ended."""
         table = self.association_target(change)
         if table is not None and ids.id_key(table) in self.failed_tables:
             self.record(index, change, skipped=True)
-            return
-        with self.locks.hold("vnet:" + vnet_key, self.deadline):
-            # The plan's `before` goes with the write: an association made by someone after the plan read the
-            # subnet is a conflict there, never replaced (the association is never swapped).
-            before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
-            self.attempt(index, change, partial(self.arm.set_subnet_route_table, change.address, table, before))
+            return None
+        # The plan's `before` goes with the write: an association made by someone after the plan read the
+        # subnet is a conflict there, never replaced (the association is never swapped).
+        before = change.old if isinstance(change.old, SubnetAssociationPayload) else None
+        write = partial(self.arm.begin_set_subnet_route_table, change.address, table, before)
+        return self.holding("vnet:" + vnet_key, partial(self.attempt, index, change, write))
 
-    def policy_lane(self, items: list[tuple[int, Change]]) -> None:
+    def policy_lane(self, items: list[tuple[int, Change]]) -> Future[None]:
         """One group write at a time per policy (ARM refuses parallel ones): the shards that receive rules
         first, then those that lose rules, then deletes (the plan's order, remediation/planning/firewall.py,
         kept here whatever order the changes come in). A write that takes rules out of a shard (an update
         that loses rules, or a delete) only follows writes that all succeeded: the shard may hold the only
         copy of rules whose new home was not written, and writing it would leave them in no shard at all."""
         failed_ranks: set[int] = set()
-        for index, change in sorted(items, key=lambda item: _group_write_rank(item[1])):
+
+        def step(index: int, change: Change) -> Future[bool] | None:
             rank = _group_write_rank(change)
             # A losing shard waits on every gaining one; a delete, as before, on every write before it.
             if (rank == 1 and 0 in failed_ranks) or (rank == 2 and failed_ranks):
                 self.record(index, change, skipped=True)
-                continue
-            if not self.attempt(index, change, partial(self.write_group, change)):
-                failed_ranks.add(rank)
+                return None
+            done = self.attempt(index, change, partial(self.write_group, change))
+            done.add_done_callback(lambda ok: failed_ranks.add(rank) if ok.exception() is None
+                                   and not ok.result() else None)
+            return done
 
-    def classic_lane(self, firewall_id: str, items: list[tuple[int, Change]]) -> None:
+        ordered = sorted(items, key=lambda item: _group_write_rank(item[1]))
+        return Chain(self.pool, [partial(step, index, change) for index, change in ordered]).start()
+
+    def classic_lane(self, firewall_id: str, items: list[tuple[int, Change]]) -> Future[None] | None:
         """All classic collection changes of one firewall in one PUT: the outcome is shared."""
         upserts: list[RuleCollection] = []
         deletes: list[str] = []
@@ -222,36 +326,47 @@ class _Run:
                         upserts.append(collection)
                     case _:
                         raise _Unsupported(f"{change.address}: {change.action.value} without a classic payload")
-            self.retried(f"update classic collections of {firewall_id}",
-                         lambda: self.arm.update_classic_collections(firewall_id, upserts, deletes))
         except (RemediationError, ValueError) as exc:
             for index, change in items:
                 self.record(index, change, exc)
-            return
-        for index, change in items:
-            self.record(index, change)
+            return None
+        done: Future[None] = Future()
+
+        def ended(result: Future[Any]) -> None:
+            error = result.exception()
+            if error is not None and not isinstance(error, RemediationError | ValueError):
+                done.set_exception(error)
+                return
+            for index, change in items:
+                self.record(index, change, error)
+            done.set_result(None)
+
+        self.started(f"update classic collections of {firewall_id}",
+                     lambda: self.arm.begin_update_classic_collections(firewall_id, upserts, deletes)
+                     ).add_done_callback(ended)
+        return done
 
     # ------------------------------------------------------------------------------------- single writes
 
-    def write_route_table(self, change: Change) -> None:
+    def write_route_table(self, change: Change) -> Future[None]:
         match change.action, change.new:
             case Action.DELETE, _:
                 raise _Unsupported(f"{change.address}: deleting route tables is not part of the runbook")
             case _, RouteTablePayload() as table:
-                self.arm.create_route_table(change.address, table)
+                return self.arm.begin_create_route_table(change.address, table)
             case _:
                 raise _Unsupported(f"{change.address}: a route table change needs a RouteTablePayload")
 
-    def write_route(self, change: Change) -> None:
+    def write_route(self, change: Change) -> Future[None]:
         table_id = _parent(change.address)
         name = ids.parse_resource_id(change.address).name
         match change.action, change.new:
             case Action.DELETE, _:
-                self.arm.delete_route(table_id, name)
+                return self.arm.begin_delete_route(table_id, name)
             case _, Route() as route:
                 # The address names the route written (an owned route under an older name keeps it).
-                self.arm.put_route(table_id, Route(name, route.address_prefix, route.next_hop_type,
-                                                       route.next_hop_ip_address))
+                return self.arm.begin_put_route(table_id, Route(name, route.address_prefix, route.next_hop_type,
+                                                                    route.next_hop_ip_address))
             case _:
                 raise _Unsupported(f"{change.address}: a route change needs a Route payload")
 
@@ -264,15 +379,14 @@ class _Run:
                 return table
         raise _Unsupported(f"{change.address}: an association change needs a SubnetAssociationPayload")
 
-    def write_group(self, change: Change) -> ObservedRuleCollectionGroup | None:
+    def write_group(self, change: Change) -> Future[Any]:
         rid = ids.parse_resource_id(change.address)
         policy_id = _parent(change.address)
         match change.action, change.new:
             case Action.DELETE, _:
-                self.arm.delete_rule_collection_group(policy_id, rid.name)
-                return None
+                return self.arm.begin_delete_rule_collection_group(policy_id, rid.name)
             case _, RuleCollectionGroupPayload() as group:
-                return self.arm.put_rule_collection_group(policy_id, rid.name, group, change.etag)
+                return self.arm.begin_put_rule_collection_group(policy_id, rid.name, group, change.etag)
             case _:
                 raise _Unsupported(f"{change.address}: a group change needs a RuleCollectionGroupPayload")
 
@@ -293,15 +407,57 @@ def apply_changes(
 
     `deadline` (the reconcile's one deadline; else `deadline_s` from now) bounds the whole apply including
     retries and lock waits. `held`: a lock the caller holds, checked before every write. `max_workers`:
-    the lanes run at once (default: the WRITE_LANES setting)."""
-    run = _Run(arm, settings, deadline or Deadline.after(deadline_s), sleep, locks or InProcessLocks(), held)
-    tables: dict[str, list[tuple[int, Change]]] = {}
-    vnets: dict[str, list[tuple[int, Change]]] = {}
-    policies: dict[str, list[tuple[int, Change]]] = {}
-    firewalls: dict[str, tuple[str, list[tuple[int, Change]]]] = {}
+    the lanes run at once (default: the WRITE_LANES setting). `sleep`: how a retry's backoff is waited when
+    a caller brings its own (a test's clock); by default the backoff holds no thread."""
+    tables, vnets, policies, firewalls, early = _lanes_of(changes)
+    timer = Timer("apply-backoff")
+    try:
+        with ThreadPoolExecutor(max_workers=max_workers or settings.write_lanes, thread_name_prefix="apply") as pool:
+            run = _Run(arm, settings, deadline or Deadline.after(deadline_s), sleep, locks or InProcessLocks(), held,
+                       pool, timer)
+            for index, outcome in early.items():
+                if outcome is None:
+                    run.record(index, changes[index])
+                else:
+                    run.record(index, changes[index], outcome)
+            schedule = LaneSchedule(pool)
+            table_lanes = {key: schedule.add(partial(run.route_table_lane, key, items))
+                           for key, items in tables.items()}
+            lanes: list[Future[None]] = [*table_lanes.values()]
+            lanes += [schedule.add(partial(run.policy_lane, items)) for items in policies.values()]
+            lanes += [schedule.add(partial(run.classic_lane, fw, items)) for fw, items in firewalls.values()]
+            # A VNet's chain is started when the table lanes its associations point at have ended (remediation/
+            # engine/lanes.py): no pool thread waits for another lane. After a table lane that raised something
+            # unexpected it is not started, and apply_changes re-raises that lane's error below. Once started, a
+            # VNet's associations run as a chain, one pool task per write's request: its subnet writes are
+            # serialized by ARM, and between them (and while ARM runs each) it holds no thread, so more VNets
+            # than threads share the threads instead of queueing behind whole VNets (issue 26).
+            for key, items in vnets.items():
+                chain = Chain(pool, [partial(run.subnet_write, key, index, change) for index, change in items])
+                lanes.append(schedule.add(chain.start, after=[table_lanes[t] for t in _tables_of(items, table_lanes)]))
+            schedule.wait()  # every lane ends before the first error is re-raised: they are independent
+            for future in lanes:
+                future.result()
+    finally:
+        timer.close()
+    return tuple(run.outcomes[i] for i in range(len(changes)))
+
+
+_Items = dict[str, list[tuple[int, Change]]]
+_Firewalls = dict[str, tuple[str, list[tuple[int, Change]]]]
+
+
+def _lanes_of(changes: Sequence[Change]) -> tuple[_Items, _Items, _Items, _Firewalls, dict[int, Exception | None]]:
+    """The changes by lock domain (route table, VNet, policy, classic firewall), in plan order; `early`: the
+    outcomes known without a write (None: a NOOP, UNCHANGED; an error: a change apply cannot make)."""
+    tables: _Items = {}
+    vnets: _Items = {}
+    policies: _Items = {}
+    firewalls: _Firewalls = {}
+    early: dict[int, Exception | None] = {}
     for index, change in enumerate(changes):
         if change.action is Action.NOOP:
-            run.record(index, change)
+            early[index] = None
             continue
         try:
             if change.kind is ChangeKind.ROUTE_TABLE:
@@ -318,32 +474,11 @@ def apply_changes(
             else:
                 raise _Unsupported(f"unknown change kind {change.kind}")
         except (RemediationError, ValueError) as exc:
-            run.record(index, change, exc)
+            early[index] = exc
     for items in tables.values():
         # The table's creation first, then its routes, in plan order.
         items.sort(key=lambda item: (item[1].kind is not ChangeKind.ROUTE_TABLE, item[0]))
-
-    with ThreadPoolExecutor(max_workers=max_workers or settings.write_lanes, thread_name_prefix="apply") as pool:
-        schedule = LaneSchedule(pool)
-        table_lanes = {key: schedule.add(partial(run.route_table_lane, key, items)) for key, items in tables.items()}
-        lanes: list[Future[None]] = [*table_lanes.values()]
-        lanes += [schedule.add(partial(run.policy_lane, items)) for items in policies.values()]
-        lanes += [schedule.add(partial(run.classic_lane, fw, items)) for fw, items in firewalls.values()]
-        # A VNet's chain is started when the table lanes its associations point at have ended (remediation/
-        # engine/lanes.py): no pool thread waits for another lane. After a table lane that raised something
-        # unexpected it is not started, and apply_changes re-raises that lane's error below. Once started, a
-        # VNet's associations run as a chain, one pool task per write: its subnet writes are serialized by ARM,
-        # and between them it holds no thread, so more VNets than threads share the threads round-robin instead
-        # of queueing behind whole VNets (issue 26: 21 VNets on 16 lanes took two VNet-lengths).
-        chains = [_VnetChain(pool, partial(run.subnet_write, key), items) for key, items in vnets.items()]
-        lanes += [schedule.add(chain.start, after=[table_lanes[t] for t in _tables_of(chain.items, table_lanes)])
-                  for chain in chains]
-        schedule.wait()
-        started = [chain.done for chain in chains if chain.started]
-        wait(started)  # every lane and chain ends before the first error is re-raised: they are independent
-        for future in [*lanes, *started]:
-            future.result()
-    return tuple(run.outcomes[i] for i in range(len(changes)))
+    return tables, vnets, policies, firewalls, early
 
 
 def _group_write_rank(change: Change) -> int:
@@ -376,37 +511,3 @@ def _tables_of(items: Sequence[tuple[int, Change]], planned: Mapping[str, object
             if key in planned:
                 keys.add(key)
     return sorted(keys)
-
-
-class _VnetChain:
-    """One VNet's associations as a chain of pool tasks: each write, when it ends, submits the next (in plan
-    order), so the VNet holds a thread only while one of its writes runs. `done` ends when the last write has,
-    or with what a write raised unexpectedly; `started` says whether `start` ran (it is not when a table lane
-    before it raised)."""
-
-    def __init__(self, pool: ThreadPoolExecutor, write: Callable[[int, Change], None],
-                 items: Sequence[tuple[int, Change]]) -> None:
-        self.pool, self.write, self.items = pool, write, list(items)
-        self.done: Future[None] = Future()
-        self.started = False
-
-    def start(self) -> None:
-        self.started = True
-        self._next(0)
-
-    def _next(self, position: int) -> None:
-        if position >= len(self.items):
-            self.done.set_result(None)
-            return
-        try:
-            self.pool.submit(self._step, position)
-        except RuntimeError as exc:  # the pool shut down: apply_changes is already raising something else
-            self.done.set_exception(exc)
-
-    def _step(self, position: int) -> None:
-        try:
-            self.write(*self.items[position])
-        except BaseException as exc:  # unexpected (attempt records ARM failures): stop the chain, re-raised by apply
-            self.done.set_exception(exc)
-            return
-        self._next(position + 1)

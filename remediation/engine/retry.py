@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from tenacity import (
+    DoAttempt,
+    DoSleep,
     RetryCallState,
     Retrying,
     retry_if_exception,
@@ -75,6 +77,13 @@ def run_with_retries(
     """Call `fn`, retrying TransientError with jittered exponential backoff until `deadline_s` would be
     passed; then the last TransientError is raised. `sleep` is how the wait happens (tenacity's `sleep=`).
     Give `deadline` (the reconcile's) or `deadline_s` (a budget from now), or both: the earlier one wins."""
+    return _retrying(deadline_s=deadline_s, deadline=deadline, describe=describe, sleep=sleep,
+                     initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s)(fn)
+
+
+def _retrying(*, deadline_s: float | None, deadline: Deadline | None, describe: str,
+              sleep: Callable[[float], None], initial_backoff_s: float, max_backoff_s: float) -> Retrying:
+    """The one retry policy (what is retried, the backoff, the stop at the deadline)."""
     if deadline is None and deadline_s is None:
         raise ValueError("run_with_retries needs deadline or deadline_s")
     budget = deadline_s if deadline_s is not None else deadline.remaining()  # type: ignore[union-attr]
@@ -88,7 +97,7 @@ def run_with_retries(
         log.warning("%s: transient ARM error %s (attempt %d), retrying in %.1f s: %s",
                     describe, code, state.attempt_number, wait, exc)
 
-    retrying = Retrying(
+    return Retrying(
         retry=retry_if_exception(_retryable),
         # wait_random_exponential: uniform in [0, min(max, multiplier * 2**n)]; floor at the initial value.
         wait=wait_random_exponential(multiplier=initial_backoff_s, max=max_backoff_s, min=initial_backoff_s),
@@ -97,4 +106,44 @@ def run_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+
+
+
+class Attempts:
+    """The policy of `run_with_retries`, one attempt at a time, for a caller that does not wait in a thread
+    between attempts (apply: a write's operation ends on another thread, and the next attempt is scheduled
+    after the backoff, remediation/engine/apply.py). Make one per write, before its first attempt."""
+
+    def __init__(self, *, deadline: Deadline, describe: str,
+                 initial_backoff_s: float = INITIAL_BACKOFF_S, max_backoff_s: float = MAX_BACKOFF_S) -> None:
+        self._retrying = _retrying(deadline_s=None, deadline=deadline, describe=describe, sleep=_never,
+                                   initial_backoff_s=initial_backoff_s, max_backoff_s=max_backoff_s)
+        self._retrying.begin()
+        self._state = RetryCallState(self._retrying, fn=None, args=(), kwargs={})
+        first = self._retrying.iter(self._state)
+        assert isinstance(first, DoAttempt)
+
+    def backoff(self, error: BaseException) -> float | None:
+        """After an attempt failed with `error`: the seconds to wait before the next attempt, or None when
+        `error` is final (not retryable, a RunEnds, or the next attempt would start after the deadline)."""
+        # tenacity keeps its statistics per thread, and a write's attempts end on different threads (a lane, a
+        # poll thread): they are made here before the policy runs. Only the statistics are reset: the decision
+        # rests on the call state (attempt number, time slept, outcome), which stays this write's.
+        self._retrying.begin()
+        self._state.set_exception((type(error), error, error.__traceback__))
+        try:
+            action = self._retrying.iter(self._state)
+        except BaseException as raised:  # reraise=True: the policy gives up with the error itself
+            if raised is error:
+                return None
+            raise
+        if not isinstance(action, DoSleep):
+            return None
+        self._state.prepare_for_next_attempt()
+        again = self._retrying.iter(self._state)
+        assert isinstance(again, DoAttempt)
+        return float(action)
+
+
+def _never(seconds: float) -> None:
+    raise AssertionError("Attempts never sleeps: its caller waits")

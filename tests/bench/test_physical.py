@@ -88,17 +88,44 @@ def test_projection_serializes_a_vnets_subnets_and_models_who_holds_a_thread() -
     wide = projection.project(calls, projection.Schedule(lanes=16))
     assert wide["phases_s"]["routing apply"] == pytest.approx(table + 3 * step, abs=0.1)
     assert wide["phases_s"]["group write after the routing"] == pytest.approx(a.put_rtt_s + a.group_s)
-    # One thread: six tables one by one, then six subnet writes, whoever holds the thread.
+    # Before round 7 (a write held its thread for its operation), one thread: six tables one by one, then six
+    # subnet writes, whoever holds the thread.
     for holds in (True, False):
-        narrow = projection.project(calls, projection.Schedule(lanes=1, vnet_lane_holds_thread=holds))
+        narrow = projection.project(calls, projection.Schedule(lanes=1, write_holds_lane=True,
+                                                               vnet_lane_holds_thread=holds))
         assert narrow["phases_s"]["routing apply"] == pytest.approx(6 * table + 6 * step, abs=0.1)
     # Three VNets of two subnets on two threads: a VNet holding its thread leaves the third VNet for a second
     # round (4 steps); chained writes share the threads (3 steps: six writes on two threads).
     calls = projection.calls_from_log(sweep_log(3, 2, group_at=100.0))
-    held = projection.project(calls, projection.Schedule(lanes=2, vnet_lane_holds_thread=True))
-    chained = projection.project(calls, projection.Schedule(lanes=2, vnet_lane_holds_thread=False))
+    held = projection.project(calls, projection.Schedule(lanes=2, write_holds_lane=True, vnet_lane_holds_thread=True))
+    chained = projection.project(calls, projection.Schedule(lanes=2, write_holds_lane=True))
     assert held["phases_s"]["routing apply"] == pytest.approx(3 * table + 4 * step, abs=0.1)
     assert chained["phases_s"]["routing apply"] == pytest.approx(3 * table + 3 * step, abs=0.1)
+
+
+def test_projection_holds_a_thread_only_for_each_request_within_the_operations_bound() -> None:
+    """apply.py since round 7: a write holds its lane for its request only. One thread, two VNets of three
+    subnets: the six table requests one after another, each table's operation running beside the next request;
+    the second VNet's chain starts when its tables are done and runs beside the first (ARM serializes only
+    within a VNet). With one operation in flight at a time, everything is one after another again."""
+    a = floor.ASSUMPTIONS
+    step, table = a.get_rtt_s + a.put_rtt_s + a.subnet_s, a.put_rtt_s + a.route_table_s
+    calls = projection.calls_from_log(sweep_log(2, 3, group_at=100.0))
+    one_lane = projection.project(calls, projection.Schedule(lanes=1))
+    assert one_lane["phases_s"]["routing apply"] == pytest.approx(6 * a.put_rtt_s + a.route_table_s + 3 * step,
+                                                                  abs=0.1)
+    one_operation = projection.project(calls, projection.Schedule(lanes=16, operations_in_flight=1))
+    assert one_operation["phases_s"]["routing apply"] == pytest.approx(6 * table + 6 * step, abs=0.1)
+
+
+def test_projection_routing_is_never_below_the_busiest_subscriptions_buckets() -> None:
+    a = floor.ASSUMPTIONS
+    calls = projection.Calls(subnet_writes={f"/subscriptions/{SUB}/resourcegroups/rg/providers/microsoft.network"
+                                            f"/virtualnetworks/v{i}": 1 for i in range(400)})
+    result = projection.project(calls, projection.Schedule(lanes=64, operations_in_flight=1000))
+    # 400 subnet writes, one fresh GET and one poll each: the read bucket (250, 25/s) binds before the writes.
+    assert result["bucket_s"] == pytest.approx((800 - a.read_bucket) / a.read_refill_per_s)
+    assert result["phases_s"]["routing apply"] == pytest.approx(result["bucket_s"], abs=0.1)
 
 
 def test_group_beside_the_routing_overlaps_it() -> None:
