@@ -399,7 +399,9 @@ def test_a_write_still_running_when_the_budget_ends_is_not_written_again(
     with emulator(seed, app_env, monkeypatch, time_factor=1.0,
                   lro_seconds={"Microsoft.Network/routeTables/routes": 1.5,
                                "Microsoft.Network/FirewallPolicies/RuleCollectionGroups": 0.5}) as emu:
-        app_env(ARM_ENDPOINT=emu.base_url, WRITE_LANES="1")
+        # One operation at a time (a write holds no lane while ARM runs it: remediation/azure/inflight.py), so
+        # six 1.5 s writes cannot all end inside the 4 s budget.
+        app_env(ARM_ENDPOINT=emu.base_url, WRITE_LANES="1", OPERATIONS_IN_FLIGHT="1")
         runtime = get_runtime()
         runtime._reconciler = Reconciler(runtime.settings, locks=runtime.locks, retry_deadline_s=4.0)
         runtime.continuation_delay_s = 0
