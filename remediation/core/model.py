@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
+
+from remediation.core.ids import id_key
 
 # --------------------------------------------------------------------------------------------- targets
 
@@ -251,6 +254,20 @@ class ObservedVnet:
     @property
     def name(self) -> str:
         return self.id.rstrip("/").rsplit("/", 1)[-1]
+
+    def peerings_to(self, vnet_id: str) -> tuple[ObservedPeering, ...]:
+        """This VNet's sides of its peerings with `vnet_id` (ids compared by id_key), in their order."""
+        return self._peerings_by_remote.get(id_key(vnet_id), ())
+
+    @cached_property
+    def _peerings_by_remote(self) -> Mapping[str, tuple[ObservedPeering, ...]]:
+        # Built once per VNet (the VNet is immutable): a hub VNet holds a side per spoke, and the path model asks
+        # for the hub's side of every spoke's peering, which scanning made quadratic in the spokes (issue 26).
+        found: dict[str, list[ObservedPeering]] = {}
+        for peering in self.peerings:
+            if peering.remote_vnet_id:
+                found.setdefault(id_key(peering.remote_vnet_id), []).append(peering)
+        return {key: tuple(sides) for key, sides in found.items()}
 
 
 @dataclass(frozen=True)

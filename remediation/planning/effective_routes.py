@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property, lru_cache
 
 from remediation.core import net
 from remediation.core.ids import id_key
@@ -81,6 +82,11 @@ class SubnetRoutes:
     routes: tuple[EffectiveRoute, ...] = ()
     unknown: str | None = None
 
+    @cached_property
+    def ranked(self) -> tuple[_Ranked, ...]:
+        """The routes ranked for selection (`_ranked`), once per subnet rather than once per flow."""
+        return _ranked(self.routes)
+
 
 def _name(address: str | None) -> str:
     return (address or "?").rstrip("/").rsplit("/", 1)[-1]
@@ -107,8 +113,16 @@ def peered_prefixes(vnet: ObservedVnet) -> tuple[str, ...]:
 
 def system_routes(vnet: ObservedVnet | None) -> tuple[EffectiveRoute, ...]:
     """Azure's default routes for a subnet of `vnet` (None = VNet not read: the VNet-wide routes are left out)."""
-    local = net.ipv4_only(vnet.address_prefixes) if vnet is not None else ()
-    peered = net.ipv4_only(peered_prefixes(vnet)) if vnet is not None else ()
+    if vnet is None:
+        return _system_routes((), ())
+    return _system_routes(tuple(vnet.address_prefixes), peered_prefixes(vnet))
+
+
+# The same for every subnet of a VNet: computed once per address space (the inputs are immutable tuples).
+@lru_cache(maxsize=4096)
+def _system_routes(address_prefixes: tuple[str, ...], peered: tuple[str, ...]) -> tuple[EffectiveRoute, ...]:
+    local = net.ipv4_only(address_prefixes)
+    peered = net.ipv4_only(peered)
     routes = [EffectiveRoute(net.canonical_prefix(p), NextHopType.VNET_LOCAL.value, RouteSource.SYSTEM)
               for p in local]
     routes += [EffectiveRoute(p, VNET_PEERING, RouteSource.SYSTEM) for p in peered]
@@ -180,6 +194,16 @@ def _key(route: EffectiveRoute) -> tuple[int, int]:
     return (-(parsed.prefixlen if parsed is not None else -1), _RANK[route.source])
 
 
+# A route ready for selection: (its rank `_key`, first address, last address, the route), best rank first.
+_Ranked = tuple[tuple[int, int], int, int, EffectiveRoute]
+
+
+def _ranked(routes: Iterable[EffectiveRoute]) -> tuple[_Ranked, ...]:
+    """The IPv4 routes, best first: the first that holds an address is the one Azure uses for it."""
+    return tuple(sorted(((_key(r), *net.span(n), r) for r in routes
+                         if (n := net.network(r.prefix)) is not None and n.version == 4), key=lambda h: h[0]))
+
+
 def _best(routes: Iterable[EffectiveRoute], region: net.Network) -> EffectiveRoute | None:
     """The route Azure uses for every address of `region` when no route more specific than `region` exists:
     the longest prefix that holds it, then user > BGP > system."""
@@ -201,13 +225,14 @@ def winners(routes: Sequence[EffectiveRoute], prefix: str, exclude: Iterable[str
     are the same, so the best of them (longest prefix, then user > BGP > system) carries that whole piece. A route
     hidden entirely behind more specific ones is therefore not named.
     """
+    return _winners(_ranked(routes), prefix, exclude)
+
+
+def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str]) -> tuple[EffectiveRoute, ...]:
     target = net.network(prefix)
     if target is None or target.version != 4:
         return ()
     cut = [net.span(n) for e in exclude if (n := net.network(e)) is not None and n.version == 4]
-    # (rank, first, last, route), best first: the first route that holds an address is the one Azure uses.
-    held = sorted(((_key(r), *net.span(n), r) for r in routes
-                   if (n := net.network(r.prefix)) is not None and n.version == 4), key=lambda h: h[0])
     found: dict[tuple[str, str, str | None], EffectiveRoute] = {}
     for lo, hi in net.span_difference(net.span(target), cut):
         points = sorted({lo, hi + 1, *(p for _, a, b, _ in held for p in (a, b + 1) if lo < p <= hi)})
@@ -244,4 +269,4 @@ def flow_exclusions(vnet: ObservedVnet | None, prefix: str) -> tuple[str, ...]:
 def flow_winners(snapshot: Snapshot, routes: SubnetRoutes, prefix: str) -> tuple[EffectiveRoute, ...]:
     """The routes that carry the subnet's traffic of the flow to `prefix` (see `flow_exclusions`)."""
     vnet = vnet_of(snapshot, routes.subnet_id)
-    return winners(routes.routes, prefix, flow_exclusions(vnet, prefix))
+    return _winners(routes.ranked, prefix, flow_exclusions(vnet, prefix))
