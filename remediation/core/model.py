@@ -7,7 +7,7 @@ can be tested with small literal tables. Ids are kept as ARM returned them; comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -367,6 +367,14 @@ class Snapshot:
     # (by id_key) the destinations its routing intent sends to the hub firewall ("Internet", "PrivateTraffic").
     hub_connections: tuple[ObservedHubConnection, ...] = ()
     routing_intents: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @cached_property
+    def derived(self) -> dict[Hashable, object]:
+        """Answers the pure planning computes from this observation alone, kept for the snapshot's lifetime
+        (e.g. the firewall path of each VNet, remediation/planning/paths.py): a plan asks them once per cluster,
+        and a snapshot is not changed once built (frozen; its maps are not written afterwards). Not a field: it
+        takes no part in equality, and `dataclasses.replace` starts a new snapshot with none."""
+        return {}
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -131,6 +131,14 @@ def span(net: Network) -> Span:
     return int(net.network_address), int(net.broadcast_address)
 
 
+@lru_cache(maxsize=65536)
+def ipv4_prefix_span(prefix: str) -> Span | None:
+    """The span of an IPv4 prefix (host bits allowed), or None (IPv6, unparsable). Keyed by the text, whose hash
+    Python keeps, where `span` hashes a network object on every call."""
+    parsed = network(prefix)
+    return span(parsed) if parsed is not None and parsed.version == 4 else None
+
+
 def span_difference(whole: Span, cuts: Iterable[Span]) -> list[Span]:
     """What is left of `whole` once every span of `cuts` is taken out, in order (empty when covered whole)."""
     left = [whole]

@@ -87,6 +87,11 @@ class SubnetRoutes:
         """The routes ranked for selection (`_ranked`), once per subnet rather than once per flow."""
         return _ranked(self.routes)
 
+    @cached_property
+    def spans(self) -> tuple[net.Span, ...]:
+        """The first and last address of each of `ranked`, in its order: all that selection looks at."""
+        return tuple((first, last) for _, first, last, _ in self.ranked)
+
 
 def _name(address: str | None) -> str:
     return (address or "?").rstrip("/").rsplit("/", 1)[-1]
@@ -200,8 +205,8 @@ _Ranked = tuple[tuple[int, int], int, int, EffectiveRoute]
 
 def _ranked(routes: Iterable[EffectiveRoute]) -> tuple[_Ranked, ...]:
     """The IPv4 routes, best first: the first that holds an address is the one Azure uses for it."""
-    return tuple(sorted(((_key(r), *net.span(n), r) for r in routes
-                         if (n := net.network(r.prefix)) is not None and n.version == 4), key=lambda h: h[0]))
+    return tuple(sorted(((_key(r), *s, r) for r in routes if (s := net.ipv4_prefix_span(r.prefix)) is not None),
+                        key=lambda h: h[0]))
 
 
 def _best(routes: Iterable[EffectiveRoute], region: net.Network) -> EffectiveRoute | None:
@@ -228,19 +233,35 @@ def winners(routes: Sequence[EffectiveRoute], prefix: str, exclude: Iterable[str
     return _winners(_ranked(routes), prefix, exclude)
 
 
-def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str]) -> tuple[EffectiveRoute, ...]:
-    target = net.network(prefix)
-    if target is None or target.version != 4:
+def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str],
+             spans: tuple[net.Span, ...] | None = None) -> tuple[EffectiveRoute, ...]:
+    target = net.ipv4_prefix_span(prefix)
+    if target is None:
         return ()
-    cut = [net.span(n) for e in exclude if (n := net.network(e)) is not None and n.version == 4]
+    cut = tuple(s for e in exclude if (s := net.ipv4_prefix_span(e)) is not None)
+    if spans is None:
+        spans = tuple((first, last) for _, first, last, _ in held)
     found: dict[tuple[str, str, str | None], EffectiveRoute] = {}
-    for lo, hi in net.span_difference(net.span(target), cut):
-        points = sorted({lo, hi + 1, *(p for _, a, b, _ in held for p in (a, b + 1) if lo < p <= hi)})
-        for start in points[:-1]:
-            best = next((r for _, a, b, r in held if a <= start <= b), None)
-            if best is not None:
-                found.setdefault((best.prefix, best.source.value, best.name), best)
+    for index in _carriers(spans, target, cut):
+        best = held[index][3]
+        found.setdefault((best.prefix, best.source.value, best.name), best)
     return tuple(sorted(found.values(), key=lambda r: (*_key(r), net.prefix_sort_key(r.prefix))))
+
+
+# Which ranked routes carry a piece of a flow depends on their spans alone, and a fleet's subnets repeat a few
+# shapes (the same owned routes, VNet space and peers): each shape is worked out once (issue 26).
+@lru_cache(maxsize=16384)
+def _carriers(spans: tuple[net.Span, ...], target: net.Span, cut: tuple[net.Span, ...]) -> tuple[int, ...]:
+    """Indexes into `spans` (best rank first) of the routes that carry some address of `target` outside `cut`,
+    in the order found: the range is cut at every span's ends, and the first span holding a piece carries it."""
+    found: dict[int, None] = {}
+    for lo, hi in net.span_difference(target, cut):
+        points = sorted({lo, hi + 1, *(p for a, b in spans for p in (a, b + 1) if lo < p <= hi)})
+        for start in points[:-1]:
+            best = next((i for i, (a, b) in enumerate(spans) if a <= start <= b), None)
+            if best is not None:
+                found.setdefault(best, None)
+    return tuple(found)
 
 
 def through(route: EffectiveRoute, firewall_ip: str) -> bool:
@@ -257,16 +278,26 @@ def flow_exclusions(vnet: ObservedVnet | None, prefix: str) -> tuple[str, ...]:
     """What a flow to `prefix` does not mean. Internet (`0.0.0.0/0`): the private ranges, the VNet's own space
     and its peers' (they are other flows, or deliberately local). Any other prefix: the VNet's own ranges it
     holds (traffic inside the VNet is not the flow), unless the flow lies inside them (the App Gateway subnet)."""
-    local = net.ipv4_only(vnet.address_prefixes) if vnet is not None else ()
+    space = tuple(vnet.address_prefixes) if vnet is not None else ()
     if net.canonical_prefix(prefix) == net.DEFAULT_PREFIX:
-        peered = peered_prefixes(vnet) if vnet is not None else ()
-        return (*RESERVED_PRIVATE, *local, *net.ipv4_only(peered))
+        return _internet_exclusions(space, peered_prefixes(vnet) if vnet is not None else ())
+    return _local_exclusions(space, prefix)
+
+
+# Per VNet address space (and peers): the same for every flow of its subnets; the inputs are immutable.
+@lru_cache(maxsize=4096)
+def _internet_exclusions(space: tuple[str, ...], peered: tuple[str, ...]) -> tuple[str, ...]:
+    return (*RESERVED_PRIVATE, *net.ipv4_only(space), *net.ipv4_only(peered))
+
+
+@lru_cache(maxsize=16384)
+def _local_exclusions(space: tuple[str, ...], prefix: str) -> tuple[str, ...]:
     target = net.network(prefix)
-    return tuple(p for p in local if not net.covers(net.network(p), prefix)
+    return tuple(p for p in net.ipv4_only(space) if not net.covers(net.network(p), prefix)
                  and target is not None and net.covers(target, p))
 
 
 def flow_winners(snapshot: Snapshot, routes: SubnetRoutes, prefix: str) -> tuple[EffectiveRoute, ...]:
     """The routes that carry the subnet's traffic of the flow to `prefix` (see `flow_exclusions`)."""
     vnet = vnet_of(snapshot, routes.subnet_id)
-    return _winners(routes.ranked, prefix, flow_exclusions(vnet, prefix))
+    return _winners(routes.ranked, prefix, flow_exclusions(vnet, prefix), routes.spans)

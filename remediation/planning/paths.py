@@ -99,7 +99,16 @@ def rules_home(firewall: ObservedFirewall) -> str:
 
 
 def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
-    """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone."""
+    """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone: computed once per
+    snapshot, VNet and configured firewalls (a plan asks it several times per cluster, issue 26)."""
+    key = ("paths.firewall_for_vnet", id_key(vnet_id), settings.firewalls)
+    found = snapshot.derived.get(key)
+    if not isinstance(found, Reaches | Unreachable | Ambiguous):
+        found = snapshot.derived[key] = _firewall_for_vnet(snapshot, vnet_id, settings)
+    return found
+
+
+def _firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
     firewalls = configured_firewalls(snapshot, settings)
     missing = missing_firewalls(snapshot, settings)
     if missing or not firewalls:
