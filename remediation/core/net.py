@@ -85,7 +85,11 @@ def sorted_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
 
 
 def contains_ip(prefix: str, ip: str) -> bool:
-    net, addr = network(prefix), address(ip)
+    addr = address(ip)
+    bounds = ipv4_prefix_span(prefix)
+    if bounds is not None:  # IPv4: integer bounds, cached by text (a plan asks this per route, issue 26)
+        return isinstance(addr, ipaddress.IPv4Address) and bounds[0] <= int(addr) <= bounds[1]
+    net = network(prefix)
     return net is not None and addr is not None and net.version == addr.version and addr in net
 
 
@@ -98,6 +102,10 @@ def covers(net: Network | None, prefix: str) -> bool:
 
 
 def overlaps(prefix: str, others: Iterable[str]) -> bool:
+    bounds = ipv4_prefix_span(prefix)
+    if bounds is not None:  # IPv4: integer bounds, cached by text; IPv6 and unparsable others never overlap it
+        low, high = bounds
+        return any(b is not None and b[0] <= high and low <= b[1] for b in map(ipv4_prefix_span, others))
     net = network(prefix)
     if net is None:
         return False

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from remediation.core import net
 from remediation.core.config import Settings
@@ -102,6 +103,12 @@ def _gateway(snapshot: Snapshot, cluster: ObservedCluster) -> ObservedAppGateway
 
 def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
     """De-duplicate ids case-insensitively (two pools on one subnet = one subnet), keep first spelling."""
+    return _unique_id_tuple(tuple(values))
+
+
+# Asked about the same few subnets of a cluster several times per plan (issue 26); ids are immutable text.
+@lru_cache(maxsize=65536)
+def _unique_id_tuple(values: tuple[str, ...]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for value in values:
         if value:
@@ -109,9 +116,12 @@ def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen[k] for k in sorted(seen))
 
 
+_AZURE_CNI = NetworkPlugin.AZURE.value  # once: an enum's `.value` is a slow property, asked per cluster
+
+
 def _is_flat_cni(cluster: ObservedCluster) -> bool:
     # Flat Azure CNI = plugin azure without networkPluginMode overlay (docs/arm-notes.md 2.7).
-    return cluster.network_plugin.lower() == NetworkPlugin.AZURE.value and (
+    return cluster.network_plugin.lower() == _AZURE_CNI and (
         (cluster.network_plugin_mode or "").lower() != "overlay"
     )
 

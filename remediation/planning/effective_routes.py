@@ -13,6 +13,7 @@ gateway id): with none given, the computation holds user and system routes only.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,7 @@ class RouteSource(StrEnum):
 # Same prefix: user > BGP > system (docs/platform-notes.md, "Route selection").
 _RANK = {RouteSource.USER: 0, RouteSource.BGP: 1, RouteSource.SYSTEM: 2}
 VNET_PEERING = "VNetPeering"
+_APPLIANCE = NextHopType.VIRTUAL_APPLIANCE.value.lower()  # once: an enum's `.value` is a slow property
 # The default system routes with next hop None: RFC 1918 and RFC 6598 space is dropped unless a VNet or
 # peering route covers it (docs/platform-notes.md, "Route selection").
 RESERVED_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
@@ -244,7 +246,7 @@ def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str],
     found: dict[tuple[str, str, str | None], EffectiveRoute] = {}
     for index in _carriers(spans, target, cut):
         best = held[index][3]
-        found.setdefault((best.prefix, best.source.value, best.name), best)
+        found.setdefault((best.prefix, best.source, best.name), best)
     return tuple(sorted(found.values(), key=lambda r: (*_key(r), net.prefix_sort_key(r.prefix))))
 
 
@@ -254,10 +256,11 @@ def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str],
 def _carriers(spans: tuple[net.Span, ...], target: net.Span, cut: tuple[net.Span, ...]) -> tuple[int, ...]:
     """Indexes into `spans` (best rank first) of the routes that carry some address of `target` outside `cut`,
     in the order found: the range is cut at every span's ends, and the first span holding a piece carries it."""
+    ends = sorted({p for a, b in spans for p in (a, b + 1)})
     found: dict[int, None] = {}
     for lo, hi in net.span_difference(target, cut):
-        points = sorted({lo, hi + 1, *(p for a, b in spans for p in (a, b + 1) if lo < p <= hi)})
-        for start in points[:-1]:
+        # The piece's own start, then every span end inside it: between two of these the holders do not change.
+        for start in (lo, *ends[bisect_right(ends, lo):bisect_right(ends, hi)]):
             best = next((i for i, (a, b) in enumerate(spans) if a <= start <= b), None)
             if best is not None:
                 found.setdefault(best, None)
@@ -266,9 +269,8 @@ def _carriers(spans: tuple[net.Span, ...], target: net.Span, cut: tuple[net.Span
 
 def through(route: EffectiveRoute, firewall_ip: str) -> bool:
     """The route hands the traffic to the firewall (next hop VirtualAppliance at its private IP)."""
-    return (route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()
-            and net.address(route.next_hop_ip) is not None
-            and net.address(route.next_hop_ip) == net.address(firewall_ip))
+    hop = net.address(route.next_hop_ip)
+    return route.next_hop_type.lower() == _APPLIANCE and hop is not None and hop == net.address(firewall_ip)
 
 
 # --------------------------------------------------------------------------------------------- flows

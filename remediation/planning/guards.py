@@ -36,6 +36,7 @@ SPECIAL_SUBNETS: Mapping[str, str] = {
 }
 
 MAX_ROUTES_PER_TABLE = 400  # ARM limit per route table (docs/platform-notes.md 8)
+_APPLIANCE = NextHopType.VIRTUAL_APPLIANCE.value.lower()  # once per process: an enum's `.value` is a slow property
 
 
 
@@ -117,7 +118,7 @@ def table_refusal(use: TableUse) -> str | None:
 
 def route_refusal(route: Route, use: TableUse) -> str | None:
     """Why `route` must not be written to the table described by `use`, or None when it is safe."""
-    if route.next_hop_type.lower() != NextHopType.VIRTUAL_APPLIANCE.value.lower():
+    if route.next_hop_type.lower() != _APPLIANCE:
         return None  # only routes to an appliance can loop or bypass; the tool writes no others
     net = _network(route.address_prefix)
     hop = _address(route.next_hop_ip_address)
