@@ -20,7 +20,7 @@ ADDRESSES = st.one_of(st.builds(lambda a: str(ipaddress.IPv4Address(a)), st.inte
 def _reference_overlaps(prefix: str, others: list[str]) -> bool:
     mine = net.network(prefix)
     return mine is not None and any((o := net.network(other)) is not None and o.version == mine.version
-                                    and mine.overlaps(o) for other in others)  # type: ignore[arg-type]
+                                    and mine.overlaps(o) for other in others)
 
 
 @given(prefix=PREFIXES, others=st.lists(PREFIXES, max_size=4))
