@@ -545,7 +545,7 @@ def desired_cluster_routes(
         ingress = _ingress(snapshot, cluster, settings, ingress_reports)
         ingress_reports.extend(_dual_stack_notes(snapshot, [gateway.subnet_id]))
         items.append(_desired(gateway.subnet_id, RoutePurpose.INGRESS, ingress, ingress_reports))
-    if items:
+    if items and reports:  # (no copy of the first item when there is nothing to add: asked per cluster)
         items[0] = dataclasses.replace(items[0], reports=(*items[0].reports, *reports))
     return merge_subnet_routes(items)
 
