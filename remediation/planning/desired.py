@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from remediation.core import net
 from remediation.core.config import Settings
@@ -563,6 +564,9 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
     merged: list[DesiredSubnetRoutes] = []
     for key in sorted(groups):
         group = groups[key]
+        if len(group) == 1 and _already_merged(group[0]):
+            merged.append(group[0])  # what merging it would build, equal field by field (issue 26: asked per
+            continue  # cluster, then twice for the fleet, where most subnets hold one cluster's routes)
         routes: dict[str, Route] = {}
         reasons: dict[str, list[str]] = {}
         for item in group:
@@ -584,6 +588,24 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
             {r.name: "; ".join(reasons.get(r.name.lower(), [])) for r in kept}, reports,
         ))
     return tuple(merged)
+
+
+def _already_merged(item: DesiredSubnetRoutes) -> bool:
+    """Whether merging `item` alone would give it back: its routes one per lower-case name and per prefix, in
+    (prefix, name) order; its reasons exactly each route's own (or ""); its reports without repeats; tuples and a
+    dict, as merging builds them. Checking costs a fraction of rebuilding."""
+    routes = item.routes
+    if not isinstance(routes, tuple) or not isinstance(item.reports, tuple) or type(item.reasons) is not dict:
+        return False
+    order = [(prefix_sort_key(r.address_prefix), r.name.lower()) for r in routes]
+    if any(a >= b for a, b in pairwise(order)):
+        return False  # out of order, or one name twice in a row
+    if len({name for _, name in order}) < len(routes) or len({canonical_prefix(r.address_prefix)
+                                                               for r in routes}) < len(routes):
+        return False
+    purpose = RoutePurpose.EGRESS if item.purpose is RoutePurpose.EGRESS else RoutePurpose.INGRESS
+    return (purpose is item.purpose and item.reasons == {r.name: item.reasons.get(r.name) or "" for r in routes}
+            and len(set(item.reports)) == len(item.reports))
 
 
 def desired_prepared_subnet(
