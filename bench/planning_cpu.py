@@ -12,6 +12,8 @@ and their plan). Goals (issue 26 item 3): at N = 1,000 <= 0.5 s, a converged 10,
 
 from __future__ import annotations
 
+import cProfile
+import pstats
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 from bench import fleet10k, topology
 from remediation.azure import convert
 from remediation.core import ids
-from remediation.core.config import load_settings
+from remediation.core.config import Settings, load_settings
 from remediation.core.model import Snapshot
 from remediation.engine import reconciler as reconciler_module
 from remediation.engine.locks import InProcessLocks
@@ -69,11 +71,36 @@ def _cpu(job: Any) -> tuple[Any, float]:
     return out, time.process_time() - started
 
 
-def run(n_clusters: int, *, converged: bool = True, subscriptions: int = 1) -> dict[str, Any]:
-    fleet = topology.generate(n_clusters, subscriptions=subscriptions)
+def _inputs(n_clusters: int, *, converged: bool, subscriptions: int, subnets_per_vnet: int) -> tuple[Any, Settings]:
+    fleet = topology.generate(n_clusters, subscriptions=subscriptions, subnets_per_vnet=subnets_per_vnet)
     dump = fleet10k.converged_seed(fleet) if converged else fleet.seed
     scope = ",".join(f"/subscriptions/{topology.subscription(k, subscriptions)}" for k in range(subscriptions))
-    settings = load_settings({**SETTINGS, "REMEDIATION_SCOPE": scope})
+    return dump, load_settings({**SETTINGS, "REMEDIATION_SCOPE": scope})
+
+
+def planning(snapshot: Snapshot, settings: Settings) -> None:
+    """What `run` times, in one go: the routing plan, its settle check and the firewall plan."""
+    routing = reconciler_module.Reconciler(settings, locks=InProcessLocks())._fleet_plan(snapshot)
+    reconciler_module._unsettled(snapshot, routing.changes)
+    collections, _ = desired.desired_rule_collections(snapshot, settings)
+    plan.plan_firewall_checked(snapshot, collections, settings)
+
+
+def calls(n_clusters: int, *, subnets_per_vnet: int = 50) -> int:
+    """Python function calls the planning of a converged fleet makes (cProfile's count, caches warmed by one
+    planning first). Unlike CPU seconds it does not depend on the machine's load, so a test can hold planning
+    linear: the count per cluster must not grow with the fleet (one cluster per VNet: a hub peered with every
+    spoke, where a scan of the hub's peerings per spoke was quadratic)."""
+    dump, settings = _inputs(n_clusters, converged=True, subscriptions=1, subnets_per_vnet=subnets_per_vnet)
+    planning(snapshot_of(dump), settings)
+    snapshot = snapshot_of(dump)  # a new snapshot: its per-snapshot answers (Snapshot.derived) are computed again
+    profile = cProfile.Profile()
+    profile.runcall(planning, snapshot, settings)
+    return sum(count for _, count, _, _, _ in pstats.Stats(profile).stats.values())  # type: ignore[attr-defined]
+
+
+def run(n_clusters: int, *, converged: bool = True, subscriptions: int = 1) -> dict[str, Any]:
+    dump, settings = _inputs(n_clusters, converged=converged, subscriptions=subscriptions, subnets_per_vnet=50)
     snapshot, build_s = _cpu(lambda: snapshot_of(dump))
     engine = reconciler_module.Reconciler(settings, locks=InProcessLocks())
     routing, routing_s = _cpu(lambda: engine._fleet_plan(snapshot))

@@ -90,8 +90,16 @@ class ResourceId:
     @cached_property
     def key(self) -> str:
         """Case-insensitive identity: use for dict keys and equality across payloads. Computed once per id
-        (the id is immutable, and parsed ids are shared: see `parse_resource_id`)."""
-        return str(self).lower()
+        (the id is immutable, and parsed ids are shared: see `parse_resource_id`). It is `str(self).lower()`,
+        built without the canonical type spelling (which only changes the case, lowered here anyway)."""
+        parts = ["", "subscriptions", self.subscription]
+        if self.resource_group is not None:
+            parts += ("resourcegroups", self.resource_group)
+        if self.namespace is not None:
+            parts += ("providers", self.namespace)
+            for type_name, name in zip(self.types, self.names, strict=True):
+                parts += (type_name, name)
+        return "/".join(parts).lower()
 
     def is_type(self, resource_type: str) -> bool:
         return (self.resource_type or "").lower() == resource_type.lower()

@@ -7,9 +7,12 @@ can be tested with small literal tables. Ids are kept as ARM returned them; comp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
+
+from remediation.core.ids import id_key
 
 # --------------------------------------------------------------------------------------------- targets
 
@@ -256,6 +259,20 @@ class ObservedVnet:
     def name(self) -> str:
         return self.id.rstrip("/").rsplit("/", 1)[-1]
 
+    def peerings_to(self, vnet_id: str) -> tuple[ObservedPeering, ...]:
+        """This VNet's sides of its peerings with `vnet_id` (ids compared by id_key), in their order."""
+        return self._peerings_by_remote.get(id_key(vnet_id), ())
+
+    @cached_property
+    def _peerings_by_remote(self) -> Mapping[str, tuple[ObservedPeering, ...]]:
+        # Built once per VNet (the VNet is immutable): a hub VNet holds a side per spoke, and the path model asks
+        # for the hub's side of every spoke's peering, which scanning made quadratic in the spokes (issue 26).
+        found: dict[str, list[ObservedPeering]] = {}
+        for peering in self.peerings:
+            if peering.remote_vnet_id:
+                found.setdefault(id_key(peering.remote_vnet_id), []).append(peering)
+        return {key: tuple(sides) for key, sides in found.items()}
+
 
 @dataclass(frozen=True)
 class ObservedVpnGateway:
@@ -357,6 +374,14 @@ class Snapshot:
     # A cluster event under FIREWALL_IDS: the configured firewalls (by id_key) it did not read because no VNet of
     # the pass can reach them (remediation/engine/observe.py `_read_on_path`, docs/platform-notes.md 13.3).
     off_path_firewalls: frozenset[str] = frozenset()
+
+    @cached_property
+    def derived(self) -> dict[Hashable, object]:
+        """Answers the pure planning computes from this observation alone, kept for the snapshot's lifetime
+        (e.g. the firewall path of each VNet, remediation/planning/paths.py): a plan asks them once per cluster,
+        and a snapshot is not changed once built (frozen; its maps are not written afterwards). Not a field: it
+        takes no part in equality, and `dataclasses.replace` starts a new snapshot with none."""
+        return {}
 
     @property
     def owned_groups(self) -> tuple[ObservedRuleCollectionGroup, ...]:

@@ -85,7 +85,11 @@ def sorted_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
 
 
 def contains_ip(prefix: str, ip: str) -> bool:
-    net, addr = network(prefix), address(ip)
+    addr = address(ip)
+    bounds = ipv4_prefix_span(prefix)
+    if bounds is not None:  # IPv4: integer bounds, cached by text (a plan asks this per route, issue 26)
+        return isinstance(addr, ipaddress.IPv4Address) and bounds[0] <= int(addr) <= bounds[1]
+    net = network(prefix)
     return net is not None and addr is not None and net.version == addr.version and addr in net
 
 
@@ -98,6 +102,10 @@ def covers(net: Network | None, prefix: str) -> bool:
 
 
 def overlaps(prefix: str, others: Iterable[str]) -> bool:
+    bounds = ipv4_prefix_span(prefix)
+    if bounds is not None:  # IPv4: integer bounds, cached by text; IPv6 and unparsable others never overlap it
+        low, high = bounds
+        return any(b is not None and b[0] <= high and low <= b[1] for b in map(ipv4_prefix_span, others))
     net = network(prefix)
     if net is None:
         return False
@@ -129,6 +137,14 @@ Span = tuple[int, int]  # first and last address of a range, as integers
 @lru_cache(maxsize=65536)
 def span(net: Network) -> Span:
     return int(net.network_address), int(net.broadcast_address)
+
+
+@lru_cache(maxsize=65536)
+def ipv4_prefix_span(prefix: str) -> Span | None:
+    """The span of an IPv4 prefix (host bits allowed), or None (IPv6, unparsable). Keyed by the text, whose hash
+    Python keeps, where `span` hashes a network object on every call."""
+    parsed = network(prefix)
+    return span(parsed) if parsed is not None and parsed.version == 4 else None
 
 
 def span_difference(whole: Span, cuts: Iterable[Span]) -> list[Span]:

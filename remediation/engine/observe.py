@@ -463,9 +463,11 @@ def observe_firewall(arm: ReadArm, settings: Settings) -> Snapshot:
 
 
 def _observe_firewall(c: _Collector, *, with_group: bool = True) -> _Collector:
+    # The VNet listing before the firewall: a hub VNet in scope is then found in it, where reading the firewall
+    # first spent a GET on the hub VNet that the listing replaced anyway (two per converging sweep, issue 26).
+    c.add_subnets_listed()
     c.read_firewall(with_group=with_group)
     c.add_clusters(c.arm.list_clusters())
-    c.add_subnets_listed()
     c.add_app_gateways(c.arm.list_app_gateways())
     c.read_vpn_gateways()
     referenced: list[str] = []

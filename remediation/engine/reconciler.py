@@ -42,6 +42,7 @@ from remediation.core.model import (
     Action,
     ArmCalls,
     Change,
+    ChangeKind,
     ChangeOutcome,
     Conflict,
     DesiredSubnetRoutes,
@@ -1110,10 +1111,19 @@ def _unsettled(snapshot: Snapshot, changes: Sequence[Change]) -> list[str]:
     if (firewall is not None and firewall.policy_id is None
             and firewall.provisioning_state.lower() in _UNSETTLED_STATES and changes):
         found.append(f"{firewall.id}: {firewall.provisioning_state}")
-    addresses = {ids.id_key(c.address) for c in changes}
     # A table is touched by a change to it or to one of its routes: the tables of the route addresses, found
-    # once (scanning every address for each table was quadratic in a fleet's tables, issue 26).
-    touched_tables = addresses | {a.rsplit("/routes/", 1)[0] for a in addresses if "/routes/" in a}
+    # once (scanning every address for each table was quadratic in a fleet's tables, issue 26). A route's own
+    # id is no table's or subnet's, so only its table's is keyed (a route id is new text: parsing each cost more
+    # than the rest of this check).
+    addresses: set[str] = set()
+    touched_tables: set[str] = set()
+    for change in changes:
+        cut = change.address.lower().rfind("/routes/") if change.kind is ChangeKind.ROUTE else -1
+        if cut >= 0:
+            touched_tables.add(ids.id_key(change.address[:cut]))
+        else:
+            addresses.add(ids.id_key(change.address))
+    touched_tables |= addresses
     for key, table in snapshot.route_tables.items():
         touched = key in touched_tables
         if touched and table.provisioning_state.lower() in _UNSETTLED_STATES:

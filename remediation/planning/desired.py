@@ -16,6 +16,8 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 
 from remediation.core import net
 from remediation.core.config import Settings
@@ -102,6 +104,12 @@ def _gateway(snapshot: Snapshot, cluster: ObservedCluster) -> ObservedAppGateway
 
 def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
     """De-duplicate ids case-insensitively (two pools on one subnet = one subnet), keep first spelling."""
+    return _unique_id_tuple(tuple(values))
+
+
+# Asked about the same few subnets of a cluster several times per plan (issue 26); ids are immutable text.
+@lru_cache(maxsize=65536)
+def _unique_id_tuple(values: tuple[str, ...]) -> tuple[str, ...]:
     seen: dict[str, str] = {}
     for value in values:
         if value:
@@ -109,9 +117,12 @@ def _unique_ids(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen[k] for k in sorted(seen))
 
 
+_AZURE_CNI = NetworkPlugin.AZURE.value  # once: an enum's `.value` is a slow property, asked per cluster
+
+
 def _is_flat_cni(cluster: ObservedCluster) -> bool:
     # Flat Azure CNI = plugin azure without networkPluginMode overlay (docs/arm-notes.md 2.7).
-    return cluster.network_plugin.lower() == NetworkPlugin.AZURE.value and (
+    return cluster.network_plugin.lower() == _AZURE_CNI and (
         (cluster.network_plugin_mode or "").lower() != "overlay"
     )
 
@@ -581,7 +592,7 @@ def desired_cluster_routes(
         ingress = _ingress(snapshot, cluster, settings, ingress_reports)
         ingress_reports.extend(_dual_stack_notes(snapshot, [gateway.subnet_id]))
         items.append(_desired(gateway.subnet_id, RoutePurpose.INGRESS, ingress, ingress_reports))
-    if items:
+    if items and reports:  # (no copy of the first item when there is nothing to add: asked per cluster)
         items[0] = dataclasses.replace(items[0], reports=(*items[0].reports, *reports))
     return merge_subnet_routes(items)
 
@@ -599,6 +610,9 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
     merged: list[DesiredSubnetRoutes] = []
     for key in sorted(groups):
         group = groups[key]
+        if len(group) == 1 and _already_merged(group[0]):
+            merged.append(group[0])  # what merging it would build, equal field by field (issue 26: asked per
+            continue  # cluster, then twice for the fleet, where most subnets hold one cluster's routes)
         routes: dict[str, Route] = {}
         reasons: dict[str, list[str]] = {}
         for item in group:
@@ -620,6 +634,24 @@ def merge_subnet_routes(items: Iterable[DesiredSubnetRoutes]) -> tuple[DesiredSu
             {r.name: "; ".join(reasons.get(r.name.lower(), [])) for r in kept}, reports,
         ))
     return tuple(merged)
+
+
+def _already_merged(item: DesiredSubnetRoutes) -> bool:
+    """Whether merging `item` alone would give it back: its routes one per lower-case name and per prefix, in
+    (prefix, name) order; its reasons exactly each route's own (or ""); its reports without repeats; tuples and a
+    dict, as merging builds them. Checking costs a fraction of rebuilding."""
+    routes = item.routes
+    if not isinstance(routes, tuple) or not isinstance(item.reports, tuple) or type(item.reasons) is not dict:
+        return False
+    order = [(prefix_sort_key(r.address_prefix), r.name.lower()) for r in routes]
+    if any(a >= b for a, b in pairwise(order)):
+        return False  # out of order, or one name twice in a row
+    if len({name for _, name in order}) < len(routes) or len({canonical_prefix(r.address_prefix)
+                                                               for r in routes}) < len(routes):
+        return False
+    purpose = RoutePurpose.EGRESS if item.purpose is RoutePurpose.EGRESS else RoutePurpose.INGRESS
+    return (purpose is item.purpose and item.reasons == {r.name: item.reasons.get(r.name) or "" for r in routes}
+            and len(set(item.reports)) == len(item.reports))
 
 
 def desired_prepared_subnet(

@@ -13,9 +13,11 @@ gateway id): with none given, the computation holds user and system routes only.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property, lru_cache
 
 from remediation.core import net
 from remediation.core.ids import id_key
@@ -40,6 +42,7 @@ class RouteSource(StrEnum):
 # Same prefix: user > BGP > system (docs/platform-notes.md, "Route selection").
 _RANK = {RouteSource.USER: 0, RouteSource.BGP: 1, RouteSource.SYSTEM: 2}
 VNET_PEERING = "VNetPeering"
+_APPLIANCE = NextHopType.VIRTUAL_APPLIANCE.value.lower()  # once: an enum's `.value` is a slow property
 # The default system routes with next hop None: RFC 1918 and RFC 6598 space is dropped unless a VNet or
 # peering route covers it (docs/platform-notes.md, "Route selection").
 RESERVED_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
@@ -81,6 +84,16 @@ class SubnetRoutes:
     routes: tuple[EffectiveRoute, ...] = ()
     unknown: str | None = None
 
+    @cached_property
+    def ranked(self) -> tuple[_Ranked, ...]:
+        """The routes ranked for selection (`_ranked`), once per subnet rather than once per flow."""
+        return _ranked(self.routes)
+
+    @cached_property
+    def spans(self) -> tuple[net.Span, ...]:
+        """The first and last address of each of `ranked`, in its order: all that selection looks at."""
+        return tuple((first, last) for _, first, last, _ in self.ranked)
+
 
 def _name(address: str | None) -> str:
     return (address or "?").rstrip("/").rsplit("/", 1)[-1]
@@ -107,8 +120,16 @@ def peered_prefixes(vnet: ObservedVnet) -> tuple[str, ...]:
 
 def system_routes(vnet: ObservedVnet | None) -> tuple[EffectiveRoute, ...]:
     """Azure's default routes for a subnet of `vnet` (None = VNet not read: the VNet-wide routes are left out)."""
-    local = net.ipv4_only(vnet.address_prefixes) if vnet is not None else ()
-    peered = net.ipv4_only(peered_prefixes(vnet)) if vnet is not None else ()
+    if vnet is None:
+        return _system_routes((), ())
+    return _system_routes(tuple(vnet.address_prefixes), peered_prefixes(vnet))
+
+
+# The same for every subnet of a VNet: computed once per address space (the inputs are immutable tuples).
+@lru_cache(maxsize=4096)
+def _system_routes(address_prefixes: tuple[str, ...], peered: tuple[str, ...]) -> tuple[EffectiveRoute, ...]:
+    local = net.ipv4_only(address_prefixes)
+    peered = net.ipv4_only(peered)
     routes = [EffectiveRoute(net.canonical_prefix(p), NextHopType.VNET_LOCAL.value, RouteSource.SYSTEM)
               for p in local]
     routes += [EffectiveRoute(p, VNET_PEERING, RouteSource.SYSTEM) for p in peered]
@@ -180,6 +201,16 @@ def _key(route: EffectiveRoute) -> tuple[int, int]:
     return (-(parsed.prefixlen if parsed is not None else -1), _RANK[route.source])
 
 
+# A route ready for selection: (its rank `_key`, first address, last address, the route), best rank first.
+_Ranked = tuple[tuple[int, int], int, int, EffectiveRoute]
+
+
+def _ranked(routes: Iterable[EffectiveRoute]) -> tuple[_Ranked, ...]:
+    """The IPv4 routes, best first: the first that holds an address is the one Azure uses for it."""
+    return tuple(sorted(((_key(r), *s, r) for r in routes if (s := net.ipv4_prefix_span(r.prefix)) is not None),
+                        key=lambda h: h[0]))
+
+
 def _best(routes: Iterable[EffectiveRoute], region: net.Network) -> EffectiveRoute | None:
     """The route Azure uses for every address of `region` when no route more specific than `region` exists:
     the longest prefix that holds it, then user > BGP > system."""
@@ -201,28 +232,45 @@ def winners(routes: Sequence[EffectiveRoute], prefix: str, exclude: Iterable[str
     are the same, so the best of them (longest prefix, then user > BGP > system) carries that whole piece. A route
     hidden entirely behind more specific ones is therefore not named.
     """
-    target = net.network(prefix)
-    if target is None or target.version != 4:
+    return _winners(_ranked(routes), prefix, exclude)
+
+
+def _winners(held: Sequence[_Ranked], prefix: str, exclude: Iterable[str],
+             spans: tuple[net.Span, ...] | None = None) -> tuple[EffectiveRoute, ...]:
+    target = net.ipv4_prefix_span(prefix)
+    if target is None:
         return ()
-    cut = [net.span(n) for e in exclude if (n := net.network(e)) is not None and n.version == 4]
-    # (rank, first, last, route), best first: the first route that holds an address is the one Azure uses.
-    held = sorted(((_key(r), *net.span(n), r) for r in routes
-                   if (n := net.network(r.prefix)) is not None and n.version == 4), key=lambda h: h[0])
+    cut = tuple(s for e in exclude if (s := net.ipv4_prefix_span(e)) is not None)
+    if spans is None:
+        spans = tuple((first, last) for _, first, last, _ in held)
     found: dict[tuple[str, str, str | None], EffectiveRoute] = {}
-    for lo, hi in net.span_difference(net.span(target), cut):
-        points = sorted({lo, hi + 1, *(p for _, a, b, _ in held for p in (a, b + 1) if lo < p <= hi)})
-        for start in points[:-1]:
-            best = next((r for _, a, b, r in held if a <= start <= b), None)
-            if best is not None:
-                found.setdefault((best.prefix, best.source.value, best.name), best)
+    for index in _carriers(spans, target, cut):
+        best = held[index][3]
+        found.setdefault((best.prefix, best.source, best.name), best)
     return tuple(sorted(found.values(), key=lambda r: (*_key(r), net.prefix_sort_key(r.prefix))))
+
+
+# Which ranked routes carry a piece of a flow depends on their spans alone, and a fleet's subnets repeat a few
+# shapes (the same owned routes, VNet space and peers): each shape is worked out once (issue 26).
+@lru_cache(maxsize=16384)
+def _carriers(spans: tuple[net.Span, ...], target: net.Span, cut: tuple[net.Span, ...]) -> tuple[int, ...]:
+    """Indexes into `spans` (best rank first) of the routes that carry some address of `target` outside `cut`,
+    in the order found: the range is cut at every span's ends, and the first span holding a piece carries it."""
+    ends = sorted({p for a, b in spans for p in (a, b + 1)})
+    found: dict[int, None] = {}
+    for lo, hi in net.span_difference(target, cut):
+        # The piece's own start, then every span end inside it: between two of these the holders do not change.
+        for start in (lo, *ends[bisect_right(ends, lo):bisect_right(ends, hi)]):
+            best = next((i for i, (a, b) in enumerate(spans) if a <= start <= b), None)
+            if best is not None:
+                found.setdefault(best, None)
+    return tuple(found)
 
 
 def through(route: EffectiveRoute, firewall_ip: str) -> bool:
     """The route hands the traffic to the firewall (next hop VirtualAppliance at its private IP)."""
-    return (route.next_hop_type.lower() == NextHopType.VIRTUAL_APPLIANCE.value.lower()
-            and net.address(route.next_hop_ip) is not None
-            and net.address(route.next_hop_ip) == net.address(firewall_ip))
+    hop = net.address(route.next_hop_ip)
+    return route.next_hop_type.lower() == _APPLIANCE and hop is not None and hop == net.address(firewall_ip)
 
 
 # --------------------------------------------------------------------------------------------- flows
@@ -232,16 +280,26 @@ def flow_exclusions(vnet: ObservedVnet | None, prefix: str) -> tuple[str, ...]:
     """What a flow to `prefix` does not mean. Internet (`0.0.0.0/0`): the private ranges, the VNet's own space
     and its peers' (they are other flows, or deliberately local). Any other prefix: the VNet's own ranges it
     holds (traffic inside the VNet is not the flow), unless the flow lies inside them (the App Gateway subnet)."""
-    local = net.ipv4_only(vnet.address_prefixes) if vnet is not None else ()
+    space = tuple(vnet.address_prefixes) if vnet is not None else ()
     if net.canonical_prefix(prefix) == net.DEFAULT_PREFIX:
-        peered = peered_prefixes(vnet) if vnet is not None else ()
-        return (*RESERVED_PRIVATE, *local, *net.ipv4_only(peered))
+        return _internet_exclusions(space, peered_prefixes(vnet) if vnet is not None else ())
+    return _local_exclusions(space, prefix)
+
+
+# Per VNet address space (and peers): the same for every flow of its subnets; the inputs are immutable.
+@lru_cache(maxsize=4096)
+def _internet_exclusions(space: tuple[str, ...], peered: tuple[str, ...]) -> tuple[str, ...]:
+    return (*RESERVED_PRIVATE, *net.ipv4_only(space), *net.ipv4_only(peered))
+
+
+@lru_cache(maxsize=16384)
+def _local_exclusions(space: tuple[str, ...], prefix: str) -> tuple[str, ...]:
     target = net.network(prefix)
-    return tuple(p for p in local if not net.covers(net.network(p), prefix)
+    return tuple(p for p in net.ipv4_only(space) if not net.covers(net.network(p), prefix)
                  and target is not None and net.covers(target, p))
 
 
 def flow_winners(snapshot: Snapshot, routes: SubnetRoutes, prefix: str) -> tuple[EffectiveRoute, ...]:
     """The routes that carry the subnet's traffic of the flow to `prefix` (see `flow_exclusions`)."""
     vnet = vnet_of(snapshot, routes.subnet_id)
-    return winners(routes.routes, prefix, flow_exclusions(vnet, prefix))
+    return _winners(routes.ranked, prefix, flow_exclusions(vnet, prefix), routes.spans)

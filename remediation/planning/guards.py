@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from remediation.core.ids import id_key
 from remediation.core.model import NextHopType, ObservedAppGateway, ObservedSubnet, Route
-from remediation.core.net import DEFAULT_PREFIX
+from remediation.core.net import DEFAULT_PREFIX, canonical_prefix
 from remediation.core.net import address as _address
 from remediation.core.net import network as _network
 from remediation.planning import avnm
@@ -40,6 +40,7 @@ SPECIAL_SUBNETS: Mapping[str, str] = {
 }
 
 MAX_ROUTES_PER_TABLE = 400  # ARM limit per route table (docs/platform-notes.md 8)
+_APPLIANCE = NextHopType.VIRTUAL_APPLIANCE.value.lower()  # once per process: an enum's `.value` is a slow property
 
 
 
@@ -126,7 +127,7 @@ def route_refusal(route: Route, use: TableUse) -> str | None:
     """Why `route` must not be written to the table described by `use`, or None when it is safe."""
     if route.next_hop_type.lower() == NextHopType.INTERNET.value.lower():
         return _internet_refusal(route, use)
-    if route.next_hop_type.lower() != NextHopType.VIRTUAL_APPLIANCE.value.lower():
+    if route.next_hop_type.lower() != _APPLIANCE:
         return None  # only routes to an appliance can loop or bypass; the tool writes no others
     net = _network(route.address_prefix)
     hop = _address(route.next_hop_ip_address)
@@ -138,6 +139,7 @@ def route_refusal(route: Route, use: TableUse) -> str | None:
         # Azure Firewall does not filter IPv6: an IPv6 prefix to an IPv4 appliance is never right.
         return (f"IPv{net.version} prefix {net} cannot go to IPv{hop.version} appliance {hop} "
                 "(Azure Firewall does not support IPv6)")
+    default = canonical_prefix(route.address_prefix) == DEFAULT_PREFIX  # cached, unlike str(net) (issue 26)
     for subnet in use.subnets:
         for own in subnet.address_prefixes:
             own_net = _network(own)
@@ -146,10 +148,10 @@ def route_refusal(route: Route, use: TableUse) -> str | None:
             if hop in own_net:
                 return (f"next hop {hop} is inside {own_net}, the range of subnet {subnet.name} that uses the "
                         "table: the appliance would route its own traffic to itself")
-            if str(net) != DEFAULT_PREFIX and net.overlaps(own_net):
+            if not default and net.overlaps(own_net):
                 return (f"{net} covers {own_net}, the range of subnet {subnet.name} that uses the table: "
                         "traffic inside that subnet would go through the firewall")
-    if str(net) == DEFAULT_PREFIX:
+    if default:
         for gateway in use.non_isolated_v2_gateways:
             return (f"0.0.0.0/0 to an appliance is unsupported on the subnet of v2 App Gateway {gateway.name}, "
                     "which is not network-isolated (it breaks the gateway's control plane)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from remediation.core import ids, net
 from remediation.core.config import Settings
@@ -100,7 +101,16 @@ def rules_home(firewall: ObservedFirewall) -> str:
 
 
 def firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
-    """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone."""
+    """The configured firewall `vnet_id` reaches (module docstring), from the snapshot alone: computed once per
+    snapshot, VNet and configured firewalls (a plan asks it several times per cluster, issue 26)."""
+    key = ("paths.firewall_for_vnet", id_key(vnet_id), settings.firewalls)
+    found = snapshot.derived.get(key)
+    if not isinstance(found, Reaches | Unreachable | Ambiguous):
+        found = snapshot.derived[key] = _firewall_for_vnet(snapshot, vnet_id, settings)
+    return found
+
+
+def _firewall_for_vnet(snapshot: Snapshot, vnet_id: str, settings: Settings) -> Path:
     firewalls = configured_firewalls(snapshot, settings)
     missing = missing_firewalls(snapshot, settings)
     if missing or not (firewalls or snapshot.off_path_firewalls):
@@ -138,7 +148,9 @@ def firewall_for_vnets(snapshot: Snapshot, vnet_ids: Iterable[str], settings: Se
     return next(iter(results.values()))
 
 
+@lru_cache(maxsize=65536)
 def vnet_of_subnet(subnet_id: str) -> str | None:
+    # Cached like the ids it derives from (core/ids.py): asked several times per cluster in a plan.
     try:
         return str(ids.parse_typed(subnet_id, ids.SUBNET).parent)
     except ValueError:
@@ -159,7 +171,7 @@ def _reach(snapshot: Snapshot, vnet_id: str, firewall: ObservedFirewall) -> Reac
     spoke = snapshot.vnets.get(id_key(vnet_id))
     if spoke is None:
         return f"VNet {_name(vnet_id)} was not observed: its peerings are unknown"
-    sides = [p for p in spoke.peerings if p.remote_vnet_id and same_id(p.remote_vnet_id, firewall.vnet_id)]
+    sides = spoke.peerings_to(firewall.vnet_id)
     if not sides:
         return None
     reasons = []
@@ -189,7 +201,7 @@ def _peering_problem(snapshot: Snapshot, spoke: ObservedVnet, side: ObservedPeer
     hub = snapshot.vnets.get(id_key(hub_id))
     if hub is None:
         return f"{where}: the hub VNet was not observed, so its side of the peering is unknown"
-    back = [p for p in hub.peerings if p.remote_vnet_id and same_id(p.remote_vnet_id, spoke.id)]
+    back = hub.peerings_to(spoke.id)
     if not back:
         return f"{where}: the hub VNet has no peering back to {spoke.name}"
     for other in back:

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from remediation.core.model import DesiredSubnetRoutes, ObservedVpnGateway, RoutePurpose, Skip
+from remediation.core.model import (
+    ChangeKind,
+    Conflict,
+    DesiredSubnetRoutes,
+    ObservedVpnGateway,
+    RoutePurpose,
+    Severity,
+    Skip,
+)
 from remediation.planning import desired
 from tests.core import factories as f
 
@@ -331,3 +341,28 @@ def test_rule_collections_empty_when_no_cluster_qualifies() -> None:
     snap = f.hub_spoke(aks=f.cluster(network_plugin="kubenet"))
     collections, skips = desired.desired_rule_collections(snap, f.settings())
     assert collections == () and len(skips) == 1
+
+
+_NAMES = st.sampled_from(["rmd-default", "RMD-default", "rmd-spoke-a", "rmd-p2s", "rmd-appgw", "other"])
+_PREFIXES = st.sampled_from(["0.0.0.0/0", "10.2.0.0/16", "10.2.0.7/16", "172.16.201.0/24", "not-a-prefix"])
+_REPORTS = st.lists(st.builds(lambda m: Conflict(ChangeKind.ROUTE, f.NODE_SUBNET, m, Severity.NOTE),
+                              st.sampled_from(["x", "y"])), max_size=3)
+
+
+@st.composite
+def _items(draw: st.DrawFn) -> DesiredSubnetRoutes:
+    routes = tuple(f.fw_route(n, p) for n, p in draw(st.lists(st.tuples(_NAMES, _PREFIXES), max_size=5)))
+    reasons = {r.name: draw(st.sampled_from(["", "why", "because"])) for r in routes if draw(st.booleans())}
+    return DesiredSubnetRoutes(f.NODE_SUBNET, draw(st.sampled_from(list(RoutePurpose))), routes, reasons,
+                               tuple(draw(_REPORTS)))
+
+
+@given(item=_items())
+def test_a_lone_item_merges_as_it_would_with_a_copy_of_itself(item: DesiredSubnetRoutes) -> None:
+    # Merging an item with a copy of itself takes the general path and gives what merging it alone must give;
+    # a lone item that is merged already is handed back as it is (issue 26: merging was redone per cluster and
+    # twice per fleet), never a different result.
+    alone, doubled = desired.merge_subnet_routes([item]), desired.merge_subnet_routes([item, item])
+    assert alone == doubled
+    (merged,) = alone
+    assert desired.merge_subnet_routes([merged]) == (merged,) == desired.merge_subnet_routes([merged, merged])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from remediation.core.ids import id_key
 from remediation.core.model import ObservedPeering, ObservedVnet, Route
@@ -130,3 +133,30 @@ def test_through_means_the_firewall_ip() -> None:
     assert not er.through(EffectiveRoute("0.0.0.0/0", "VirtualAppliance", RouteSource.USER, "10.0.1.5"), f.FW_IP)
     assert not er.through(EffectiveRoute("0.0.0.0/0", "Internet", RouteSource.SYSTEM), f.FW_IP)
 
+
+
+# --------------------------------------------------------------------------------------------- against an oracle
+
+_BASE = int(ipaddress.IPv4Address("10.0.0.0"))
+_SMALL = st.builds(lambda a, n: str(ipaddress.ip_network((_BASE + a, n), strict=False)), st.integers(0, 255),
+                   st.integers(24, 32))  # inside 10.0.0.0/24: every address can be checked one by one
+_WIDE = st.sampled_from(["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16"])
+
+
+@given(prefixes=st.lists(st.one_of(_SMALL, _WIDE), max_size=8),
+       sources=st.lists(st.sampled_from(list(RouteSource)), min_size=8, max_size=8),
+       target=_SMALL, exclude=st.lists(_SMALL, max_size=3))
+def test_winners_are_the_routes_that_carry_some_address(prefixes: list[str], sources: list[RouteSource],
+                                                        target: str, exclude: list[str]) -> None:
+    """The piecewise selection (cut at every route's ends, each shape worked out once) names exactly the routes
+    that `next_hop` picks for some address of the flow outside the excluded ranges, address by address."""
+    routes = [EffectiveRoute(p, "VirtualAppliance", s, "10.9.0.4", name=f"r{i}")
+              for i, (p, s) in enumerate(zip(prefixes, sources, strict=False))]
+    cut = [ipaddress.ip_network(e) for e in exclude]
+    expected = set()
+    for address in ipaddress.ip_network(target):
+        if not any(address in c for c in cut) and (best := er.next_hop(routes, str(address))) is not None:
+            expected.add(best.name)
+    assert {r.name for r in er.winners(routes, target, exclude)} == expected
+    shaped = er.SubnetRoutes("s", tuple(routes))  # the per-subnet path (ranked and spans kept on the routes)
+    assert er._winners(shaped.ranked, target, exclude, shaped.spans) == er.winners(routes, target, exclude)

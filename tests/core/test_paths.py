@@ -146,3 +146,27 @@ def test_ambiguous_names_every_firewall() -> None:
 def test_vnet_of_subnet() -> None:
     assert paths.vnet_of_subnet(f.NODE_SUBNET) == f.VNET
     assert paths.vnet_of_subnet("not-an-id") is None
+
+
+def test_a_vnet_s_sides_of_its_peerings_with_another_are_indexed_case_insensitively_in_order() -> None:
+    first = f.peering(f.HUB_VNET, f.VNET)
+    second = dataclasses.replace(f.peering(f.HUB_VNET, f.VNET.upper()), name="again")
+    hub = f.vnet(f.HUB_VNET, first, f.peering(f.HUB_VNET, LONE), second)
+    assert hub.peerings_to(f.VNET.lower() + "/") == (first, second)
+    assert hub.peerings_to(OTHER_HUB) == ()
+
+
+def test_a_path_is_worked_out_once_per_snapshot_and_afresh_for_a_changed_one() -> None:
+    settings = f.settings()
+    snap = f.snapshot(fw=f.firewall(), vnets=f.peered())
+    reached = paths.firewall_for_vnet(snap, f.VNET, settings)
+    assert isinstance(reached, Reaches)
+    assert paths.firewall_for_vnet(snap, f.VNET.upper(), settings) is reached  # kept with the snapshot
+    # A snapshot built from it with other VNets (as observe builds views) answers from its own VNets.
+    disconnected = [f.vnet(f.VNET, f.peering(f.VNET, f.HUB_VNET, "Disconnected")),
+                    f.vnet(f.HUB_VNET, f.peering(f.HUB_VNET, f.VNET))]
+    changed = dataclasses.replace(snap, vnets={v: o for v, o in f.snapshot(vnets=disconnected).vnets.items()})
+    assert isinstance(paths.firewall_for_vnet(changed, f.VNET, settings), Unreachable)
+    # Other configured firewalls are another question: not answered from the first one's entry.
+    several = f.settings(firewall_ids=(f.FIREWALL, HUB_FW))
+    assert isinstance(paths.firewall_for_vnet(snap, f.VNET, several), Unreachable)  # fw-vhub was not observed

@@ -52,6 +52,8 @@ def _change(address: str, kind: ChangeKind = ChangeKind.ROUTE) -> Change:
     (f.table_id("rt").upper(), True),  # the table itself, any casing
     (f"{f.table_id('rt2')}/routes/r1", False),  # another table's route
     (f"{f.table_id('rt')}x/routes/r1", False),  # a table whose name only starts the same
+    (f"{f.table_id('rt').upper()}/ROUTES/R1", True),  # a route of the table, any casing
+    (f"{f.table_id('rt')}/routes/routes", True),  # a route named like the segment
 ])
 def test_a_table_is_unsettled_when_a_change_touches_it_or_its_routes(address: str, unsettled: bool) -> None:
     table = f.route_table("rt", owned=True, provisioning_state="Updating")
@@ -75,3 +77,14 @@ def test_cached_prefix_parsing_keeps_its_answers() -> None:
     assert net.canonical_prefix(" not a prefix ") == "not a prefix"
     assert net.address("10.0.0.4") == net.address("10.0.0.4") and net.address(None) is None
     assert net.sorted_prefixes(["10.10.0.0/16", "10.2.0.0/16", "10.2.0.0/16"]) == ("10.2.0.0/16", "10.10.0.0/16")
+
+
+def test_a_subnet_whose_id_holds_a_routes_segment_is_still_checked() -> None:
+    # Only a route change's address is cut at its last "/routes/" (its table); a subnet in a resource group named
+    # "routes" is keyed whole, as before.
+    subnet_id = f.NODE_SUBNET.replace(f.RG, f.RG.rsplit("/", 1)[0] + "/routes")
+    assert "/routes/" in subnet_id
+    subnet = dataclasses.replace(f.subnet(subnet_id, f.NODE_PREFIX), provisioning_state="Updating")
+    snapshot = f.snapshot(subnets=[subnet])
+    assert _unsettled(snapshot, [_change(subnet_id.upper(), ChangeKind.SUBNET_ROUTE_TABLE)])
+    assert not _unsettled(snapshot, [_change(f"{f.table_id('rt')}/routes/r1")])

@@ -93,3 +93,18 @@ def test_parent_and_child_round_trip() -> None:
 def test_parse_typed_rejects_other_types() -> None:
     with pytest.raises(InvalidResourceIdError, match="expected one of"):
         ids.parse_typed(CLUSTER, ids.FIREWALL)
+
+
+@pytest.mark.parametrize("value", [
+    f"/subscriptions/{SUB}",
+    f"/subscriptions/{SUB}/resourcegroups/RG-A",
+    CLUSTER,
+    CLUSTER.replace("managedClusters", "MANAGEDCLUSTERS") + "/agentPools/NodePool1",
+    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Unknown.Provider/things/T1/subThings/s",
+    f"//subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/routeTables/rt/routes/r1/",
+])
+def test_key_is_the_canonical_spelling_lowered(value: str) -> None:
+    # `key` is built without the canonical type spelling (issue 26: it is computed for every id a plan meets);
+    # it must stay exactly the lowered canonical form every comparison relies on.
+    rid = ids.parse_resource_id(value)
+    assert rid.key == str(rid).lower() == ids.id_key(value)
