@@ -519,11 +519,16 @@ class Reconciler:
                           deadline: Deadline) -> Snapshot | None:
         """`snapshot` plus the owned groups and egress inputs (observe.with_owned_rules), or None when that read
         failed: the routing result stands, and the firewall follow-up then reads, decides and reports itself."""
+        return self._read_or_none(target, "owned rules", lambda: observe.with_owned_rules(arm, snapshot, self.settings),
+                                  deadline)
+
+    def _read_or_none(self, target: Target, what: str, read: Callable[[], Snapshot],
+                      deadline: Deadline) -> Snapshot | None:
+        """`read` with the run's retries, or None when it failed (said in the log): nothing is decided on it."""
         try:
-            return run_with_retries(lambda: observe.with_owned_rules(arm, snapshot, self.settings),
-                                    deadline=deadline, describe="observe", sleep=self._sleep)
+            return run_with_retries(read, deadline=deadline, describe="observe", sleep=self._sleep)
         except RemediationError as exc:
-            log.warning("%s: owned rules not read (%s): the firewall follow-up runs on its own read", target, exc,
+            log.warning("%s: %s not read (%s): the firewall follow-up runs on its own read", target, what, exc,
                         extra={"target": target.id, "action": "follow-up-needed"})
             return None
 
@@ -721,13 +726,8 @@ class Reconciler:
                             deadline: Deadline) -> Snapshot | None:
         """`snapshot` plus the egress inputs (route tables a sweep has listed already: usually no read), or None
         when that read failed."""
-        try:
-            return run_with_retries(lambda: egress_observe.observe_egress(arm, snapshot, self.settings),
-                                    deadline=deadline, describe="observe", sleep=self._sleep)
-        except RemediationError as exc:
-            log.warning("%s: egress inputs not read (%s): the firewall follow-up runs on its own read", target, exc,
-                        extra={"target": target.id, "action": "follow-up-needed"})
-            return None
+        return self._read_or_none(target, "egress inputs",
+                                  lambda: egress_observe.observe_egress(arm, snapshot, self.settings), deadline)
 
     def _sweep_planned(self, target: Target, routing: _Pass, plan_: Plan, snapshot: Snapshot,
                        parts: Sequence[_Part]) -> ReconcileResult | tuple[_Pass, _RulesRead]:
