@@ -126,3 +126,24 @@ def canonical(value: Any) -> str:
 
 def appliance(prefix: str, ip: str = FIREWALL_IP) -> dict[str, str]:
     return {"addressPrefix": prefix, "nextHopType": "VirtualAppliance", "nextHopIpAddress": ip}
+
+
+# The estate of issue #21 (examples/estate.json: two VNet hubs, one secured vWAN hub, five spokes).
+ESTATE_PATH = ROOT / "examples" / "estate.json"
+
+
+def estate_net(rg: str, kind: str, name: str) -> str:
+    """The id of a Microsoft.Network resource of the estate."""
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}"
+
+
+def estate_cluster(spoke: str) -> str:
+    """The id of the cluster in the estate's spoke `spoke`."""
+    return (f"/subscriptions/{SUB}/resourceGroups/rg-{spoke}/providers/Microsoft.ContainerService/"
+            f"managedClusters/aks-{spoke}")
+
+
+def estate_seed() -> dict[str, Any]:
+    """A fresh copy of the estate seed."""
+    seed: dict[str, Any] = json.loads(ESTATE_PATH.read_text(encoding="utf-8"))
+    return seed

@@ -13,19 +13,14 @@ from typing import Any
 import pytest
 
 from bench.common import harness
+from tests.reconciler.helpers import SEED_PATH, SUB
+from tests.reconciler.helpers import estate_cluster as _cluster
+from tests.reconciler.helpers import estate_net as _net
+from tests.reconciler.helpers import estate_seed as _seed
 
-ROOT = Path(__file__).resolve().parents[2]
-SUB = "00000000-0000-0000-0000-000000000000"
 SPOKE_PREFIX = "10.200.0.0/16"
 
 
-def _net(rg: str, kind: str, name: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}"
-
-
-def _cluster(spoke: str) -> str:
-    return (f"/subscriptions/{SUB}/resourceGroups/rg-{spoke}/providers/Microsoft.ContainerService/"
-            f"managedClusters/aks-{spoke}")
 
 
 SPOKES = ("spoke-weu", "spoke-eus", "spoke-lone", "spoke-initiated", "spoke-vwan")
@@ -44,10 +39,6 @@ CASES = [
         "spoke-initiated": "connected only to VNet vnet-hub-westeurope"}),
 ]
 
-
-def _seed() -> dict[str, Any]:
-    seed: dict[str, Any] = json.loads((ROOT / "examples" / "estate.json").read_text(encoding="utf-8"))
-    return seed
 
 
 def _route_hop(emu: Any, spoke: str, prefix: str = "0.0.0.0/0") -> str | None:
@@ -239,7 +230,7 @@ VWAN_AGW = _net("rg-spoke-vwan", "applicationGateways", "agw-spoke-vwan")
 def _with_vwan_app_gateway(seed: dict[str, Any]) -> dict[str, Any]:
     """The vWAN spoke gains an App Gateway v2 (AGIC) in a subnet of its own: the body of the example's gateway
     (examples/private-network.json), moved into the spoke."""
-    example = json.loads((ROOT / "examples" / "private-network.json").read_text(encoding="utf-8"))
+    example = json.loads(SEED_PATH.read_text(encoding="utf-8"))
     (agw,) = [r for r in example["resources"] if r["id"].endswith("/applicationGateways/agw-spoke")]
     text = (json.dumps(agw).replace("/resourceGroups/rg-spoke/", "/resourceGroups/rg-spoke-vwan/")
             .replace("/virtualNetworks/vnet-spoke/", "/virtualNetworks/vnet-spoke-vwan/")

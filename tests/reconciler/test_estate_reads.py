@@ -7,8 +7,6 @@ of examples/estate.json (two VNet hubs, one secured vWAN hub, five spokes)."""
 from __future__ import annotations
 
 import itertools
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,19 +16,10 @@ from remediation.azure.arm import ArmClient
 from remediation.core.model import Snapshot
 from remediation.engine import observe
 from remediation.planning import desired, paths
-
-ROOT = Path(__file__).resolve().parents[2]
-SUB = "00000000-0000-0000-0000-000000000000"
-
-
-def _net(rg: str, kind: str, name: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Network/{kind}/{name}"
-
-
-def _cluster(spoke: str) -> str:
-    return (f"/subscriptions/{SUB}/resourceGroups/rg-{spoke}/providers/Microsoft.ContainerService/"
-            f"managedClusters/aks-{spoke}")
-
+from tests.reconciler.helpers import SUB
+from tests.reconciler.helpers import estate_cluster as _cluster
+from tests.reconciler.helpers import estate_net as _net
+from tests.reconciler.helpers import estate_seed as _seed
 
 FW_WEU = _net("rg-hub-weu", "azureFirewalls", "fw-westeurope")
 FW_EUS = _net("rg-hub-eus", "azureFirewalls", "fw-eastus")
@@ -39,10 +28,6 @@ HUB_WEU = _net("rg-hub-weu", "virtualNetworks", "vnet-hub-westeurope")
 SPOKE_EUS = _net("rg-spoke-eus", "virtualNetworks", "vnet-spoke-eus")
 SPOKES = ("spoke-weu", "spoke-eus", "spoke-lone", "spoke-initiated", "spoke-vwan")
 
-
-def _seed() -> dict[str, Any]:
-    seed: dict[str, Any] = json.loads((ROOT / "examples" / "estate.json").read_text(encoding="utf-8"))
-    return seed
 
 
 def _settings(firewalls: tuple[str, ...], **extra: str) -> dict[str, str]:
